@@ -1,0 +1,3 @@
+"""pm-pipeline: post-migration reconciliation, integrity, rollback, reporting and monitoring."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""Plain-Python core of pm-pipeline. Nothing under this package imports dagster."""

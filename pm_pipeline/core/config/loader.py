@@ -1,0 +1,115 @@
+"""Read a migration spec from YAML: resolve ${ENV_VAR} references, validate, name every error's place."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from pm_pipeline.core.config.spec import MigrationSpec
+from pm_pipeline.core.errors import SpecError
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def resolve_env(text: str, *, file: str, path: str, environ: Mapping[str, str] | None = None) -> str:
+    """Replace ${NAME} (or ${NAME:-default}) with the environment's value; a missing one is an error."""
+    env = os.environ if environ is None else environ
+
+    def substitute(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in env:
+            return env[name]
+        if default is not None:
+            return default
+        raise SpecError(file=file, path=path, problem=f"environment variable {name} is not set")
+
+    return _ENV_REF.sub(substitute, text)
+
+
+def _resolve_tree(node: Any, *, file: str, path: str, environ: Mapping[str, str] | None) -> Any:
+    if isinstance(node, str):
+        return resolve_env(node, file=file, path=path, environ=environ)
+    if isinstance(node, dict):
+        return {
+            key: _resolve_tree(value, file=file, path=f"{path}.{key}" if path else str(key), environ=environ)
+            for key, value in node.items()
+        }
+    if isinstance(node, list):
+        return [
+            _resolve_tree(item, file=file, path=f"{path}[{index}]", environ=environ)
+            for index, item in enumerate(node)
+        ]
+    return node
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _describe(error: Mapping[str, Any]) -> str:
+    kind = error.get("type", "")
+    if kind == "extra_forbidden":
+        return "unknown key (check its spelling)"
+    if kind == "missing":
+        return "required key is missing"
+    message = str(error.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ")
+    given = error.get("input")
+    if kind != "model_type" and not isinstance(given, dict | list) and repr(given) not in message:
+        return f"{message} (got {given!r})"
+    return message
+
+
+def spec_from_mapping(
+    data: Any, *, file: str = "<spec>", environ: Mapping[str, str] | None = None
+) -> MigrationSpec:
+    """Validate an already-parsed YAML document."""
+    if not isinstance(data, dict):
+        raise SpecError(file=file, path="", problem="expected a mapping at the top level of the spec")
+    resolved = _resolve_tree(data, file=file, path="", environ=environ)
+    try:
+        return MigrationSpec.model_validate(resolved)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = len(exc.errors()) - 1
+        suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+        raise SpecError(
+            file=file, path=_location(tuple(first["loc"])), problem=_describe(first) + suffix
+        ) from None
+
+
+def load_spec(path: str | Path, *, environ: Mapping[str, str] | None = None) -> MigrationSpec:
+    """Load and validate the spec at ``path``."""
+    file = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError(file=file, path="", problem="file not found") from None
+    except OSError as exc:
+        raise SpecError(file=file, path="", problem=f"cannot be read: {exc.strerror}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise SpecError(file=file, path=where, problem=f"not valid YAML: {problem}") from None
+    return spec_from_mapping(data, file=file, environ=environ)
+
+
+def spec_checksum(path: str | Path) -> str:
+    """SHA-256 of the spec file as written (before environment substitution, so no secret enters it)."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()

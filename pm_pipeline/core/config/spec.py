@@ -1,0 +1,198 @@
+"""The migration spec: one YAML document describing one migration, as frozen pydantic models.
+
+Unknown keys are errors everywhere (``extra="forbid"``) so a misspelled option never silently
+does nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class Classification(StrEnum):
+    """Sensitivity of a column's values, lowest first. A reader sees values at or below clearance."""
+
+    PUBLIC = "public"
+    INTERNAL = "internal"
+    CONFIDENTIAL = "confidential"
+    RESTRICTED = "restricted"
+
+    @property
+    def rank(self) -> int:
+        return list(Classification).index(self)
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h|d)\s*$")
+_DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def parse_duration(value: str | float | int) -> dt.timedelta:
+    """Parse '500ms', '1s', '2h', or a number of seconds, into a timedelta."""
+    if isinstance(value, int | float):
+        return dt.timedelta(seconds=float(value))
+    match = _DURATION.match(value)
+    if not match:
+        raise ValueError(
+            f"expected a duration such as '1s', '500ms', '2h' or a number of seconds, got {value!r}"
+        )
+    return dt.timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
+
+
+def _check_zone(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(
+            f"expected an IANA time zone such as 'UTC' or 'Europe/Paris', got {value!r}"
+        ) from exc
+    return value
+
+
+class ColumnRule(_Model):
+    """How one column is compared. Every option is off unless the spec turns it on."""
+
+    abs_tolerance: float | None = Field(default=None, ge=0, description="numeric: |a-b| <= this is equal")
+    rel_tolerance: float | None = Field(
+        default=None, ge=0, description="numeric: |a-b| <= this * max(|a|,|b|) is equal"
+    )
+    trim: bool = Field(default=False, description="text: ignore leading and trailing white space")
+    case_insensitive: bool = Field(default=False, description="text: compare case-folded")
+    unicode_nfc: bool = Field(default=False, description="text: compare after Unicode NFC normalisation")
+    null_equals_empty: bool = Field(default=False, description="text: NULL and '' are equal")
+    timestamp_tolerance: str | None = Field(default=None, description="temporal: e.g. '1s', '500ms'")
+    timestamp_precision: Literal["s", "ms", "us"] | None = Field(
+        default=None, description="temporal: declared precision; both sides are truncated to it"
+    )
+    source_timezone: str | None = Field(default=None, description="zone of naive source timestamps")
+    target_timezone: str | None = Field(default=None, description="zone of naive target timestamps")
+    value_map: dict[str, Any] | None = Field(
+        default=None, description="source value (as text) -> the value the target should hold"
+    )
+    boolean: bool = Field(default=False, description="compare as booleans (0/1, 'Y'/'N', 't'/'f', ...)")
+    zero_date: Literal["null"] | None = Field(
+        default=None, description="MariaDB/MySQL zero dates ('0000-00-00') are read as this"
+    )
+    as_json: bool = Field(default=False, alias="json", description="compare as parsed JSON (key order free)")
+    classification: Classification | None = None
+    tolerated: bool = Field(default=False, description="differences in this column are warnings, not errors")
+
+    @field_validator("source_timezone", "target_timezone")
+    @classmethod
+    def _zones(cls, value: str | None) -> str | None:
+        return _check_zone(value)
+
+    @field_validator("timestamp_tolerance")
+    @classmethod
+    def _duration(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
+    @property
+    def timestamp_tolerance_delta(self) -> dt.timedelta | None:
+        return None if self.timestamp_tolerance is None else parse_duration(self.timestamp_tolerance)
+
+
+Strategy = Literal["auto", "arrow", "pushdown", "buckets"]
+
+
+class TableMapping(_Model):
+    """One source table compared with one target table."""
+
+    source: str = Field(min_length=1)
+    target: str | None = Field(default=None, description="defaults to the source name")
+    key: list[str] | None = Field(
+        default=None, description="key columns (source names); default: the source's primary key"
+    )
+    renames: dict[str, str] = Field(default_factory=dict, description="source column -> target column")
+    ignore: list[str] = Field(default_factory=list, description="source columns left out of the comparison")
+    columns: dict[str, ColumnRule] = Field(default_factory=dict, description="per source column rules")
+    where: str | None = Field(default=None, description="reserved: row filter applied on both sides")
+    strategy: Strategy = "auto"
+    updated_at: str | None = Field(default=None, description="column the drift sensor watches")
+
+    @property
+    def target_name(self) -> str:
+        return self.target or self.source
+
+    @model_validator(mode="after")
+    def _no_filter_yet(self) -> TableMapping:
+        if self.where is not None:
+            raise ValueError("'where' is not supported yet; compare whole tables")
+        return self
+
+
+class Thresholds(_Model):
+    """Above these, a reconciliation check fails (ERROR, blocking); at or below, it passes."""
+
+    max_missing_rows: int = Field(default=0, ge=0)
+    max_extra_rows: int = Field(default=0, ge=0)
+    max_duplicate_keys: int = Field(default=0, ge=0)
+    max_changed_rows: int = Field(default=0, ge=0)
+    min_match_score: float = Field(default=1.0, ge=0, le=1)
+    tolerated_categories: list[str] = Field(
+        default_factory=list, description="finding categories reported as warnings instead of errors"
+    )
+
+
+class Endpoint(_Model):
+    url: str = Field(min_length=1, description="connection URL; secrets as ${ENV_VAR}")
+    timezone: str | None = Field(default=None, description="zone in which naive timestamps were written")
+    schema_name: str | None = Field(default=None, alias="schema", description="schema/database to look in")
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return _check_zone(value)
+
+
+class ReportSettings(_Model):
+    directory: str = "reports"
+    clearance: Classification = Classification.INTERNAL
+    sample_limit: int = Field(default=1000, ge=1, description="findings shown inline; the rest go to files")
+
+
+class MigrationSpec(_Model):
+    """A whole migration: where the data came from, where it went, how to compare it."""
+
+    version: Literal[1] = 1
+    name: str = Field(default="migration", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
+    source: Endpoint
+    target: Endpoint
+    tables: list[TableMapping] = Field(default_factory=list)
+    discover: bool = Field(default=False, description="also compare tables present on both sides by name")
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    reports: ReportSettings = Field(default_factory=ReportSettings)
+    # Sections owned by the integrity, rollback and monitoring features; validated there.
+    integrity: dict[str, Any] = Field(default_factory=dict)
+    rollback: dict[str, Any] = Field(default_factory=dict)
+    monitoring: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _tables_unique(self) -> MigrationSpec:
+        seen: set[str] = set()
+        for mapping in self.tables:
+            if mapping.source in seen:
+                raise ValueError(f"table {mapping.source!r} is mapped twice")
+            seen.add(mapping.source)
+        if not self.tables and not self.discover:
+            raise ValueError("no tables: list them under 'tables' or set 'discover: true'")
+        return self
+
+    def mapping_for(self, source_table: str) -> TableMapping:
+        for mapping in self.tables:
+            if mapping.source == source_table:
+                return mapping
+        raise KeyError(source_table)

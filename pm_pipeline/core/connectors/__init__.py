@@ -1,0 +1,80 @@
+"""Engine connectors, one small module per engine, picked by URL scheme."""
+
+from __future__ import annotations
+
+import importlib
+import re
+
+from pm_pipeline.core.connectors.base import ConnectionUrl, Connector, mask_url, parse_url
+from pm_pipeline.core.connectors.schema import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    Sequence,
+    TableSchema,
+    TypeFamily,
+    UniqueConstraint,
+)
+from pm_pipeline.core.errors import UnknownSchemeError
+
+# scheme -> "module:Class"; modules are imported only when a URL of theirs is opened, so a
+# missing driver for one engine never breaks the others.
+_REGISTRY: dict[str, str] = {
+    "postgresql": "pm_pipeline.core.connectors.postgres:PostgresConnector",
+    "postgres": "pm_pipeline.core.connectors.postgres:PostgresConnector",
+    "mysql": "pm_pipeline.core.connectors.mysql:MySqlConnector",
+    "mariadb": "pm_pipeline.core.connectors.mysql:MySqlConnector",
+    "duckdb": "pm_pipeline.core.connectors.duckdb:DuckDbConnector",
+    "sqlite": "pm_pipeline.core.connectors.sqlite:SqliteConnector",
+    "parquet": "pm_pipeline.core.connectors.files:FilesConnector",
+    "csv": "pm_pipeline.core.connectors.files:FilesConnector",
+    "file": "pm_pipeline.core.connectors.files:FilesConnector",
+}
+
+_BARE_FILE = re.compile(r"^[^:]*\.(parquet|csv)$|^[^:]*[*?][^:]*$", re.IGNORECASE)
+
+
+def supported_schemes() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def normalise_url(url: str) -> str:
+    """Accept a bare Parquet/CSV path or glob as a files URL."""
+    if "://" not in url and _BARE_FILE.match(url):
+        kind = "csv" if url.lower().endswith(".csv") else "parquet"
+        return f"{kind}:///{url}"
+    return url
+
+
+def connect(url: str) -> Connector:
+    """Open a connector for ``url``. Raises UnknownSchemeError, BadInputError or ConnectionFailure."""
+    parsed = parse_url(normalise_url(url))
+    target = _REGISTRY.get(parsed.scheme)
+    if target is None:
+        raise UnknownSchemeError(
+            f"connection URL {mask_url(url)}: unknown scheme {parsed.scheme or '(none)'!r}; "
+            f"supported: {', '.join(supported_schemes())}"
+        )
+    module_name, class_name = target.split(":")
+    cls: type[Connector] = getattr(importlib.import_module(module_name), class_name)
+    return cls(parsed)
+
+
+__all__ = [
+    "CheckConstraint",
+    "Column",
+    "ConnectionUrl",
+    "Connector",
+    "ForeignKey",
+    "Index",
+    "Sequence",
+    "TableSchema",
+    "TypeFamily",
+    "UniqueConstraint",
+    "connect",
+    "mask_url",
+    "normalise_url",
+    "parse_url",
+    "supported_schemes",
+]

@@ -1,0 +1,200 @@
+"""Findings: the typed results every check produces and every report and Dagster metadata views.
+
+A finding is one fact a user must know about ("row id=7 is missing in the target", "column
+email lost its NOT NULL"). Its values are already JSON-ready (text, numbers, booleans, null), so
+every report format can show them without knowing the engines.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import math
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from pm_pipeline.core.config.spec import Classification
+
+FINDINGS_SCHEMA_VERSION = "1.0"
+
+
+class Category(StrEnum):
+    # rows and values (reconciliation)
+    MISSING_ROW = "missing_row"
+    EXTRA_ROW = "extra_row"
+    DUPLICATE_KEY = "duplicate_key"
+    VALUE_MISMATCH = "value_mismatch"
+    TABLE_MISSING = "table_missing"
+    # schema
+    COLUMN_MISSING = "column_missing"
+    COLUMN_EXTRA = "column_extra"
+    COLUMN_RENAMED = "column_renamed"
+    TYPE_CHANGED = "type_changed"
+    TYPE_NARROWED = "type_narrowed"
+    TYPE_INCOMPATIBLE = "type_incompatible"
+    NULLABILITY_CHANGED = "nullability_changed"
+    DEFAULT_MISSING = "default_missing"
+    PRIMARY_KEY_MISSING = "primary_key_missing"
+    CONSTRAINT_MISSING = "constraint_missing"
+    INDEX_MISSING = "index_missing"
+    FOREIGN_KEY_MISSING = "foreign_key_missing"
+    SEQUENCE_BEHIND = "sequence_behind"
+    # integrity
+    ORPHAN_ROW = "orphan_row"
+    RULE_VIOLATION = "rule_violation"
+    TEMPORAL_VIOLATION = "temporal_violation"
+    SYSTEMATIC_SHIFT = "systematic_shift"
+    CHECKSUM_MISMATCH = "checksum_mismatch"
+    EXPECTATION_FAILED = "expectation_failed"
+
+
+ROW_CATEGORIES = frozenset(
+    {Category.MISSING_ROW, Category.EXTRA_ROW, Category.DUPLICATE_KEY, Category.VALUE_MISMATCH}
+)
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+JsonValue = str | int | float | bool | None | list[Any] | dict[str, Any]
+
+
+def json_value(value: Any) -> JsonValue:
+    """Turn a value read from any engine into a JSON-ready value without losing information."""
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        if math.isnan(value) or math.isinf(value):
+            return str(value)
+        return value
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return str(value)
+    if isinstance(value, bytes | bytearray | memoryview):
+        return "0x" + bytes(value).hex()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): json_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_value(v) for v in value]
+    return str(value)
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing found. ``key`` is null for table- and schema-level findings."""
+
+    table: str
+    category: Category
+    severity: Severity
+    column: str | None = None
+    key: dict[str, JsonValue] | None = None
+    source_value: JsonValue = None
+    target_value: JsonValue = None
+    source_canonical: JsonValue = None
+    target_canonical: JsonValue = None
+    rule: str | None = None
+    message: str = ""
+    classification: Classification | None = None
+    check: str = "reconciliation"  # which feature produced it: reconciliation, schema, integrity, ...
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["category"] = str(self.category)
+        data["severity"] = str(self.severity)
+        data["classification"] = None if self.classification is None else str(self.classification)
+        return data
+
+
+@dataclass(frozen=True)
+class ColumnStats:
+    """How one compared column fared over the rows present on both sides."""
+
+    column: str
+    target_column: str
+    compared: int = 0
+    exact: int = 0
+    equal_under_rule: Mapping[str, int] = field(default_factory=dict)
+    mismatched: int = 0
+    null_source_only: int = 0
+    null_target_only: int = 0
+    max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
+    rule: str | None = None
+
+
+@dataclass(frozen=True)
+class TableReconciliation:
+    """Everything reconciliation found for one mapped table."""
+
+    table: str
+    target_table: str
+    key_columns: tuple[str, ...]
+    keyless: bool
+    source_rows: int
+    target_rows: int
+    matched_rows: int
+    missing_rows: int
+    extra_rows: int
+    duplicate_keys_source: int
+    duplicate_keys_target: int
+    changed_rows: int
+    rows_equal_under_rule: int
+    compared_columns: int
+    columns: tuple[ColumnStats, ...]
+    findings: tuple[Finding, ...]
+    strategy: str
+    seconds: float
+    findings_truncated: bool = False
+    diff_path: str | None = None
+
+    @property
+    def match_score(self) -> float:
+        return match_score(
+            matched_rows=self.matched_rows,
+            missing_rows=self.missing_rows,
+            extra_rows=self.extra_rows,
+            mismatched_cells=sum(col.mismatched for col in self.columns),
+            compared_columns=self.compared_columns,
+        )
+
+    @property
+    def passed(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+
+def match_score(
+    *, matched_rows: int, missing_rows: int, extra_rows: int, mismatched_cells: int, compared_columns: int
+) -> float:
+    """Cell-level match score: the share of compared cells that are equal (exactly or under a rule).
+
+    cells = (matched + missing + extra rows) x compared columns; every cell of a missing or extra
+    row counts as unequal. An empty comparison scores 1.0.
+    """
+    width = max(compared_columns, 1)
+    cells = (matched_rows + missing_rows + extra_rows) * width
+    if cells == 0:
+        return 1.0
+    bad = mismatched_cells + (missing_rows + extra_rows) * width
+    return max(0.0, (cells - bad) / cells)
+
+
+def overall_match_score(tables: Iterable[TableReconciliation]) -> float:
+    """Cell-weighted match score over several tables."""
+    cells = bad = 0
+    for table in tables:
+        width = max(table.compared_columns, 1)
+        rows = table.matched_rows + table.missing_rows + table.extra_rows
+        cells += rows * width
+        bad += sum(col.mismatched for col in table.columns) + (table.missing_rows + table.extra_rows) * width
+    return 1.0 if cells == 0 else max(0.0, (cells - bad) / cells)
