@@ -1,0 +1,109 @@
+"""Compare aligned source and target cells of one column: exact-equal, equal-under-rule, or different."""
+
+from __future__ import annotations
+
+import decimal
+from dataclasses import dataclass
+from enum import IntEnum
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pm_pipeline.core.canonical.plan import ColumnPlan
+from pm_pipeline.core.canonical.values import canonicalize
+from pm_pipeline.core.connectors.schema import TypeFamily
+
+F = TypeFamily
+
+
+class CellResult(IntEnum):
+    EXACT = 0
+    UNDER_RULE = 1
+    DIFFERENT = 2
+
+
+@dataclass(frozen=True)
+class CellComparison:
+    """Per-row outcome for one column over a set of aligned rows."""
+
+    plan: ColumnPlan
+    results: list[CellResult]
+    source_canonical: pa.Array
+    target_canonical: pa.Array
+    abs_diff: list[float | None]
+
+    @property
+    def different_rows(self) -> list[int]:
+        return [i for i, result in enumerate(self.results) if result is CellResult.DIFFERENT]
+
+
+def _null_safe_equal(left: pa.Array, right: pa.Array) -> list[bool]:
+    equal = pc.equal(left, right)
+    both_null = pc.and_(pc.is_null(left), pc.is_null(right))
+    merged = pc.or_kleene(pc.fill_null(equal, False), both_null)
+    return [bool(v) for v in merged.to_pylist()]
+
+
+def within_tolerance(plan: ColumnPlan, left: object, right: object) -> tuple[bool, float | None]:
+    """Whether two canonical values are equal under the plan's tolerance, and their distance."""
+    if left is None or right is None:
+        return left is None and right is None, None
+    if plan.family is F.DECIMAL:
+        try:
+            a, b = decimal.Decimal(str(left)), decimal.Decimal(str(right))
+        except decimal.InvalidOperation:
+            return False, None
+        exact_diff = abs(a - b)
+        exact_bound = max(
+            decimal.Decimal(str(plan.abs_tolerance)),
+            decimal.Decimal(str(plan.rel_tolerance)) * max(abs(a), abs(b)),
+        )
+        return exact_diff <= exact_bound, float(exact_diff)
+    if plan.family in (F.TIMESTAMP, F.TIMESTAMPTZ, F.TIME):
+        delta = plan.rule.timestamp_tolerance_delta
+        tolerance_us = 0 if delta is None else round(delta.total_seconds() * 1_000_000)
+        assert isinstance(left, int) and isinstance(right, int)
+        distance = abs(left - right)
+        return distance <= tolerance_us, distance / 1_000_000
+    assert isinstance(left, int | float) and isinstance(right, int | float)
+    fa, fb = float(left), float(right)
+    if fa != fa or fb != fb:  # NaN equals NaN here: both sides hold "not a number"
+        return (fa != fa) and (fb != fb), None
+    diff = abs(fa - fb)
+    bound = max(plan.abs_tolerance, plan.rel_tolerance * max(abs(fa), abs(fb)))
+    return diff <= bound, diff
+
+
+def compare_cells(plan: ColumnPlan, source_raw: pa.Array, target_raw: pa.Array) -> CellComparison:
+    """Classify every aligned (source, target) cell of one column."""
+    strict_s = canonicalize(source_raw, plan=plan, side="source", strict=True)
+    strict_t = canonicalize(target_raw, plan=plan, side="target", strict=True)
+    exact = _null_safe_equal(strict_s, strict_t)
+    if plan.has_value_rules:
+        ruled_s = canonicalize(source_raw, plan=plan, side="source", strict=False)
+        ruled_t = canonicalize(target_raw, plan=plan, side="target", strict=False)
+    else:
+        ruled_s, ruled_t = strict_s, strict_t
+    ruled_equal = _null_safe_equal(ruled_s, ruled_t) if plan.has_value_rules else exact
+    results: list[CellResult] = []
+    distances: list[float | None] = []
+    left_values, right_values = ruled_s.to_pylist(), ruled_t.to_pylist()
+    numeric = plan.family in (F.INTEGER, F.DECIMAL, F.FLOAT)
+    for index, (is_exact, is_ruled) in enumerate(zip(exact, ruled_equal, strict=True)):
+        left, right = left_values[index], right_values[index]
+        distance: float | None = None
+        if plan.tolerant and not is_exact:
+            ok, distance = within_tolerance(plan, left, right)
+            is_ruled = is_ruled or ok
+        elif numeric and left is not None and right is not None and not is_exact:
+            _, distance = within_tolerance(plan, left, right)
+        distances.append(distance)
+        if is_exact:
+            results.append(CellResult.EXACT)
+        elif is_ruled:
+            results.append(CellResult.UNDER_RULE)
+        else:
+            results.append(CellResult.DIFFERENT)
+    return CellComparison(
+        plan=plan, results=results, source_canonical=ruled_s, target_canonical=ruled_t, abs_diff=distances
+    )

@@ -1,0 +1,154 @@
+"""Which family a (source column, target column) pair is compared in, and under which rules.
+
+The pair's family decides the canonical form both sides are turned into. Type conversions that
+carry the same information (tinyint(1) 0/1 -> boolean, naive -> instant in a declared zone,
+integer -> decimal) are exact; options the spec declares (trim, tolerances, value maps) make a
+cell "equal under rule".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pm_pipeline.core.config.spec import Classification, ColumnRule
+from pm_pipeline.core.connectors.schema import Column, TypeFamily
+
+F = TypeFamily
+
+# Relative tolerance applied to floating-point columns when the spec declares none: noise in
+# the 12th significant digit (binary round-trips between engines) is not a difference.
+DEFAULT_FLOAT_REL_TOLERANCE = 1e-9
+
+_NUMERIC = {F.INTEGER, F.DECIMAL, F.FLOAT}
+_TEMPORAL = {F.DATE, F.TIMESTAMP, F.TIMESTAMPTZ}
+_TEXTUAL = {F.TEXT, F.ENUM, F.OTHER}
+_BOOL_INT_TYPE = re.compile(r"^(tinyint\(1\)|bit\(1\)|bit)\b", re.IGNORECASE)
+
+
+def looks_boolean(column: Column) -> bool:
+    """tinyint(1) and bit(1) are the usual MySQL spellings of a boolean."""
+    return column.family is F.BOOLEAN or bool(_BOOL_INT_TYPE.match(column.data_type.strip()))
+
+
+def comparison_family(source: Column, target: Column, rule: ColumnRule) -> TypeFamily:
+    """The family both sides of a column pair are canonicalised into."""
+    s, t = source.family, target.family
+    if rule.as_json:
+        return F.JSON
+    if rule.boolean or (F.BOOLEAN in (s, t) and looks_boolean(source) and looks_boolean(target)):
+        return F.BOOLEAN
+    if s == t:
+        if s is F.INTEGER and (_huge_unsigned(source) or _huge_unsigned(target)):
+            return F.DECIMAL
+        return F.TEXT if s is F.ENUM else s
+    pair = {s, t}
+    if pair <= _NUMERIC:
+        if F.FLOAT in pair:
+            return F.FLOAT
+        return F.DECIMAL
+    if pair <= _TEMPORAL:
+        if F.TIMESTAMPTZ in pair:
+            return F.TIMESTAMPTZ
+        return F.TIMESTAMP
+    if pair <= (_TEXTUAL | {F.SET}):
+        return F.SET if F.SET in pair else F.TEXT
+    # One side holds text, the other a typed value: parse the text into the typed family, so
+    # that '2024-01-01 10:00:00' equals the timestamp it spells. Numbers are the exception:
+    # '00123' must stay different from 123 (leading zeros lost), so they compare as text.
+    other = (pair - _TEXTUAL).pop() if len(pair - _TEXTUAL) == 1 else None
+    if other is not None and other in _TEMPORAL | {F.UUID, F.JSON, F.TIME}:
+        return other
+    return F.TEXT
+
+
+def _huge_unsigned(column: Column) -> bool:
+    return column.unsigned and (column.precision or 64) >= 64
+
+
+@dataclass(frozen=True)
+class ColumnPlan:
+    """How one source column is compared with its target column."""
+
+    source: Column
+    target: Column
+    family: TypeFamily
+    rule: ColumnRule
+    source_zone: str
+    target_zone: str
+
+    @property
+    def name(self) -> str:
+        return self.source.name
+
+    @property
+    def target_name(self) -> str:
+        return self.target.name
+
+    @property
+    def tolerant(self) -> bool:
+        """Compared by distance, not by equality: never part of a row hash."""
+        if self.family is F.FLOAT:
+            return True
+        if self.family in (F.DECIMAL, F.INTEGER):
+            return self.rule.abs_tolerance is not None or self.rule.rel_tolerance is not None
+        if self.family in (F.TIMESTAMP, F.TIMESTAMPTZ, F.TIME):
+            return self.rule.timestamp_tolerance is not None
+        return False
+
+    @property
+    def abs_tolerance(self) -> float:
+        return self.rule.abs_tolerance or 0.0
+
+    @property
+    def rel_tolerance(self) -> float:
+        if self.rule.rel_tolerance is not None:
+            return self.rule.rel_tolerance
+        if self.family is F.FLOAT and self.rule.abs_tolerance is None:
+            return DEFAULT_FLOAT_REL_TOLERANCE
+        return 0.0
+
+    @property
+    def declared_rules(self) -> tuple[str, ...]:
+        """Names of the spec options that can make unequal values compare equal."""
+        rule = self.rule
+        names: list[str] = []
+        if self.family is F.FLOAT or rule.abs_tolerance is not None or rule.rel_tolerance is not None:
+            if rule.abs_tolerance is not None:
+                names.append(f"abs_tolerance={rule.abs_tolerance:g}")
+            if self.rel_tolerance:
+                names.append(f"rel_tolerance={self.rel_tolerance:g}")
+        for flag in ("trim", "case_insensitive", "unicode_nfc", "null_equals_empty"):
+            if getattr(rule, flag):
+                names.append(flag)
+        if rule.value_map:
+            names.append("value_map")
+        if rule.zero_date:
+            names.append(f"zero_date->{rule.zero_date}")
+        if rule.timestamp_precision:
+            names.append(f"timestamp_precision={rule.timestamp_precision}")
+        if rule.timestamp_tolerance:
+            names.append(f"timestamp_tolerance={rule.timestamp_tolerance}")
+        return tuple(names)
+
+    @property
+    def has_value_rules(self) -> bool:
+        """Declared options that transform values before hashing (tolerances do not)."""
+        rule = self.rule
+        return bool(
+            rule.trim
+            or rule.case_insensitive
+            or rule.unicode_nfc
+            or rule.null_equals_empty
+            or rule.value_map
+            or rule.zero_date
+            or rule.timestamp_precision
+        )
+
+    @property
+    def rule_label(self) -> str:
+        return "+".join(self.declared_rules) or "exact"
+
+    @property
+    def classification(self) -> Classification | None:
+        return self.rule.classification

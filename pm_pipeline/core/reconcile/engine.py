@@ -1,0 +1,277 @@
+"""Reconcile one mapped table: stream both sides, join hashes, diff suspect rows column by column."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from pm_pipeline.core.config.spec import Endpoint, TableMapping, Thresholds
+from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, Connector
+from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.findings import (
+    Category,
+    ColumnStats,
+    Finding,
+    Severity,
+    TableReconciliation,
+    json_value,
+)
+from pm_pipeline.core.reconcile import join
+from pm_pipeline.core.reconcile.detail import DetailAccumulator, diff_suspects
+from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
+from pm_pipeline.core.reconcile.stash import Progress, fill_stash
+
+
+@dataclass(frozen=True)
+class ReconcileOptions:
+    thresholds: Thresholds = field(default_factory=Thresholds)
+    batch_rows: int = DEFAULT_BATCH_ROWS
+    findings_limit: int = 100_000  # findings kept in memory per table; every one is in the diff files
+    detail_chunk: int = 5_000  # suspect keys fetched per round trip
+    memory_limit: str = "1GB"
+    work_dir: Path | None = None  # DuckDB spill files; a temporary directory by default
+    diff_dir: Path | None = None  # where the full diff Parquet files are written
+
+
+def _severity(category: Category, count: int, thresholds: Thresholds) -> Severity:
+    if str(category) in thresholds.tolerated_categories:
+        return Severity.WARNING
+    limit = {
+        Category.MISSING_ROW: thresholds.max_missing_rows,
+        Category.EXTRA_ROW: thresholds.max_extra_rows,
+        Category.DUPLICATE_KEY: thresholds.max_duplicate_keys,
+        Category.VALUE_MISMATCH: thresholds.max_changed_rows,
+    }.get(category, 0)
+    return Severity.WARNING if count <= limit else Severity.ERROR
+
+
+def reconcile_table(
+    *,
+    source: Connector,
+    target: Connector,
+    mapping: TableMapping,
+    source_endpoint: Endpoint | None = None,
+    target_endpoint: Endpoint | None = None,
+    options: ReconcileOptions | None = None,
+    progress: Progress | None = None,
+    source_schema: TableSchema | None = None,
+    target_schema: TableSchema | None = None,
+) -> TableReconciliation:
+    """Compare ``mapping.source`` on ``source`` with ``mapping.target_name`` on ``target``."""
+    options = options or ReconcileOptions()
+    started = time.perf_counter()
+    source_schema = source_schema or source.introspect(mapping.source)
+    target_schema = target_schema or target.introspect(mapping.target_name)
+    plan = plan_table(
+        mapping=mapping,
+        source=source_schema,
+        target=target_schema,
+        source_zone=(source_endpoint.timezone if source_endpoint else None) or "UTC",
+        target_zone=(target_endpoint.timezone if target_endpoint else None) or "UTC",
+    )
+    work = Path(tempfile.mkdtemp(prefix="pm-reconcile-", dir=options.work_dir))
+    try:
+        connection = duckdb.connect(str(work / "stash.duckdb"))
+        connection.execute(f"SET memory_limit='{options.memory_limit}'")
+        connection.execute(f"SET temp_directory='{work / 'spill'}'")
+        connection.execute("SET preserve_insertion_order=false")
+        connection.execute("SET TimeZone='UTC'")
+        try:
+            rows = _stash_both(
+                connection, plan, source, target, source_schema, target_schema, options, progress
+            )
+            if plan.keyless:
+                result = _keyless(connection, plan, rows, options)
+            else:
+                result = _keyed(connection, plan, rows, source, target, source_schema, target_schema, options)
+        finally:
+            connection.close()
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return TableReconciliation(**{**result, "seconds": round(time.perf_counter() - started, 3)})
+
+
+def _stash_both(
+    connection: duckdb.DuckDBPyConnection,
+    plan: TablePlan,
+    source: Connector,
+    target: Connector,
+    source_schema: TableSchema,
+    target_schema: TableSchema,
+    options: ReconcileOptions,
+    progress: Progress | None,
+) -> tuple[int, int]:
+    def side(which: str) -> int:
+        connector, schema = (source, source_schema) if which == "source" else (target, target_schema)
+        names = [p.source.name if which == "source" else p.target.name for p in plan.all_plans]
+        table = plan.table if which == "source" else plan.target_table
+        batches = connector.stream_table(table, schema=schema, columns=names, batch_rows=options.batch_rows)
+        name = join.SRC if which == "source" else join.TGT
+        stashed = fill_stash(connection, name=name, batches=batches, plan=plan, side=which, progress=progress)  # type: ignore[arg-type]
+        return stashed.rows
+
+    # The two databases work at the same time; each thread only waits on its driver and DuckDB.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        source_rows = pool.submit(side, "source")
+        target_rows = pool.submit(side, "target")
+        return source_rows.result(), target_rows.result()
+
+
+def _key_dict(plan: TablePlan, values: tuple[Any, ...]) -> dict[str, Any]:
+    return {p.name: json_value(v) for p, v in zip(plan.keys, values, strict=True)}
+
+
+def _base(plan: TablePlan, rows: tuple[int, int]) -> dict[str, Any]:
+    return {
+        "table": plan.table,
+        "target_table": plan.target_table,
+        "key_columns": tuple(p.name for p in plan.keys),
+        "keyless": plan.keyless,
+        "source_rows": rows[0],
+        "target_rows": rows[1],
+        "compared_columns": len(plan.values),
+        "strategy": "arrow-hash",
+    }
+
+
+def _keyless(
+    connection: duckdb.DuckDBPyConnection, plan: TablePlan, rows: tuple[int, int], options: ReconcileOptions
+) -> dict[str, Any]:
+    missing, extra = join.run_multiset(connection)
+    findings: list[Finding] = []
+    thresholds = options.thresholds
+    for category, count, side in (
+        (Category.MISSING_ROW, missing, "source"),
+        (Category.EXTRA_ROW, extra, "target"),
+    ):
+        if count:
+            findings.append(
+                Finding(
+                    table=plan.table,
+                    category=category,
+                    severity=_severity(category, count, thresholds),
+                    message=(
+                        f"{count} row(s) occur more often in the {side} than in the "
+                        f"{'target' if side == 'source' else 'source'} (table has no key: compared as multisets)"
+                    ),
+                )
+            )
+    matched = min(rows) - max(missing, extra) if min(rows) else 0
+    return {
+        **_base(plan, rows),
+        "matched_rows": max(matched, 0),
+        "missing_rows": missing,
+        "extra_rows": extra,
+        "duplicate_keys_source": 0,
+        "duplicate_keys_target": 0,
+        "changed_rows": 0,
+        "rows_equal_under_rule": 0,
+        "columns": tuple(
+            ColumnStats(column=p.name, target_column=p.target_name, rule=p.rule_label) for p in plan.values
+        ),
+        "findings": tuple(findings),
+    }
+
+
+def _keyed(
+    connection: duckdb.DuckDBPyConnection,
+    plan: TablePlan,
+    rows: tuple[int, int],
+    source: Connector,
+    target: Connector,
+    source_schema: TableSchema,
+    target_schema: TableSchema,
+    options: ReconcileOptions,
+) -> dict[str, Any]:
+    thresholds = options.thresholds
+    outcome = join.run_join(connection, plan, duplicate_sample=options.findings_limit)
+    findings: list[Finding] = []
+    limit = options.findings_limit
+    for side, dups, count in (
+        ("source", outcome.duplicates_source, outcome.duplicate_count_source),
+        ("target", outcome.duplicates_target, outcome.duplicate_count_target),
+    ):
+        severity = _severity(Category.DUPLICATE_KEY, count, thresholds)
+        for key, n in dups:
+            findings.append(
+                Finding(
+                    table=plan.table,
+                    category=Category.DUPLICATE_KEY,
+                    severity=severity,
+                    key=_key_dict(plan, key),
+                    message=f"key appears {n} times in the {side}",
+                )
+            )
+    for category, table, count in (
+        (Category.MISSING_ROW, "missing", outcome.missing_count),
+        (Category.EXTRA_ROW, "extra", outcome.extra_count),
+    ):
+        severity = _severity(category, count, thresholds)
+        key_cols = ", ".join(f"r{i}" for i in range(len(plan.keys)))
+        for raw_key in connection.execute(f"SELECT {key_cols} FROM {table} LIMIT {int(limit)}").fetchall():
+            findings.append(
+                Finding(
+                    table=plan.table,
+                    category=category,
+                    severity=severity,
+                    key=_key_dict(plan, tuple(raw_key)),
+                    message="row is in the source but not in the target"
+                    if category is Category.MISSING_ROW
+                    else "row is in the target but not in the source",
+                )
+            )
+    cells_path = None if options.diff_dir is None else options.diff_dir / plan.table / "changed_cells.parquet"
+    detail = DetailAccumulator(plan=plan, findings_limit=limit, parquet_path=cells_path)
+    if outcome.suspect_count:
+        diff_suspects(
+            connection,
+            plan=plan,
+            source=source,
+            target=target,
+            source_schema=source_schema,
+            target_schema=target_schema,
+            chunk=options.detail_chunk,
+            accumulator=detail,
+        )
+    detail.close()
+    changed_severity = _severity(Category.VALUE_MISMATCH, detail.changed_rows, thresholds)
+    findings.extend(detail.findings(changed_severity))
+    truncated = detail.truncated or outcome.missing_count > limit or outcome.extra_count > limit
+    if options.diff_dir is not None:
+        _write_diff(connection, plan, options.diff_dir)
+    columns = detail.column_stats(outcome)
+    under_rule_rows = sum(outcome.screened_rule_counts.values())
+    return {
+        **_base(plan, rows),
+        "matched_rows": outcome.matched_count,
+        "missing_rows": outcome.missing_count,
+        "extra_rows": outcome.extra_count,
+        "duplicate_keys_source": outcome.duplicate_count_source,
+        "duplicate_keys_target": outcome.duplicate_count_target,
+        "changed_rows": detail.changed_rows,
+        "rows_equal_under_rule": under_rule_rows,
+        "columns": columns,
+        "findings": tuple(findings),
+        "findings_truncated": truncated,
+        "diff_path": None if options.diff_dir is None else str(options.diff_dir / plan.table),
+    }
+
+
+def _write_diff(connection: duckdb.DuckDBPyConnection, plan: TablePlan, diff_dir: Path) -> None:
+    folder = diff_dir / plan.table
+    folder.mkdir(parents=True, exist_ok=True)
+    keys = ", ".join(f"r{i} AS {_sql_name(p.name)}" for i, p in enumerate(plan.keys))
+    for table in ("missing", "extra"):
+        path = str(folder / f"{table}_rows.parquet").replace("'", "''")
+        connection.execute(f"COPY (SELECT {keys} FROM {table}) TO '{path}' (FORMAT parquet)")
+
+
+def _sql_name(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,136 @@
+"""SQL over the two stashes: duplicates, missing and extra keys, suspect rows, per-column screening stats."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+
+from pm_pipeline.core.canonical.plan import ColumnPlan
+from pm_pipeline.core.connectors.schema import TypeFamily
+from pm_pipeline.core.reconcile.planning import TablePlan
+
+F = TypeFamily
+SRC, TGT = "stash_source", "stash_target"
+
+
+@dataclass
+class JoinOutcome:
+    duplicates_source: list[tuple[tuple[Any, ...], int]] = field(default_factory=list)
+    duplicates_target: list[tuple[tuple[Any, ...], int]] = field(default_factory=list)
+    duplicate_count_source: int = 0
+    duplicate_count_target: int = 0
+    missing_count: int = 0
+    extra_count: int = 0
+    matched_count: int = 0
+    suspect_count: int = 0
+    # per value-column index: (cells equal only under a rule among screened rows, max abs, max rel)
+    screened_rule_counts: dict[int, int] = field(default_factory=dict)
+    screened_max_abs: dict[int, float] = field(default_factory=dict)
+    screened_max_rel: dict[int, float] = field(default_factory=dict)
+
+
+def _keys(plan: TablePlan) -> list[str]:
+    return [f"k{i}" for i in range(len(plan.keys))]
+
+
+def _tolerance_screen(index: int, column: ColumnPlan) -> str:
+    """SQL that is true when tolerant column ``index`` is surely within tolerance (exact check later)."""
+    a, b = f"s.t{index}", f"t.t{index}"
+    if column.family in (F.TIMESTAMP, F.TIMESTAMPTZ, F.TIME):
+        delta = column.rule.timestamp_tolerance_delta
+        micros = 0 if delta is None else round(delta.total_seconds() * 1_000_000)
+        within = f"abs({a} - {b}) <= {micros}"
+    else:
+        # Doubles screen decimals too: require a margin so only sure cases pass unverified.
+        bound = f"greatest({column.abs_tolerance!r}, {column.rel_tolerance!r} * greatest(abs({a}), abs({b})))"
+        within = f"abs({a} - {b}) + 1e-12 * greatest(abs({a}), abs({b})) <= {bound}"
+        within = f"({within} OR ({a} = {b}) OR (isnan({a}) AND isnan({b})))"
+    return f"(({a} IS NULL AND {b} IS NULL) OR ({a} IS NOT NULL AND {b} IS NOT NULL AND {within}))"
+
+
+def run_join(connection: duckdb.DuckDBPyConnection, plan: TablePlan, *, duplicate_sample: int) -> JoinOutcome:
+    """Classify keys and build table ``suspects`` (canonical and raw keys of rows to diff in detail)."""
+    keys = _keys(plan)
+    key_list = ", ".join(keys)
+    on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
+    out = JoinOutcome()
+    sql = connection.execute
+    for side, name in (("source", SRC), ("target", TGT)):
+        sql(
+            f"CREATE TABLE dup_{side} AS SELECT {key_list}, count(*) AS n FROM {name} "
+            f"GROUP BY {key_list} HAVING count(*) > 1"
+        )
+        count = sql(f"SELECT count(*) FROM dup_{side}").fetchone()
+        sample = sql(
+            f"SELECT {key_list}, n FROM dup_{side} ORDER BY n DESC LIMIT {int(duplicate_sample)}"
+        ).fetchall()
+        rows = [(tuple(row[:-1]), int(row[-1])) for row in sample]
+        if side == "source":
+            out.duplicate_count_source, out.duplicates_source = int(count[0]) if count else 0, rows
+        else:
+            out.duplicate_count_target, out.duplicates_target = int(count[0]) if count else 0, rows
+    raw_s = ", ".join(f"s.r{i} AS sr{i}" for i in range(len(keys)))
+    raw_t = ", ".join(f"t.r{i} AS tr{i}" for i in range(len(keys)))
+    sql(f"CREATE TABLE missing AS SELECT s.* FROM {SRC} s ANTI JOIN {TGT} t ON {on}")
+    sql(f"CREATE TABLE extra AS SELECT t.* FROM {TGT} t ANTI JOIN {SRC} s ON {on}")
+    out.missing_count = _count(connection, "missing")
+    out.extra_count = _count(connection, "extra")
+    # Keys duplicated on either side are reported as duplicates and left out of the value diff.
+    not_dup = (
+        f"NOT EXISTS (SELECT 1 FROM dup_source d WHERE {' AND '.join(f'd.{k} = s.{k}' for k in keys)}) "
+        f"AND NOT EXISTS (SELECT 1 FROM dup_target d WHERE {' AND '.join(f'd.{k} = s.{k}' for k in keys)})"
+    )
+    tolerant_cols = [(i, p) for i, p in enumerate(plan.values) if p.tolerant]
+    ruled_cols = [(i, p) for i, p in enumerate(plan.values) if not p.tolerant and p.has_value_rules]
+    extra_select = [f"s.t{i} AS st{i}, t.t{i} AS tt{i}" for i, _ in tolerant_cols]
+    extra_select += [f"(s.s{i} IS DISTINCT FROM t.s{i}) AS ruled{i}" for i, _ in ruled_cols]
+    screen = " AND ".join(["s.h = t.h", *(_tolerance_screen(i, p) for i, p in tolerant_cols)])
+    sql(
+        f"CREATE TABLE matched AS SELECT {', '.join('s.' + k for k in keys)}, {raw_s}, {raw_t}, "
+        f"({screen}) AS clean{''.join(', ' + e for e in extra_select)} "
+        f"FROM {SRC} s JOIN {TGT} t ON {on} WHERE {not_dup}"
+    )
+    out.matched_count = _count(connection, "matched")
+    sql("CREATE TABLE suspects AS SELECT * FROM matched WHERE NOT clean")
+    out.suspect_count = _count(connection, "suspects")
+    for i, _ in ruled_cols:
+        row = sql(f"SELECT count(*) FILTER (WHERE ruled{i}) FROM matched WHERE clean").fetchone()
+        out.screened_rule_counts[i] = int(row[0]) if row else 0
+    for i, column in tolerant_cols:
+        diff = f"abs(st{i} - tt{i})"
+        rel = f"{diff} / nullif(greatest(abs(st{i}), abs(tt{i})), 0)"
+        unequal = f"st{i} IS DISTINCT FROM tt{i}"
+        if column.family in (F.TIMESTAMP, F.TIMESTAMPTZ, F.TIME):
+            diff = f"{diff} / 1e6"
+            rel = "NULL"
+        row = sql(
+            f"SELECT count(*) FILTER (WHERE {unequal}), max({diff}), max({rel}) FROM matched WHERE clean"
+        ).fetchone()
+        if row:
+            out.screened_rule_counts[i] = int(row[0])
+            if row[1] is not None:
+                out.screened_max_abs[i] = float(row[1])
+            if row[2] is not None:
+                out.screened_max_rel[i] = float(row[2])
+    return out
+
+
+def run_multiset(connection: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+    """Keyless tables: rows present more often in the source (missing) and in the target (extra)."""
+    connection.execute(
+        f"CREATE TABLE multiset AS SELECT h, coalesce(s.n, 0) AS ns, coalesce(t.n, 0) AS nt FROM "
+        f"(SELECT h, count(*) AS n FROM {SRC} GROUP BY h) s FULL OUTER JOIN "
+        f"(SELECT h, count(*) AS n FROM {TGT} GROUP BY h) t USING (h) WHERE coalesce(s.n, 0) <> coalesce(t.n, 0)"
+    )
+    row = connection.execute(
+        "SELECT coalesce(sum(greatest(ns - nt, 0)), 0), coalesce(sum(greatest(nt - ns, 0)), 0) FROM multiset"
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1])
+
+
+def _count(connection: duckdb.DuckDBPyConnection, table: str) -> int:
+    row = connection.execute(f"SELECT count(*) FROM {table}").fetchone()
+    return int(row[0]) if row else 0

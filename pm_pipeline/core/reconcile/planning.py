@@ -1,0 +1,112 @@
+"""Pair the columns of a source and a target table and decide how each pair is compared."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pm_pipeline.core.canonical.plan import ColumnPlan, comparison_family
+from pm_pipeline.core.config.spec import ColumnRule, TableMapping
+from pm_pipeline.core.connectors.schema import Column, TableSchema
+from pm_pipeline.core.errors import BadInputError
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """The compared columns of one mapped table; key plans come first in ``keys``."""
+
+    table: str
+    target_table: str
+    keys: tuple[ColumnPlan, ...]
+    values: tuple[ColumnPlan, ...]
+    source_only: tuple[str, ...]  # source columns with no target column (schema reports them)
+    target_only: tuple[str, ...]
+
+    @property
+    def keyless(self) -> bool:
+        return not self.keys
+
+    @property
+    def all_plans(self) -> tuple[ColumnPlan, ...]:
+        return self.keys + self.values
+
+    @property
+    def hashed(self) -> tuple[ColumnPlan, ...]:
+        return tuple(plan for plan in self.values if not plan.tolerant)
+
+    @property
+    def tolerant(self) -> tuple[ColumnPlan, ...]:
+        return tuple(plan for plan in self.values if plan.tolerant)
+
+
+def _find_target_column(target: TableSchema, name: str) -> Column | None:
+    for column in target.columns:
+        if column.name == name:
+            return column
+    # PostgreSQL folds unquoted names to lower case; a MySQL 'CustomerID' lands as 'customerid'.
+    folded = [column for column in target.columns if column.name.lower() == name.lower()]
+    return folded[0] if len(folded) == 1 else None
+
+
+def plan_table(
+    *,
+    mapping: TableMapping,
+    source: TableSchema,
+    target: TableSchema,
+    source_zone: str = "UTC",
+    target_zone: str = "UTC",
+) -> TablePlan:
+    """Build the comparison plan. Raises BadInputError for a key or rule naming an unknown column."""
+    source_names = set(source.column_names)
+    for name in [*mapping.renames, *mapping.ignore, *mapping.columns]:
+        if name not in source_names:
+            raise BadInputError(
+                f"table {mapping.source}: the spec names column {name!r}, which the source table does not have "
+                f"(columns: {', '.join(source.column_names)})"
+            )
+    key_names = list(mapping.key) if mapping.key else list(source.primary_key)
+    for name in key_names:
+        if name not in source_names:
+            raise BadInputError(f"table {mapping.source}: key column {name!r} is not in the source table")
+    keys: list[ColumnPlan] = []
+    values: list[ColumnPlan] = []
+    source_only: list[str] = []
+    used_targets: set[str] = set()
+    for column in source.columns:
+        if column.name in mapping.ignore:
+            continue
+        target_name = mapping.renames.get(column.name, column.name)
+        target_column = _find_target_column(target, target_name)
+        if target_column is None:
+            if column.name in key_names:
+                raise BadInputError(
+                    f"table {mapping.source}: key column {column.name!r} has no counterpart "
+                    f"{target_name!r} in target table {mapping.target_name}; map it under 'renames'"
+                )
+            source_only.append(column.name)
+            continue
+        used_targets.add(target_column.name)
+        rule = mapping.columns.get(column.name, ColumnRule())
+        plan = ColumnPlan(
+            source=column,
+            target=target_column,
+            family=comparison_family(column, target_column, rule),
+            rule=rule,
+            source_zone=source_zone,
+            target_zone=target_zone,
+        )
+        (keys if column.name in key_names else values).append(plan)
+    keys.sort(key=lambda plan: key_names.index(plan.name))
+    ignored_targets = {mapping.renames.get(name, name) for name in mapping.ignore}
+    target_only = tuple(
+        column.name
+        for column in target.columns
+        if column.name not in used_targets and column.name not in ignored_targets
+    )
+    return TablePlan(
+        table=mapping.source,
+        target_table=mapping.target_name,
+        keys=tuple(keys),
+        values=tuple(values),
+        source_only=tuple(source_only),
+        target_only=target_only,
+    )
