@@ -1,0 +1,413 @@
+"""PostgreSQL connector: psycopg for metadata and small results, connectorx Arrow streams for reads.
+
+URL: ``postgresql://user:password@host:port/database?schema=public`` (``schema`` defaults to
+``public``; other query parameters such as ``sslmode`` go to libpq).
+
+Reads stream through connectorx (``arrow_stream``; its own connection per query, with the session
+``TimeZone`` set to UTC and the session read-only), measured fastest with the lowest peak memory on
+this kind of machine (see docs/readme/connectors-servers.md). connectorx binds no parameters, so
+parameters are rendered as literals by psycopg's client-side quoting.
+
+Families that come back as their PostgreSQL text rendering (the canonical layer parses them):
+DECIMAL (``numeric::text``, exact, scale kept), UUID, JSON (json/jsonb), ENUM, INTERVAL, and
+OTHER (arrays, ranges, money, network types, ...); also ``time with time zone``. Native Arrow
+types: integers, floats, booleans, text, bytea (binary), date, time, timestamp (naive) and
+timestamptz (``timestamp[us, tz=UTC]``).
+
+The metadata connection is read-only (``default_transaction_read_only``); only
+:meth:`PostgresConnector.transaction` opens a separate, writable connection.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+from urllib.parse import quote as url_quote
+from urllib.parse import urlencode
+
+import psycopg
+import pyarrow as pa
+from psycopg.conninfo import make_conninfo
+
+from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, ConnectionUrl, Connector
+from pm_pipeline.core.connectors.schema import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Index,
+    TableSchema,
+    TypeFamily,
+    UniqueConstraint,
+)
+from pm_pipeline.core.connectors.schema import Sequence as SequenceInfo
+from pm_pipeline.core.errors import ConnectionFailure, TableNotFoundError
+
+CONNECT_TIMEOUT_S = 5
+_SESSION_OPTIONS = "-c TimeZone=UTC -c default_transaction_read_only=on"
+# Families read natively; every other family is read as its text rendering.
+_NATIVE = {
+    TypeFamily.INTEGER,
+    TypeFamily.FLOAT,
+    TypeFamily.TEXT,
+    TypeFamily.BOOLEAN,
+    TypeFamily.DATE,
+    TypeFamily.TIMESTAMP,
+    TypeFamily.TIMESTAMPTZ,
+    TypeFamily.BINARY,
+}
+_MISSING_RELATION = re.compile(r'relation "([^"]+)" does not exist')
+
+
+def short_reason(message: str) -> str:
+    """One line out of a libpq error: the cause, without the 'connection to server at ...' preamble."""
+    lines = [line.strip() for line in str(message).splitlines() if line.strip()]
+    text = lines[0] if lines else "unknown error"
+    text = re.sub(r"^connection failed: ", "", text)
+    text = re.sub(r'^connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed: ', "", text)
+    text = re.sub(r"^FATAL:\s*", "", text)
+    return text[0].lower() + text[1:] if text[:1].isupper() and not text[1:2].isupper() else text
+
+
+class PostgresConnector(Connector):
+    engine = "postgresql"
+    placeholder = "%s"
+
+    def __init__(self, url: ConnectionUrl) -> None:
+        super().__init__(url)
+        self.schema = url.query.get("schema", "public")
+        self._libpq_params = {k: v for k, v in url.query.items() if k != "schema"}
+        self._conn = self._connect(read_only=True)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def _connect(self, *, read_only: bool) -> psycopg.Connection[tuple[Any, ...]]:
+        options = _SESSION_OPTIONS if read_only else "-c TimeZone=UTC"
+        try:
+            conninfo = make_conninfo(
+                "",
+                host=self.url.host or "localhost",
+                port=self.url.port or 5432,
+                user=self.url.user,
+                password=self.url.password,
+                dbname=self.url.database,
+                connect_timeout=CONNECT_TIMEOUT_S,
+                options=options,
+                **self._libpq_params,
+            )
+            return psycopg.connect(conninfo, autocommit=read_only)
+        except psycopg.Error as exc:
+            raise ConnectionFailure(
+                f"cannot connect to {self.url.masked}: {short_reason(str(exc))}"
+            ) from None
+
+    def close(self) -> None:
+        self._conn.close()
+
+    # -- metadata ----------------------------------------------------------------------------
+    def server_version(self) -> str:
+        number = self._conn.info.server_version  # e.g. 150019
+        major, minor = divmod(number, 10000)
+        if major < 10:
+            major, minor = divmod(number, 100)
+            minor %= 100
+        return f"PostgreSQL {major}.{minor}"
+
+    def list_tables(self) -> list[str]:
+        rows = self.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition",
+            (self.schema,),
+        )
+        return sorted(str(row[0]) for row in rows)
+
+    def introspect(self, table: str) -> TableSchema:
+        found = _read_table_schema(self.execute, schema=self.schema, table=table)
+        if found is None:
+            raise TableNotFoundError(f"table {self.schema}.{table} not found in {self.url.masked}")
+        return found
+
+    # -- reading -----------------------------------------------------------------------------
+    def select_expression(self, column: Column) -> str:
+        quoted = self.quote(column.name)
+        # time with time zone has no Arrow type.
+        if column.family in _NATIVE or (
+            column.family is TypeFamily.TIME and "with time zone" not in column.data_type
+        ):
+            return quoted
+        return f"{quoted}::text"
+
+    def render(self, sql: str, params: Sequence[Any] = ()) -> str:
+        """``sql`` with its ``%s`` parameters rendered as literals (connectorx cannot bind)."""
+        if not params:
+            return sql
+        return psycopg.ClientCursor(self._conn).mogrify(sql, list(params))
+
+    def _cx_url(self) -> str:
+        user = url_quote(self.url.user or "", safe="")
+        auth = f"{user}:{url_quote(self.url.password, safe='')}@" if self.url.password else f"{user}@"
+        query = f"?{urlencode(self._libpq_params)}" if self._libpq_params else ""
+        return (
+            f"postgresql://{auth}{self.url.host or 'localhost'}:{self.url.port or 5432}/"
+            f"{url_quote(self.url.database or '', safe='')}{query}"
+        )
+
+    def _reader(self, sql: str, params: Sequence[Any], batch_rows: int) -> pa.RecordBatchReader:
+        import connectorx as cx
+
+        setup = [
+            "SET TimeZone = 'UTC'",
+            "SET default_transaction_read_only = on",
+            f"SET search_path TO {self.quote(self.schema)}",
+        ]
+        try:
+            reader: pa.RecordBatchReader = cx.read_sql(
+                self._cx_url(),
+                self.render(sql, params),
+                return_type="arrow_stream",
+                batch_size=batch_rows,
+                pre_execution_query=setup,
+            )
+        except Exception as exc:
+            raise self._query_error(exc) from None
+        return reader
+
+    def _query_error(self, exc: Exception) -> Exception:
+        message = str(exc).replace(self.url.password or "\0", "***")
+        missing = _MISSING_RELATION.search(message)
+        if missing:
+            return TableNotFoundError(f"table {missing.group(1)} not found in {self.url.masked}")
+        return ConnectionFailure(f"query failed on {self.url.masked}: {short_reason(message)}")
+
+    def stream_query(
+        self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS
+    ) -> Iterator[pa.RecordBatch]:
+        reader = self._reader(sql, params, batch_rows)
+        schema = utc_schema(reader.schema)
+        try:
+            for batch in reader:
+                if batch.num_rows:
+                    yield batch.cast(schema) if batch.schema != schema else batch
+        except Exception as exc:
+            raise self._query_error(exc) from None
+
+    def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
+        reader = self._reader(sql, params, DEFAULT_BATCH_ROWS)
+        schema = utc_schema(reader.schema)
+        return pa.Table.from_batches([batch.cast(schema) for batch in reader], schema=schema)
+
+    # -- pushdown ----------------------------------------------------------------------------
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(sql.encode(), list(params) if params else None)
+                return list(cur.fetchall()) if cur.description else []
+        except psycopg.errors.UndefinedTable as exc:
+            raise TableNotFoundError(f"{short_reason(str(exc))} in {self.url.masked}") from None
+        except psycopg.OperationalError as exc:
+            raise ConnectionFailure(f"query failed on {self.url.masked}: {short_reason(str(exc))}") from None
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Any]:
+        conn = self._connect(read_only=False)
+        try:
+            with conn.transaction():
+                yield _Transaction(conn)
+        finally:
+            conn.close()
+
+    def quote(self, identifier: str) -> str:
+        return '"' + identifier.replace('"', '""') + '"'
+
+    def qualified(self, table: str) -> str:
+        return f"{self.quote(self.schema)}.{self.quote(table)}"
+
+
+class _Transaction:
+    """What :meth:`PostgresConnector.transaction` yields: statements run inside one transaction."""
+
+    def __init__(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        with self._conn.cursor() as cur:
+            cur.execute(sql.encode(), list(params) if params else None)
+            return list(cur.fetchall()) if cur.description else []
+
+
+def utc_schema(schema: pa.Schema) -> pa.Schema:
+    """Drivers spell UTC '+00:00', 'UTC' or 'Etc/UTC'; every aware timestamp leaves here as 'UTC'."""
+    fields = []
+    for field in schema:
+        if pa.types.is_timestamp(field.type) and field.type.tz in {"+00:00", "Etc/UTC", "Z", "utc"}:
+            field = field.with_type(pa.timestamp(field.type.unit, tz="UTC"))
+        fields.append(field)
+    return pa.schema(fields, metadata=schema.metadata)
+
+
+# -- introspection ---------------------------------------------------------------------------
+_Execute = Any  # Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+
+_FAMILIES: dict[str, tuple[TypeFamily, int | None]] = {
+    "int2": (TypeFamily.INTEGER, 16),
+    "int4": (TypeFamily.INTEGER, 32),
+    "int8": (TypeFamily.INTEGER, 64),
+    "numeric": (TypeFamily.DECIMAL, None),
+    "float4": (TypeFamily.FLOAT, 24),
+    "float8": (TypeFamily.FLOAT, 53),
+    "text": (TypeFamily.TEXT, None),
+    "varchar": (TypeFamily.TEXT, None),
+    "bpchar": (TypeFamily.TEXT, None),
+    "name": (TypeFamily.TEXT, None),
+    "citext": (TypeFamily.TEXT, None),
+    "bool": (TypeFamily.BOOLEAN, None),
+    "date": (TypeFamily.DATE, None),
+    "time": (TypeFamily.TIME, None),
+    "timetz": (TypeFamily.TIME, None),
+    "timestamp": (TypeFamily.TIMESTAMP, None),
+    "timestamptz": (TypeFamily.TIMESTAMPTZ, None),
+    "interval": (TypeFamily.INTERVAL, None),
+    "json": (TypeFamily.JSON, None),
+    "jsonb": (TypeFamily.JSON, None),
+    "bytea": (TypeFamily.BINARY, None),
+    "uuid": (TypeFamily.UUID, None),
+}
+
+# Domains are resolved to their base type; typmod is the column's (or the domain's) modifier.
+_COLUMNS_SQL = """
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       pg_get_expr(d.adbin, d.adrelid), a.attidentity,
+       coalesce(bt.typname, t.typname), coalesce(bt.typtype, t.typtype), coalesce(bt.oid, t.oid),
+       CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE t.typtypmod END
+FROM pg_attribute a
+JOIN pg_type t ON t.oid = a.atttypid
+LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+_CONSTRAINTS_SQL = """
+SELECT c.conname, c.contype,
+       ARRAY(SELECT a.attname FROM unnest(c.conkey) WITH ORDINALITY k(num, pos)
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.num ORDER BY k.pos),
+       ARRAY(SELECT a.attname FROM unnest(c.confkey) WITH ORDINALITY k(num, pos)
+             JOIN pg_attribute a ON a.attrelid = c.confrelid AND a.attnum = k.num ORDER BY k.pos),
+       rn.nspname, r.relname, pg_get_constraintdef(c.oid, true), c.conindid
+FROM pg_constraint c
+LEFT JOIN pg_class r ON r.oid = c.confrelid
+LEFT JOIN pg_namespace rn ON rn.oid = r.relnamespace
+WHERE c.conrelid = %s AND c.contype IN ('p', 'u', 'f', 'c')
+ORDER BY c.conname
+"""
+_INDEXES_SQL = """
+SELECT ic.relname, i.indisunique, i.indisprimary, i.indpred IS NOT NULL, i.indexrelid,
+       ARRAY(SELECT CASE WHEN k.num = 0 THEN pg_get_indexdef(i.indexrelid, k.pos::int, true)
+                         ELSE (SELECT a.attname FROM pg_attribute a
+                               WHERE a.attrelid = i.indrelid AND a.attnum = k.num) END
+             FROM unnest(i.indkey::int2[]) WITH ORDINALITY k(num, pos)
+             WHERE k.pos <= i.indnkeyatts ORDER BY k.pos)
+FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid
+WHERE i.indrelid = %s
+ORDER BY ic.relname
+"""
+# Sequences owned by a column (serial, OWNED BY) or backing an identity column.
+_SEQUENCES_SQL = """
+SELECT s.relname, a.attname, ps.start_value, ps.increment_by, ps.last_value
+FROM pg_depend dep
+JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
+JOIN pg_attribute a ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid
+JOIN pg_namespace sn ON sn.oid = s.relnamespace
+JOIN pg_sequences ps ON ps.schemaname = sn.nspname AND ps.sequencename = s.relname
+WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_class'::regclass
+  AND dep.refobjid = %s AND dep.deptype IN ('a', 'i')
+ORDER BY a.attnum
+"""
+
+
+def _read_table_schema(execute: _Execute, *, schema: str, table: str) -> TableSchema | None:
+    found = execute(
+        "SELECT c.oid, c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p', 'v', 'm', 'f')",
+        (schema, table),
+    )
+    if not found:
+        return None
+    oid, reltuples = found[0]
+    columns = tuple(_column(execute, row) for row in execute(_COLUMNS_SQL, (oid,)))
+    primary_key: tuple[str, ...] = ()
+    uniques: list[UniqueConstraint] = []
+    foreign_keys: list[ForeignKey] = []
+    checks: list[CheckConstraint] = []
+    constraint_indexes: set[int] = set()
+    for name, kind, cols, ref_cols, ref_schema, ref_table, definition, index_oid in execute(
+        _CONSTRAINTS_SQL, (oid,)
+    ):
+        if kind == "p":
+            primary_key = tuple(cols)
+        elif kind == "u":
+            uniques.append(UniqueConstraint(name=name, columns=tuple(cols)))
+            constraint_indexes.add(index_oid)
+        elif kind == "f":
+            target = ref_table if ref_schema == schema else f"{ref_schema}.{ref_table}"
+            foreign_keys.append(ForeignKey(name, tuple(cols), target, tuple(ref_cols)))
+        else:
+            checks.append(CheckConstraint(name=name, expression=re.sub(r"^CHECK ", "", definition)))
+    indexes: list[Index] = []
+    for name, unique, primary, partial, index_oid, cols in execute(_INDEXES_SQL, (oid,)):
+        if primary:
+            continue
+        indexes.append(Index(name=name, columns=tuple(cols), unique=bool(unique)))
+        # A unique index is a uniqueness guarantee like a constraint; a partial one is not.
+        if unique and not partial and index_oid not in constraint_indexes:
+            uniques.append(UniqueConstraint(name=name, columns=tuple(cols)))
+    sequences = tuple(
+        SequenceInfo(name=seq, column=col, next_value=start if last is None else last + step)
+        for seq, col, start, step, last in execute(_SEQUENCES_SQL, (oid,))
+    )
+    return TableSchema(
+        name=table,
+        columns=columns,
+        primary_key=primary_key,
+        unique_constraints=tuple(uniques),
+        foreign_keys=tuple(foreign_keys),
+        check_constraints=tuple(checks),
+        indexes=tuple(indexes),
+        sequences=sequences,
+        row_count_estimate=int(reltuples) if reltuples is not None and reltuples >= 0 else None,
+        extra={"schema": schema},
+    )
+
+
+def _column(execute: _Execute, row: tuple[Any, ...]) -> Column:
+    name, data_type, not_null, default, identity, base, typtype, type_oid, typmod = row
+    family, precision = _FAMILIES.get(base, (TypeFamily.OTHER, None))
+    length = scale = None
+    enum_values: tuple[str, ...] | None = None
+    if typtype == "e":
+        family = TypeFamily.ENUM
+        labels = execute(
+            "SELECT enumlabel FROM pg_enum WHERE enumtypid = %s ORDER BY enumsortorder", (type_oid,)
+        )
+        enum_values = tuple(str(label) for (label,) in labels)
+    elif family is TypeFamily.DECIMAL and typmod is not None and typmod >= 4:
+        precision, scale = (typmod - 4) >> 16, (typmod - 4) & 0xFFFF
+    elif base in {"varchar", "bpchar"} and typmod is not None and typmod >= 4:
+        length = typmod - 4
+    elif base in {"time", "timetz", "timestamp", "timestamptz", "interval"}:
+        # Without a declared precision PostgreSQL keeps microseconds.
+        precision = typmod & 0xFFFF if typmod is not None and typmod >= 0 else 6
+        if base == "interval":
+            precision = precision if precision <= 6 else 6
+    is_identity = identity in ("a", "d") or (default is not None and str(default).startswith("nextval("))
+    return Column(
+        name=name,
+        data_type=data_type,
+        family=family,
+        nullable=not not_null,
+        default=default,
+        length=length,
+        precision=precision,
+        scale=scale,
+        enum_values=enum_values,
+        identity=is_identity,
+    )

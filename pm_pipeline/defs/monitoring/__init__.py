@@ -1,0 +1,39 @@
+"""Dagster side of monitoring: drift sensor, alert sensors and schedules built from the spec."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import dagster as dg
+
+from pm_pipeline.core.config.spec import MigrationSpec
+from pm_pipeline.core.monitor.settings import MonitoringSettings, ScheduleTarget
+from pm_pipeline.defs.monitoring.alerting import build_check_alert_sensor, build_run_alert_sensor
+from pm_pipeline.defs.monitoring.drift import build_drift_sensor
+from pm_pipeline.defs.monitoring.history import read_metric_history
+from pm_pipeline.defs.monitoring.schedules import JobLike, build_schedules
+
+
+def build_monitoring_defs(
+    spec: MigrationSpec,
+    settings: MonitoringSettings,
+    *,
+    table_assets: Mapping[str, dg.AssetKey],
+    jobs: Mapping[ScheduleTarget, JobLike] | None = None,
+) -> list[dg.SensorDefinition | dg.ScheduleDefinition]:
+    """Sensors and schedules for ``Definitions(sensors=..., schedules=...)``.
+
+    ``table_assets`` maps each source table to the asset that reconciles it (the drift sensor
+    requests it; the check sensor reads its checks and metric metadata). ``jobs`` maps schedule
+    targets ("reconcile", "integrity", "reports", "all") to jobs.
+    """
+    built: list[dg.SensorDefinition | dg.ScheduleDefinition] = []
+    if settings.drift.enabled:
+        built.append(build_drift_sensor(spec, settings, table_assets=table_assets))
+    built.append(build_run_alert_sensor(spec, settings))
+    built.append(build_check_alert_sensor(spec, settings, table_assets=table_assets))
+    built += build_schedules(settings, jobs=jobs or {})
+    return built
+
+
+__all__ = ["build_monitoring_defs", "read_metric_history"]

@@ -1,0 +1,163 @@
+"""Alert sensors: run outcomes, asset check evaluations and metrics, routed through the spec's rules.
+
+Each sensor keeps its event watermarks and its AlertState in its own cursor, which Dagster stores
+in the instance (SQLite or dagster-postgres), so a restarted daemon re-sends nothing. Rules are
+split by condition kind, so the two sensors never share a condition.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import dagster as dg
+
+from pm_pipeline.core.config.spec import MigrationSpec
+from pm_pipeline.core.monitor.alerts import AlertState, Event, EventKind, evaluate
+from pm_pipeline.core.monitor.metrics import metric_events
+from pm_pipeline.core.monitor.notifiers import dispatch
+from pm_pipeline.core.monitor.settings import AlertRule, MonitoringSettings
+from pm_pipeline.defs.monitoring.history import metric_values, read_metric_history, series
+
+RUN_ALERTS_SENSOR_NAME = "pm_run_alerts"
+CHECK_ALERTS_SENSOR_NAME = "pm_check_alerts"
+_BATCH = 200
+
+
+def _deliver(
+    context: dg.SensorEvaluationContext,
+    spec: MigrationSpec,
+    settings: MonitoringSettings,
+    rules: list[AlertRule],
+    events: list[Event],
+    state: AlertState,
+) -> AlertState:
+    now = time.time()
+    state, notifications = evaluate(rules, events, state, now)
+    deliveries = dispatch(notifications, settings.notifiers, migration=spec.name)
+    failed = [delivery.as_record(at=now) for delivery in deliveries if not delivery.ok]
+    for record in failed:
+        context.log.warning(f"notification failed after {record['attempts']} attempt(s): {record}")
+    return state.with_failed(failed) if failed else state
+
+
+def _latest_storage_id(result: Any) -> int:
+    return max((record.storage_id for record in result.records), default=0)
+
+
+def build_run_alert_sensor(spec: MigrationSpec, settings: MonitoringSettings) -> dg.SensorDefinition:
+    """Run failures (and the successes that clear them) of any job, through the run_failed rules."""
+    rules = [rule for rule in settings.rules if rule.condition.kind == "run_failed"]
+    kinds: dict[str, Any] = {
+        "failure": dg.DagsterEventType.RUN_FAILURE,
+        "success": dg.DagsterEventType.RUN_SUCCESS,
+    }
+
+    @dg.sensor(
+        name=RUN_ALERTS_SENSOR_NAME,
+        minimum_interval_seconds=settings.alert_interval_seconds,
+        description="Alerts on failed runs and sends a recovery notice when the job succeeds again.",
+        default_status=dg.DefaultSensorStatus.STOPPED,
+    )
+    def run_alerts(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        cursor = json.loads(context.cursor) if context.cursor else None
+        instance = context.instance
+        marks: dict[str, int] = {}
+        found: list[tuple[int, Event]] = []
+        for label, kind in kinds.items():
+            if cursor is None:  # start from now: history before the sensor existed is not news
+                marks[label] = _latest_storage_id(instance.fetch_run_status_changes(kind, limit=1))
+                continue
+            result = instance.fetch_run_status_changes(
+                dg.RunStatusChangeRecordsFilter(event_type=kind, after_storage_id=cursor[label]),
+                limit=_BATCH,
+                ascending=True,
+            )
+            marks[label] = max(cursor[label], _latest_storage_id(result))
+            for record in result.records:
+                job = record.event_log_entry.job_name or "unknown"
+                event = Event(EventKind.RUN, job, job, ok=label == "success", detail=f"run {record.run_id}")
+                found.append((record.storage_id, event))
+        state = AlertState.from_json(cursor["state"] if cursor else None)
+        events = [event for _, event in sorted(found, key=lambda pair: pair[0])]
+        if events:
+            state = _deliver(context, spec, settings, rules, events, state)
+        return dg.SensorResult(cursor=json.dumps({**marks, "state": state.to_json()}))
+
+    return run_alerts
+
+
+def build_check_alert_sensor(
+    spec: MigrationSpec, settings: MonitoringSettings, *, table_assets: Mapping[str, dg.AssetKey]
+) -> dg.SensorDefinition:
+    """Asset check results and table metrics (thresholds, anomalies) through the matching rules."""
+    rules = [rule for rule in settings.rules if rule.condition.kind != "run_failed"]
+    table_of = {key.to_user_string(): table for table, key in table_assets.items()}
+    anomaly_metrics = sorted(
+        {r.condition.metric for r in rules if r.condition.kind == "anomaly" and r.condition.metric}
+    )
+
+    @dg.sensor(
+        name=CHECK_ALERTS_SENSOR_NAME,
+        minimum_interval_seconds=settings.alert_interval_seconds,
+        description="Alerts on failed asset checks, metric thresholds and metric anomalies per table.",
+        default_status=dg.DefaultSensorStatus.STOPPED,
+    )
+    def check_alerts(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+        cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {"checks": 0, "assets": {}}
+        instance = context.instance
+        found: list[tuple[int, Event]] = []
+        check_records = instance.get_event_records(
+            dg.EventRecordsFilter(
+                event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=cursor["checks"]
+            ),
+            limit=_BATCH,
+            ascending=True,
+        )
+        for record in check_records:
+            evaluation = record.event_log_entry.dagster_event.event_specific_data  # type: ignore[union-attr]
+            if not isinstance(evaluation, dg.AssetCheckEvaluation):
+                continue
+            subject = table_of.get(
+                evaluation.asset_key.to_user_string(), evaluation.asset_key.to_user_string()
+            )
+            event = Event(
+                EventKind.CHECK,
+                subject,
+                evaluation.check_name,
+                ok=evaluation.passed,
+                detail=f"{evaluation.check_name} {'passed' if evaluation.passed else 'failed'}",
+            )
+            found.append((record.storage_id, event))
+        checks_mark = max([cursor["checks"], *(record.storage_id for record in check_records)])
+        asset_marks = dict(cursor["assets"])
+        for table, key in table_assets.items():
+            after = asset_marks.get(table, 0)
+            result = instance.fetch_materializations(
+                dg.AssetRecordsFilter(asset_key=key, after_storage_id=after or None),
+                limit=_BATCH,
+                ascending=True,
+            )
+            for record in result.records:
+                history = read_metric_history(
+                    instance, key, limit=settings.anomaly.window + 1, before_storage_id=record.storage_id
+                )
+                events = metric_events(
+                    table,
+                    metric_values(record),
+                    {name: series(history, name) for name in anomaly_metrics},
+                    anomaly=settings.anomaly,
+                    anomaly_metrics=anomaly_metrics,
+                )
+                found += [(record.storage_id, event) for event in events]
+            asset_marks[table] = max([after, *(record.storage_id for record in result.records)])
+        state = AlertState.from_json(cursor.get("state"))
+        events = [event for _, event in sorted(found, key=lambda pair: pair[0])]
+        if events:
+            state = _deliver(context, spec, settings, rules, events, state)
+        new_cursor = {"checks": checks_mark, "assets": asset_marks, "state": state.to_json()}
+        return dg.SensorResult(cursor=json.dumps(new_cursor))
+
+    return check_alerts

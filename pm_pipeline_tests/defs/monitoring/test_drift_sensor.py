@@ -1,0 +1,59 @@
+"""The drift sensor on real PostgreSQL databases: a changed table gets one run request, nothing twice."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import dagster as dg
+import pytest
+
+from pm_pipeline.core.config.loader import spec_from_mapping
+from pm_pipeline.core.monitor.settings import parse_monitoring
+from pm_pipeline.defs.monitoring.drift import build_drift_sensor
+
+
+def _tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str | None) -> Any:
+    # Stand-ins for the lead's reconciliation assets: the sensor only needs their keys to exist.
+    targets = [dg.AssetSpec(["reconcile", name]) for name in ("orders", "customers")]
+    definitions = dg.Definitions(assets=targets, sensors=[sensor])
+    context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=definitions)
+    return sensor.evaluate_tick(context)
+
+
+@pytest.mark.postgres
+def test_insert_into_one_source_table_requests_that_table_only(pg_db: Any, pg_db2: Any) -> None:
+    for db in (pg_db, pg_db2):
+        db.execute(
+            "CREATE TABLE orders (id int PRIMARY KEY, changed timestamp)",
+            "CREATE TABLE customers (id int PRIMARY KEY, name text)",
+            "INSERT INTO orders SELECT g, '2024-01-01' FROM generate_series(1, 200) g",
+            "INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 50) g",
+        )
+    spec = spec_from_mapping(
+        {
+            "source": {"url": pg_db.url},
+            "target": {"url": pg_db2.url},
+            "tables": [{"source": "orders", "updated_at": "changed"}, {"source": "customers"}],
+        }
+    )
+    settings = parse_monitoring({"drift": {"interval": "30s"}}, file="spec.yaml")
+    assets = {
+        "orders": dg.AssetKey(["reconcile", "orders"]),
+        "customers": dg.AssetKey(["reconcile", "customers"]),
+    }
+    sensor = build_drift_sensor(spec, settings, table_assets=assets)
+    with dg.DagsterInstance.ephemeral() as instance:
+        baseline = _tick(sensor, instance, None)
+        assert baseline.run_requests == []  # first sight records the baseline only
+        assert set(json.loads(baseline.cursor)["fingerprints"]) == {"orders", "customers"}
+
+        pg_db.execute("INSERT INTO orders VALUES (201, '2024-02-01')")
+        changed = _tick(sensor, instance, baseline.cursor)
+        assert [r.asset_selection for r in changed.run_requests] == [[assets["orders"]]]
+        assert changed.run_requests[0].tags["pm_pipeline/table"] == "orders"
+        assert json.loads(changed.cursor)["fingerprints"]["orders"]["source"]["rows"] == 201
+
+        unchanged = _tick(sensor, instance, changed.cursor)
+        assert unchanged.run_requests == []
+        assert unchanged.cursor == changed.cursor
