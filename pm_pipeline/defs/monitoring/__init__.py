@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
@@ -20,16 +20,18 @@ def build_monitoring_defs(
     *,
     table_assets: Mapping[str, dg.AssetKey],
     jobs: Mapping[ScheduleTarget, JobLike] | None = None,
+    drift_selection: Mapping[str, Sequence[dg.AssetKey]] | None = None,
 ) -> list[dg.SensorDefinition | dg.ScheduleDefinition]:
     """Sensors and schedules for ``Definitions(sensors=..., schedules=...)``.
 
     ``table_assets`` maps each source table to the asset that reconciles it (the drift sensor
     requests it; the check sensor reads its checks and metric metadata). ``jobs`` maps schedule
-    targets ("reconcile", "integrity", "reports", "all") to jobs.
+    targets ("reconcile", "integrity", "reports", "all") to jobs. ``drift_selection`` (table -> keys)
+    lets a drift run materialize several assets of the table, e.g. its diff and its verdict.
     """
     built: list[dg.SensorDefinition | dg.ScheduleDefinition] = []
     if settings.drift.enabled:
-        built.append(build_drift_sensor(spec, settings, table_assets=table_assets))
+        built.append(build_drift_sensor(spec, settings, table_assets=drift_selection or table_assets))
     built.append(build_run_alert_sensor(spec, settings))
     built.append(build_check_alert_sensor(spec, settings, table_assets=table_assets))
     built += build_schedules(settings, jobs=jobs or {})

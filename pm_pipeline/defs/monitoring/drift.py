@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
 
@@ -27,18 +27,23 @@ def build_drift_sensor(
     spec: MigrationSpec,
     settings: MonitoringSettings,
     *,
-    table_assets: Mapping[str, dg.AssetKey] | None = None,
+    table_assets: Mapping[str, dg.AssetKey | Sequence[dg.AssetKey]] | None = None,
     job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition | None = None,
     name: str = DRIFT_SENSOR_NAME,
     open_connector: Callable[[str], Connector] = connect,
 ) -> dg.SensorDefinition:
     """A sensor whose cursor holds every table's fingerprints; a changed table gets one run request.
 
-    With ``table_assets`` (source table -> asset key) the request materializes that table's asset;
+    With ``table_assets`` (source table -> asset key, or the keys to run together) the request
+    materializes that table's assets;
     otherwise ``job`` runs with the tag ``pm_pipeline/table`` naming the table.
     """
     if table_assets is None and job is None:
         raise ValueError("build_drift_sensor needs table_assets or job")
+    selections = {
+        table: [keys] if isinstance(keys, dg.AssetKey) else list(keys)
+        for table, keys in (table_assets or {}).items()
+    }
     drift = settings.drift
     tables = drift.tables or [mapping.source for mapping in spec.tables]
 
@@ -62,7 +67,9 @@ def build_drift_sensor(
     @dg.sensor(
         name=name,
         minimum_interval_seconds=drift.interval_seconds,
-        asset_selection=list(table_assets.values()) if table_assets is not None else None,
+        asset_selection=[key for keys in selections.values() for key in keys]
+        if table_assets is not None
+        else None,
         job=job if table_assets is None else None,
         description="Requests a reconciliation of each mapped table whose fingerprint changed.",
         default_status=dg.DefaultSensorStatus.STOPPED,
@@ -84,7 +91,7 @@ def build_drift_sensor(
         requests = [
             dg.RunRequest(
                 run_key=f"drift:{table}:{state_key(scan.fingerprints[table])}",
-                asset_selection=[table_assets[table]] if table_assets is not None else None,
+                asset_selection=selections[table] if table_assets is not None else None,
                 tags={TABLE_TAG: table, "pm_pipeline/trigger": "drift"},
             )
             for table in to_run

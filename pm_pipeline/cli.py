@@ -1,0 +1,126 @@
+"""The pm-pipeline command.
+
+Exit codes: 0 all checks pass, 1 differences found, 2 bad input or usage, 3 a system failed.
+Errors are one actionable line on stderr; --debug shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from pm_pipeline.core.connectors import mask_url
+from pm_pipeline.core.errors import BadInputError, PmError
+
+EXIT_OK, EXIT_DIFFERENCES, EXIT_BAD_INPUT, EXIT_SYSTEM = 0, 1, 2, 3
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise BadInputError(f"{self.prog}: {message} (see --help)")
+
+
+def _tables(value: str) -> list[str]:
+    names = [name.strip() for name in value.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("expected a comma-separated list of table names")
+    return names
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="pm-pipeline", description="Post-migration reconciliation and support.")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    check = commands.add_parser("check", help="reconcile source and target; exit 1 when they differ")
+    where = check.add_mutually_exclusive_group(required=True)
+    where.add_argument("--spec", type=Path, help="migration spec (YAML)")
+    where.add_argument("--source", help="source connection URL (with --target: no spec needed)")
+    check.add_argument("--target", help="target connection URL")
+    check.add_argument("--tables", type=_tables, help="only these source tables (comma-separated)")
+    check.add_argument("--json", type=Path, help="write the findings JSON here")
+    check.add_argument("--html", type=Path, help="write the technical HTML report here")
+    check.add_argument("--reports", type=Path, help="write every report format into this folder")
+    check.add_argument("--no-progress", action="store_true", help="no progress display")
+
+    validate = commands.add_parser("validate-spec", help="validate a migration spec and exit")
+    validate.add_argument("spec", type=Path)
+
+    demo = commands.add_parser("demo", help="build the embedded demo databases and run the whole pipeline")
+    demo.add_argument("--dir", type=Path, default=None, help="where the demo databases and reports go")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args_list
+    try:
+        args = build_parser().parse_args(args_list)
+        handler: Callable[[argparse.Namespace], int] = _HANDLERS[args.command]
+        return handler(args)
+    except PmError as exc:
+        if debug:
+            traceback.print_exc()
+        print(f"pm-pipeline: error: {_safe(str(exc))}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("pm-pipeline: interrupted", file=sys.stderr)
+        return EXIT_SYSTEM
+
+
+def _safe(message: str) -> str:
+    """Mask any URL password that slipped into a message (driver errors sometimes echo the DSN)."""
+    words = [mask_url(word) if "://" in word else word for word in message.split(" ")]
+    return " ".join(words)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from pm_pipeline.clitools import run_cli_check
+
+    if args.source and not args.target:
+        raise BadInputError("pm-pipeline check: --source needs --target")
+    if args.target and not args.source:
+        raise BadInputError("pm-pipeline check: --target needs --source (or use --spec)")
+    result_passed = run_cli_check(
+        spec_path=args.spec,
+        source_url=args.source,
+        target_url=args.target,
+        tables=args.tables,
+        json_path=args.json,
+        html_path=args.html,
+        reports_dir=args.reports,
+        show_progress=not args.no_progress and sys.stderr.isatty(),
+    )
+    return EXIT_OK if result_passed else EXIT_DIFFERENCES
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pm_pipeline.core.config import load_spec
+
+    spec = load_spec(args.spec)
+    print(
+        f"{args.spec}: valid ({len(spec.tables)} table mapping(s), source {mask_url(spec.source.url)}, "
+        f"target {mask_url(spec.target.url)})"
+    )
+    return EXIT_OK
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from pm_pipeline.demo.run import run_demo
+
+    directory = args.dir or Path(os.environ.get("PM_DEMO_DIR", "demo_output"))
+    return run_demo(directory=directory.resolve())
+
+
+_HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "check": _check,
+    "validate-spec": _validate,
+    "demo": _demo,
+}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""What `pm-pipeline check` does between parsing its arguments and choosing its exit code."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.table import Table
+
+from pm_pipeline.core.config import MigrationSpec, load_spec, spec_checksum
+from pm_pipeline.core.reconcile.stash import Progress as BatchProgress
+from pm_pipeline.core.report import ReportFormat, write_reports
+from pm_pipeline.core.run import CheckResult, check_report, run_check, spec_for_urls
+
+
+def _spec(
+    spec_path: Path | None, source_url: str | None, target_url: str | None, tables: Sequence[str] | None
+) -> tuple[MigrationSpec, str]:
+    if spec_path is not None:
+        spec = load_spec(spec_path)
+        if tables:
+            wanted = set(tables)
+            spec = spec.model_copy(update={"tables": [m for m in spec.tables if m.source in wanted]})
+        return spec, spec_checksum(spec_path)
+    assert source_url and target_url
+    spec = spec_for_urls(source_url=source_url, target_url=target_url, tables=tables)
+    return spec, "no-spec"
+
+
+def run_cli_check(
+    *,
+    spec_path: Path | None,
+    source_url: str | None,
+    target_url: str | None,
+    tables: Sequence[str] | None,
+    json_path: Path | None,
+    html_path: Path | None,
+    reports_dir: Path | None,
+    show_progress: bool,
+) -> bool:
+    """Run a check, print a summary on stdout, write the requested files; True when everything passed."""
+    spec, checksum = _spec(spec_path, source_url, target_url, tables)
+    diff_dir = (reports_dir / "diffs") if reports_dir else None
+    console = Console(file=sys.stderr)
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]:,} rows"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not show_progress,
+        transient=True,
+    ) as bar:
+
+        def progress(table: str, expected: int | None) -> BatchProgress:
+            task = bar.add_task(table, total=None if expected is None else expected * 2, rows=0)
+
+            def advance(side: str, rows: int) -> None:
+                bar.update(task, advance=rows, rows=bar.tasks[task].completed + rows)
+
+            return advance
+
+        result = run_check(spec, diff_dir=diff_dir, progress=progress)
+    print_summary(result, Console(file=sys.stdout, width=120))
+    report = check_report(result, spec_checksum=checksum, launched_by=f"cli:{getpass.getuser()}")
+    written: dict[str, Path] = {}
+    if reports_dir is not None:
+        written.update({str(k): v for k, v in write_reports(report, directory=reports_dir).items()})
+    if html_path is not None:
+        out = write_reports(report, directory=html_path.parent, formats=[ReportFormat.HTML])
+        out[ReportFormat.HTML].replace(html_path)
+        written["html"] = html_path
+    if json_path is not None:
+        out = write_reports(report, directory=json_path.parent, formats=[ReportFormat.JSON])
+        out[ReportFormat.JSON].replace(json_path)
+        written["json"] = json_path
+    for kind, path in written.items():
+        print(f"{kind}: {path}")
+    return result.passed
+
+
+def print_summary(result: CheckResult, console: Console) -> None:
+    table = Table(title=f"{result.spec.name}: {result.source_url} -> {result.target_url}")
+    for heading in (
+        "table",
+        "source rows",
+        "target rows",
+        "missing",
+        "extra",
+        "duplicates",
+        "changed",
+        "match score",
+    ):
+        table.add_column(heading, justify="left" if heading == "table" else "right")
+    for t in result.tables:
+        table.add_row(
+            t.table if t.table == t.target_table else f"{t.table} -> {t.target_table}",
+            f"{t.source_rows:,}",
+            f"{t.target_rows:,}",
+            f"{t.missing_rows:,}",
+            f"{t.extra_rows:,}",
+            f"{t.duplicate_keys_source + t.duplicate_keys_target:,}",
+            f"{t.changed_rows:,}",
+            f"{t.match_score:.4%}",
+        )
+    console.print(table)
+    for finding in result.findings:
+        console.print(f"[bold red]{finding.category}[/]: {finding.message}")
+    verdict = (
+        "[green]PASS[/]: source and target match" if result.passed else "[red]FAIL[/]: differences found"
+    )
+    console.print(verdict)

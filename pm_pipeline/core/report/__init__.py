@@ -1,0 +1,36 @@
+"""Reports: ReportData (typed, frozen, redacted) and its views: HTML, JSON, CSV, Parquet, Markdown, XLSX, PDF."""
+
+from pm_pipeline.core.report.build import build_report_data, classifications_from_spec
+from pm_pipeline.core.report.model import (
+    REPORT_SCHEMA_VERSION,
+    RedactionMode,
+    ReportData,
+    RowCounts,
+    RuleRecord,
+    RunInfo,
+    TableSection,
+    TopIssue,
+    Verdict,
+)
+from pm_pipeline.core.report.redact import FIXED_MASK, REDACTION_KEY_ENV, Redactor
+from pm_pipeline.core.report.writer import FILE_NAMES, ReportFormat, write_reports
+
+__all__ = [
+    "FILE_NAMES",
+    "FIXED_MASK",
+    "REDACTION_KEY_ENV",
+    "REPORT_SCHEMA_VERSION",
+    "RedactionMode",
+    "Redactor",
+    "ReportData",
+    "ReportFormat",
+    "RowCounts",
+    "RuleRecord",
+    "RunInfo",
+    "TableSection",
+    "TopIssue",
+    "Verdict",
+    "build_report_data",
+    "classifications_from_spec",
+    "write_reports",
+]

@@ -1,0 +1,263 @@
+"""Build ReportData from the results of every check of one run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.metadata
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+
+from pm_pipeline.core.config.spec import Classification, MigrationSpec, Thresholds
+from pm_pipeline.core.connectors.base import mask_url
+from pm_pipeline.core.findings import (
+    ROW_CATEGORIES,
+    Category,
+    Finding,
+    JsonValue,
+    Severity,
+    TableReconciliation,
+    overall_match_score,
+)
+from pm_pipeline.core.report.model import (
+    RedactionMode,
+    ReportData,
+    RowCounts,
+    RuleRecord,
+    RunInfo,
+    TableSection,
+    TopIssue,
+    Verdict,
+)
+from pm_pipeline.core.report.redact import Redactor
+
+TOP_ISSUES = 5
+_SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
+
+
+def classifications_from_spec(spec: MigrationSpec) -> dict[str, dict[str, Classification]]:
+    """table -> column -> classification, as declared under each table's ``columns``."""
+    return {
+        mapping.source: {
+            column: rule.classification
+            for column, rule in mapping.columns.items()
+            if rule.classification is not None
+        }
+        for mapping in spec.tables
+    }
+
+
+def build_report_data(
+    *,
+    spec_name: str,
+    spec_checksum: str,
+    source_url: str,
+    target_url: str,
+    source_engine_version: str,
+    target_engine_version: str,
+    started_at: dt.datetime,
+    finished_at: dt.datetime,
+    launched_by: str,
+    tables: Sequence[TableReconciliation] = (),
+    extra_findings: Sequence[Finding] = (),
+    checksum_manifest: Mapping[str, JsonValue] | None = None,
+    clearance: Classification = Classification.INTERNAL,
+    redaction: RedactionMode = RedactionMode.FIXED,
+    redaction_key: bytes | None = None,
+    column_classes: Mapping[str, Mapping[str, Classification]] | None = None,
+    thresholds: Thresholds | None = None,
+    sample_limit: int = 1000,
+    rule_versions: Mapping[str, str] | None = None,
+    run_id: str | None = None,
+    tool_version: str | None = None,
+    generated_at: dt.datetime | None = None,
+) -> ReportData:
+    """Gather reconciliation results and schema/integrity findings into one redacted ReportData.
+
+    ``column_classes`` (table -> column -> classification, see classifications_from_spec) lets
+    key columns be masked too; a finding's own ``classification`` wins for its column. URLs are
+    masked again here so a caller's slip cannot print a password. The verdict is *not ready* if
+    any finding is an error, *ready with accepted risks* if any is a warning, *ready* otherwise.
+    ``redaction_key`` overrides PM_REDACTION_KEY (tests); ``tool_version``/``generated_at``
+    default to the installed package and now, and are fixed by golden tests.
+    """
+    classes: dict[str, dict[str, Classification]] = {t: dict(c) for t, c in (column_classes or {}).items()}
+    for finding in [*extra_findings, *(f for t in tables for f in t.findings)]:
+        if finding.column is not None and finding.classification is not None:
+            classes.setdefault(finding.table, {}).setdefault(finding.column, finding.classification)
+    redactor = Redactor(clearance=clearance, mode=redaction, column_classes=classes, key=redaction_key)
+
+    by_table: dict[str, list[Finding]] = defaultdict(list)
+    recon = {t.table: t for t in tables}
+    for table in tables:
+        by_table[table.table].extend(redactor.redact(f) for f in table.findings)
+    for finding in extra_findings:
+        by_table[finding.table].extend([redactor.redact(finding)])
+    for findings in by_table.values():
+        findings.sort(key=lambda f: _SEVERITY_ORDER[f.severity])
+
+    names = [t.table for t in tables] + sorted(set(by_table) - set(recon))
+    quotas = _sample_quotas({name: len(by_table[name]) for name in names}, sample_limit)
+    sections = tuple(
+        _section(name, recon.get(name), by_table[name], quotas[name], classes.get(name, {})) for name in names
+    )
+    severity_counts: Counter[str] = Counter()
+    for section in sections:
+        severity_counts.update(section.severity_counts)
+    if severity_counts[Severity.ERROR]:
+        verdict = Verdict.NOT_READY
+    elif severity_counts[Severity.WARNING]:
+        verdict = Verdict.READY_WITH_RISKS
+    else:
+        verdict = Verdict.READY
+
+    run = RunInfo(
+        run_id=run_id or uuid.uuid4().hex,
+        spec_name=spec_name,
+        spec_checksum=spec_checksum,
+        source_url=mask_url(source_url),
+        target_url=mask_url(target_url),
+        source_engine_version=source_engine_version,
+        target_engine_version=target_engine_version,
+        started_at=started_at,
+        finished_at=finished_at,
+        launched_by=launched_by,
+        tool_version=tool_version or _installed_version(),
+        generated_at=generated_at or dt.datetime.now(dt.UTC),
+    )
+    return ReportData(
+        run=run,
+        clearance=clearance,
+        redaction=redaction,
+        thresholds=thresholds or Thresholds(),
+        sample_limit=sample_limit,
+        verdict=verdict,
+        overall_match_score=overall_match_score(tables) if tables else None,
+        tables=sections,
+        top_issues=_top_issues(sections),
+        rules=_rules(tables, sections, rule_versions or {}, run.tool_version),
+        checksum_manifest=checksum_manifest,
+        severity_counts=dict(severity_counts),
+    )
+
+
+def _installed_version() -> str:
+    try:
+        return importlib.metadata.version("pm-pipeline")
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _sample_quotas(sizes: Mapping[str, int], limit: int) -> dict[str, int]:
+    """Share ``limit`` inline findings fairly: small tables show all, large ones split the rest."""
+    quotas: dict[str, int] = {}
+    remaining = limit
+    ordered = sorted(sizes, key=lambda name: sizes[name])
+    for index, name in enumerate(ordered):
+        share = remaining // (len(ordered) - index)
+        quotas[name] = min(sizes[name], share)
+        remaining -= quotas[name]
+    return quotas
+
+
+def _section(
+    name: str,
+    table: TableReconciliation | None,
+    findings: list[Finding],
+    quota: int,
+    column_classes: Mapping[str, Classification],
+) -> TableSection:
+    categories = Counter(str(f.category) for f in findings)
+    counts = None
+    if table is not None:
+        counts = RowCounts(
+            target_table=table.target_table,
+            key_columns=table.key_columns,
+            keyless=table.keyless,
+            source_rows=table.source_rows,
+            target_rows=table.target_rows,
+            matched_rows=table.matched_rows,
+            missing_rows=table.missing_rows,
+            extra_rows=table.extra_rows,
+            duplicate_keys_source=table.duplicate_keys_source,
+            duplicate_keys_target=table.duplicate_keys_target,
+            changed_rows=table.changed_rows,
+            rows_equal_under_rule=table.rows_equal_under_rule,
+            compared_columns=table.compared_columns,
+            strategy=table.strategy,
+            seconds=table.seconds,
+            match_score=table.match_score,
+        )
+        if table.findings_truncated:
+            # The findings list stopped early; the counts are complete, so the charts use them.
+            full = {
+                Category.MISSING_ROW: table.missing_rows,
+                Category.EXTRA_ROW: table.extra_rows,
+                Category.DUPLICATE_KEY: table.duplicate_keys_source + table.duplicate_keys_target,
+                Category.VALUE_MISMATCH: sum(c.mismatched for c in table.columns),
+            }
+            for category in ROW_CATEGORIES:
+                categories[str(category)] = max(categories[str(category)], full[category])
+    return TableSection(
+        name=name,
+        counts=counts,
+        columns=table.columns if table is not None else (),
+        findings=tuple(findings),
+        sample=tuple(findings[:quota]),
+        category_counts={k: v for k, v in sorted(categories.items()) if v},
+        severity_counts=dict(Counter(str(f.severity) for f in findings)),
+        column_classes=dict(column_classes),
+        findings_truncated=table.findings_truncated if table is not None else False,
+        diff_path=table.diff_path if table is not None else None,
+    )
+
+
+def _top_issues(sections: Sequence[TableSection]) -> tuple[TopIssue, ...]:
+    """Group errors and warnings by (table, column, category); rank errors first, then by count."""
+    groups: dict[tuple[str, str, str, Severity], list[Finding]] = defaultdict(list)
+    counts: dict[tuple[str, str, str, Severity], int] = {}
+    for section in sections:
+        for finding in section.findings:
+            if finding.severity is not Severity.INFO:
+                group = (finding.table, finding.column or "", str(finding.category), finding.severity)
+                groups[group].append(finding)
+                counts[group] = len(groups[group])
+                if section.findings_truncated and finding.category in ROW_CATEGORIES and not finding.column:
+                    # The list stopped early; the complete count is in the table's counts.
+                    counts[group] = max(counts[group], section.category_counts.get(group[2], 0))
+    ranked = sorted(groups, key=lambda group: (_SEVERITY_ORDER[group[3]], -counts[group], group[:3]))
+    return tuple(
+        TopIssue(
+            table=group[0],
+            column=group[1] or None,
+            category=group[2],
+            severity=group[3],
+            count=counts[group],
+            example=groups[group][0].message,
+        )
+        for group in ranked[:TOP_ISSUES]
+    )
+
+
+def _rules(
+    tables: Sequence[TableReconciliation],
+    sections: Sequence[TableSection],
+    versions: Mapping[str, str],
+    tool_version: str,
+) -> tuple[RuleRecord, ...]:
+    used: dict[str, set[str]] = defaultdict(set)
+    for table in tables:
+        for column in table.columns:
+            if column.rule:
+                used[column.rule].add(f"{table.table}.{column.column}")
+    for section in sections:
+        for finding in section.findings:
+            if finding.rule:
+                used[finding.rule].add(
+                    f"{finding.table}.{finding.column}" if finding.column else finding.table
+                )
+    # A rule's implementation ships with pm-pipeline, so its version is the tool's unless declared.
+    return tuple(
+        RuleRecord(name=name, version=versions.get(name, tool_version), used_by=tuple(sorted(where)))
+        for name, where in sorted(used.items())
+    )

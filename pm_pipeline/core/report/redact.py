@@ -1,0 +1,95 @@
+"""Mask the values of columns classified above a report's clearance, before any view sees them."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import hmac
+import json
+import os
+from collections.abc import Mapping
+
+from pm_pipeline.core.config.spec import Classification
+from pm_pipeline.core.errors import BadInputError
+from pm_pipeline.core.findings import Finding, JsonValue
+from pm_pipeline.core.report.model import RedactionMode
+
+FIXED_MASK = "***"
+REDACTION_KEY_ENV = "PM_REDACTION_KEY"
+_VALUE_FIELDS = ("source_value", "target_value", "source_canonical", "target_canonical")
+
+
+class Redactor:
+    """Masks values per (table, column) classification against one clearance.
+
+    NULL stays NULL: whether a value is missing is what a reader needs to see to judge a
+    NULL-handling difference, and it reveals nothing about the value itself.
+    """
+
+    def __init__(
+        self,
+        *,
+        clearance: Classification,
+        mode: RedactionMode = RedactionMode.FIXED,
+        column_classes: Mapping[str, Mapping[str, Classification]] | None = None,
+        key: bytes | None = None,
+    ) -> None:
+        self.clearance = clearance
+        self.mode = mode
+        self.column_classes = column_classes or {}
+        if mode is RedactionMode.HMAC and key is None:
+            raw = os.environ.get(REDACTION_KEY_ENV)
+            if not raw:
+                raise BadInputError(
+                    f"report redaction 'hmac' needs a key in the environment variable {REDACTION_KEY_ENV}"
+                )
+            key = raw.encode()
+        self._key = key or b""
+
+    def is_hidden(self, classification: Classification | None) -> bool:
+        return classification is not None and classification.rank > self.clearance.rank
+
+    def classification_of(self, table: str, column: str | None) -> Classification | None:
+        if column is None:
+            return None
+        return self.column_classes.get(table, {}).get(column)
+
+    def mask(self, value: JsonValue) -> JsonValue:
+        if value is None:
+            return None
+        if self.mode is RedactionMode.FIXED:
+            return FIXED_MASK
+        text = json.dumps(value, sort_keys=True, ensure_ascii=False)
+        return "hmac:" + hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:12]
+
+    def redact(self, finding: Finding) -> Finding:
+        """Return the finding with every value above clearance masked (values, canonicals, keys)."""
+        hidden: list[JsonValue] = []
+        changes: dict[str, object] = {}
+        column_class = finding.classification or self.classification_of(finding.table, finding.column)
+        if self.is_hidden(column_class):
+            for name in _VALUE_FIELDS:
+                value = getattr(finding, name)
+                if value is not None:
+                    hidden.append(value)
+                    changes[name] = self.mask(value)
+        if finding.key:
+            new_key: dict[str, JsonValue] = {}
+            for key_column, value in finding.key.items():
+                if self.is_hidden(self.classification_of(finding.table, key_column)) and value is not None:
+                    hidden.append(value)
+                    new_key[key_column] = self.mask(value)
+                else:
+                    new_key[key_column] = value
+            if hidden:
+                changes["key"] = new_key
+        if not hidden:
+            return finding
+        # Messages are free text written by the checks; one quoting a hidden value is replaced whole.
+        if any(_text(v) and _text(v) in finding.message for v in hidden):
+            changes["message"] = "[message redacted: it quotes values above the report's clearance]"
+        return dataclasses.replace(finding, **changes)  # type: ignore[arg-type]
+
+
+def _text(value: JsonValue) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)

@@ -1,0 +1,234 @@
+"""A whole check over a migration: open both sides, pick the tables, reconcile each, collect findings.
+
+The CLI and the Dagster assets both stand on these functions; Dagster runs one table per asset.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pm_pipeline.core.config.spec import Endpoint, MigrationSpec, TableMapping
+from pm_pipeline.core.connectors import Connector, connect, mask_url
+from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
+from pm_pipeline.core.errors import BadInputError, TableNotFoundError
+from pm_pipeline.core.findings import Category, Finding, Severity, TableReconciliation
+from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
+from pm_pipeline.core.reconcile.stash import Progress
+from pm_pipeline.core.report import ReportData, build_report_data, classifications_from_spec
+from pm_pipeline.core.schema import SchemaComparison, compare_schemas, key_max, profile_columns
+
+
+def spec_for_urls(*, source_url: str, target_url: str, tables: Sequence[str] | None = None) -> MigrationSpec:
+    """A spec for a first check with no YAML: the named tables, or every table on both sides."""
+    mappings = [TableMapping(source=name) for name in tables or ()]
+    return MigrationSpec(
+        source=Endpoint(url=source_url),
+        target=Endpoint(url=target_url),
+        tables=mappings,
+        discover=not mappings,
+    )
+
+
+@dataclass(frozen=True)
+class TableSelection:
+    """The tables a run compares, and tables found on one side only (reported as findings)."""
+
+    mappings: tuple[TableMapping, ...]
+    findings: tuple[Finding, ...] = ()
+
+
+def select_tables(spec: MigrationSpec, *, source: Connector, target: Connector) -> TableSelection:
+    """The spec's tables (each must exist on both sides) plus, with ``discover``, every common table."""
+    source_tables = source.list_tables()
+    target_tables = target.list_tables()
+    target_folded = {name.lower(): name for name in target_tables}
+    mappings: list[TableMapping] = []
+    for mapping in spec.tables:
+        if mapping.source not in source_tables:
+            raise TableNotFoundError(
+                f"table {mapping.source!r} named in the spec does not exist in the source {source.describe()}"
+            )
+        if mapping.target_name not in target_tables:
+            folded = target_folded.get(mapping.target_name.lower())
+            if folded is None:
+                raise TableNotFoundError(
+                    f"table {mapping.target_name!r} named in the spec does not exist in the target {target.describe()}"
+                )
+            mapping = mapping.model_copy(update={"target": folded})
+        mappings.append(mapping)
+    findings: list[Finding] = []
+    if spec.discover:
+        named = {m.source for m in mappings}
+        for name in source_tables:
+            if name in named:
+                continue
+            match = target_folded.get(name.lower())
+            if match is None:
+                findings.append(
+                    Finding(
+                        table=name,
+                        category=Category.TABLE_MISSING,
+                        severity=Severity.ERROR,
+                        message=f"table {name} exists in the source but not in the target",
+                        check="schema",
+                    )
+                )
+                continue
+            mappings.append(TableMapping(source=name, target=match))
+        if not mappings and not findings:
+            raise BadInputError(
+                f"no tables to compare: the source {source.describe()} and the target {target.describe()} "
+                "have no table in common"
+            )
+    return TableSelection(mappings=tuple(mappings), findings=tuple(findings))
+
+
+def check_table_schema(
+    *,
+    source: Connector,
+    target: Connector,
+    mapping: TableMapping,
+    source_schema: TableSchema | None = None,
+    target_schema: TableSchema | None = None,
+) -> SchemaComparison:
+    """Schema findings for one mapped table, with value profiles (pushdown aggregates) for rename
+    suggestions and width checks, and max(key) for the target's sequences."""
+    source_schema = source_schema or source.introspect(mapping.source)
+    target_schema = target_schema or target.introspect(mapping.target_name)
+    counters = {seq.column for seq in target_schema.sequences if seq.column} | {
+        col.name for col in target_schema.columns if col.identity
+    }
+    maxima: dict[str, int] = {}
+    for name in sorted(counters):
+        column = next((c for c in target_schema.columns if c.name == name), None)
+        if column is not None and column.family is TypeFamily.INTEGER:
+            value = key_max(target, mapping.target_name, name)
+            if value is not None:
+                maxima[name] = value
+    return compare_schemas(
+        table=mapping.source,
+        source=source_schema,
+        target=target_schema,
+        source_engine=source.engine,
+        target_engine=target.engine,
+        mapping=mapping,
+        source_profiles=profile_columns(source, mapping.source, source_schema),
+        target_profiles=profile_columns(target, mapping.target_name, target_schema),
+        target_key_max=maxima,
+    )
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one whole check."""
+
+    spec: MigrationSpec
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    source_url: str  # masked
+    target_url: str  # masked
+    source_version: str
+    target_version: str
+    tables: tuple[TableReconciliation, ...]
+    findings: tuple[Finding, ...] = field(default_factory=tuple)  # schema / table-level findings
+
+    @property
+    def all_findings(self) -> tuple[Finding, ...]:
+        return self.findings + tuple(f for table in self.tables for f in table.findings)
+
+    @property
+    def passed(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.all_findings) and all(
+            t.match_score >= self.spec.thresholds.min_match_score for t in self.tables
+        )
+
+
+def run_check(
+    spec: MigrationSpec,
+    *,
+    diff_dir: Path | None = None,
+    progress: Callable[[str, int | None], Progress | None] | None = None,
+    options: ReconcileOptions | None = None,
+) -> CheckResult:
+    """Reconcile every selected table. ``progress(table, expected_rows)`` may return a per-batch callback."""
+    started = dt.datetime.now(dt.UTC)
+    base = options or ReconcileOptions(thresholds=spec.thresholds)
+    base = ReconcileOptions(
+        **{**base.__dict__, "thresholds": spec.thresholds, "diff_dir": diff_dir or base.diff_dir}
+    )
+    with connect(spec.source.url) as source, connect(spec.target.url) as target:
+        selection = select_tables(spec, source=source, target=target)
+        findings = list(selection.findings)
+        tables: list[TableReconciliation] = []
+        for mapping in selection.mappings:
+            source_schema = source.introspect(mapping.source)
+            target_schema = target.introspect(mapping.target_name)
+            schema = check_table_schema(
+                source=source,
+                target=target,
+                mapping=mapping,
+                source_schema=source_schema,
+                target_schema=target_schema,
+            )
+            findings.extend(schema.findings)
+            callback = progress(mapping.source, None) if progress else None
+            tables.append(
+                reconcile_table(
+                    source=source,
+                    target=target,
+                    mapping=mapping,
+                    source_endpoint=spec.source,
+                    target_endpoint=spec.target,
+                    options=base,
+                    progress=callback,
+                    source_schema=source_schema,
+                    target_schema=target_schema,
+                )
+            )
+        return CheckResult(
+            spec=spec,
+            started_at=started,
+            finished_at=dt.datetime.now(dt.UTC),
+            source_url=mask_url(spec.source.url),
+            target_url=mask_url(spec.target.url),
+            source_version=source.server_version(),
+            target_version=target.server_version(),
+            tables=tuple(tables),
+            findings=tuple(findings),
+        )
+
+
+def check_report(
+    result: CheckResult,
+    *,
+    spec_checksum: str,
+    launched_by: str,
+    extra_findings: Sequence[Finding] = (),
+    checksum_manifest: dict[str, Any] | None = None,
+    run_id: str | None = None,
+) -> ReportData:
+    """The typed report of a check; every report format is a view of it."""
+    spec = result.spec
+    return build_report_data(
+        spec_name=spec.name,
+        spec_checksum=spec_checksum,
+        source_url=result.source_url,
+        target_url=result.target_url,
+        source_engine_version=result.source_version,
+        target_engine_version=result.target_version,
+        started_at=result.started_at,
+        finished_at=result.finished_at,
+        launched_by=launched_by,
+        tables=result.tables,
+        extra_findings=[*result.findings, *extra_findings],
+        checksum_manifest=checksum_manifest,
+        clearance=spec.reports.clearance,
+        column_classes=classifications_from_spec(spec),
+        thresholds=spec.thresholds,
+        sample_limit=spec.reports.sample_limit,
+        run_id=run_id,
+    )

@@ -1,0 +1,80 @@
+"""The code location's entry point: assets, checks, jobs, sensors and schedules built from one spec.
+
+The spec is the file named by PM_SPEC; without it, the embedded demo (built on first use in
+PM_DEMO_DIR, default ./demo_output).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import dagster as dg
+
+from pm_pipeline.core.config import MigrationSpec, load_spec
+from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.monitor.settings import parse_monitoring
+from pm_pipeline.core.run import select_tables
+from pm_pipeline.defs.monitoring import build_monitoring_defs
+from pm_pipeline.defs.reports import build_report_asset
+from pm_pipeline.defs.resources import MigrationResource
+from pm_pipeline.defs.tables import build_table_assets
+
+MAIN_JOB = "migration_check"
+
+# Observable source assets are the documented way to observe tables we do not produce.
+warnings.filterwarnings("ignore", category=dg.BetaWarning)
+
+
+def spec_path_from_environment() -> Path:
+    configured = os.environ.get("PM_SPEC")
+    if configured:
+        return Path(configured).resolve()
+    from pm_pipeline.demo.generate import build_demo, demo_paths
+
+    directory = Path(os.environ.get("PM_DEMO_DIR", "demo_output")).resolve()
+    paths = demo_paths(directory)
+    if not paths.spec.exists():
+        build_demo(directory)
+    return paths.spec
+
+
+def _mappings(spec: MigrationSpec) -> list:  # type: ignore[type-arg]
+    if not spec.discover:
+        return list(spec.tables)
+    # Discovered tables become assets, so the databases are asked which tables they share.
+    with connect(spec.source.url) as source, connect(spec.target.url) as target:
+        return list(select_tables(spec, source=source, target=target).mappings)
+
+
+def build_definitions(spec_path: Path) -> dg.Definitions:
+    spec = load_spec(spec_path)
+    mappings = _mappings(spec)
+    table_assets, keys = build_table_assets(spec, mappings)
+    report = build_report_asset(keys)
+    check_selection = dg.AssetSelection.groups("reconciliation", "verification", "reports")
+    main_job = dg.define_asset_job(
+        MAIN_JOB,
+        selection=check_selection,
+        description="Reconcile every mapped table, check schemas, verify against the thresholds, write the reports.",
+    )
+    jobs = {"reconcile": main_job, "all": main_job, "reports": main_job, "integrity": main_job}
+    monitoring = build_monitoring_defs(
+        spec,
+        parse_monitoring(spec.monitoring, file=str(spec_path)),
+        table_assets={k.table: k.verified for k in keys},
+        jobs=jobs,  # type: ignore[arg-type]
+        drift_selection={k.table: [k.reconciliation, k.schema, k.verified] for k in keys},
+    )
+    return dg.Definitions(
+        assets=[*table_assets, report],
+        jobs=[main_job],
+        sensors=[d for d in monitoring if isinstance(d, dg.SensorDefinition)],
+        schedules=[d for d in monitoring if isinstance(d, dg.ScheduleDefinition)],
+        resources={"migration": MigrationResource(spec_path=str(spec_path))},
+        executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+    )
+
+
+defs = build_definitions(spec_path_from_environment())

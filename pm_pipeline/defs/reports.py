@@ -1,0 +1,78 @@
+"""The report asset: every format, downstream of the diffs (not of the verdicts), so it is produced
+even when the migration fails its checks."""
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from pm_pipeline.core.connectors import connect, mask_url
+from pm_pipeline.core.findings import TableReconciliation
+from pm_pipeline.core.report import ReportFormat, write_reports
+from pm_pipeline.core.report.markdown import render_markdown
+from pm_pipeline.core.run import CheckResult, check_report
+from pm_pipeline.defs.resources import MigrationResource
+from pm_pipeline.defs.tables import TableKeys
+
+REPORT_KEY = dg.AssetKey(["reports", "migration_report"])
+PREVIEW_CHARS = 20_000
+
+
+def build_report_asset(keys: Sequence[TableKeys]) -> dg.AssetsDefinition:
+    ins = {f"t{i}": dg.AssetIn(key=k.reconciliation) for i, k in enumerate(keys)}
+    ins.update({f"s{i}": dg.AssetIn(key=k.schema) for i, k in enumerate(keys)})
+
+    @dg.asset(
+        key=REPORT_KEY,
+        ins=ins,
+        group_name="reports",
+        kinds={"html", "pdf", "json", "csv", "xlsx"},
+        description=(
+            "Technical HTML, executive summary (HTML, PDF), compliance evidence (PDF, JSON), findings JSON, "
+            "CSV per category, Markdown summary and XLSX workbook of the latest reconciliation."
+        ),
+    )
+    def migration_report(
+        context: AssetExecutionContext, migration: MigrationResource, **tables: Any
+    ) -> dg.MaterializeResult[None]:
+        spec = migration.spec()
+        order = sorted((n for n in tables if n.startswith("t")), key=lambda n: int(n[1:]))
+        results: list[TableReconciliation] = [tables[name] for name in order]
+        schema_findings = [
+            f for name in sorted(tables) if name.startswith("s") for f in tables[name].findings
+        ]
+        with connect(spec.source.url) as source, connect(spec.target.url) as target:
+            versions = source.server_version(), target.server_version()
+        now = dt.datetime.now(dt.UTC)
+        started = now - dt.timedelta(seconds=sum(t.seconds for t in results))
+        check = CheckResult(
+            spec=spec,
+            started_at=started,
+            finished_at=now,
+            source_url=mask_url(spec.source.url),
+            target_url=mask_url(spec.target.url),
+            source_version=versions[0],
+            target_version=versions[1],
+            tables=tuple(results),
+            findings=tuple(schema_findings),
+        )
+        report = check_report(
+            check,
+            spec_checksum=migration.checksum(),
+            launched_by=f"dagster run {context.run_id}",
+            run_id=context.run_id,
+        )
+        written = write_reports(report, directory=migration.reports_directory())
+        context.log.info(f"reports written to {migration.reports_directory()}")
+        metadata: dict[str, Any] = {
+            f"{fmt}_path": dg.MetadataValue.path(str(path)) for fmt, path in written.items()
+        }
+        metadata["verdict"] = str(report.verdict)
+        metadata["summary"] = dg.MetadataValue.md(render_markdown(report)[:PREVIEW_CHARS])
+        if ReportFormat.HTML in written:
+            metadata["open"] = dg.MetadataValue.url(written[ReportFormat.HTML].resolve().as_uri())
+        return dg.MaterializeResult(metadata=metadata)
+
+    return migration_report

@@ -1,0 +1,46 @@
+"""Dagster resources: the migration spec and the two connections it names."""
+
+from pathlib import Path
+
+import dagster as dg
+
+from pm_pipeline.core.config import MigrationSpec, load_spec, spec_checksum
+from pm_pipeline.core.connectors import Connector, connect
+
+
+class MigrationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """The migration spec a run works on.
+
+    Connection URLs come from the spec, whose secrets are ``${ENV_VAR}`` references resolved when
+    the run starts, so no secret is stored in the run's configuration. ``source_url`` and
+    ``target_url`` override the spec's URLs (set them with ``dg.EnvVar`` to keep secrets out of
+    the code location).
+    """
+
+    spec_path: str
+    source_url: str | None = None
+    target_url: str | None = None
+
+    def spec(self) -> MigrationSpec:
+        spec = load_spec(self.spec_path)
+        updates = {}
+        if self.source_url:
+            updates["source"] = spec.source.model_copy(update={"url": self.source_url})
+        if self.target_url:
+            updates["target"] = spec.target.model_copy(update={"url": self.target_url})
+        return spec.model_copy(update=updates) if updates else spec
+
+    def checksum(self) -> str:
+        return spec_checksum(self.spec_path)
+
+    def source(self) -> Connector:
+        return connect(self.spec().source.url)
+
+    def target(self) -> Connector:
+        return connect(self.spec().target.url)
+
+    def reports_directory(self) -> Path:
+        directory = Path(self.spec().reports.directory)
+        if not directory.is_absolute():
+            directory = Path(self.spec_path).resolve().parent / directory
+        return directory

@@ -1,0 +1,297 @@
+"""Per mapped table: observed source and target tables, the reconciliation diff, and its verdict.
+
+``reconciliation/<table>`` always materializes the diff, whatever it finds, so reports downstream
+of it are produced even for a failed migration. ``verified/<table>`` carries the blocking checks:
+when they fail, the run fails and nothing downstream of the verdict (cutover steps) runs.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+from dagster import AssetExecutionContext
+
+from pm_pipeline.core.config import MigrationSpec, TableMapping
+from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.findings import Severity, TableReconciliation
+from pm_pipeline.core.monitor import metrics
+from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
+from pm_pipeline.core.reconcile.verdict import CHECK_NAMES, CheckOutcome, evaluate_table
+from pm_pipeline.core.run import check_table_schema
+from pm_pipeline.core.schema import SchemaComparison
+from pm_pipeline.defs.resources import MigrationResource
+
+TABLE_TAG = "pm_pipeline/table"
+EXAMPLES_IN_METADATA = 10
+
+
+def safe_name(table: str) -> str:
+    """An asset-key-safe spelling of a table name."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", table)
+
+
+@dataclass(frozen=True)
+class TableKeys:
+    table: str
+    source: dg.AssetKey
+    target: dg.AssetKey
+    reconciliation: dg.AssetKey
+    schema: dg.AssetKey
+    verified: dg.AssetKey
+
+
+def table_keys(table: str) -> TableKeys:
+    name = safe_name(table)
+    return TableKeys(
+        table=table,
+        source=dg.AssetKey(["source", name]),
+        target=dg.AssetKey(["target", name]),
+        reconciliation=dg.AssetKey(["reconciliation", name]),
+        schema=dg.AssetKey(["schema", name]),
+        verified=dg.AssetKey(["verified", name]),
+    )
+
+
+def current_mapping(spec: MigrationSpec, mapping: TableMapping) -> TableMapping:
+    """The spec's mapping as it is now, or the discovered one the definitions were built with."""
+    try:
+        return spec.mapping_for(mapping.source)
+    except KeyError:
+        return mapping
+
+
+def _engine(url: str) -> str:
+    return url.split(":", 1)[0].lower() if "://" in url else "files"
+
+
+def _observed(key: dg.AssetKey, mapping: TableMapping, side: str, engine: str) -> dg.SourceAsset:
+    table = mapping.source
+
+    @dg.observable_source_asset(
+        key=key,
+        group_name=f"{side}_tables",
+        tags={f"dagster/kind/{engine}": ""},
+        description=f"The {side} table {table}: observed row count and schema.",
+    )
+    def _observe(migration: MigrationResource) -> dg.ObserveResult:
+        spec = migration.spec()
+        with connect(spec.source.url if side == "source" else spec.target.url) as connector:
+            name = table if side == "source" else current_mapping(spec, mapping).target_name
+            schema = connector.introspect(name)
+            rows = connector.row_count(name)
+        columns = dg.TableSchema(
+            columns=[dg.TableColumn(c.name, c.data_type, description=str(c.family)) for c in schema.columns]
+        )
+        return dg.ObserveResult(
+            data_version=dg.DataVersion(f"{rows}:{len(schema.columns)}"),
+            metadata={"row_count": dg.MetadataValue.int(rows), "dagster/column_schema": columns},
+        )
+
+    return _observe
+
+
+def _examples_markdown(result: TableReconciliation) -> str:
+    lines = ["| category | key | column | source | target | rule | why |", "|---|---|---|---|---|---|---|"]
+    for finding in result.findings[:EXAMPLES_IN_METADATA]:
+        cells = [
+            finding.category,
+            finding.key,
+            finding.column,
+            finding.source_value,
+            finding.target_value,
+            finding.rule,
+            finding.message,
+        ]
+        lines.append("| " + " | ".join("" if c is None else str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) if result.findings else "No differences."
+
+
+def table_metadata(result: TableReconciliation) -> dict[str, Any]:
+    """Counts, score, top columns, examples, and the numbers the monitoring sensors trend."""
+    top = sorted((c for c in result.columns if c.mismatched), key=lambda c: -c.mismatched)[:5]
+    compared = max(result.matched_rows, 1)
+    metadata: dict[str, Any] = {
+        metrics.SOURCE_ROWS: dg.MetadataValue.int(result.source_rows),
+        metrics.TARGET_ROWS: dg.MetadataValue.int(result.target_rows),
+        "missing_rows": dg.MetadataValue.int(result.missing_rows),
+        "extra_rows": dg.MetadataValue.int(result.extra_rows),
+        "duplicate_keys": dg.MetadataValue.int(result.duplicate_keys_source + result.duplicate_keys_target),
+        "changed_rows": dg.MetadataValue.int(result.changed_rows),
+        metrics.MISMATCH_RATE: dg.MetadataValue.float(
+            (result.changed_rows + result.missing_rows + result.extra_rows)
+            / max(compared + result.missing_rows + result.extra_rows, 1)
+        ),
+        metrics.MATCH_SCORE: dg.MetadataValue.float(result.match_score),
+        metrics.DURATION_SECONDS: dg.MetadataValue.float(result.seconds),
+        "top_differing_columns": dg.MetadataValue.json({c.column: c.mismatched for c in top}),
+        "examples": dg.MetadataValue.md(_examples_markdown(result)),
+        "strategy": result.strategy,
+    }
+    if result.diff_path:
+        metadata["diff_path"] = dg.MetadataValue.path(result.diff_path)
+    return metadata
+
+
+def _reconciliation(mapping: TableMapping, keys: TableKeys, engines: tuple[str, str]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=keys.reconciliation,
+        deps=[keys.source, keys.target],
+        group_name="reconciliation",
+        kinds={"duckdb", *engines},
+        tags={TABLE_TAG: safe_name(mapping.source)},
+        description=(
+            f"Row- and column-level diff of {mapping.source} (source) against {mapping.target_name} (target): "
+            "missing, extra, duplicate and changed rows, each difference with raw and canonical values and the rule."
+        ),
+    )
+    def _reconcile(
+        context: AssetExecutionContext, migration: MigrationResource
+    ) -> dg.Output[TableReconciliation]:
+        spec = migration.spec()
+        diff_dir = migration.reports_directory() / "diffs"
+        with connect(spec.source.url) as source, connect(spec.target.url) as target:
+            done = {"rows": 0}
+
+            def progress(side: str, rows: int) -> None:
+                done["rows"] += rows
+                if done["rows"] % 1_000_000 < rows:
+                    context.log.info(f"{mapping.source}: {done['rows']:,} rows read")
+
+            result = reconcile_table(
+                source=source,
+                target=target,
+                mapping=current_mapping(spec, mapping),
+                source_endpoint=spec.source,
+                target_endpoint=spec.target,
+                options=ReconcileOptions(thresholds=spec.thresholds, diff_dir=diff_dir),
+                progress=progress,
+            )
+        context.log.info(
+            f"{mapping.source}: {result.missing_rows} missing, {result.extra_rows} extra, "
+            f"{result.changed_rows} changed, match score {result.match_score:.4%}"
+        )
+        return dg.Output(result, metadata=table_metadata(result))
+
+    return _reconcile
+
+
+def _schema(mapping: TableMapping, keys: TableKeys, engines: tuple[str, str]) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=keys.schema,
+        deps=[keys.source, keys.target],
+        group_name="reconciliation",
+        kinds=set(engines),
+        tags={TABLE_TAG: safe_name(mapping.source)},
+        description=(
+            f"Schema diff of {mapping.source}: missing, extra and renamed columns (with suggested mappings), "
+            "narrowed types, nullability, defaults, keys, constraints, indexes, foreign keys and sequences."
+        ),
+    )
+    def _schema_diff(
+        context: AssetExecutionContext, migration: MigrationResource
+    ) -> dg.Output[SchemaComparison]:
+        spec = migration.spec()
+        with connect(spec.source.url) as source, connect(spec.target.url) as target:
+            comparison = check_table_schema(
+                source=source, target=target, mapping=current_mapping(spec, mapping)
+            )
+        by_category: dict[str, int] = {}
+        for finding in comparison.findings:
+            by_category[str(finding.category)] = by_category.get(str(finding.category), 0) + 1
+        lines = ["| category | column | source | target | severity | why |", "|---|---|---|---|---|---|"]
+        lines += [
+            f"| {f.category} | {f.column or ''} | {f.source_value or ''} | {f.target_value or ''} | {f.severity} | "
+            f"{f.message.replace('|', '/')} |"
+            for f in comparison.findings[:50]
+        ]
+        return dg.Output(
+            comparison,
+            metadata={
+                "findings": dg.MetadataValue.int(len(comparison.findings)),
+                "by_category": dg.MetadataValue.json(by_category),
+                "column_map": dg.MetadataValue.json(dict(comparison.column_map)),
+                "details": dg.MetadataValue.md("\n".join(lines) if comparison.findings else "Schemas match."),
+            },
+        )
+
+    return _schema_diff
+
+
+def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
+    severity = (
+        dg.AssetCheckSeverity.ERROR if outcome.severity is Severity.ERROR else dg.AssetCheckSeverity.WARN
+    )
+    metadata = {k: v for k, v in outcome.metadata.items() if v is not None}
+    return dg.AssetCheckResult(
+        check_name=outcome.name,
+        passed=outcome.passed,
+        severity=severity,
+        description=outcome.description,
+        metadata={
+            k: dg.MetadataValue.json(v) if isinstance(v, list | dict) else v for k, v in metadata.items()
+        },
+    )
+
+
+def _verified(mapping: TableMapping, keys: TableKeys) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=keys.verified,
+        ins={"reconciliation": dg.AssetIn(key=keys.reconciliation), "schema": dg.AssetIn(key=keys.schema)},
+        group_name="verification",
+        kinds={"python"},
+        tags={TABLE_TAG: safe_name(mapping.source)},
+        description=f"Verdict on {mapping.source}: blocking checks against the spec's thresholds.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                name, asset=keys.verified, blocking=True, description=f"{name} for {mapping.source}"
+            )
+            for name in CHECK_NAMES
+        ],
+    )
+    def _verify(
+        context: AssetExecutionContext,
+        migration: MigrationResource,
+        reconciliation: TableReconciliation,
+        schema: SchemaComparison,
+    ) -> Any:
+        spec = migration.spec()
+        outcomes = evaluate_table(reconciliation, thresholds=spec.thresholds, schema_findings=schema.findings)
+        passed = all(o.passed for o in outcomes)
+        yield dg.Output(passed, metadata={**table_metadata(reconciliation), "passed": passed})
+        for outcome in outcomes:
+            yield _check_result(outcome)
+
+    return _verify
+
+
+def build_table_assets(
+    spec: MigrationSpec, mappings: Sequence[TableMapping]
+) -> tuple[list[Any], list[TableKeys]]:
+    """Observable source/target tables, reconciliation and verification assets for every mapping."""
+    engines = (_engine(spec.source.url), _engine(spec.target.url))
+    assets: list[Any] = []
+    all_keys: list[TableKeys] = []
+    for mapping in mappings:
+        keys = table_keys(mapping.source)
+        all_keys.append(keys)
+        assets += [
+            _observed(keys.source, mapping, "source", engines[0]),
+            _observed(keys.target, mapping, "target", engines[1]),
+            _reconciliation(mapping, keys, engines),
+            _schema(mapping, keys, engines),
+            _verified(mapping, keys),
+        ]
+    return assets, all_keys
+
+
+__all__ = [
+    "TABLE_TAG",
+    "TableKeys",
+    "build_table_assets",
+    "current_mapping",
+    "safe_name",
+    "table_keys",
+    "table_metadata",
+]

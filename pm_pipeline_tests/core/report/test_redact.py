@@ -1,0 +1,91 @@
+"""Redaction: values, canonical values, keys and quoting messages of columns above clearance are masked."""
+
+from __future__ import annotations
+
+import pytest
+
+from pm_pipeline.core.config.spec import Classification
+from pm_pipeline.core.errors import BadInputError
+from pm_pipeline.core.findings import Category, Finding, Severity
+from pm_pipeline.core.report import FIXED_MASK, REDACTION_KEY_ENV, RedactionMode, Redactor
+
+EMAIL = Finding(
+    table="customers",
+    category=Category.VALUE_MISMATCH,
+    severity=Severity.ERROR,
+    column="email",
+    key={"id": 3},
+    source_value="bob@example.com",
+    target_value="bob@example.org",
+    source_canonical="bob@example.com",
+    target_canonical="bob@example.org",
+    message="bob@example.com became bob@example.org",
+    classification=Classification.RESTRICTED,
+)
+
+
+def test_fixed_mask_hides_every_value_of_a_column_above_clearance() -> None:
+    redacted = Redactor(clearance=Classification.INTERNAL).redact(EMAIL)
+    assert (redacted.source_value, redacted.target_value) == (FIXED_MASK, FIXED_MASK)
+    assert (redacted.source_canonical, redacted.target_canonical) == (FIXED_MASK, FIXED_MASK)
+    assert "bob@" not in redacted.message
+    assert redacted.key == {"id": 3}  # the key column is not classified
+
+
+def test_a_reader_at_or_above_the_classification_sees_the_values() -> None:
+    assert Redactor(clearance=Classification.RESTRICTED).redact(EMAIL) == EMAIL
+
+
+def test_key_values_of_a_classified_key_column_are_masked() -> None:
+    # A natural key such as an IBAN or a national id is often the sensitive value itself.
+    finding = Finding(
+        table="accounts",
+        category=Category.MISSING_ROW,
+        severity=Severity.ERROR,
+        key={"iban": "DE89370400440532013000", "branch": 7},
+        message="row branch=7 is missing",
+    )
+    redactor = Redactor(
+        clearance=Classification.PUBLIC,
+        column_classes={"accounts": {"iban": Classification.INTERNAL}},
+    )
+    redacted = redactor.redact(finding)
+    assert redacted.key == {"iban": FIXED_MASK, "branch": 7}
+    assert redacted.message == "row branch=7 is missing"  # it quotes nothing hidden
+
+
+def test_nulls_stay_null_so_null_handling_differences_remain_visible() -> None:
+    finding = Finding(
+        table="t",
+        category=Category.VALUE_MISMATCH,
+        severity=Severity.ERROR,
+        column="ssn",
+        source_value=None,
+        target_value="",
+        classification=Classification.RESTRICTED,
+    )
+    redacted = Redactor(clearance=Classification.PUBLIC).redact(finding)
+    assert redacted.source_value is None
+    assert redacted.target_value == FIXED_MASK
+
+
+def test_hmac_keeps_equal_values_equal_and_different_values_apart() -> None:
+    redactor = Redactor(clearance=Classification.INTERNAL, mode=RedactionMode.HMAC, key=b"k1")
+    same = Finding(**{**EMAIL.__dict__, "target_value": "bob@example.com"})
+    redacted = redactor.redact(same)
+    assert isinstance(redacted.source_value, str) and redacted.source_value.startswith("hmac:")
+    assert len(redacted.source_value) == len("hmac:") + 12
+    assert redacted.source_value == redacted.target_value
+    assert redactor.redact(EMAIL).target_value != redacted.target_value
+    other_key = Redactor(clearance=Classification.INTERNAL, mode=RedactionMode.HMAC, key=b"k2")
+    assert other_key.redact(same).source_value != redacted.source_value
+
+
+def test_hmac_reads_its_key_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(REDACTION_KEY_ENV, "k1")
+    from_env = Redactor(clearance=Classification.INTERNAL, mode=RedactionMode.HMAC).redact(EMAIL)
+    explicit = Redactor(clearance=Classification.INTERNAL, mode=RedactionMode.HMAC, key=b"k1").redact(EMAIL)
+    assert from_env == explicit
+    monkeypatch.delenv(REDACTION_KEY_ENV)
+    with pytest.raises(BadInputError, match=REDACTION_KEY_ENV):
+        Redactor(clearance=Classification.INTERNAL, mode=RedactionMode.HMAC)
