@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test lint typecheck pytest ui bench clean
+.PHONY: install demo test lint typecheck pytest ui clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "pm-pipeline needs Python 3.11, found " + sys.version' 
@@ -37,9 +37,6 @@ test: lint typecheck pytest
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
-
-bench: $(STAMP)
-	$(BIN)/python -m pm_pipeline.bench
 
 clean:
 	rm -rf $(VENV) .dagster_home .pytest_cache .mypy_cache .ruff_cache

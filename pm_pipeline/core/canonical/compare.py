@@ -40,6 +40,9 @@ class CellComparison:
 def _null_safe_equal(left: pa.Array, right: pa.Array) -> list[bool]:
     equal = pc.equal(left, right)
     both_null = pc.and_(pc.is_null(left), pc.is_null(right))
+    if pa.types.is_floating(left.type) and pa.types.is_floating(right.type):
+        # NaN stored on both sides is the same value, not one equal "under a tolerance".
+        both_null = pc.or_kleene(both_null, pc.fill_null(pc.and_(pc.is_nan(left), pc.is_nan(right)), False))
     merged = pc.or_kleene(pc.fill_null(equal, False), both_null)
     return [bool(v) for v in merged.to_pylist()]
 

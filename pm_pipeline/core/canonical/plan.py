@@ -23,7 +23,9 @@ DEFAULT_FLOAT_REL_TOLERANCE = 1e-9
 _NUMERIC = {F.INTEGER, F.DECIMAL, F.FLOAT}
 _TEMPORAL = {F.DATE, F.TIMESTAMP, F.TIMESTAMPTZ}
 _TEXTUAL = {F.TEXT, F.ENUM, F.OTHER}
-_BOOL_INT_TYPE = re.compile(r"^(tinyint\(1\)|bit\(1\)|bit)\b", re.IGNORECASE)
+# Not ``\b``: after "tinyint(1)" the closing parenthesis and the end of text are both non-word
+# characters, so a word boundary never matches there.
+_BOOL_INT_TYPE = re.compile(r"^(tinyint\(1\)|bit\(1\)|bit)(\s|$)", re.IGNORECASE)
 
 
 def looks_boolean(column: Column) -> bool:

@@ -57,6 +57,10 @@ def canonicalize(
     family = plan.family
     column = plan.source if side == "source" else plan.target
     zone = plan.source_zone if side == "source" else plan.target_zone
+    if column.family is F.TIMESTAMPTZ:
+        # An instant column (MySQL TIMESTAMP) may arrive as naive text: connectors read in a UTC
+        # session, so the endpoint's zone (meant for naive DATETIME columns) must not apply to it.
+        zone = "UTC"
     zone = (rule.source_timezone if side == "source" else rule.target_timezone) or zone
     if family is F.INTEGER:
         out = _to_int(array)
@@ -266,7 +270,7 @@ def _time_micros(text: str) -> int:
 def _to_uuid(array: pa.Array) -> pa.Array:
     if pa.types.is_fixed_size_binary(array.type) or pa.types.is_binary(array.type):
         return _python_map(array, lambda v: str(uuid.UUID(bytes=bytes(v))))
-    if pa.types.is_extension_type(array.type):
+    if isinstance(array, pa.ExtensionArray):
         return _to_uuid(array.storage)
     return pc.utf8_lower(pc.utf8_trim_whitespace(array.cast(pa.string())))
 

@@ -49,7 +49,7 @@ def _resolve_tree(node: Any, *, file: str, path: str, environ: Mapping[str, str]
     return node
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def location_text(loc: tuple[int | str, ...]) -> str:
     text = ""
     for part in loc:
         if isinstance(part, int):
@@ -59,7 +59,7 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return text
 
 
-def _describe(error: Mapping[str, Any]) -> str:
+def describe_error(error: Mapping[str, Any]) -> str:
     kind = error.get("type", "")
     if kind == "extra_forbidden":
         return "unknown key (check its spelling)"
@@ -87,7 +87,7 @@ def spec_from_mapping(
         more = len(exc.errors()) - 1
         suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
         raise SpecError(
-            file=file, path=_location(tuple(first["loc"])), problem=_describe(first) + suffix
+            file=file, path=location_text(tuple(first["loc"])), problem=describe_error(first) + suffix
         ) from None
 
 

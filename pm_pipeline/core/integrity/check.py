@@ -1,0 +1,191 @@
+"""Every integrity check of one mapped table, run inside the databases: the fast path.
+
+Great Expectations suites are the slow path and run separately (:mod:`.expectations`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from pm_pipeline.core.config.spec import TableMapping
+from pm_pipeline.core.connectors.base import Connector
+from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.findings import Category, Finding, Severity
+from pm_pipeline.core.integrity import referential, rules, sequences, temporal
+from pm_pipeline.core.integrity.checksum import ManifestEntry, checksummed, table_checksum
+from pm_pipeline.core.integrity.settings import AggregateRule, IntegritySettings
+from pm_pipeline.core.reconcile.planning import plan_table
+
+CHECK = "integrity"
+DEFAULT_SAMPLE_LIMIT = 100
+
+
+@dataclass(frozen=True)
+class IntegrityResult:
+    """What the integrity checks found for one mapped table.
+
+    ``violations`` counts every violating row (or object) per check, even beyond the sampled
+    findings; ``checked`` says how many relations, rules, columns or sequences each check looked at.
+    """
+
+    table: str
+    findings: tuple[Finding, ...]
+    violations: Mapping[str, int] = field(default_factory=dict)
+    checked: Mapping[str, int] = field(default_factory=dict)
+    manifest_entry: ManifestEntry | None = None
+
+    @property
+    def passed(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+
+def target_key(mapping: TableMapping, source_schema: TableSchema, target_schema: TableSchema) -> list[str]:
+    """Columns that identify a target row in findings: its primary key, else the mapped key."""
+    if target_schema.primary_key:
+        return list(target_schema.primary_key)
+    names = mapping.key or list(source_schema.primary_key)
+    mapped = [mapping.renames.get(name, name) for name in names]
+    return mapped or list(target_schema.column_names[:3])
+
+
+def check_table_integrity(
+    *,
+    source: Connector,
+    target: Connector,
+    mapping: TableMapping,
+    settings: IntegritySettings,
+    source_schema: TableSchema,
+    target_schema: TableSchema,
+    table_names: Mapping[str, str] | None = None,
+    sample_limit: int = DEFAULT_SAMPLE_LIMIT,
+    source_zone: str = "UTC",
+    target_zone: str = "UTC",
+) -> IntegrityResult:
+    """Run referential, rule, temporal, sequence and checksum checks for one table.
+
+    ``table_names`` maps source table names to target names (for foreign keys that reference a
+    renamed table); ``sample_limit`` bounds the findings listed per check, not what is counted.
+    """
+    table = mapping.target_name
+    keys = target_key(mapping, source_schema, target_schema)
+    findings: list[Finding] = []
+    violations: dict[str, int] = {}
+    checked: dict[str, int] = {}
+
+    def record(name: str, count: int, found: list[Finding]) -> None:
+        violations[name] = violations.get(name, 0) + count
+        checked[name] = checked.get(name, 0) + 1
+        findings.extend(found)
+
+    relations = referential.collect_relations(
+        mapping=mapping,
+        source_schema=source_schema,
+        target_schema=target_schema,
+        declared=settings.foreign_keys_for(table),
+        table_names=table_names or {},
+    )
+    lost = referential.missing_foreign_keys(table=table, relations=relations)
+    record(str(Category.FOREIGN_KEY_MISSING), len(lost), lost)
+    for relation in relations:
+        record(
+            str(Category.ORPHAN_ROW),
+            *referential.orphans(
+                target, table=table, relation=relation, key_columns=keys, sample_limit=sample_limit
+            ),
+        )
+
+    for rule in settings.rules_for(table):
+        if isinstance(rule, AggregateRule):
+            record(
+                str(Category.RULE_VIOLATION),
+                *rules.aggregate_rule(target, rule=rule, sample_limit=sample_limit),
+            )
+        else:
+            record(
+                str(Category.RULE_VIOLATION),
+                *rules.row_rule(target, rule=rule, key_columns=keys, sample_limit=sample_limit),
+            )
+
+    plan = plan_table(
+        mapping=mapping,
+        source=source_schema,
+        target=target_schema,
+        source_zone=source_zone,
+        target_zone=target_zone,
+    )
+    latest = settings.latest_allowed()
+    for temporal_rule in settings.temporal_for(table):
+        if temporal_rule.created and temporal_rule.updated:
+            record(
+                str(Category.TEMPORAL_VIOLATION),
+                *temporal.order_violations(
+                    target,
+                    table=table,
+                    created=temporal_rule.created,
+                    updated=temporal_rule.updated,
+                    key_columns=keys,
+                    sample_limit=sample_limit,
+                ),
+            )
+        for name in temporal_rule.all_columns:
+            record(
+                str(Category.TEMPORAL_VIOLATION),
+                *temporal.future_values(
+                    target,
+                    table=table,
+                    column=target_schema.column(name),
+                    latest=latest,
+                    key_columns=keys,
+                    sample_limit=sample_limit,
+                ),
+            )
+            column_plan = next((p for p in plan.all_plans if p.target_name == name), None)
+            if column_plan is not None:
+                shifted = temporal.range_and_shift(
+                    source, target, plan=plan, column=column_plan, sample_rows=settings.shift_sample
+                )
+                record(str(Category.SYSTEMATIC_SHIFT), len(shifted), shifted)
+
+    if settings.sequences:
+        count, found = sequences.sequence_findings(
+            target, mapping=mapping, source_schema=source_schema, target_schema=target_schema
+        )
+        violations[str(Category.SEQUENCE_BEHIND)] = len(found)
+        checked[str(Category.SEQUENCE_BEHIND)] = count
+        findings.extend(found)
+
+    entry = None
+    if settings.checksums:
+        kept, left = checksummed(plan.all_plans)
+        entry = ManifestEntry(
+            table=table,
+            source=table_checksum(
+                source, table=plan.table, plans=kept, excluded=[p.name for p in left], side="source"
+            ),
+            target=table_checksum(
+                target, table=table, plans=kept, excluded=[p.target_name for p in left], side="target"
+            ),
+        )
+        checked[str(Category.CHECKSUM_MISMATCH)] = 1
+        violations[str(Category.CHECKSUM_MISMATCH)] = 0 if entry.matches else 1
+        if not entry.matches:
+            findings.append(
+                Finding(
+                    table=table,
+                    category=Category.CHECKSUM_MISMATCH,
+                    severity=Severity.ERROR,
+                    source_value=entry.source.checksum,
+                    target_value=entry.target.checksum,
+                    rule=f"sha256 over canonical rows of {len(kept)} column(s)",
+                    message=(
+                        f"canonical row checksums differ: source {entry.source.rows} rows "
+                        f"{entry.source.checksum[:16]}..., target {entry.target.rows} rows "
+                        f"{entry.target.checksum[:16]}..."
+                    ),
+                    check=CHECK,
+                )
+            )
+    return IntegrityResult(
+        table=table, findings=tuple(findings), violations=violations, checked=checked, manifest_entry=entry
+    )

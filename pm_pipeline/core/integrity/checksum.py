@@ -1,0 +1,192 @@
+"""Order-independent table checksums over canonical rows, and the manifest that lets anyone recompute them.
+
+Canonical row text (version ``pm-row-json-1``):
+
+1. Each checksummed column, in the manifest's order, is canonicalised with
+   :func:`pm_pipeline.core.canonical.canonicalize` (``strict=True``: type conversions only) in the
+   family the manifest records for it.
+2. Each canonical value becomes a JSON value: NULL -> ``null``; int64 -> a JSON integer; float64
+   -> Python's ``repr`` as JSON number (``NaN``/``Infinity`` as strings); text -> a JSON string;
+   binary -> a JSON string of lower-case hex.
+3. The row is the JSON array of these values, serialised with ``json.dumps(values,
+   ensure_ascii=False, separators=(",", ":"))`` and encoded as UTF-8.
+4. Row digest = SHA-256 of those bytes, read as a big-endian 256-bit unsigned integer.
+5. Table checksum = sum of the row digests modulo 2**256, as 64 lower-case hex digits. A sum (not
+   XOR) keeps duplicate rows visible; it does not depend on row order.
+
+Columns compared with a tolerance (floats, declared tolerances) or transformed by declared rules
+are left out and listed as ``excluded``: their canonical values may rightly differ.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from pm_pipeline.core.canonical import ColumnPlan, canonicalize
+from pm_pipeline.core.config.spec import ColumnRule
+from pm_pipeline.core.connectors.base import Connector
+from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
+from pm_pipeline.core.errors import BadInputError
+
+ALGORITHM = "sha256-rowsum-mod2^256"
+CANONICALIZATION = "pm-row-json-1"
+MANIFEST_VERSION = "1"
+_MOD = 2**256
+
+Side = Literal["source", "target"]
+
+
+@dataclass(frozen=True)
+class TableChecksum:
+    """The checksum of one table on one side, with what it was computed over."""
+
+    side: Side
+    url: str  # masked
+    table: str
+    columns: tuple[str, ...]
+    families: tuple[str, ...]
+    excluded: tuple[str, ...]
+    zone: str  # the zone naive timestamps were read in
+    rows: int
+    checksum: str
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ManifestEntry:
+    """Both sides of one mapped table."""
+
+    table: str
+    source: TableChecksum
+    target: TableChecksum
+
+    @property
+    def matches(self) -> bool:
+        return self.source.rows == self.target.rows and self.source.checksum == self.target.checksum
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def row_digest(values: Sequence[Any]) -> int:
+    text = json.dumps([_json_ready(v) for v in values], ensure_ascii=False, separators=(",", ":"))
+    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "big")
+
+
+def checksummed(plans: Iterable[ColumnPlan]) -> tuple[list[ColumnPlan], list[ColumnPlan]]:
+    """(columns in the checksum, columns left out because their values may rightly differ)."""
+    kept: list[ColumnPlan] = []
+    left: list[ColumnPlan] = []
+    for plan in plans:
+        (left if plan.tolerant or plan.has_value_rules else kept).append(plan)
+    return kept, left
+
+
+def table_checksum(
+    connector: Connector,
+    *,
+    table: str,
+    plans: Sequence[ColumnPlan],
+    excluded: Sequence[str] = (),
+    side: Side,
+    batch_rows: int = 50_000,
+) -> TableChecksum:
+    """Stream ``table`` once (bounded memory: one batch at a time) and checksum its canonical rows."""
+    columns = [plan.source if side == "source" else plan.target for plan in plans]
+    total = rows = 0
+    if columns:
+        schema = TableSchema(name=table, columns=tuple(columns))
+        for batch in connector.stream_table(table, schema=schema, batch_rows=batch_rows):
+            canonical = [
+                canonicalize(batch.column(i), plan=plan, side=side, strict=True).to_pylist()
+                for i, plan in enumerate(plans)
+            ]
+            for values in zip(*canonical, strict=True):
+                total = (total + row_digest(values)) % _MOD
+            rows += batch.num_rows
+    else:
+        rows = connector.row_count(table)
+    return TableChecksum(
+        side=side,
+        url=connector.url.masked,
+        table=table,
+        columns=tuple(col.name for col in columns),
+        families=tuple(str(plan.family) for plan in plans),
+        excluded=tuple(excluded),
+        zone=(plans[0].source_zone if side == "source" else plans[0].target_zone) if plans else "UTC",
+        rows=rows,
+        checksum=f"{total:064x}",
+    )
+
+
+def write_manifest(
+    path: str, *, entries: Sequence[ManifestEntry], created_at: dt.datetime | None = None
+) -> str:
+    """Write the checksum manifest (JSON) to ``path`` and return the path."""
+    document = {
+        "manifest_version": MANIFEST_VERSION,
+        "algorithm": ALGORITHM,
+        "canonicalization": CANONICALIZATION,
+        "created_at": (created_at or dt.datetime.now(dt.UTC)).isoformat(),
+        "tables": [
+            {"table": e.table, "source": e.source.to_json(), "target": e.target.to_json()} for e in entries
+        ],
+    }
+    with open(path, "w", encoding="utf-8") as handle:
+        json.dump(document, handle, indent=2, ensure_ascii=False)
+        handle.write("\n")
+    return path
+
+
+def read_manifest(path: str) -> dict[str, Any]:
+    """Load a manifest, checking it is one this version can recompute."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            document = json.load(handle)
+    except FileNotFoundError:
+        raise BadInputError(f"checksum manifest {path} not found") from None
+    except (OSError, ValueError) as exc:
+        raise BadInputError(f"checksum manifest {path} cannot be read: {exc}") from None
+    if not isinstance(document, dict) or not isinstance(document.get("tables"), list):
+        raise BadInputError(f"checksum manifest {path}: not a pm-pipeline checksum manifest")
+    for key, wanted in (("algorithm", ALGORITHM), ("canonicalization", CANONICALIZATION)):
+        if document.get(key) != wanted:
+            raise BadInputError(
+                f"checksum manifest {path}: {key} {document.get(key)!r} is not supported (expected {wanted!r})"
+            )
+    return document
+
+
+def recompute(connector: Connector, recorded: dict[str, Any]) -> TableChecksum:
+    """Recompute one recorded side's checksum over the same columns, families and zone."""
+    schema = connector.introspect(recorded["table"])
+    side: Side = "source" if recorded["side"] == "source" else "target"
+    plans = []
+    for name, family in zip(recorded["columns"], recorded["families"], strict=True):
+        column = schema.column(name)
+        plans.append(
+            ColumnPlan(
+                source=column,
+                target=column,
+                family=TypeFamily(family),
+                rule=ColumnRule(),
+                source_zone=recorded.get("zone", "UTC"),
+                target_zone=recorded.get("zone", "UTC"),
+            )
+        )
+    return table_checksum(
+        connector, table=recorded["table"], plans=plans, excluded=recorded.get("excluded", ()), side=side
+    )

@@ -1,0 +1,236 @@
+"""canonicalize() per family: decimals, instants with zones and DST gaps, zero dates, JSON, sets, UUIDs, booleans, text rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from pm_pipeline.core.canonical import ColumnPlan, canonicalize, comparison_family
+from pm_pipeline.core.canonical.compare import CellResult, compare_cells
+from pm_pipeline.core.canonical.values import ZERO_INSTANT
+from pm_pipeline.core.config.spec import ColumnRule
+from pm_pipeline.core.connectors.schema import Column, TypeFamily
+
+F = TypeFamily
+
+
+def plan(
+    source: Column,
+    target: Column | None = None,
+    *,
+    rule: ColumnRule | None = None,
+    source_zone: str = "UTC",
+    target_zone: str = "UTC",
+) -> ColumnPlan:
+    target = target or source
+    rule = rule or ColumnRule()
+    return ColumnPlan(
+        source=source,
+        target=target,
+        family=comparison_family(source, target, rule),
+        rule=rule,
+        source_zone=source_zone,
+        target_zone=target_zone,
+    )
+
+
+def canon(
+    values: list[Any], column_plan: ColumnPlan, arrow_type: pa.DataType | None = None, *, strict: bool = False
+) -> list[Any]:
+    return canonicalize(
+        pa.array(values, arrow_type), plan=column_plan, side="source", strict=strict
+    ).to_pylist()
+
+
+DECIMAL = Column("amount", "numeric(12,4)", F.DECIMAL, precision=12, scale=4)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1E+2", "100"),  # MySQL/Oracle drivers render large round numbers with an exponent
+        ("-0.00", "0"),  # a negative zero must not differ from zero
+        ("007.50", "7.5"),  # zero-padded legacy text
+        ("12.3400", "12.34"),  # NUMERIC(12,4) vs NUMERIC(12,2) of the same value
+        ("+3", "3"),
+        ("-.5", "-0.5"),
+        ("1.5e-3", "0.0015"),
+        ("100", "100"),  # trailing zeros of an integer are significant digits, not scale
+        ("  42.10 ", "42.1"),
+        ("not a number", "?not a number"),  # kept visible, never equal to a real number
+    ],
+)
+def test_decimal_text_is_normalised(text: str, expected: str) -> None:
+    assert canon([text], plan(DECIMAL)) == [expected]
+
+
+def test_decimal_from_arrow_decimal_and_float() -> None:
+    assert canon([Decimal("12.3400"), Decimal("-0.0000"), None], plan(DECIMAL), pa.decimal128(12, 4)) == [
+        "12.34",
+        "0",
+        None,
+    ]
+    assert canon([0.1, 2.5e20], plan(DECIMAL), pa.float64()) == ["0.1", "250000000000000000000"]
+
+
+TS = Column("at", "timestamp", F.TIMESTAMP)
+TSTZ = Column("at", "timestamptz", F.TIMESTAMPTZ)
+
+
+def micros(*args: int, tz: dt.tzinfo = dt.UTC) -> int:
+    return int(dt.datetime(*args, tzinfo=tz).timestamp() * 1_000_000)  # type: ignore[misc]
+
+
+def test_naive_timestamps_are_read_in_the_declared_zone() -> None:
+    paris = plan(TS, TSTZ, source_zone="Europe/Paris")
+    naive = [dt.datetime(2024, 1, 15, 9, 30), dt.datetime(2024, 7, 1, 12, 0)]
+    assert canon(naive, paris, pa.timestamp("us")) == [micros(2024, 1, 15, 8, 30), micros(2024, 7, 1, 10, 0)]
+    assert canon(["2024-01-15 09:30:00"], paris) == [micros(2024, 1, 15, 8, 30)]
+
+
+def test_dst_gap_and_overlap_are_resolved_not_raised() -> None:
+    paris = plan(TS, TSTZ, source_zone="Europe/Paris")
+    # 02:30 on 2024-03-31 does not exist in Paris (clocks jump 02:00 -> 03:00): read as the later side.
+    # 02:30 on 2024-10-27 happens twice: read as the earlier (summer time) one.
+    assert canon(["2024-03-31 02:30:00", "2024-10-27 02:30:00"], paris) == [
+        micros(2024, 3, 31, 1, 0),
+        micros(2024, 10, 27, 0, 30),
+    ]
+
+
+def test_offsets_in_text_win_over_the_zone_and_driver_spellings_agree() -> None:
+    paris = plan(TSTZ, source_zone="Europe/Paris")
+    expected = micros(2024, 1, 1, 10, 0)
+    assert (
+        canon(["2024-01-01 11:00:00+01", "2024-01-01 10:00:00+00:00", "2024-01-01T10:00:00Z"], paris)
+        == [expected] * 3
+    )
+    aware = pa.array([dt.datetime(2024, 1, 1, 10, tzinfo=dt.UTC)], pa.timestamp("us", tz="Etc/UTC"))
+    assert canonicalize(aware, plan=paris, side="source", strict=True).to_pylist() == [expected]
+
+
+def test_instant_columns_ignore_the_endpoint_zone() -> None:
+    # MySQL TIMESTAMP arrives as naive text in a UTC session; the zone is for DATETIME columns.
+    column = plan(TSTZ, TSTZ, source_zone="Europe/Paris")
+    assert canon(["2024-01-01 10:00:00"], column) == [micros(2024, 1, 1, 10, 0)]
+
+
+def test_mixed_offsets_and_naive_text_are_rejected() -> None:
+    with pytest.raises(ValueError, match="mixes"):
+        canon(["2024-01-01 10:00:00+00", "2024-01-01 10:00:00"], plan(TS))
+
+
+def test_zero_dates() -> None:
+    rule = ColumnRule(zero_date="null")
+    values = ["0000-00-00 00:00:00", "2024-05-01 00:00:00", None]
+    assert canon(values, plan(TS)) == [ZERO_INSTANT, micros(2024, 5, 1), None]
+    assert canon(values, plan(TS, rule=rule)) == [None, micros(2024, 5, 1), None]
+    assert canon(values, plan(TS, rule=rule), strict=True)[0] == ZERO_INSTANT
+    date = Column("d", "date", F.DATE)
+    assert canon(["0000-00-00", "2024-05-01"], plan(date, rule=rule)) == [None, "2024-05-01"]
+    assert canon(["0000-00-00"], plan(date)) == ["0000-00-00"]
+
+
+def test_timestamp_precision_truncates_both_sides() -> None:
+    column = plan(TS, rule=ColumnRule(timestamp_precision="s"))
+    assert canon(["2024-01-01 10:00:00.999999"], column) == [micros(2024, 1, 1, 10, 0)]
+
+
+def test_json_key_order_and_spacing_do_not_matter() -> None:
+    column = plan(Column("doc", "jsonb", F.JSON))
+    a = canon(['{"b": [1, 2], "a": {"y": 1, "x": "é"}}'], column)
+    b = canon(['{"a":{"x":"é","y":1},"b":[1,2]}'], column)
+    assert a == b == ['{"a":{"x":"é","y":1},"b":[1,2]}']
+    assert canon(['{"b": [2, 1]}'], column) != canon(['{"b": [1, 2]}'], column)  # array order is data
+    assert canon(["{broken"], column) == ["?{broken"]
+
+
+def test_set_members_are_sorted() -> None:
+    column = plan(Column("tags", "set('a','b','c')", F.SET), Column("tags", "text", F.TEXT))
+    assert canon(["c,a", "a,b,c", "", None], column) == ["a,c", "a,b,c", "", None]
+
+
+def test_uuid_from_binary_and_text() -> None:
+    value = uuid.UUID("12345678-9abc-def0-1234-56789abcdef0")
+    binary = plan(Column("u", "binary(16)", F.UUID))
+    assert canon([value.bytes], binary, pa.binary(16)) == [str(value)]
+    assert canon([" 12345678-9ABC-DEF0-1234-56789ABCDEF0 "], binary) == [str(value)]
+
+
+@pytest.mark.parametrize(
+    ("values", "arrow_type"),
+    [
+        (["Y", "N", "y", "n"], pa.string()),  # legacy CHAR(1) flags
+        ([1, 0, 1, 0], pa.int8()),  # MySQL tinyint(1) through connectorx
+        (["1", "0", "t", "f"], pa.string()),  # PostgreSQL boolean as text
+        ([True, False, True, False], pa.bool_()),
+    ],
+)
+def test_booleans_from_any_spelling(values: list[Any], arrow_type: pa.DataType) -> None:
+    column = plan(
+        Column("b", "char(1)", F.TEXT), Column("b", "boolean", F.BOOLEAN), rule=ColumnRule(boolean=True)
+    )
+    assert canon(values, column, arrow_type) == ["true", "false", "true", "false"]
+    assert canon(["maybe"], column) == ["?maybe"]
+
+
+@pytest.mark.parametrize(
+    ("source_type", "family", "expected"),
+    [
+        ("tinyint(1)", F.INTEGER, F.BOOLEAN),  # MariaDB BOOL -> PostgreSQL boolean
+        ("tinyint(1) unsigned", F.INTEGER, F.BOOLEAN),
+        ("bit(1)", F.INTEGER, F.BOOLEAN),
+        ("tinyint(4)", F.INTEGER, F.TEXT),  # a real small integer is not a flag
+    ],
+)
+def test_boolean_detection(source_type: str, family: TypeFamily, expected: TypeFamily) -> None:
+    source = Column("b", source_type, family)
+    target = Column("b", "boolean", F.BOOLEAN)
+    assert comparison_family(source, target, ColumnRule()) is expected
+
+
+def test_leading_zeros_compare_as_text() -> None:
+    column = plan(Column("zip", "varchar(5)", F.TEXT), Column("zip", "integer", F.INTEGER))
+    assert column.family is F.TEXT
+    result = compare_cells(column, pa.array(["00123", "123"]), pa.array([123, 123], pa.int64()))
+    assert result.results == [CellResult.DIFFERENT, CellResult.EXACT]
+
+
+def test_char_padding_is_not_data_but_varchar_spaces_are() -> None:
+    char = plan(Column("c", "char(5)", F.TEXT), Column("c", "varchar(5)", F.TEXT))
+    assert compare_cells(char, pa.array(["ab   "]), pa.array(["ab"])).results == [CellResult.EXACT]
+    varchar = plan(Column("c", "varchar(5)", F.TEXT))
+    assert compare_cells(varchar, pa.array(["ab  "]), pa.array(["ab"])).results == [CellResult.DIFFERENT]
+
+
+@pytest.mark.parametrize(
+    ("rule", "source", "target"),
+    [
+        (ColumnRule(trim=True), " a ", "a"),
+        (ColumnRule(case_insensitive=True), "Ann@X.com", "ann@x.com"),
+        (ColumnRule(unicode_nfc=True), "Zoe\u0308", "Zo\u00eb"),
+        (ColumnRule(null_equals_empty=True), None, ""),
+        (ColumnRule(value_map={"A": "active"}), "A", "active"),
+    ],
+)
+def test_text_rules_give_equal_under_rule(rule: ColumnRule, source: str | None, target: str | None) -> None:
+    text = Column("t", "text", F.TEXT)
+    result = compare_cells(
+        plan(text, rule=rule), pa.array([source], pa.string()), pa.array([target], pa.string())
+    )
+    assert result.results == [CellResult.UNDER_RULE]
+    unruled = compare_cells(plan(text), pa.array([source], pa.string()), pa.array([target], pa.string()))
+    assert unruled.results == [CellResult.DIFFERENT]
+
+
+def test_float_tolerance() -> None:
+    column = plan(Column("f", "double", F.FLOAT), rule=ColumnRule(rel_tolerance=1e-6))
+    result = compare_cells(
+        column, pa.array([1.0, 1.0, float("nan"), None]), pa.array([1.0000001, 1.01, float("nan"), None])
+    )
+    assert result.results == [CellResult.UNDER_RULE, CellResult.DIFFERENT, CellResult.EXACT, CellResult.EXACT]
