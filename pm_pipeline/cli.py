@@ -50,6 +50,19 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser("validate-spec", help="validate a migration spec and exit")
     validate.add_argument("spec", type=Path)
 
+    verify = commands.add_parser(
+        "verify-manifest", help="recompute a checksum manifest; exit 1 if any differs"
+    )
+    verify.add_argument("manifest", type=Path)
+    verify.add_argument("--spec", type=Path, help="spec giving the connection URLs (with their secrets)")
+
+    audit = commands.add_parser("audit", help="the hash-chained audit log")
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
+    audit_verify = audit_commands.add_parser(
+        "verify", help="detect any edit, deletion or reordering; exit 1 if found"
+    )
+    audit_verify.add_argument("log", type=Path)
+
     demo = commands.add_parser("demo", help="build the embedded demo databases and run the whole pipeline")
     demo.add_argument("--dir", type=Path, default=None, help="where the demo databases and reports go")
     return parser
@@ -109,16 +122,37 @@ def _validate(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _verify_manifest(args: argparse.Namespace) -> int:
+    from pm_pipeline.clitools import run_verify_manifest
+
+    return EXIT_OK if run_verify_manifest(manifest=args.manifest, spec_path=args.spec) else EXIT_DIFFERENCES
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from pm_pipeline.core.security.audit import verify_audit_log
+
+    verification = verify_audit_log(args.log)
+    if verification.ok:
+        print(
+            f"{args.log}: {verification.records} record(s), chain intact, last hash {verification.last_hash}"
+        )
+        return EXIT_OK
+    print(f"{args.log}: line {verification.line}: {verification.problem}")
+    return EXIT_DIFFERENCES
+
+
 def _demo(args: argparse.Namespace) -> int:
     from pm_pipeline.demo.run import run_demo
 
     directory = args.dir or Path(os.environ.get("PM_DEMO_DIR", "demo_output"))
-    return run_demo(directory=directory.resolve())
+    return int(run_demo(directory=directory.resolve()))
 
 
 _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "check": _check,
     "validate-spec": _validate,
+    "verify-manifest": _verify_manifest,
+    "audit": _audit,
     "demo": _demo,
 }
 

@@ -12,6 +12,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, Ti
 from rich.table import Table
 
 from pm_pipeline.core.config import MigrationSpec, load_spec, spec_checksum
+from pm_pipeline.core.integrity import verify_manifest, write_manifest
 from pm_pipeline.core.reconcile.stash import Progress as BatchProgress
 from pm_pipeline.core.report import ReportFormat, write_reports
 from pm_pipeline.core.run import CheckResult, check_report, run_check, spec_for_urls
@@ -65,12 +66,21 @@ def run_cli_check(
 
             return advance
 
-        result = run_check(spec, diff_dir=diff_dir, progress=progress)
+        result = run_check(
+            spec,
+            diff_dir=diff_dir,
+            progress=progress,
+            data_docs_dir=(reports_dir / "data-docs") if reports_dir else None,
+        )
     print_summary(result, Console(file=sys.stdout, width=120))
     report = check_report(result, spec_checksum=checksum, launched_by=f"cli:{getpass.getuser()}")
     written: dict[str, Path] = {}
     if reports_dir is not None:
         written.update({str(k): v for k, v in write_reports(report, directory=reports_dir).items()})
+        if result.manifest:
+            manifest = reports_dir / "checksum-manifest.json"
+            write_manifest(str(manifest), entries=result.manifest)
+            written["checksum_manifest"] = manifest
     if html_path is not None:
         out = write_reports(report, directory=html_path.parent, formats=[ReportFormat.HTML])
         out[ReportFormat.HTML].replace(html_path)
@@ -109,9 +119,28 @@ def print_summary(result: CheckResult, console: Console) -> None:
             f"{t.match_score:.4%}",
         )
     console.print(table)
+    colour = {"error": "red", "warning": "yellow"}
     for finding in result.findings:
-        console.print(f"[bold red]{finding.category}[/]: {finding.message}")
+        if str(finding.severity) in colour:
+            style = colour[str(finding.severity)]
+            column = f".{finding.column}" if finding.column else ""
+            console.print(
+                f"[{style}]{finding.severity}[/] {finding.table}{column} [bold]{finding.category}[/]: {finding.message}"
+            )
     verdict = (
         "[green]PASS[/]: source and target match" if result.passed else "[red]FAIL[/]: differences found"
     )
     console.print(verdict)
+
+
+def run_verify_manifest(*, manifest: Path, spec_path: Path | None) -> bool:
+    """Recompute a checksum manifest; print what differs. True when every checksum matches."""
+    urls = None
+    if spec_path is not None:
+        spec = load_spec(spec_path)
+        urls = {"source": spec.source.url, "target": spec.target.url}
+    findings = verify_manifest(str(manifest), urls=urls)
+    for finding in findings:
+        print(f"{finding.table}: {finding.category}: {finding.message}")
+    print("every checksum matches" if not findings else f"{len(findings)} checksum(s) differ")
+    return not findings

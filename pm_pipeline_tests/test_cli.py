@@ -193,6 +193,7 @@ def test_no_spec_check_between_two_postgres_databases(
     assert {(f["table"], f["category"]) for f in findings if f["severity"] == "error"} == {
         ("audit_only", "table_missing"),
         ("accounts", "value_mismatch"),
+        ("accounts", "checksum_mismatch"),  # integrity: the canonical table checksums differ too
     }
     assert "accounts" in out
 
@@ -204,3 +205,36 @@ def test_console_script_usage_error_exits_2() -> None:
     assert done.returncode == 2
     assert "one of the arguments --spec --source is required" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_verify_manifest_detects_a_change_after_the_check(
+    pair: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    reports = tmp_path / "reports"
+    code, _out, _ = _run(capsys, "check", "--source", pair[0], "--target", pair[1], "--reports", str(reports))
+    assert code == 0
+    manifest = reports / "checksum-manifest.json"
+    code, out, _ = _run(capsys, "verify-manifest", str(manifest))
+    assert code == 0, out
+    connection = duckdb.connect(pair[1].removeprefix("duckdb:///"))
+    connection.execute("UPDATE items SET name = 'changed' WHERE id = 2")
+    connection.close()
+    code, out, _ = _run(capsys, "verify-manifest", str(manifest))
+    assert code == 1
+    assert "items" in out and "checksum_mismatch" in out
+
+
+def test_audit_verify_detects_an_edited_record(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from pm_pipeline.core.security.audit import AuditLog
+
+    log_path = tmp_path / "audit.jsonl"
+    log = AuditLog(log_path)
+    log.append("approve", actor="alice", data={"plan": "abc"})
+    log.append("approve", actor="bob", data={"plan": "abc"})
+    code, out, _ = _run(capsys, "audit", "verify", str(log_path))
+    assert code == 0 and "2 record(s)" in out
+    log_path.write_text(log_path.read_text().replace("bob", "eve"))
+    code, out, _ = _run(capsys, "audit", "verify", str(log_path))
+    assert code == 1 and "line 2" in out
+    code, _, err = _run(capsys, "audit", "verify", str(tmp_path / "missing.jsonl"))
+    assert code == 2 and "does not exist" in err

@@ -16,6 +16,13 @@ from pm_pipeline.core.connectors import Connector, connect, mask_url
 from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.errors import BadInputError, TableNotFoundError
 from pm_pipeline.core.findings import Category, Finding, Severity, TableReconciliation
+from pm_pipeline.core.integrity import (
+    ManifestEntry,
+    check_table_integrity,
+    parse_integrity,
+    run_expectations,
+)
+from pm_pipeline.core.integrity.checksum import manifest_document
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.stash import Progress
 from pm_pipeline.core.report import ReportData, build_report_data, classifications_from_spec
@@ -122,6 +129,47 @@ def check_table_schema(
     )
 
 
+def check_integrity(
+    *,
+    spec: MigrationSpec,
+    source: Connector,
+    target: Connector,
+    mapping: TableMapping,
+    mappings: Sequence[TableMapping],
+    source_schema: TableSchema,
+    target_schema: TableSchema,
+    data_docs_dir: Path | None = None,
+) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
+    """Integrity findings for one table (referential, rules, temporal, sequences, checksums, and the
+    expectation suite run inside the target) and its checksum manifest entry."""
+    settings = parse_integrity(spec.integrity, file=spec.name)
+    names = {m.source: m.target_name for m in mappings}
+    result = check_table_integrity(
+        source=source,
+        target=target,
+        mapping=mapping,
+        settings=settings,
+        source_schema=source_schema,
+        target_schema=target_schema,
+        table_names=names,
+        source_zone=spec.source.timezone or "UTC",
+        target_zone=spec.target.timezone or "UTC",
+    )
+    findings = list(result.findings)
+    if settings.gx.enabled:
+        expectations = run_expectations(
+            source=source,
+            target=target,
+            mapping=mapping,
+            settings=settings,
+            source_schema=source_schema,
+            target_schema=target_schema,
+            data_docs_dir=None if data_docs_dir is None else str(data_docs_dir),
+        )
+        findings.extend(expectations.findings)
+    return tuple(findings), result.manifest_entry
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """The outcome of one whole check."""
@@ -134,7 +182,8 @@ class CheckResult:
     source_version: str
     target_version: str
     tables: tuple[TableReconciliation, ...]
-    findings: tuple[Finding, ...] = field(default_factory=tuple)  # schema / table-level findings
+    findings: tuple[Finding, ...] = field(default_factory=tuple)  # schema, integrity, table-level findings
+    manifest: tuple[ManifestEntry, ...] = ()
 
     @property
     def all_findings(self) -> tuple[Finding, ...]:
@@ -153,6 +202,8 @@ def run_check(
     diff_dir: Path | None = None,
     progress: Callable[[str, int | None], Progress | None] | None = None,
     options: ReconcileOptions | None = None,
+    integrity: bool = True,
+    data_docs_dir: Path | None = None,
 ) -> CheckResult:
     """Reconcile every selected table. ``progress(table, expected_rows)`` may return a per-batch callback."""
     started = dt.datetime.now(dt.UTC)
@@ -164,6 +215,7 @@ def run_check(
         selection = select_tables(spec, source=source, target=target)
         findings = list(selection.findings)
         tables: list[TableReconciliation] = []
+        manifest: list[ManifestEntry] = []
         for mapping in selection.mappings:
             source_schema = source.introspect(mapping.source)
             target_schema = target.introspect(mapping.target_name)
@@ -175,6 +227,20 @@ def run_check(
                 target_schema=target_schema,
             )
             findings.extend(schema.findings)
+            if integrity:
+                integrity_findings, entry = check_integrity(
+                    spec=spec,
+                    source=source,
+                    target=target,
+                    mapping=mapping,
+                    mappings=selection.mappings,
+                    source_schema=source_schema,
+                    target_schema=target_schema,
+                    data_docs_dir=data_docs_dir,
+                )
+                findings.extend(integrity_findings)
+                if entry is not None:
+                    manifest.append(entry)
             callback = progress(mapping.source, None) if progress else None
             tables.append(
                 reconcile_table(
@@ -199,6 +265,7 @@ def run_check(
             target_version=target.server_version(),
             tables=tuple(tables),
             findings=tuple(findings),
+            manifest=tuple(manifest),
         )
 
 
@@ -225,10 +292,17 @@ def check_report(
         launched_by=launched_by,
         tables=result.tables,
         extra_findings=[*result.findings, *extra_findings],
-        checksum_manifest=checksum_manifest,
+        checksum_manifest=checksum_manifest
+        if checksum_manifest is not None
+        else manifest_for(result.manifest),
         clearance=spec.reports.clearance,
         column_classes=classifications_from_spec(spec),
         thresholds=spec.thresholds,
         sample_limit=spec.reports.sample_limit,
         run_id=run_id,
     )
+
+
+def manifest_for(entries: Sequence[ManifestEntry]) -> dict[str, Any] | None:
+    """The checksum manifest the report's evidence pack embeds, if any table was checksummed."""
+    return manifest_document(entries=entries) if entries else None

@@ -81,7 +81,7 @@ def spec_from_mapping(
         raise SpecError(file=file, path="", problem="expected a mapping at the top level of the spec")
     resolved = _resolve_tree(data, file=file, path="", environ=environ)
     try:
-        return MigrationSpec.model_validate(resolved)
+        spec = MigrationSpec.model_validate(resolved)
     except ValidationError as exc:
         first = exc.errors()[0]
         more = len(exc.errors()) - 1
@@ -89,6 +89,20 @@ def spec_from_mapping(
         raise SpecError(
             file=file, path=location_text(tuple(first["loc"])), problem=describe_error(first) + suffix
         ) from None
+    _validate_sections(spec, file=file)
+    return spec
+
+
+def _validate_sections(spec: MigrationSpec, *, file: str) -> None:
+    """The integrity, rollback and monitoring sections are validated by their own features, here at load time
+    so that a bad section fails `validate-spec`. Imported late: those modules use this loader."""
+    from pm_pipeline.core.integrity.settings import parse_integrity
+    from pm_pipeline.core.monitor.settings import parse_monitoring
+    from pm_pipeline.core.rollback.settings import parse_rollback
+
+    parse_integrity(spec.integrity, file=file)
+    parse_rollback(spec.rollback, file=file)
+    parse_monitoring(spec.monitoring, file=file)
 
 
 def load_spec(path: str | Path, *, environ: Mapping[str, str] | None = None) -> MigrationSpec:

@@ -132,11 +132,11 @@ def table_checksum(
     )
 
 
-def write_manifest(
-    path: str, *, entries: Sequence[ManifestEntry], created_at: dt.datetime | None = None
-) -> str:
-    """Write the checksum manifest (JSON) to ``path`` and return the path."""
-    document = {
+def manifest_document(
+    *, entries: Sequence[ManifestEntry], created_at: dt.datetime | None = None
+) -> dict[str, Any]:
+    """The checksum manifest as a JSON-ready document."""
+    return {
         "manifest_version": MANIFEST_VERSION,
         "algorithm": ALGORITHM,
         "canonicalization": CANONICALIZATION,
@@ -145,6 +145,13 @@ def write_manifest(
             {"table": e.table, "source": e.source.to_json(), "target": e.target.to_json()} for e in entries
         ],
     }
+
+
+def write_manifest(
+    path: str, *, entries: Sequence[ManifestEntry], created_at: dt.datetime | None = None
+) -> str:
+    """Write the checksum manifest (JSON) to ``path`` and return the path."""
+    document = manifest_document(entries=entries, created_at=created_at)
     with open(path, "w", encoding="utf-8") as handle:
         json.dump(document, handle, indent=2, ensure_ascii=False)
         handle.write("\n")

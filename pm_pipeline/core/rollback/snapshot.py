@@ -1,0 +1,255 @@
+"""Snapshots of target tables: one Parquet file per table and a manifest of counts and checksums.
+
+A snapshot counts as usable only once every file has been re-read and its canonical checksum
+matches the one computed while the table was read from the database (``verified: true``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from pm_pipeline.core.connectors import Column, ForeignKey, Index, TableSchema, TypeFamily, connect, mask_url
+from pm_pipeline.core.connectors import Sequence as SequenceInfo
+from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
+from pm_pipeline.core.rollback.checksum import digest_batches
+from pm_pipeline.core.rollback.ddl import capture
+from pm_pipeline.core.security.audit import AuditLog
+
+MANIFEST = "manifest.json"
+MANIFEST_VERSION = 1
+
+
+@dataclass(frozen=True)
+class TableSnapshot:
+    name: str
+    rows: int
+    checksum: str
+    file: str
+    file_sha256: str
+    ddl: str
+    schema: TableSchema
+    index_ddl: dict[str, str]
+    constraint_ddl: dict[str, str]
+    deferrable_fks: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Manifest:
+    snapshot_id: str
+    directory: str
+    engine: str
+    target: str  # masked URL
+    created_at: str
+    tables: tuple[TableSnapshot, ...]
+    verified: bool
+
+    def table(self, name: str) -> TableSnapshot:
+        for entry in self.tables:
+            if entry.name == name:
+                return entry
+        raise KeyError(name)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _schema_from_json(data: dict[str, Any]) -> TableSchema:
+    columns = tuple(
+        Column(
+            **{
+                **c,
+                "family": TypeFamily(c["family"]),
+                "enum_values": tuple(c["enum_values"]) if c["enum_values"] else None,
+            }
+        )
+        for c in data["columns"]
+    )
+    return TableSchema(
+        name=data["name"],
+        columns=columns,
+        primary_key=tuple(data["primary_key"]),
+        foreign_keys=tuple(
+            ForeignKey(f["name"], tuple(f["columns"]), f["ref_table"], tuple(f["ref_columns"]))
+            for f in data["foreign_keys"]
+        ),
+        indexes=tuple(Index(i["name"], tuple(i["columns"]), i["unique"]) for i in data["indexes"]),
+        sequences=tuple(SequenceInfo(s["name"], s["column"], s["next_value"]) for s in data["sequences"]),
+    )
+
+
+def _schema_to_json(schema: TableSchema) -> dict[str, Any]:
+    data = asdict(schema)
+    return {
+        key: data[key] for key in ("name", "columns", "primary_key", "foreign_keys", "indexes", "sequences")
+    }
+
+
+def _write_table(connector: Any, schema: TableSchema, path: Path) -> tuple[int, str]:
+    writer: pq.ParquetWriter | None = None
+
+    def stream() -> Any:
+        nonlocal writer
+        for batch in connector.stream_table(schema.name, schema=schema):
+            if writer is None:
+                writer = pq.ParquetWriter(path, batch.schema)
+            writer.write_batch(batch)
+            yield batch
+
+    try:
+        digest = digest_batches(stream(), schema)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:  # an empty table still gets a file with its columns
+        select = ", ".join(
+            f"{connector.select_expression(c)} AS {connector.quote(c.name)}" for c in schema.columns
+        )
+        empty = connector.query_arrow(f"SELECT {select} FROM {connector.qualified(schema.name)} WHERE 1 = 0")
+        pq.write_table(empty if empty.num_columns else pa.table({}), path)
+    return digest.rows, digest.checksum
+
+
+def create_snapshot(
+    url: str,
+    *,
+    tables: list[str],
+    snapshot_dir: str | Path,
+    audit: AuditLog | None = None,
+    actor: str = "system",
+) -> Manifest:
+    """Snapshot ``tables`` of the database at ``url`` into a new folder under ``snapshot_dir``, then verify it."""
+    if not tables:
+        raise BadInputError("rollback snapshot: no tables named (rollback.tables or the spec's tables)")
+    snapshot_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    folder = Path(snapshot_dir) / snapshot_id
+    folder.mkdir(parents=True, exist_ok=False)
+    entries: list[dict[str, Any]] = []
+    with connect(url) as connector:
+        for table in tables:
+            schema = connector.introspect(table)
+            file = folder / f"{len(entries):04d}_{table}.parquet"
+            rows, checksum = _write_table(connector, schema, file)
+            ddl = capture(connector, schema)
+            entries.append(
+                {
+                    "name": table,
+                    "rows": rows,
+                    "checksum": checksum,
+                    "file": file.name,
+                    "file_sha256": file_sha256(file),
+                    "ddl": ddl.table,
+                    "schema": _schema_to_json(schema),
+                    "index_ddl": ddl.indexes,
+                    "constraint_ddl": ddl.constraints,
+                    "deferrable_fks": list(ddl.deferrable_fks),
+                }
+            )
+        engine = connector.engine
+    manifest = {
+        "version": MANIFEST_VERSION,
+        "snapshot_id": snapshot_id,
+        "engine": engine,
+        "target": mask_url(url),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "tables": entries,
+        "verified": False,
+    }
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+    verified = verify_snapshot(folder)
+    manifest["verified"] = True
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+    if audit is not None:
+        audit.append(
+            "snapshot.created",
+            actor=actor,
+            data={"snapshot": str(folder), "tables": {t.name: [t.rows, t.checksum] for t in verified.tables}},
+        )
+    return load_manifest(folder)
+
+
+def load_manifest(folder: str | Path) -> Manifest:
+    path = Path(folder) / MANIFEST
+    if not path.exists():
+        raise BadInputError(f"snapshot {folder}: no {MANIFEST}")
+    try:
+        data = json.loads(path.read_text())
+        tables = tuple(
+            TableSnapshot(
+                name=t["name"],
+                rows=int(t["rows"]),
+                checksum=t["checksum"],
+                file=t["file"],
+                file_sha256=t["file_sha256"],
+                ddl=t["ddl"],
+                schema=_schema_from_json(t["schema"]),
+                index_ddl=dict(t["index_ddl"]),
+                constraint_ddl=dict(t["constraint_ddl"]),
+                deferrable_fks=tuple(t["deferrable_fks"]),
+            )
+            for t in data["tables"]
+        )
+        return Manifest(
+            snapshot_id=data["snapshot_id"],
+            directory=str(Path(folder)),
+            engine=data["engine"],
+            target=data["target"],
+            created_at=data["created_at"],
+            tables=tables,
+            verified=bool(data["verified"]),
+        )
+    except (ValueError, KeyError, TypeError) as exc:
+        raise IntegrityRefusal(f"snapshot {folder}: {MANIFEST} is unreadable or incomplete ({exc})") from None
+
+
+def read_snapshot_table(manifest: Manifest, entry: TableSnapshot) -> pa.Table:
+    return pq.read_table(Path(manifest.directory) / entry.file)
+
+
+def verify_snapshot(folder: str | Path) -> Manifest:
+    """Re-read every file: its SHA-256, row count and canonical checksum must match the manifest.
+
+    Raises IntegrityRefusal naming the first table whose file does not match.
+    """
+    manifest = load_manifest(folder)
+    for entry in manifest.tables:
+        path = Path(manifest.directory) / entry.file
+        if not path.exists():
+            raise IntegrityRefusal(f"snapshot {folder}: file {entry.file} of table {entry.name} is missing")
+        if file_sha256(path) != entry.file_sha256:
+            raise IntegrityRefusal(
+                f"snapshot {folder}: file {entry.file} of table {entry.name} was modified (SHA-256 differs)"
+            )
+        try:
+            data = pq.read_table(path)
+        except Exception as exc:  # a damaged file can fail in many pyarrow ways
+            raise IntegrityRefusal(f"snapshot {folder}: file {entry.file} cannot be read ({exc})") from None
+        digest = digest_batches(data.to_batches(), entry.schema)
+        if digest.rows != entry.rows or digest.checksum != entry.checksum:
+            raise IntegrityRefusal(
+                f"snapshot {folder}: table {entry.name} re-read as {digest.rows} rows / {digest.checksum[:12]}, "
+                f"manifest says {entry.rows} rows / {entry.checksum[:12]}"
+            )
+    return manifest
+
+
+def latest_snapshot(snapshot_dir: str | Path) -> Path:
+    """The newest snapshot folder under ``snapshot_dir`` whose manifest says it was verified."""
+    root = Path(snapshot_dir)
+    candidates = sorted((p for p in root.glob("*/" + MANIFEST)), reverse=True) if root.exists() else []
+    for manifest in candidates:
+        if json.loads(manifest.read_text()).get("verified"):
+            return manifest.parent
+    raise BadInputError(f"no verified snapshot under {root}; take one with create_snapshot first")

@@ -1,0 +1,1 @@
+"""Security: classification and redaction, tenants, the hash-chained audit log."""

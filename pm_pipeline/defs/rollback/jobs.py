@@ -1,0 +1,99 @@
+"""The rollback as a Dagster job: one op per plan step, chained by dependency in foreign-key order.
+
+The run's ``rollback`` resource decides between a dry run (the default: every step reads and
+checks, nothing is written, the SQL is shown) and a real run. Guards live in core, not here. (No ``from __future__ import annotations``: Dagster reads the
+op's ``context`` annotation at definition time.)
+"""
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+
+from pm_pipeline.core.config.spec import MigrationSpec
+from pm_pipeline.core.rollback import RollbackPlan, build_plan, parse_rollback, run_step
+from pm_pipeline.core.rollback.plan import PlanStep
+from pm_pipeline.core.rollback.snapshot import latest_snapshot
+
+ROLLBACK_JOB_NAME = "pm_rollback"
+
+
+class RollbackRunResource(dg.ConfigurableResource):  # type: ignore[type-arg]
+    """How a launched rollback runs: dry (default) or for real, and who launched it."""
+
+    dry_run: bool = True
+    actor: str = "dagster"
+
+
+def _step_op(plan: RollbackPlan, step: PlanStep, *, audit_log: str, export_dir: str) -> dg.OpDefinition:
+    @dg.op(
+        name=step.name,
+        description=step.description,
+        ins={dep: dg.In(dg.Nothing) for dep in step.depends_on},
+        out=dg.Out(dg.Nothing),
+        tags={"pm/step": step.kind, "pm/destructive": str(step.destructive).lower()},
+    )
+    def _run(context: dg.OpExecutionContext, rollback: RollbackRunResource) -> Any:
+        result = run_step(
+            plan,
+            step,
+            audit_log=audit_log,
+            export_dir=export_dir,
+            dry_run=rollback.dry_run,
+            actor=rollback.actor,
+        )
+        context.log.info(f"{step.name}: {result.status}: {result.detail}")
+        if result.sql:
+            context.log.info("SQL:\n" + "\n".join(result.sql))
+        yield dg.Output(
+            None,
+            metadata={
+                "status": result.status,
+                "detail": result.detail,
+                "sql": dg.MetadataValue.md(
+                    "```sql\n" + "\n".join(result.sql) + "\n```" if result.sql else "-"
+                ),
+                "plan_checksum": plan.checksum,
+            },
+        )
+
+    return _run
+
+
+def build_rollback_job(
+    spec_or_plan: MigrationSpec | RollbackPlan,
+    *,
+    audit_log: str | Path | None = None,
+    export_dir: str | Path | None = None,
+    spec_file: str = "<spec>",
+    name: str = ROLLBACK_JOB_NAME,
+) -> dg.JobDefinition:
+    """A job for a plan, or for the newest verified snapshot named by a spec's ``rollback`` section."""
+    if isinstance(spec_or_plan, MigrationSpec):
+        settings = parse_rollback(spec_or_plan.rollback, file=spec_file)
+        plan = build_plan(
+            latest_snapshot(settings.snapshot_dir),
+            target_url=spec_or_plan.target.url,
+            approvals_required=settings.approvals_required,
+            freeze_writes_sql=settings.freeze_writes_sql,
+            unfreeze_sql=settings.unfreeze_sql,
+        )
+        audit_log = audit_log or settings.audit_log
+    else:
+        plan = spec_or_plan
+    audit = str(audit_log or "audit/rollback.jsonl")
+    exports = str(export_dir or Path(plan.snapshot_dir) / "exports")
+    ops = [_step_op(plan, step, audit_log=audit, export_dir=exports) for step in plan.steps]
+    dependencies: dict[str, dict[str, dg.DependencyDefinition]] = {
+        step.name: {dep: dg.DependencyDefinition(dep) for dep in step.depends_on} for step in plan.steps
+    }
+    graph = dg.GraphDefinition(
+        name=name,
+        description=f"Rollback to snapshot {plan.snapshot_id} (plan {plan.checksum[:12]})\n\n{plan.describe()}",
+        node_defs=ops,
+        dependencies=dependencies,
+    )
+    return graph.to_job(
+        resource_defs={"rollback": RollbackRunResource()},
+        tags={"pm/plan_checksum": plan.checksum, "pm/snapshot": plan.snapshot_id},
+    )

@@ -1,0 +1,189 @@
+"""Snapshot, damage, plan, approve and restore on real PostgreSQL, and every guard that must stop a restore."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyarrow.parquet as pq
+import pytest
+
+from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
+from pm_pipeline.core.rollback import (
+    approve,
+    assess_risk,
+    build_plan,
+    create_snapshot,
+    execute_plan,
+    verify_audit_log,
+    verify_snapshot,
+)
+from pm_pipeline.core.rollback.checksum import table_checksum
+
+from . import data
+
+pytestmark = pytest.mark.postgres
+
+
+def _checksums(url: str) -> dict[str, tuple[int, str]]:
+    with connect(url) as connector:
+        return {t: (d.rows, d.checksum) for t in data.TABLES for d in [table_checksum(connector, t)]}
+
+
+def _damaged(pg_db: Any, tmp_path: Path) -> Any:
+    pg_db.execute(*data.PG_SCHEMA)
+    manifest = create_snapshot(pg_db.url, tables=data.TABLES, snapshot_dir=tmp_path / "snap")
+    pg_db.execute(*data.PG_DAMAGE)
+    return manifest
+
+
+def test_restore_brings_back_rows_sequences_and_index(pg_db: Any, tmp_path: Path) -> None:
+    manifest = _damaged(pg_db, tmp_path)
+    assert manifest.verified
+    assert _checksums(pg_db.url) != {t.name: (t.rows, t.checksum) for t in manifest.tables}
+    audit = tmp_path / "audit.jsonl"
+    plan = build_plan(manifest.directory, target_url=pg_db.url)
+    assert plan.load_order == ("customers", "orders", "order_items")
+    approve(plan, approver="alice", audit_log=audit)
+    approve(plan, approver="bob", audit_log=audit)
+
+    result = execute_plan(plan, audit_log=audit, export_dir=tmp_path / "exports", dry_run=False)
+
+    assert result.restored
+    assert _checksums(pg_db.url) == {t.name: (t.rows, t.checksum) for t in manifest.tables}
+    assert pg_db.query("SELECT nextval('customers_id_seq'), nextval('orders_id_seq')") == [(301, 601)]
+    assert ("orders_placed_idx",) in pg_db.query(
+        "SELECT indexname FROM pg_indexes WHERE tablename = 'orders'"
+    )
+    # The rows written after the snapshot were exported before being replaced, not lost.
+    exported = {p.name.split(".")[0]: pq.read_table(p) for p in (tmp_path / "exports").glob("*.parquet")}
+    assert "new after cutover" in exported["customers"].column("name").to_pylist()
+    assert exported["customers"].column("name").to_pylist().count("changed") == 6
+    assert exported["orders"].num_rows == 1
+    check = verify_audit_log(audit)
+    assert check.ok and check.records > 10
+
+
+def test_risk_counts_changes_since_snapshot(pg_db: Any, tmp_path: Path) -> None:
+    manifest = _damaged(pg_db, tmp_path)
+    plan = build_plan(manifest.directory, target_url=pg_db.url)
+    risk = assess_risk(plan, export_dir=tmp_path / "exports")
+    by_table = {t.table: (t.inserted, t.updated, t.deleted) for t in risk.tables}
+    assert by_table == {"customers": (1, 6, 0), "orders": (1, 0, 0), "order_items": (0, 0, 40)}
+    assert risk.level == "high"
+    assert risk.measured_rows_per_second > 0 and risk.estimated_seconds > 0
+
+
+def _unchanged_after(pg_db: Any, tmp_path: Path, run: Any) -> None:
+    before = _checksums(pg_db.url)
+    run()
+    assert _checksums(pg_db.url) == before
+
+
+def test_unapproved_run_stops_before_any_write(pg_db: Any, tmp_path: Path) -> None:
+    manifest = _damaged(pg_db, tmp_path)
+    plan = build_plan(manifest.directory, target_url=pg_db.url)
+    audit = tmp_path / "audit.jsonl"
+    approve(plan, approver="alice", audit_log=audit)
+
+    def run() -> None:
+        with pytest.raises(IntegrityRefusal, match="1 approval"):
+            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
+
+    _unchanged_after(pg_db, tmp_path, run)
+
+
+def test_approvals_of_another_plan_or_the_same_person_do_not_count(pg_db: Any, tmp_path: Path) -> None:
+    manifest = _damaged(pg_db, tmp_path)
+    plan = build_plan(manifest.directory, target_url=pg_db.url)
+    other = build_plan(manifest.directory, target_url=pg_db.url, approvals_required=3)
+    assert other.checksum != plan.checksum
+    audit = tmp_path / "audit.jsonl"
+    approve(other, approver="alice", audit_log=audit)
+    approve(other, approver="bob", audit_log=audit)
+    approve(plan, approver="alice", audit_log=audit)
+    with pytest.raises(BadInputError, match="already approved"):
+        approve(plan, approver="alice", audit_log=audit)
+
+    def run() -> None:
+        with pytest.raises(IntegrityRefusal, match="approval"):
+            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
+
+    _unchanged_after(pg_db, tmp_path, run)
+
+
+def test_corrupted_snapshot_is_detected_before_any_write(pg_db: Any, tmp_path: Path) -> None:
+    manifest = _damaged(pg_db, tmp_path)
+    plan = build_plan(manifest.directory, target_url=pg_db.url)
+    audit = tmp_path / "audit.jsonl"
+    approve(plan, approver="alice", audit_log=audit)
+    approve(plan, approver="bob", audit_log=audit)
+    file = Path(manifest.directory) / manifest.table("orders").file
+    raw = bytearray(file.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    file.write_bytes(bytes(raw))
+    with pytest.raises(IntegrityRefusal, match="orders"):
+        verify_snapshot(manifest.directory)
+
+    def run() -> None:
+        with pytest.raises(IntegrityRefusal, match="modified"):
+            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
+
+    _unchanged_after(pg_db, tmp_path, run)
+
+
+def test_tampered_audit_log_blocks_the_restore(pg_db: Any, tmp_path: Path) -> None:
+    manifest = _damaged(pg_db, tmp_path)
+    plan = build_plan(manifest.directory, target_url=pg_db.url)
+    audit = tmp_path / "audit.jsonl"
+    approve(plan, approver="alice", audit_log=audit)
+    approve(plan, approver="bob", audit_log=audit)
+    audit.write_text(audit.read_text().replace('"bob"', '"mallory"'))
+
+    def run() -> None:
+        with pytest.raises(IntegrityRefusal, match="audit log"):
+            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
+
+    _unchanged_after(pg_db, tmp_path, run)
+
+
+def test_dry_run_writes_nothing_and_shows_the_sql(pg_db: Any, tmp_path: Path) -> None:
+    manifest = _damaged(pg_db, tmp_path)
+    plan = build_plan(manifest.directory, target_url=pg_db.url)
+    holder: dict[str, Any] = {}
+
+    def run() -> None:
+        holder["result"] = execute_plan(
+            plan, audit_log=tmp_path / "a.jsonl", export_dir=tmp_path / "x", dry_run=True
+        )
+
+    _unchanged_after(pg_db, tmp_path, run)
+    apply = next(s for s in holder["result"].steps if s.name == "apply_restore")
+    assert apply.status == "dry_run"
+    assert any(line.startswith('DELETE FROM "order_items"') for line in apply.sql)
+
+
+def test_fk_cycle_needs_deferrable_constraints(pg_db: Any, tmp_path: Path) -> None:
+    pg_db.execute(
+        "CREATE TABLE a (id int PRIMARY KEY, b_id int)",
+        "CREATE TABLE b (id int PRIMARY KEY, a_id int REFERENCES a(id))",
+        "ALTER TABLE a ADD CONSTRAINT a_b FOREIGN KEY (b_id) REFERENCES b(id)",
+        "INSERT INTO a VALUES (1, NULL)",
+        "INSERT INTO b VALUES (1, 1)",
+        "UPDATE a SET b_id = 1",
+    )
+    manifest = create_snapshot(pg_db.url, tables=["a", "b"], snapshot_dir=tmp_path / "s1")
+    with pytest.raises(IntegrityRefusal, match=r"cycle.*not DEFERRABLE"):
+        build_plan(manifest.directory, target_url=pg_db.url)
+    pg_db.execute(
+        "ALTER TABLE a ALTER CONSTRAINT a_b DEFERRABLE",
+        "ALTER TABLE b ALTER CONSTRAINT b_a_id_fkey DEFERRABLE",
+    )
+    manifest = create_snapshot(pg_db.url, tables=["a", "b"], snapshot_dir=tmp_path / "s2")
+    plan = build_plan(manifest.directory, target_url=pg_db.url, approvals_required=1)
+    assert plan.deferred_cycles
+    pg_db.execute("UPDATE a SET b_id = NULL", "DELETE FROM b")
+    approve(plan, approver="alice", audit_log=tmp_path / "audit.jsonl")
+    execute_plan(plan, audit_log=tmp_path / "audit.jsonl", export_dir=tmp_path / "x", dry_run=False)
+    assert pg_db.query("SELECT a.id, a.b_id, b.a_id FROM a JOIN b ON b.id = a.b_id") == [(1, 1, 1)]
