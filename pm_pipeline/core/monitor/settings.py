@@ -207,7 +207,7 @@ class MonitoringSettings(_Model):
         return self
 
 
-def _location(loc: tuple[int | str, ...]) -> str:
+def location_text(loc: tuple[int | str, ...]) -> str:
     text = "monitoring"
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else f".{part}"
@@ -234,7 +234,7 @@ def parse_monitoring(data: dict[str, Any] | None, *, file: str) -> MonitoringSet
         more = len(exc.errors()) - 1
         if more:
             problem += f" (and {more} more problem{'s' if more > 1 else ''})"
-        raise SpecError(file=file, path=_location(tuple(first["loc"])), problem=problem) from None
+        raise SpecError(file=file, path=location_text(tuple(first["loc"])), problem=problem) from None
 
 
 def duration_seconds(value: str | float | int) -> float:
