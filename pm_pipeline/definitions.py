@@ -6,19 +6,23 @@ PM_DEMO_DIR, default ./demo_output).
 
 from __future__ import annotations
 
+import logging
 import os
 import warnings
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
 from pm_pipeline.core.config import MigrationSpec, load_spec
 from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.monitor.settings import parse_monitoring
 from pm_pipeline.core.run import select_tables
 from pm_pipeline.defs.monitoring import build_monitoring_defs
 from pm_pipeline.defs.reports import build_report_asset
 from pm_pipeline.defs.resources import MigrationResource
+from pm_pipeline.defs.rollback import build_rollback_job
 from pm_pipeline.defs.tables import build_table_assets
 
 MAIN_JOB = "migration_check"
@@ -53,7 +57,7 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
     mappings = _mappings(spec)
     table_assets, keys = build_table_assets(spec, mappings)
     report = build_report_asset(keys)
-    check_selection = dg.AssetSelection.groups("reconciliation", "verification", "reports")
+    check_selection = dg.AssetSelection.groups("reconciliation", "integrity", "verification", "reports")
     main_job = dg.define_asset_job(
         MAIN_JOB,
         selection=check_selection,
@@ -65,11 +69,18 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
         parse_monitoring(spec.monitoring, file=str(spec_path)),
         table_assets={k.table: k.verified for k in keys},
         jobs=jobs,  # type: ignore[arg-type]
-        drift_selection={k.table: [k.reconciliation, k.schema, k.verified] for k in keys},
+        drift_selection={k.table: [k.reconciliation, k.schema, k.integrity, k.verified] for k in keys},
     )
+    jobs_list: list[Any] = [main_job]
+    if spec.rollback:
+        try:
+            jobs_list.append(build_rollback_job(spec, spec_file=str(spec_path)))
+        except BadInputError as exc:
+            # No verified snapshot yet: the rollback job appears once one exists.
+            logging.getLogger(__name__).info("rollback job not available: %s", exc)
     return dg.Definitions(
         assets=[*table_assets, report],
-        jobs=[main_job],
+        jobs=jobs_list,
         sensors=[d for d in monitoring if isinstance(d, dg.SensorDefinition)],
         schedules=[d for d in monitoring if isinstance(d, dg.ScheduleDefinition)],
         resources={"migration": MigrationResource(spec_path=str(spec_path))},

@@ -10,6 +10,7 @@ from dagster import AssetExecutionContext
 
 from pm_pipeline.core.connectors import connect, mask_url
 from pm_pipeline.core.findings import TableReconciliation
+from pm_pipeline.core.integrity import write_manifest
 from pm_pipeline.core.report import ReportFormat, write_reports
 from pm_pipeline.core.report.markdown import render_markdown
 from pm_pipeline.core.run import CheckResult, check_report
@@ -23,6 +24,7 @@ PREVIEW_CHARS = 20_000
 def build_report_asset(keys: Sequence[TableKeys]) -> dg.AssetsDefinition:
     ins = {f"t{i}": dg.AssetIn(key=k.reconciliation) for i, k in enumerate(keys)}
     ins.update({f"s{i}": dg.AssetIn(key=k.schema) for i, k in enumerate(keys)})
+    ins.update({f"i{i}": dg.AssetIn(key=k.integrity) for i, k in enumerate(keys)})
 
     @dg.asset(
         key=REPORT_KEY,
@@ -43,6 +45,9 @@ def build_report_asset(keys: Sequence[TableKeys]) -> dg.AssetsDefinition:
         schema_findings = [
             f for name in sorted(tables) if name.startswith("s") for f in tables[name].findings
         ]
+        integrity = [tables[name] for name in sorted(tables) if name.startswith("i")]
+        schema_findings += [f for bundle in integrity for f in bundle.findings]
+        manifest = tuple(b.manifest_entry for b in integrity if b.manifest_entry is not None)
         with connect(spec.source.url) as source, connect(spec.target.url) as target:
             versions = source.server_version(), target.server_version()
         now = dt.datetime.now(dt.UTC)
@@ -57,6 +62,7 @@ def build_report_asset(keys: Sequence[TableKeys]) -> dg.AssetsDefinition:
             target_version=versions[1],
             tables=tuple(results),
             findings=tuple(schema_findings),
+            manifest=manifest,
         )
         report = check_report(
             check,
@@ -65,6 +71,10 @@ def build_report_asset(keys: Sequence[TableKeys]) -> dg.AssetsDefinition:
             run_id=context.run_id,
         )
         written = write_reports(report, directory=migration.reports_directory())
+        if manifest:
+            path = migration.reports_directory() / "checksum-manifest.json"
+            write_manifest(str(path), entries=manifest)
+            written["checksum_manifest"] = path  # type: ignore[index]  # not one of the ReportFormats
         context.log.info(f"reports written to {migration.reports_directory()}")
         metadata: dict[str, Any] = {
             f"{fmt}_path": dg.MetadataValue.path(str(path)) for fmt, path in written.items()

@@ -15,11 +15,12 @@ from dagster import AssetExecutionContext
 
 from pm_pipeline.core.config import MigrationSpec, TableMapping
 from pm_pipeline.core.connectors import connect
-from pm_pipeline.core.findings import Severity, TableReconciliation
+from pm_pipeline.core.findings import Finding, Severity, TableReconciliation
+from pm_pipeline.core.integrity import ManifestEntry
 from pm_pipeline.core.monitor import metrics
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.verdict import CHECK_NAMES, CheckOutcome, evaluate_table
-from pm_pipeline.core.run import check_table_schema
+from pm_pipeline.core.run import check_integrity, check_table_schema
 from pm_pipeline.core.schema import SchemaComparison
 from pm_pipeline.defs.resources import MigrationResource
 
@@ -39,6 +40,7 @@ class TableKeys:
     target: dg.AssetKey
     reconciliation: dg.AssetKey
     schema: dg.AssetKey
+    integrity: dg.AssetKey
     verified: dg.AssetKey
 
 
@@ -50,6 +52,7 @@ def table_keys(table: str) -> TableKeys:
         target=dg.AssetKey(["target", name]),
         reconciliation=dg.AssetKey(["reconciliation", name]),
         schema=dg.AssetKey(["schema", name]),
+        integrity=dg.AssetKey(["integrity", name]),
         verified=dg.AssetKey(["verified", name]),
     )
 
@@ -219,6 +222,59 @@ def _schema(mapping: TableMapping, keys: TableKeys, engines: tuple[str, str]) ->
     return _schema_diff
 
 
+@dataclass(frozen=True)
+class IntegrityOutput:
+    """What the integrity asset hands downstream: its findings and the table's checksum entry."""
+
+    findings: tuple[Finding, ...]
+    manifest_entry: ManifestEntry | None
+
+
+def _integrity(
+    mapping: TableMapping, keys: TableKeys, engines: tuple[str, str], mappings: Sequence[TableMapping]
+) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=keys.integrity,
+        deps=[keys.source, keys.target],
+        group_name="integrity",
+        kinds=set(engines),
+        tags={TABLE_TAG: safe_name(mapping.source)},
+        description=(
+            f"Integrity of the migrated {mapping.target_name}: orphans under foreign keys, business and temporal "
+            "rules, sequences, canonical checksums on both sides, and the expectation suite run inside the target."
+        ),
+    )
+    def _check_integrity(
+        context: AssetExecutionContext, migration: MigrationResource
+    ) -> dg.Output[IntegrityOutput]:
+        spec = migration.spec()
+        current = current_mapping(spec, mapping)
+        with connect(spec.source.url) as source, connect(spec.target.url) as target:
+            findings, entry = check_integrity(
+                spec=spec,
+                source=source,
+                target=target,
+                mapping=current,
+                mappings=mappings,
+                source_schema=source.introspect(current.source),
+                target_schema=target.introspect(current.target_name),
+                data_docs_dir=migration.reports_directory() / "data-docs",
+            )
+        by_category: dict[str, int] = {}
+        for finding in findings:
+            by_category[str(finding.category)] = by_category.get(str(finding.category), 0) + 1
+        failures = sum(1 for f in findings if f.severity is Severity.ERROR)
+        metadata: dict[str, Any] = {
+            metrics.INTEGRITY_FAILURES: dg.MetadataValue.int(failures),
+            "by_category": dg.MetadataValue.json(by_category),
+        }
+        if entry is not None:
+            metadata["target_checksum"] = entry.target.to_json().get("checksum", "")
+        return dg.Output(IntegrityOutput(findings=findings, manifest_entry=entry), metadata=metadata)
+
+    return _check_integrity
+
+
 def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
     severity = (
         dg.AssetCheckSeverity.ERROR if outcome.severity is Severity.ERROR else dg.AssetCheckSeverity.WARN
@@ -238,7 +294,11 @@ def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
 def _verified(mapping: TableMapping, keys: TableKeys) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.verified,
-        ins={"reconciliation": dg.AssetIn(key=keys.reconciliation), "schema": dg.AssetIn(key=keys.schema)},
+        ins={
+            "reconciliation": dg.AssetIn(key=keys.reconciliation),
+            "schema": dg.AssetIn(key=keys.schema),
+            "integrity": dg.AssetIn(key=keys.integrity),
+        },
         group_name="verification",
         kinds={"python"},
         tags={TABLE_TAG: safe_name(mapping.source)},
@@ -255,9 +315,15 @@ def _verified(mapping: TableMapping, keys: TableKeys) -> dg.AssetsDefinition:
         migration: MigrationResource,
         reconciliation: TableReconciliation,
         schema: SchemaComparison,
+        integrity: IntegrityOutput,
     ) -> Any:
         spec = migration.spec()
-        outcomes = evaluate_table(reconciliation, thresholds=spec.thresholds, schema_findings=schema.findings)
+        outcomes = evaluate_table(
+            reconciliation,
+            thresholds=spec.thresholds,
+            schema_findings=schema.findings,
+            integrity_findings=integrity.findings,
+        )
         passed = all(o.passed for o in outcomes)
         yield dg.Output(passed, metadata={**table_metadata(reconciliation), "passed": passed})
         for outcome in outcomes:
@@ -281,6 +347,7 @@ def build_table_assets(
             _observed(keys.target, mapping, "target", engines[1]),
             _reconciliation(mapping, keys, engines),
             _schema(mapping, keys, engines),
+            _integrity(mapping, keys, engines, mappings),
             _verified(mapping, keys),
         ]
     return assets, all_keys

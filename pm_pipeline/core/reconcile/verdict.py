@@ -16,7 +16,8 @@ from pm_pipeline.core.findings import Category, Finding, Severity, TableReconcil
 ROWS_MATCH = "rows_match"
 VALUES_MATCH = "values_match"
 SCHEMA_MATCH = "schema_match"
-CHECK_NAMES = (ROWS_MATCH, VALUES_MATCH, SCHEMA_MATCH)
+INTEGRITY_OK = "integrity_ok"
+CHECK_NAMES = (ROWS_MATCH, VALUES_MATCH, SCHEMA_MATCH, INTEGRITY_OK)
 
 _ROW_CATEGORIES = {Category.MISSING_ROW, Category.EXTRA_ROW, Category.DUPLICATE_KEY}
 SAMPLE_KEYS = 20
@@ -54,8 +55,9 @@ def evaluate_table(
     *,
     thresholds: Thresholds,
     schema_findings: tuple[Finding, ...] = (),
+    integrity_findings: tuple[Finding, ...] = (),
 ) -> list[CheckOutcome]:
-    """The three checks of a reconciled table: rows, values (with the match score), schema."""
+    """The four checks of a reconciled table: rows, values (with the match score), schema, integrity."""
     diff = {"diff_path": result.diff_path} if result.diff_path else {}
     rows = _outcome(
         ROWS_MATCH,
@@ -85,4 +87,10 @@ def evaluate_table(
     schema = _outcome(
         SCHEMA_MATCH, list(schema_findings), "the target schema keeps everything the source declares", {}
     )
-    return [rows, values, schema]
+    integrity = _outcome(
+        INTEGRITY_OK,
+        list(integrity_findings),
+        "no orphans, rule or temporal violations, sequences ahead, checksums and expectations hold",
+        {},
+    )
+    return [rows, values, schema, integrity]
