@@ -9,6 +9,7 @@ import dagster as dg
 import pytest
 
 from pm_pipeline.core.reconcile.verdict import CHECK_NAMES
+from pm_pipeline.defs.monitoring import read_metric_history
 from pm_pipeline_tests.conftest import PG_HOST, PG_PORT, PgDatabase
 from pm_pipeline_tests.test_definitions import TABLES, build, demo_copy
 
@@ -64,6 +65,12 @@ def test_the_demo_run_is_stored_in_postgres(
         materialized = len(result.get_asset_materialization_events())
         run = instance.get_run_by_id(result.run_id)
         assert run is not None and run.status == dg.DagsterRunStatus.FAILURE
+        # The monitoring sensors trend metrics read back from this storage.
+        history = read_metric_history(instance, dg.AssetKey(["verified", "customers"]))
+        assert [point.run_id for point in history] == [result.run_id]
+        assert history[0].values["source_rows"] == 800
+        assert history[0].values["target_rows"] == 797
+        assert 0 < history[0].values["match_score"] < 1
 
     # The same facts read straight from the PostgreSQL tables dagster-postgres created.
     (runs,) = pg_db.query(f"SELECT count(*) FROM runs WHERE run_id = '{result.run_id}'")
