@@ -6,6 +6,7 @@ when they fail, the run fails and nothing downstream of the verdict (cutover ste
 """
 
 import re
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -200,9 +201,7 @@ def _schema(mapping: TableMapping, keys: TableKeys, engines: tuple[str, str]) ->
             comparison = check_table_schema(
                 source=source, target=target, mapping=current_mapping(spec, mapping)
             )
-        by_category: dict[str, int] = {}
-        for finding in comparison.findings:
-            by_category[str(finding.category)] = by_category.get(str(finding.category), 0) + 1
+        by_category = Counter(str(f.category) for f in comparison.findings)
         lines = ["| category | column | source | target | severity | why |", "|---|---|---|---|---|---|"]
         lines += [
             f"| {f.category} | {f.column or ''} | {f.source_value or ''} | {f.target_value or ''} | {f.severity} | "
@@ -213,7 +212,7 @@ def _schema(mapping: TableMapping, keys: TableKeys, engines: tuple[str, str]) ->
             comparison,
             metadata={
                 "findings": dg.MetadataValue.int(len(comparison.findings)),
-                "by_category": dg.MetadataValue.json(by_category),
+                "by_category": dg.MetadataValue.json(dict(by_category)),
                 "column_map": dg.MetadataValue.json(dict(comparison.column_map)),
                 "details": dg.MetadataValue.md("\n".join(lines) if comparison.findings else "Schemas match."),
             },
@@ -260,13 +259,11 @@ def _integrity(
                 target_schema=target.introspect(current.target_name),
                 data_docs_dir=migration.reports_directory() / "data-docs",
             )
-        by_category: dict[str, int] = {}
-        for finding in findings:
-            by_category[str(finding.category)] = by_category.get(str(finding.category), 0) + 1
+        by_category = Counter(str(f.category) for f in findings)
         failures = sum(1 for f in findings if f.severity is Severity.ERROR)
         metadata: dict[str, Any] = {
             metrics.INTEGRITY_FAILURES: dg.MetadataValue.int(failures),
-            "by_category": dg.MetadataValue.json(by_category),
+            "by_category": dg.MetadataValue.json(dict(by_category)),
         }
         if entry is not None:
             metadata["target_checksum"] = entry.target.to_json().get("checksum", "")
