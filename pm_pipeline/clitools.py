@@ -14,7 +14,7 @@ from rich.table import Table
 from pm_pipeline.core.config import MigrationSpec, load_spec, spec_checksum
 from pm_pipeline.core.integrity import verify_manifest, write_manifest
 from pm_pipeline.core.reconcile.stash import Progress as BatchProgress
-from pm_pipeline.core.report import ReportFormat, write_reports
+from pm_pipeline.core.report import ReportFormat, redactor_for, write_reports
 from pm_pipeline.core.run import CheckResult, check_report, run_check, spec_for_urls
 
 
@@ -120,7 +120,7 @@ def print_summary(result: CheckResult, console: Console) -> None:
         )
     console.print(table)
     colour = {"error": "red", "warning": "yellow"}
-    for finding in result.findings:
+    for finding in map(redactor_for(result.spec).redact, result.findings):
         if str(finding.severity) in colour:
             style = colour[str(finding.severity)]
             column = f".{finding.column}" if finding.column else ""

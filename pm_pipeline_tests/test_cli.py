@@ -238,3 +238,38 @@ def test_audit_verify_detects_an_edited_record(tmp_path: Path, capsys: pytest.Ca
     assert code == 1 and "line 2" in out
     code, _, err = _run(capsys, "audit", "verify", str(tmp_path / "missing.jsonl"))
     assert code == 2 and "does not exist" in err
+
+
+def test_restricted_values_appear_in_no_output_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Diff files and the console are outputs too: a restricted column's values must not leak there.
+    source = _sqlite(tmp_path / "s.db", "CREATE TABLE people (id INTEGER PRIMARY KEY, ssn TEXT, city TEXT)",
+                     "INSERT INTO people VALUES (1,'111-22-3333','Lyon'),(2,'444-55-6666','Nice')")  # fmt: skip
+    target = _duck(tmp_path / "t.duckdb", "CREATE TABLE people (id BIGINT PRIMARY KEY, ssn VARCHAR, city VARCHAR)",
+                   "INSERT INTO people VALUES (1,'111-22-3334','Lyon'),(2,'444-55-6666','Nice ')")  # fmt: skip
+    spec = _spec(tmp_path / "m.yaml", f"source: {{url: '{source}'}}\ntarget: {{url: '{target}'}}\n"
+                 "tables:\n  - source: people\n    columns: {ssn: {classification: restricted}}\n"
+                 "reports: {clearance: internal}\n")  # fmt: skip
+    reports = tmp_path / "reports"
+    code, out, err = _run(capsys, "check", "--spec", str(spec), "--reports", str(reports))
+    assert code == 1
+    files = [p for p in reports.rglob("*") if p.is_file()]
+    assert any(p.name == "changed_cells.parquet" for p in files)
+    import pyarrow.parquet as pq
+
+    for path in files:
+        text = (
+            str(pq.read_table(path).to_pylist())
+            if path.suffix == ".parquet"
+            else path.read_bytes().decode("latin-1")
+        )
+        for secret in ("111-22-3333", "111-22-3334"):
+            assert secret not in text, f"{secret} leaked into {path}"
+    cells = pq.read_table(reports / "diffs" / "people" / "changed_cells.parquet").to_pylist()
+    # The unclassified column keeps its values, so the diff is still useful.
+    assert {c["column"]: (c["source_value"], c["target_value"]) for c in cells} == {
+        "ssn": ("***", "***"),
+        "city": ("Nice", "Nice "),
+    }
+    assert "111-22-333" not in out + err

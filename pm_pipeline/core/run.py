@@ -5,6 +5,7 @@ The CLI and the Dagster assets both stand on these functions; Dagster runs one t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -25,7 +26,7 @@ from pm_pipeline.core.integrity import (
 from pm_pipeline.core.integrity.checksum import manifest_document
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.stash import Progress
-from pm_pipeline.core.report import ReportData, build_report_data, classifications_from_spec
+from pm_pipeline.core.report import ReportData, build_report_data, classifications_from_spec, redactor_for
 from pm_pipeline.core.schema import SchemaComparison, compare_schemas, key_max, profile_columns
 
 
@@ -207,9 +208,9 @@ def run_check(
 ) -> CheckResult:
     """Reconcile every selected table. ``progress(table, expected_rows)`` may return a per-batch callback."""
     started = dt.datetime.now(dt.UTC)
-    base = options or ReconcileOptions(thresholds=spec.thresholds)
-    base = ReconcileOptions(
-        **{**base.__dict__, "thresholds": spec.thresholds, "diff_dir": diff_dir or base.diff_dir}
+    given = options or ReconcileOptions()
+    base = dataclasses.replace(
+        given, thresholds=spec.thresholds, diff_dir=diff_dir or given.diff_dir, redactor=redactor_for(spec)
     )
     with connect(spec.source.url) as source, connect(spec.target.url) as target:
         selection = select_tables(spec, source=source, target=target)

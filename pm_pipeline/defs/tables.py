@@ -21,6 +21,7 @@ from pm_pipeline.core.integrity import ManifestEntry
 from pm_pipeline.core.monitor import metrics
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.verdict import CHECK_NAMES, CheckOutcome, evaluate_table
+from pm_pipeline.core.report import Redactor, redactor_for
 from pm_pipeline.core.run import check_integrity, check_table_schema
 from pm_pipeline.core.schema import SchemaComparison
 from pm_pipeline.defs.resources import MigrationResource
@@ -96,9 +97,9 @@ def _observed(key: dg.AssetKey, mapping: TableMapping, side: str, engine: str) -
     return _observe
 
 
-def _examples_markdown(result: TableReconciliation) -> str:
+def _examples_markdown(result: TableReconciliation, redactor: Redactor) -> str:
     lines = ["| category | key | column | source | target | rule | why |", "|---|---|---|---|---|---|---|"]
-    for finding in result.findings[:EXAMPLES_IN_METADATA]:
+    for finding in map(redactor.redact, result.findings[:EXAMPLES_IN_METADATA]):
         cells = [
             finding.category,
             finding.key,
@@ -112,8 +113,9 @@ def _examples_markdown(result: TableReconciliation) -> str:
     return "\n".join(lines) if result.findings else "No differences."
 
 
-def table_metadata(result: TableReconciliation) -> dict[str, Any]:
-    """Counts, score, top columns, examples, and the numbers the monitoring sensors trend."""
+def table_metadata(result: TableReconciliation, redactor: Redactor) -> dict[str, Any]:
+    """Counts, score, top columns, examples (masked above the spec's clearance), and the numbers the
+    monitoring sensors trend."""
     top = sorted((c for c in result.columns if c.mismatched), key=lambda c: -c.mismatched)[:5]
     compared = max(result.matched_rows, 1)
     metadata: dict[str, Any] = {
@@ -130,7 +132,7 @@ def table_metadata(result: TableReconciliation) -> dict[str, Any]:
         metrics.MATCH_SCORE: dg.MetadataValue.float(result.match_score),
         metrics.DURATION_SECONDS: dg.MetadataValue.float(result.seconds),
         "top_differing_columns": dg.MetadataValue.json({c.column: c.mismatched for c in top}),
-        "examples": dg.MetadataValue.md(_examples_markdown(result)),
+        "examples": dg.MetadataValue.md(_examples_markdown(result, redactor)),
         "strategy": result.strategy,
     }
     if result.diff_path:
@@ -169,14 +171,16 @@ def _reconciliation(mapping: TableMapping, keys: TableKeys, engines: tuple[str, 
                 mapping=current_mapping(spec, mapping),
                 source_endpoint=spec.source,
                 target_endpoint=spec.target,
-                options=ReconcileOptions(thresholds=spec.thresholds, diff_dir=diff_dir),
+                options=ReconcileOptions(
+                    thresholds=spec.thresholds, diff_dir=diff_dir, redactor=redactor_for(spec)
+                ),
                 progress=progress,
             )
         context.log.info(
             f"{mapping.source}: {result.missing_rows} missing, {result.extra_rows} extra, "
             f"{result.changed_rows} changed, match score {result.match_score:.4%}"
         )
-        return dg.Output(result, metadata=table_metadata(result))
+        return dg.Output(result, metadata=table_metadata(result, redactor_for(spec)))
 
     return _reconcile
 
@@ -322,7 +326,9 @@ def _verified(mapping: TableMapping, keys: TableKeys) -> dg.AssetsDefinition:
             integrity_findings=integrity.findings,
         )
         passed = all(o.passed for o in outcomes)
-        yield dg.Output(passed, metadata={**table_metadata(reconciliation), "passed": passed})
+        yield dg.Output(
+            passed, metadata={**table_metadata(reconciliation, redactor_for(spec)), "passed": passed}
+        )
         for outcome in outcomes:
             yield _check_result(outcome)
 

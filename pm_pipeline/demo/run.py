@@ -10,7 +10,9 @@ import dagster as dg
 from rich.console import Console
 from rich.table import Table
 
+from pm_pipeline.core.config import load_spec
 from pm_pipeline.core.findings import Severity, TableReconciliation
+from pm_pipeline.core.report import redactor_for
 from pm_pipeline.core.schema import SchemaComparison
 from pm_pipeline.demo.generate import DEFECTS, build_demo
 
@@ -41,6 +43,7 @@ def run_demo(*, directory: Path) -> int:
     from pm_pipeline.defs.tables import table_keys
 
     defs = build_definitions(paths.spec)
+    redactor = redactor_for(load_spec(paths.spec))
     instance = _instance()
     job = defs.resolve_job_def(MAIN_JOB)
     # The seeded defects fail the blocking checks on purpose; the summary below says what failed.
@@ -72,7 +75,8 @@ def run_demo(*, directory: Path) -> int:
             str(recon.duplicate_keys_source + recon.duplicate_keys_target), str(recon.changed_rows),
             f"{schema_errors} error(s)", f"{recon.match_score:.3%}",
         )  # fmt: skip
-        for finding in recon.findings[:6]:
+        # Printed under the spec's clearance, as every report is: restricted names stay masked.
+        for finding in map(redactor.redact, recon.findings[:6]):
             where = f"{finding.column} " if finding.column else ""
             values = (
                 f": {finding.source_value!r} -> {finding.target_value!r}"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,6 +22,7 @@ from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.findings import Category, ColumnStats, Finding, JsonValue, Severity, json_value
 from pm_pipeline.core.reconcile.join import JoinOutcome
 from pm_pipeline.core.reconcile.planning import TablePlan
+from pm_pipeline.core.report.redact import Redactor
 
 F = TypeFamily
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -66,35 +69,54 @@ class DetailAccumulator:
     findings_limit: int
     parquet_path: Path | None = None
     changed_rows: int = 0
+    rows_under_rule: int = 0  # suspect rows with no difference but at least one cell equal under a rule
     truncated: bool = False
     _findings: list[Finding] = field(default_factory=list)
     _tallies: dict[int, _ColumnTally] = field(default_factory=dict)
+    redactor: Redactor | None = None
     _writer: pq.ParquetWriter | None = None
     _closed: bool = False
+    _pending: list[Finding] = field(default_factory=list)
 
-    def add_cell(
-        self, index: int, column: ColumnPlan, key: dict[str, JsonValue], values: tuple[Any, ...]
-    ) -> None:
+    def add_cell(self, column: ColumnPlan, key: dict[str, JsonValue], values: tuple[Any, ...]) -> None:
+        """Record one differing cell: kept raw in memory (reports redact), masked in the diff file."""
         source_raw, target_raw, source_canon, target_canon = values
-        if len(self._findings) >= self.findings_limit:
-            self.truncated = True
-            return
-        self._findings.append(
-            Finding(
-                table=self.plan.table,
-                category=Category.VALUE_MISMATCH,
-                severity=Severity.WARNING if column.rule.tolerated else Severity.ERROR,
-                column=column.name,
-                key=key,
-                source_value=json_value(source_raw),
-                target_value=json_value(target_raw),
-                source_canonical=canonical_display(column, source_canon),
-                target_canonical=canonical_display(column, target_canon),
-                rule=column.rule_label,
-                message=_explain(column, source_canon, target_canon),
-                classification=column.classification,
-            )
+        finding = Finding(
+            table=self.plan.table,
+            category=Category.VALUE_MISMATCH,
+            severity=Severity.WARNING if column.rule.tolerated else Severity.ERROR,
+            column=column.name,
+            key=key,
+            source_value=json_value(source_raw),
+            target_value=json_value(target_raw),
+            source_canonical=canonical_display(column, source_canon),
+            target_canonical=canonical_display(column, target_canon),
+            rule=column.rule_label,
+            message=_explain(column, source_canon, target_canon),
+            classification=column.classification,
         )
+        if len(self._findings) < self.findings_limit:
+            self._findings.append(finding)
+        else:
+            self.truncated = True
+        if self.parquet_path is not None:
+            self._pending.append(finding if self.redactor is None else self.redactor.redact(finding))
+
+    def flush_cells(self) -> None:
+        """Append the cells recorded since the last flush to the diff file."""
+        if not self._pending:
+            return
+        columns = {
+            "key": [json.dumps(f.key, ensure_ascii=False) for f in self._pending],
+            "column": [f.column for f in self._pending],
+            "source_value": [_text(f.source_value) for f in self._pending],
+            "target_value": [_text(f.target_value) for f in self._pending],
+            "source_canonical": [_text(f.source_canonical) for f in self._pending],
+            "target_canonical": [_text(f.target_canonical) for f in self._pending],
+            "rule": [f.rule for f in self._pending],
+        }
+        self._pending = []
+        self.write_cells(pa.table(columns, schema=CELL_SCHEMA))
 
     def tally(self, index: int) -> _ColumnTally:
         return self._tallies.setdefault(index, _ColumnTally())
@@ -174,8 +196,6 @@ def _explain(column: ColumnPlan, source: Any, target: Any) -> str:
             return "characters replaced by '?' in the target (lost in a narrower character set)"
         if "Ã" in target or "â€" in target:
             return "target looks like UTF-8 read as Latin-1 (mojibake)"
-        import unicodedata
-
         if unicodedata.normalize("NFC", source) == unicodedata.normalize("NFC", target):
             return "same text in a different Unicode normalisation form (NFC vs NFD)"
     instants = (
@@ -265,7 +285,7 @@ def _diff_chunk(
     s_take = pa.array([pairs[i][0] for i in present], pa.int64())
     t_take = pa.array([pairs[i][1] for i in present], pa.int64())
     changed = [False] * len(present)
-    cells: dict[str, list[Any]] = {name: [] for name in CELL_SCHEMA.names}
+    ruled = [False] * len(present)
     for index, column in enumerate(plan.values):
         source_raw = pc.take(source_table.column(column.source.name), s_take)
         target_raw = pc.take(target_table.column(column.target.name), t_take)
@@ -283,6 +303,7 @@ def _diff_chunk(
                     tally.max_rel = rel if tally.max_rel is None else max(tally.max_rel, rel)
             if result is CellResult.UNDER_RULE:
                 tally.under_rule += 1
+                ruled[row] = True
             elif result is CellResult.DIFFERENT:
                 tally.different += 1
                 changed[row] = True
@@ -292,19 +313,10 @@ def _diff_chunk(
                     tally.null_target_only += 1
                 key_values = source_keys[present[row]]
                 key = {p.name: json_value(v) for p, v in zip(plan.keys, key_values, strict=True)}
-                accumulator.add_cell(index, column, key, (raw_s[row], raw_t[row], canon_s[row], canon_t[row]))
-                for name, value in (
-                    ("key", str(key)),
-                    ("column", column.name),
-                    ("source_value", _text(raw_s[row])),
-                    ("target_value", _text(raw_t[row])),
-                    ("source_canonical", _text(canonical_display(column, canon_s[row]))),
-                    ("target_canonical", _text(canonical_display(column, canon_t[row]))),
-                    ("rule", column.rule_label),
-                ):
-                    cells[name].append(value)
+                accumulator.add_cell(column, key, (raw_s[row], raw_t[row], canon_s[row], canon_t[row]))
     accumulator.changed_rows += sum(changed)
-    accumulator.write_cells(pa.table(cells, schema=CELL_SCHEMA))
+    accumulator.rows_under_rule += sum(1 for c, r in zip(changed, ruled, strict=True) if r and not c)
+    accumulator.flush_cells()
 
 
 def _as_float(value: Any) -> float:

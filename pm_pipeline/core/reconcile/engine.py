@@ -27,6 +27,7 @@ from pm_pipeline.core.reconcile import join
 from pm_pipeline.core.reconcile.detail import DetailAccumulator, diff_suspects
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 from pm_pipeline.core.reconcile.stash import Progress, fill_stash
+from pm_pipeline.core.report.redact import FIXED_MASK, Redactor
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class ReconcileOptions:
     memory_limit: str = "1GB"
     work_dir: Path | None = None  # DuckDB spill files; a temporary directory by default
     diff_dir: Path | None = None  # where the full diff Parquet files are written
+    redactor: Redactor | None = None  # masks classified values in the diff files
 
 
 def _severity(category: Category, count: int, thresholds: Thresholds) -> Severity:
@@ -228,7 +230,9 @@ def _keyed(
                 )
             )
     cells_path = None if options.diff_dir is None else options.diff_dir / plan.table / "changed_cells.parquet"
-    detail = DetailAccumulator(plan=plan, findings_limit=limit, parquet_path=cells_path)
+    detail = DetailAccumulator(
+        plan=plan, findings_limit=limit, parquet_path=cells_path, redactor=options.redactor
+    )
     if outcome.suspect_count:
         diff_suspects(
             connection,
@@ -245,9 +249,9 @@ def _keyed(
     findings.extend(detail.findings(changed_severity))
     truncated = detail.truncated or outcome.missing_count > limit or outcome.extra_count > limit
     if options.diff_dir is not None:
-        _write_diff(connection, plan, options.diff_dir)
+        _write_diff(connection, plan, options.diff_dir, options.redactor)
     columns = detail.column_stats(outcome)
-    under_rule_rows = sum(outcome.screened_rule_counts.values())
+    under_rule_rows = outcome.screened_rule_rows + detail.rows_under_rule
     return {
         **_base(plan, rows),
         "matched_rows": outcome.matched_count,
@@ -264,10 +268,17 @@ def _keyed(
     }
 
 
-def _write_diff(connection: duckdb.DuckDBPyConnection, plan: TablePlan, diff_dir: Path) -> None:
+def _write_diff(
+    connection: duckdb.DuckDBPyConnection, plan: TablePlan, diff_dir: Path, redactor: Redactor | None
+) -> None:
     folder = diff_dir / plan.table
     folder.mkdir(parents=True, exist_ok=True)
-    keys = ", ".join(f"r{i} AS {_sql_name(p.name)}" for i, p in enumerate(plan.keys))
+
+    def key_value(index: int, name: str) -> str:
+        hidden = redactor is not None and redactor.is_hidden(redactor.classification_of(plan.table, name))
+        return f"'{FIXED_MASK}'" if hidden else f"r{index}"
+
+    keys = ", ".join(f"{key_value(i, p.name)} AS {_sql_name(p.name)}" for i, p in enumerate(plan.keys))
     for table in ("missing", "extra"):
         path = str(folder / f"{table}_rows.parquet").replace("'", "''")
         connection.execute(f"COPY (SELECT {keys} FROM {table}) TO '{path}' (FORMAT parquet)")

@@ -25,6 +25,7 @@ class JoinOutcome:
     extra_count: int = 0
     matched_count: int = 0
     suspect_count: int = 0
+    screened_rule_rows: int = 0  # rows equal only thanks to a declared rule, among screened rows
     # per value-column index: (cells equal only under a rule among screened rows, max abs, max rel)
     screened_rule_counts: dict[int, int] = field(default_factory=dict)
     screened_max_abs: dict[int, float] = field(default_factory=dict)
@@ -95,6 +96,12 @@ def run_join(connection: duckdb.DuckDBPyConnection, plan: TablePlan, *, duplicat
     out.matched_count = _count(connection, "matched")
     sql("CREATE TABLE suspects AS SELECT * FROM matched WHERE NOT clean")
     out.suspect_count = _count(connection, "suspects")
+    under_rule = [f"ruled{i}" for i, _ in ruled_cols] + [
+        f"st{i} IS DISTINCT FROM tt{i}" for i, _ in tolerant_cols
+    ]
+    if under_rule:
+        row = sql(f"SELECT count(*) FROM matched WHERE clean AND ({' OR '.join(under_rule)})").fetchone()
+        out.screened_rule_rows = int(row[0]) if row else 0
     for i, _ in ruled_cols:
         row = sql(f"SELECT count(*) FILTER (WHERE ruled{i}) FROM matched WHERE clean").fetchone()
         out.screened_rule_counts[i] = int(row[0]) if row else 0

@@ -47,6 +47,11 @@ def classifications_from_spec(spec: MigrationSpec) -> dict[str, dict[str, Classi
     }
 
 
+def redactor_for(spec: MigrationSpec) -> Redactor:
+    """The masking every output of a run applies: the spec's clearance and column classifications."""
+    return Redactor(clearance=spec.reports.clearance, column_classes=classifications_from_spec(spec))
+
+
 def build_report_data(
     *,
     spec_name: str,
