@@ -273,3 +273,17 @@ def test_restricted_values_appear_in_no_output_file(
         "city": ("Nice", "Nice "),
     }
     assert "111-22-333" not in out + err
+
+
+def test_malformed_value_names_table_column_and_value(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # SQLite stores whatever it is given: text in an INTEGER column of a legacy table.
+    source = _sqlite(tmp_path / "s.db", "CREATE TABLE t (id INTEGER PRIMARY KEY, qty INTEGER)",
+                     "INSERT INTO t VALUES (1, 5), (2, 'twelve')")  # fmt: skip
+    target = _duck(tmp_path / "t.duckdb", "CREATE TABLE t (id BIGINT PRIMARY KEY, qty INTEGER)",
+                   "INSERT INTO t VALUES (1, 5), (2, 12)")  # fmt: skip
+    code, _, err = _run(capsys, "check", "--source", source, "--target", target)
+    assert code == 2
+    assert "table t" in err and "source column qty (INTEGER)" in err and "'twelve'" in err
+    assert "Traceback" not in err

@@ -143,6 +143,32 @@ def check_integrity(
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     """Integrity findings for one table (referential, rules, temporal, sequences, checksums, and the
     expectation suite run inside the target) and its checksum manifest entry."""
+    try:
+        return _check_integrity(
+            spec=spec,
+            source=source,
+            target=target,
+            mapping=mapping,
+            mappings=mappings,
+            source_schema=source_schema,
+            target_schema=target_schema,
+            data_docs_dir=data_docs_dir,
+        )
+    except BadInputError as exc:
+        raise BadInputError(f"table {mapping.source}: integrity: {exc}") from exc
+
+
+def _check_integrity(
+    *,
+    spec: MigrationSpec,
+    source: Connector,
+    target: Connector,
+    mapping: TableMapping,
+    mappings: Sequence[TableMapping],
+    source_schema: TableSchema,
+    target_schema: TableSchema,
+    data_docs_dir: Path | None,
+) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     settings = parse_integrity(spec.integrity, file=spec.name)
     names = {m.source: m.target_name for m in mappings}
     result = check_table_integrity(

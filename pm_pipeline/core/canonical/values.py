@@ -25,6 +25,7 @@ import pyarrow.compute as pc
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.connectors.schema import TypeFamily
+from pm_pipeline.core.errors import BadInputError
 
 F = TypeFamily
 Side = Literal["source", "target"]
@@ -48,7 +49,24 @@ def canonical_type(family: TypeFamily) -> pa.DataType:
 def canonicalize(
     array: pa.Array | pa.ChunkedArray, *, plan: ColumnPlan, side: Side, strict: bool
 ) -> pa.Array:
-    """The canonical form of ``array`` (one column of one side) under ``plan``."""
+    """The canonical form of ``array`` (one column of one side) under ``plan``.
+
+    Raises BadInputError naming the column when a value cannot be read as the pair's family
+    (text in an integer column of a loosely typed legacy table, an unparseable timestamp).
+    """
+    try:
+        return _canonicalize(array, plan=plan, side=side, strict=strict)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, decimal.InvalidOperation) as exc:
+        column = plan.source if side == "source" else plan.target
+        raise BadInputError(
+            f"{side} column {column.name} ({column.data_type}) holds a value that cannot be read as "
+            f"{plan.family}: {str(exc).splitlines()[0]}"
+        ) from exc
+
+
+def _canonicalize(
+    array: pa.Array | pa.ChunkedArray, *, plan: ColumnPlan, side: Side, strict: bool
+) -> pa.Array:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
     rule = plan.rule

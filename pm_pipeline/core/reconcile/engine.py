@@ -15,6 +15,7 @@ import duckdb
 from pm_pipeline.core.config.spec import Endpoint, TableMapping, Thresholds
 from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, Connector
 from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import (
     Category,
     ColumnStats,
@@ -93,6 +94,8 @@ def reconcile_table(
                 result = _keyless(connection, plan, rows, options)
             else:
                 result = _keyed(connection, plan, rows, source, target, source_schema, target_schema, options)
+        except BadInputError as exc:
+            raise BadInputError(f"table {plan.table}: {exc}") from exc
         finally:
             connection.close()
     finally:

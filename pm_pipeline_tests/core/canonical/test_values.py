@@ -15,6 +15,7 @@ from pm_pipeline.core.canonical.compare import CellResult, compare_cells
 from pm_pipeline.core.canonical.values import ZERO_INSTANT
 from pm_pipeline.core.config.spec import ColumnRule
 from pm_pipeline.core.connectors.schema import Column, TypeFamily
+from pm_pipeline.core.errors import BadInputError
 
 F = TypeFamily
 
@@ -121,7 +122,7 @@ def test_instant_columns_ignore_the_endpoint_zone() -> None:
 
 
 def test_mixed_offsets_and_naive_text_are_rejected() -> None:
-    with pytest.raises(ValueError, match="mixes"):
+    with pytest.raises(BadInputError, match="mixes"):
         canon(["2024-01-01 10:00:00+00", "2024-01-01 10:00:00"], plan(TS))
 
 
