@@ -11,7 +11,13 @@ from pm_pipeline.core.rollback.execute import (
 from pm_pipeline.core.rollback.plan import PlanStep, RollbackPlan, build_plan
 from pm_pipeline.core.rollback.risk import RiskAssessment, TableChanges, assess_risk
 from pm_pipeline.core.rollback.settings import RollbackSettings, parse_rollback
-from pm_pipeline.core.rollback.snapshot import Manifest, create_snapshot, load_manifest, verify_snapshot
+from pm_pipeline.core.rollback.snapshot import (
+    Manifest,
+    create_snapshot,
+    latest_snapshot,
+    load_manifest,
+    verify_snapshot,
+)
 from pm_pipeline.core.security.audit import AuditLog, verify_audit_log
 
 __all__ = [
@@ -31,6 +37,7 @@ __all__ = [
     "build_plan",
     "create_snapshot",
     "execute_plan",
+    "latest_snapshot",
     "load_manifest",
     "parse_rollback",
     "run_step",

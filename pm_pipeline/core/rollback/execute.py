@@ -1,7 +1,8 @@
 """Running a rollback plan step by step; the only code in pm-pipeline that writes to a target.
 
 Every destructive step re-checks its guards itself (snapshot verified, changes exported,
-approvals of this exact plan), so no caller (CLI, Dagster op, test) can skip them.
+approvals of this exact plan), so no caller (CLI, Dagster op, test) can skip them. Every step
+returns the SQL it runs (or, in a dry run, would run) against the target.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from typing import Literal
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.errors import IntegrityRefusal
 from pm_pipeline.core.rollback import sql as restore_sql
+from pm_pipeline.core.rollback import swap
 from pm_pipeline.core.rollback.approvals import approvals_for, require_approvals
-from pm_pipeline.core.rollback.checksum import digest_batches, table_checksum
+from pm_pipeline.core.rollback.checksum import digest_batches, select_sql, table_checksum
+from pm_pipeline.core.rollback.dbcopy import check_copies, fingerprint_sql, relation
 from pm_pipeline.core.rollback.plan import PlanStep, RollbackPlan
+from pm_pipeline.core.rollback.reconcile import as_audit_data, diff_folder, reconcile_with_snapshot
 from pm_pipeline.core.rollback.risk import EXPORT_SUMMARY, assess_risk
 from pm_pipeline.core.rollback.snapshot import load_manifest, read_snapshot_table, verify_snapshot
 from pm_pipeline.core.security.audit import AuditLog
@@ -66,7 +70,7 @@ def run_step(
     base = {"plan_checksum": plan.checksum, "step": step.name, "dry_run": dry_run}
     audit.append("rollback.step.started", actor=actor, data=base)
     try:
-        result = _run(plan, step, audit_log=audit_log, exports=exports, dry_run=dry_run)
+        result = _run(plan, step, audit_log=audit_log, exports=exports, dry_run=dry_run, actor=actor)
     except Exception as exc:
         audit.append("rollback.step.failed", actor=actor, data={**base, "error": str(exc)})
         raise
@@ -77,7 +81,7 @@ def run_step(
 
 
 def _run(
-    plan: RollbackPlan, step: PlanStep, *, audit_log: str | Path, exports: Path, dry_run: bool
+    plan: RollbackPlan, step: PlanStep, *, audit_log: str | Path, exports: Path, dry_run: bool, actor: str
 ) -> StepResult:
     kind = step.kind
     if kind in ("freeze_writes", "unfreeze_writes"):
@@ -89,19 +93,24 @@ def _run(
                 tx.execute(statement)
         return StepResult(step.name, "done", "hook run", step.sql)
     if kind == "verify_snapshot":
-        manifest = verify_snapshot(plan.snapshot_dir)
-        return StepResult(step.name, "done", f"{len(manifest.tables)} table file(s) verified")
+        return _verify_snapshot_step(plan, step)
     if kind == "export_changes":
         risk = assess_risk(plan, export_dir=exports)
         return StepResult(
-            step.name, "done", f"{risk.changed_rows} changed row(s) exported to {exports}; risk {risk.level}"
+            step.name,
+            "done",
+            f"{risk.changed_rows} changed row(s) exported to {exports}; risk {risk.level}",
+            _read_sql(plan),
         )
     if kind == "check_approvals":
+        note = (f"-- no SQL: counts approvals of plan {plan.checksum[:12]} in {audit_log}",)
         if dry_run:
             found = approvals_for(plan.checksum, audit_log=audit_log)
-            return StepResult(step.name, "dry_run", f"{len(found)} of {plan.approvals_required} approvals")
+            return StepResult(
+                step.name, "dry_run", f"{len(found)} of {plan.approvals_required} approvals", note
+            )
         found = require_approvals(plan, audit_log=audit_log)
-        return StepResult(step.name, "done", "approved by " + ", ".join(a.approver for a in found))
+        return StepResult(step.name, "done", "approved by " + ", ".join(a.approver for a in found), note)
     if kind == "stage_table":
         assert step.table is not None
         manifest = load_manifest(plan.snapshot_dir)
@@ -109,62 +118,164 @@ def _run(
         digest = digest_batches(read_snapshot_table(manifest, entry).to_batches(), entry.schema)
         if digest.checksum != entry.checksum:
             raise IntegrityRefusal(f"snapshot rows of {entry.name} do not match the manifest checksum")
-        return StepResult(step.name, "done", f"{digest.rows} rows staged from {entry.file}")
+        return StepResult(
+            step.name,
+            "done",
+            f"{digest.rows} rows staged from {entry.file}",
+            (f"-- no SQL: reads {entry.file}",),
+        )
     if kind == "apply_restore":
-        return _apply(plan, step, audit_log=audit_log, exports=exports, dry_run=dry_run)
+        return _apply(plan, step, audit_log=audit_log, exports=exports, dry_run=dry_run, actor=actor)
     if kind == "verify_restore":
         if dry_run:
-            return StepResult(step.name, "dry_run", "nothing restored to verify")
-        checksums = verify_restored(plan)
-        return StepResult(step.name, "done", json.dumps(checksums, sort_keys=True))
+            return StepResult(step.name, "dry_run", "nothing restored to verify", _read_sql(plan))
+        checksums = verify_restored(plan, diff_dir=diff_folder(exports))
+        return StepResult(step.name, "done", json.dumps(checksums, sort_keys=True), _read_sql(plan))
+    if kind == "reconcile":
+        return _reconcile_step(plan, step, audit_log=audit_log, exports=exports, dry_run=dry_run, actor=actor)
     raise AssertionError(f"unknown step kind {kind}")
 
 
+def _read_sql(plan: RollbackPlan) -> tuple[str, ...]:
+    """The SELECTs that read the target's tables, as the connector renders them."""
+    manifest = load_manifest(plan.snapshot_dir)
+    with connect(plan.target_url) as connector:
+        return tuple(
+            select_sql(connector, connector.qualified(name), manifest.table(name).schema)
+            for name in plan.load_order
+        )
+
+
+def _verify_snapshot_step(plan: RollbackPlan, step: PlanStep) -> StepResult:
+    manifest = verify_snapshot(plan.snapshot_dir)
+    detail = f"{len(manifest.tables)} table file(s) verified"
+    sql = [f"-- no SQL: re-reads {entry.file}" for entry in manifest.tables]
+    copy = manifest.db_copy
+    if copy is not None:
+        with connect(plan.target_url) as connector:
+            sql += [
+                fingerprint_sql(relation(connector, copy.schema, entry.name)) for entry in manifest.tables
+            ]
+            problems = check_copies(connector, copy, manifest.tables)
+        detail += (
+            f"; restore will load from Parquet: {'; '.join(problems.values())}"
+            if problems
+            else f"; in-database copies in {copy.schema} verified"
+        )
+    return StepResult(step.name, "done", detail, tuple(sql))
+
+
+def _reconcile_step(
+    plan: RollbackPlan, step: PlanStep, *, audit_log: str | Path, exports: Path, dry_run: bool, actor: str
+) -> StepResult:
+    manifest = load_manifest(plan.snapshot_dir)
+    sql = _read_sql(plan) + tuple(f"-- and reads {manifest.table(name).file}" for name in plan.load_order)
+    if dry_run:
+        return StepResult(step.name, "dry_run", "nothing restored to reconcile", sql)
+    results = reconcile_with_snapshot(
+        plan.target_url, manifest, tables=list(plan.load_order), diff_dir=diff_folder(exports)
+    )
+    passed = all(result.passed for result in results)
+    AuditLog(audit_log).append(
+        "rollback.reconciled",
+        actor=actor,
+        data={"plan_checksum": plan.checksum, "passed": passed, "tables": as_audit_data(results)},
+    )
+    detail = "; ".join(result.describe() for result in results)
+    if not passed:
+        raise IntegrityRefusal(
+            f"reconciliation of the restored tables with the snapshot found differences: {detail}"
+        )
+    return StepResult(step.name, "done", f"every restored table matches its snapshot: {detail}", sql)
+
+
 def _apply(
-    plan: RollbackPlan, step: PlanStep, *, audit_log: str | Path, exports: Path, dry_run: bool
+    plan: RollbackPlan, step: PlanStep, *, audit_log: str | Path, exports: Path, dry_run: bool, actor: str
 ) -> StepResult:
     if dry_run:
         return StepResult(step.name, "dry_run", "no statement run", step.sql)
     # The guards, in the order a careful person would check them, right before the first write.
     manifest = verify_snapshot(plan.snapshot_dir)
     approvals = require_approvals(plan, audit_log=audit_log)
-    # Export again right before writing: rows changed since the export_changes step are saved too.
-    risk = assess_risk(plan, export_dir=exports)
-    if not _export_done(plan, exports):
-        raise IntegrityRefusal(
-            f"rollback refused: rows changed since the snapshot were not exported to {exports}"
+    audit = AuditLog(audit_log)
+
+    def export_then_write() -> None:
+        # Export again right before writing: rows changed since the export_changes step are saved too.
+        risk = assess_risk(plan, export_dir=exports)
+        if not _export_done(plan, exports):
+            raise IntegrityRefusal(
+                f"rollback refused: rows changed since the snapshot were not exported to {exports}"
+            )
+        audit.append(
+            "rollback.changes.exported",
+            actor=actor,
+            data={
+                "plan_checksum": plan.checksum,
+                "changed_rows": risk.changed_rows,
+                "export_dir": str(exports),
+            },
         )
-    AuditLog(audit_log).append(
-        "rollback.changes.exported",
-        data={"plan_checksum": plan.checksum, "changed_rows": risk.changed_rows, "export_dir": str(exports)},
-    )
-    AuditLog(audit_log).append(
-        "rollback.write.begin",
-        data={"plan_checksum": plan.checksum, "approvers": [a.approver for a in approvals]},
-    )
+        audit.append(
+            "rollback.write.begin",
+            actor=actor,
+            data={"plan_checksum": plan.checksum, "approvers": [a.approver for a in approvals]},
+        )
+
+    order = list(plan.load_order)
     with connect(plan.target_url) as connector:
-        ran = restore_sql.apply_restore(
-            connector, manifest, order=list(plan.load_order), defer=bool(plan.deferred_cycles)
+        if connector.engine == "mysql":
+            outcome = swap.restore_by_swap(connector, manifest, order=order, before_write=export_then_write)
+        else:
+            outcome = restore_sql.apply_restore(
+                connector,
+                manifest,
+                order=order,
+                defer=bool(plan.deferred_cycles),
+                before_write=export_then_write,
+            )
+    for table, reason in outcome.fallbacks.items():
+        audit.append(
+            "rollback.copy.unused",
+            actor=actor,
+            data={"plan_checksum": plan.checksum, "table": table, "reason": reason},
         )
-    AuditLog(audit_log).append("rollback.write.committed", data={"plan_checksum": plan.checksum})
-    return StepResult(
-        step.name, "done", f"{len(plan.load_order)} table(s) restored in one transaction", tuple(ran)
+    audit.append(
+        "rollback.write.committed",
+        actor=actor,
+        data={"plan_checksum": plan.checksum, "sources": outcome.sources},
     )
+    how = "swapped in with one RENAME TABLE" if manifest.engine == "mysql" else "restored in one transaction"
+    sources = ", ".join(f"{table} from {source}" for table, source in outcome.sources.items())
+    unused = "".join(
+        f"; {reason}, so {table} was loaded from Parquet" for table, reason in outcome.fallbacks.items()
+    )
+    return StepResult(step.name, "done", f"{len(order)} table(s) {how}: {sources}{unused}", outcome.sql)
 
 
-def verify_restored(plan: RollbackPlan) -> dict[str, str]:
-    """Recompute every restored table's canonical checksum; raise IntegrityRefusal if one differs."""
+def verify_restored(plan: RollbackPlan, *, diff_dir: Path | None = None) -> dict[str, str]:
+    """Recompute every restored table's canonical checksum; raise IntegrityRefusal if one differs.
+
+    With ``diff_dir``, the tables that differ are also reconciled against the snapshot, so that the
+    error names their missing, extra and changed rows (written to ``diff_dir``).
+    """
     manifest = load_manifest(plan.snapshot_dir)
     checksums: dict[str, str] = {}
+    wrong: list[str] = []
     with connect(plan.target_url) as connector:
         for entry in manifest.tables:
             digest = table_checksum(connector, entry.name, schema=entry.schema)
             if digest.checksum != entry.checksum or digest.rows != entry.rows:
-                raise IntegrityRefusal(
+                wrong.append(
                     f"restored table {entry.name} has {digest.rows} rows / {digest.checksum[:12]}, "
                     f"snapshot {entry.rows} rows / {entry.checksum[:12]}"
                 )
             checksums[entry.name] = digest.checksum
+    if wrong:
+        tables = [name for name in plan.load_order if checksums.get(name) != manifest.table(name).checksum]
+        if diff_dir is not None:
+            results = reconcile_with_snapshot(plan.target_url, manifest, tables=tables, diff_dir=diff_dir)
+            wrong += [result.describe() for result in results]
+        raise IntegrityRefusal("; ".join(wrong))
     return checksums
 
 

@@ -8,14 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pm_pipeline.core.connectors import mask_url
+from pm_pipeline.core.connectors import mask_url, parse_url
 from pm_pipeline.core.errors import IntegrityRefusal
 from pm_pipeline.core.rollback import sql as restore_sql
+from pm_pipeline.core.rollback import swap
 from pm_pipeline.core.rollback.snapshot import Manifest, load_manifest
 
 StepKind = Literal[
     "freeze_writes", "verify_snapshot", "export_changes", "check_approvals", "stage_table",
-    "apply_restore", "verify_restore", "unfreeze_writes",
+    "apply_restore", "verify_restore", "reconcile", "unfreeze_writes",
 ]  # fmt: skip
 
 
@@ -111,6 +112,29 @@ def _op_name(prefix: str, table: str) -> str:
     return f"{prefix}_{safe}"
 
 
+def _apply_step(
+    manifest: Manifest, order: list[str], cycles: list[list[str]], target_url: str, after: tuple[str, ...]
+) -> PlanStep:
+    if manifest.engine == "mysql":
+        database = parse_url(target_url).database or ""
+        statements = swap.describe_swap(manifest, order=order, database=database)
+        description = (
+            f"load shadow tables in {swap.helper_databases(database)[0]} from the snapshot files, verify "
+            "their checksums, then swap them in with one atomic RENAME TABLE (indexes, foreign keys and "
+            "AUTO_INCREMENT come with them)"
+        )
+    else:
+        statements = restore_sql.describe_apply(manifest, order=order, defer=bool(cycles))
+        source = "the in-database copy (Parquet if it no longer verifies)" if manifest.db_copy else "Parquet"
+        description = (
+            "in one transaction: empty children before parents, load parents before children from "
+            f"{source}, restore indexes and constraints, reset sequences"
+        )
+    return PlanStep(
+        "apply_restore", "apply_restore", description, after, sql=tuple(statements), destructive=True
+    )
+
+
 def build_plan(
     snapshot: str | Path,
     *,
@@ -141,9 +165,13 @@ def build_plan(
             )
         )
         last = ("freeze_writes",)
+    copies = f" and the in-database copies in {manifest.db_copy.schema}" if manifest.db_copy else ""
     steps.append(
         PlanStep(
-            "verify_snapshot", "verify_snapshot", "re-read every snapshot file and check its checksums", last
+            "verify_snapshot",
+            "verify_snapshot",
+            f"re-read every snapshot file{copies} and check the checksums",
+            last,
         )
     )
     steps.append(
@@ -177,18 +205,7 @@ def build_plan(
                 table=name,
             )
         )
-    statements = restore_sql.describe_apply(manifest, order=order, defer=bool(cycles))
-    steps.append(
-        PlanStep(
-            "apply_restore",
-            "apply_restore",
-            "in one transaction: empty children before parents, load parents before children, "
-            "restore indexes and constraints, reset sequences",
-            tuple(stage_names[name] for name in order),
-            sql=tuple(statements),
-            destructive=True,
-        )
-    )
+    steps.append(_apply_step(manifest, order, cycles, target_url, tuple(stage_names[name] for name in order)))
     steps.append(
         PlanStep(
             "verify_restore",
@@ -197,13 +214,21 @@ def build_plan(
             ("apply_restore",),
         )
     )
+    steps.append(
+        PlanStep(
+            "reconcile",
+            "reconcile",
+            "reconcile every restored table row by row against its snapshot file; any difference fails",
+            ("verify_restore",),
+        )
+    )
     if unfreeze_sql:
         steps.append(
             PlanStep(
                 "unfreeze_writes",
                 "unfreeze_writes",
                 "run the unfreeze hook",
-                ("verify_restore",),
+                ("reconcile",),
                 sql=(unfreeze_sql,),
             )
         )

@@ -63,8 +63,8 @@ def _locks(engine: str, tables: list[str]) -> tuple[str, ...]:
         )
     if engine == "mysql":
         return (
-            *tuple(f"InnoDB row locks on every row of {t}" for t in tables),
-            "metadata lock while a missing index or AUTO_INCREMENT is altered",
+            "none on the target while the shadow tables are loaded and verified",
+            f"an exclusive metadata lock on {', '.join(tables)} for the one RENAME TABLE that swaps them",
         )
     return (f"{engine}: database write lock for the whole transaction",)
 

@@ -22,6 +22,10 @@ class RollbackSettings(BaseModel):
     unfreeze_sql: str | None = Field(default=None, description="run after the restore")
     audit_log: str = Field(default="audit/rollback.jsonl", min_length=1)
     tables: list[str] = Field(default_factory=list, description="target tables; default: the spec's tables")
+    in_database_snapshot: bool = Field(
+        default=False,
+        description="PostgreSQL: also copy the tables into a schema pm_snapshot_<id> for a fast restore",
+    )
 
 
 def parse_rollback(data: Any, *, file: str) -> RollbackSettings:

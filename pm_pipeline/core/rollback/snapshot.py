@@ -19,7 +19,9 @@ import pyarrow.parquet as pq
 from pm_pipeline.core.connectors import Column, ForeignKey, Index, TableSchema, TypeFamily, connect, mask_url
 from pm_pipeline.core.connectors import Sequence as SequenceInfo
 from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
-from pm_pipeline.core.rollback.checksum import digest_batches
+from pm_pipeline.core.rollback import dbcopy
+from pm_pipeline.core.rollback.checksum import digest_batches, select_sql
+from pm_pipeline.core.rollback.dbcopy import CopyRecord, DbCopy
 from pm_pipeline.core.rollback.ddl import capture
 from pm_pipeline.core.security.audit import AuditLog
 
@@ -50,6 +52,7 @@ class Manifest:
     created_at: str
     tables: tuple[TableSnapshot, ...]
     verified: bool
+    db_copy: DbCopy | None = None  # PostgreSQL in-database copy of every table
 
     def table(self, name: str) -> TableSnapshot:
         for entry in self.tables:
@@ -97,12 +100,12 @@ def _schema_to_json(schema: TableSchema) -> dict[str, Any]:
     }
 
 
-def _write_table(connector: Any, schema: TableSchema, path: Path) -> tuple[int, str]:
+def _write_table(connector: Any, schema: TableSchema, path: Path, relation: str) -> tuple[int, str]:
     writer: pq.ParquetWriter | None = None
 
     def stream() -> Any:
         nonlocal writer
-        for batch in connector.stream_table(schema.name, schema=schema):
+        for batch in connector.stream_query(select_sql(connector, relation, schema)):
             if writer is None:
                 writer = pq.ParquetWriter(path, batch.schema)
             writer.write_batch(batch)
@@ -114,12 +117,30 @@ def _write_table(connector: Any, schema: TableSchema, path: Path) -> tuple[int, 
         if writer is not None:
             writer.close()
     if writer is None:  # an empty table still gets a file with its columns
-        select = ", ".join(
-            f"{connector.select_expression(c)} AS {connector.quote(c.name)}" for c in schema.columns
-        )
-        empty = connector.query_arrow(f"SELECT {select} FROM {connector.qualified(schema.name)} WHERE 1 = 0")
+        empty = connector.query_arrow(f"{select_sql(connector, relation, schema)} WHERE 1 = 0")
         pq.write_table(empty if empty.num_columns else pa.table({}), path)
     return digest.rows, digest.checksum
+
+
+def _entry(connector: Any, schema: TableSchema, file: Path, relation: str) -> dict[str, Any]:
+    rows, checksum = _write_table(connector, schema, file, relation)
+    ddl = capture(connector, schema)
+    return {
+        "name": schema.name,
+        "rows": rows,
+        "checksum": checksum,
+        "file": file.name,
+        "file_sha256": file_sha256(file),
+        "ddl": ddl.table,
+        "schema": _schema_to_json(schema),
+        "index_ddl": ddl.indexes,
+        "constraint_ddl": ddl.constraints,
+        "deferrable_fks": list(ddl.deferrable_fks),
+    }
+
+
+def _write_manifest(folder: Path, manifest: dict[str, Any]) -> None:
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
 
 
 def create_snapshot(
@@ -129,54 +150,78 @@ def create_snapshot(
     snapshot_dir: str | Path,
     audit: AuditLog | None = None,
     actor: str = "system",
+    in_database: bool = False,
 ) -> Manifest:
-    """Snapshot ``tables`` of the database at ``url`` into a new folder under ``snapshot_dir``, then verify it."""
+    """Snapshot ``tables`` of the database at ``url`` into a new folder under ``snapshot_dir``, then verify it.
+
+    With ``in_database`` (PostgreSQL), the tables are first copied into the schema
+    ``pm_snapshot_<id>`` in one transaction and the Parquet files are written from those copies;
+    a restore then loads each table from its copy (fast) when the copy still verifies.
+    """
     if not tables:
         raise BadInputError("rollback snapshot: no tables named (rollback.tables or the spec's tables)")
     snapshot_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    folder = Path(snapshot_dir) / snapshot_id
-    folder.mkdir(parents=True, exist_ok=False)
-    entries: list[dict[str, Any]] = []
     with connect(url) as connector:
-        for table in tables:
-            schema = connector.introspect(table)
-            file = folder / f"{len(entries):04d}_{table}.parquet"
-            rows, checksum = _write_table(connector, schema, file)
-            ddl = capture(connector, schema)
-            entries.append(
-                {
-                    "name": table,
-                    "rows": rows,
-                    "checksum": checksum,
-                    "file": file.name,
-                    "file_sha256": file_sha256(file),
-                    "ddl": ddl.table,
-                    "schema": _schema_to_json(schema),
-                    "index_ddl": ddl.indexes,
-                    "constraint_ddl": ddl.constraints,
-                    "deferrable_fks": list(ddl.deferrable_fks),
-                }
+        if in_database and connector.engine != "postgresql":
+            raise BadInputError(
+                f"rollback snapshot of {mask_url(url)}: in-database snapshots are offered on PostgreSQL "
+                f"only, not {connector.engine}; the Parquet snapshot covers every engine"
             )
-        engine = connector.engine
-    manifest = {
-        "version": MANIFEST_VERSION,
-        "snapshot_id": snapshot_id,
-        "engine": engine,
-        "target": mask_url(url),
-        "created_at": dt.datetime.now(dt.UTC).isoformat(),
-        "tables": entries,
-        "verified": False,
-    }
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
-    verified = verify_snapshot(folder)
-    manifest["verified"] = True
-    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2, default=str))
+        schemas = [connector.introspect(table) for table in tables]
+        folder = Path(snapshot_dir) / snapshot_id
+        folder.mkdir(parents=True, exist_ok=False)
+        copy_schema = dbcopy.schema_for(snapshot_id) if in_database else None
+        if copy_schema:
+            dbcopy.create_copies(connector, copy_schema, schemas)
+        try:
+            manifest = _snapshot_files(connector, schemas, folder, url=url, copy_schema=copy_schema)
+        except BaseException:
+            if copy_schema:
+                dbcopy.drop_copies(connector, copy_schema)
+            raise
     if audit is not None:
         audit.append(
             "snapshot.created",
             actor=actor,
-            data={"snapshot": str(folder), "tables": {t.name: [t.rows, t.checksum] for t in verified.tables}},
+            data={
+                "snapshot": str(folder),
+                "tables": {t.name: [t.rows, t.checksum] for t in manifest.tables},
+                "in_database": copy_schema,
+            },
         )
+    return manifest
+
+
+def _snapshot_files(
+    connector: Any, schemas: list[TableSchema], folder: Path, *, url: str, copy_schema: str | None
+) -> Manifest:
+    entries = [
+        _entry(
+            connector,
+            schema,
+            folder / f"{index:04d}_{schema.name}.parquet",
+            dbcopy.relation(connector, copy_schema, schema.name)
+            if copy_schema
+            else connector.qualified(schema.name),
+        )
+        for index, schema in enumerate(schemas)
+    ]
+    manifest: dict[str, Any] = {
+        "version": MANIFEST_VERSION,
+        "snapshot_id": folder.name,
+        "engine": connector.engine,
+        "target": mask_url(url),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "tables": entries,
+        "in_database": None,
+        "verified": False,
+    }
+    _write_manifest(folder, manifest)
+    verified = verify_snapshot(folder)
+    if copy_schema:
+        manifest["in_database"] = asdict(dbcopy.verify_new_copies(connector, copy_schema, verified.tables))
+    manifest["verified"] = True
+    _write_manifest(folder, manifest)
     return load_manifest(folder)
 
 
@@ -209,9 +254,22 @@ def load_manifest(folder: str | Path) -> Manifest:
             created_at=data["created_at"],
             tables=tables,
             verified=bool(data["verified"]),
+            db_copy=_db_copy_from_json(data.get("in_database")),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise IntegrityRefusal(f"snapshot {folder}: {MANIFEST} is unreadable or incomplete ({exc})") from None
+
+
+def _db_copy_from_json(data: dict[str, Any] | None) -> DbCopy | None:
+    if not data:
+        return None
+    return DbCopy(
+        schema=str(data["schema"]),
+        tables={
+            name: CopyRecord(int(t["rows"]), str(t["checksum"]), str(t["fingerprint"]))
+            for name, t in data["tables"].items()
+        },
+    )
 
 
 def read_snapshot_table(manifest: Manifest, entry: TableSnapshot) -> pa.Table:

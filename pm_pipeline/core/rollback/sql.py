@@ -1,21 +1,25 @@
 """The statements of a restore, per engine, and the one transaction that runs them.
 
-PostgreSQL, SQLite and DuckDB run everything (DDL included) in one transaction. On MariaDB/MySQL
-DDL commits implicitly, so missing indexes and foreign keys are recreated before the data
-transaction (they do not change any row) and AUTO_INCREMENT is reset after it commits.
+PostgreSQL, SQLite and DuckDB run everything (DDL included) in one transaction: empty children
+before parents, load parents before children (from the PostgreSQL in-database copy when it still
+verifies, else from the Parquet files), recreate missing indexes and constraints, reset sequences,
+check row counts, COMMIT. MariaDB/MySQL, where DDL commits implicitly, restore by shadow tables
+and one atomic RENAME TABLE instead (:mod:`pm_pipeline.core.rollback.swap`).
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 
 from pm_pipeline.core.errors import IntegrityRefusal
+from pm_pipeline.core.rollback.dbcopy import check_copies, fingerprint_sql, relation
 from pm_pipeline.core.rollback.snapshot import Manifest, TableSnapshot
 
 INSERT_CHUNK_ROWS = 200
@@ -33,6 +37,15 @@ def pause_point(name: str) -> None:
     time.sleep(float(os.environ.get("PM_ROLLBACK_PAUSE_SECONDS", "60")))
 
 
+@dataclass(frozen=True)
+class RestoreOutcome:
+    """What a restore ran, where each table's rows came from, and why a faster source was not used."""
+
+    sql: tuple[str, ...]
+    sources: dict[str, str]  # table -> "parquet <file>", "in-database copy <schema>.<table>"
+    fallbacks: dict[str, str]  # table -> why its in-database copy was not used
+
+
 class _Dialect:
     def __init__(self, engine: str, quote: Any, qualified: Any, placeholder: str) -> None:
         self.engine = engine
@@ -43,8 +56,6 @@ class _Dialect:
     def prelude(self, *, defer: bool) -> list[str]:
         if self.engine == "postgresql":
             return ["SET CONSTRAINTS ALL DEFERRED"] if defer else []
-        if self.engine == "mysql":
-            return ["SET FOREIGN_KEY_CHECKS = 0"]
         if self.engine == "sqlite":
             return ["PRAGMA defer_foreign_keys = ON"]
         return []
@@ -52,21 +63,34 @@ class _Dialect:
     def empty(self, table: str) -> str:
         return f"DELETE FROM {self.qualified(table)}"
 
-    def insert(self, entry: TableSnapshot, rows: int) -> str:
+    def _overriding(self, entry: TableSnapshot) -> str:
+        if self.engine != "postgresql":
+            return ""
+        columns = entry.schema.columns
+        identity = any(c.identity and not (c.default or "").startswith("nextval(") for c in columns)
+        return " OVERRIDING SYSTEM VALUE" if identity else ""
+
+    def insert(self, entry: TableSnapshot, rows: int, *, into: str | None = None) -> str:
         columns = entry.schema.columns
         names = ", ".join(self.quote(c.name) for c in columns)
         if self.engine == "postgresql":
             # Values come back as read (numeric, uuid, json as text): cast each to the column type.
             cells = ", ".join(f"CAST({self.placeholder} AS {c.data_type})" for c in columns)
-            identity = any(c.identity and not (c.default or "").startswith("nextval(") for c in columns)
-            overriding = " OVERRIDING SYSTEM VALUE" if identity else ""
         else:
             cells = ", ".join([self.placeholder] * len(columns))
-            overriding = ""
         values = ", ".join([f"({cells})"] * rows)
-        return f"INSERT INTO {self.qualified(entry.name)} ({names}){overriding} VALUES {values}"
+        return f"INSERT INTO {into or self.qualified(entry.name)} ({names}){self._overriding(entry)} VALUES {values}"
 
-    def sequences(self, entry: TableSnapshot, schema_name: str | None) -> list[str]:
+    def insert_select(self, entry: TableSnapshot, source: str) -> str:
+        names = ", ".join(self.quote(c.name) for c in entry.schema.columns)
+        return (
+            f"INSERT INTO {self.qualified(entry.name)} ({names}){self._overriding(entry)} "
+            f"SELECT {names} FROM {source}"
+        )
+
+    def sequences(
+        self, entry: TableSnapshot, schema_name: str | None, *, table: str | None = None
+    ) -> list[str]:
         out: list[str] = []
         for seq in entry.schema.sequences:
             if seq.next_value is None:
@@ -79,7 +103,9 @@ class _Dialect:
                 )
                 out.append(f"ALTER SEQUENCE {name} RESTART WITH {int(seq.next_value)}")
             elif self.engine == "mysql":
-                out.append(f"ALTER TABLE {self.qualified(entry.name)} AUTO_INCREMENT = {int(seq.next_value)}")
+                out.append(
+                    f"ALTER TABLE {table or self.qualified(entry.name)} AUTO_INCREMENT = {int(seq.next_value)}"
+                )
         return out
 
 
@@ -87,30 +113,37 @@ def dialect_for(connector: Any) -> _Dialect:
     return _Dialect(connector.engine, connector.quote, connector.qualified, connector.placeholder)
 
 
-def describe_apply(manifest: Manifest, *, order: list[str], defer: bool) -> list[str]:
-    """The statements the apply step runs, for plans and dry runs (row values are parameters, not shown)."""
-    dialect = _Dialect(
-        manifest.engine, _quote_for(manifest.engine), lambda t: _quote_for(manifest.engine)(t), "?"
-    )
-    lines = ["BEGIN", *dialect.prelude(defer=defer)]
-    lines += [dialect.empty(name) for name in reversed(order)]
-    for name in order:
-        entry = manifest.table(name)
-        lines.append(f"{dialect.insert(entry, 1)}  -- x {entry.rows} rows from {entry.file}")
-    lines.append("-- recreate indexes and constraints listed in the manifest but missing on the target")
-    seq_lines = [line for name in order for line in dialect.sequences(manifest.table(name), None)]
-    if manifest.engine == "mysql":
-        return [*lines, "COMMIT", *seq_lines]
-    return [*lines, *seq_lines, "COMMIT"]
-
-
-def _quote_for(engine: str) -> Any:
+def quote_for(engine: str) -> Any:
     if engine == "mysql":
         return lambda name: "`" + name.replace("`", "``") + "`"
     return lambda name: '"' + name.replace('"', '""') + '"'
 
 
-def _chunks(path: Path) -> Iterator[list[tuple[Any, ...]]]:
+def describe_apply(manifest: Manifest, *, order: list[str], defer: bool) -> list[str]:
+    """The statements the apply step runs, for plans and dry runs (row values are parameters, not shown)."""
+    quote = quote_for(manifest.engine)
+    dialect = _Dialect(manifest.engine, quote, quote, "?")
+    lines = ["BEGIN", *dialect.prelude(defer=defer)]
+    copy = manifest.db_copy
+    if copy is not None:
+        lines.append("-- a copy that is missing or whose fingerprint differs is loaded from its Parquet file")
+        for name in order:
+            where = f"{quote(copy.schema)}.{quote(name)}"
+            lines += [f"LOCK TABLE {where} IN SHARE MODE", fingerprint_sql(where)]
+    lines += [dialect.empty(name) for name in reversed(order)]
+    for name in order:
+        entry = manifest.table(name)
+        if copy is not None:
+            lines.append(dialect.insert_select(entry, f"{quote(copy.schema)}.{quote(name)}"))
+        else:
+            lines.append(f"{dialect.insert(entry, 1)}  -- x {entry.rows} rows from {entry.file}")
+    lines.append("-- recreate indexes and constraints listed in the manifest but missing on the target")
+    lines += [line for name in order for line in dialect.sequences(manifest.table(name), None)]
+    lines.append("-- check every table's row count against the manifest")
+    return [*lines, "COMMIT"]
+
+
+def chunks(path: Path) -> Iterator[list[tuple[Any, ...]]]:
     parquet = pq.ParquetFile(path)
     for batch in parquet.iter_batches(batch_size=INSERT_CHUNK_ROWS):
         columns = [column.to_pylist() for column in batch.columns]
@@ -129,57 +162,74 @@ def _missing_ddl(connector: Any, entry: TableSnapshot) -> list[str]:
     return statements
 
 
-def apply_restore(connector: Any, manifest: Manifest, *, order: list[str], defer: bool) -> list[str]:
-    """Replace the rows of every table in ``order`` with the snapshot's, atomically. Returns the SQL run."""
+def _usable_copies(
+    tx: Any, connector: Any, manifest: Manifest, order: list[str]
+) -> tuple[set[str], dict[str, str]]:
+    if manifest.db_copy is None:
+        return set(), {}
+    entries = [manifest.table(name) for name in order]
+    problems = check_copies(connector, manifest.db_copy, entries, lock=tx)
+    return {name for name in order if name not in problems}, problems
+
+
+def apply_restore(
+    connector: Any,
+    manifest: Manifest,
+    *,
+    order: list[str],
+    defer: bool,
+    before_write: Callable[[], None] | None = None,
+) -> RestoreOutcome:
+    """Replace the rows of every table in ``order`` with the snapshot's in one transaction (not MariaDB).
+
+    ``before_write`` runs right before the transaction (the last export of changed rows).
+    """
     dialect = dialect_for(connector)
     schema_name = getattr(connector, "schema", None)
     missing = [ddl for name in order for ddl in _missing_ddl(connector, manifest.table(name))]
     ran: list[str] = []
-    if connector.engine == "mysql" and missing:
-        with connector.transaction() as tx:
-            tx.execute("SET FOREIGN_KEY_CHECKS = 0")
-            for ddl in missing:
-                tx.execute(ddl)
-                ran.append(ddl)
-        missing = []
+    sources: dict[str, str] = {}
+    if before_write is not None:
+        before_write()
     with connector.transaction() as tx:
         pause_point("begin")
         for statement in dialect.prelude(defer=defer):
             tx.execute(statement)
             ran.append(statement)
+        copies, fallbacks = _usable_copies(tx, connector, manifest, order)
         for name in reversed(order):
             tx.execute(dialect.empty(name))
             ran.append(dialect.empty(name))
             pause_point(f"empty:{name}")
         for name in order:
             entry = manifest.table(name)
-            for rows in _chunks(Path(manifest.directory) / entry.file):
-                tx.execute(dialect.insert(entry, len(rows)), [value for row in rows for value in row])
-            ran.append(f"{dialect.insert(entry, 1)}  -- x {entry.rows} rows")
+            if name in copies and manifest.db_copy is not None:
+                source = relation(connector, manifest.db_copy.schema, name)
+                tx.execute(dialect.insert_select(entry, source))
+                ran.append(dialect.insert_select(entry, source))
+                sources[name] = f"in-database copy {manifest.db_copy.schema}.{name}"
+            else:
+                for rows in chunks(Path(manifest.directory) / entry.file):
+                    tx.execute(dialect.insert(entry, len(rows)), [value for row in rows for value in row])
+                ran.append(f"{dialect.insert(entry, 1)}  -- x {entry.rows} rows")
+                sources[name] = f"parquet {entry.file}"
             pause_point(f"load:{name}")
         for ddl in missing:
             tx.execute(ddl)
             ran.append(ddl)
-        sequence_sql = [s for name in order for s in dialect.sequences(manifest.table(name), schema_name)]
-        if connector.engine != "mysql":
-            for statement in sequence_sql:
-                tx.execute(statement)
-                ran.append(statement)
-        for name in order:
-            count = int(tx.execute(f"SELECT COUNT(*) FROM {connector.qualified(name)}")[0][0])
-            if count != manifest.table(name).rows:
-                raise IntegrityRefusal(
-                    f"restore of {name} loaded {count} rows, the snapshot holds {manifest.table(name).rows}; rolled back"
-                )
+        for statement in [s for name in order for s in dialect.sequences(manifest.table(name), schema_name)]:
+            tx.execute(statement)
+            ran.append(statement)
+        _check_counts(tx, connector, manifest, order)
         pause_point("commit")
     pause_point("committed")
-    if connector.engine == "mysql":
-        for statement in sequence_sql:
-            connector_tx_ddl(connector, statement)
-            ran.append(statement)
-    return ran
+    return RestoreOutcome(tuple(ran), sources, fallbacks)
 
 
-def connector_tx_ddl(connector: Any, statement: str) -> None:
-    with connector.transaction() as tx:
-        tx.execute(statement)
+def _check_counts(tx: Any, connector: Any, manifest: Manifest, order: list[str]) -> None:
+    for name in order:
+        count = int(tx.execute(f"SELECT COUNT(*) FROM {connector.qualified(name)}")[0][0])
+        if count != manifest.table(name).rows:
+            raise IntegrityRefusal(
+                f"restore of {name} loaded {count} rows, the snapshot holds {manifest.table(name).rows}; rolled back"
+            )

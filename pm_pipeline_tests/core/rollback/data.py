@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 TABLES = ["customers", "orders", "order_items"]
 
 PG_SCHEMA = [
@@ -50,3 +52,25 @@ MY_DAMAGE = [
     "INSERT INTO orders (customer_id, placed) SELECT MAX(id), DATE '2025-01-01' FROM customers",
     "DROP INDEX orders_placed_idx ON orders",
 ]
+
+# (child, constraint, references a table of the same database, parent) after a restore.
+MY_FOREIGN_KEYS = [
+    ("order_items", "fk_items_order", 1, "orders"),
+    ("orders", "fk_orders_customer", 1, "customers"),
+]
+
+
+def foreign_keys(db: Any) -> list[tuple[object, ...]]:
+    """Every foreign key declared in ``db`` (MariaDB), with the database and table it references."""
+    return sorted(
+        tuple(row)
+        for row in db.query(
+            "SELECT TABLE_NAME, CONSTRAINT_NAME, UNIQUE_CONSTRAINT_SCHEMA = DATABASE(), REFERENCED_TABLE_NAME "
+            "FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE()"
+        )
+    )
+
+
+def helper_databases(db: Any) -> list[str]:
+    """The shadow/old databases a MariaDB restore of ``db`` created and has not dropped."""
+    return [str(row[0]) for row in db.query(f"SHOW DATABASES LIKE '{db.name}\\_\\_pm\\_%'")]

@@ -1,15 +1,20 @@
-"""Rollback checksums agree with the integrity feature's definition and react to any changed value."""
+"""Rollback checksums agree with the integrity feature's definition, row by row and key by key, and react to any changed value."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 
+from pm_pipeline.core.canonical import canonicalize
 from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.integrity.checksum import table_checksum as integrity_checksum
-from pm_pipeline.core.rollback.checksum import self_plan, table_checksum
+from pm_pipeline.core.rollback.checksum import digest_batches, self_plan, table_checksum
+from pm_pipeline_tests.core.integrity.test_rowhash import plain_key_text, plain_row_text
 
 
 def _sqlite(tmp_path: Path, *statements: str) -> str:
@@ -56,3 +61,71 @@ def test_any_change_moves_the_checksum(tmp_path: Path, change: str) -> None:
     with connect(url) as connector:
         after: Any = table_checksum(connector, "t")
     assert after.checksum != before.checksum
+
+
+def plain_digest(
+    batches: list[pa.RecordBatch], schema: TableSchema
+) -> tuple[int, str, dict[str, str], list[str]]:
+    """Rows, checksum, key -> digest and keyless digests computed one row at a time with json.dumps."""
+    plan = self_plan(schema)
+    by_key: dict[str, str] = {}
+    keyless: list[str] = []
+    rows = 0
+    for batch in batches:
+        columns = [
+            canonicalize(batch.column(p.name), plan=p, side="source", strict=True).to_pylist()
+            for p in plan.all_plans
+        ]
+        for values in zip(*columns, strict=True):
+            digest = hashlib.sha256(plain_row_text(list(values)).encode()).hexdigest()
+            if plan.keys:
+                by_key[plain_key_text(list(values[: len(plan.keys)]))] = digest
+            else:
+                keyless.append(digest)
+            rows += 1
+    total = sum(int(d, 16) for d in (by_key.values() if plan.keys else keyless))
+    return rows, f"{total % 2**256:064x}", by_key, keyless
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        # floats count in a snapshot: NaN and infinities are written as text, -0.0 keeps its sign
+        "PRIMARY KEY (id)",
+        # a text key is written ASCII-only (Zoë -> Zo\u00eb) while the row text keeps the character
+        "PRIMARY KEY (name)",
+        # a composite key with binary: hex inside the key
+        "PRIMARY KEY (blob, id)",
+        # keyless: every row counts, duplicates included
+        "",
+    ],
+)
+def test_digests_match_the_plain_definition(tmp_path: Path, key: str) -> None:
+    import duckdb
+
+    path = tmp_path / "t.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(
+            f"CREATE TABLE t (id INTEGER, name VARCHAR, blob BLOB, score DOUBLE, note VARCHAR, {key})"
+        )
+        conn.execute(
+            "INSERT INTO t SELECT g, ['Zoë', 'a\"b\\c', 'tab\t', '😀'][g % 4 + 1] || g, "
+            "CASE WHEN g % 3 = 0 THEN ''::BLOB ELSE ('b' || g)::BLOB END, "
+            "['nan', 'inf', '-inf', '-0.0', '1e16', '0.1', NULL][g % 7 + 1]::DOUBLE, "
+            "CASE WHEN g % 5 = 0 THEN NULL ELSE 'line\n' || g END FROM range(1, 301) r(g)"
+        )
+        if not key:
+            conn.execute("INSERT INTO t SELECT * FROM t WHERE id < 50")
+    with connect(f"duckdb:///{path}") as connector:
+        schema = connector.introspect("t")
+        batches = list(connector.stream_table("t", schema=schema, batch_rows=64))
+    # A key read twice with other values (a re-read snapshot): its last row is the one that counts.
+    first = batches[0]
+    changed = first.set_column(
+        first.schema.get_field_index("score"), "score", pa.array([1.5] * first.num_rows)
+    )
+    for streamed in (batches, [*batches, changed]):
+        mine = digest_batches(streamed, schema)
+        rows, checksum, by_key, keyless = plain_digest(streamed, schema)
+        assert (mine.rows, mine.checksum, mine.keyless) == (rows, checksum, keyless)
+        assert list(mine.by_key.items()) == list(by_key.items())

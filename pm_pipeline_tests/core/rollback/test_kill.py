@@ -26,9 +26,15 @@ plan = build_plan(snapshot, target_url=url)
 execute_plan(plan, audit_log=audit, export_dir=exports, dry_run=False)
 """
 
-# Before the transaction, after emptying a child, half way through loading, just before and
-# just after COMMIT: the points where a partial restore would show if it were not atomic.
-POINTS = ["begin", "empty:orders", "load:customers", "load:orders", "commit", "committed"]
+# PostgreSQL (one transaction): before it, after emptying a child, half way through loading, just
+# before and just after COMMIT: the points where a partial restore would show if it were not atomic.
+PG_POINTS = ["begin", "empty:orders", "load:customers", "load:orders", "commit", "committed"]
+# MariaDB (shadow tables): leftovers of the last kill dropped, shadows half loaded, shadows verified,
+# just before the RENAME, right after it (old tables not dropped yet), and at the end.
+MY_POINTS = ["begin", "load:customers", "load:orders", "verified", "swap", "swapped", "committed"]
+# From an in-database copy only the loading differs (INSERT ... SELECT in the same transaction).
+PG_COPY_POINTS = ["load:customers", "commit", "committed"]
+RESTORED_AT = {"swapped", "committed"}
 
 
 def _checksums(url: str) -> dict[str, tuple[int, str]]:
@@ -52,22 +58,25 @@ def _kill_at(point: str, plan_args: list[str], tmp_path: Path) -> None:
     child.wait(timeout=30)
 
 
-def _run_kills(db: Any, schema: list[str], damage: list[str], tmp_path: Path) -> None:
-    db.execute(*schema)
-    manifest = create_snapshot(db.url, tables=data.TABLES, snapshot_dir=tmp_path / "snap")
+def _run_kills(
+    db: Any, damage: list[str], points: list[str], tmp_path: Path, *, in_database: bool = False
+) -> None:
+    manifest = create_snapshot(
+        db.url, tables=data.TABLES, snapshot_dir=tmp_path / "snap", in_database=in_database
+    )
     restored = {t.name: (t.rows, t.checksum) for t in manifest.tables}
     audit = tmp_path / "audit.jsonl"
     plan = build_plan(manifest.directory, target_url=db.url)
     approve(plan, approver="alice", audit_log=audit)
     approve(plan, approver="bob", audit_log=audit)
     args = [manifest.directory, db.url, str(audit), str(tmp_path / "exports")]
-    for point in POINTS:
+    for point in points:
         db.execute(*damage)
         damaged = _checksums(db.url)
         assert damaged != restored
         _kill_at(point, args, tmp_path)
         after = _checksums(db.url)
-        assert after == (restored if point == "committed" else damaged), f"killed at {point}"
+        assert after == (restored if point in RESTORED_AT else damaged), f"killed at {point}"
         if point != "committed":
             # Recover the way an operator would: run the same approved plan again.
             execute_plan(plan, audit_log=audit, export_dir=tmp_path / "exports", dry_run=False)
@@ -76,9 +85,20 @@ def _run_kills(db: Any, schema: list[str], damage: list[str], tmp_path: Path) ->
 
 @pytest.mark.postgres
 def test_kill_during_postgres_restore(pg_db: Any, tmp_path: Path) -> None:
-    _run_kills(pg_db, data.PG_SCHEMA, data.PG_DAMAGE, tmp_path)
+    pg_db.execute(*data.PG_SCHEMA)
+    _run_kills(pg_db, data.PG_DAMAGE, PG_POINTS, tmp_path)
+
+
+@pytest.mark.postgres
+def test_kill_during_postgres_restore_from_in_database_copy(pg_db: Any, tmp_path: Path) -> None:
+    pg_db.execute(*data.PG_SCHEMA)
+    _run_kills(pg_db, data.PG_DAMAGE, PG_COPY_POINTS, tmp_path, in_database=True)
 
 
 @pytest.mark.mariadb
-def test_kill_during_mariadb_restore(mariadb_db: Any, tmp_path: Path) -> None:
-    _run_kills(mariadb_db, data.MY_SCHEMA, data.MY_DAMAGE, tmp_path)
+def test_kill_during_mariadb_shadow_swap(mariadb_db: Any, tmp_path: Path) -> None:
+    mariadb_db.execute(*data.MY_SCHEMA)
+    _run_kills(mariadb_db, data.MY_DAMAGE, MY_POINTS, tmp_path)
+    # The last run cleaned up what the kills left; the restored children reference the restored parents.
+    assert data.helper_databases(mariadb_db) == []
+    assert data.foreign_keys(mariadb_db) == data.MY_FOREIGN_KEYS

@@ -11,6 +11,7 @@ from pm_pipeline.core.rollback import parse_rollback
 def test_defaults() -> None:
     settings = parse_rollback({}, file="m.yaml")
     assert settings.approvals_required == 2 and settings.tables == []
+    assert settings.in_database_snapshot is False
 
 
 @pytest.mark.parametrize(

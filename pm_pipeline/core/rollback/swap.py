@@ -1,0 +1,248 @@
+"""MariaDB/MySQL restore: shadow tables, verified, then swapped in with one atomic RENAME TABLE.
+
+DDL commits implicitly on MariaDB, so rows, indexes and constraints cannot be replaced in one
+transaction. Instead each table is rebuilt from the snapshot's own ``CREATE TABLE`` (indexes,
+foreign keys and AUTO_INCREMENT included) in a shadow database ``<db>__pm_shadow`` and loaded from
+the snapshot files; every shadow's canonical checksum is verified against the manifest; then one
+``RENAME TABLE`` moves every live table to ``<db>__pm_old`` and every shadow into its place.
+MariaDB renames atomically, a crash included, so the target is either untouched or restored. The
+helper databases are dropped at the end, or by the next run when the process died.
+
+Why shadow *databases* rather than ``<table>__pm_shadow`` next to the live tables: InnoDB
+foreign-key names are unique per database, so a shadow beside its table cannot carry its foreign
+keys under their own names; and a foreign key follows a renamed parent, so before the swap the
+shadow children must reference the shadow parents. In a database of their own the shadows keep
+every name, an unqualified ``REFERENCES`` in the snapshot's DDL names the shadow parent, and
+RENAME moves each constraint with its table: afterwards the restored children reference the
+restored parents, and the replaced tables reference each other in ``<db>__pm_old``, which is
+dropped. A foreign key from a table outside the snapshot onto a restored table would follow the
+replaced table; such tables, and tables with triggers (which RENAME cannot move between
+databases), are refused before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from pm_pipeline.core.errors import IntegrityRefusal
+from pm_pipeline.core.rollback.checksum import relation_checksum
+from pm_pipeline.core.rollback.snapshot import Manifest, TableSnapshot
+from pm_pipeline.core.rollback.sql import RestoreOutcome, chunks, dialect_for, pause_point, quote_for
+
+SHADOW_SUFFIX = "__pm_shadow"
+OLD_SUFFIX = "__pm_old"
+_MAX_NAME = 64
+
+
+def helper_databases(database: str) -> tuple[str, str]:
+    """The shadow and old databases of ``database``; hashed when the readable names would be too long."""
+    shadow, old = f"{database}{SHADOW_SUFFIX}", f"{database}{OLD_SUFFIX}"
+    if max(len(shadow), len(old)) <= _MAX_NAME:
+        return shadow, old
+    digest = hashlib.sha256(database.encode()).hexdigest()[:16]
+    return f"pm_shadow_{digest}", f"pm_old_{digest}"
+
+
+# A foreign-key line of SHOW CREATE TABLE whose parent is in the same database (unqualified).
+_LOCAL_REFERENCE = re.compile(
+    r"^(\s*CONSTRAINT `(?:[^`]|``)+` FOREIGN KEY \(.*\) REFERENCES )`((?:[^`]|``)+)` \("
+)
+
+
+def _shadow_ddl(entry: TableSnapshot, shadow: str, *, database: str, restored: list[str]) -> str:
+    """The snapshot's CREATE TABLE, creating the shadow; parents that are not restored stay the live ones."""
+    quote = quote_for("mysql")
+    prefix = f"CREATE TABLE {quote(entry.name)} "
+    if not entry.ddl.startswith(prefix):
+        raise IntegrityRefusal(
+            f"rollback refused: the snapshot's DDL of {entry.name} does not start with {prefix.strip()!r}; "
+            "take a new snapshot of the table"
+        )
+    lines = []
+    for line in entry.ddl[len(prefix) :].split("\n"):
+        found = _LOCAL_REFERENCE.match(line)
+        if found and found.group(2).replace("``", "`") not in restored:
+            # Unqualified, it would name a table of the shadow database that is never created.
+            line = f"{found.group(1)}{quote(database)}.`{found.group(2)}` ({line[found.end() :]}"
+        lines.append(line)
+    return f"CREATE TABLE {quote(shadow)}.{quote(entry.name)} " + "\n".join(lines)
+
+
+def _in_list(names: list[str]) -> str:
+    return ", ".join(["%s"] * len(names))
+
+
+def preflight(connector: Any, manifest: Manifest, order: list[str]) -> None:
+    """Refuse, before any write, what a swap cannot restore faithfully."""
+    database = connector.schema
+    triggers = connector.execute(
+        "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS "
+        f"WHERE EVENT_OBJECT_SCHEMA = %s AND EVENT_OBJECT_TABLE IN ({_in_list(order)}) ORDER BY 1, 2",
+        (database, *order),
+    )
+    if triggers:
+        listed = ", ".join(f"{table}.{name}" for table, name in triggers)
+        raise IntegrityRefusal(
+            f"rollback refused: trigger(s) {listed} would be lost: MariaDB cannot move a table with triggers "
+            "to another database; drop them before the rollback and recreate them after"
+        )
+    outside = connector.execute(
+        "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_NAME "
+        "FROM information_schema.REFERENTIAL_CONSTRAINTS "
+        f"WHERE UNIQUE_CONSTRAINT_SCHEMA = %s AND REFERENCED_TABLE_NAME IN ({_in_list(order)}) "
+        f"AND NOT (CONSTRAINT_SCHEMA = %s AND TABLE_NAME IN ({_in_list(order)})) ORDER BY 1, 2, 3",
+        (database, *order, database, *order),
+    )
+    if outside:
+        listed = ", ".join(
+            f"{schema}.{table} ({name} -> {parent})" for schema, table, name, parent in outside
+        )
+        raise IntegrityRefusal(
+            f"rollback refused: {listed} reference(s) restored tables from outside the snapshot; the swap "
+            "would leave them referencing the replaced tables. Snapshot and restore those tables too"
+        )
+    for name in order:
+        _shadow_ddl(manifest.table(name), "", database=database, restored=order)
+
+
+def _drop_helpers(tx: Any, quote: Any, shadow: str, old: str) -> list[str]:
+    statements = [f"DROP DATABASE IF EXISTS {quote(old)}", f"DROP DATABASE IF EXISTS {quote(shadow)}"]
+    for statement in statements:
+        tx.execute(statement)
+    return statements
+
+
+def _build_shadows(connector: Any, manifest: Manifest, order: list[str], shadow: str, old: str) -> list[str]:
+    """Leftovers of an earlier run dropped, every shadow created and loaded; returns the SQL run."""
+    dialect = dialect_for(connector)
+    quote = connector.quote
+    ran = ["SET FOREIGN_KEY_CHECKS = 0"]
+    with connector.transaction() as tx:
+        tx.execute(ran[0])  # the shadows are loaded in any order; their checksums are verified after
+        ran += _drop_helpers(tx, quote, shadow, old)
+        pause_point("begin")
+        for statement in [f"CREATE DATABASE {quote(shadow)}", f"CREATE DATABASE {quote(old)}"]:
+            tx.execute(statement)
+            ran.append(statement)
+        for name in order:
+            statement = _shadow_ddl(manifest.table(name), shadow, database=connector.schema, restored=order)
+            tx.execute(statement)
+            ran.append(statement)
+        for name in order:
+            entry = manifest.table(name)
+            into = f"{quote(shadow)}.{quote(name)}"
+            for rows in chunks(Path(manifest.directory) / entry.file):
+                tx.execute(dialect.insert(entry, len(rows), into=into), [v for row in rows for v in row])
+            ran.append(f"{dialect.insert(entry, 1, into=into)}  -- x {entry.rows} rows from {entry.file}")
+            pause_point(f"load:{name}")
+        tx.execute("COMMIT")
+        for name in order:
+            for statement in dialect.sequences(
+                manifest.table(name), None, table=f"{quote(shadow)}.{quote(name)}"
+            ):
+                tx.execute(statement)
+                ran.append(statement)
+    return ran
+
+
+def _verify_shadows(connector: Any, manifest: Manifest, order: list[str], shadow: str) -> None:
+    for name in order:
+        entry = manifest.table(name)
+        digest = relation_checksum(
+            connector, f"{connector.quote(shadow)}.{connector.quote(name)}", entry.schema
+        )
+        if (digest.rows, digest.checksum) != (entry.rows, entry.checksum):
+            raise IntegrityRefusal(
+                f"shadow table {shadow}.{name} holds {digest.rows} rows / {digest.checksum[:12]}, the snapshot "
+                f"{entry.rows} rows / {entry.checksum[:12]}; nothing was swapped (the next run drops the shadows)"
+            )
+
+
+def _rename_statement(
+    quote: Any, database: str, shadow: str, old: str, live: list[str], order: list[str]
+) -> str:
+    pairs = [
+        f"{quote(database)}.{quote(name)} TO {quote(old)}.{quote(name)}" for name in order if name in live
+    ]
+    pairs += [f"{quote(shadow)}.{quote(name)} TO {quote(database)}.{quote(name)}" for name in order]
+    return "RENAME TABLE " + ", ".join(pairs)
+
+
+def restore_by_swap(
+    connector: Any,
+    manifest: Manifest,
+    *,
+    order: list[str],
+    before_write: Callable[[], None] | None = None,
+) -> RestoreOutcome:
+    """Build and verify the shadows, run ``before_write`` (the last export), then swap and clean up."""
+    database = connector.schema
+    shadow, old = helper_databases(database)
+    preflight(connector, manifest, order)
+    ran = _build_shadows(connector, manifest, order, shadow, old)
+    _verify_shadows(connector, manifest, order, shadow)
+    ran.append(f"-- {len(order)} shadow table(s) verified against the manifest's checksums")
+    pause_point("verified")
+    if before_write is not None:
+        before_write()
+    live = [
+        str(row[0])
+        for row in connector.execute(
+            f"SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN ({_in_list(order)})",
+            (database, *order),
+        )
+    ]
+    rename = _rename_statement(connector.quote, database, shadow, old, live, order)
+    with connector.transaction() as tx:
+        tx.execute("SET FOREIGN_KEY_CHECKS = 0")
+        pause_point("swap")
+        tx.execute(rename)
+        ran.append(rename)
+        pause_point("swapped")
+        ran += _drop_helpers(tx, connector.quote, shadow, old)
+    pause_point("committed")
+    sources = {name: f"parquet {manifest.table(name).file} via {shadow}.{name}" for name in order}
+    return RestoreOutcome(tuple(ran), sources, {})
+
+
+def describe_swap(manifest: Manifest, *, order: list[str], database: str) -> list[str]:
+    """The statements of a swap restore, for plans and dry runs (row values are parameters, not shown)."""
+    quote = quote_for("mysql")
+    shadow, old = helper_databases(database)
+    dialect = dialect_for(_Describer(quote))
+    lines = [
+        "SET FOREIGN_KEY_CHECKS = 0",
+        f"DROP DATABASE IF EXISTS {quote(old)}",
+        f"DROP DATABASE IF EXISTS {quote(shadow)}",
+        f"CREATE DATABASE {quote(shadow)}",
+        f"CREATE DATABASE {quote(old)}",
+    ]
+    lines += [_shadow_ddl(manifest.table(name), shadow, database=database, restored=order) for name in order]
+    for name in order:
+        entry = manifest.table(name)
+        into = f"{quote(shadow)}.{quote(name)}"
+        lines.append(f"{dialect.insert(entry, 1, into=into)}  -- x {entry.rows} rows from {entry.file}")
+    lines.append("COMMIT")
+    for name in order:
+        lines += dialect.sequences(manifest.table(name), None, table=f"{quote(shadow)}.{quote(name)}")
+    lines.append(
+        "-- verify every shadow table's canonical checksum against the manifest; export changed rows"
+    )
+    lines.append(_rename_statement(quote, database, shadow, old, order, order))
+    lines += [f"DROP DATABASE IF EXISTS {quote(old)}", f"DROP DATABASE IF EXISTS {quote(shadow)}"]
+    return lines
+
+
+class _Describer:
+    """Enough of a connector for :func:`dialect_for` when no connection is open (plans)."""
+
+    engine = "mysql"
+    placeholder = "?"
+
+    def __init__(self, quote: Any) -> None:
+        self.quote = quote
+        self.qualified = quote

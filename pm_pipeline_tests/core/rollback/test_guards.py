@@ -1,0 +1,148 @@
+"""Every guard stops a restore before its first write, on real PostgreSQL and MariaDB.
+
+"Before any write" is checked on the data (canonical checksums unchanged) and, on MariaDB, by the
+absence of the shadow databases a restore creates first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
+from pm_pipeline.core.rollback import (
+    Manifest,
+    approve,
+    build_plan,
+    create_snapshot,
+    execute_plan,
+    run_step,
+    verify_snapshot,
+)
+from pm_pipeline.core.rollback.checksum import table_checksum
+
+from . import data
+
+
+@dataclass(frozen=True)
+class Target:
+    db: Any
+    engine: str
+
+    def checksums(self) -> dict[str, tuple[int, str]]:
+        with connect(self.db.url) as connector:
+            return {t: (d.rows, d.checksum) for t in data.TABLES for d in [table_checksum(connector, t)]}
+
+    def untouched_by(self, run: Any) -> None:
+        before = self.checksums()
+        run()
+        assert self.checksums() == before
+        if self.engine == "mariadb":
+            assert data.helper_databases(self.db) == []
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ]
+)
+def target(request: pytest.FixtureRequest) -> Target:
+    engine = str(request.param)
+    db = request.getfixturevalue("pg_db" if engine == "postgres" else "mariadb_db")
+    return Target(db, engine)
+
+
+def _damaged(target: Target, tmp_path: Path) -> Manifest:
+    postgres = target.engine == "postgres"
+    target.db.execute(*(data.PG_SCHEMA if postgres else data.MY_SCHEMA))
+    manifest = create_snapshot(target.db.url, tables=data.TABLES, snapshot_dir=tmp_path / "snap")
+    target.db.execute(*(data.PG_DAMAGE if postgres else data.MY_DAMAGE))
+    return manifest
+
+
+def test_unapproved_run_stops_before_any_write(target: Target, tmp_path: Path) -> None:
+    manifest = _damaged(target, tmp_path)
+    plan = build_plan(manifest.directory, target_url=target.db.url)
+    audit = tmp_path / "audit.jsonl"
+    approve(plan, approver="alice", audit_log=audit)
+
+    def run() -> None:
+        with pytest.raises(IntegrityRefusal, match="1 approval"):
+            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
+
+    target.untouched_by(run)
+
+
+def test_approvals_of_another_plan_or_the_same_person_do_not_count(target: Target, tmp_path: Path) -> None:
+    manifest = _damaged(target, tmp_path)
+    plan = build_plan(manifest.directory, target_url=target.db.url)
+    other = build_plan(manifest.directory, target_url=target.db.url, approvals_required=3)
+    assert other.checksum != plan.checksum
+    audit = tmp_path / "audit.jsonl"
+    approve(other, approver="alice", audit_log=audit)
+    approve(other, approver="bob", audit_log=audit)
+    approve(plan, approver="alice", audit_log=audit)
+    with pytest.raises(BadInputError, match="already approved"):
+        approve(plan, approver="alice", audit_log=audit)
+
+    def run() -> None:
+        with pytest.raises(IntegrityRefusal, match="approval"):
+            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
+
+    target.untouched_by(run)
+
+
+def test_corrupted_snapshot_is_detected_before_any_write(target: Target, tmp_path: Path) -> None:
+    manifest = _damaged(target, tmp_path)
+    plan = build_plan(manifest.directory, target_url=target.db.url)
+    audit = tmp_path / "audit.jsonl"
+    approve(plan, approver="alice", audit_log=audit)
+    approve(plan, approver="bob", audit_log=audit)
+    file = Path(manifest.directory) / manifest.table("orders").file
+    raw = bytearray(file.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    file.write_bytes(bytes(raw))
+    with pytest.raises(IntegrityRefusal, match="orders"):
+        verify_snapshot(manifest.directory)
+
+    def run() -> None:
+        with pytest.raises(IntegrityRefusal, match="modified"):
+            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
+
+    target.untouched_by(run)
+
+
+def test_tampered_audit_log_blocks_the_restore(target: Target, tmp_path: Path) -> None:
+    manifest = _damaged(target, tmp_path)
+    plan = build_plan(manifest.directory, target_url=target.db.url)
+    audit = tmp_path / "audit.jsonl"
+    approve(plan, approver="alice", audit_log=audit)
+    approve(plan, approver="bob", audit_log=audit)
+    audit.write_text(audit.read_text().replace('"bob"', '"mallory"'))
+
+    def run() -> None:
+        with pytest.raises(IntegrityRefusal, match="audit log"):
+            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
+
+    target.untouched_by(run)
+
+
+def test_apply_step_run_alone_checks_its_own_guards(target: Target, tmp_path: Path) -> None:
+    # A caller that skips check_approvals (a Dagster re-execution of one op) must still be stopped.
+    manifest = _damaged(target, tmp_path)
+    plan = build_plan(manifest.directory, target_url=target.db.url)
+    audit = tmp_path / "audit.jsonl"
+    approve(plan, approver="alice", audit_log=audit)
+
+    def run() -> None:
+        with pytest.raises(IntegrityRefusal, match="1 approval"):
+            run_step(
+                plan, plan.step("apply_restore"), audit_log=audit, export_dir=tmp_path / "x", dry_run=False
+            )
+
+    target.untouched_by(run)
