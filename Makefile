@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test lint typecheck pytest ui clean
+.PHONY: install demo test lint typecheck pytest ui clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "pm-pipeline needs Python 3.11, found " + sys.version' 
@@ -37,6 +37,10 @@ test: lint typecheck pytest
 
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
+
+# The reconciliation benchmark (docs/benchmarks.md); e.g. BENCH_ARGS="--rows 10000000".
+bench: $(STAMP)
+	$(BIN)/python -m pm_pipeline.bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .dagster_home .pytest_cache .mypy_cache .ruff_cache

@@ -46,6 +46,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--html", type=Path, help="write the technical HTML report here")
     check.add_argument("--reports", type=Path, help="write every report format into this folder")
     check.add_argument("--no-progress", action="store_true", help="no progress display")
+    check.add_argument(
+        "--no-integrity",
+        action="store_true",
+        help="reconcile and compare schemas only (no integrity checks, checksum manifest or GX suites)",
+    )
+    check.add_argument(
+        "--strategy",
+        choices=("auto", "arrow", "pushdown", "bucket"),
+        default="auto",
+        help="how tables are compared (default: each table's spec setting, else chosen by size and engines)",
+    )
 
     validate = commands.add_parser("validate-spec", help="validate a migration spec and exit")
     validate.add_argument("spec", type=Path)
@@ -62,6 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", help="detect any edit, deletion or reordering; exit 1 if found"
     )
     audit_verify.add_argument("log", type=Path)
+
+    from pm_pipeline.cli_rollback import add_rollback_parser
+
+    add_rollback_parser(commands)
 
     demo = commands.add_parser("demo", help="build the embedded demo databases and run the whole pipeline")
     demo.add_argument("--dir", type=Path, default=None, help="where the demo databases and reports go")
@@ -107,6 +122,8 @@ def _check(args: argparse.Namespace) -> int:
         html_path=args.html,
         reports_dir=args.reports,
         show_progress=not args.no_progress and sys.stderr.isatty(),
+        strategy=args.strategy,
+        integrity=not args.no_integrity,
     )
     return EXIT_OK if result_passed else EXIT_DIFFERENCES
 
@@ -141,6 +158,12 @@ def _audit(args: argparse.Namespace) -> int:
     return EXIT_DIFFERENCES
 
 
+def _rollback(args: argparse.Namespace) -> int:
+    from pm_pipeline.cli_rollback import run_rollback
+
+    return run_rollback(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from pm_pipeline.demo.run import run_demo
 
@@ -153,6 +176,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "validate-spec": _validate,
     "verify-manifest": _verify_manifest,
     "audit": _audit,
+    "rollback": _rollback,
     "demo": _demo,
 }
 

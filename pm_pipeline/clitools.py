@@ -4,15 +4,24 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from pm_pipeline.core.config import MigrationSpec, load_spec, spec_checksum
 from pm_pipeline.core.integrity import verify_manifest, write_manifest
+from pm_pipeline.core.reconcile import ReconcileOptions
 from pm_pipeline.core.reconcile.stash import Progress as BatchProgress
 from pm_pipeline.core.report import ReportFormat, redactor_for, write_reports
 from pm_pipeline.core.run import CheckResult, check_report, run_check, spec_for_urls
@@ -32,6 +41,54 @@ def _spec(
     return spec, "no-spec"
 
 
+def progress_bar(console: Console, *, enabled: bool, get_time: Callable[[], float] | None = None) -> Progress:
+    """One bar per table: rows read (of the expected), time spent and the time remaining."""
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.fields[rows]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=not enabled,
+        transient=True,
+        get_time=get_time,
+    )
+
+
+def _rows_text(done: int, expected: int | None) -> str:
+    return f"{done:,} rows" if expected is None else f"{done:,} / ~{expected:,} rows"
+
+
+class TableBars:
+    """The check's progress as rich bars. The expected rows are an estimate: a bar whose table holds
+    more rows grows with them, and a finished table's bar is complete whatever was announced."""
+
+    def __init__(self, bar: Progress) -> None:
+        self._bar = bar
+        self._tasks: dict[str, tuple[TaskID, int | None]] = {}
+        self._lock = threading.Lock()  # the source and target are read by two threads
+
+    def start_table(self, table: str, expected_rows: int | None) -> BatchProgress:
+        task = self._bar.add_task(table, total=expected_rows, rows=_rows_text(0, expected_rows))
+        self._tasks[table] = (task, expected_rows)
+
+        def advance(side: str, rows: int) -> None:
+            with self._lock:
+                done = int(self._bar.tasks[task].completed) + rows
+                total = self._bar.tasks[task].total
+                grown = None if total is None else max(int(total), done)
+                self._bar.update(task, completed=done, total=grown, rows=_rows_text(done, expected_rows))
+
+        return advance
+
+    def finish_table(self, table: str) -> None:
+        task, expected_rows = self._tasks[table]
+        with self._lock:
+            done = int(self._bar.tasks[task].completed)
+            self._bar.update(task, completed=done, total=done, rows=_rows_text(done, expected_rows))
+
+
 def run_cli_check(
     *,
     spec_path: Path | None,
@@ -42,35 +99,23 @@ def run_cli_check(
     html_path: Path | None,
     reports_dir: Path | None,
     show_progress: bool,
+    progress_console: Console | None = None,
+    strategy: str = "auto",
+    integrity: bool = True,
 ) -> bool:
-    """Run a check, print a summary on stdout, write the requested files; True when everything passed."""
+    """Run a check, print a summary on stdout, write the requested files; True when everything passed.
+
+    With ``show_progress``, a bar per table on ``progress_console`` (stderr by default)."""
     spec, checksum = _spec(spec_path, source_url, target_url, tables)
     diff_dir = (reports_dir / "diffs") if reports_dir else None
-    console = Console(file=sys.stderr)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        TextColumn("{task.fields[rows]:,} rows"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not show_progress,
-        transient=True,
-    ) as bar:
-
-        def progress(table: str, expected: int | None) -> BatchProgress:
-            task = bar.add_task(table, total=None if expected is None else expected * 2, rows=0)
-
-            def advance(side: str, rows: int) -> None:
-                bar.update(task, advance=rows, rows=bar.tasks[task].completed + rows)
-
-            return advance
-
+    with progress_bar(progress_console or Console(file=sys.stderr), enabled=show_progress) as bar:
         result = run_check(
             spec,
             diff_dir=diff_dir,
-            progress=progress,
+            progress=TableBars(bar),
             data_docs_dir=(reports_dir / "data-docs") if reports_dir else None,
+            options=ReconcileOptions(strategy=strategy),
+            integrity=integrity,
         )
     print_summary(result, Console(file=sys.stdout, width=120))
     report = check_report(result, spec_checksum=checksum, launched_by=f"cli:{getpass.getuser()}")

@@ -19,7 +19,9 @@ from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.monitor.settings import parse_monitoring
 from pm_pipeline.core.run import select_tables
+from pm_pipeline.defs.executors import executor_from_environment
 from pm_pipeline.defs.monitoring import build_monitoring_defs
+from pm_pipeline.defs.partitions import bucket_key, build_bucket_job
 from pm_pipeline.defs.reports import build_report_asset
 from pm_pipeline.defs.resources import MigrationResource
 from pm_pipeline.defs.rollback import build_rollback_job
@@ -57,7 +59,11 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
     mappings = _mappings(spec)
     table_assets, keys = build_table_assets(spec, mappings)
     report = build_report_asset(keys)
-    check_selection = dg.AssetSelection.groups("reconciliation", "integrity", "verification", "reports")
+    # Buckets run as partitions (a backfill, or their own job); the main job combines them.
+    partitioned = [m for m in mappings if m.partitions]
+    check_selection = dg.AssetSelection.groups(
+        "reconciliation", "integrity", "verification", "reports"
+    ) - dg.AssetSelection.assets(*(bucket_key(m.source) for m in partitioned))
     main_job = dg.define_asset_job(
         MAIN_JOB,
         selection=check_selection,
@@ -71,7 +77,7 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
         jobs=jobs,  # type: ignore[arg-type]
         drift_selection={k.table: [k.reconciliation, k.schema, k.integrity, k.verified] for k in keys},
     )
-    jobs_list: list[Any] = [main_job]
+    jobs_list: list[Any] = [main_job, *(build_bucket_job(m, m.partitions) for m in partitioned)]
     if spec.rollback:
         try:
             jobs_list.append(build_rollback_job(spec, spec_file=str(spec_path)))
@@ -83,8 +89,13 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
         jobs=jobs_list,
         sensors=[d for d in monitoring if isinstance(d, dg.SensorDefinition)],
         schedules=[d for d in monitoring if isinstance(d, dg.ScheduleDefinition)],
-        resources={"migration": MigrationResource(spec_path=str(spec_path))},
-        executor=dg.multiprocess_executor.configured({"max_concurrent": 2}),
+        resources={
+            "migration": MigrationResource(spec_path=str(spec_path)),
+            # Explicit, so that runs executed in-process also keep their outputs on disk: a table's
+            # buckets are combined in a later run than the ones that reconciled them.
+            "io_manager": dg.FilesystemIOManager(),
+        },
+        executor=executor_from_environment(os.environ),
     )
 
 

@@ -1,8 +1,10 @@
 """The real dagster-webserver loads the code location on the demo spec and serves its assets and
-asset checks over GraphQL."""
+asset checks over GraphQL; under `dagster dev`, a spec with a verified snapshot shows the rollback
+job with its ops in foreign-key order, and a dry run launched over GraphQL writes nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -13,12 +15,20 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pm_pipeline.cli import main
+from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.reconcile.verdict import CHECK_NAMES
+from pm_pipeline.core.rollback.checksum import table_checksum
+from pm_pipeline.defs.rollback import ROLLBACK_JOB_NAME
+from pm_pipeline_tests.conftest import PgDatabase
+from pm_pipeline_tests.core.rollback import data
+from pm_pipeline_tests.test_cli_rollback import write_rollback_spec
 from pm_pipeline_tests.test_definitions import TABLES, dagster_home, demo_copy
 
 STARTUP_SECONDS = 60
@@ -67,33 +77,23 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.wait(timeout=10)
 
 
-@pytest.fixture
-def webserver(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    paths = demo_copy(tmp_path_factory.getbasetemp(), tmp_path / "demo")
-    home = dagster_home(tmp_path / "dagster_home")
+@contextlib.contextmanager
+def _serving(arguments: list[str], *, spec: Path, home: Path, cwd: Path) -> Iterator[str]:
+    """Run a Dagster server (``arguments`` plus host and port) on ``spec``; yield its URL once it answers."""
     port = _free_port()
-    log = (tmp_path / "webserver.log").open("wb")
-    command = [
-        str(Path(sys.executable).with_name("dagster-webserver")),
-        "-m",
-        "pm_pipeline.definitions",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        str(port),
-    ]
-    env = {**os.environ, "PM_SPEC": str(paths.spec), "DAGSTER_HOME": str(home)}
+    log_path = cwd / "webserver.log"
+    log = log_path.open("wb")
+    command = [*arguments, "-h", "127.0.0.1", "-p", str(port)]
+    env = {**os.environ, "PM_SPEC": str(spec), "DAGSTER_HOME": str(home)}
     process = subprocess.Popen(
-        command, env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        command, env=env, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + STARTUP_SECONDS
         while True:
             if process.poll() is not None:
-                pytest.fail(
-                    f"webserver exited with {process.returncode}: {_tail(tmp_path / 'webserver.log')}"
-                )
+                pytest.fail(f"{arguments[0]} exited with {process.returncode}: {_tail(log_path)}")
             try:
                 with urllib.request.urlopen(f"{url}/server_info", timeout=2) as response:
                     if response.status == 200:
@@ -101,7 +101,7 @@ def webserver(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
             except (urllib.error.URLError, ConnectionError, TimeoutError):
                 pass
             if time.monotonic() > deadline:
-                pytest.fail(f"no /server_info after {STARTUP_SECONDS} s: {_tail(tmp_path / 'webserver.log')}")
+                pytest.fail(f"no /server_info after {STARTUP_SECONDS} s: {_tail(log_path)}")
             time.sleep(0.5)
         yield url
     finally:
@@ -109,14 +109,25 @@ def webserver(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
         log.close()
 
 
+@pytest.fixture
+def webserver(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    paths = demo_copy(tmp_path_factory.getbasetemp(), tmp_path / "demo")
+    home = dagster_home(tmp_path / "dagster_home")
+    webserver = str(Path(sys.executable).with_name("dagster-webserver"))
+    with _serving(
+        [webserver, "-m", "pm_pipeline.definitions"], spec=paths.spec, home=home, cwd=tmp_path
+    ) as url:
+        yield url
+
+
 def _tail(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")[-3000:]
 
 
-def _graphql(url: str, query: str) -> dict[str, Any]:
+def _graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
     request = urllib.request.Request(
         f"{url}/graphql",
-        data=json.dumps({"query": query}).encode(),
+        data=json.dumps({"query": query, "variables": variables or {}}).encode(),
         headers={"Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
@@ -141,3 +152,149 @@ def test_webserver_serves_the_assets_and_checks(webserver: str) -> None:
         assert {(c["name"], c["blocking"]) for c in checks["checks"]} == {(n, True) for n in CHECK_NAMES}
     assert {"rows_match", "values_match", "schema_match"} <= set(CHECK_NAMES)
     assert "reports/migration_report" in nodes
+
+
+RUN_SECONDS = 300
+JOB_QUERY = """
+query Job($selector: PipelineSelector!) {
+  pipelineOrError(params: $selector) {
+    __typename
+    ... on Pipeline {
+      solidHandles { solid { name inputs { dependsOn { solid { name } } } } }
+    }
+    ... on PythonError { message }
+  }
+}
+"""
+LAUNCH = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+RUN_STATUS = """
+query Status($runId: ID!) { runOrError(runId: $runId) { __typename ... on Run { status } } }
+"""
+RUN_SQL = """
+query Logs($runId: ID!) {
+  logsForRun(runId: $runId) {
+    __typename
+    ... on EventConnection {
+      events {
+        __typename
+        ... on ExecutionStepOutputEvent {
+          stepKey
+          metadataEntries { label ... on MarkdownMetadataEntry { mdStr } }
+        }
+      }
+    }
+  }
+}
+"""
+
+
+def _pg_checksums(url: str) -> dict[str, str]:
+    with connect(url) as connector:
+        return {t: table_checksum(connector, t).checksum for t in data.TABLES}
+
+
+@dataclass(frozen=True)
+class RollbackUi:
+    url: str
+    directory: Path
+    db: PgDatabase
+    plan_checksum: str  # the plan reviewed and approved once with the CLI
+
+
+@pytest.fixture
+def rollback_ui(pg_db: PgDatabase, tmp_path: Path) -> Iterator[RollbackUi]:
+    """`dagster dev` (webserver and daemon, so a launched run is dequeued) on a damaged PostgreSQL
+    target whose verified snapshot was taken, planned and approved once with `pm-pipeline rollback`."""
+    pg_db.execute(*data.PG_SCHEMA)
+    spec = write_rollback_spec(tmp_path, pg_db.url, data.TABLES)
+    assert main(["rollback", "snapshot", "--spec", str(spec)]) == 0
+    pg_db.execute(*data.PG_DAMAGE)
+    assert main(["rollback", "plan", "--spec", str(spec)]) == 0
+    (saved,) = (tmp_path / "audit" / "plans").glob("*.json")
+    checksum = saved.stem
+    approve = ["rollback", "approve", "--spec", str(spec), "--plan-checksum", checksum, "--approver", "alice"]
+    assert main(approve) == 0
+    home = dagster_home(tmp_path / "dagster_home")
+    dev = str(Path(sys.executable).with_name("dagster"))
+    with _serving([dev, "dev", "-m", "pm_pipeline.definitions"], spec=spec, home=home, cwd=tmp_path) as url:
+        yield RollbackUi(url, tmp_path, pg_db, checksum)
+
+
+def _selector(url: str) -> dict[str, str]:
+    (entry,) = _graphql(url, QUERY)["workspaceOrError"]["locationEntries"]
+    location = entry["locationOrLoadError"]
+    assert location["__typename"] == "RepositoryLocation", location
+    (repository,) = location["repositories"]
+    return {
+        "repositoryLocationName": entry["name"],
+        "repositoryName": repository["name"],
+        "pipelineName": ROLLBACK_JOB_NAME,
+    }
+
+
+def _wait_for(url: str, run_id: str) -> str:
+    deadline = time.monotonic() + RUN_SECONDS
+    while time.monotonic() < deadline:
+        status = str(_graphql(url, RUN_STATUS, {"runId": run_id})["runOrError"]["status"])
+        if status in ("SUCCESS", "FAILURE", "CANCELED"):
+            return status
+        time.sleep(1)
+    pytest.fail(f"run {run_id} did not finish within {RUN_SECONDS} s")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_ui_shows_the_rollback_job_in_fk_order_and_runs_it_dry(rollback_ui: RollbackUi) -> None:
+    url, directory, db = rollback_ui.url, rollback_ui.directory, rollback_ui.db
+    selector = _selector(url)
+    job = _graphql(url, JOB_QUERY, {"selector": selector})["pipelineOrError"]
+    assert job["__typename"] == "Pipeline", job
+    upstream = {
+        h["solid"]["name"]: {d["solid"]["name"] for i in h["solid"]["inputs"] for d in i["dependsOn"]}
+        for h in job["solidHandles"]
+    }
+    # Parents are restored before their children: customers <- orders <- order_items.
+    assert upstream["stage_customers"] == {"check_approvals"}
+    assert upstream["stage_orders"] == {"stage_customers"}
+    assert upstream["stage_order_items"] == {"stage_orders"}
+    assert {"stage_customers", "stage_orders", "stage_order_items"} <= upstream["apply_restore"]
+    assert "apply_restore" in upstream["verify_restore"]
+
+    damaged = _pg_checksums(db.url)
+    params = {
+        "selector": selector,
+        "runConfigData": {"resources": {"rollback": {"config": {"dry_run": True, "actor": "ui"}}}},
+    }
+    launched = _graphql(url, LAUNCH, {"params": params})["launchRun"]
+    assert launched["__typename"] == "LaunchRunSuccess", launched
+    run_id = launched["run"]["runId"]
+    assert _wait_for(url, run_id) == "SUCCESS"
+
+    assert _pg_checksums(db.url) == damaged
+    records = [json.loads(line) for line in (directory / "audit" / "rollback.jsonl").read_text().splitlines()]
+    finished = {r["data"]["step"]: r for r in records if r["event"] == "rollback.step.finished"}
+    assert set(finished) == set(upstream)
+    assert all(r["actor"] == "ui" and r["data"]["dry_run"] for r in finished.values())
+    # The job runs the plan reviewed with the CLI and counts the approval given there.
+    assert {r["data"]["plan_checksum"] for r in finished.values()} == {rollback_ui.plan_checksum}
+    assert finished["check_approvals"]["data"]["detail"] == "1 of 2 approvals"
+    assert finished["apply_restore"]["data"]["status"] == "dry_run"
+    assert [r for r in records if r["event"].startswith("rollback.write")] == []
+    events = _graphql(url, RUN_SQL, {"runId": run_id})["logsForRun"]["events"]
+    shown = [
+        entry["mdStr"]
+        for event in events
+        if event.get("stepKey") == "apply_restore"
+        for entry in event.get("metadataEntries", [])
+        if entry["label"] == "sql"
+    ]
+    assert shown and 'DELETE FROM "order_items"' in shown[0]

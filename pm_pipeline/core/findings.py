@@ -157,6 +157,7 @@ class TableReconciliation:
     seconds: float
     findings_truncated: bool = False
     diff_path: str | None = None
+    strategy_note: str = ""  # why the strategy was chosen (size, engines, differing buckets)
 
     @property
     def match_score(self) -> float:

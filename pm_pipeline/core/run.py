@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pm_pipeline.core.config.spec import Endpoint, MigrationSpec, TableMapping
 from pm_pipeline.core.connectors import Connector, connect, mask_url
@@ -197,6 +197,23 @@ def _check_integrity(
     return tuple(findings), result.manifest_entry
 
 
+class CheckProgress(Protocol):
+    """What a check reports while it reconciles, one table after the other."""
+
+    def start_table(self, table: str, expected_rows: int | None) -> Progress:
+        """A table starts; ``expected_rows`` (both sides together) is an estimate, or None. Returns
+        the callback told of every batch read: (side, rows)."""
+
+    def finish_table(self, table: str) -> None:
+        """The table is reconciled, however many rows the estimate announced."""
+
+
+def expected_rows(*, source: Connector, target: Connector, mapping: TableMapping) -> int | None:
+    """The rows both sides are expected to stream (the connectors' cheap estimates), or None."""
+    estimates = (source.estimate_rows(mapping.source), target.estimate_rows(mapping.target_name))
+    return None if None in estimates else sum(e for e in estimates if e is not None)
+
+
 @dataclass(frozen=True)
 class CheckResult:
     """The outcome of one whole check."""
@@ -227,12 +244,12 @@ def run_check(
     spec: MigrationSpec,
     *,
     diff_dir: Path | None = None,
-    progress: Callable[[str, int | None], Progress | None] | None = None,
+    progress: CheckProgress | None = None,
     options: ReconcileOptions | None = None,
     integrity: bool = True,
     data_docs_dir: Path | None = None,
 ) -> CheckResult:
-    """Reconcile every selected table. ``progress(table, expected_rows)`` may return a per-batch callback."""
+    """Reconcile every selected table, telling ``progress`` how far each one is."""
     started = dt.datetime.now(dt.UTC)
     given = options or ReconcileOptions()
     base = dataclasses.replace(
@@ -268,7 +285,10 @@ def run_check(
                 findings.extend(integrity_findings)
                 if entry is not None:
                     manifest.append(entry)
-            callback = progress(mapping.source, None) if progress else None
+            callback = None
+            if progress is not None:
+                expected = expected_rows(source=source, target=target, mapping=mapping)
+                callback = progress.start_table(mapping.source, expected)
             tables.append(
                 reconcile_table(
                     source=source,
@@ -282,6 +302,8 @@ def run_check(
                     target_schema=target_schema,
                 )
             )
+            if progress is not None:
+                progress.finish_table(mapping.source)
         return CheckResult(
             spec=spec,
             started_at=started,

@@ -2,10 +2,10 @@
 
 ``reconciliation/<table>`` always materializes the diff, whatever it finds, so reports downstream
 of it are produced even for a failed migration. ``verified/<table>`` carries the blocking checks:
-when they fail, the run fails and nothing downstream of the verdict (cutover steps) runs.
+when they fail, the run fails and nothing downstream of the verdict (cutover steps) runs. A table
+the spec splits into ``partitions`` is reconciled bucket by bucket (see ``partitions``).
 """
 
-import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,50 +21,20 @@ from pm_pipeline.core.integrity import ManifestEntry
 from pm_pipeline.core.monitor import metrics
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.verdict import CHECK_NAMES, CheckOutcome, evaluate_table
-from pm_pipeline.core.report import Redactor, redactor_for
+from pm_pipeline.core.report import redactor_for
 from pm_pipeline.core.run import check_integrity, check_table_schema
 from pm_pipeline.core.schema import SchemaComparison
+from pm_pipeline.defs.common import (
+    TABLE_TAG,
+    TableKeys,
+    current_mapping,
+    safe_name,
+    table_keys,
+    table_metadata,
+)
+from pm_pipeline.defs.partitions import build_bucket_assets
+from pm_pipeline.defs.progress import ProgressLog, expected_per_side
 from pm_pipeline.defs.resources import MigrationResource
-
-TABLE_TAG = "pm_pipeline/table"
-EXAMPLES_IN_METADATA = 10
-
-
-def safe_name(table: str) -> str:
-    """An asset-key-safe spelling of a table name."""
-    return re.sub(r"[^A-Za-z0-9_]", "_", table)
-
-
-@dataclass(frozen=True)
-class TableKeys:
-    table: str
-    source: dg.AssetKey
-    target: dg.AssetKey
-    reconciliation: dg.AssetKey
-    schema: dg.AssetKey
-    integrity: dg.AssetKey
-    verified: dg.AssetKey
-
-
-def table_keys(table: str) -> TableKeys:
-    name = safe_name(table)
-    return TableKeys(
-        table=table,
-        source=dg.AssetKey(["source", name]),
-        target=dg.AssetKey(["target", name]),
-        reconciliation=dg.AssetKey(["reconciliation", name]),
-        schema=dg.AssetKey(["schema", name]),
-        integrity=dg.AssetKey(["integrity", name]),
-        verified=dg.AssetKey(["verified", name]),
-    )
-
-
-def current_mapping(spec: MigrationSpec, mapping: TableMapping) -> TableMapping:
-    """The spec's mapping as it is now, or the discovered one the definitions were built with."""
-    try:
-        return spec.mapping_for(mapping.source)
-    except KeyError:
-        return mapping
 
 
 def _engine(url: str) -> str:
@@ -97,49 +67,6 @@ def _observed(key: dg.AssetKey, mapping: TableMapping, side: str, engine: str) -
     return _observe
 
 
-def _examples_markdown(result: TableReconciliation, redactor: Redactor) -> str:
-    lines = ["| category | key | column | source | target | rule | why |", "|---|---|---|---|---|---|---|"]
-    for finding in map(redactor.redact, result.findings[:EXAMPLES_IN_METADATA]):
-        cells = [
-            finding.category,
-            finding.key,
-            finding.column,
-            finding.source_value,
-            finding.target_value,
-            finding.rule,
-            finding.message,
-        ]
-        lines.append("| " + " | ".join("" if c is None else str(c).replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines) if result.findings else "No differences."
-
-
-def table_metadata(result: TableReconciliation, redactor: Redactor) -> dict[str, Any]:
-    """Counts, score, top columns, examples (masked above the spec's clearance), and the numbers the
-    monitoring sensors trend."""
-    top = sorted((c for c in result.columns if c.mismatched), key=lambda c: -c.mismatched)[:5]
-    compared = max(result.matched_rows, 1)
-    metadata: dict[str, Any] = {
-        metrics.SOURCE_ROWS: dg.MetadataValue.int(result.source_rows),
-        metrics.TARGET_ROWS: dg.MetadataValue.int(result.target_rows),
-        "missing_rows": dg.MetadataValue.int(result.missing_rows),
-        "extra_rows": dg.MetadataValue.int(result.extra_rows),
-        "duplicate_keys": dg.MetadataValue.int(result.duplicate_keys_source + result.duplicate_keys_target),
-        "changed_rows": dg.MetadataValue.int(result.changed_rows),
-        metrics.MISMATCH_RATE: dg.MetadataValue.float(
-            (result.changed_rows + result.missing_rows + result.extra_rows)
-            / max(compared + result.missing_rows + result.extra_rows, 1)
-        ),
-        metrics.MATCH_SCORE: dg.MetadataValue.float(result.match_score),
-        metrics.DURATION_SECONDS: dg.MetadataValue.float(result.seconds),
-        "top_differing_columns": dg.MetadataValue.json({c.column: c.mismatched for c in top}),
-        "examples": dg.MetadataValue.md(_examples_markdown(result, redactor)),
-        "strategy": result.strategy,
-    }
-    if result.diff_path:
-        metadata["diff_path"] = dg.MetadataValue.path(result.diff_path)
-    return metadata
-
-
 def _reconciliation(mapping: TableMapping, keys: TableKeys, engines: tuple[str, str]) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.reconciliation,
@@ -157,18 +84,16 @@ def _reconciliation(mapping: TableMapping, keys: TableKeys, engines: tuple[str, 
     ) -> dg.Output[TableReconciliation]:
         spec = migration.spec()
         diff_dir = migration.reports_directory() / "diffs"
+        current = current_mapping(spec, mapping)
         with connect(spec.source.url) as source, connect(spec.target.url) as target:
-            done = {"rows": 0}
-
-            def progress(side: str, rows: int) -> None:
-                done["rows"] += rows
-                if done["rows"] % 1_000_000 < rows:
-                    context.log.info(f"{mapping.source}: {done['rows']:,} rows read")
-
+            expected = expected_per_side(
+                source, target, source_table=current.source, target_table=current.target_name
+            )
+            progress = ProgressLog(mapping.source, expected, context.log.info)
             result = reconcile_table(
                 source=source,
                 target=target,
-                mapping=current_mapping(spec, mapping),
+                mapping=current,
                 source_endpoint=spec.source,
                 target_endpoint=spec.target,
                 options=ReconcileOptions(
@@ -176,10 +101,7 @@ def _reconciliation(mapping: TableMapping, keys: TableKeys, engines: tuple[str, 
                 ),
                 progress=progress,
             )
-        context.log.info(
-            f"{mapping.source}: {result.missing_rows} missing, {result.extra_rows} extra, "
-            f"{result.changed_rows} changed, match score {result.match_score:.4%}"
-        )
+        context.log.info(progress.finished(result) + f", match score {result.match_score:.4%}")
         return dg.Output(result, metadata=table_metadata(result, redactor_for(spec)))
 
     return _reconcile
@@ -345,10 +267,15 @@ def build_table_assets(
     for mapping in mappings:
         keys = table_keys(mapping.source)
         all_keys.append(keys)
+        reconciliation = (
+            build_bucket_assets(mapping, keys, engines, mapping.partitions)
+            if mapping.partitions
+            else [_reconciliation(mapping, keys, engines)]
+        )
         assets += [
             _observed(keys.source, mapping, "source", engines[0]),
             _observed(keys.target, mapping, "target", engines[1]),
-            _reconciliation(mapping, keys, engines),
+            *reconciliation,
             _schema(mapping, keys, engines),
             _integrity(mapping, keys, engines, mappings),
             _verified(mapping, keys),

@@ -200,7 +200,8 @@ def _normalise_decimal(text: str) -> str:
         return str(value)
     if value == 0:
         return "0"
-    sign, digits, exponent = value.normalize().as_tuple()
+    # normalize() rounds to the context's precision (28 digits): give it every digit the value has.
+    sign, digits, exponent = value.normalize(decimal.Context(prec=len(value.as_tuple().digits))).as_tuple()
     assert isinstance(exponent, int)
     number = "".join(map(str, digits))
     if exponent >= 0:
@@ -242,7 +243,8 @@ def _to_instant(array: pa.Array, *, zone: str, map_zero: bool) -> pa.Array:
         text = pc.utf8_trim_whitespace(array.cast(pa.string()))
         zero = pc.starts_with(text, _ZERO_DATE_PREFIX)
         text = pc.if_else(zero, pa.scalar(None, pa.string()), text)
-        has_zone = pc.match_substring_regex(text, r"(Z|[+-]\d\d(:?\d\d)?)$")
+        # An offset follows a time of day: the '-15' ending a plain date ('2024-01-15') is no zone.
+        has_zone = pc.match_substring_regex(text, r"\d:\d\d(\.\d*)?\s*(Z|[+-]\d\d(:?\d\d)?)$")
         if pc.any(has_zone).as_py():
             if not pc.all(pc.or_kleene(has_zone, pc.is_null(has_zone))).as_py():
                 raise ValueError("a column mixes timestamps with and without a time-zone offset")

@@ -105,7 +105,8 @@ class ColumnRule(_Model):
         return None if self.timestamp_tolerance is None else parse_duration(self.timestamp_tolerance)
 
 
-Strategy = Literal["auto", "arrow", "pushdown", "buckets"]
+Strategy = Literal["auto", "arrow", "pushdown", "bucket"]
+MAX_PARTITIONS = 1024
 
 
 class TableMapping(_Model):
@@ -121,11 +122,26 @@ class TableMapping(_Model):
     columns: dict[str, ColumnRule] = Field(default_factory=dict, description="per source column rules")
     where: str | None = Field(default=None, description="reserved: row filter applied on both sides")
     strategy: Strategy = "auto"
+    partitions: int | None = Field(
+        default=None,
+        description="reconcile in this many key-hash buckets: a partitioned Dagster asset, one bucket per partition",
+    )
     updated_at: str | None = Field(default=None, description="column the drift sensor watches")
 
     @property
     def target_name(self) -> str:
         return self.target or self.source
+
+    @field_validator("partitions", mode="before")
+    @classmethod
+    def _bucket_count(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 2 <= value <= MAX_PARTITIONS:
+            raise ValueError(
+                f"expected a whole number of key-hash buckets from 2 to {MAX_PARTITIONS}, got {value!r}"
+            )
+        return value
 
     @model_validator(mode="after")
     def _no_filter_yet(self) -> TableMapping:

@@ -129,6 +129,11 @@ class Connector(abc.ABC):
         rows = self.execute(f"SELECT COUNT(*) FROM {self.qualified(table)}")
         return int(rows[0][0])
 
+    def estimate_rows(self, table: str) -> int | None:
+        """A cheap estimate of the table's row count (for progress and ETAs): the engine's statistics,
+        or an exact count where counting is cheap. None when the engine cannot tell cheaply."""
+        return None
+
     # -- reading -----------------------------------------------------------------------------
     @abc.abstractmethod
     def stream_query(

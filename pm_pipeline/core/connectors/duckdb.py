@@ -10,9 +10,12 @@ to read a schema other than ``main``.
 from __future__ import annotations
 
 import ast
+import atexit
 import contextlib
 import dataclasses
 import re
+import shutil
+import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,9 +36,31 @@ from pm_pipeline.core.connectors.schema import (
 from pm_pipeline.core.connectors.schema import (
     Sequence as SequenceInfo,
 )
-from pm_pipeline.core.errors import BadInputError, ConnectionFailure, TableNotFoundError
+from pm_pipeline.core.errors import BadInputError, ConnectionFailure, SystemFailure, TableNotFoundError
 
 _NO_DOWNLOADS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
+# A source or target scanned in-process shares our memory: keep its buffers small (scans stream).
+_MEMORY_LIMIT = "128MB"
+_SPILL_DIRECTORIES: dict[str, str] = {}
+
+
+def _spill_directory(database: str | None) -> str:
+    """The process's spill directory for ``database`` (a resolved file path; None: a fresh one)."""
+    if database is not None and database in _SPILL_DIRECTORIES:
+        return _SPILL_DIRECTORIES[database]
+    if not _SPILL_DIRECTORIES:
+        atexit.register(_remove_spill_directories)
+    directory = tempfile.mkdtemp(prefix="pm-duckdb-spill-")
+    _SPILL_DIRECTORIES[database or directory] = directory
+    return directory
+
+
+def _remove_spill_directories() -> None:
+    for directory in _SPILL_DIRECTORIES.values():
+        shutil.rmtree(directory, ignore_errors=True)
+    _SPILL_DIRECTORIES.clear()
+
+
 _NEXTVAL = re.compile(r"""^nextval\('((?:[^']|'')+)'\)$""", re.IGNORECASE)
 _TIMESTAMP_DIGITS = {"TIMESTAMP": 6, "TIMESTAMP_S": 0, "TIMESTAMP_MS": 3, "TIMESTAMP_NS": 9}
 _SIMPLE_FAMILIES = {
@@ -117,6 +142,11 @@ def _index_columns(expressions: str) -> tuple[str, ...]:
 
 class DuckDbConnector(Connector):
     engine = "duckdb"
+    # Past its memory limit, a large aggregate spills to a temporary directory instead of failing
+    # (read-only files too). DuckDB shares one database instance per file within a process and
+    # refuses a second connection with a different configuration, so every connector on one file
+    # uses the same directory; an in-memory database has its own. All are removed at exit.
+    _spill: str | None = None
 
     def __init__(self, url: ConnectionUrl) -> None:
         super().__init__(url)
@@ -138,7 +168,15 @@ class DuckDbConnector(Connector):
     # -- connections -------------------------------------------------------------------------
     def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
         try:
-            conn = duckdb.connect(self.path, read_only=read_only, config=dict(_NO_DOWNLOADS))
+            conn = duckdb.connect(
+                self.path,
+                read_only=read_only,
+                config={
+                    **_NO_DOWNLOADS,
+                    "memory_limit": _MEMORY_LIMIT,
+                    "temp_directory": self._spill_directory(),
+                },
+            )
             conn.execute("SET TimeZone = 'UTC'")
         except duckdb.Error as exc:
             raise ConnectionFailure(f"cannot open DuckDB database {self.path}: {exc}") from exc
@@ -153,6 +191,13 @@ class DuckDbConnector(Connector):
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+
+    def _spill_directory(self) -> str:
+        if self._spill is None:
+            self._spill = _spill_directory(
+                None if self.path == ":memory:" else str(Path(self.path).resolve())
+            )
+        return self._spill
 
     # -- metadata ----------------------------------------------------------------------------
     def server_version(self) -> str:
@@ -225,6 +270,11 @@ class DuckDbConnector(Connector):
             row_count_estimate=self._estimated_rows(key),
         )
 
+    def estimate_rows(self, table: str) -> int | None:
+        # DuckDB keeps each table's row count in its catalog; counting is a metadata read either way.
+        estimated = self._estimated_rows([self.schema_name, table])
+        return self.row_count(table) if estimated is None else estimated
+
     def _estimated_rows(self, key: list[str]) -> int | None:
         rows = self.execute(f"SELECT estimated_size FROM duckdb_tables() WHERE {self._where()}", key)
         return int(rows[0][0]) if rows and rows[0][0] is not None else None
@@ -271,6 +321,43 @@ class DuckDbConnector(Connector):
             if relation is None:
                 return
             yield from relation.to_arrow_reader(batch_rows)
+        except duckdb.OutOfMemoryException as exc:
+            raise SystemFailure(
+                f"{self.describe()}: the query ran out of memory ({_MEMORY_LIMIT} per connection): "
+                f"{str(exc).splitlines()[0]}"
+            ) from exc
+        finally:
+            cursor.close()
+
+    def fetch_by_keys(
+        self,
+        table: str,
+        *,
+        schema: TableSchema,
+        key_columns: Sequence[str],
+        keys: Sequence[tuple[Any, ...]],
+        columns: Sequence[str] | None = None,
+        chunk: int = 500,
+    ) -> Iterator[pa.RecordBatch]:
+        """The rows whose key is in ``keys``: the keys are a registered Arrow table joined in
+        (a long IN list of parameters makes DuckDB plan a large, memory-hungry filter)."""
+        if not keys:
+            return
+        wanted = [schema.column(name) for name in (columns or schema.column_names)]
+        select = ", ".join(f"{self.select_expression(col)} AS {self.quote(col.name)}" for col in wanted)
+        names = [f"k{i}" for i in range(len(key_columns))]
+        key_table = pa.table({name: [key[i] for key in keys] for i, name in enumerate(names)})
+        on = " AND ".join(
+            f"t.{self.quote(col)} = k.{name}" for col, name in zip(key_columns, names, strict=True)
+        )
+        cursor = self._connection().cursor()
+        try:
+            cursor.execute("SET TimeZone = 'UTC'")
+            cursor.register("pm_wanted_keys", key_table)
+            relation = cursor.sql(
+                f"SELECT {select} FROM {self.qualified(table)} t SEMI JOIN pm_wanted_keys k ON {on}"
+            )
+            yield from relation.to_arrow_reader(DEFAULT_BATCH_ROWS)
         finally:
             cursor.close()
 

@@ -145,6 +145,30 @@ class FilesConnector(DuckDbConnector):
             extra={"files": ", ".join(str(p) for p in self.files[table])},
         )
 
+    csv_sample_bytes = 2**20  # CSV files larger than this are estimated from a sample of their lines
+
+    def estimate_rows(self, table: str) -> int | None:
+        if table not in self.files:
+            raise TableNotFoundError(
+                f"table {table!r} not found among {self.describe()}: {sorted(self.files)}"
+            )
+        files = self.files[table]
+        if files[0].suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            return sum(int(pq.read_metadata(str(path)).num_rows) for path in files)
+        if sum(path.stat().st_size for path in files) <= self.csv_sample_bytes * len(files):
+            return self.row_count(table)
+        # Large CSV: the line density of each file's first bytes, scaled to its size (the header
+        # line is left out).
+        total = 0
+        for path in files:
+            with path.open("rb") as handle:
+                sample = handle.read(self.csv_sample_bytes)
+            lines = max(sample.count(b"\n"), 1)
+            total += max(round(path.stat().st_size * lines / len(sample)) - 1, 0)
+        return total
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
         raise BadInputError(f"{self.describe()} are read-only; a rollback cannot write to files")

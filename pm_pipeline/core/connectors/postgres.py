@@ -79,6 +79,7 @@ class PostgresConnector(Connector):
         self.schema = url.query.get("schema", "public")
         self._libpq_params = {k: v for k, v in url.query.items() if k != "schema"}
         self._conn = self._connect(read_only=True)
+        self.planner_settings: tuple[tuple[str, str], ...] = ()
 
     # -- lifecycle ---------------------------------------------------------------------------
     def _connect(self, *, read_only: bool) -> psycopg.Connection[tuple[Any, ...]]:
@@ -127,6 +128,25 @@ class PostgresConnector(Connector):
             raise TableNotFoundError(f"table {self.schema}.{table} not found in {self.url.masked}")
         return found
 
+    exact_count_bytes = 64 * 2**20  # heap tables up to this size are counted exactly (tens of ms)
+
+    def estimate_rows(self, table: str) -> int | None:
+        found = self.execute(
+            "SELECT c.relkind, pg_relation_size(c.oid) FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')",
+            (self.schema, table),
+        )
+        if not found:
+            raise TableNotFoundError(f"table {self.schema}.{table} not found in {self.url.masked}")
+        kind, size = found[0]
+        if kind == "r" and size <= self.exact_count_bytes:
+            return self.row_count(table)
+        # The planner scales the last ANALYZE's rows per page to the table's current size (and
+        # estimates a never-analysed table from its width) without reading a row.
+        plan = self.execute(f"EXPLAIN (FORMAT JSON) SELECT 1 FROM {self.qualified(table)}")
+        return int(plan[0][0][0]["Plan"]["Plan Rows"])
+
     # -- reading -----------------------------------------------------------------------------
     def select_expression(self, column: Column) -> str:
         quoted = self.quote(column.name)
@@ -159,6 +179,7 @@ class PostgresConnector(Connector):
             "SET TimeZone = 'UTC'",
             "SET default_transaction_read_only = on",
             f"SET search_path TO {self.quote(self.schema)}",
+            *(f"SET {name} = {value}" for name, value in self.planner_settings),
         ]
         try:
             reader: pa.RecordBatchReader = cx.read_sql(
@@ -171,6 +192,16 @@ class PostgresConnector(Connector):
         except Exception as exc:
             raise self._query_error(exc) from None
         return reader
+
+    @contextlib.contextmanager
+    def planner(self, **settings: str) -> Iterator[None]:
+        """Planner settings for the queries read inside the block (e.g. hash aggregation of buckets)."""
+        previous = self.planner_settings
+        self.planner_settings = (*previous, *settings.items())
+        try:
+            yield
+        finally:
+            self.planner_settings = previous
 
     def _query_error(self, exc: Exception) -> Exception:
         message = str(exc).replace(self.url.password or "\0", "***")

@@ -6,13 +6,17 @@ Canonical row text (version ``pm-row-json-1``):
    :func:`pm_pipeline.core.canonical.canonicalize` (``strict=True``: type conversions only) in the
    family the manifest records for it.
 2. Each canonical value becomes a JSON value: NULL -> ``null``; int64 -> a JSON integer; float64
-   -> Python's ``repr`` as JSON number (``NaN``/``Infinity`` as strings); text -> a JSON string;
-   binary -> a JSON string of lower-case hex.
+   -> Python's ``repr`` as JSON number (NaN and infinities as the strings ``"nan"``, ``"inf"``,
+   ``"-inf"``); text -> a JSON string; binary -> a JSON string of lower-case hex.
 3. The row is the JSON array of these values, serialised with ``json.dumps(values,
    ensure_ascii=False, separators=(",", ":"))`` and encoded as UTF-8.
 4. Row digest = SHA-256 of those bytes, read as a big-endian 256-bit unsigned integer.
 5. Table checksum = sum of the row digests modulo 2**256, as 64 lower-case hex digits. A sum (not
    XOR) keeps duplicate rows visible; it does not depend on row order.
+
+The bytes of step 3 are built a batch at a time with Arrow compute
+(:mod:`pm_pipeline.core.integrity.rowhash`), not value by value; tests hold them equal to the
+``json.dumps`` definition above, byte for byte.
 
 Columns compared with a tolerance (floats, declared tolerances) or transformed by declared rules
 are left out and listed as ``excluded``: their canonical values may rightly differ.
@@ -21,9 +25,7 @@ are left out and listed as ``excluded``: their canonical values may rightly diff
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
-import math
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -33,6 +35,7 @@ from pm_pipeline.core.config.spec import ColumnRule
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.errors import BadInputError
+from pm_pipeline.core.integrity.rowhash import digest_sum, row_digests
 
 ALGORITHM = "sha256-rowsum-mod2^256"
 CANONICALIZATION = "pm-row-json-1"
@@ -73,19 +76,6 @@ class ManifestEntry:
         return self.source.rows == self.target.rows and self.source.checksum == self.target.checksum
 
 
-def _json_ready(value: Any) -> Any:
-    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.hex()
-    return value
-
-
-def row_digest(values: Sequence[Any]) -> int:
-    text = json.dumps([_json_ready(v) for v in values], ensure_ascii=False, separators=(",", ":"))
-    return int.from_bytes(hashlib.sha256(text.encode("utf-8")).digest(), "big")
-
-
 def checksummed(plans: Iterable[ColumnPlan]) -> tuple[list[ColumnPlan], list[ColumnPlan]]:
     """(columns in the checksum, columns left out because their values may rightly differ)."""
     kept: list[ColumnPlan] = []
@@ -111,11 +101,10 @@ def table_checksum(
         schema = TableSchema(name=table, columns=tuple(columns))
         for batch in connector.stream_table(table, schema=schema, batch_rows=batch_rows):
             canonical = [
-                canonicalize(batch.column(i), plan=plan, side=side, strict=True).to_pylist()
+                canonicalize(batch.column(i), plan=plan, side=side, strict=True)
                 for i, plan in enumerate(plans)
             ]
-            for values in zip(*canonical, strict=True):
-                total = (total + row_digest(values)) % _MOD
+            total = (total + digest_sum(row_digests(canonical, num_rows=batch.num_rows))) % _MOD
             rows += batch.num_rows
     else:
         rows = connector.row_count(table)

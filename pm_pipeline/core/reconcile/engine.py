@@ -25,8 +25,10 @@ from pm_pipeline.core.findings import (
     json_value,
 )
 from pm_pipeline.core.reconcile import join
+from pm_pipeline.core.reconcile.choice import Choice, choose_strategy
 from pm_pipeline.core.reconcile.detail import DetailAccumulator, diff_suspects
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
+from pm_pipeline.core.reconcile.sides import SideReader, Slice, make_readers, stream_side
 from pm_pipeline.core.reconcile.stash import Progress, fill_stash
 from pm_pipeline.core.report.redact import FIXED_MASK, Redactor
 
@@ -37,10 +39,13 @@ class ReconcileOptions:
     batch_rows: int = DEFAULT_BATCH_ROWS
     findings_limit: int = 100_000  # findings kept in memory per table; every one is in the diff files
     detail_chunk: int = 5_000  # suspect keys fetched per round trip
-    memory_limit: str = "1GB"
+    memory_limit: str = "256MB"  # the stash's DuckDB; it spills to work_dir beyond this
     work_dir: Path | None = None  # DuckDB spill files; a temporary directory by default
     diff_dir: Path | None = None  # where the full diff Parquet files are written
     redactor: Redactor | None = None  # masks classified values in the diff files
+    strategy: str = "auto"  # auto (the mapping's own setting), arrow, pushdown or bucket (see ``choice``)
+    partition: tuple[int, int] | None = None  # (index, count): only keys hashing into that bucket
+    bucket_rows: int = 200  # bucket strategy: rows per bucket (fewer: more, smaller buckets)
 
 
 def _severity(category: Category, count: int, thresholds: Thresholds) -> Severity:
@@ -87,13 +92,17 @@ def reconcile_table(
         connection.execute("SET preserve_insertion_order=false")
         connection.execute("SET TimeZone='UTC'")
         try:
-            rows = _stash_both(
-                connection, plan, source, target, source_schema, target_schema, options, progress
+            readers = make_readers(plan, source, target, source_schema, target_schema)
+            requested = options.strategy if options.strategy != "auto" else mapping.strategy
+            choice = choose_strategy(
+                requested, plan, readers, partition=options.partition, bucket_rows=options.bucket_rows
             )
+            rows = _stash_both(connection, plan, readers, choice, options, progress)
             if plan.keyless:
                 result = _keyless(connection, plan, rows, options)
             else:
                 result = _keyed(connection, plan, rows, source, target, source_schema, target_schema, options)
+            result = choice.apply(result)
         except BadInputError as exc:
             raise BadInputError(f"table {plan.table}: {exc}") from exc
         finally:
@@ -106,26 +115,38 @@ def reconcile_table(
 def _stash_both(
     connection: duckdb.DuckDBPyConnection,
     plan: TablePlan,
-    source: Connector,
-    target: Connector,
-    source_schema: TableSchema,
-    target_schema: TableSchema,
+    readers: tuple[SideReader, SideReader],
+    choice: Choice,
     options: ReconcileOptions,
     progress: Progress | None,
 ) -> tuple[int, int]:
-    def side(which: str) -> int:
-        connector, schema = (source, source_schema) if which == "source" else (target, target_schema)
-        names = [p.source.name if which == "source" else p.target.name for p in plan.all_plans]
-        table = plan.table if which == "source" else plan.target_table
-        batches = connector.stream_table(table, schema=schema, columns=names, batch_rows=options.batch_rows)
-        name = join.SRC if which == "source" else join.TGT
-        stashed = fill_stash(connection, name=name, batches=batches, plan=plan, side=which, progress=progress)  # type: ignore[arg-type]
+    part = Slice(partition=options.partition, buckets=choice.buckets, bucket_count=choice.bucket_count)
+
+    def side(reader: SideReader) -> int:
+        batches = stream_side(
+            reader,
+            plan,
+            pushed=choice.pushed,
+            part=part,
+            batch_rows=options.batch_rows,
+            hash_locally=reader.side in choice.local_sides,
+        )
+        name = join.SRC if reader.side == "source" else join.TGT
+        stashed = fill_stash(
+            connection,
+            name=name,
+            batches=batches,
+            plan=plan,
+            side=reader.side,
+            progress=progress,
+            pushed=choice.pushed,
+        )
         return stashed.rows
 
     # The two databases work at the same time; each thread only waits on its driver and DuckDB.
     with ThreadPoolExecutor(max_workers=2) as pool:
-        source_rows = pool.submit(side, "source")
-        target_rows = pool.submit(side, "target")
+        source_rows = pool.submit(side, readers[0])
+        target_rows = pool.submit(side, readers[1])
         return source_rows.result(), target_rows.result()
 
 
@@ -142,7 +163,6 @@ def _base(plan: TablePlan, rows: tuple[int, int]) -> dict[str, Any]:
         "source_rows": rows[0],
         "target_rows": rows[1],
         "compared_columns": len(plan.values),
-        "strategy": "arrow-hash",
     }
 
 

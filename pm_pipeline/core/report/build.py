@@ -192,6 +192,7 @@ def _section(
             strategy=table.strategy,
             seconds=table.seconds,
             match_score=table.match_score,
+            strategy_note=table.strategy_note,
         )
         if table.findings_truncated:
             # The findings list stopped early; the counts are complete, so the charts use them.

@@ -80,6 +80,7 @@ class RowCounts:
     strategy: str
     seconds: float
     match_score: float
+    strategy_note: str = ""
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,8 @@ def test_job_graph_dry_run_and_real_run(pg_db: Any, tmp_path: Path) -> None:
     deps = job.graph.dependencies
     upstream_of_child = {d.node for d in deps[dg.NodeInvocation("stage_child")].values()}  # type: ignore[union-attr]
     assert upstream_of_child == {"stage_parent"}
+    last = {d.node for d in deps[dg.NodeInvocation("reconcile")].values()}  # type: ignore[union-attr]
+    assert last == {"verify_restore"}
 
     dry = job.execute_in_process(run_config=_config(True))
     assert dry.success

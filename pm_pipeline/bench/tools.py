@@ -1,0 +1,154 @@
+"""How each benchmarked tool is started on a pair and how its answer is read back as row findings."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pm_pipeline.bench import score
+from pm_pipeline.bench.generate import COLUMNS, TABLE
+from pm_pipeline.bench.measure import Measured
+from pm_pipeline.bench.pairs import Pair
+from pm_pipeline.bench.score import RowFinding
+
+TOOL_NAMES = ("floor", "full-pull", "pm-pipeline", "reladiff", "datacompy")
+OURS = "pm-pipeline"
+_DATACOMPY_SCRIPT = Path(__file__).with_name("datacompy_compare.py")
+
+
+class ToolFailed(Exception):
+    """A tool run ended without an answer (crash, error exit, error logged)."""
+
+
+@dataclass(frozen=True)
+class Invocation:
+    tool: str  # as shown: "pm-pipeline", "pm-pipeline[pushdown]", "floor", ...
+    family: str  # one of TOOL_NAMES
+    command: tuple[str, ...]
+    output: Path
+    read: Callable[[Measured, Path], frozenset[RowFinding] | None]
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def supports(family: str, pair: Pair) -> bool:
+    engines = {pair.source.engine, pair.target.engine}
+    if family == "reladiff":  # installed with its PostgreSQL and MySQL drivers only
+        return "duckdb" not in engines
+    if family == "datacompy":  # in-memory frames; the issue asks for DuckDB -> DuckDB
+        return engines == {"duckdb"}
+    return True
+
+
+def pm_pipeline_executable() -> Path:
+    return Path(sys.executable).with_name("pm-pipeline")
+
+
+def offered_strategies(executable: Path) -> tuple[str, ...] | None:
+    """The choices of ``pm-pipeline check --strategy``, or None while the option does not exist."""
+    help_text = subprocess.run(
+        [str(executable), "check", "--help"], capture_output=True, text=True, check=False
+    ).stdout
+    return parse_strategies(help_text)
+
+
+def parse_strategies(help_text: str) -> tuple[str, ...] | None:
+    """None without a --strategy option; () when it exists but its help shows no {choices}."""
+    if "--strategy" not in help_text:
+        return None
+    match = re.search(r"--strategy[ =]\{([^}]+)\}", help_text)
+    return tuple(choice.strip() for choice in match.group(1).split(",")) if match else ()
+
+
+def _ours_read(measured: Measured, output: Path) -> frozenset[RowFinding]:
+    if measured.exit_code not in (0, 1) or not output.exists():
+        raise ToolFailed(_last_line(measured.stderr) or f"exit {measured.exit_code}")
+    return score.from_findings_json(output)
+
+
+def _worker_read(measured: Measured, output: Path) -> frozenset[RowFinding] | None:
+    if measured.exit_code != 0 or not output.exists():
+        raise ToolFailed(_last_line(measured.stderr) or f"exit {measured.exit_code}")
+    document = json.loads(output.read_text())
+    return score.from_key_lists(document) if "missing" in document else None
+
+
+def _reladiff_read(measured: Measured, output: Path) -> frozenset[RowFinding]:
+    errors = [line for line in measured.stderr.splitlines() if " ERROR " in line or "Traceback" in line]
+    if measured.exit_code != 0 or errors:
+        raise ToolFailed(errors[-1].strip() if errors else _last_line(measured.stderr))
+    output.write_text(measured.stdout)
+    return score.from_reladiff(measured.stdout)
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else ""
+
+
+def _ours(
+    pair: Pair, out_dir: Path, strategy: str | None, executable: Path, check_args: Sequence[str]
+) -> Invocation:
+    tool = OURS if strategy is None else f"{OURS}[{strategy}]"
+    output = out_dir / f"{tool}.json"
+    command = [str(executable), "check", "--source", pair.source.url, "--target", pair.target.url]
+    # Reconciliation only, as the peers do: integrity checks and GX suites are another product.
+    command += ["--tables", TABLE, "--json", str(output), "--no-progress", "--no-integrity"]
+    command += [] if strategy is None else ["--strategy", strategy]
+    command += check_args
+    return Invocation(tool, OURS, tuple(command), output, _ours_read)
+
+
+def _baseline(family: str, pair: Pair, out_dir: Path) -> Invocation:
+    output = out_dir / f"{family}.json"
+    mode = "floor" if family == "floor" else "pull"
+    command = [sys.executable, "-m", "pm_pipeline.bench.baselines", mode]
+    command += [pair.source.engine, pair.source.url, pair.target.engine, pair.target.url, str(output)]
+    return Invocation(family, family, tuple(command), output, _worker_read)
+
+
+def _reladiff(pair: Pair, out_dir: Path, executable: Path) -> Invocation:
+    command = [str(executable), pair.source.url, TABLE, pair.target.url, TABLE, "-k", "id"]
+    command += [part for name in COLUMNS if name != "id" for part in ("-c", name)]
+    # --skip-sort-results: sorting the diff crashes on NULL values ('<' between str and NoneType)
+    command += ["--algorithm", "hashdiff", "--threads", "2", "--json", "--skip-sort-results"]
+    output = out_dir / "reladiff.jsonl"
+    # rich wraps long JSON lines at the terminal width; a wide COLUMNS keeps each diff on one line
+    return Invocation("reladiff", "reladiff", tuple(command), output, _reladiff_read, {"COLUMNS": "1000000"})
+
+
+def _datacompy(pair: Pair, out_dir: Path, executable: Path) -> Invocation:
+    output = out_dir / "datacompy.json"
+    command = [
+        str(executable),
+        str(_DATACOMPY_SCRIPT),
+        str(pair.source.path),
+        str(pair.target.path),
+        str(output),
+    ]
+    return Invocation("datacompy", "datacompy", tuple(command), output, _worker_read)
+
+
+def invocations(
+    family: str,
+    pair: Pair,
+    *,
+    out_dir: Path,
+    strategies: Sequence[str | None],
+    executables: dict[str, Path],
+    check_args: Sequence[str] = (),
+) -> list[Invocation]:
+    """The runs of one tool family on one pair (one per strategy for pm-pipeline, given ``check_args``)."""
+    if family == OURS:
+        return [_ours(pair, out_dir, strategy, executables[OURS], check_args) for strategy in strategies]
+    if family in ("floor", "full-pull"):
+        return [_baseline(family, pair, out_dir)]
+    if family == "reladiff":
+        return [_reladiff(pair, out_dir, executables["reladiff"])]
+    if family == "datacompy":
+        return [_datacompy(pair, out_dir, executables["datacompy"])]
+    raise ValueError(f"unknown tool {family!r}; known: {', '.join(TOOL_NAMES)}")

@@ -1,0 +1,156 @@
+"""The canonical row text of ``pm-row-json-1`` and its SHA-256 digests, one Arrow batch at a time.
+
+The row text is defined by Python's encoder, ``json.dumps(values, ensure_ascii=False,
+separators=(",", ":"))`` (see :mod:`pm_pipeline.core.integrity.checksum`). Here the same bytes are
+assembled by Arrow compute in one join per batch: integers in decimal, text between quotes with
+``\\`` and ``"`` escaped, binary as quoted lower-case hex, NULL as ``null``. The few values whose
+encoding Arrow cannot reproduce exactly (floats, whose shortest ``repr`` Arrow formats differently,
+and text holding a control character, or any non-ASCII character in a key) are encoded by
+``json`` itself, one value at a time. Digests are summed as eight 32-bit limbs with numpy: hashing
+each row with ``hashlib`` is the only step that runs once per row in Python.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Sequence
+from typing import Any, TypeAlias
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+_MOD = 2**256
+# The two hex digits of each byte value, read as one 16-bit item so that one gather writes both.
+_HEX_PAIRS = np.frombuffer("".join(f"{i:02x}" for i in range(256)).encode(), "<u2")
+# Bytes json writes escaped: control characters (\n, \u0001...), and in a key all but printable ASCII.
+_ESCAPED_BY_JSON = {False: r"[\x00-\x1f]", True: r"[^ -~]"}
+
+Piece: TypeAlias = "str | pa.Array"  # a constant piece of every row's text, or one piece per row
+
+
+def _json_ready(value: Any) -> Any:
+    if isinstance(value, float) and (math.isnan(value) or math.isinf(value)):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    return value
+
+
+def _json_one_by_one(values: list[Any], *, key: bool) -> list[str]:
+    """Values encoded by ``json``: a row writes NaN/inf as text, a key as JSON's NaN/Infinity."""
+    if key:
+        return [json.dumps(v.hex() if isinstance(v, bytes) else v) for v in values]
+    return [json.dumps(_json_ready(v), ensure_ascii=False) for v in values]
+
+
+def _value_bytes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of a large_string/large_binary array, sliced to its own values."""
+    buffers = array.buffers()
+    offsets = np.frombuffer(buffers[1], np.int64)[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.empty(0, np.uint8)
+    return offsets, data[offsets[0] : offsets[-1]]
+
+
+def _hex_text(array: pa.Array) -> pa.Array:
+    """Lower-case hex of every value (a NULL slot gives whatever its bytes are: callers mask it)."""
+    offsets, data = _value_bytes(array.cast(pa.large_binary()))
+    digits = _HEX_PAIRS[data]
+    hex_offsets = np.ascontiguousarray((offsets - offsets[0]) * 2)
+    return pa.LargeStringArray.from_buffers(len(array), pa.py_buffer(hex_offsets), pa.py_buffer(digits))
+
+
+def _escaped_text(array: pa.Array, *, key: bool) -> pa.Array:
+    """Text as it stands between a JSON string's quotes."""
+    text = array.cast(pa.large_string())
+    data = _value_bytes(text)[1]
+    escaped = (data < 0x20) | (data == 0x22) | (data == 0x5C)
+    if key:
+        escaped |= data > 0x7E
+    if not escaped.any():
+        return text  # nothing to escape, the common case: one scan of the bytes
+    if np.any(data == 0x5C):
+        text = pc.replace_substring(text, "\\", "\\\\")
+    if np.any(data == 0x22):
+        text = pc.replace_substring(text, '"', '\\"')
+    by_json = pc.fill_null(pc.match_substring_regex(array, _ESCAPED_BY_JSON[key]), False)
+    if pc.any(by_json).as_py():
+        values = pc.filter(array, by_json).to_pylist()
+        inner = [encoded[1:-1] for encoded in _json_one_by_one(values, key=key)]
+        text = pc.replace_with_mask(text, by_json, pa.array(inner, pa.large_string()))
+    return text
+
+
+def _quotes(array: pa.Array) -> Piece:
+    """A quote mark on each row that has a value, nothing on a NULL row."""
+    if array.null_count == 0:
+        return '"'
+    valid = pc.is_valid(array).to_numpy(zero_copy_only=False)
+    offsets = np.concatenate([np.zeros(1, np.int64), np.cumsum(valid, dtype=np.int64)])
+    marks: pa.Array = pa.LargeStringArray.from_buffers(
+        len(array), pa.py_buffer(offsets), pa.py_buffer(b'"' * int(offsets[-1]))
+    )
+    return marks
+
+
+def _null_as_text(array: pa.Array, text: pa.Array) -> pa.Array:
+    return pc.if_else(pc.is_valid(array), text, pa.scalar("null", pa.large_string()))
+
+
+def _value_pieces(array: pa.Array, *, key: bool) -> list[Piece]:
+    kind = array.type
+    if pa.types.is_integer(kind):
+        return [pc.fill_null(array.cast(pa.large_string()), "null")]
+    if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+        body = _escaped_text(array, key=key)
+    elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        body = _hex_text(array)
+    else:
+        return [pa.array(_json_one_by_one(array.to_pylist(), key=key), pa.large_string())]
+    quote = _quotes(array)
+    return [quote, _null_as_text(array, body) if array.null_count else body, quote]
+
+
+def json_arrays(columns: Sequence[pa.Array], *, num_rows: int, key: bool = False) -> pa.Array:
+    """Each row's values as one compact JSON array (``large_string``).
+
+    ``key=False`` writes the row text of ``pm-row-json-1``; ``key=True`` what ``json.dumps`` writes
+    with its defaults (ASCII only, NaN/Infinity bare, binary as hex): a rollback snapshot's key.
+    """
+    pieces: list[Piece] = ["["]
+    for index, column in enumerate(columns):
+        pieces += ([","] if index else []) + _value_pieces(column, key=key)
+    pieces.append("]")
+    merged: list[Piece] = []
+    for piece in pieces:  # one constant between two columns' values keeps the join short
+        last = merged[-1] if merged else None
+        if isinstance(piece, str) and isinstance(last, str):
+            merged[-1] = last + piece
+        else:
+            merged.append(piece)
+    if len(merged) == 1:
+        return pa.array([merged[0]] * num_rows, pa.large_string())
+    arguments = [pa.scalar(p, pa.large_string()) if isinstance(p, str) else p for p in merged]
+    return pc.binary_join_element_wise(*arguments, pa.scalar("", pa.large_string()))
+
+
+def row_digests(columns: Sequence[pa.Array], *, num_rows: int) -> list[bytes]:
+    """The 32-byte SHA-256 digest of each row's canonical text (UTF-8)."""
+    texts = json_arrays(columns, num_rows=num_rows).cast(pa.large_binary())
+    sha256 = hashlib.sha256
+    return [sha256(text).digest() for text in texts.to_pylist()]
+
+
+def digest_sum(digests: Sequence[bytes]) -> int:
+    """The sum of 32-byte digests read as big-endian integers, modulo 2**256."""
+    if not digests:
+        return 0
+    limbs = np.frombuffer(b"".join(digests), ">u4").reshape(-1, 8)
+    # A 32-bit limb summed over fewer than 2**32 rows cannot overflow 64 bits.
+    sums = limbs.sum(axis=0, dtype=np.uint64)
+    total = 0
+    for limb in sums.tolist():
+        total = (total << 32) + limb
+    return total % _MOD

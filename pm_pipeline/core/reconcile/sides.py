@@ -1,0 +1,219 @@
+"""What each side of a table sends to the stash, under each strategy.
+
+    arrow     every compared column travels as Arrow; both sides hash on our side.
+    pushdown  each database hashes the canonical text of the columns it can render
+              (``sqlhash``); only keys, that hash and the columns it cannot render travel.
+    bucket    each database first sums row hashes per bucket of the key hash; only rows of
+              buckets that differ are then read as in ``pushdown``.
+
+Engines without a hash function in SQL (SQLite) compute the same hash on our side, so any
+pair can use pushdown. A partition (index, count) keeps the rows whose key hash falls into
+bucket ``index`` of ``count``: pushed into the WHERE clause where the engine can hash keys.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pm_pipeline.core.canonical.plan import ColumnPlan
+from pm_pipeline.core.canonical.values import Side, canonicalize
+from pm_pipeline.core.connectors.base import Connector
+from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.reconcile import sqlhash
+from pm_pipeline.core.reconcile.planning import TablePlan
+from pm_pipeline.core.reconcile.stash import PUSHED_HASH
+
+STRATEGIES = ("auto", "arrow", "pushdown", "bucket")
+KEY_BUCKET = "__kb"
+
+
+@dataclass(frozen=True)
+class SideReader:
+    """How one side is read: its connector, table, schema and dialect (None: hash on our side)."""
+
+    side: Side
+    connector: Connector
+    table: str
+    schema: TableSchema
+    dialect: sqlhash.Dialect | None
+    native: bool = False  # both sides are the same engine with identical column types
+
+    def column_name(self, plan: ColumnPlan) -> str:
+        return (plan.source if self.side == "source" else plan.target).name
+
+    def select(self, plan: ColumnPlan) -> str:
+        column = self.schema.column(self.column_name(plan))
+        return f"{self.connector.select_expression(column)} AS {self.connector.quote(column.name)}"
+
+    @property
+    def native_hash(self) -> bool:
+        """Hash typed values with the engine's own record hash (identical same-engine types)."""
+        return self.native and self.dialect in ("postgresql", "duckdb")
+
+    def text_sql(self, plan: ColumnPlan) -> str | None:
+        """The canonical text of a column in SQL, or None if the engine cannot render it."""
+        if self.dialect is None:
+            return None
+        quoted = self.connector.quote(self.column_name(plan))
+        return sqlhash.canonical_text_sql(self.dialect, plan, self.side, quoted)
+
+    def hash_sql(self, plans: Sequence[ColumnPlan]) -> str | None:
+        if self.dialect is None:
+            return None
+        return sqlhash.row_hash_sql(self.dialect, plans, self.side, self.connector.quote, native=self.native)
+
+
+def make_readers(
+    plan: TablePlan,
+    source: Connector,
+    target: Connector,
+    source_schema: TableSchema,
+    target_schema: TableSchema,
+) -> tuple[SideReader, SideReader]:
+    dialects = (sqlhash.dialect_of(source.engine), sqlhash.dialect_of(target.engine))
+    native = (
+        dialects[0] is not None
+        and dialects[0] == dialects[1]
+        and all(p.source.data_type == p.target.data_type for p in plan.all_plans)
+    )
+    return (
+        SideReader("source", source, plan.table, source_schema, dialects[0], native),
+        SideReader("target", target, plan.target_table, target_schema, dialects[1], native),
+    )
+
+
+def pushed_columns(plan: TablePlan, readers: Sequence[SideReader]) -> frozenset[int]:
+    """Value columns both sides can hash canonically (a side hashing locally can hash any)."""
+    return frozenset(
+        i
+        for i, p in enumerate(plan.values)
+        if sqlhash.pushable(p) and all(r.dialect is None or r.text_sql(p) is not None for r in readers)
+    )
+
+
+def key_bucket_sql(reader: SideReader, plan: TablePlan, count: int) -> str | None:
+    hashed = reader.hash_sql(plan.keys) if plan.keys else None
+    return None if hashed is None else sqlhash.bucket_sql(hashed, count)
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return f" WHERE {' AND '.join(conditions)}" if conditions else ""
+
+
+def _in_list(values: Sequence[int]) -> str:
+    return ", ".join(str(int(v)) for v in values)
+
+
+@dataclass(frozen=True)
+class Slice:
+    """Rows to read: a partition of the key hash and/or a set of buckets (bucket strategy)."""
+
+    partition: tuple[int, int] | None = None
+    buckets: tuple[int, ...] | None = None
+    bucket_count: int | None = None
+
+
+def stream_side(
+    reader: SideReader,
+    plan: TablePlan,
+    *,
+    pushed: frozenset[int],
+    part: Slice,
+    batch_rows: int,
+    hash_locally: bool = False,
+) -> Iterator[pa.RecordBatch]:
+    """Batches of raw keys, ``__ph`` (when ``pushed``) and the other value columns.
+
+    ``hash_locally``: the side's pushed columns travel as values and are hashed on our side
+    (for engines where hashing in SQL costs more than sending the values).
+    """
+    if part.buckets is not None and not part.buckets:
+        return
+    conditions: list[str] = []
+    local_filter: list[tuple[int, tuple[int, ...]]] = []  # (bucket count, wanted buckets) applied here
+    for count, wanted in _filters(part):
+        expression = key_bucket_sql(reader, plan, count)
+        if expression is None:
+            local_filter.append((count, wanted))
+        else:
+            condition = (
+                f"{expression} = {wanted[0]}" if len(wanted) == 1 else f"{expression} IN ({_in_list(wanted)})"
+            )
+            conditions.append(condition)
+    kept_values = [p for i, p in enumerate(plan.values) if i not in pushed]
+    pushed_plans = [p for i, p in enumerate(plan.values) if i in pushed]
+    remote_hash = reader.hash_sql(pushed_plans) if pushed and not hash_locally else None
+    selects = [reader.select(p) for p in (*plan.keys, *kept_values)]
+    local_hash_plans: list[ColumnPlan] = []
+    if pushed and remote_hash is None:
+        local_hash_plans = pushed_plans
+        selects += [reader.select(p) for p in pushed_plans]
+    elif remote_hash is not None:
+        selects.append(f"{remote_hash} AS {reader.connector.quote(PUSHED_HASH)}")
+    sql = f"SELECT {', '.join(selects)} FROM {reader.connector.qualified(reader.table)}{_where(conditions)}"
+    batches = reader.connector.stream_query(sql, batch_rows=batch_rows)
+    if not local_filter and not local_hash_plans:
+        yield from batches
+        return
+    local = duckdb.connect(config={"memory_limit": "64MB", "threads": 1})
+    try:
+        for batch in batches:
+            for count, wanted in local_filter:
+                batch = _filter_buckets(local, batch, reader, plan, count, wanted)
+            if local_hash_plans and batch.num_rows:
+                batch = _add_local_hash(local, batch, reader, local_hash_plans)
+            if batch.num_rows:
+                yield batch
+    finally:
+        local.close()
+
+
+def _filters(part: Slice) -> list[tuple[int, tuple[int, ...]]]:
+    filters: list[tuple[int, tuple[int, ...]]] = []
+    if part.partition is not None:
+        index, count = part.partition
+        filters.append((count, (index,)))
+    if part.buckets is not None and part.bucket_count is not None:
+        filters.append((part.bucket_count, part.buckets))
+    return filters
+
+
+def _canonical(batch: pa.RecordBatch, reader: SideReader, plans: Sequence[ColumnPlan]) -> list[pa.Array]:
+    return [
+        canonicalize(batch.column(reader.column_name(p)), plan=p, side=reader.side, strict=False)
+        for p in plans
+    ]
+
+
+def _filter_buckets(
+    local: duckdb.DuckDBPyConnection,
+    batch: pa.RecordBatch,
+    reader: SideReader,
+    plan: TablePlan,
+    count: int,
+    wanted: tuple[int, ...],
+) -> pa.RecordBatch:
+    keys = _canonical(batch, reader, plan.keys)
+    buckets = sqlhash.local_hashes(
+        local, keys, [p.family for p in plan.keys], rows=batch.num_rows, bucket_count=count
+    )
+    mask = pc.is_in(buckets, value_set=pa.array(wanted, pa.int64()))
+    return batch.filter(mask)
+
+
+def _add_local_hash(
+    local: duckdb.DuckDBPyConnection, batch: pa.RecordBatch, reader: SideReader, plans: Sequence[ColumnPlan]
+) -> pa.RecordBatch:
+    hashes = sqlhash.local_hashes(
+        local, _canonical(batch, reader, plans), [p.family for p in plans], rows=batch.num_rows
+    )
+    names = {reader.column_name(p) for p in plans}
+    keep = [i for i, name in enumerate(batch.schema.names) if name not in names]
+    arrays = [batch.column(i) for i in keep] + [hashes]
+    fields = [batch.schema.field(i) for i in keep] + [pa.field(PUSHED_HASH, pa.int64())]
+    return pa.RecordBatch.from_arrays(arrays, schema=pa.schema(fields))

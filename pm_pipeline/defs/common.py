@@ -1,0 +1,96 @@
+"""What the per-table asset modules share: asset keys, the spec's current mapping of a table, and
+the metadata a reconciliation shows in Dagster."""
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import dagster as dg
+
+from pm_pipeline.core.config import MigrationSpec, TableMapping
+from pm_pipeline.core.findings import TableReconciliation
+from pm_pipeline.core.monitor import metrics
+from pm_pipeline.core.report import Redactor
+
+TABLE_TAG = "pm_pipeline/table"
+EXAMPLES_IN_METADATA = 10
+
+
+def safe_name(table: str) -> str:
+    """An asset-key-safe spelling of a table name."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", table)
+
+
+@dataclass(frozen=True)
+class TableKeys:
+    table: str
+    source: dg.AssetKey
+    target: dg.AssetKey
+    reconciliation: dg.AssetKey
+    schema: dg.AssetKey
+    integrity: dg.AssetKey
+    verified: dg.AssetKey
+
+
+def table_keys(table: str) -> TableKeys:
+    name = safe_name(table)
+    return TableKeys(
+        table=table,
+        source=dg.AssetKey(["source", name]),
+        target=dg.AssetKey(["target", name]),
+        reconciliation=dg.AssetKey(["reconciliation", name]),
+        schema=dg.AssetKey(["schema", name]),
+        integrity=dg.AssetKey(["integrity", name]),
+        verified=dg.AssetKey(["verified", name]),
+    )
+
+
+def current_mapping(spec: MigrationSpec, mapping: TableMapping) -> TableMapping:
+    """The spec's mapping as it is now, or the discovered one the definitions were built with."""
+    try:
+        return spec.mapping_for(mapping.source)
+    except KeyError:
+        return mapping
+
+
+def _examples_markdown(result: TableReconciliation, redactor: Redactor) -> str:
+    lines = ["| category | key | column | source | target | rule | why |", "|---|---|---|---|---|---|---|"]
+    for finding in map(redactor.redact, result.findings[:EXAMPLES_IN_METADATA]):
+        cells = [
+            finding.category,
+            finding.key,
+            finding.column,
+            finding.source_value,
+            finding.target_value,
+            finding.rule,
+            finding.message,
+        ]
+        lines.append("| " + " | ".join("" if c is None else str(c).replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) if result.findings else "No differences."
+
+
+def table_metadata(result: TableReconciliation, redactor: Redactor) -> dict[str, Any]:
+    """Counts, score, top columns, examples (masked above the spec's clearance), and the numbers the
+    monitoring sensors trend."""
+    top = sorted((c for c in result.columns if c.mismatched), key=lambda c: -c.mismatched)[:5]
+    compared = max(result.matched_rows, 1)
+    metadata: dict[str, Any] = {
+        metrics.SOURCE_ROWS: dg.MetadataValue.int(result.source_rows),
+        metrics.TARGET_ROWS: dg.MetadataValue.int(result.target_rows),
+        "missing_rows": dg.MetadataValue.int(result.missing_rows),
+        "extra_rows": dg.MetadataValue.int(result.extra_rows),
+        "duplicate_keys": dg.MetadataValue.int(result.duplicate_keys_source + result.duplicate_keys_target),
+        "changed_rows": dg.MetadataValue.int(result.changed_rows),
+        metrics.MISMATCH_RATE: dg.MetadataValue.float(
+            (result.changed_rows + result.missing_rows + result.extra_rows)
+            / max(compared + result.missing_rows + result.extra_rows, 1)
+        ),
+        metrics.MATCH_SCORE: dg.MetadataValue.float(result.match_score),
+        metrics.DURATION_SECONDS: dg.MetadataValue.float(result.seconds),
+        "top_differing_columns": dg.MetadataValue.json({c.column: c.mismatched for c in top}),
+        "examples": dg.MetadataValue.md(_examples_markdown(result, redactor)),
+        "strategy": result.strategy,
+    }
+    if result.diff_path:
+        metadata["diff_path"] = dg.MetadataValue.path(result.diff_path)
+    return metadata
