@@ -27,7 +27,14 @@ from pm_pipeline.core.integrity.checksum import manifest_document
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.stash import Progress
 from pm_pipeline.core.report import ReportData, build_report_data, classifications_from_spec, redactor_for
-from pm_pipeline.core.schema import SchemaComparison, compare_schemas, key_max, profile_columns
+from pm_pipeline.core.schema import (
+    ColumnProfile,
+    SchemaComparison,
+    compare_schemas,
+    key_max,
+    profile_columns,
+    profiled_columns,
+)
 
 
 def spec_for_urls(*, source_url: str, target_url: str, tables: Sequence[str] | None = None) -> MigrationSpec:
@@ -95,6 +102,16 @@ def select_tables(spec: MigrationSpec, *, source: Connector, target: Connector) 
     return TableSelection(mappings=tuple(mappings), findings=tuple(findings))
 
 
+def _profiles(
+    connector: Connector, table: str, schema: TableSchema, columns: set[str]
+) -> dict[str, ColumnProfile]:
+    """Value profiles of ``columns`` only (each profile is a scan of the whole table)."""
+    if not columns:
+        return {}
+    wanted = tuple(col for col in schema.columns if col.name in columns)
+    return profile_columns(connector, table, dataclasses.replace(schema, columns=wanted))
+
+
 def check_table_schema(
     *,
     source: Connector,
@@ -117,6 +134,14 @@ def check_table_schema(
             value = key_max(target, mapping.target_name, name)
             if value is not None:
                 maxima[name] = value
+    wanted_source, wanted_target = profiled_columns(
+        mapping.source,
+        source_schema,
+        target_schema,
+        source_engine=source.engine,
+        target_engine=target.engine,
+        mapping=mapping,
+    )
     return compare_schemas(
         table=mapping.source,
         source=source_schema,
@@ -124,8 +149,8 @@ def check_table_schema(
         source_engine=source.engine,
         target_engine=target.engine,
         mapping=mapping,
-        source_profiles=profile_columns(source, mapping.source, source_schema),
-        target_profiles=profile_columns(target, mapping.target_name, target_schema),
+        source_profiles=_profiles(source, mapping.source, source_schema, wanted_source),
+        target_profiles=_profiles(target, mapping.target_name, target_schema, wanted_target),
         target_key_max=maxima,
     )
 

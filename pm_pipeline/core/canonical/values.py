@@ -180,15 +180,25 @@ def _to_decimal_text(array: pa.Array) -> pa.Array:
     if pa.types.is_floating(array.type):
         # A binary float's shortest round-trip repr is the value the engine meant to store.
         return _python_map(array, lambda v: _normalise_decimal(repr(float(v))))
-    text = array.cast(pa.string()) if not pa.types.is_string(array.type) else array
-    text = pc.utf8_trim_whitespace(text)
-    if pc.any(pc.match_substring_regex(text, r"[eE]|^\+|^-?\.|\.$|^-?0\d")).as_py():
-        return _python_map(text, _normalise_decimal)
+    if pa.types.is_decimal(array.type):
+        # Plain digits with ``scale`` fractional digits, or an exponent for tiny values and zero.
+        text = array.cast(pa.string())
+        odd = pc.match_substring(text, "E")
+    else:
+        text = array.cast(pa.string()) if not pa.types.is_string(array.type) else array
+        text = pc.utf8_trim_whitespace(text)
+        odd = pc.match_substring_regex(text, r"[eE]|^\+|^-?\.|\.$|^-?0\d")
+    # The other shapes (digits, an optional '-', at most one point between digits) only need
+    # their fractional zeros and a bare point trimmed; the odd ones go through Decimal.
     with_point = pc.match_substring(text, ".")
-    stripped = pc.replace_substring_regex(text, r"0+$", "")
-    stripped = pc.replace_substring_regex(stripped, r"\.$", "")
+    stripped = pc.ascii_rtrim(pc.ascii_rtrim(text, characters="0"), characters=".")
     out = pc.if_else(with_point, stripped, text)
-    return pc.if_else(pc.equal(out, "-0"), "0", out)
+    out = pc.if_else(pc.equal(out, "-0"), "0", out)
+    if pc.any(odd).as_py():
+        mask = pc.fill_null(odd, False)
+        fixed = _python_map(pc.filter(text, mask), _normalise_decimal, pa.string())
+        out = pc.replace_with_mask(out, mask, fixed)
+    return out
 
 
 def _normalise_decimal(text: str) -> str:
@@ -219,6 +229,11 @@ _FALSE = {"0", "f", "false", "n", "no", "off"}
 def _to_bool_text(array: pa.Array) -> pa.Array:
     if pa.types.is_boolean(array.type):
         return pc.if_else(array, "true", "false")
+    if pa.types.is_integer(array.type):  # MySQL BOOLEAN is TINYINT(1)
+        text = array.cast(pa.string())
+        other = pc.binary_join_element_wise("?", text, "")
+        is_true, is_false = pc.equal(array, 1), pc.equal(array, 0)
+        return pc.if_else(is_true, "true", pc.if_else(is_false, "false", other))
     text = pc.utf8_lower(pc.utf8_trim_whitespace(_to_text(array, column_type="")))
     is_true = pc.is_in(text, value_set=pa.array(sorted(_TRUE)))
     is_false = pc.is_in(text, value_set=pa.array(sorted(_FALSE)))

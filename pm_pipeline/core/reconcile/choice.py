@@ -75,14 +75,14 @@ def choose_strategy(
             return Choice("arrow", note="the table has no key: compared as multisets")
         if rows is not None and rows < SMALL_TABLE_ROWS:
             return Choice("arrow", note=f"small table (about {rows} rows)")
+        slow = sorted(r.side for r in readers if r.connector.engine in _HASH_LOCALLY)
+        if slow:
+            # Its rows are hashed on our side anyway; the other side's SQL hash would only add a
+            # canonical-text digest per row to the other database's work.
+            return Choice("arrow", note=f"about {rows} rows; the {slow[0]} hashes rows slowly in SQL")
         if rows is None or rows < BUCKET_TABLE_ROWS:
             note = f"about {rows} rows" if rows is not None else "size unknown"
             return _pushdown(readers, pushed, note)
-        slow = sorted(r.side for r in readers if r.connector.engine in _HASH_LOCALLY)
-        if slow:
-            return _pushdown(
-                readers, pushed, f"about {rows} rows; bucket sums would hash in SQL on the {slow[0]}"
-            )
     if requested in ("auto", "bucket"):
         reason = bucket.ineligible_reason(plan, readers, pushed)
         if reason is None:
@@ -96,8 +96,8 @@ def choose_strategy(
 
 
 # Engines whose SQL hashing costs more than sending the values (MariaDB's MD5 and string
-# building run at a fraction of the rate of a plain read): automatic pushdown hashes their rows
-# on our side. A spec that forces pushdown still hashes there.
+# building run at a fraction of the rate of a plain read): the automatic choice streams both
+# sides' values; a spec that forces pushdown or bucket still hashes there.
 _HASH_LOCALLY = {"mysql"}
 
 

@@ -55,7 +55,6 @@ def run_join(connection: duckdb.DuckDBPyConnection, plan: TablePlan, *, duplicat
     """Classify keys and build table ``suspects`` (canonical and raw keys of rows to diff in detail)."""
     keys = _keys(plan)
     key_list = ", ".join(keys)
-    on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
     out = JoinOutcome()
     sql = connection.execute
     for side, name in (("source", SRC), ("target", TGT)):
@@ -72,22 +71,130 @@ def run_join(connection: duckdb.DuckDBPyConnection, plan: TablePlan, *, duplicat
             out.duplicate_count_source, out.duplicates_source = int(count[0]) if count else 0, rows
         else:
             out.duplicate_count_target, out.duplicates_target = int(count[0]) if count else 0, rows
+    tolerant_cols = [(i, p) for i, p in enumerate(plan.values) if p.tolerant]
+    ruled_cols = [(i, p) for i, p in enumerate(plan.values) if not p.tolerant and p.has_value_rules]
+    screen = " AND ".join(["s.h = t.h", *(_tolerance_screen(i, p) for i, p in tolerant_cols)])
+    if out.duplicate_count_source or out.duplicate_count_target:
+        _classify_with_duplicates(connection, plan, out, screen, tolerant_cols, ruled_cols)
+    else:
+        _classify(connection, plan, out, screen, tolerant_cols, ruled_cols)
+    return out
+
+
+def _stats(column: ColumnPlan, a: str, b: str) -> tuple[str, str, str]:
+    """SQL for a tolerant column's values ``a`` and ``b``: not equal, absolute and relative difference."""
+    diff = f"abs({a} - {b})"
+    rel = f"{diff} / nullif(greatest(abs({a}), abs({b})), 0)"
+    if column.family in (F.TIMESTAMP, F.TIMESTAMPTZ, F.TIME):
+        diff, rel = f"{diff} / 1e6", "NULL"
+    return f"{a} IS DISTINCT FROM {b}", diff, rel
+
+
+def _classify(
+    connection: duckdb.DuckDBPyConnection,
+    plan: TablePlan,
+    out: JoinOutcome,
+    screen: str,
+    tolerant_cols: list[tuple[int, ColumnPlan]],
+    ruled_cols: list[tuple[int, ColumnPlan]],
+) -> None:
+    """No duplicate keys: one full outer join classifies every key.
+
+    Its rows are grouped so that all clean matched rows fall into one group, whose aggregates are
+    the screening statistics, and every other row is a group of its own: missing, extra and
+    suspect rows come out of the same pass, and nothing is stored for the clean rows.
+    """
+    keys = _keys(plan)
+    nkeys = len(keys)
+    on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
+    kind = (  # the row hash h is never NULL: a NULL h is the side without the key
+        "CASE WHEN t.h IS NULL THEN 'missing' WHEN s.h IS NULL THEN 'extra' "
+        f"WHEN NOT ({screen}) THEN 'suspect' END"
+    )
+    inner = [f"{kind} AS kind"]
+    inner += [f"coalesce(s.{k}, t.{k}) AS {k}" for k in keys]
+    inner += [f"s.r{i} AS sr{i}, t.r{i} AS tr{i}" for i in range(nkeys)]
+    inner += [f"s.t{i} AS st{i}, t.t{i} AS tt{i}" for i, _ in tolerant_cols]
+    inner += [f"(s.s{i} IS DISTINCT FROM t.s{i}) AS ruled{i}" for i, _ in ruled_cols]
+    picked = [f"any_value({k}) AS {k}" for k in keys]
+    picked += [f"any_value(sr{i}) AS sr{i}, any_value(tr{i}) AS tr{i}" for i in range(nkeys)]
+    picked += [f"any_value(st{i}) AS st{i}, any_value(tt{i}) AS tt{i}" for i, _ in tolerant_cols]
+    picked += [f"bool_or(ruled{i}) AS ruled{i}" for i, _ in ruled_cols]
+    under = [f"ruled{i}" for i, _ in ruled_cols]
+    stats = ["count(*) AS n"]
+    stats += [f"count(*) FILTER (WHERE ruled{i}) AS rc{i}" for i, _ in ruled_cols]
+    for i, column in tolerant_cols:
+        unequal, diff, rel = _stats(column, f"st{i}", f"tt{i}")
+        under.append(unequal)
+        stats += [
+            f"count(*) FILTER (WHERE {unequal}) AS rc{i}",
+            f"max({diff}) AS ma{i}",
+            f"max({rel}) AS mr{i}",
+        ]
+    stats.append(f"count(*) FILTER (WHERE {' OR '.join(under)}) AS under" if under else "0 AS under")
+    group = ", ".join(f"CASE WHEN kind IS NOT NULL THEN {k} END" for k in keys)
+    connection.execute(
+        f"CREATE TABLE classified AS SELECT kind, {', '.join(picked)}, {', '.join(stats)} FROM "
+        f"(SELECT {', '.join(inner)} FROM {SRC} s FULL OUTER JOIN {TGT} t ON {on}) "
+        f"GROUP BY kind, {group}"
+    )
+    raw = ", ".join(f"sr{i} AS r{i}" for i in range(nkeys))
+    connection.execute(f"CREATE TABLE missing AS SELECT {raw} FROM classified WHERE kind = 'missing'")
+    raw = ", ".join(f"tr{i} AS r{i}" for i in range(nkeys))
+    connection.execute(f"CREATE TABLE extra AS SELECT {raw} FROM classified WHERE kind = 'extra'")
+    detail = [*keys, *(f"sr{i}, tr{i}" for i in range(nkeys))]
+    detail += [f"st{i}, tt{i}" for i, _ in tolerant_cols] + [f"ruled{i}" for i, _ in ruled_cols]
+    connection.execute(
+        f"CREATE TABLE suspects AS SELECT {', '.join(detail)}, false AS clean FROM classified "
+        "WHERE kind = 'suspect'"
+    )
+    counts = dict(
+        connection.execute("SELECT coalesce(kind, 'clean'), sum(n) FROM classified GROUP BY kind").fetchall()
+    )
+    out.missing_count = int(counts.get("missing", 0))
+    out.extra_count = int(counts.get("extra", 0))
+    out.suspect_count = int(counts.get("suspect", 0))
+    out.matched_count = int(counts.get("clean", 0)) + out.suspect_count
+    names = ["under"] + [f"rc{i}" for i, _ in ruled_cols]
+    for i, _ in tolerant_cols:
+        names += [f"rc{i}", f"ma{i}", f"mr{i}"]
+    row = connection.execute(f"SELECT {', '.join(names)} FROM classified WHERE kind IS NULL").fetchone()
+    values = dict(zip(names, row, strict=True)) if row else {}
+    out.screened_rule_rows = int(values.get("under") or 0)
+    for i, _ in ruled_cols:
+        out.screened_rule_counts[i] = int(values.get(f"rc{i}") or 0)
+    for i, _ in tolerant_cols:
+        out.screened_rule_counts[i] = int(values.get(f"rc{i}") or 0)
+        if values.get(f"ma{i}") is not None:
+            out.screened_max_abs[i] = float(values[f"ma{i}"])
+        if values.get(f"mr{i}") is not None:
+            out.screened_max_rel[i] = float(values[f"mr{i}"])
+
+
+def _classify_with_duplicates(
+    connection: duckdb.DuckDBPyConnection,
+    plan: TablePlan,
+    out: JoinOutcome,
+    screen: str,
+    tolerant_cols: list[tuple[int, ColumnPlan]],
+    ruled_cols: list[tuple[int, ColumnPlan]],
+) -> None:
+    """Duplicate keys on a side: they are reported as duplicates and left out of the value diff."""
+    keys = _keys(plan)
+    on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
+    sql = connection.execute
     raw_s = ", ".join(f"s.r{i} AS sr{i}" for i in range(len(keys)))
     raw_t = ", ".join(f"t.r{i} AS tr{i}" for i in range(len(keys)))
     sql(f"CREATE TABLE missing AS SELECT s.* FROM {SRC} s ANTI JOIN {TGT} t ON {on}")
     sql(f"CREATE TABLE extra AS SELECT t.* FROM {TGT} t ANTI JOIN {SRC} s ON {on}")
     out.missing_count = _count(connection, "missing")
     out.extra_count = _count(connection, "extra")
-    # Keys duplicated on either side are reported as duplicates and left out of the value diff.
     not_dup = (
         f"NOT EXISTS (SELECT 1 FROM dup_source d WHERE {' AND '.join(f'd.{k} = s.{k}' for k in keys)}) "
         f"AND NOT EXISTS (SELECT 1 FROM dup_target d WHERE {' AND '.join(f'd.{k} = s.{k}' for k in keys)})"
     )
-    tolerant_cols = [(i, p) for i, p in enumerate(plan.values) if p.tolerant]
-    ruled_cols = [(i, p) for i, p in enumerate(plan.values) if not p.tolerant and p.has_value_rules]
     extra_select = [f"s.t{i} AS st{i}, t.t{i} AS tt{i}" for i, _ in tolerant_cols]
     extra_select += [f"(s.s{i} IS DISTINCT FROM t.s{i}) AS ruled{i}" for i, _ in ruled_cols]
-    screen = " AND ".join(["s.h = t.h", *(_tolerance_screen(i, p) for i, p in tolerant_cols)])
     sql(
         f"CREATE TABLE matched AS SELECT {', '.join('s.' + k for k in keys)}, {raw_s}, {raw_t}, "
         f"({screen}) AS clean{''.join(', ' + e for e in extra_select)} "
@@ -106,12 +213,7 @@ def run_join(connection: duckdb.DuckDBPyConnection, plan: TablePlan, *, duplicat
         row = sql(f"SELECT count(*) FILTER (WHERE ruled{i}) FROM matched WHERE clean").fetchone()
         out.screened_rule_counts[i] = int(row[0]) if row else 0
     for i, column in tolerant_cols:
-        diff = f"abs(st{i} - tt{i})"
-        rel = f"{diff} / nullif(greatest(abs(st{i}), abs(tt{i})), 0)"
-        unequal = f"st{i} IS DISTINCT FROM tt{i}"
-        if column.family in (F.TIMESTAMP, F.TIMESTAMPTZ, F.TIME):
-            diff = f"{diff} / 1e6"
-            rel = "NULL"
+        unequal, diff, rel = _stats(column, f"st{i}", f"tt{i}")
         row = sql(
             f"SELECT count(*) FILTER (WHERE {unequal}), max({diff}), max({rel}) FROM matched WHERE clean"
         ).fetchone()
@@ -121,7 +223,6 @@ def run_join(connection: duckdb.DuckDBPyConnection, plan: TablePlan, *, duplicat
                 out.screened_max_abs[i] = float(row[1])
             if row[2] is not None:
                 out.screened_max_rel[i] = float(row[2])
-    return out
 
 
 def run_multiset(connection: duckdb.DuckDBPyConnection) -> tuple[int, int]:

@@ -3,7 +3,7 @@ and field-mapping suggestions for renamed columns."""
 
 from __future__ import annotations
 
-from pm_pipeline.core.schema.compare import CHECK, SchemaComparison, compare_schemas
+from pm_pipeline.core.schema.compare import CHECK, SchemaComparison, compare_schemas, profiled_columns
 from pm_pipeline.core.schema.profile import ColumnProfile, profile_similarity, value_text
 from pm_pipeline.core.schema.pushdown import key_max, profile_columns
 from pm_pipeline.core.schema.renames import RenameSuggestion, name_similarity, suggest_renames
@@ -25,6 +25,7 @@ __all__ = [
     "name_similarity",
     "profile_columns",
     "profile_similarity",
+    "profiled_columns",
     "suggest_renames",
     "type_table_markdown",
     "value_text",

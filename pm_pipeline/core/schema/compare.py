@@ -15,7 +15,7 @@ from pm_pipeline.core.schema.profile import ColumnProfile
 from pm_pipeline.core.schema.renames import DEFAULT_THRESHOLD, RenameSuggestion, suggest_renames
 from pm_pipeline.core.schema.sequences import sequences
 from pm_pipeline.core.schema.type_map import ENGINES, canonical_engine, effective_family
-from pm_pipeline.core.schema.widths import judge_types
+from pm_pipeline.core.schema.widths import judge_types, needs_profile
 
 CHECK = "schema"
 
@@ -82,6 +82,34 @@ def _match_columns(
                 )
             )  # fmt: skip
     return column_map, findings, sorted(ignored)
+
+
+def profiled_columns(
+    table: str,
+    source: TableSchema,
+    target: TableSchema,
+    *,
+    source_engine: str,
+    target_engine: str,
+    mapping: TableMapping | None = None,
+) -> tuple[set[str], set[str]]:
+    """The (source, target) columns whose value profiles the comparison reads: columns without a
+    counterpart (rename suggestions) and pairs whose declarations alone cannot settle the fit.
+    Profiling scans the whole table, so the rest are not profiled."""
+    src_engine, tgt_engine = _engine(source_engine, "source"), _engine(target_engine, "target")
+    column_map, _, ignored = _match_columns(table, source, target, mapping)
+    missing = {c.name for c in source.columns if c.name not in column_map and c.name not in ignored}
+    claimed = set(column_map.values())
+    extra = {c.name for c in target.columns if c.name not in claimed}
+    # A rename pairs a missing source column with an extra target column: both sides or neither.
+    wanted_source, wanted_target = (missing, extra) if missing and extra else (set(), set())
+    for source_name, target_name in column_map.items():
+        if needs_profile(
+            source=source.column(source_name), target=target.column(target_name),
+            source_engine=src_engine, target_engine=tgt_engine,
+        ):  # fmt: skip
+            wanted_source.add(source_name)
+    return wanted_source, wanted_target
 
 
 def _column_findings(

@@ -272,6 +272,26 @@ def _spelling(data_type: str) -> str:
     return re.sub(r"\s+", "", data_type.lower())
 
 
+def needs_profile(*, source: Column, target: Column, source_engine: str, target_engine: str) -> bool:
+    """Whether judging this column pair reads the source column's value profile: only when the
+    declarations alone leave the fit open (a narrower text, a text becoming an enum ...)."""
+    s_family, _ = effective_family(source.data_type, source.family, source_engine)
+    t_family, _ = effective_family(target.data_type, target.family, target_engine)
+    rule = find_rule(s_family, t_family, source_engine)
+    if rule.verdict in (Verdict.INCOMPATIBLE, Verdict.NARROWED):
+        return False
+    if (
+        s_family is F.OTHER
+        and t_family is F.OTHER
+        and _spelling(source.data_type) == _spelling(target.data_type)
+    ):
+        return False
+    result = _CHECKS[rule.check](
+        Side(source, s_family, source_engine), Side(target, t_family, target_engine), None
+    )
+    return result.fit is not Fit.FITS
+
+
 def judge_types(
     *,
     source: Column,

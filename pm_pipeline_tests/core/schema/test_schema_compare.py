@@ -19,7 +19,7 @@ from pm_pipeline.core.connectors.schema import (
 from pm_pipeline.core.connectors.schema import TypeFamily as F
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Severity
-from pm_pipeline.core.schema import ColumnProfile, compare_schemas, name_similarity
+from pm_pipeline.core.schema import ColumnProfile, compare_schemas, name_similarity, profiled_columns
 from pm_pipeline.core.schema.defaults import normalise_default
 
 MARIADB = TableSchema(
@@ -341,3 +341,51 @@ def test_ignored_columns_are_left_out_and_unknown_spec_columns_rejected() -> Non
 )
 def test_name_similarity(a: str, b: str, related: bool) -> None:
     assert (name_similarity(a, b) >= 0.6) is related
+
+
+def _table(*columns: Column) -> TableSchema:
+    return TableSchema(name="orders", columns=columns)
+
+
+def test_only_columns_the_declarations_cannot_settle_are_profiled() -> None:
+    source = _table(
+        Column("id", "bigint", F.INTEGER, nullable=False, precision=64),
+        Column("note", "varchar(64)", F.TEXT, length=64),
+        Column("code", "varchar(40)", F.TEXT, length=40),
+        Column("kind", "varchar(10)", F.TEXT, length=10),
+    )
+    target = _table(
+        Column("id", "bigint", F.INTEGER, nullable=False, precision=64),
+        Column("note", "varchar(64)", F.TEXT, length=64),  # same width: fits by declaration
+        Column("code", "varchar(8)", F.TEXT, length=8),  # narrower: only the data can tell
+        Column("kind", "text", F.TEXT),  # wider
+    )
+    wanted = profiled_columns(
+        "orders", source, target, source_engine="postgresql", target_engine="postgresql"
+    )
+    assert wanted == ({"code"}, set())
+    # The profile is what settles the narrower column: a value longer than 8 is a loss.
+    long_code = ColumnProfile(family=F.TEXT, rows=10, min_length=3, max_length=12)
+    findings = compare_schemas(
+        table="orders", source=source, target=target, source_engine="postgresql",
+        target_engine="postgresql", source_profiles={"code": long_code},
+    ).findings  # fmt: skip
+    assert [(f.category, f.column) for f in findings] == [(Category.TYPE_NARROWED, "code")]
+
+
+def test_rename_candidates_are_profiled_on_both_sides_only_together() -> None:
+    source = _table(Column("id", "int", F.INTEGER, precision=32), Column("email", "text", F.TEXT))
+    renamed = _table(Column("id", "int", F.INTEGER, precision=32), Column("mail", "text", F.TEXT))
+    dropped = _table(Column("id", "int", F.INTEGER, precision=32))
+    assert profiled_columns("orders", source, renamed, source_engine="mysql", target_engine="mysql") == (
+        {"email"},
+        {"mail"},
+    )
+    assert profiled_columns("orders", source, dropped, source_engine="mysql", target_engine="mysql") == (
+        set(),
+        set(),
+    )
+    spec = TableMapping(source="orders", renames={"email": "mail"})
+    assert profiled_columns(
+        "orders", source, renamed, source_engine="mysql", target_engine="mysql", mapping=spec
+    ) == (set(), set())
