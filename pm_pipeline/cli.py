@@ -7,12 +7,14 @@ Errors are one actionable line on stderr; --debug shows the traceback.
 from __future__ import annotations
 
 import argparse
+import getpass
 import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from pm_pipeline.core.config.spec import STRATEGIES
 from pm_pipeline.core.connectors import mask_url
 from pm_pipeline.core.errors import BadInputError, PmError
 
@@ -24,11 +26,20 @@ class _Parser(argparse.ArgumentParser):
         raise BadInputError(f"{self.prog}: {message} (see --help)")
 
 
-def _tables(value: str) -> list[str]:
+def table_list(value: str) -> list[str]:
+    """An argparse type: a comma-separated list of table names."""
     names = [name.strip() for name in value.split(",") if name.strip()]
     if not names:
         raise argparse.ArgumentTypeError("expected a comma-separated list of table names")
     return names
+
+
+def current_user() -> str:
+    """The login name recorded as who launched or approved something."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        return "unknown"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -41,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     where.add_argument("--spec", type=Path, help="migration spec (YAML)")
     where.add_argument("--source", help="source connection URL (with --target: no spec needed)")
     check.add_argument("--target", help="target connection URL")
-    check.add_argument("--tables", type=_tables, help="only these source tables (comma-separated)")
+    check.add_argument("--tables", type=table_list, help="only these source tables (comma-separated)")
     check.add_argument("--json", type=Path, help="write the findings JSON here")
     check.add_argument("--html", type=Path, help="write the technical HTML report here")
     check.add_argument("--reports", type=Path, help="write every report format into this folder")
@@ -53,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--strategy",
-        choices=("auto", "arrow", "pushdown", "bucket"),
+        choices=STRATEGIES,
         default="auto",
         help="how tables are compared (default: each table's spec setting, else chosen by size and engines)",
     )

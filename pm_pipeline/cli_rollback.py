@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import getpass
 import json
 import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pm_pipeline.cli import EXIT_DIFFERENCES, EXIT_OK
+from pm_pipeline.cli import EXIT_DIFFERENCES, EXIT_OK, current_user, table_list
 from pm_pipeline.core.connectors import mask_url
 from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
 from pm_pipeline.core.security.audit import AuditLog, AuditRecord, verify_audit_log
@@ -54,20 +53,6 @@ def _context(spec_path: Path) -> _Context:
     return _Context(spec_path, spec, settings, Path(settings.snapshot_dir), Path(settings.audit_log))
 
 
-def _tables(value: str) -> list[str]:
-    names = [name.strip() for name in value.split(",") if name.strip()]
-    if not names:
-        raise argparse.ArgumentTypeError("expected a comma-separated list of table names")
-    return names
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name in some containers
-        return "unknown"
-
-
 def add_rollback_parser(commands: Any) -> None:
     """Register ``rollback`` and its sub-commands on the top-level sub-parsers."""
     rollback = commands.add_parser("rollback", help="snapshot, plan, approve and execute a rollback")
@@ -84,7 +69,7 @@ def add_rollback_parser(commands: Any) -> None:
         return parser
 
     snapshot = command("snapshot", "snapshot the target tables and verify the snapshot")
-    snapshot.add_argument("--tables", type=_tables, help="target tables (default: rollback.tables)")
+    snapshot.add_argument("--tables", type=table_list, help="target tables (default: rollback.tables)")
     snapshot.add_argument("--out", type=Path, help="folder for the snapshot (default: rollback.snapshot_dir)")
     plan = command("plan", "show the ordered steps, their SQL and the risk; save the plan")
     approval = command("approve", "approve a reviewed plan by its checksum")
@@ -100,7 +85,9 @@ def add_rollback_parser(commands: Any) -> None:
     for parser in (plan, execute):
         parser.add_argument("--snapshot", type=Path, help="snapshot folder (default: the newest verified)")
     for parser in (snapshot, plan, execute):
-        parser.add_argument("--actor", default=_user(), help="recorded in the audit log (default: you)")
+        parser.add_argument(
+            "--actor", default=current_user(), help="recorded in the audit log (default: you)"
+        )
 
 
 def run_rollback(args: argparse.Namespace) -> int:
@@ -121,28 +108,11 @@ def _snapshot_folder(ctx: _Context, given: Path | None) -> Path:
         if not given.is_dir():
             raise BadInputError(f"--snapshot {given}: no such folder")
         return given
-    try:
-        return latest_snapshot(ctx.snapshot_root)
-    except ValueError as exc:  # a manifest.json that is not JSON
-        raise IntegrityRefusal(
-            f"snapshots under {ctx.snapshot_root}: a manifest is unreadable ({exc})"
-        ) from None
+    return latest_snapshot(ctx.snapshot_root)
 
 
 def _build(ctx: _Context, folder: Path | str) -> RollbackPlan:
-    from pm_pipeline.core.rollback import build_plan
-
-    return build_plan(
-        folder,
-        target_url=ctx.spec.target.url,
-        approvals_required=ctx.settings.approvals_required,
-        freeze_writes_sql=ctx.settings.freeze_writes_sql,
-        unfreeze_sql=ctx.settings.unfreeze_sql,
-    )
-
-
-def _export_dir(plan: RollbackPlan) -> Path:
-    return Path(plan.snapshot_dir) / "exports"
+    return ctx.settings.plan(folder, target_url=ctx.spec.target.url)
 
 
 def _print_table(headings: list[str], rows: list[list[str]]) -> None:
@@ -239,7 +209,7 @@ def _plan(ctx: _Context, args: argparse.Namespace) -> int:
     for cycle in plan.deferred_cycles:
         print(f"foreign-key cycle restored with deferred checks: {', '.join(cycle)}")
     _print_steps(plan)
-    risk = assess_risk(plan, export_dir=_export_dir(plan))
+    risk = assess_risk(plan, export_dir=plan.export_dir)
     _print_risk(risk)
     ctx.plans_dir.mkdir(parents=True, exist_ok=True)
     path = ctx.plans_dir / f"{plan.checksum}.json"
@@ -308,24 +278,9 @@ def _approve(ctx: _Context, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _other_approvals(ctx: _Context, plan: RollbackPlan) -> str:
-    from pm_pipeline.core.rollback.approvals import APPROVAL_EVENT
-
-    others = sorted(
-        {
-            (str(r.data.get("plan_checksum", ""))[:12], r.actor)
-            for r in AuditLog(ctx.audit_log).records()
-            if r.event == APPROVAL_EVENT and r.data.get("plan_checksum") != plan.checksum
-        }
-    )
-    if not others:
-        return ""
-    listed = ", ".join(f"{actor} for plan {checksum}" for checksum, actor in others)
-    return f"; approvals of other plans do not count ({listed})"
-
-
 def _require_approvals(ctx: _Context, plan: RollbackPlan, actor: str) -> None:
     from pm_pipeline.core.rollback import approvals_for
+    from pm_pipeline.core.rollback.approvals import other_plans_note
 
     found = approvals_for(plan.checksum, audit_log=ctx.audit_log)
     if len(found) >= plan.approvals_required:
@@ -333,7 +288,7 @@ def _require_approvals(ctx: _Context, plan: RollbackPlan, actor: str) -> None:
     names = ", ".join(a.approver for a in found) or "none"
     message = (
         f"rollback refused: plan {plan.checksum[:12]} has {len(found)} of {plan.approvals_required} required "
-        f"approvals from distinct approvers ({names}){_other_approvals(ctx, plan)}; nothing was written. "
+        f"approvals from distinct approvers ({names}){other_plans_note(plan, audit_log=ctx.audit_log)}; nothing was written. "
         f"Approve with: pm-pipeline rollback approve --spec {ctx.spec_path} --plan-checksum {plan.checksum} "
         "--approver NAME"
     )
@@ -354,7 +309,7 @@ def _execute(ctx: _Context, args: argparse.Namespace) -> int:
     print(
         "dry run: every step reads and checks, nothing is written to the target" if dry_run else "executing:"
     )
-    exports = _export_dir(plan)
+    exports = plan.export_dir
     for step in plan.steps:
         result = run_step(
             plan, step, audit_log=ctx.audit_log, export_dir=exports, dry_run=dry_run, actor=args.actor
@@ -416,7 +371,7 @@ def _status(ctx: _Context, args: argparse.Namespace) -> int:
             f"current plan {current.checksum} (snapshot {current.snapshot_id}): {len(found)} of "
             f"{current.approvals_required} approvals"
         )
-    except (BadInputError, ValueError) as exc:
+    except BadInputError as exc:
         print(f"no current plan: {exc}")
     _print_approvals([r for r in records if r.event == APPROVAL_EVENT])
     others = [r for r in records if r.event != APPROVAL_EVENT]

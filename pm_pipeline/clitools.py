@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     Progress,
@@ -60,9 +61,18 @@ def _rows_text(done: int, expected: int | None) -> str:
     return f"{done:,} rows" if expected is None else f"{done:,} / ~{expected:,} rows"
 
 
+def _finished_text(done: int, expected: int | None) -> str:
+    if expected is None or done >= expected:
+        return _rows_text(done, expected)
+    # Fewer rows than announced: a smaller table than estimated, or a strategy that compared
+    # checksums and read only the rows of the differing buckets.
+    return f"done: {done:,} rows read of ~{expected:,}"
+
+
 class TableBars:
     """The check's progress as rich bars. The expected rows are an estimate: a bar whose table holds
-    more rows grows with them, and a finished table's bar is complete whatever was announced."""
+    more rows grows with them, and a finished table's bar is complete whatever was announced (its
+    text then says how many rows were read when that is fewer than announced)."""
 
     def __init__(self, bar: Progress) -> None:
         self._bar = bar
@@ -86,7 +96,7 @@ class TableBars:
         task, expected_rows = self._tasks[table]
         with self._lock:
             done = int(self._bar.tasks[task].completed)
-            self._bar.update(task, completed=done, total=done, rows=_rows_text(done, expected_rows))
+            self._bar.update(task, completed=done, total=done, rows=_finished_text(done, expected_rows))
 
 
 def run_cli_check(
@@ -105,14 +115,17 @@ def run_cli_check(
 ) -> bool:
     """Run a check, print a summary on stdout, write the requested files; True when everything passed.
 
-    With ``show_progress``, a bar per table on ``progress_console`` (stderr by default)."""
+    With ``show_progress`` and a terminal, a bar per table on ``progress_console`` (stderr by
+    default); without, no row estimates are asked for (on some engines they cost a count)."""
     spec, checksum = _spec(spec_path, source_url, target_url, tables)
     diff_dir = (reports_dir / "diffs") if reports_dir else None
-    with progress_bar(progress_console or Console(file=sys.stderr), enabled=show_progress) as bar:
+    console = progress_console or Console(file=sys.stderr)
+    enabled = show_progress and console.is_terminal
+    with progress_bar(console, enabled=enabled) as bar:
         result = run_check(
             spec,
             diff_dir=diff_dir,
-            progress=TableBars(bar),
+            progress=TableBars(bar) if enabled else None,
             data_docs_dir=(reports_dir / "data-docs") if reports_dir else None,
             options=ReconcileOptions(strategy=strategy),
             integrity=integrity,
@@ -164,6 +177,10 @@ def print_summary(result: CheckResult, console: Console) -> None:
             f"{t.match_score:.4%}",
         )
     console.print(table)
+    for t in result.tables:
+        # Why a table was not simply read whole: what its rows-read count on the bar stands for.
+        if t.strategy_note and t.strategy != "arrow":
+            console.print(f"[dim]{escape(f'{t.table}: {t.strategy} strategy: {t.strategy_note}')}[/]")
     colour = {"error": "red", "warning": "yellow"}
     for finding in map(redactor_for(result.spec).redact, result.findings):
         if str(finding.severity) in colour:

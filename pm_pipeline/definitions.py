@@ -6,6 +6,7 @@ PM_DEMO_DIR, default ./demo_output).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import warnings
@@ -16,18 +17,25 @@ import dagster as dg
 
 from pm_pipeline.core.config import MigrationSpec, load_spec
 from pm_pipeline.core.connectors import connect
-from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.monitor.settings import parse_monitoring
+from pm_pipeline.core.rollback.snapshot import NoSnapshotError
 from pm_pipeline.core.run import select_tables
 from pm_pipeline.defs.executors import executor_from_environment
 from pm_pipeline.defs.monitoring import build_monitoring_defs
-from pm_pipeline.defs.partitions import bucket_key, build_bucket_job
-from pm_pipeline.defs.reports import build_report_asset
+from pm_pipeline.defs.partitions import (
+    bucket_key,
+    build_bucket_job,
+    build_bucket_sensor,
+    partitioned_table,
+    report_table_key,
+)
+from pm_pipeline.defs.reports import REPORT_KEY, build_report_asset
 from pm_pipeline.defs.resources import MigrationResource
 from pm_pipeline.defs.rollback import build_rollback_job
 from pm_pipeline.defs.tables import build_table_assets
 
 MAIN_JOB = "migration_check"
+CHECK_GROUPS = ("reconciliation", "integrity", "verification", "reports")
 
 # Observable source assets are the documented way to observe tables we do not produce.
 warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -58,17 +66,36 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
     spec = load_spec(spec_path)
     mappings = _mappings(spec)
     table_assets, keys = build_table_assets(spec, mappings)
-    report = build_report_asset(keys)
     # Buckets run as partitions (a backfill, or their own job); the main job combines them.
     partitioned = [m for m in mappings if m.partitions]
-    check_selection = dg.AssetSelection.groups(
-        "reconciliation", "integrity", "verification", "reports"
-    ) - dg.AssetSelection.assets(*(bucket_key(m.source) for m in partitioned))
+    bucket_keys = {bucket_key(m.source) for m in partitioned}
+    # The report shows a partitioned table as it stands (combined, or not reconciled and why).
+    report = build_report_asset(
+        [
+            dataclasses.replace(k, reconciliation=report_table_key(k.table))
+            if bucket_key(k.table) in bucket_keys
+            else k
+            for k in keys
+        ]
+    )
+    check_selection = dg.AssetSelection.groups(*CHECK_GROUPS) - dg.AssetSelection.assets(*bucket_keys)
     main_job = dg.define_asset_job(
         MAIN_JOB,
         selection=check_selection,
         description="Reconcile every mapped table, check schemas, verify against the thresholds, write the reports.",
     )
+    check_keys = [
+        asset_spec.key
+        for assets_def in [*table_assets, report]
+        if isinstance(assets_def, dg.AssetsDefinition)
+        for asset_spec in assets_def.specs
+        if asset_spec.group_name in CHECK_GROUPS and asset_spec.key not in bucket_keys
+    ]
+    bucket_jobs = {m.source: build_bucket_job(m, m.partitions or 0) for m in partitioned}
+    keys_of = {k.table: k for k in keys}
+    bucketed = [
+        partitioned_table(m, keys_of[m.source], bucket_jobs[m.source], report=REPORT_KEY) for m in partitioned
+    ]
     jobs = {"reconcile": main_job, "all": main_job, "reports": main_job, "integrity": main_job}
     monitoring = build_monitoring_defs(
         spec,
@@ -76,13 +103,19 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
         table_assets={k.table: k.verified for k in keys},
         jobs=jobs,  # type: ignore[arg-type]
         drift_selection={k.table: [k.reconciliation, k.schema, k.integrity, k.verified] for k in keys},
+        partitioned=bucketed,
+        check_job=main_job,
+        check_keys=check_keys,
     )
-    jobs_list: list[Any] = [main_job, *(build_bucket_job(m, m.partitions) for m in partitioned)]
+    if bucketed:
+        monitoring.append(build_bucket_sensor(bucketed, job=main_job))
+    jobs_list: list[Any] = [main_job, *bucket_jobs.values()]
     if spec.rollback:
         try:
             jobs_list.append(build_rollback_job(spec, spec_file=str(spec_path)))
-        except BadInputError as exc:
-            # No verified snapshot yet: the rollback job appears once one exists.
+        except NoSnapshotError as exc:
+            # No verified snapshot yet: the rollback job appears once one exists. A snapshot that
+            # exists but cannot be read, or a plan refused, fails loading with its reason.
             logging.getLogger(__name__).info("rollback job not available: %s", exc)
     return dg.Definitions(
         assets=[*table_assets, report],

@@ -1,5 +1,6 @@
 """`pm-pipeline check` progress: a bar per table with rows read against the connectors' estimates and
-a time remaining, complete at the end even when the estimate was wrong."""
+a time remaining, complete at the end even when the estimate was wrong or the strategy read only
+the differing buckets (and then saying so), and no estimates at all without a bar."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ import io
 import re
 from pathlib import Path
 
+import duckdb
 import pytest
 from rich.console import Console
 
 from pm_pipeline.clitools import TableBars, progress_bar, run_cli_check
+from pm_pipeline.core import run as run_module
 from pm_pipeline.core.config import load_spec
 from pm_pipeline.core.connectors import connect
 from pm_pipeline_tests.test_definitions import TABLES, demo_copy
@@ -121,3 +124,96 @@ def test_no_bar_without_progress(tmp_path: Path, tmp_path_factory: pytest.TempPa
         progress_console=console,
     )
     assert console.export_text() == ""
+
+
+def test_a_table_that_read_fewer_rows_than_announced_ends_complete_and_says_so() -> None:
+    console = _terminal()
+    with progress_bar(console, enabled=True, get_time=Clock()) as bar:
+        bars = TableBars(bar)
+        bars.start_table("orders", 2_000_000)("source", 880)
+        bars.finish_table("orders")
+        bar.refresh()
+        assert bar.tasks[0].finished
+        assert re.search(
+            r"orders +━+ +done: 880 rows read of ~2,000,000 +0:00:00 0:00:00\s*$", console.export_text()
+        )
+
+
+def _duckdb_pair(directory: Path) -> tuple[str, str]:
+    """A table of 5,000 rows on both sides, one value changed: the bucket strategy reads little."""
+    urls = []
+    for name in ("source", "target"):
+        path = directory / f"{name}.duckdb"
+        with duckdb.connect(str(path)) as connection:
+            connection.execute("CREATE TABLE orders (id BIGINT PRIMARY KEY, note VARCHAR)")
+            connection.execute("INSERT INTO orders SELECT g, 'n' || g FROM range(1, 5001) t(g)")
+            if name == "target":
+                connection.execute("UPDATE orders SET note = 'x' WHERE id = 77")
+        urls.append(f"duckdb:///{path}")
+    return urls[0], urls[1]
+
+
+def test_a_check_that_reads_only_differing_buckets_ends_complete_with_the_strategys_reason(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source, target = _duckdb_pair(tmp_path)
+    console = _terminal()
+    run_cli_check(
+        spec_path=None,
+        source_url=source,
+        target_url=target,
+        tables=["orders"],
+        json_path=None,
+        html_path=None,
+        reports_dir=None,
+        show_progress=True,
+        progress_console=console,
+        strategy="bucket",
+        integrity=False,
+    )
+    frames = re.findall(
+        r"orders +━+ +done: ([\d,]+) rows read of ~10,000 +\d:\d\d:\d\d 0:00:00", console.export_text()
+    )
+    assert frames and 0 < int(frames[-1].replace(",", "")) < 10_000
+    out = capsys.readouterr().out
+    assert re.search(r"orders: bucket strategy: 1 of \d+ buckets differ", out), out
+
+
+def test_no_row_estimates_are_asked_for_without_a_bar(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_estimates(**_: object) -> None:
+        raise AssertionError("row estimates asked for without a progress bar")
+
+    monkeypatch.setattr(run_module, "expected_rows", no_estimates)
+    paths = demo_copy(tmp_path_factory.getbasetemp(), tmp_path / "demo")
+    for show_progress, console in (
+        (False, _terminal()),  # --no-progress
+        (True, Console(file=io.StringIO(), record=True, width=120)),  # stderr is not a terminal
+    ):
+        run_cli_check(
+            spec_path=paths.spec,
+            source_url=None,
+            target_url=None,
+            tables=["products"],
+            json_path=None,
+            html_path=None,
+            reports_dir=None,
+            show_progress=show_progress,
+            progress_console=console,
+            integrity=False,
+        )
+        assert console.export_text() == ""
+    with pytest.raises(AssertionError, match="without a progress bar"):
+        run_cli_check(
+            spec_path=paths.spec,
+            source_url=None,
+            target_url=None,
+            tables=["products"],
+            json_path=None,
+            html_path=None,
+            reports_dir=None,
+            show_progress=True,
+            progress_console=_terminal(),
+            integrity=False,
+        )

@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
@@ -239,3 +240,72 @@ reports:
     assert combined_events[0] == 1
     statuses = storage_db.query("SELECT status, count(*) FROM runs GROUP BY status")
     assert dict(statuses) == {"SUCCESS": BUCKETS + 1}  # type: ignore[arg-type]
+
+
+def test_changed_target_rows_of_a_partitioned_postgres_table_are_rechecked_by_its_buckets(
+    pg_db: PgDatabase, pg_db2: PgDatabase, tmp_path: Path
+) -> None:
+    """Buckets backfilled and combined, then 50 target rows updated: the drift sensor requests both
+    buckets again, the bucket sensor asks for the combination once both are done, and the table's
+    reconciliation counts the 50 rows."""
+    pg_db.execute(ORDERS_DDL, ORDERS_ROWS)
+    pg_db2.execute(ORDERS_DDL, ORDERS_ROWS, *ORDERS_DEFECTS)
+    spec = tmp_path / "migration.yaml"
+    spec.write_text(
+        f"""version: 1
+name: pg-recheck
+source: {{url: "{pg_db.url}"}}
+target: {{url: "{pg_db2.url}"}}
+tables:
+  - source: orders
+    partitions: 2
+reports:
+  directory: {tmp_path / "reports"}
+monitoring:
+  drift: {{interval: 30s}}
+""",
+        encoding="utf-8",
+    )
+    defs = build(spec)
+    keys = table_keys("orders")
+    drift = defs.resolve_sensor_def("pm_drift_sensor")
+    combine = defs.resolve_sensor_def("pm_bucket_runs")
+    with dg.DagsterInstance.ephemeral() as instance:
+
+        def tick(sensor: dg.SensorDefinition, cursor: str | None = None) -> Any:
+            return sensor.evaluate_tick(
+                dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+            )
+
+        def execute(request: dg.RunRequest) -> Any:
+            job = defs.resolve_job_def(request.job_name or "migration_check")
+            return job.execute_in_process(
+                instance=instance,
+                partition_key=request.partition_key,
+                asset_selection=request.asset_selection,
+                tags=request.tags,
+                raise_on_error=False,
+            )
+
+        baseline = tick(drift)
+        started = tick(combine)
+        bucket_job = defs.resolve_job_def(bucket_job_name("orders"))
+        for partition in ("0", "1"):
+            assert bucket_job.execute_in_process(instance=instance, partition_key=partition).success
+        (first,) = tick(combine, started.cursor).run_requests
+        before = execute(first).asset_value(keys.reconciliation)
+        assert (before.missing_rows, before.extra_rows, before.changed_rows) == (2, 1, 4)
+
+        pg_db2.execute("UPDATE orders SET note = 'changed' WHERE id BETWEEN 100 AND 149")
+        requests = tick(drift, baseline.cursor).run_requests
+        assert [(r.job_name, r.partition_key) for r in requests] == [
+            (bucket_job_name("orders"), "0"),
+            (bucket_job_name("orders"), "1"),
+        ]
+        for request in requests:
+            assert execute(request).success
+        (second,) = tick(combine, started.cursor).run_requests
+        after = execute(second).asset_value(keys.reconciliation)
+
+    assert (after.missing_rows, after.extra_rows, after.changed_rows) == (2, 1, 54)
+    assert summary(after) == summary(whole_table(spec, "orders"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import shlex
 import sys
 from collections.abc import Sequence
@@ -16,10 +17,10 @@ from typing import Any
 
 from rich.console import Console
 
-from pm_pipeline.bench import machine, report, tools
-from pm_pipeline.bench.load import Server
+from pm_pipeline.bench import generate, machine, report, tools
 from pm_pipeline.bench.pairs import PAIR_NAMES
-from pm_pipeline.bench.run import BenchOptions, run_bench
+from pm_pipeline.bench.run import BenchOptions, parse_servers, run_bench
+from pm_pipeline.core.config.spec import STRATEGIES
 from pm_pipeline.core.errors import BadInputError, PmError
 
 
@@ -34,13 +35,9 @@ def _choices(known: Sequence[str]) -> Any:
     return parse
 
 
-def _names(value: str) -> tuple[str, ...]:
-    return tuple(name.strip() for name in value.split(",") if name.strip())
-
-
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise BadInputError(f"{self.prog}: {message} (see --help)")
+        raise BadInputError(f"{message} (see --help)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -56,9 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--tools", type=_choices(tools.TOOL_NAMES), default=defaults.tools, help=tool_help)
     parser.add_argument(
         "--strategies",
-        type=_names,
-        default=None,
-        help="pm-pipeline --strategy values (default: all it offers)",
+        type=_choices(STRATEGIES),
+        default=defaults.strategies,
+        help=f"pm-pipeline --strategy values (default: all, {','.join(STRATEGIES)})",
     )
     parser.add_argument(
         "--check-args", type=shlex.split, default=(), help="more options for every `pm-pipeline check` run"
@@ -74,16 +71,31 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Every option the generator or the runs would refuse late, refused before anything starts."""
+    try:
+        generate.check_rows(args.rows)
+    except ValueError as exc:
+        raise BadInputError(f"--rows {args.rows}: {exc}") from None
+    try:
+        generate.check_rate(args.rate)
+    except ValueError as exc:
+        raise BadInputError(f"--rate {args.rate}: {exc}") from None
+    if args.repeat < 1:
+        raise BadInputError(f"--repeat {args.repeat}: must be at least 1")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise BadInputError(f"--timeout {args.timeout}: must be a positive number of seconds")
+
+
 def _options(args: argparse.Namespace) -> BenchOptions:
-    if args.rows < 1 or args.repeat < 1:
-        raise BadInputError("bench: --rows and --repeat must be at least 1")
+    _check(args)
     return BenchOptions(
         rows=args.rows,
         seed=args.seed,
         rate=args.rate,
         pairs=args.pairs,
         tools=args.tools,
-        strategies=args.strategies or None,
+        strategies=args.strategies,
         check_args=tuple(args.check_args),
         repeat=args.repeat,
         keep_data=args.keep_data,
@@ -99,18 +111,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     errors = Console(stderr=True)
     try:
         options = _options(build_parser().parse_args(argv))
-        try:
-            servers = (
-                Server.parse(options.postgres, default_port=5432),
-                Server.parse(options.mariadb, default_port=3306),
-            )
-        except ValueError as exc:
-            raise BadInputError(f"bench: {exc}") from exc
-        result = run_bench(options, log=lambda line: errors.print(line, highlight=False, markup=False))
+        servers = parse_servers(options)
+        result = run_bench(
+            options, servers=servers, log=lambda line: errors.print(line, highlight=False, markup=False)
+        )
     except PmError as exc:
         print(f"bench: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    described = machine.describe(postgres=servers[0], mariadb=servers[1], venvs=options.work_dir / "venvs")
+    described = machine.describe(
+        postgres=servers.postgres, mariadb=servers.mariadb, venvs=options.work_dir / "venvs"
+    )
     table_md = report.markdown(result, described)
     stem = options.work_dir / f"results-{options.rows}"
     stem.with_suffix(".json").write_text(json.dumps(report.to_json(result, described), indent=2))

@@ -2,11 +2,14 @@
 
 floor: one native whole-row hashing scan of each side, both sides at once; nothing can reconcile
     without reading every row once, so this is the least any tool can take.
-pull: both sides read whole as Arrow (connectorx for servers, DuckDB for DuckDB files), at once,
-    then a full outer join on id in DuckDB with the float tolerance; exact, fast, memory-hungry.
+pull: both sides read whole as Arrow through pm-pipeline's connectors (connectorx for servers,
+    DuckDB for DuckDB files), at once, then a full outer join on id in DuckDB with a relative
+    float tolerance (the bench passes pm-pipeline's default); exact, fast, memory-hungry.
 
-``python -m pm_pipeline.bench.baselines {floor|pull} SOURCE_ENGINE SOURCE_URL TARGET_ENGINE TARGET_URL OUT``
-writes JSON to OUT: per-side seconds for floor, key lists for pull.
+``python -m pm_pipeline.bench.baselines floor SOURCE_ENGINE SOURCE_URL TARGET_ENGINE TARGET_URL OUT``
+``python -m pm_pipeline.bench.baselines pull SOURCE_ENGINE SOURCE_URL TARGET_ENGINE TARGET_URL OUT REL_TOLERANCE``
+write JSON to OUT: per-side seconds for floor, key lists for pull. The tolerance is an argument
+so that these measured processes do not import pm-pipeline's configuration layer to read it.
 """
 
 from __future__ import annotations
@@ -17,17 +20,14 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 
 from pm_pipeline.bench.generate import COLUMNS, TABLE
+from pm_pipeline.core.connectors import connect
 
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-REL_TOLERANCE = 1e-9  # pm-pipeline's default for floats
 # The cheapest whole-row hash each engine offers natively (measured: hashtext beats
 # hashtextextended and md5 on PostgreSQL; CRC32 beats MD5 on MariaDB).
 _MY_ROW = ", ".join(f"COALESCE({name}, '\\0')" if name == "note" else name for name in COLUMNS)
@@ -38,41 +38,10 @@ FLOOR_SQL = {
 }
 
 
-def _duckdb_path(url: str) -> str:
-    return url.removeprefix("duckdb:///")
-
-
-def _scalar(engine: str, url: str, query: str) -> Any:
-    if engine == "postgresql":
-        import psycopg
-
-        with psycopg.connect(url) as conn:
-            row = conn.execute(query.encode()).fetchone()
-    elif engine == "mysql":
-        import pymysql
-
-        parts = urlsplit(url)
-        conn = pymysql.connect(
-            host=parts.hostname,
-            port=parts.port or 3306,
-            user=parts.username or "",
-            password=parts.password or "",
-            database=parts.path.lstrip("/"),
-        )
-        try:
-            with conn.cursor() as cur:
-                cur.execute(query)
-                row = cur.fetchone()
-        finally:
-            conn.close()
-    else:
-        connection = duckdb.connect(_duckdb_path(url), read_only=True)
-        try:
-            connection.execute("SET enable_progress_bar = false")
-            row = connection.execute(query).fetchone()
-        finally:
-            connection.close()
-    return None if row is None else row[0]
+def _scalar(url: str, query: str) -> Any:
+    with connect(url) as connector:
+        rows = connector.execute(query)
+    return rows[0][0] if rows else None
 
 
 def _timed(call: Callable[[], Any]) -> tuple[float, Any]:
@@ -84,7 +53,7 @@ def _timed(call: Callable[[], Any]) -> tuple[float, Any]:
 def floor(source: tuple[str, str], target: tuple[str, str]) -> dict[str, Any]:
     def scan(side: tuple[str, str]) -> tuple[float, Any]:
         engine, url = side
-        return _timed(lambda: _scalar(engine, url, FLOOR_SQL[engine]))
+        return _timed(lambda: _scalar(url, FLOOR_SQL[engine]))
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         (source_s, source_hash), (target_s, target_hash) = pool.map(scan, (source, target))
@@ -96,51 +65,44 @@ def floor(source: tuple[str, str], target: tuple[str, str]) -> dict[str, Any]:
     }
 
 
-def _read(engine: str, url: str) -> pa.Table:
-    query = f"SELECT * FROM {TABLE}"
-    if engine == "duckdb":
-        connection = duckdb.connect(_duckdb_path(url), read_only=True)
-        try:
-            connection.execute("SET enable_progress_bar = false")
-            return connection.sql(query).to_arrow_table()
-        finally:
-            connection.close()
-    import connectorx
-
-    table: pa.Table = connectorx.read_sql(url, query, return_type="arrow")
-    return table
+def _read(url: str) -> pa.Table:
+    with connect(url) as connector:
+        return connector.query_arrow(f"SELECT * FROM {TABLE}")
 
 
-def _differs(name: str) -> str:
+def _differs(name: str, rel_tolerance: float) -> str:
     s, t = f"s.{name}", f"t.{name}"
     if name == "unit_price":
         return (
             f"(({s} IS NULL) <> ({t} IS NULL) OR abs({s} - {t}) > "
-            f"{REL_TOLERANCE} * greatest(abs({s}), abs({t})))"
+            f"{rel_tolerance!r} * greatest(abs({s}), abs({t})))"
         )
     if name == "is_paid":  # MariaDB BOOLEAN arrives as int8
         return f"({s})::BOOLEAN IS DISTINCT FROM ({t})::BOOLEAN"
     return f"{s} IS DISTINCT FROM {t}"
 
 
-PULL_JOIN_SQL = f"""
-    SELECT coalesce(s.id, t.id) AS id,
-           CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'extra' ELSE 'changed' END AS kind
-    FROM source_rows s FULL OUTER JOIN target_rows t ON s.id = t.id
-    WHERE s.id IS NULL OR t.id IS NULL OR {" OR ".join(_differs(name) for name in COLUMNS if name != "id")}
-"""
+def pull_join_sql(rel_tolerance: float) -> str:
+    """Every id whose row is missing, extra or differs in a column (floats beyond ``rel_tolerance``)."""
+    differs = " OR ".join(_differs(name, rel_tolerance) for name in COLUMNS if name != "id")
+    return f"""
+        SELECT coalesce(s.id, t.id) AS id,
+               CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'extra' ELSE 'changed' END AS kind
+        FROM source_rows s FULL OUTER JOIN target_rows t ON s.id = t.id
+        WHERE s.id IS NULL OR t.id IS NULL OR {differs}
+    """
 
 
-def pull(source: tuple[str, str], target: tuple[str, str]) -> dict[str, Any]:
+def pull(source: tuple[str, str], target: tuple[str, str], *, rel_tolerance: float) -> dict[str, Any]:
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=2) as pool:
-        source_rows, target_rows = pool.map(lambda side: _read(*side), (source, target))
+        source_rows, target_rows = pool.map(lambda side: _read(side[1]), (source, target))
     read_s = time.perf_counter() - started
     connection = duckdb.connect()
     try:
         connection.register("source_rows", source_rows)
         connection.register("target_rows", target_rows)
-        differences = connection.execute(PULL_JOIN_SQL).fetchall()
+        differences = connection.execute(pull_join_sql(rel_tolerance)).fetchall()
     finally:
         connection.close()
     keys: dict[str, list[int]] = {"missing": [], "extra": [], "changed": []}
@@ -150,12 +112,12 @@ def pull(source: tuple[str, str], target: tuple[str, str]) -> dict[str, Any]:
 
 
 def main(argv: Sequence[str]) -> int:
-    if len(argv) != 6 or argv[0] not in ("floor", "pull"):
+    if not ((len(argv) == 6 and argv[0] == "floor") or (len(argv) == 7 and argv[0] == "pull")):
         print(__doc__, file=sys.stderr)
         return 2
-    mode, source_engine, source_url, target_engine, target_url, out = argv
-    work = floor if mode == "floor" else pull
-    result = work((source_engine, source_url), (target_engine, target_url))
+    mode, source_engine, source_url, target_engine, target_url, out, *tolerance = argv
+    sides = (source_engine, source_url), (target_engine, target_url)
+    result = floor(*sides) if mode == "floor" else pull(*sides, rel_tolerance=float(tolerance[0]))
     Path(out).write_text(json.dumps(result))
     return 0
 

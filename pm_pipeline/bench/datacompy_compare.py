@@ -1,8 +1,10 @@
 """datacompy (Polars backend) on two DuckDB files; run by the datacompy virtualenv's Python.
 
 This file imports nothing from pm_pipeline: the bench runs it as a script in its own virtualenv
-(datacompy pins its own Polars). Usage: ``python datacompy_compare.py SOURCE.duckdb TARGET.duckdb OUT``;
-writes ``{"missing": [ids], "extra": [ids], "changed": [ids]}`` to OUT.
+(datacompy pins its own Polars). Usage:
+``python datacompy_compare.py SOURCE.duckdb TARGET.duckdb OUT REL_TOLERANCE``, where REL_TOLERANCE
+is pm-pipeline's default relative float tolerance (applied to ``unit_price`` only, as pm-pipeline
+applies one to floats only); writes ``{"missing": [ids], "extra": [ids], "changed": [ids]}`` to OUT.
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from pathlib import Path
 import datacompy
 import duckdb
 import polars as pl
-
-REL_TOLERANCE = {"unit_price": 1e-9, "default": 0.0}  # pm-pipeline's default: floats only
 
 
 def _read(path: str) -> pl.DataFrame:
@@ -29,12 +29,13 @@ def _read(path: str) -> pl.DataFrame:
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 3:
+    if len(argv) != 4:
         print(__doc__, file=sys.stderr)
         return 2
-    source_path, target_path, out = argv
+    source_path, target_path, out, tolerance = argv
+    rel_tol = {"unit_price": float(tolerance), "default": 0.0}
     compare = datacompy.PolarsCompare(
-        _read(source_path), _read(target_path), join_columns="id", rel_tol=REL_TOLERANCE
+        _read(source_path), _read(target_path), join_columns="id", rel_tol=rel_tol
     )
     result = {
         "missing": compare.df1_unq_rows["id"].to_list(),

@@ -10,6 +10,7 @@ must be reported hit ``rate`` of them; the seventh (float noise in the 12th sign
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,6 +43,9 @@ EDITS: tuple[tuple[str, str | None], ...] = (
     ("float_noise", None),  # unit_price * (1 + 1e-11): equal under rel_tolerance 1e-9
 )
 _BAND_SPACE = 6_000_000  # six reportable bands of `rate` / 6 each
+MIN_RATE = 1 / 1_000_000  # one band unit
+MAX_RATE = (_BAND_SPACE // len(EDITS)) / 1_000_000  # all seven bands fit in the band space
+MAX_ROWS = 2**32 - 1  # the hash stays exact for ids below 2**32
 
 
 @dataclass(frozen=True)
@@ -88,12 +92,25 @@ def _rnd(expr: str, salt: int) -> str:
     return f"xor(({h}), ({h}) >> 16)"
 
 
+def check_rate(rate: float) -> None:
+    """Raise ValueError unless ``rate`` gives every edit a band of at least one row in a million."""
+    if not (math.isfinite(rate) and MIN_RATE <= rate <= MAX_RATE):
+        raise ValueError(
+            f"difference rate {rate} must lie between {MIN_RATE:g} and {MAX_RATE:g} "
+            f"(each of the {len(EDITS)} edits hits rate / 6 of the rows)"
+        )
+
+
+def check_rows(rows: int) -> None:
+    """Raise ValueError unless 1 <= ``rows`` < 2**32."""
+    if not 1 <= rows <= MAX_ROWS:
+        raise ValueError(f"rows must lie between 1 and 2**32 - 1 ({MAX_ROWS:,}), got {rows:,}")
+
+
 def _base_sql(*, rows: int, seed: int, rate: float) -> str:
+    check_rate(rate)
+    check_rows(rows)
     band = round(rate * 1_000_000)
-    if band < 1 or band * len(EDITS) > _BAND_SPACE:
-        raise ValueError(f"difference rate {rate} must lie between 1e-6 and 0.85")
-    if rows < 1 or rows >= 2**32:
-        raise ValueError(f"rows must lie between 1 and 2**32 - 1, got {rows}")
     s = seed * 1000
 
     def rnd(salt: int) -> str:
@@ -153,9 +170,14 @@ def _edits_sql() -> str:
 
 
 def generate(*, directory: Path, rows: int, seed: int, rate: float, csv: bool) -> DataSet:
-    """Write source/target Parquet (and CSV when ``csv``) and the edits with their expected finding."""
+    """Write source/target Parquet (and CSV when ``csv``) and the edits with their expected finding.
+
+    CSV files left in ``directory`` by another data set are deleted first, as is the marker
+    that :func:`is_complete` reads (written again last)."""
     directory.mkdir(parents=True, exist_ok=True)
     data = DataSet(directory=directory, rows=rows, seed=seed, rate=rate)
+    for stale in (_marker(data), data.source_csv, data.target_csv):
+        stale.unlink(missing_ok=True)
     connection = duckdb.connect()
     try:
         connection.execute(f"CREATE TEMP VIEW base AS {_base_sql(rows=rows, seed=seed, rate=rate)}")
@@ -166,26 +188,44 @@ def generate(*, directory: Path, rows: int, seed: int, rate: float, csv: bool) -
             write_csv(data)
     finally:
         connection.close()
-    (directory / "dataset.json").write_text(json.dumps({"fingerprint": data.fingerprint}))
+    _marker(data).write_text(json.dumps({"fingerprint": data.fingerprint}))
     return data
 
 
 def write_csv(data: DataSet) -> None:
-    """CSV for COPY and LOAD DATA: NULL as \\N, booleans as 1/0 (MariaDB reads 'true' as 0)."""
+    """CSV for COPY and LOAD DATA: NULL as \\N, booleans as 1/0 (MariaDB reads 'true' as 0).
+
+    Each file is written under a temporary name and renamed when complete, so a CSV that
+    exists is whole."""
     connection = duckdb.connect()
     try:
         for parquet, csv in ((data.source_parquet, data.source_csv), (data.target_parquet, data.target_csv)):
+            partial = csv.with_name(f"{csv.name}.partial")
             connection.execute(
                 f"COPY (SELECT * REPLACE (is_paid::INTEGER AS is_paid) FROM read_parquet('{parquet}')) "
-                f"TO '{csv}' (FORMAT csv, HEADER false, NULLSTR '\\N')"
+                f"TO '{partial}' (FORMAT csv, HEADER false, NULLSTR '\\N')"
             )
+            partial.replace(csv)
     finally:
         connection.close()
 
 
+def csv_is_current(data: DataSet) -> bool:
+    """True when both CSV files exist and were written after this data set's Parquet files."""
+    pairs = ((data.source_csv, data.source_parquet), (data.target_csv, data.target_parquet))
+    return all(
+        csv.exists() and parquet.exists() and csv.stat().st_mtime_ns >= parquet.stat().st_mtime_ns
+        for csv, parquet in pairs
+    )
+
+
+def _marker(data: DataSet) -> Path:
+    return data.directory / "dataset.json"
+
+
 def is_complete(data: DataSet) -> bool:
     """True when a previous run left this exact data set (same rows, seed, rate, generator)."""
-    marker = data.directory / "dataset.json"
+    marker = _marker(data)
     if not marker.exists() or not data.edits_parquet.exists():
         return False
     return bool(json.loads(marker.read_text()).get("fingerprint") == data.fingerprint)

@@ -1,7 +1,8 @@
 """Load a generated data set into PostgreSQL (COPY), MariaDB (LOAD DATA LOCAL INFILE) and DuckDB files.
 
-Each loaded ``orders`` table carries the data set's fingerprint as its table comment, so a later
-run with ``--keep-data`` reuses a database only when it holds exactly the same data.
+Each loaded ``orders`` table carries the data set's fingerprint as its table comment, written
+only after its row count was checked against the Parquet file, so a later run with
+``--keep-data`` reuses a database only when it holds exactly the same data.
 """
 
 from __future__ import annotations
@@ -9,14 +10,18 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Any
+from urllib.parse import quote
 
 import duckdb
 import psycopg
+import pyarrow.parquet as pq
 import pymysql
 from psycopg import sql
 
 from pm_pipeline.bench.generate import COLUMNS, TABLE
+from pm_pipeline.core.connectors import mask_url, parse_url
+from pm_pipeline.core.errors import SystemFailure
 
 _TYPES = {
     "postgresql": (
@@ -57,25 +62,36 @@ class Server:
 
     @classmethod
     def parse(cls, url: str, *, default_port: int) -> Server:
-        parts = urlsplit(url)
-        if not parts.hostname or not parts.username:
-            raise ValueError(f"server URL {url!r} needs a user and a host (scheme://user@host:port)")
+        """Raises BadInputError for a malformed URL, ValueError without a user or a host."""
+        parts = parse_url(url)
+        if not parts.host or not parts.user:
+            raise ValueError(f"server URL {mask_url(url)} needs a user and a host (scheme://user@host:port)")
         return cls(
             scheme=parts.scheme,
-            host=parts.hostname,
+            host=parts.host,
             port=parts.port or default_port,
-            user=parts.username,
+            user=parts.user,
             password=parts.password or "",
         )
 
     def url(self, database: str) -> str:
-        secret = f":{self.password}" if self.password else ""
-        return f"{self.scheme}://{self.user}{secret}@{self.host}:{self.port}/{database}"
+        secret = f":{quote(self.password, safe='')}" if self.password else ""
+        user = quote(self.user, safe="")
+        return f"{self.scheme}://{user}{secret}@{self.host}:{self.port}/{quote(database, safe='')}"
+
+
+def _check_count(loaded: int, parquet: Path, where: str) -> None:
+    expected = pq.ParquetFile(parquet).metadata.num_rows
+    if loaded != expected:
+        raise SystemFailure(
+            f"loading {where} left {loaded:,} rows in {TABLE}, but {parquet} holds {expected:,}; "
+            "its fingerprint was not written (delete the data directory and run again)"
+        )
 
 
 def _pg_connect(
     server: Server, database: str, *, autocommit: bool = False
-) -> psycopg.Connection[tuple[object, ...]]:
+) -> psycopg.Connection[tuple[Any, ...]]:
     return psycopg.connect(
         host=server.host,
         port=server.port,
@@ -109,8 +125,10 @@ def postgres_fingerprint(server: Server, database: str) -> str | None:
     return None if row is None else (str(row[0]) if row[0] is not None else None)
 
 
-def load_postgres(server: Server, database: str, *, csv: Path, fingerprint: str) -> float:
-    """(Re)create ``database`` and COPY the CSV into ``orders``; seconds taken."""
+def load_postgres(server: Server, database: str, *, csv: Path, parquet: Path, fingerprint: str) -> float:
+    """(Re)create ``database`` and COPY the CSV into ``orders``; seconds taken.
+
+    ``parquet`` is the file the CSV was written from: the loaded rows must number as many."""
     started = time.perf_counter()
     drop_postgres(server, database)
     with _pg_connect(server, "postgres", autocommit=True) as admin:
@@ -125,6 +143,8 @@ def load_postgres(server: Server, database: str, *, csv: Path, fingerprint: str)
             while chunk := source.read(1 << 20):
                 copy.write(chunk)
         conn.execute(f"ALTER TABLE {TABLE} ADD PRIMARY KEY (id)".encode())
+        counted = conn.execute(f"SELECT count(*) FROM {TABLE}".encode()).fetchone()
+        _check_count(int(counted[0]) if counted else 0, parquet, f"PostgreSQL {database}")
         conn.execute(
             sql.SQL("COMMENT ON TABLE {} IS {}").format(sql.Identifier(TABLE), sql.Literal(fingerprint))
         )
@@ -153,31 +173,47 @@ def mariadb_fingerprint(server: Server, database: str) -> str | None:
     return None if row is None else str(row[0])
 
 
-def load_mariadb(server: Server, database: str, *, csv: Path, fingerprint: str) -> float:
-    """(Re)create ``database`` and LOAD DATA LOCAL INFILE the CSV into an InnoDB ``orders``."""
+def load_mariadb(server: Server, database: str, *, csv: Path, parquet: Path, fingerprint: str) -> float:
+    """(Re)create ``database`` and LOAD DATA LOCAL INFILE the CSV into an InnoDB ``orders``.
+
+    ``local_infile`` is switched on for the load if the server has it off, and restored after."""
     started = time.perf_counter()
     conn = _my_connect(server)
     try:
         with conn.cursor() as cur:
             cur.execute("SELECT @@GLOBAL.local_infile")
-            enabled = cur.fetchone()
-            if not enabled or not int(enabled[0]):
+            found = cur.fetchone()
+            previous = int(found[0]) if found else 0
+            if not previous:
                 cur.execute("SET GLOBAL local_infile = 1")
-            cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
-            cur.execute(f"CREATE DATABASE `{database}`")
-            cur.execute(f"USE `{database}`")
-            cur.execute(create_table_sql("mysql", primary_key=True))
-            cur.execute("SET unique_checks = 0, foreign_key_checks = 0")
-            cur.execute(
-                f"LOAD DATA LOCAL INFILE %s INTO TABLE {TABLE} FIELDS TERMINATED BY ',' "
-                f"OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' ({', '.join(COLUMNS)})",
-                (str(csv),),
-            )
-            cur.execute(f"ALTER TABLE {TABLE} COMMENT = %s", (fingerprint,))
-            cur.execute(f"ANALYZE TABLE {TABLE}")
+            try:
+                _fill_mariadb(cur, database, csv=csv, parquet=parquet, fingerprint=fingerprint)
+            finally:
+                if not previous:
+                    cur.execute("SET GLOBAL local_infile = %s", (previous,))
     finally:
         conn.close()
     return time.perf_counter() - started
+
+
+def _fill_mariadb(
+    cur: pymysql.cursors.Cursor, database: str, *, csv: Path, parquet: Path, fingerprint: str
+) -> None:
+    cur.execute(f"DROP DATABASE IF EXISTS `{database}`")
+    cur.execute(f"CREATE DATABASE `{database}`")
+    cur.execute(f"USE `{database}`")
+    cur.execute(create_table_sql("mysql", primary_key=True))
+    cur.execute("SET unique_checks = 0, foreign_key_checks = 0")
+    cur.execute(
+        f"LOAD DATA LOCAL INFILE %s INTO TABLE {TABLE} FIELDS TERMINATED BY ',' "
+        f"OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' ({', '.join(COLUMNS)})",
+        (str(csv),),
+    )
+    cur.execute(f"SELECT count(*) FROM {TABLE}")
+    counted = cur.fetchone()
+    _check_count(int(counted[0]) if counted else 0, parquet, f"MariaDB {database}")
+    cur.execute(f"ALTER TABLE {TABLE} COMMENT = %s", (fingerprint,))
+    cur.execute(f"ANALYZE TABLE {TABLE}")
 
 
 def drop_mariadb(server: Server, database: str) -> None:

@@ -8,11 +8,11 @@ import platform
 from pathlib import Path
 
 import duckdb
-import psycopg
-import pymysql
 
 from pm_pipeline.bench import peers
 from pm_pipeline.bench.load import Server
+from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.errors import PmError
 
 
 def _meminfo_gb() -> float | None:
@@ -34,30 +34,13 @@ def _cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
-def _postgres_version(server: Server) -> str:
+def _server_version(server: Server, database: str) -> str:
+    """What the server's connector reports (e.g. 'PostgreSQL 15.20', 'MariaDB 10.11.19')."""
     try:
-        with psycopg.connect(
-            host=server.host,
-            port=server.port,
-            user=server.user,
-            password=server.password or None,
-            dbname="postgres",
-        ) as conn:
-            row = conn.execute("SHOW server_version").fetchone()
-    except psycopg.Error:
+        with connect(server.url(database)) as connector:
+            return connector.server_version()
+    except PmError:
         return "unreachable"
-    return str(row[0]) if row else "unknown"
-
-
-def _mariadb_version(server: Server) -> str:
-    try:
-        conn = pymysql.connect(host=server.host, port=server.port, user=server.user, password=server.password)
-    except pymysql.MySQLError:
-        return "unreachable"
-    try:
-        return str(conn.get_server_info()).removeprefix("5.5.5-")  # MariaDB's replication-compat prefix
-    finally:
-        conn.close()
 
 
 def describe(*, postgres: Server, mariadb: Server, venvs: Path) -> dict[str, str]:
@@ -70,8 +53,8 @@ def describe(*, postgres: Server, mariadb: Server, venvs: Path) -> dict[str, str
         "os": f"{platform.system()} {platform.release()}",
         "load average at the end": " ".join(f"{value:.2f}" for value in os.getloadavg()),
         "python": platform.python_version(),
-        "postgresql": _postgres_version(postgres),
-        "mariadb": _mariadb_version(mariadb),
+        "postgresql": _server_version(postgres, "postgres"),
+        "mariadb": _server_version(mariadb, "information_schema"),
         "duckdb": duckdb.__version__,
     }
     for name, peer in peers.PEERS.items():

@@ -8,10 +8,13 @@ the tool process or any of its descendants; the database servers' own memory is 
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import json
 import os
 import re
 import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -24,6 +27,10 @@ GNU_TIME = Path("/usr/bin/time")
 _MAX_RSS = re.compile(r"Maximum resident set size \(kbytes\): (\d+)")
 
 
+class ToolFailed(Exception):
+    """A tool run ended without an answer (crash, error exit, error logged, timeout)."""
+
+
 @dataclass(frozen=True)
 class Measured:
     wall_s: float
@@ -33,7 +40,9 @@ class Measured:
     stderr: str
 
 
+@functools.cache
 def _has_gnu_time() -> bool:
+    """Whether GNU time is there and reports peak RSS (probed once per process)."""
     if not GNU_TIME.exists():
         return False
     probe = subprocess.run([str(GNU_TIME), "-v", "true"], capture_output=True, text=True, check=False)
@@ -47,7 +56,11 @@ def run_measured(
     timeout_s: float | None = None,
     use_gnu_time: bool | None = None,
 ) -> Measured:
-    """Run ``command``; the wall time is taken around the whole process, start-up included."""
+    """Run ``command``; the wall time is taken around the whole process, start-up included.
+
+    The process runs in a session of its own: on ``timeout_s`` the whole process group (the
+    measuring wrapper, the tool and any process it started) is killed and ToolFailed raised.
+    """
     gnu = _has_gnu_time() if use_gnu_time is None else use_gnu_time
     with tempfile.TemporaryDirectory(prefix="pm-bench-") as scratch:
         report = Path(scratch) / "rusage"
@@ -56,14 +69,22 @@ def run_measured(
         else:
             wrapped = [sys.executable, "-m", "pm_pipeline.bench.measure", str(report), "--", *command]
         started = time.perf_counter()
-        done = subprocess.run(
+        process = subprocess.Popen(
             wrapped,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            check=False,
             env={**os.environ, **(env or {})},
-            timeout=timeout_s,
+            start_new_session=True,
         )
+        try:
+            stdout, stderr = process.communicate(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            _kill_group(process)
+            raise ToolFailed(f"timed out after {timeout_s:g} s") from None
+        except BaseException:
+            _kill_group(process)
+            raise
         wall = time.perf_counter() - started
         text = report.read_text() if report.exists() else ""
     if gnu:
@@ -74,10 +95,17 @@ def run_measured(
     return Measured(
         wall_s=wall,
         peak_rss_mb=kilobytes / 1024,
-        exit_code=done.returncode,
-        stdout=done.stdout,
-        stderr=done.stderr,
+        exit_code=process.returncode,
+        stdout=stdout,
+        stderr=stderr,
     )
+
+
+def _kill_group(process: subprocess.Popen[str]) -> None:
+    """SIGKILL the process group led by ``process`` and reap ``process``."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
 
 
 def _wrapper(argv: Sequence[str]) -> int:

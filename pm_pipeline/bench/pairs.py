@@ -100,7 +100,7 @@ def _step(store: Store, *, side: str, data: DataSet, servers: Servers) -> LoadSt
         return LoadStep(
             f"PostgreSQL {database}",
             lambda: load.postgres_fingerprint(pg, database),
-            lambda: load.load_postgres(pg, database, csv=csv, fingerprint=fingerprint),
+            lambda: load.load_postgres(pg, database, csv=csv, parquet=parquet, fingerprint=fingerprint),
             lambda: load.drop_postgres(pg, database),
         )
     if store.engine == "mysql":
@@ -108,7 +108,7 @@ def _step(store: Store, *, side: str, data: DataSet, servers: Servers) -> LoadSt
         return LoadStep(
             f"MariaDB {MY_SOURCE_DB}",
             lambda: load.mariadb_fingerprint(my, MY_SOURCE_DB),
-            lambda: load.load_mariadb(my, MY_SOURCE_DB, csv=csv, fingerprint=fingerprint),
+            lambda: load.load_mariadb(my, MY_SOURCE_DB, csv=csv, parquet=parquet, fingerprint=fingerprint),
             lambda: load.drop_mariadb(my, MY_SOURCE_DB),
         )
     path = store.path

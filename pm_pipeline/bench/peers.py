@@ -62,4 +62,4 @@ def _run(command: list[str], *, what: str) -> None:
     done = subprocess.run(command, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         tail = (done.stderr or done.stdout).strip().splitlines()[-3:]
-        raise SystemFailure(f"bench: {what} failed (exit {done.returncode}): {' | '.join(tail)}")
+        raise SystemFailure(f"{what} failed (exit {done.returncode}): {' | '.join(tail)}")

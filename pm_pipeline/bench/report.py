@@ -10,6 +10,7 @@ from rich.table import Table
 from rich.text import Text
 
 from pm_pipeline.bench.run import BenchResult, ToolResult
+from pm_pipeline.core.connectors import mask_url
 
 BASELINES = ("floor", "full-pull", "reladiff", "datacompy")
 HEADERS = (
@@ -103,6 +104,8 @@ def to_json(result: BenchResult, machine: Mapping[str, str]) -> dict[str, Any]:
     by_ratio = ratios(result.results)
     options = dataclasses.asdict(result.options)
     options["work_dir"] = str(options["work_dir"])
+    options["postgres"] = mask_url(options["postgres"])
+    options["mariadb"] = mask_url(options["mariadb"])
     return {
         "options": options,
         "fingerprint": result.fingerprint,

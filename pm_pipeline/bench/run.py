@@ -19,6 +19,7 @@ from pm_pipeline.bench.generate import DataSet
 from pm_pipeline.bench.load import Server
 from pm_pipeline.bench.pairs import PAIR_NAMES, Pair, Servers, build_pairs, load_steps, needs_csv
 from pm_pipeline.bench.score import Score, Truth, load_truth, score
+from pm_pipeline.core.config.spec import STRATEGIES
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure
 
 Log = Callable[[str], None]
@@ -31,7 +32,7 @@ class BenchOptions:
     rate: float = 0.0001
     pairs: tuple[str, ...] = PAIR_NAMES
     tools: tuple[str, ...] = tools.TOOL_NAMES
-    strategies: tuple[str, ...] | None = None  # None: every strategy `pm-pipeline check` offers
+    strategies: tuple[str, ...] = STRATEGIES  # the `pm-pipeline check --strategy` values to run
     check_args: tuple[str, ...] = ()  # more options for every `pm-pipeline check` run
     repeat: int = 3
     keep_data: bool = False
@@ -72,50 +73,48 @@ class BenchResult:
     generate_s: float | None  # None: reused
     loads: dict[str, float | None]  # store -> seconds, None when reused
     results: list[ToolResult]
-    strategies: tuple[str | None, ...]
+    strategies: tuple[str, ...]
     total_s: float
     load_average_start: str = ""  # the machine is shared: how busy it was when the run began
 
 
-def resolve_strategies(
-    requested: tuple[str, ...] | None, offered: tuple[str, ...] | None
-) -> tuple[str | None, ...]:
-    """Which ``--strategy`` values to run pm-pipeline with; (None,) runs it without the option."""
-    if offered is None:
-        if requested:
-            raise BadInputError("bench: --strategies given, but `pm-pipeline check` has no --strategy option")
-        return (None,)
-    if not requested:
-        if not offered:
-            raise BadInputError(
-                "bench: cannot read the --strategy choices from `pm-pipeline check --help`; pass --strategies"
-            )
-        return offered
-    unknown = [name for name in requested if offered and name not in offered]
+def resolve_strategies(requested: Sequence[str]) -> tuple[str, ...]:
+    """Which ``--strategy`` values to run pm-pipeline with: the requested ones, else all of them."""
+    unknown = [name for name in requested if name not in STRATEGIES]
     if unknown:
         raise BadInputError(
-            f"bench: unknown strategy {', '.join(unknown)}; pm-pipeline offers {', '.join(offered)}"
+            f"unknown strategy {', '.join(unknown)}; pm-pipeline offers {', '.join(STRATEGIES)}"
         )
-    return requested
+    return tuple(requested) or STRATEGIES
 
 
-def _prepare_data(options: BenchOptions, pairs: Sequence[Pair], log: Log) -> tuple[DataSet, float | None]:
-    data = DataSet(options.work_dir / "data" / str(options.rows), options.rows, options.seed, options.rate)
+def parse_servers(options: BenchOptions) -> Servers:
+    """The PostgreSQL and MariaDB servers of ``options``; BadInputError for a URL unfit for one."""
+    urls = (("--postgres", options.postgres, 5432), ("--mariadb", options.mariadb, 3306))
+    parsed: list[Server] = []
+    for option, url, port in urls:
+        try:
+            parsed.append(Server.parse(url, default_port=port))
+        except (ValueError, BadInputError) as exc:
+            raise BadInputError(f"{option}: {exc}") from exc
+    return Servers(postgres=parsed[0], mariadb=parsed[1])
+
+
+def _prepare_data(data: DataSet, pairs: Sequence[Pair], log: Log) -> float | None:
+    """Generate ``data`` (and its CSV files when a pair needs them) unless it is there; seconds spent."""
     started = time.perf_counter()
+    spent = None
     if generate.is_complete(data):
         log(f"data set {data.fingerprint}: reused from {data.directory}")
-        spent = None
     else:
-        data = generate.generate(
-            directory=data.directory, rows=options.rows, seed=options.seed, rate=options.rate, csv=False
-        )
+        generate.generate(directory=data.directory, rows=data.rows, seed=data.seed, rate=data.rate, csv=False)
         spent = time.perf_counter() - started
-    if needs_csv(pairs) and not (data.source_csv.exists() and data.target_csv.exists()):
+    if needs_csv(pairs) and not generate.csv_is_current(data):
         generate.write_csv(data)
         spent = time.perf_counter() - started
     if spent is not None:
         log(f"data set {data.fingerprint}: generated in {spent:.1f} s")
-    return data, spent
+    return spent
 
 
 def _load(pairs: Sequence[Pair], data: DataSet, servers: Servers, log: Log) -> dict[str, float | None]:
@@ -130,7 +129,7 @@ def _load(pairs: Sequence[Pair], data: DataSet, servers: Servers, log: Log) -> d
         except (OSError, psycopg.Error, pymysql.MySQLError, duckdb.Error) as exc:
             message = " ".join(str(exc).split())
             raise ConnectionFailure(
-                f"bench: loading {step.label} failed: {message} (choose pairs with --pairs)"
+                f"loading {step.label} failed: {message} (choose pairs with --pairs)"
             ) from exc
         log(f"load {step.label}: {loads[step.label]:.1f} s")
     return loads
@@ -139,7 +138,7 @@ def _load(pairs: Sequence[Pair], data: DataSet, servers: Servers, log: Log) -> d
 @dataclass(frozen=True)
 class _Context:
     options: BenchOptions
-    strategies: tuple[str | None, ...]
+    strategies: tuple[str, ...]
     executables: dict[str, Path]
     truth: Truth
     log: Log
@@ -168,10 +167,10 @@ def _measure_pair(pair: Pair, families: Sequence[str], *, run_dir: Path, context
         if result.error is not None:
             continue
         call.output.unlink(missing_ok=True)
-        measured = measure.run_measured(call.command, env=call.env, timeout_s=context.options.timeout_s)
         try:
+            measured = measure.run_measured(call.command, env=call.env, timeout_s=context.options.timeout_s)
             reported = call.read(measured, call.output)
-        except tools.ToolFailed as failure:
+        except measure.ToolFailed as failure:
             result.error = str(failure)
             context.log(f"{pair.label} {call.tool}: FAILED: {failure}")
             continue
@@ -182,38 +181,43 @@ def _measure_pair(pair: Pair, families: Sequence[str], *, run_dir: Path, context
         context.log(f"{pair.label} {call.tool}: {measured.wall_s:.2f} s, {measured.peak_rss_mb:.0f} MB")
 
 
-def run_bench(options: BenchOptions, *, log: Log) -> BenchResult:
+def _clean_up(pairs: Sequence[Pair], data: DataSet, servers: Servers, log: Log) -> None:
+    """Drop the bench's databases and files; a store that cannot be dropped is logged, not raised."""
+    for step in load_steps(pairs, data=data, servers=servers):
+        try:
+            step.drop()
+        except (OSError, psycopg.Error, pymysql.MySQLError, duckdb.Error) as exc:
+            log(f"clean-up {step.label}: failed: {' '.join(str(exc).split())}")
+    shutil.rmtree(data.directory, ignore_errors=True)
+
+
+def run_bench(options: BenchOptions, *, servers: Servers, log: Log) -> BenchResult:
+    """Run the bench; without ``keep_data`` its databases and files are dropped, even on failure."""
     started = time.perf_counter()
     load_average_start = " ".join(f"{value:.2f}" for value in os.getloadavg())
-    servers = Servers(
-        postgres=Server.parse(options.postgres, default_port=5432),
-        mariadb=Server.parse(options.mariadb, default_port=3306),
-    )
-    data_dir = options.work_dir / "data" / str(options.rows)
-    pairs = build_pairs(options.pairs, servers=servers, data_dir=data_dir)
+    data = DataSet(options.work_dir / "data" / str(options.rows), options.rows, options.seed, options.rate)
+    pairs = build_pairs(options.pairs, servers=servers, data_dir=data.directory)
     families = [name for name in tools.TOOL_NAMES if name in options.tools]
-    executables = {tools.OURS: tools.pm_pipeline_executable()}
-    strategies: tuple[str | None, ...] = (None,)
-    if tools.OURS in families:
-        strategies = resolve_strategies(options.strategies, tools.offered_strategies(executables[tools.OURS]))
-    for name, peer in peers.PEERS.items():
-        if name in families and any(tools.supports(name, pair) for pair in pairs):
-            executables[name] = peers.ensure_peer(peer, venvs=options.work_dir / "venvs")
-    data, generate_s = _prepare_data(options, pairs, log)
-    loads = _load(pairs, data, servers, log)
-    for pair in pairs:  # one unmeasured scan per pair, so no tool pays for cold caches
-        baselines.floor((pair.source.engine, pair.source.url), (pair.target.engine, pair.target.url))
-    log("warm-up: one hashing scan of every pair done")
-    context = _Context(options, strategies, executables, load_truth(data.edits_parquet), log)
-    for repeat in range(options.repeat):
-        for pair in pairs:
-            families_here = [family for family in families if tools.supports(family, pair)]
-            run_dir = options.work_dir / "runs" / str(options.rows) / pair.name / str(repeat + 1)
-            _measure_pair(pair, families_here, run_dir=run_dir, context=context)
-    if not options.keep_data:
-        for step in load_steps(pairs, data=data, servers=servers):
-            step.drop()
-        shutil.rmtree(data.directory, ignore_errors=True)
+    strategies = resolve_strategies(options.strategies) if tools.OURS in families else ()
+    try:
+        executables = {tools.OURS: tools.pm_pipeline_executable()}
+        for name, peer in peers.PEERS.items():
+            if name in families and any(tools.supports(name, pair) for pair in pairs):
+                executables[name] = peers.ensure_peer(peer, venvs=options.work_dir / "venvs")
+        generate_s = _prepare_data(data, pairs, log)
+        loads = _load(pairs, data, servers, log)
+        for pair in pairs:  # one unmeasured scan per pair, so no tool pays for cold caches
+            baselines.floor((pair.source.engine, pair.source.url), (pair.target.engine, pair.target.url))
+        log("warm-up: one hashing scan of every pair done")
+        context = _Context(options, strategies, executables, load_truth(data.edits_parquet), log)
+        for repeat in range(options.repeat):
+            for pair in pairs:
+                families_here = [family for family in families if tools.supports(family, pair)]
+                run_dir = options.work_dir / "runs" / str(options.rows) / pair.name / str(repeat + 1)
+                _measure_pair(pair, families_here, run_dir=run_dir, context=context)
+    finally:
+        if not options.keep_data:
+            _clean_up(pairs, data, servers, log)
     return BenchResult(
         options=options,
         fingerprint=data.fingerprint,

@@ -15,6 +15,9 @@ from typing import Any
 
 import duckdb
 
+from pm_pipeline.bench.measure import ToolFailed
+from pm_pipeline.core.reconcile.engine import ReconcileOptions
+
 KINDS = ("missing", "extra", "changed")
 RowFinding = tuple[int, str]  # (id, kind)
 _CATEGORY_KINDS = {
@@ -71,8 +74,21 @@ def score(reported: Iterable[RowFinding], truth: Truth) -> Score:
 
 
 def from_findings_json(path: Path) -> frozenset[RowFinding]:
-    """Row findings of pm-pipeline's findings JSON (schema 1.x): one per key and kind."""
+    """Row findings of pm-pipeline's findings JSON (schema 1.x): one per key and kind.
+
+    Raises ToolFailed when pm-pipeline stopped collecting findings for a table
+    (``findings_truncated``): the findings it left out would otherwise count as misses.
+    """
     document = json.loads(path.read_text())
+    truncated = [
+        str(table["table"]) for table in document.get("tables", []) if table.get("findings_truncated")
+    ]
+    if truncated:
+        raise ToolFailed(
+            f"pm-pipeline stopped collecting findings for {', '.join(truncated)} at its findings limit of "
+            f"{ReconcileOptions().findings_limit:,} (findings_truncated in {path.name}); "
+            "`pm-pipeline check` has no option to raise that limit: lower --rate or --rows"
+        )
     found: set[RowFinding] = set()
     for finding in document["findings"]:
         category = finding["category"]

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -12,17 +10,14 @@ from pathlib import Path
 
 from pm_pipeline.bench import score
 from pm_pipeline.bench.generate import COLUMNS, TABLE
-from pm_pipeline.bench.measure import Measured
+from pm_pipeline.bench.measure import Measured, ToolFailed
 from pm_pipeline.bench.pairs import Pair
 from pm_pipeline.bench.score import RowFinding
+from pm_pipeline.core.canonical.plan import DEFAULT_FLOAT_REL_TOLERANCE
 
 TOOL_NAMES = ("floor", "full-pull", "pm-pipeline", "reladiff", "datacompy")
 OURS = "pm-pipeline"
 _DATACOMPY_SCRIPT = Path(__file__).with_name("datacompy_compare.py")
-
-
-class ToolFailed(Exception):
-    """A tool run ended without an answer (crash, error exit, error logged)."""
 
 
 @dataclass(frozen=True)
@@ -46,22 +41,6 @@ def supports(family: str, pair: Pair) -> bool:
 
 def pm_pipeline_executable() -> Path:
     return Path(sys.executable).with_name("pm-pipeline")
-
-
-def offered_strategies(executable: Path) -> tuple[str, ...] | None:
-    """The choices of ``pm-pipeline check --strategy``, or None while the option does not exist."""
-    help_text = subprocess.run(
-        [str(executable), "check", "--help"], capture_output=True, text=True, check=False
-    ).stdout
-    return parse_strategies(help_text)
-
-
-def parse_strategies(help_text: str) -> tuple[str, ...] | None:
-    """None without a --strategy option; () when it exists but its help shows no {choices}."""
-    if "--strategy" not in help_text:
-        return None
-    match = re.search(r"--strategy[ =]\{([^}]+)\}", help_text)
-    return tuple(choice.strip() for choice in match.group(1).split(",")) if match else ()
 
 
 def _ours_read(measured: Measured, output: Path) -> frozenset[RowFinding]:
@@ -91,15 +70,14 @@ def _last_line(text: str) -> str:
 
 
 def _ours(
-    pair: Pair, out_dir: Path, strategy: str | None, executable: Path, check_args: Sequence[str]
+    pair: Pair, out_dir: Path, strategy: str, executable: Path, check_args: Sequence[str]
 ) -> Invocation:
-    tool = OURS if strategy is None else f"{OURS}[{strategy}]"
+    tool = f"{OURS}[{strategy}]"
     output = out_dir / f"{tool}.json"
     command = [str(executable), "check", "--source", pair.source.url, "--target", pair.target.url]
     # Reconciliation only, as the peers do: integrity checks and GX suites are another product.
     command += ["--tables", TABLE, "--json", str(output), "--no-progress", "--no-integrity"]
-    command += [] if strategy is None else ["--strategy", strategy]
-    command += check_args
+    command += ["--strategy", strategy, *check_args]
     return Invocation(tool, OURS, tuple(command), output, _ours_read)
 
 
@@ -108,6 +86,7 @@ def _baseline(family: str, pair: Pair, out_dir: Path) -> Invocation:
     mode = "floor" if family == "floor" else "pull"
     command = [sys.executable, "-m", "pm_pipeline.bench.baselines", mode]
     command += [pair.source.engine, pair.source.url, pair.target.engine, pair.target.url, str(output)]
+    command += [] if mode == "floor" else [repr(DEFAULT_FLOAT_REL_TOLERANCE)]
     return Invocation(family, family, tuple(command), output, _worker_read)
 
 
@@ -129,6 +108,7 @@ def _datacompy(pair: Pair, out_dir: Path, executable: Path) -> Invocation:
         str(pair.source.path),
         str(pair.target.path),
         str(output),
+        repr(DEFAULT_FLOAT_REL_TOLERANCE),
     ]
     return Invocation("datacompy", "datacompy", tuple(command), output, _worker_read)
 
@@ -138,7 +118,7 @@ def invocations(
     pair: Pair,
     *,
     out_dir: Path,
-    strategies: Sequence[str | None],
+    strategies: Sequence[str],
     executables: dict[str, Path],
     check_args: Sequence[str] = (),
 ) -> list[Invocation]:

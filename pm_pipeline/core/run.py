@@ -233,10 +233,22 @@ class CheckProgress(Protocol):
         """The table is reconciled, however many rows the estimate announced."""
 
 
+def expected_rows_per_side(
+    *, source: Connector, target: Connector, mapping: TableMapping, buckets: int = 1
+) -> dict[str, int | None]:
+    """Each side's rows expected to stream (the connectors' cheap estimates, None where there is
+    none), spread over ``buckets`` key-hash buckets and rounded up: a bucket never announces too few."""
+    estimates = {
+        "source": source.estimate_rows(mapping.source),
+        "target": target.estimate_rows(mapping.target_name),
+    }
+    return {side: None if rows is None else -(-rows // buckets) for side, rows in estimates.items()}
+
+
 def expected_rows(*, source: Connector, target: Connector, mapping: TableMapping) -> int | None:
-    """The rows both sides are expected to stream (the connectors' cheap estimates), or None."""
-    estimates = (source.estimate_rows(mapping.source), target.estimate_rows(mapping.target_name))
-    return None if None in estimates else sum(e for e in estimates if e is not None)
+    """The rows both sides together are expected to stream, or None when a side has no estimate."""
+    per_side = expected_rows_per_side(source=source, target=target, mapping=mapping)
+    return None if None in per_side.values() else sum(rows or 0 for rows in per_side.values())
 
 
 @dataclass(frozen=True)

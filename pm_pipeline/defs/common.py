@@ -1,8 +1,10 @@
-"""What the per-table asset modules share: asset keys, the spec's current mapping of a table, and
-the metadata a reconciliation shows in Dagster."""
+"""What the per-table asset modules share: asset keys, the spec's current mapping of a table, the
+metadata a reconciliation shows in Dagster, and the upkeep of a table's diff folder."""
 
 import re
+import shutil
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -14,6 +16,7 @@ from pm_pipeline.core.report import Redactor
 
 TABLE_TAG = "pm_pipeline/table"
 EXAMPLES_IN_METADATA = 10
+_BUCKET_FOLDER = re.compile(r"bucket=(\d+)")
 
 
 def safe_name(table: str) -> str:
@@ -94,3 +97,25 @@ def table_metadata(result: TableReconciliation, redactor: Redactor) -> dict[str,
     if result.diff_path:
         metadata["diff_path"] = dg.MetadataValue.path(result.diff_path)
     return metadata
+
+
+def remove_stale_diffs(folder: Path, *, buckets: int) -> list[Path]:
+    """Remove what no longer belongs to the diff of the table whose diff folder is ``folder``
+    (``<reports>/diffs/<table>``), so that reading every file under it reads this diff only.
+
+    A table cut in ``buckets`` buckets keeps ``bucket=0`` .. ``bucket=<buckets - 1>``: the folders
+    of buckets numbered from ``buckets`` on (left by a larger count) go, and so do the files of a
+    whole-table run. A table reconciled whole (``buckets=0``) keeps its files; every bucket folder
+    goes. Returns what was removed."""
+    if not folder.is_dir():
+        return []
+    removed: list[Path] = []
+    for child in sorted(folder.iterdir()):
+        match = _BUCKET_FOLDER.fullmatch(child.name)
+        if child.is_dir() and match and int(match.group(1)) >= buckets:
+            shutil.rmtree(child)
+            removed.append(child)
+        elif buckets and child.is_file() and child.suffix == ".parquet":
+            child.unlink()
+            removed.append(child)
+    return removed

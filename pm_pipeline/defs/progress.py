@@ -1,23 +1,15 @@
-"""Progress of a reconciliation in the run's log: rows read per side against the rows expected."""
+"""Progress of a reconciliation in the run's log: rows read per side against the rows expected
+(:func:`pm_pipeline.core.run.expected_rows_per_side`), and a closing line with what was found."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
 
-from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.findings import TableReconciliation
 
 UNKNOWN_SIZE_STEP = 1_000_000  # without an estimate, a line every million rows per side
 STEPS = 10  # with one, a line at every tenth of the expected rows
-
-
-def expected_per_side(
-    source: Connector, target: Connector, *, source_table: str, target_table: str, buckets: int = 1
-) -> dict[str, int | None]:
-    """Each side's estimated rows (the connector's cheap estimate), spread over ``buckets``."""
-    estimates = {"source": source.estimate_rows(source_table), "target": target.estimate_rows(target_table)}
-    return {side: None if rows is None else -(-rows // buckets) for side, rows in estimates.items()}
 
 
 class ProgressLog:
@@ -54,9 +46,13 @@ class ProgressLog:
         return f"{self.label}: " + ", ".join(parts)
 
     def finished(self, result: TableReconciliation) -> str:
-        """The closing line: what the reconciliation found in the rows it read."""
+        """The closing line: what the reconciliation found, the rows it streamed when that is fewer
+        than the table holds (a strategy that reads only differing buckets), and why that strategy."""
+        read = sum(self.done.values())
+        streamed = f", {read:,} rows streamed" if read < result.source_rows + result.target_rows else ""
+        note = f"; {result.strategy_note}" if result.strategy_note else ""
         return (
             f"{self.label}: done, {result.source_rows:,} source and {result.target_rows:,} target rows; "
             f"{result.missing_rows} missing, {result.extra_rows} extra, {result.changed_rows} changed "
-            f"({result.strategy}, {result.seconds:.1f} s)"
+            f"({result.strategy}, {result.seconds:.1f} s{streamed}{note})"
         )

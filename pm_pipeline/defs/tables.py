@@ -22,18 +22,19 @@ from pm_pipeline.core.monitor import metrics
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.verdict import CHECK_NAMES, CheckOutcome, evaluate_table
 from pm_pipeline.core.report import redactor_for
-from pm_pipeline.core.run import check_integrity, check_table_schema
+from pm_pipeline.core.run import check_integrity, check_table_schema, expected_rows_per_side
 from pm_pipeline.core.schema import SchemaComparison
 from pm_pipeline.defs.common import (
     TABLE_TAG,
     TableKeys,
     current_mapping,
+    remove_stale_diffs,
     safe_name,
     table_keys,
     table_metadata,
 )
 from pm_pipeline.defs.partitions import build_bucket_assets
-from pm_pipeline.defs.progress import ProgressLog, expected_per_side
+from pm_pipeline.defs.progress import ProgressLog
 from pm_pipeline.defs.resources import MigrationResource
 
 
@@ -86,9 +87,7 @@ def _reconciliation(mapping: TableMapping, keys: TableKeys, engines: tuple[str, 
         diff_dir = migration.reports_directory() / "diffs"
         current = current_mapping(spec, mapping)
         with connect(spec.source.url) as source, connect(spec.target.url) as target:
-            expected = expected_per_side(
-                source, target, source_table=current.source, target_table=current.target_name
-            )
+            expected = expected_rows_per_side(source=source, target=target, mapping=current)
             progress = ProgressLog(mapping.source, expected, context.log.info)
             result = reconcile_table(
                 source=source,
@@ -102,6 +101,9 @@ def _reconciliation(mapping: TableMapping, keys: TableKeys, engines: tuple[str, 
                 progress=progress,
             )
         context.log.info(progress.finished(result) + f", match score {result.match_score:.4%}")
+        # Bucket folders of an earlier partitioned reconciliation would mix into this diff.
+        for path in remove_stale_diffs(diff_dir / mapping.source, buckets=0):
+            context.log.info(f"{mapping.source}: removed {path}, which is no longer part of the table's diff")
         return dg.Output(result, metadata=table_metadata(result, redactor_for(spec)))
 
     return _reconcile

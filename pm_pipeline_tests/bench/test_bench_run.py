@@ -8,14 +8,13 @@ from pathlib import Path
 import pytest
 
 from pm_pipeline.bench.__main__ import main
-from pm_pipeline.bench.tools import offered_strategies, pm_pipeline_executable
+from pm_pipeline.core.reconcile.sides import STRATEGIES
 
 
 def test_tiny_bench_finds_every_seeded_difference_and_leaves_no_data(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    offered = offered_strategies(pm_pipeline_executable())
-    strategy = ["--strategies", offered[0]] if offered else []
+    strategy = ["--strategies", STRATEGIES[0]]
     args = ["--rows", "2000", "--rate", "0.01", "--seed", "3", "--pairs", "duckdb-duckdb", "--repeat", "1"]
     args += ["--tools", "floor,full-pull,pm-pipeline", "--work-dir", str(tmp_path), *strategy]
 
@@ -41,3 +40,68 @@ def test_tiny_bench_finds_every_seeded_difference_and_leaves_no_data(
 def test_bad_options_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--pairs", "oracle-pg", "--work-dir", str(tmp_path)]) == 2
     assert "--pairs" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--rate", "0.9"], "--rate 0.9: difference rate 0.9 must lie between 1e-06 and 0.857142 "),
+        (["--rate", "0"], "--rate 0.0: difference rate 0.0 must lie between 1e-06 and 0.857142 "),
+        (["--rate", "nan"], "--rate nan: difference rate nan must lie between"),
+        (["--rows", "0"], "--rows 0: rows must lie between 1 and 2**32 - 1 (4,294,967,295), got 0"),
+        (["--rows", str(2**32)], "--rows 4294967296: rows must lie between 1 and 2**32 - 1"),
+        (["--timeout", "0"], "--timeout 0.0: must be a positive number of seconds"),
+        (["--timeout", "-5"], "--timeout -5.0: must be a positive number of seconds"),
+        (["--repeat", "0"], "--repeat 0: must be at least 1"),
+        (
+            ["--strategies", "auto,hashjoin"],
+            "argument --strategies: expected a comma-separated list of auto,",
+        ),
+        (
+            ["--mariadb", "mysql://db.example"],
+            "--mariadb: server URL mysql://db.example needs a user and a host",
+        ),
+        (
+            ["--postgres", "postgresql://app:pw@db:port"],
+            "--postgres: connection URL postgresql://app:***@db:port is malformed",
+        ),
+    ],
+)
+def test_options_are_checked_before_anything_is_installed_or_generated(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str], message: str
+) -> None:
+    # datacompy on DuckDB->DuckDB would create its virtualenv first thing if the options got that far
+    args = ["--pairs", "duckdb-duckdb", "--tools", "datacompy", "--work-dir", str(tmp_path), *option]
+
+    assert main(args) == 2
+
+    err = capsys.readouterr().err
+    assert err.startswith(f"bench: error: {message}"), err
+    assert err.count("bench:") == 1 and err.count("\n") == 1, err
+    assert "pw@" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failed_run_still_drops_its_data_unless_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # nothing listens on port 1: generating succeeds, loading PostgreSQL fails
+    args = [
+        "--rows",
+        "500",
+        "--pairs",
+        "pg-pg",
+        "--tools",
+        "floor",
+        "--postgres",
+        "postgresql://postgres@127.0.0.1:1",
+    ]
+
+    assert main([*args, "--work-dir", str(tmp_path / "dropped")]) == 3
+    err = capsys.readouterr().err
+    assert "bench: error: loading PostgreSQL pm_bench_src failed" in err
+    assert "generated in" in err  # the data existed before the failure
+    assert not (tmp_path / "dropped" / "data" / "500").exists()
+
+    assert main([*args, "--keep-data", "--work-dir", str(tmp_path / "kept")]) == 3
+    assert (tmp_path / "kept" / "data" / "500" / "source.csv").exists()

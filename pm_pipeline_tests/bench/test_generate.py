@@ -10,6 +10,9 @@ import duckdb
 import pytest
 
 from pm_pipeline.bench.generate import COLUMNS, EDITS, DataSet, generate, is_complete
+from pm_pipeline.bench.load import Server
+from pm_pipeline.bench.pairs import Servers, build_pairs
+from pm_pipeline.bench.run import _prepare_data
 from pm_pipeline.bench.score import load_truth
 
 ROWS = 2_000
@@ -17,7 +20,7 @@ RATE = 0.05  # high enough that every edit hits a few of the 2,000 rows
 
 
 def _rows(path: Path) -> dict[int, dict[str, Any]]:
-    relation = duckdb.sql(f"SELECT * FROM read_parquet('{path}')")
+    relation = duckdb.execute(f"SELECT * FROM read_parquet('{path}')")
     return {row[0]: dict(zip(COLUMNS, row, strict=True)) for row in relation.fetchall()}
 
 
@@ -71,7 +74,7 @@ def test_ground_truth_is_exactly_the_differences_between_the_sides(data_set: Dat
 
 def test_each_edit_changes_what_it_says(data_set: DataSet) -> None:
     source, target = _rows(data_set.source_parquet), _rows(data_set.target_parquet)
-    edits = duckdb.sql(f"SELECT id, edit FROM read_parquet('{data_set.edits_parquet}')").fetchall()
+    edits = duckdb.execute(f"SELECT id, edit FROM read_parquet('{data_set.edits_parquet}')").fetchall()
     seen = {edit for _, edit in edits}
     assert seen == {name for name, _ in EDITS}
     for key, edit in edits:
@@ -107,3 +110,49 @@ def test_csv_holds_nulls_as_backslash_n_and_booleans_as_digits(data_set: DataSet
 def test_rates_outside_the_band_space_are_refused(tmp_path: Path, rate: float) -> None:
     with pytest.raises(ValueError, match="difference rate"):
         generate(directory=tmp_path, rows=10, seed=1, rate=rate, csv=False)
+
+
+_CSV_COLUMNS = (
+    "{'id': 'BIGINT', 'customer_id': 'INTEGER', 'quantity': 'INTEGER', 'amount': 'DECIMAL(12,2)', "
+    "'unit_price': 'DOUBLE', 'status': 'VARCHAR', 'note': 'VARCHAR', 'created_at': 'TIMESTAMP', "
+    "'updated_at': 'TIMESTAMP', 'is_paid': 'INTEGER'}"
+)
+
+
+def _csv_rows(path: Path) -> list[tuple[Any, ...]]:
+    query = f"SELECT * FROM read_csv('{path}', header = false, nullstr = '\\N', columns = {_CSV_COLUMNS}) ORDER BY id"
+    return duckdb.execute(query).fetchall()
+
+
+def _parquet_as_csv_rows(path: Path) -> list[tuple[Any, ...]]:
+    query = f"SELECT * REPLACE (is_paid::INTEGER AS is_paid) FROM read_parquet('{path}') ORDER BY id"
+    return duckdb.execute(query).fetchall()
+
+
+def test_another_seed_in_the_same_work_dir_rewrites_the_csv_files(tmp_path: Path) -> None:
+    servers = Servers(
+        Server("postgresql", "127.0.0.1", 5432, "postgres", ""),
+        Server("mysql", "127.0.0.1", 3306, "root", ""),
+    )
+    directory = tmp_path / "data" / "300"
+    pairs = build_pairs(("pg-pg",), servers=servers, data_dir=directory)  # loads from CSV
+    first = DataSet(directory, 300, 1, RATE)
+    assert _prepare_data(first, pairs, log=lambda _: None) is not None
+    first_csv = _csv_rows(first.source_csv), _csv_rows(first.target_csv)
+    assert first_csv == (
+        _parquet_as_csv_rows(first.source_parquet),
+        _parquet_as_csv_rows(first.target_parquet),
+    )
+
+    second = DataSet(directory, 300, 2, RATE)
+    assert _prepare_data(second, pairs, log=lambda _: None) is not None
+
+    second_csv = _csv_rows(second.source_csv), _csv_rows(second.target_csv)
+    expected = _parquet_as_csv_rows(second.source_parquet), _parquet_as_csv_rows(second.target_parquet)
+    assert second_csv == expected
+    assert first_csv != expected  # the files left by the first seed would not have matched
+    assert sorted(path.name for path in directory.iterdir() if "csv" in path.name) == [
+        "source.csv",
+        "target.csv",
+    ]
+    assert _prepare_data(second, pairs, log=lambda _: None) is None  # complete now: reused as it is

@@ -10,6 +10,7 @@ import pytest
 
 from pm_pipeline.bench import load
 from pm_pipeline.bench.generate import COLUMNS, DataSet, generate
+from pm_pipeline.core.errors import BadInputError, SystemFailure
 from pm_pipeline_tests.conftest import MY_HOST, MY_PORT, PG_HOST, PG_PORT, MyDatabase, PgDatabase
 
 PG = load.Server("postgresql", PG_HOST, PG_PORT, "postgres", "")
@@ -22,7 +23,7 @@ def data_set(tmp_path_factory: pytest.TempPathFactory) -> DataSet:
 
 
 def _parquet_rows(path: Path) -> list[tuple[Any, ...]]:
-    return duckdb.sql(f"SELECT * FROM read_parquet('{path}') ORDER BY id").fetchall()
+    return duckdb.execute(f"SELECT * FROM read_parquet('{path}') ORDER BY id").fetchall()
 
 
 SELECT = f"SELECT {', '.join(COLUMNS)} FROM orders ORDER BY id"
@@ -33,7 +34,13 @@ def test_postgres_copy_keeps_every_value_and_records_the_fingerprint(
     pg_db: PgDatabase, data_set: DataSet
 ) -> None:
     assert load.postgres_fingerprint(PG, pg_db.name) is None  # an empty database holds no bench data
-    load.load_postgres(PG, pg_db.name, csv=data_set.target_csv, fingerprint=data_set.fingerprint)
+    load.load_postgres(
+        PG,
+        pg_db.name,
+        csv=data_set.target_csv,
+        parquet=data_set.target_parquet,
+        fingerprint=data_set.fingerprint,
+    )
     assert pg_db.query(SELECT) == _parquet_rows(data_set.target_parquet)
     assert pg_db.query("SELECT count(*) FROM pg_indexes WHERE tablename = 'orders'") == [(1,)]
     assert load.postgres_fingerprint(PG, pg_db.name) == data_set.fingerprint
@@ -41,12 +48,102 @@ def test_postgres_copy_keeps_every_value_and_records_the_fingerprint(
 
 @pytest.mark.mariadb
 def test_mariadb_load_data_keeps_every_value(mariadb_db: MyDatabase, data_set: DataSet) -> None:
-    load.load_mariadb(MY, mariadb_db.name, csv=data_set.source_csv, fingerprint=data_set.fingerprint)
+    load.load_mariadb(
+        MY,
+        mariadb_db.name,
+        csv=data_set.source_csv,
+        parquet=data_set.source_parquet,
+        fingerprint=data_set.fingerprint,
+    )
     loaded = [(*row[:-1], bool(row[-1])) for row in mariadb_db.query(SELECT)]  # BOOLEAN is tinyint(1)
     assert loaded == _parquet_rows(data_set.source_parquet)
     assert load.mariadb_fingerprint(MY, mariadb_db.name) == data_set.fingerprint
     engine = "SELECT engine FROM information_schema.tables WHERE table_schema = DATABASE() AND table_name = 'orders'"
     assert mariadb_db.query(engine) == [("InnoDB",)]
+
+
+def _cut_csv(data_set: DataSet, tmp_path: Path) -> Path:
+    """The source CSV without its last 10 rows, as a load interrupted or fed a stale file would hold."""
+    lines = data_set.source_csv.read_text().splitlines(keepends=True)
+    cut = tmp_path / "cut.csv"
+    cut.write_text("".join(lines[:-10]))
+    return cut
+
+
+@pytest.mark.postgres
+def test_postgres_rows_not_matching_the_parquet_file_get_no_fingerprint(
+    pg_db: PgDatabase, data_set: DataSet, tmp_path: Path
+) -> None:
+    with pytest.raises(SystemFailure, match=r"left 1,[0-9]{3} rows in orders, but .*source.parquet holds"):
+        load.load_postgres(
+            PG,
+            pg_db.name,
+            csv=_cut_csv(data_set, tmp_path),
+            parquet=data_set.source_parquet,
+            fingerprint="v1-x",
+        )
+    assert load.postgres_fingerprint(PG, pg_db.name) is None
+
+
+def _local_infile() -> int:
+    conn = load._my_connect(MY)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT @@GLOBAL.local_infile")
+            row = cur.fetchone()
+    finally:
+        conn.close()
+    assert row is not None
+    return int(row[0])
+
+
+def _set_local_infile(value: int) -> None:
+    conn = load._my_connect(MY)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SET GLOBAL local_infile = %s", (value,))
+    finally:
+        conn.close()
+
+
+@pytest.mark.mariadb
+def test_mariadb_rows_not_matching_the_parquet_file_get_no_fingerprint(
+    mariadb_db: MyDatabase, data_set: DataSet, tmp_path: Path
+) -> None:
+    with pytest.raises(SystemFailure, match=r"left 1,[0-9]{3} rows in orders, but .*source.parquet holds"):
+        load.load_mariadb(
+            MY,
+            mariadb_db.name,
+            csv=_cut_csv(data_set, tmp_path),
+            parquet=data_set.source_parquet,
+            fingerprint="v1-x",
+        )
+    assert load.mariadb_fingerprint(MY, mariadb_db.name) == ""  # the table is there, unmarked
+
+
+@pytest.mark.mariadb
+def test_mariadb_local_infile_is_switched_back_off_after_the_load(
+    mariadb_db: MyDatabase, data_set: DataSet, tmp_path: Path
+) -> None:
+    original = _local_infile()
+    _set_local_infile(0)
+    try:
+        load.load_mariadb(
+            MY, mariadb_db.name, csv=data_set.source_csv, parquet=data_set.source_parquet, fingerprint="v1-ok"
+        )
+        assert load.mariadb_fingerprint(MY, mariadb_db.name) == "v1-ok"
+        assert _local_infile() == 0
+        with pytest.raises(SystemFailure):
+            load.load_mariadb(
+                MY,
+                mariadb_db.name,
+                csv=_cut_csv(data_set, tmp_path),
+                parquet=data_set.source_parquet,
+                fingerprint="x",
+            )
+        assert _local_infile() == 0  # a failed load restores it too
+    finally:
+        _set_local_infile(original)
 
 
 def test_duckdb_file_has_the_rows_the_key_and_the_fingerprint(tmp_path: Path, data_set: DataSet) -> None:
@@ -68,3 +165,14 @@ def test_server_urls_need_a_user_and_a_host() -> None:
     assert load.Server.parse("postgresql://app@db", default_port=5432).port == 5432
     with pytest.raises(ValueError, match="needs a user and a host"):
         load.Server.parse("postgresql://db.example", default_port=5432)
+
+
+def test_server_urls_are_decoded_and_encoded_again() -> None:
+    server = load.Server.parse("postgresql://app%40corp:p%40ss%2Fw%3Ard@db.example", default_port=5432)
+    assert (server.user, server.password, server.port) == ("app@corp", "p@ss/w:rd", 5432)
+    assert server.url("shop") == "postgresql://app%40corp:p%40ss%2Fw%3Ard@db.example:5432/shop"
+    with pytest.raises(ValueError, match=r"postgresql://:\*\*\*@db needs a user") as refused:
+        load.Server.parse("postgresql://:secret@db", default_port=5432)
+    assert "secret" not in str(refused.value)
+    with pytest.raises(BadInputError, match="malformed"):
+        load.Server.parse("postgresql://app@db:port", default_port=5432)

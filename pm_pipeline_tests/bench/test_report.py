@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -84,7 +85,7 @@ def _bench() -> BenchResult:
         generate_s=1.0,
         loads={"DuckDB source.duckdb": None},
         results=RESULTS,
-        strategies=(None,),
+        strategies=("auto",),
         total_s=42.0,
     )
 
@@ -95,6 +96,21 @@ def test_markdown_has_every_row_and_the_machine() -> None:
     assert lines[0].startswith("| tool | pair | rows |")
     assert sum(line.startswith("| ") for line in lines) == 1 + len(RESULTS)
     assert "nproc 2" in text and "ram 23.5 GiB" in text
+
+
+def test_json_masks_the_server_passwords() -> None:
+    bench = _bench()
+    options = BenchOptions(
+        rows=1000,
+        work_dir=Path("/tmp/x"),
+        postgres="postgresql://postgres:pg-s3cret@db.example:5432",
+        mariadb="mysql://root:my-s3cret@db.example:3306",
+    )
+    text = json.dumps(to_json(dataclasses.replace(bench, options=options), {"nproc": "2"}))
+    assert "s3cret" not in text
+    document = json.loads(text)
+    assert document["options"]["postgres"] == "postgresql://postgres:***@db.example:5432"
+    assert document["options"]["mariadb"] == "mysql://root:***@db.example:3306"
 
 
 def test_json_and_terminal_table_carry_the_same_figures() -> None:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from pm_pipeline.bench.measure import ToolFailed
 from pm_pipeline.bench.score import Truth, from_findings_json, from_key_lists, from_reladiff, score
+from pm_pipeline.core.reconcile.engine import ReconcileOptions
 
 TRUTH = Truth(
     expected=frozenset({(1, "missing"), (2, "extra"), (3, "changed"), (4, "changed")}),
@@ -58,6 +60,23 @@ def test_findings_json_counts_a_row_once_whatever_its_changed_cells(tmp_path: Pa
     ]
     path.write_text(json.dumps({"schema_version": "1.0", "findings": findings}))
     assert from_findings_json(path) == {(1, "missing"), (2, "extra"), (3, "changed")}
+
+
+def test_findings_json_cut_at_pm_pipelines_limit_is_a_failure_not_misses(tmp_path: Path) -> None:
+    path = tmp_path / "findings.json"
+    tables = [
+        {"table": "orders", "findings": 2, "findings_truncated": True},
+        {"table": "customers", "findings": 0, "findings_truncated": False},
+    ]
+    findings = [_finding("missing_row", {"id": 1}), _finding("extra_row", {"id": 2})]
+    path.write_text(json.dumps({"schema_version": "1.0", "tables": tables, "findings": findings}))
+    limit = f"{ReconcileOptions().findings_limit:,}"
+    with pytest.raises(ToolFailed, match=rf"findings for orders at its findings limit of {limit} ") as failed:
+        from_findings_json(path)
+    assert "no option to raise that limit" in str(failed.value) and "customers" not in str(failed.value)
+    tables[0]["findings_truncated"] = False
+    path.write_text(json.dumps({"schema_version": "1.0", "tables": tables, "findings": findings}))
+    assert from_findings_json(path) == {(1, "missing"), (2, "extra")}
 
 
 def test_reladiff_minus_only_is_missing_plus_only_extra_both_changed() -> None:

@@ -1,4 +1,4 @@
-"""Which tools run where, and which pm-pipeline strategies the bench runs (read from `check --help`)."""
+"""Which tools run where, and which pm-pipeline strategies the bench runs."""
 
 from __future__ import annotations
 
@@ -9,8 +9,10 @@ import pytest
 from pm_pipeline.bench.load import Server
 from pm_pipeline.bench.pairs import PAIR_NAMES, Servers, build_pairs
 from pm_pipeline.bench.run import resolve_strategies
-from pm_pipeline.bench.tools import invocations, parse_strategies, supports
+from pm_pipeline.bench.tools import invocations, supports
+from pm_pipeline.core.canonical.plan import DEFAULT_FLOAT_REL_TOLERANCE
 from pm_pipeline.core.errors import BadInputError
+from pm_pipeline.core.reconcile.sides import STRATEGIES
 
 SERVERS = Servers(
     postgres=Server("postgresql", "127.0.0.1", 5432, "postgres", ""),
@@ -19,22 +21,11 @@ SERVERS = Servers(
 PAIRS = {pair.name: pair for pair in build_pairs(PAIR_NAMES, servers=SERVERS, data_dir=Path("/tmp/bench"))}
 
 
-def test_strategy_choices_are_read_from_the_help_text() -> None:
-    with_option = "usage: pm-pipeline check [--strategy {auto,arrow,pushdown,bucket}]\n"
-    assert parse_strategies(with_option) == ("auto", "arrow", "pushdown", "bucket")
-    assert parse_strategies("usage: pm-pipeline check [--json JSON]") is None
-    assert parse_strategies("  --strategy STRATEGY  how to reconcile") == ()
-
-
 def test_requested_strategies_must_exist() -> None:
-    offered = ("auto", "pushdown")
-    assert resolve_strategies(None, offered) == offered
-    assert resolve_strategies(("pushdown",), offered) == ("pushdown",)
-    assert resolve_strategies(None, None) == (None,)
-    with pytest.raises(BadInputError, match="unknown strategy bucket"):
-        resolve_strategies(("bucket",), offered)
-    with pytest.raises(BadInputError, match="no --strategy option"):
-        resolve_strategies(("auto",), None)
+    assert resolve_strategies(()) == STRATEGIES
+    assert resolve_strategies(("pushdown",)) == ("pushdown",)
+    with pytest.raises(BadInputError, match="unknown strategy hashjoin"):
+        resolve_strategies(("auto", "hashjoin"))
 
 
 def test_peers_run_where_the_issue_measures_them() -> None:
@@ -43,16 +34,40 @@ def test_peers_run_where_the_issue_measures_them() -> None:
     assert all(supports("floor", pair) and supports("full-pull", pair) for pair in PAIRS.values())
 
 
-def test_pm_pipeline_runs_once_per_strategy_with_the_option_only_when_given(tmp_path: Path) -> None:
+def test_pm_pipeline_runs_once_per_strategy(tmp_path: Path) -> None:
     executables = {"pm-pipeline": Path("/venv/bin/pm-pipeline")}
-    plain, pushdown = invocations(
+    auto, pushdown = invocations(
         "pm-pipeline",
         PAIRS["pg-pg"],
         out_dir=tmp_path,
-        strategies=(None, "pushdown"),
+        strategies=("auto", "pushdown"),
         executables=executables,
     )
-    assert plain.tool == "pm-pipeline" and "--strategy" not in plain.command
+    assert auto.tool == "pm-pipeline[auto]" and auto.command[-2:] == ("--strategy", "auto")
     assert pushdown.tool == "pm-pipeline[pushdown]"
     assert pushdown.command[-2:] == ("--strategy", "pushdown")
     assert pushdown.command[6:8] == ("--tables", "orders")
+
+
+def test_datacompy_is_given_pm_pipelines_float_tolerance(tmp_path: Path) -> None:
+    (call,) = invocations(
+        "datacompy",
+        PAIRS["duckdb-duckdb"],
+        out_dir=tmp_path,
+        strategies=(),
+        executables={"datacompy": Path("/venv/bin/python")},
+    )
+    assert float(call.command[-1]) == DEFAULT_FLOAT_REL_TOLERANCE
+    assert call.command[-2] == str(tmp_path / "datacompy.json")
+
+
+def test_only_the_full_pull_is_given_the_float_tolerance(tmp_path: Path) -> None:
+    calls = {
+        family: invocations(family, PAIRS["pg-pg"], out_dir=tmp_path, strategies=(), executables={})[0]
+        for family in ("floor", "full-pull")
+    }
+    assert calls["floor"].command[-1] == str(tmp_path / "floor.json")
+    assert calls["full-pull"].command[-2:] == (
+        str(tmp_path / "full-pull.json"),
+        repr(DEFAULT_FLOAT_REL_TOLERANCE),
+    )

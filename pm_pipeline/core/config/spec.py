@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -106,6 +106,7 @@ class ColumnRule(_Model):
 
 
 Strategy = Literal["auto", "arrow", "pushdown", "bucket"]
+STRATEGIES: tuple[str, ...] = get_args(Strategy)  # how a table is reconciled; see reconcile.choice
 MAX_PARTITIONS = 1024
 
 

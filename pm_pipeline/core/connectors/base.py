@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +17,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import pyarrow as pa
 
 from pm_pipeline.core.connectors.schema import Column, TableSchema
-from pm_pipeline.core.errors import BadInputError
+from pm_pipeline.core.errors import BadInputError, SystemFailure
 
 DEFAULT_BATCH_ROWS = 100_000
 
@@ -98,6 +99,7 @@ class Connector(abc.ABC):
 
     engine: str = ""
     placeholder: str = "?"
+    fetch_chunk: int = 500  # keys per query of fetch_by_keys
 
     def __init__(self, url: ConnectionUrl) -> None:
         self.url = url
@@ -120,6 +122,19 @@ class Connector(abc.ABC):
     @abc.abstractmethod
     def list_tables(self) -> list[str]:
         """Base tables (not views) in the connected schema, sorted by name."""
+
+    def foreign_keys_into(self, tables: Sequence[str]) -> list[tuple[str, str, str]]:
+        """Foreign keys of other tables that reference one of ``tables``: (referencing table, key
+        name or its columns, referenced table). Tables of another schema are schema-qualified.
+        This default introspects every table; server engines ask their catalog once."""
+        inside = {name.lower() for name in tables}
+        return [
+            (name, fk.name or ", ".join(fk.columns), fk.ref_table)
+            for name in self.list_tables()
+            if name.lower() not in inside
+            for fk in self.introspect(name).foreign_keys
+            if fk.ref_table.rsplit(".", 1)[-1].lower() in inside
+        ]
 
     @abc.abstractmethod
     def introspect(self, table: str) -> TableSchema:
@@ -159,7 +174,26 @@ class Connector(abc.ABC):
         schema = schema or self.introspect(table)
         wanted = [schema.column(name) for name in (columns or schema.column_names)]
         select = ", ".join(f"{self.select_expression(col)} AS {self.quote(col.name)}" for col in wanted)
-        return self.stream_query(f"SELECT {select} FROM {self.qualified(table)}", batch_rows=batch_rows)
+        return self.stream_columns(
+            f"SELECT {select} FROM {self.qualified(table)}",
+            (),
+            table=table,
+            columns=wanted,
+            batch_rows=batch_rows,
+        )
+
+    def stream_columns(
+        self,
+        sql: str,
+        params: Sequence[Any],
+        *,
+        table: str,
+        columns: Sequence[Column],
+        batch_rows: int = DEFAULT_BATCH_ROWS,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream a query selecting ``columns`` of ``table`` (in order, each under its own name).
+        Engines whose reader needs the declared types override it; by default, :meth:`stream_query`."""
+        return self.stream_query(sql, params, batch_rows=batch_rows)
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         batches = list(self.stream_query(sql, params))
@@ -178,24 +212,34 @@ class Connector(abc.ABC):
         key_columns: Sequence[str],
         keys: Sequence[tuple[Any, ...]],
         columns: Sequence[str] | None = None,
-        chunk: int = 500,
+        chunk: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """Yield the rows whose key is in ``keys`` (raw key values as read), ``chunk`` keys per query."""
+        """Yield the rows whose key is in ``keys`` (raw key values as read), ``chunk`` keys per query
+        (the engine's ``fetch_chunk`` by default); :meth:`key_condition` selects them."""
         wanted = [schema.column(name) for name in (columns or schema.column_names)]
         select = ", ".join(f"{self.select_expression(col)} AS {self.quote(col.name)}" for col in wanted)
-        quoted_keys = [self.quote(name) for name in key_columns]
-        for start in range(0, len(keys), chunk):
-            part = keys[start : start + chunk]
-            if len(key_columns) == 1:
-                condition = f"{quoted_keys[0]} IN ({', '.join([self.placeholder] * len(part))})"
-                params: list[Any] = [key[0] for key in part]
-            else:
-                row = "(" + ", ".join([self.placeholder] * len(key_columns)) + ")"
-                condition = f"({', '.join(quoted_keys)}) IN ({', '.join([row] * len(part))})"
-                params = [value for key in part for value in key]
-            yield from self.stream_query(
-                f"SELECT {select} FROM {self.qualified(table)} WHERE {condition}", params
+        key_cols = [schema.column(name) for name in key_columns]
+        size = max(1, chunk or self.fetch_chunk)
+        for start in range(0, len(keys), size):
+            condition, params = self.key_condition(key_cols, keys[start : start + size])
+            yield from self.stream_columns(
+                f"SELECT {select} FROM {self.qualified(table)} WHERE {condition}",
+                params,
+                table=table,
+                columns=wanted,
             )
+
+    def key_condition(
+        self, key_columns: Sequence[Column], keys: Sequence[tuple[Any, ...]]
+    ) -> tuple[str, list[Any]]:
+        """A WHERE condition true for the rows whose key is one of ``keys``, and its parameters.
+        By default an IN list of placeholders (of row values for a composite key)."""
+        quoted = [self.quote(col.name) for col in key_columns]
+        if len(quoted) == 1:
+            return f"{quoted[0]} IN ({', '.join([self.placeholder] * len(keys))})", [key[0] for key in keys]
+        row = "(" + ", ".join([self.placeholder] * len(quoted)) + ")"
+        condition = f"({', '.join(quoted)}) IN ({', '.join([row] * len(keys))})"
+        return condition, [value for key in keys for value in key]
 
     # -- pushdown ----------------------------------------------------------------------------
     @abc.abstractmethod
@@ -217,3 +261,43 @@ class Connector(abc.ABC):
 
     def describe(self) -> str:
         return f"{self.engine} at {self.url.masked}"
+
+
+def write_failure(where: str, statement: str, exc: BaseException) -> SystemFailure:
+    """A driver error inside a write transaction, as a failure naming the database and statement."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    reason = lines[0] if lines else type(exc).__name__
+    shown = " ".join(statement.split())
+    shown = shown if len(shown) <= 160 else shown[:157] + "..."
+    return SystemFailure(f"{where}: write transaction failed: {reason} [statement: {shown}]")
+
+
+_NAME = r"""(?:"(?:[^"]|"")+"|`(?:[^`]|``)+`|[A-Za-z_][\w$]*)"""
+_FROM_TABLE = re.compile(rf"\bFROM\s+({_NAME}(?:\s*\.\s*{_NAME})?)", re.IGNORECASE)
+# The server's message inside a connectorx panic: PostgreSQL's DbError, MySQL's "ERROR code (state): ...".
+_DRIVER_MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"|ERROR \d+ \([0-9A-Z]+\): (.*?)\s*\}')
+
+
+def query_table(sql: str) -> str | None:
+    """The table a query reads (``FROM name``) as written, or None. A schema-qualified name wins:
+    server connectors qualify their tables, and ``extract(epoch FROM col)`` names a column."""
+    names = [found.group(1) for found in _FROM_TABLE.finditer(sql)]
+    qualified = [name for name in names if re.fullmatch(rf"{_NAME}\s*\.\s*{_NAME}", name)]
+    return (qualified or names or [None])[0]
+
+
+def driver_panic(where: str, sql: str, exc: BaseException, *, secret: str | None = None) -> SystemFailure:
+    """A panic inside a native driver (connectorx raises pyo3's PanicException, a BaseException
+    that ``except Exception`` misses) as a failure naming the database, the table and the cause."""
+    text = str(exc).replace(secret, "***") if secret else str(exc)
+    found = _DRIVER_MESSAGE.search(text)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    reason = (found.group(1) or found.group(2)) if found else (lines[0] if lines else type(exc).__name__)
+    reason = reason if len(reason) <= 300 else reason[:297] + "..."
+    table = query_table(sql)
+    return SystemFailure(f"{where}: the query {f'on table {table} ' if table else ''}failed: {reason}")
+
+
+def is_interruption(exc: BaseException) -> bool:
+    """Whether an exception must go through untouched: the generator closing, Ctrl-C, exit."""
+    return isinstance(exc, (GeneratorExit, KeyboardInterrupt, SystemExit))

@@ -23,7 +23,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, ConnectionUrl, Connector
+from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, ConnectionUrl, Connector, write_failure
 from pm_pipeline.core.connectors.schema import (
     CheckConstraint,
     Column,
@@ -142,6 +142,7 @@ def _index_columns(expressions: str) -> tuple[str, ...]:
 
 class DuckDbConnector(Connector):
     engine = "duckdb"
+    fetch_chunk = 100_000  # list parameters: a semi join reads the table once per query
     # Past its memory limit, a large aggregate spills to a temporary directory instead of failing
     # (read-only files too). DuckDB shares one database instance per file within a process and
     # refuses a second connection with a different configuration, so every connector on one file
@@ -310,64 +311,54 @@ class DuckDbConnector(Connector):
         except duckdb.IOException as exc:
             raise ConnectionFailure(f"{self.describe()}: {exc}") from exc
 
+    @contextlib.contextmanager
+    def _memory_bound(self) -> Iterator[None]:
+        """A query past the connection's memory limit as a SystemFailure (the user cannot fix it)."""
+        try:
+            yield
+        except duckdb.OutOfMemoryException as exc:
+            raise SystemFailure(
+                f"{self.describe()}: the query ran out of memory ({_MEMORY_LIMIT} per connection): "
+                f"{str(exc).splitlines()[0]}"
+            ) from exc
+
     def stream_query(
         self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS
     ) -> Iterator[pa.RecordBatch]:
         # A cursor of its own, so a concurrent execute() on the connector cannot cut the stream short.
         cursor = self._connection().cursor()
         try:
-            cursor.execute("SET TimeZone = 'UTC'")  # settings are per cursor
-            relation = self._relation(cursor, sql, params)
-            if relation is None:
-                return
-            yield from relation.to_arrow_reader(batch_rows)
-        except duckdb.OutOfMemoryException as exc:
-            raise SystemFailure(
-                f"{self.describe()}: the query ran out of memory ({_MEMORY_LIMIT} per connection): "
-                f"{str(exc).splitlines()[0]}"
-            ) from exc
+            with self._memory_bound():
+                cursor.execute("SET TimeZone = 'UTC'")  # settings are per cursor
+                relation = self._relation(cursor, sql, params)
+                if relation is None:
+                    return
+                yield from relation.to_arrow_reader(batch_rows)
         finally:
             cursor.close()
 
-    def fetch_by_keys(
-        self,
-        table: str,
-        *,
-        schema: TableSchema,
-        key_columns: Sequence[str],
-        keys: Sequence[tuple[Any, ...]],
-        columns: Sequence[str] | None = None,
-        chunk: int = 500,
-    ) -> Iterator[pa.RecordBatch]:
-        """The rows whose key is in ``keys``: the keys are a registered Arrow table joined in
-        (a long IN list of parameters makes DuckDB plan a large, memory-hungry filter)."""
-        if not keys:
-            return
-        wanted = [schema.column(name) for name in (columns or schema.column_names)]
-        select = ", ".join(f"{self.select_expression(col)} AS {self.quote(col.name)}" for col in wanted)
-        names = [f"k{i}" for i in range(len(key_columns))]
-        key_table = pa.table({name: [key[i] for key in keys] for i, name in enumerate(names)})
-        on = " AND ".join(
-            f"t.{self.quote(col)} = k.{name}" for col, name in zip(key_columns, names, strict=True)
+    def key_condition(
+        self, key_columns: Sequence[Column], keys: Sequence[tuple[Any, ...]]
+    ) -> tuple[str, list[Any]]:
+        """One list parameter per key column, unnested into a semi join (a long IN list of parameters
+        makes DuckDB plan a large, memory-hungry filter). Each list is cast to its column's type; a
+        value the type cannot hold becomes NULL, which matches no row."""
+        quoted = ", ".join(self.quote(col.name) for col in key_columns)
+        lists = ", ".join(f"unnest(TRY_CAST(? AS {col.data_type}[]))" for col in key_columns)
+        condition = (
+            f"({quoted}) IN (SELECT {lists})" if len(key_columns) > 1 else f"{quoted} IN (SELECT {lists})"
         )
-        cursor = self._connection().cursor()
-        try:
-            cursor.execute("SET TimeZone = 'UTC'")
-            cursor.register("pm_wanted_keys", key_table)
-            relation = cursor.sql(
-                f"SELECT {select} FROM {self.qualified(table)} t SEMI JOIN pm_wanted_keys k ON {on}"
-            )
-            yield from relation.to_arrow_reader(DEFAULT_BATCH_ROWS)
-        finally:
-            cursor.close()
+        return condition, [[key[i] for key in keys] for i in range(len(key_columns))]
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        relation = self._relation(self._connection(), sql, params)
-        return relation.to_arrow_table() if relation is not None else pa.table({})
+        with self._memory_bound():
+            relation = self._relation(self._connection(), sql, params)
+            return relation.to_arrow_table() if relation is not None else pa.table({})
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        relation = self._relation(self._connection(), sql, params)
-        return [] if relation is None else list(relation.fetchall())
+        with self._memory_bound():
+            relation = self._relation(self._connection(), sql, params)
+            return [] if relation is None else list(relation.fetchall())
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Writer]:
@@ -381,7 +372,7 @@ class DuckDbConnector(Connector):
         conn = self._open(read_only=False) if self.path != ":memory:" else self._connection()
         conn.execute("BEGIN TRANSACTION")
         try:
-            yield _Writer(conn)
+            yield _Writer(conn, self.describe())
         except BaseException:
             conn.execute("ROLLBACK")
             raise
@@ -395,11 +386,15 @@ class DuckDbConnector(Connector):
 class _Writer:
     """What :meth:`DuckDbConnector.transaction` yields: ``execute(sql, params)`` inside the transaction."""
 
-    def __init__(self, conn: duckdb.DuckDBPyConnection) -> None:
+    def __init__(self, conn: duckdb.DuckDBPyConnection, where: str) -> None:
         self._conn = conn
+        self._where = where
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        self._conn.execute(sql, list(params))
+        try:
+            self._conn.execute(sql, list(params))
+        except duckdb.Error as exc:
+            raise write_failure(self._where, sql, exc) from exc
         try:
             return list(self._conn.fetchall())
         except duckdb.InvalidInputException:

@@ -29,7 +29,14 @@ from urllib.parse import quote as url_quote
 import pyarrow as pa
 import pymysql
 
-from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, ConnectionUrl, Connector
+from pm_pipeline.core.connectors.base import (
+    DEFAULT_BATCH_ROWS,
+    ConnectionUrl,
+    Connector,
+    driver_panic,
+    is_interruption,
+    write_failure,
+)
 from pm_pipeline.core.connectors.schema import (
     CheckConstraint,
     Column,
@@ -114,6 +121,22 @@ class MySqlConnector(Connector):
         )
         return sorted(str(row[0]) for row in rows)
 
+    def foreign_keys_into(self, tables: Sequence[str]) -> list[tuple[str, str, str]]:
+        if not tables:
+            return []
+        listed = ", ".join(["%s"] * len(tables))
+        rows = self.execute(
+            "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_NAME "
+            "FROM information_schema.REFERENTIAL_CONSTRAINTS "
+            f"WHERE UNIQUE_CONSTRAINT_SCHEMA = %s AND REFERENCED_TABLE_NAME IN ({listed}) "
+            f"AND NOT (CONSTRAINT_SCHEMA = %s AND TABLE_NAME IN ({listed})) ORDER BY 1, 2, 3",
+            (self.schema, *tables, self.schema, *tables),
+        )
+        return [
+            (str(child) if schema == self.schema else f"{schema}.{child}", str(name), str(parent))
+            for schema, child, name, parent in rows
+        ]
+
     def introspect(self, table: str) -> TableSchema:
         found = _read_table_schema(self.execute, schema=self.schema, table=table)
         if found is None:
@@ -163,7 +186,7 @@ class MySqlConnector(Connector):
     def _reader(self, sql: str, params: Sequence[Any], batch_rows: int) -> pa.RecordBatchReader:
         import connectorx as cx
 
-        try:
+        with self._reading(sql):
             reader: pa.RecordBatchReader = cx.read_sql(
                 self._cx_url(),
                 self.render(sql, params),
@@ -171,8 +194,6 @@ class MySqlConnector(Connector):
                 batch_size=batch_rows,
                 pre_execution_query=["SET time_zone = '+00:00'", "SET NAMES utf8mb4"],
             )
-        except Exception as exc:
-            raise self._query_error(exc) from None
         return reader
 
     def _query_error(self, exc: Exception) -> Exception:
@@ -182,20 +203,33 @@ class MySqlConnector(Connector):
             return TableNotFoundError(f"table {missing.group(1)} not found in {self.url.masked}")
         return ConnectionFailure(f"query failed on {self.url.masked}: {short_reason(Exception(message))}")
 
+    @contextlib.contextmanager
+    def _reading(self, sql: str) -> Iterator[None]:
+        """Reading errors: driver errors as in ``_query_error``; a connectorx panic (pyo3's
+        PanicException, a BaseException) as a SystemFailure naming the table; interruptions
+        (the generator closing, Ctrl-C, exit) unchanged."""
+        try:
+            yield
+        except BaseException as exc:
+            if is_interruption(exc):
+                raise
+            if isinstance(exc, Exception):
+                raise self._query_error(exc) from None
+            raise driver_panic(self.describe(), sql, exc, secret=self.url.password) from None
+
     def stream_query(
         self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS
     ) -> Iterator[pa.RecordBatch]:
         reader = self._reader(sql, params, batch_rows)
-        try:
+        with self._reading(sql):
             for batch in reader:
                 if batch.num_rows:
                     yield batch
-        except Exception as exc:
-            raise self._query_error(exc) from None
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         reader = self._reader(sql, params, DEFAULT_BATCH_ROWS)
-        return pa.Table.from_batches(list(reader), schema=reader.schema)
+        with self._reading(sql):
+            return pa.Table.from_batches(list(reader), schema=reader.schema)
 
     # -- pushdown ----------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -213,7 +247,7 @@ class MySqlConnector(Connector):
         conn = self._connect(read_only=False)
         try:
             conn.begin()
-            yield _Transaction(conn)
+            yield _Transaction(conn, self.describe())
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -237,11 +271,15 @@ def _run(conn: pymysql.connections.Connection[Any], sql: str, params: Sequence[A
 class _Transaction:
     """What :meth:`MySqlConnector.transaction` yields: statements run inside one transaction."""
 
-    def __init__(self, conn: pymysql.connections.Connection[Any]) -> None:
+    def __init__(self, conn: pymysql.connections.Connection[Any], where: str) -> None:
         self._conn = conn
+        self._where = where
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return _run(self._conn, sql, params)
+        try:
+            return _run(self._conn, sql, params)
+        except pymysql.MySQLError as exc:
+            raise write_failure(self._where, sql, Exception(short_reason(exc))) from exc
 
 
 # -- introspection ---------------------------------------------------------------------------

@@ -31,7 +31,14 @@ import psycopg
 import pyarrow as pa
 from psycopg.conninfo import make_conninfo
 
-from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, ConnectionUrl, Connector
+from pm_pipeline.core.connectors.base import (
+    DEFAULT_BATCH_ROWS,
+    ConnectionUrl,
+    Connector,
+    driver_panic,
+    is_interruption,
+    write_failure,
+)
 from pm_pipeline.core.connectors.schema import (
     CheckConstraint,
     Column,
@@ -122,6 +129,20 @@ class PostgresConnector(Connector):
         )
         return sorted(str(row[0]) for row in rows)
 
+    def foreign_keys_into(self, tables: Sequence[str]) -> list[tuple[str, str, str]]:
+        rows = self.execute(
+            "SELECT cn.nspname, c.relname, con.conname, r.relname FROM pg_constraint con "
+            "JOIN pg_class c ON c.oid = con.conrelid JOIN pg_namespace cn ON cn.oid = c.relnamespace "
+            "JOIN pg_class r ON r.oid = con.confrelid JOIN pg_namespace rn ON rn.oid = r.relnamespace "
+            "WHERE con.contype = 'f' AND rn.nspname = %s AND r.relname = ANY(%s) "
+            "AND NOT (cn.nspname = %s AND c.relname = ANY(%s)) ORDER BY 1, 2, 3",
+            (self.schema, list(tables), self.schema, list(tables)),
+        )
+        return [
+            (str(child) if schema == self.schema else f"{schema}.{child}", str(name), str(parent))
+            for schema, child, name, parent in rows
+        ]
+
     def introspect(self, table: str) -> TableSchema:
         found = _read_table_schema(self.execute, schema=self.schema, table=table)
         if found is None:
@@ -181,7 +202,7 @@ class PostgresConnector(Connector):
             f"SET search_path TO {self.quote(self.schema)}",
             *(f"SET {name} = {value}" for name, value in self.planner_settings),
         ]
-        try:
+        with self._reading(sql):
             reader: pa.RecordBatchReader = cx.read_sql(
                 self._cx_url(),
                 self.render(sql, params),
@@ -189,8 +210,6 @@ class PostgresConnector(Connector):
                 batch_size=batch_rows,
                 pre_execution_query=setup,
             )
-        except Exception as exc:
-            raise self._query_error(exc) from None
         return reader
 
     @contextlib.contextmanager
@@ -210,22 +229,35 @@ class PostgresConnector(Connector):
             return TableNotFoundError(f"table {missing.group(1)} not found in {self.url.masked}")
         return ConnectionFailure(f"query failed on {self.url.masked}: {short_reason(message)}")
 
+    @contextlib.contextmanager
+    def _reading(self, sql: str) -> Iterator[None]:
+        """Reading errors: driver errors as in ``_query_error``; a connectorx panic (pyo3's
+        PanicException, a BaseException) as a SystemFailure naming the table; interruptions
+        (the generator closing, Ctrl-C, exit) unchanged."""
+        try:
+            yield
+        except BaseException as exc:
+            if is_interruption(exc):
+                raise
+            if isinstance(exc, Exception):
+                raise self._query_error(exc) from None
+            raise driver_panic(self.describe(), sql, exc, secret=self.url.password) from None
+
     def stream_query(
         self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS
     ) -> Iterator[pa.RecordBatch]:
         reader = self._reader(sql, params, batch_rows)
         schema = utc_schema(reader.schema)
-        try:
+        with self._reading(sql):
             for batch in reader:
                 if batch.num_rows:
                     yield batch.cast(schema) if batch.schema != schema else batch
-        except Exception as exc:
-            raise self._query_error(exc) from None
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
         reader = self._reader(sql, params, DEFAULT_BATCH_ROWS)
         schema = utc_schema(reader.schema)
-        return pa.Table.from_batches([batch.cast(schema) for batch in reader], schema=schema)
+        with self._reading(sql):
+            return pa.Table.from_batches([batch.cast(schema) for batch in reader], schema=schema)
 
     # -- pushdown ----------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -243,7 +275,7 @@ class PostgresConnector(Connector):
         conn = self._connect(read_only=False)
         try:
             with conn.transaction():
-                yield _Transaction(conn)
+                yield _Transaction(conn, self.describe())
         finally:
             conn.close()
 
@@ -257,13 +289,17 @@ class PostgresConnector(Connector):
 class _Transaction:
     """What :meth:`PostgresConnector.transaction` yields: statements run inside one transaction."""
 
-    def __init__(self, conn: psycopg.Connection[tuple[Any, ...]]) -> None:
+    def __init__(self, conn: psycopg.Connection[tuple[Any, ...]], where: str) -> None:
         self._conn = conn
+        self._where = where
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._conn.cursor() as cur:
-            cur.execute(sql.encode(), list(params) if params else None)
-            return list(cur.fetchall()) if cur.description else []
+        try:
+            with self._conn.cursor() as cur:
+                cur.execute(sql.encode(), list(params) if params else None)
+                return list(cur.fetchall()) if cur.description else []
+        except psycopg.Error as exc:
+            raise write_failure(self._where, sql, exc) from exc
 
 
 def utc_schema(schema: pa.Schema) -> pa.Schema:

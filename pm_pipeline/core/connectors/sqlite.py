@@ -30,7 +30,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, ConnectionUrl, Connector
+from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, ConnectionUrl, Connector, write_failure
 from pm_pipeline.core.connectors.schema import (
     CheckConstraint,
     Column,
@@ -402,46 +402,33 @@ class SqliteConnector(Connector):
                 f"{self.describe()}: column {name!r} changed storage class while being read ({exc}); rerun"
             ) from exc
 
-    def stream_table(
+    def stream_columns(
         self,
-        table: str,
+        sql: str,
+        params: Sequence[Any],
         *,
-        schema: TableSchema | None = None,
-        columns: Sequence[str] | None = None,
+        table: str,
+        columns: Sequence[Column],
         batch_rows: int = DEFAULT_BATCH_ROWS,
     ) -> Iterator[pa.RecordBatch]:
-        schema = schema or self.introspect(table)
-        wanted = [schema.column(name) for name in (columns or schema.column_names)]
-        select = ", ".join(self.quote(col.name) for col in wanted)
+        # Typed from the declared types, with the storage-class scan over the whole table, so that
+        # every chunk of a keyed fetch gets the same schema.
         return self.stream_query(
-            f"SELECT {select} FROM {self.qualified(table)}",
+            sql,
+            params,
             batch_rows=batch_rows,
-            families=[col.family for col in wanted],
+            families=[col.family for col in columns],
             scan_from=self.qualified(table),
         )
 
-    def fetch_by_keys(
-        self,
-        table: str,
-        *,
-        schema: TableSchema,
-        key_columns: Sequence[str],
-        keys: Sequence[tuple[Any, ...]],
-        columns: Sequence[str] | None = None,
-        chunk: int = 500,
-    ) -> Iterator[pa.RecordBatch]:
-        wanted = [schema.column(name) for name in (columns or schema.column_names)]
-        select = ", ".join(self.quote(col.name) for col in wanted)
-        key_list = "(" + ", ".join(self.quote(name) for name in key_columns) + ")"
+    def key_condition(
+        self, key_columns: Sequence[Column], keys: Sequence[tuple[Any, ...]]
+    ) -> tuple[str, list[Any]]:
+        # The right-hand side of a row-value IN must be a subquery: a VALUES list.
+        key_list = "(" + ", ".join(self.quote(col.name) for col in key_columns) + ")"
         row = "(" + ", ".join("?" * len(key_columns)) + ")"
-        for start in range(0, len(keys), chunk):
-            part = keys[start : start + chunk]
-            yield from self.stream_query(
-                f"SELECT {select} FROM {self.qualified(table)} WHERE {key_list} IN (VALUES {', '.join([row] * len(part))})",
-                [value for key in part for value in key],
-                families=[col.family for col in wanted],
-                scan_from=self.qualified(table),
-            )
+        condition = f"{key_list} IN (VALUES {', '.join([row] * len(keys))})"
+        return condition, [value for key in keys for value in key]
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Writer]:
@@ -450,7 +437,7 @@ class SqliteConnector(Connector):
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                yield _Writer(conn)
+                yield _Writer(conn, self.describe())
             except BaseException:
                 conn.execute("ROLLBACK")
                 raise
@@ -463,8 +450,12 @@ class SqliteConnector(Connector):
 class _Writer:
     """What :meth:`SqliteConnector.transaction` yields: ``execute(sql, params)`` inside the transaction."""
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
+    def __init__(self, conn: sqlite3.Connection, where: str) -> None:
         self._conn = conn
+        self._where = where
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return list(self._conn.execute(sql, tuple(params)).fetchall())
+        try:
+            return list(self._conn.execute(sql, tuple(params)).fetchall())
+        except sqlite3.Error as exc:
+            raise write_failure(self._where, sql, exc) from exc

@@ -168,7 +168,7 @@ def summary(
 ) -> dict[int, tuple[int, str]]:
     """bucket -> (rows, XOR of row hashes as text) for one side (keys are unique: no pair cancels)."""
     assert reader.dialect is not None
-    bucket = key_bucket_sql(reader, plan, count)
+    bucket = key_bucket_sql(reader, plan, count, part.bucket_stride)
     assert bucket is not None
     where = ""
     if part.partition is not None:

@@ -8,7 +8,8 @@
     pushdown  otherwise.
 The bucket strategy measures the difference rate in its first pass: past a share of differing
 rows, filtering by bucket saves nothing, so every row is read (as in pushdown). A strategy the
-spec forces but the table cannot use falls back to pushdown, with the reason in the result.
+spec or ``--strategy`` forces but the table cannot use falls back to pushdown, with the reason
+in the result. Sizes are the connectors' cheap estimates (``Connector.estimate_rows``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pm_pipeline.core.errors import BadInputError
+from pm_pipeline.core.errors import BadInputError, TableNotFoundError
 from pm_pipeline.core.reconcile import bucket
 from pm_pipeline.core.reconcile.planning import TablePlan
 from pm_pipeline.core.reconcile.sides import STRATEGIES, SideReader, Slice, pushed_columns
@@ -33,7 +34,6 @@ class Choice:
     bucket_count: int | None = None
     buckets: tuple[int, ...] | None = None  # bucket strategy: only these buckets are read
     equal_rows: int = 0  # rows in buckets found equal (never read)
-    local_sides: frozenset[str] = frozenset()  # sides whose pushed columns are hashed on our side
 
     def apply(self, result: dict[str, Any]) -> dict[str, Any]:
         """Add the strategy to a table result; count the rows of equal buckets as matched."""
@@ -44,12 +44,26 @@ class Choice:
         return out
 
 
-def _estimate(readers: tuple[SideReader, SideReader], partition: tuple[int, int] | None) -> int | None:
-    estimates = [r.schema.row_count_estimate for r in readers if r.schema.row_count_estimate is not None]
+def _estimate(
+    plan: TablePlan, readers: tuple[SideReader, SideReader], partition: tuple[int, int] | None
+) -> int | None:
+    """The larger side's estimated rows in the slice read (each side's connector asked once)."""
+    estimates = [rows for r in readers if (rows := _estimate_side(r)) is not None]
     if not estimates:
         return None
     rows = max(estimates)
-    return rows // partition[1] if partition else rows
+    if partition is None:
+        return rows
+    if plan.keyless:  # every row is in partition 0
+        return rows if partition[0] == 0 else 0
+    return rows // partition[1]
+
+
+def _estimate_side(reader: SideReader) -> int | None:
+    try:
+        return reader.connector.estimate_rows(reader.table)
+    except TableNotFoundError:  # introspected already: a view or another relation without statistics
+        return None
 
 
 def choose_strategy(
@@ -59,53 +73,50 @@ def choose_strategy(
     *,
     partition: tuple[int, int] | None = None,
     bucket_rows: int = bucket.ROWS_PER_BUCKET,
+    forced_by: str = "the spec",
 ) -> Choice:
+    """The strategy for one table; ``forced_by`` names where a requested strategy came from."""
     if requested not in STRATEGIES:
         raise BadInputError(
             f"unknown reconciliation strategy {requested!r}; choose one of {', '.join(STRATEGIES)}"
         )
+    forced = f"forced by {forced_by}"
     if requested == "arrow":
-        return Choice("arrow", note="forced by the spec")
+        return Choice("arrow", note=forced)
     pushed = pushed_columns(plan, readers)
-    rows = _estimate(readers, partition)
-    if requested == "auto":
-        if all(r.dialect is None for r in readers):
-            return Choice("arrow", note="neither engine hashes rows in SQL")
-        if plan.keyless:
-            return Choice("arrow", note="the table has no key: compared as multisets")
-        if rows is not None and rows < SMALL_TABLE_ROWS:
-            return Choice("arrow", note=f"small table (about {rows} rows)")
-        slow = sorted(r.side for r in readers if r.connector.engine in _HASH_LOCALLY)
-        if slow:
-            # Its rows are hashed on our side anyway; the other side's SQL hash would only add a
-            # canonical-text digest per row to the other database's work.
-            return Choice("arrow", note=f"about {rows} rows; the {slow[0]} hashes rows slowly in SQL")
-        if rows is None or rows < BUCKET_TABLE_ROWS:
-            note = f"about {rows} rows" if rows is not None else "size unknown"
-            return _pushdown(readers, pushed, note)
-    if requested in ("auto", "bucket"):
+    if requested == "pushdown":
+        return Choice("pushdown", pushed, note=forced)
+    if requested == "bucket":
         reason = bucket.ineligible_reason(plan, readers, pushed)
-        if reason is None:
-            return _bucketed(
-                plan, readers, pushed, bucket.bucket_count_for(rows or 0, bucket_rows), partition
-            )
-        if requested == "bucket":
+        if reason is not None:
             return Choice("pushdown", pushed, note=f"bucket checksums not usable: {reason}")
-        return _pushdown(readers, pushed, f"about {rows} rows; bucket checksums not usable: {reason}")
-    return Choice("pushdown", pushed, note="forced by the spec" if requested == "pushdown" else "")
+        rows = _estimate(plan, readers, partition)
+        return _bucketed(plan, readers, pushed, bucket.bucket_count_for(rows or 0, bucket_rows), partition)
+    if all(r.dialect is None for r in readers):
+        return Choice("arrow", note="neither engine hashes rows in SQL")
+    if plan.keyless:
+        return Choice("arrow", note="the table has no key: compared as multisets")
+    rows = _estimate(plan, readers, partition)
+    if rows is not None and rows < SMALL_TABLE_ROWS:
+        return Choice("arrow", note=f"small table (about {rows} rows)")
+    size = f"about {rows} rows" if rows is not None else "size unknown"
+    slow = sorted(r.side for r in readers if r.connector.engine in _HASHES_SLOWLY)
+    if slow:
+        # Its rows would be hashed on our side anyway; the other side's SQL hash would only add
+        # a canonical-text digest per row to the other database's work.
+        return Choice("arrow", note=f"{size}; the {slow[0]} hashes rows slowly in SQL")
+    if rows is None or rows < BUCKET_TABLE_ROWS:
+        return Choice("pushdown", pushed, note=size)
+    reason = bucket.ineligible_reason(plan, readers, pushed)
+    if reason is None:
+        return _bucketed(plan, readers, pushed, bucket.bucket_count_for(rows, bucket_rows), partition)
+    return Choice("pushdown", pushed, note=f"{size}; bucket checksums not usable: {reason}")
 
 
 # Engines whose SQL hashing costs more than sending the values (MariaDB's MD5 and string
 # building run at a fraction of the rate of a plain read): the automatic choice streams both
-# sides' values; a spec that forces pushdown or bucket still hashes there.
-_HASH_LOCALLY = {"mysql"}
-
-
-def _pushdown(readers: tuple[SideReader, SideReader], pushed: frozenset[int], note: str) -> Choice:
-    local = frozenset(r.side for r in readers if r.connector.engine in _HASH_LOCALLY)
-    if local:
-        note += f"; {', '.join(sorted(local))} rows hashed on our side"
-    return Choice("pushdown", pushed, note=note, local_sides=local)
+# sides' values; a strategy forced by the spec or --strategy still hashes there.
+_HASHES_SLOWLY = {"mysql"}
 
 
 def _bucketed(

@@ -7,17 +7,25 @@ slice is reconciled with :func:`slice_thresholds` (every count limit at zero, so
 whose severity depends on a count is an ERROR in its slice) and :func:`combine_partitions`
 downgrades those findings to WARNING where the table's total stays within the spec's limit,
 exactly as a whole-table run would have.
+
+A bucket's result is only worth combining with the others while the settings it was reconciled
+with are the spec's: :func:`settings_digest` names them, and the bucket asset stores it with
+every result.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from pm_pipeline.core.config.spec import Thresholds
+from pm_pipeline.core.config.spec import MigrationSpec, TableMapping, Thresholds
+from pm_pipeline.core.connectors.base import mask_url
 from pm_pipeline.core.findings import Category, ColumnStats, Finding, Severity, TableReconciliation
+from pm_pipeline.core.reconcile.engine import ReconcileOptions
 
 _COUNT_LIMITS = {
     Category.MISSING_ROW: "max_missing_rows",
@@ -35,13 +43,38 @@ def slice_thresholds(thresholds: Thresholds) -> Thresholds:
     return thresholds.model_copy(update=dict.fromkeys(_COUNT_LIMITS.values(), 0))
 
 
+def settings_digest(spec: MigrationSpec, mapping: TableMapping) -> str:
+    """A digest of every setting that decides what a bucket of ``mapping`` finds: the mapping (key,
+    renames, ignored columns, column rules, strategy, ...), the thresholds a bucket is reconciled
+    with (:func:`slice_thresholds`: the tolerated categories), both endpoints (URL without its
+    password, time zone, schema) and the clearance its diff files are masked for.
+
+    Left out, because they do not change a bucket's result: the number of buckets (checked on its
+    own), the drift sensor's ``updated_at`` column, the count limits and the minimum match score
+    (applied to the combined table)."""
+    endpoints = {
+        side: {**endpoint.model_dump(mode="json"), "url": mask_url(endpoint.url)}
+        for side, endpoint in (("source", spec.source), ("target", spec.target))
+    }
+    settings = {
+        "mapping": mapping.model_dump(mode="json", exclude={"partitions", "updated_at"}),
+        "thresholds": spec.thresholds.model_dump(
+            mode="json", exclude={"min_match_score", *_COUNT_LIMITS.values()}
+        ),
+        "endpoints": endpoints,
+        "clearance": str(spec.reports.clearance),
+    }
+    return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def combine_partitions(
-    parts: Sequence[TableReconciliation], *, thresholds: Thresholds, findings_limit: int = 100_000
+    parts: Sequence[TableReconciliation], *, thresholds: Thresholds, findings_limit: int | None = None
 ) -> TableReconciliation:
     """The reconciliation of a whole table from the reconciliations of all its buckets.
 
     ``parts`` must have been reconciled with :func:`slice_thresholds`. At most ``findings_limit``
-    findings are kept per category (as a whole-table run keeps them); ``findings_truncated`` says
+    findings are kept per category (by default the limit of a whole-table run,
+    ``ReconcileOptions().findings_limit``); ``findings_truncated`` says
     when some were left out, and the diff files of every slice hold all of them. ``seconds`` is the
     sum over the slices: the work done, whether the slices ran one after the other or in parallel.
     ``diff_path`` is the folder holding every slice's diff files.
@@ -84,7 +117,8 @@ def combine_partitions(
     findings = [f for p in parts for f in p.findings]
     if first.keyless:
         findings = _keyless_findings(findings, combined)
-    kept, truncated = _limit(findings, findings_limit)
+    limit = ReconcileOptions().findings_limit if findings_limit is None else findings_limit
+    kept, truncated = _limit(findings, limit)
     return TableReconciliation(
         **{
             **combined.__dict__,

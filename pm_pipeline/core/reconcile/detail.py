@@ -291,8 +291,8 @@ def _diff_chunk(
         target_raw = pc.take(target_table.column(column.target.name), t_take)
         comparison = compare_cells(column, source_raw, target_raw)
         tally = accumulator.tally(index)
-        raw_s, raw_t = source_raw.to_pylist(), target_raw.to_pylist()
         canon_s, canon_t = comparison.source_canonical.to_pylist(), comparison.target_canonical.to_pylist()
+        raw_s, raw_t = _python_values(source_raw, canon_s), _python_values(target_raw, canon_t)
         for row, result in enumerate(comparison.results):
             distance = comparison.abs_diff[row]
             if distance is not None and result is not CellResult.EXACT:
@@ -317,6 +317,21 @@ def _diff_chunk(
     accumulator.changed_rows += sum(changed)
     accumulator.rows_under_rule += sum(1 for c, r in zip(changed, ruled, strict=True) if r and not c)
     accumulator.flush_cells()
+
+
+def _python_values(raw: pa.ChunkedArray, canonical: list[Any]) -> list[Any]:
+    """Raw values as Python objects; a value Python cannot hold (a date past year 9999, as the
+    driver hands over PostgreSQL's 'infinity') is shown as its canonical value."""
+    try:
+        values: list[Any] = raw.to_pylist()
+    except (OverflowError, ValueError):
+        values = []
+        for row in range(len(raw)):
+            try:
+                values.append(raw[row].as_py())
+            except (OverflowError, ValueError):
+                values.append(canonical[row])
+    return values
 
 
 def _as_float(value: Any) -> float:

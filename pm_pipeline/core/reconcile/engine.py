@@ -25,6 +25,7 @@ from pm_pipeline.core.findings import (
     json_value,
 )
 from pm_pipeline.core.reconcile import join
+from pm_pipeline.core.reconcile.bucket import ROWS_PER_BUCKET
 from pm_pipeline.core.reconcile.choice import Choice, choose_strategy
 from pm_pipeline.core.reconcile.detail import DetailAccumulator, diff_suspects
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
@@ -44,8 +45,9 @@ class ReconcileOptions:
     diff_dir: Path | None = None  # where the full diff Parquet files are written
     redactor: Redactor | None = None  # masks classified values in the diff files
     strategy: str = "auto"  # auto (the mapping's own setting), arrow, pushdown or bucket (see ``choice``)
+    strategy_source: str = "--strategy"  # who forced ``strategy`` when it is not auto, for the note
     partition: tuple[int, int] | None = None  # (index, count): only keys hashing into that bucket
-    bucket_rows: int = 200  # bucket strategy: rows per bucket (fewer: more, smaller buckets)
+    bucket_rows: int = ROWS_PER_BUCKET  # bucket strategy: rows per bucket (fewer: more, smaller buckets)
 
 
 def _severity(category: Category, count: int, thresholds: Thresholds) -> Severity:
@@ -93,9 +95,14 @@ def reconcile_table(
         connection.execute("SET TimeZone='UTC'")
         try:
             readers = make_readers(plan, source, target, source_schema, target_schema)
-            requested = options.strategy if options.strategy != "auto" else mapping.strategy
+            from_options = options.strategy != "auto"
             choice = choose_strategy(
-                requested, plan, readers, partition=options.partition, bucket_rows=options.bucket_rows
+                options.strategy if from_options else mapping.strategy,
+                plan,
+                readers,
+                partition=options.partition,
+                bucket_rows=options.bucket_rows,
+                forced_by=options.strategy_source if from_options else "the spec",
             )
             rows = _stash_both(connection, plan, readers, choice, options, progress)
             if plan.keyless:
@@ -129,7 +136,6 @@ def _stash_both(
             pushed=choice.pushed,
             part=part,
             batch_rows=options.batch_rows,
-            hash_locally=reader.side in choice.local_sides,
         )
         name = join.SRC if reader.side == "source" else join.TGT
         stashed = fill_stash(
@@ -188,10 +194,9 @@ def _keyless(
                     ),
                 )
             )
-    matched = min(rows) - max(missing, extra) if min(rows) else 0
     return {
         **_base(plan, rows),
-        "matched_rows": max(matched, 0),
+        "matched_rows": rows[0] - missing,  # rows found on both sides, as many times on each
         "missing_rows": missing,
         "extra_rows": extra,
         "duplicate_keys_source": 0,

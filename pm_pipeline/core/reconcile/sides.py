@@ -7,12 +7,16 @@
               buckets that differ are then read as in ``pushdown``.
 
 Engines without a hash function in SQL (SQLite) compute the same hash on our side, so any
-pair can use pushdown. A partition (index, count) keeps the rows whose key hash falls into
-bucket ``index`` of ``count``: pushed into the WHERE clause where the engine can hash keys.
+pair can use pushdown. A partition (index, count) keeps the rows whose key hash modulo ``count``
+is ``index``: pushed into the WHERE clause where the engine can hash keys. Both sides of a pair
+hash keys alike: with the engines' own hash only when both can hash the key in SQL, else with
+the canonical hash (in SQL where a side can render the key, on our side where it cannot). A
+table without a key has no key hash: its partition 0 holds every row, the others none.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
@@ -22,14 +26,14 @@ import pyarrow.compute as pc
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.canonical.values import Side, canonicalize
+from pm_pipeline.core.config import spec
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.reconcile import sqlhash
 from pm_pipeline.core.reconcile.planning import TablePlan
 from pm_pipeline.core.reconcile.stash import PUSHED_HASH
 
-STRATEGIES = ("auto", "arrow", "pushdown", "bucket")
-KEY_BUCKET = "__kb"
+STRATEGIES = spec.STRATEGIES  # re-exported for the strategy choice
 
 
 @dataclass(frozen=True)
@@ -42,6 +46,7 @@ class SideReader:
     schema: TableSchema
     dialect: sqlhash.Dialect | None
     native: bool = False  # both sides are the same engine with identical column types
+    native_keys: bool = False  # ... and both hash the key in SQL: the key hash is native too
 
     def column_name(self, plan: ColumnPlan) -> str:
         return (plan.source if self.side == "source" else plan.target).name
@@ -67,6 +72,14 @@ class SideReader:
             return None
         return sqlhash.row_hash_sql(self.dialect, plans, self.side, self.connector.quote, native=self.native)
 
+    def key_hash_sql(self, plan: TablePlan) -> str | None:
+        """The key hash in SQL, or None when this side hashes its keys on our side."""
+        if self.dialect is None or not plan.keys:
+            return None
+        return sqlhash.row_hash_sql(
+            self.dialect, plan.keys, self.side, self.connector.quote, native=self.native_keys
+        )
+
 
 def make_readers(
     plan: TablePlan,
@@ -81,9 +94,18 @@ def make_readers(
         and dialects[0] == dialects[1]
         and all(p.source.data_type == p.target.data_type for p in plan.all_plans)
     )
-    return (
+    readers = (
         SideReader("source", source, plan.table, source_schema, dialects[0], native),
         SideReader("target", target, plan.target_table, target_schema, dialects[1], native),
+    )
+    # A side that cannot render a key column hashes its keys on our side with the canonical
+    # hash: the other side must then use the canonical hash too, never the engine's own.
+    keys_in_sql = all(r.dialect is not None and r.hash_sql(plan.keys) is not None for r in readers)
+    if not (native and keys_in_sql and plan.keys):
+        return readers
+    return (
+        dataclasses.replace(readers[0], native_keys=True),
+        dataclasses.replace(readers[1], native_keys=True),
     )
 
 
@@ -96,9 +118,12 @@ def pushed_columns(plan: TablePlan, readers: Sequence[SideReader]) -> frozenset[
     )
 
 
-def key_bucket_sql(reader: SideReader, plan: TablePlan, count: int) -> str | None:
-    hashed = reader.hash_sql(plan.keys) if plan.keys else None
-    return None if hashed is None else sqlhash.bucket_sql(hashed, count)
+def key_bucket_sql(reader: SideReader, plan: TablePlan, count: int, stride: int = 1) -> str | None:
+    """The key's bucket of ``count`` in SQL (see ``sqlhash.bucket_sql``), or None: hashed on our side."""
+    hashed = reader.key_hash_sql(plan)
+    if hashed is None or reader.dialect is None:
+        return None
+    return sqlhash.bucket_sql(reader.dialect, hashed, count, stride)
 
 
 def _where(conditions: Sequence[str]) -> str:
@@ -117,6 +142,11 @@ class Slice:
     buckets: tuple[int, ...] | None = None
     bucket_count: int | None = None
 
+    @property
+    def bucket_stride(self) -> int:
+        """Buckets take the key hash's quotient by the partition count (independent bits)."""
+        return self.partition[1] if self.partition is not None else 1
+
 
 def stream_side(
     reader: SideReader,
@@ -125,21 +155,20 @@ def stream_side(
     pushed: frozenset[int],
     part: Slice,
     batch_rows: int,
-    hash_locally: bool = False,
 ) -> Iterator[pa.RecordBatch]:
-    """Batches of raw keys, ``__ph`` (when ``pushed``) and the other value columns.
-
-    ``hash_locally``: the side's pushed columns travel as values and are hashed on our side
-    (for engines where hashing in SQL costs more than sending the values).
-    """
+    """Batches of raw keys, ``__ph`` (when ``pushed``) and the other value columns."""
     if part.buckets is not None and not part.buckets:
         return
+    if plan.keyless and part.partition is not None:
+        if part.partition[0] != 0:
+            return
+        part = Slice()
     conditions: list[str] = []
-    local_filter: list[tuple[int, tuple[int, ...]]] = []  # (bucket count, wanted buckets) applied here
-    for count, wanted in _filters(part):
-        expression = key_bucket_sql(reader, plan, count)
+    local_filter: list[tuple[int, int, tuple[int, ...]]] = []  # (count, stride, wanted) applied here
+    for count, stride, wanted in _filters(part):
+        expression = key_bucket_sql(reader, plan, count, stride)
         if expression is None:
-            local_filter.append((count, wanted))
+            local_filter.append((count, stride, wanted))
         else:
             condition = (
                 f"{expression} = {wanted[0]}" if len(wanted) == 1 else f"{expression} IN ({_in_list(wanted)})"
@@ -147,7 +176,7 @@ def stream_side(
             conditions.append(condition)
     kept_values = [p for i, p in enumerate(plan.values) if i not in pushed]
     pushed_plans = [p for i, p in enumerate(plan.values) if i in pushed]
-    remote_hash = reader.hash_sql(pushed_plans) if pushed and not hash_locally else None
+    remote_hash = reader.hash_sql(pushed_plans) if pushed else None
     selects = [reader.select(p) for p in (*plan.keys, *kept_values)]
     local_hash_plans: list[ColumnPlan] = []
     if pushed and remote_hash is None:
@@ -163,8 +192,8 @@ def stream_side(
     local = duckdb.connect(config={"memory_limit": "64MB", "threads": 1})
     try:
         for batch in batches:
-            for count, wanted in local_filter:
-                batch = _filter_buckets(local, batch, reader, plan, count, wanted)
+            for count, stride, wanted in local_filter:
+                batch = _filter_buckets(local, batch, reader, plan, (count, stride, wanted))
             if local_hash_plans and batch.num_rows:
                 batch = _add_local_hash(local, batch, reader, local_hash_plans)
             if batch.num_rows:
@@ -173,13 +202,13 @@ def stream_side(
         local.close()
 
 
-def _filters(part: Slice) -> list[tuple[int, tuple[int, ...]]]:
-    filters: list[tuple[int, tuple[int, ...]]] = []
+def _filters(part: Slice) -> list[tuple[int, int, tuple[int, ...]]]:
+    filters: list[tuple[int, int, tuple[int, ...]]] = []
     if part.partition is not None:
         index, count = part.partition
-        filters.append((count, (index,)))
+        filters.append((count, 1, (index,)))
     if part.buckets is not None and part.bucket_count is not None:
-        filters.append((part.bucket_count, part.buckets))
+        filters.append((part.bucket_count, part.bucket_stride, part.buckets))
     return filters
 
 
@@ -195,12 +224,17 @@ def _filter_buckets(
     batch: pa.RecordBatch,
     reader: SideReader,
     plan: TablePlan,
-    count: int,
-    wanted: tuple[int, ...],
+    wanted_buckets: tuple[int, int, tuple[int, ...]],
 ) -> pa.RecordBatch:
+    count, stride, wanted = wanted_buckets
     keys = _canonical(batch, reader, plan.keys)
     buckets = sqlhash.local_hashes(
-        local, keys, [p.family for p in plan.keys], rows=batch.num_rows, bucket_count=count
+        local,
+        keys,
+        [p.family for p in plan.keys],
+        rows=batch.num_rows,
+        bucket_count=count,
+        bucket_stride=stride,
     )
     mask = pc.is_in(buckets, value_set=pa.array(wanted, pa.int64()))
     return batch.filter(mask)

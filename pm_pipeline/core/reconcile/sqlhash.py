@@ -10,7 +10,8 @@ Every pushed-down column becomes its canonical text (the text form of the canoni
 A field is ``<characters>:<text>`` or ``N`` for NULL, so a row's concatenated fields are
 unambiguous. The row hash is the first 60 bits of the MD5 of that text, as a non-negative
 BIGINT, identical in PostgreSQL, MariaDB/MySQL and DuckDB; sums of row hashes never overflow.
-Same-engine pairs may use the engine's native 64-bit hash of the identical text instead.
+Same-engine pairs with identical column types may hash the typed values with the engine's own
+hash functions instead (``native_hash_sql``).
 
 A column that an engine cannot render canonically in SQL (JSON, sets, declared value rules,
 naive timestamps in a non-UTC zone, floats) is not pushed down: it is read as is and compared
@@ -326,22 +327,34 @@ def row_hash_sql(
 def native_hash_sql(dialect: Dialect, expressions: Sequence[str], types: Sequence[str | None]) -> str:
     """A 60-bit hash of typed values with the engine's own hash functions (same-engine pairs only).
 
-    PostgreSQL: the XOR of each value's type-specific extended hash, seeded by its position (a
-    NULL contributes the seed itself); ``types`` are the columns' declared types, None for a
-    BIGINT expression. DuckDB: ``hash()`` of all values. No text is built, which makes a scan
+    PostgreSQL: each value's type-specific extended hash, seeded by its position (a NULL
+    contributes the seed itself), chained: each step hashes the previous result XOR the next
+    value's hash. ``types`` are the columns' declared types, None for a BIGINT expression.
+    DuckDB: ``hash()`` of all values, hashed once more. No text is built, which makes a scan
     cheaper than one ``hashtext(row::text)`` pass.
+
+    A row's hash must not be the XOR of one hash per column: bucket checksums XOR row hashes,
+    and values of one column swapped between two rows of a bucket would then cancel out.
+    DuckDB's ``hash(a, b)`` is such a combination (``f(hash(a)) XOR hash(b)``): the outer
+    ``hash()`` mixes it.
     """
     if not expressions:
         return "0"
     if dialect == "duckdb":
-        return f"CAST(hash({', '.join(expressions)}) & {_MASK60} AS BIGINT)"
+        combined = f"hash({', '.join(expressions)})"
+        if len(expressions) > 1:
+            combined = f"hash({combined})"
+        return f"CAST({combined} & {_MASK60} AS BIGINT)"
     if dialect != "postgresql":
         raise ValueError(f"no native row hash in {dialect}")
     parts = [
         f"coalesce({_pg_value_hash(expression, data_type, seed)}, {seed})"
         for seed, (expression, data_type) in enumerate(zip(expressions, types, strict=True), start=1)
     ]
-    return f"(({' # '.join(parts)}) & {_MASK60})"
+    chained = parts[0]
+    for seed, part in enumerate(parts[1:], start=2):
+        chained = f"hashint8extended({chained} # {part}, {seed})"
+    return f"({chained} & {_MASK60})"
 
 
 def _pg_value_hash(expression: str, data_type: str | None, seed: int) -> str:
@@ -354,7 +367,11 @@ def _pg_value_hash(expression: str, data_type: str | None, seed: int) -> str:
         # With time zone: read in the session's UTC, the same instant gives the same wall time.
         return f"timestamp_hash_extended(({expression})::timestamp, {seed})"
     if kind == "date":
-        return f"hashint4extended({expression} - DATE '2000-01-01', {seed})"
+        # Days since 2000 (the date's own integer); ±infinity have no difference, only a text.
+        return (
+            f"CASE WHEN isfinite({expression}) THEN hashint4extended({expression} - DATE '2000-01-01', {seed})"
+            f" ELSE hashtextextended(({expression})::text, {seed}) END"
+        )
     if kind == "boolean":
         return f"hashint4extended(({expression})::int4, {seed})"
     if kind == "uuid":
@@ -362,9 +379,17 @@ def _pg_value_hash(expression: str, data_type: str | None, seed: int) -> str:
     return f"hashtextextended(({expression})::text, {seed})"
 
 
-def bucket_sql(hash_sql: str, count: int) -> str:
-    """Bucket number in [0, count) of a non-negative hash."""
-    return f"({hash_sql}) % {int(count)}"
+def bucket_sql(dialect: Dialect, hash_sql: str, count: int, stride: int = 1) -> str:
+    """Bucket number in [0, count) of a non-negative hash: ``(hash // stride) % count``.
+
+    Partitions take ``hash % partitions``; buckets inside a partition take the quotient's bits
+    (``stride`` = the partition count), else only the buckets congruent to the partition's
+    index modulo gcd(count, partitions) would ever hold a row.
+    """
+    if int(stride) == 1:
+        return f"({hash_sql}) % {int(count)}"
+    divide = {"postgresql": "/", "mysql": "DIV", "duckdb": "//"}[dialect]
+    return f"(({hash_sql}) {divide} {int(stride)}) % {int(count)}"
 
 
 # -- the reference: the same hash from canonical Arrow values ------------------------------
@@ -383,13 +408,14 @@ def local_hashes(
     *,
     rows: int,
     bucket_count: int | None = None,
+    bucket_stride: int = 1,
 ) -> pa.Array:
     """Row hashes (or their bucket numbers) of canonical columns, equal to what the dialects compute."""
     names = [f"c{i}" for i in range(len(canonical))]
     fields = [field_sql("duckdb", _reference_text(n, f)) for n, f in zip(names, families, strict=True)]
     expression = hash60_sql("duckdb", fields)
     if bucket_count is not None:
-        expression = bucket_sql(expression, bucket_count)
+        expression = bucket_sql("duckdb", expression, bucket_count, bucket_stride)
     if not canonical:
         table = pa.table({"_": pa.nulls(rows, pa.int8())})
     else:

@@ -49,11 +49,29 @@ def approve(plan: RollbackPlan, *, approver: str, audit_log: str | Path, comment
     return Approval(approver, record.at, plan.checksum)
 
 
+def other_plans_note(plan: RollbackPlan, *, audit_log: str | Path) -> str:
+    """'; approvals of other plans do not count (...)' when the log holds any, else ''."""
+    if not Path(audit_log).exists():
+        return ""
+    others = sorted(
+        {
+            (str(r.data.get("plan_checksum", ""))[:12], r.actor)
+            for r in AuditLog(audit_log).records()
+            if r.event == APPROVAL_EVENT and r.data.get("plan_checksum") != plan.checksum
+        }
+    )
+    if not others:
+        return ""
+    listed = ", ".join(f"{actor} for plan {checksum}" for checksum, actor in others)
+    return f"; approvals of other plans do not count ({listed})"
+
+
 def require_approvals(plan: RollbackPlan, *, audit_log: str | Path) -> list[Approval]:
     found = approvals_for(plan.checksum, audit_log=audit_log)
     if len(found) < plan.approvals_required:
         raise IntegrityRefusal(
             f"rollback refused: plan {plan.checksum[:12]} has {len(found)} approval(s) from distinct approvers "
             f"({', '.join(a.approver for a in found) or 'none'}); {plan.approvals_required} required"
+            f"{other_plans_note(plan, audit_log=audit_log)}"
         )
     return found

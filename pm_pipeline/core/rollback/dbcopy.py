@@ -3,8 +3,8 @@
 The copies are made in one REPEATABLE READ transaction, so all tables are copied as of the same
 moment, and the snapshot's Parquet files are then written from the copies. Each copy is then
 re-read like a Parquet file: its canonical checksum must equal its file's. The manifest records it
-with a fingerprint the database computes itself (MD5 of the sorted MD5s of the rows' text), which
-a restore recomputes in a fraction of a canonical re-read. A restore loads a table from its copy
+with a fingerprint the database computes itself (see :func:`fingerprint_sql`), which a restore
+recomputes in a fraction of a canonical re-read. A restore loads a table from its copy
 with one ``INSERT ... SELECT`` inside the restore transaction, but only when the copy still exists
 and its fingerprint, recomputed under a SHARE lock in that transaction (so the copy cannot change
 before it is used), still matches; otherwise that table is restored from its Parquet file. All of
@@ -74,12 +74,19 @@ def drop_copies(connector: Any, schema: str) -> None:
         tx.execute(f"DROP SCHEMA IF EXISTS {connector.quote(schema)} CASCADE")
 
 
+# The two halves of each row's MD5 (16 hex digits each), read as signed 64-bit integers.
+_HALVES = tuple(f"('x' || {side}(h, 16))::bit(64)::bigint" for side in ("left", "right"))
+FINGERPRINT_SEPARATOR = ":"
+
+
 def fingerprint_sql(relation: str) -> str:
-    """Row count and MD5 of the sorted MD5s of the rows' text: independent of row order, computed in place."""
-    return (
-        "SELECT count(*), md5(coalesce(string_agg(h, '' ORDER BY h), '')) "
-        f"FROM (SELECT md5(t::text) AS h FROM {relation} t) AS hashed"
-    )
+    """Row count, and the sums of the two 64-bit halves of the MD5 of each row's text (``<sum>:<sum>``).
+
+    Independent of row order, a repeated row counts every time, and it runs in constant memory
+    without a sort (``sum`` of ``bigint`` is an exact ``numeric``), whatever the row count.
+    """
+    sums = f" || '{FINGERPRINT_SEPARATOR}' || ".join(f"coalesce(sum({half}), 0)::text" for half in _HALVES)
+    return f"SELECT count(*), {sums} FROM (SELECT md5(t::text) AS h FROM {relation} t) AS hashed"
 
 
 def _fingerprint(runner: Any, relation: str) -> tuple[int, str]:
@@ -119,6 +126,9 @@ def check_copies(
         name = f"{copy.schema}.{entry.name}"
         if record is None or (record.rows, record.checksum) != (entry.rows, entry.checksum):
             problems[entry.name] = f"copy {name} is not recorded with the snapshot's checksum"
+            continue
+        if FINGERPRINT_SEPARATOR not in record.fingerprint:
+            problems[entry.name] = f"copy {name} is recorded with a fingerprint of an earlier version"
             continue
         if not runner.execute("SELECT to_regclass(%s)", (where,))[0][0]:
             problems[entry.name] = f"copy {name} is missing"

@@ -1,28 +1,35 @@
 """Running a rollback plan step by step; the only code in pm-pipeline that writes to a target.
 
-Every destructive step re-checks its guards itself (snapshot verified, changes exported,
-approvals of this exact plan), so no caller (CLI, Dagster op, test) can skip them. Every step
-returns the SQL it runs (or, in a dry run, would run) against the target.
+Every destructive step re-checks its guards itself (snapshot files unchanged since they were
+verified, changes exported, approvals of this exact plan), so no caller (CLI, Dagster op, test)
+can skip them. Every step returns the SQL it runs (or, in a dry run, would run) against the target.
 """
 
 from __future__ import annotations
 
+import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.connectors import Column, connect, parse_url
 from pm_pipeline.core.errors import IntegrityRefusal
 from pm_pipeline.core.rollback import sql as restore_sql
 from pm_pipeline.core.rollback import swap
 from pm_pipeline.core.rollback.approvals import approvals_for, require_approvals
-from pm_pipeline.core.rollback.checksum import digest_batches, select_sql, table_checksum
+from pm_pipeline.core.rollback.checksum import select_sql, table_checksum
 from pm_pipeline.core.rollback.dbcopy import check_copies, fingerprint_sql, relation
 from pm_pipeline.core.rollback.plan import PlanStep, RollbackPlan
 from pm_pipeline.core.rollback.reconcile import as_audit_data, diff_folder, reconcile_with_snapshot
 from pm_pipeline.core.rollback.risk import EXPORT_SUMMARY, assess_risk
-from pm_pipeline.core.rollback.snapshot import load_manifest, read_snapshot_table, verify_snapshot
+from pm_pipeline.core.rollback.snapshot import (
+    Manifest,
+    TableSnapshot,
+    file_sha256,
+    load_manifest,
+    verify_snapshot,
+)
 from pm_pipeline.core.security.audit import AuditLog
 
 StepStatus = Literal["done", "dry_run", "refused"]
@@ -34,6 +41,7 @@ class StepResult:
     status: StepStatus
     detail: str
     sql: tuple[str, ...] = ()
+    checksums: dict[str, str] = field(default_factory=dict)  # verify_restore: table -> checksum
 
 
 @dataclass(frozen=True)
@@ -115,13 +123,11 @@ def _run(
         assert step.table is not None
         manifest = load_manifest(plan.snapshot_dir)
         entry = manifest.table(step.table)
-        digest = digest_batches(read_snapshot_table(manifest, entry).to_batches(), entry.schema)
-        if digest.checksum != entry.checksum:
-            raise IntegrityRefusal(f"snapshot rows of {entry.name} do not match the manifest checksum")
+        _check_file(manifest, entry)
         return StepResult(
             step.name,
             "done",
-            f"{digest.rows} rows staged from {entry.file}",
+            f"{entry.rows} rows staged from {entry.file}",
             (f"-- no SQL: reads {entry.file}",),
         )
     if kind == "apply_restore":
@@ -130,20 +136,84 @@ def _run(
         if dry_run:
             return StepResult(step.name, "dry_run", "nothing restored to verify", _read_sql(plan))
         checksums = verify_restored(plan, diff_dir=diff_folder(exports))
-        return StepResult(step.name, "done", json.dumps(checksums, sort_keys=True), _read_sql(plan))
+        return StepResult(
+            step.name, "done", json.dumps(checksums, sort_keys=True), _read_sql(plan), checksums
+        )
     if kind == "reconcile":
         return _reconcile_step(plan, step, audit_log=audit_log, exports=exports, dry_run=dry_run, actor=actor)
     raise AssertionError(f"unknown step kind {kind}")
 
 
+_CONNECTORS = {
+    "postgresql": "pm_pipeline.core.connectors.postgres:PostgresConnector",
+    "mysql": "pm_pipeline.core.connectors.mysql:MySqlConnector",
+    "duckdb": "pm_pipeline.core.connectors.duckdb:DuckDbConnector",
+    "sqlite": "pm_pipeline.core.connectors.sqlite:SqliteConnector",
+}
+
+
+class _TargetNames:
+    """The target connector's own rendering of names and column reads, without a connection.
+
+    Quoting, qualified names and select expressions come from the engine's connector class; only
+    the schema it qualifies with is read from the URL, as the connector reads it.
+    """
+
+    def __init__(self, target_url: str, engine: str) -> None:
+        module, name = _CONNECTORS.get(engine, "pm_pipeline.core.connectors.base:Connector").split(":")
+        self._connector: Any = getattr(importlib.import_module(module), name)
+        url = parse_url(target_url)
+        self.engine = engine
+        self.schema = url.query.get("schema", "public") if engine == "postgresql" else url.database
+
+    def quote(self, identifier: str) -> str:
+        return str(self._connector.quote(self, identifier))
+
+    def qualified(self, table: str) -> str:
+        return str(self._connector.qualified(self, table))
+
+    def select_expression(self, column: Column) -> str:
+        return str(self._connector.select_expression(self, column))
+
+
 def _read_sql(plan: RollbackPlan) -> tuple[str, ...]:
     """The SELECTs that read the target's tables, as the connector renders them."""
     manifest = load_manifest(plan.snapshot_dir)
-    with connect(plan.target_url) as connector:
-        return tuple(
-            select_sql(connector, connector.qualified(name), manifest.table(name).schema)
-            for name in plan.load_order
+    names = _TargetNames(plan.target_url, plan.engine)
+    return tuple(
+        select_sql(names, names.qualified(name), manifest.table(name).schema) for name in plan.load_order
+    )
+
+
+def _check_file(manifest: Manifest, entry: TableSnapshot) -> None:
+    """Refuse a snapshot file that is not byte for byte the one its manifest names (SHA-256).
+
+    A verified manifest's files were re-read and checked canonically when it was written; the
+    verify_snapshot and verify_restore steps check them canonically again.
+    """
+    path = Path(manifest.directory) / entry.file
+    if not path.exists():
+        raise IntegrityRefusal(
+            f"snapshot {manifest.directory}: file {entry.file} of table {entry.name} is missing"
         )
+    if file_sha256(path) != entry.file_sha256:
+        raise IntegrityRefusal(
+            f"snapshot {manifest.directory}: file {entry.file} of table {entry.name} was modified "
+            "(SHA-256 differs)"
+        )
+
+
+def _unchanged_snapshot(folder: str | Path) -> Manifest:
+    """The manifest of a verified snapshot whose files are unchanged since (each file's SHA-256).
+
+    A snapshot never marked verified is verified in full instead.
+    """
+    manifest = load_manifest(folder)
+    if not manifest.verified:
+        return verify_snapshot(folder)
+    for entry in manifest.tables:
+        _check_file(manifest, entry)
+    return manifest
 
 
 def _verify_snapshot_step(plan: RollbackPlan, step: PlanStep) -> StepResult:
@@ -195,7 +265,7 @@ def _apply(
     if dry_run:
         return StepResult(step.name, "dry_run", "no statement run", step.sql)
     # The guards, in the order a careful person would check them, right before the first write.
-    manifest = verify_snapshot(plan.snapshot_dir)
+    manifest = _unchanged_snapshot(plan.snapshot_dir)
     approvals = require_approvals(plan, audit_log=audit_log)
     audit = AuditLog(audit_log)
 
@@ -295,5 +365,5 @@ def execute_plan(
     checksums: dict[str, str] = {}
     for result in results:
         if result.name == "verify_restore" and result.status == "done":
-            checksums = json.loads(result.detail)
+            checksums = result.checksums
     return ExecutionResult(plan.checksum, dry_run, tuple(results), checksums)

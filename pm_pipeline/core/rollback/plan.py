@@ -49,6 +49,11 @@ class RollbackPlan:
                 return step
         raise KeyError(name)
 
+    @property
+    def export_dir(self) -> Path:
+        """Where rows changed since the snapshot are exported before any write, by default."""
+        return Path(self.snapshot_dir) / "exports"
+
     def describe(self) -> str:
         return "\n".join(f"{i + 1}. {s.name}: {s.description}" for i, s in enumerate(self.steps))
 

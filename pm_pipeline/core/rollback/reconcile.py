@@ -70,7 +70,7 @@ def reconcile_with_snapshot(
     """Reconcile ``tables`` of the target with the snapshot's files; differences are written to ``diff_dir``."""
     # The files hold values as the connector read them (a MariaDB DATETIME as text): only the Arrow
     # strategy canonicalises both sides from what was read, as the checksums do; nothing is pushed down.
-    options = ReconcileOptions(diff_dir=diff_dir, strategy="arrow")
+    options = ReconcileOptions(diff_dir=diff_dir, strategy="arrow", strategy_source="the rollback check")
     results: list[SnapshotComparison] = []
     with connect(target_url) as target:
         for name in tables:

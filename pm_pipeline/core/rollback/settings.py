@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from pm_pipeline.core.errors import SpecError
+
+if TYPE_CHECKING:
+    from pm_pipeline.core.rollback.plan import RollbackPlan
 
 
 class RollbackSettings(BaseModel):
@@ -26,6 +30,18 @@ class RollbackSettings(BaseModel):
         default=False,
         description="PostgreSQL: also copy the tables into a schema pm_snapshot_<id> for a fast restore",
     )
+
+    def plan(self, snapshot: str | Path, *, target_url: str) -> RollbackPlan:
+        """The restore plan of ``snapshot`` onto ``target_url`` under these settings."""
+        from pm_pipeline.core.rollback.plan import build_plan
+
+        return build_plan(
+            snapshot,
+            target_url=target_url,
+            approvals_required=self.approvals_required,
+            freeze_writes_sql=self.freeze_writes_sql,
+            unfreeze_sql=self.unfreeze_sql,
+        )
 
 
 def parse_rollback(data: Any, *, file: str) -> RollbackSettings:

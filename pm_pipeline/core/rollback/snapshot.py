@@ -303,11 +303,27 @@ def verify_snapshot(folder: str | Path) -> Manifest:
     return manifest
 
 
+class NoSnapshotError(BadInputError):
+    """No verified snapshot exists yet (not an error of any snapshot that does exist)."""
+
+
 def latest_snapshot(snapshot_dir: str | Path) -> Path:
     """The newest snapshot folder under ``snapshot_dir`` whose manifest says it was verified."""
     root = Path(snapshot_dir)
     candidates = sorted((p for p in root.glob("*/" + MANIFEST)), reverse=True) if root.exists() else []
     for manifest in candidates:
-        if json.loads(manifest.read_text()).get("verified"):
+        try:
+            data = json.loads(manifest.read_text())
+        except (OSError, ValueError) as exc:
+            data, problem = None, str(exc)
+        else:
+            problem = "not a JSON object"
+        if not isinstance(data, dict):
+            # Never fall back to an older snapshot: the newest one is what a rollback would expect.
+            raise IntegrityRefusal(
+                f"snapshot {manifest.parent}: its manifest is unreadable ({MANIFEST}: {problem}); "
+                f"repair or remove {manifest.parent}"
+            )
+        if data.get("verified"):
             return manifest.parent
-    raise BadInputError(f"no verified snapshot under {root}; take one with create_snapshot first")
+    raise NoSnapshotError(f"no verified snapshot under {root}; take one with create_snapshot first")

@@ -1,10 +1,23 @@
 """The statements of a restore, per engine, and the one transaction that runs them.
 
-PostgreSQL, SQLite and DuckDB run everything (DDL included) in one transaction: empty children
+PostgreSQL, SQLite and DuckDB run everything (DDL included) in one transaction: stop other
+sessions' writes, export the rows changed since the snapshot one last time, empty children
 before parents, load parents before children (from the PostgreSQL in-database copy when it still
 verifies, else from the Parquet files), recreate missing indexes and constraints, reset sequences,
 check row counts, COMMIT. MariaDB/MySQL, where DDL commits implicitly, restore by shadow tables
 and one atomic RENAME TABLE instead (:mod:`pm_pipeline.core.rollback.swap`).
+
+No row another session writes after the last export can be deleted unexported:
+
+* PostgreSQL: ``LOCK TABLE ... IN EXCLUSIVE MODE`` on every restored table opens the transaction
+  (it waits for open writers to commit); others still read, which the export does on its own
+  connection, and their writes wait until COMMIT.
+* SQLite: the transaction is ``BEGIN IMMEDIATE``, whose write lock keeps other connections' writes
+  waiting (then failing with SQLITE_BUSY) until COMMIT; reads go on.
+* DuckDB: the export runs right before the transaction, since DuckDB opens no reading connection
+  to a file next to a writing one. No other process can open the file for writing while this one
+  has it open, which it does from the first read to COMMIT but for the instant its reading
+  connection is exchanged for the writing one.
 """
 
 from __future__ import annotations
@@ -58,6 +71,12 @@ class _Dialect:
             return ["SET CONSTRAINTS ALL DEFERRED"] if defer else []
         if self.engine == "sqlite":
             return ["PRAGMA defer_foreign_keys = ON"]
+        return []
+
+    def lock(self, tables: list[str]) -> list[str]:
+        """Statements that stop other sessions' writes to ``tables`` until the transaction ends."""
+        if self.engine == "postgresql" and tables:
+            return [f"LOCK TABLE {', '.join(self.qualified(t) for t in tables)} IN EXCLUSIVE MODE"]
         return []
 
     def empty(self, table: str) -> str:
@@ -123,7 +142,11 @@ def describe_apply(manifest: Manifest, *, order: list[str], defer: bool) -> list
     """The statements the apply step runs, for plans and dry runs (row values are parameters, not shown)."""
     quote = quote_for(manifest.engine)
     dialect = _Dialect(manifest.engine, quote, quote, "?")
-    lines = ["BEGIN", *dialect.prelude(defer=defer)]
+    export = "-- export the rows changed since the snapshot, the last time before writing"
+    if _export_in_transaction(manifest.engine):
+        lines = ["BEGIN", *dialect.prelude(defer=defer), *dialect.lock(order), export]
+    else:
+        lines = [export, "BEGIN", *dialect.prelude(defer=defer)]
     copy = manifest.db_copy
     if copy is not None:
         lines.append("-- a copy that is missing or whose fingerprint differs is loaded from its Parquet file")
@@ -172,6 +195,10 @@ def _usable_copies(
     return {name for name in order if name not in problems}, problems
 
 
+def _export_in_transaction(engine: str) -> bool:
+    return engine != "duckdb"
+
+
 def apply_restore(
     connector: Any,
     manifest: Manifest,
@@ -182,20 +209,25 @@ def apply_restore(
 ) -> RestoreOutcome:
     """Replace the rows of every table in ``order`` with the snapshot's in one transaction (not MariaDB).
 
-    ``before_write`` runs right before the transaction (the last export of changed rows).
+    ``before_write`` (the last export of changed rows) runs inside the transaction once other
+    sessions can no longer write to the restored tables, before the first write (on DuckDB right
+    before the transaction; see the module's docstring).
     """
     dialect = dialect_for(connector)
     schema_name = getattr(connector, "schema", None)
     missing = [ddl for name in order for ddl in _missing_ddl(connector, manifest.table(name))]
     ran: list[str] = []
     sources: dict[str, str] = {}
-    if before_write is not None:
+    inside = _export_in_transaction(connector.engine)
+    if before_write is not None and not inside:
         before_write()
     with connector.transaction() as tx:
         pause_point("begin")
-        for statement in dialect.prelude(defer=defer):
+        for statement in [*dialect.prelude(defer=defer), *dialect.lock(order)]:
             tx.execute(statement)
             ran.append(statement)
+        if before_write is not None and inside:
+            before_write()
         copies, fallbacks = _usable_copies(tx, connector, manifest, order)
         for name in reversed(order):
             tx.execute(dialect.empty(name))

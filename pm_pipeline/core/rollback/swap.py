@@ -16,8 +16,9 @@ every name, an unqualified ``REFERENCES`` in the snapshot's DDL names the shadow
 RENAME moves each constraint with its table: afterwards the restored children reference the
 restored parents, and the replaced tables reference each other in ``<db>__pm_old``, which is
 dropped. A foreign key from a table outside the snapshot onto a restored table would follow the
-replaced table; such tables, and tables with triggers (which RENAME cannot move between
-databases), are refused before anything is written.
+replaced table: such restores are refused before anything is written, as on every engine
+(``references.refuse_outside_references``), and so are tables with triggers (which RENAME cannot move
+between databases).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from typing import Any
 
 from pm_pipeline.core.errors import IntegrityRefusal
 from pm_pipeline.core.rollback.checksum import relation_checksum
+from pm_pipeline.core.rollback.references import refuse_outside_references
 from pm_pipeline.core.rollback.snapshot import Manifest, TableSnapshot
 from pm_pipeline.core.rollback.sql import RestoreOutcome, chunks, dialect_for, pause_point, quote_for
 
@@ -90,21 +92,7 @@ def preflight(connector: Any, manifest: Manifest, order: list[str]) -> None:
             f"rollback refused: trigger(s) {listed} would be lost: MariaDB cannot move a table with triggers "
             "to another database; drop them before the rollback and recreate them after"
         )
-    outside = connector.execute(
-        "SELECT CONSTRAINT_SCHEMA, TABLE_NAME, CONSTRAINT_NAME, REFERENCED_TABLE_NAME "
-        "FROM information_schema.REFERENTIAL_CONSTRAINTS "
-        f"WHERE UNIQUE_CONSTRAINT_SCHEMA = %s AND REFERENCED_TABLE_NAME IN ({_in_list(order)}) "
-        f"AND NOT (CONSTRAINT_SCHEMA = %s AND TABLE_NAME IN ({_in_list(order)})) ORDER BY 1, 2, 3",
-        (database, *order, database, *order),
-    )
-    if outside:
-        listed = ", ".join(
-            f"{schema}.{table} ({name} -> {parent})" for schema, table, name, parent in outside
-        )
-        raise IntegrityRefusal(
-            f"rollback refused: {listed} reference(s) restored tables from outside the snapshot; the swap "
-            "would leave them referencing the replaced tables. Snapshot and restore those tables too"
-        )
+    refuse_outside_references(connector, order)
     for name in order:
         _shadow_ddl(manifest.table(name), "", database=database, restored=order)
 

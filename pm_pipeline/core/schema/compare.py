@@ -84,6 +84,17 @@ def _match_columns(
     return column_map, findings, sorted(ignored)
 
 
+def _unpaired(
+    source: TableSchema, target: TableSchema, column_map: dict[str, str], ignored: list[str]
+) -> tuple[list[Column], list[Column]]:
+    """Source columns without a target counterpart (not ignored), and unclaimed target columns."""
+    claimed = set(column_map.values())
+    return (
+        [c for c in source.columns if c.name not in column_map and c.name not in ignored],
+        [c for c in target.columns if c.name not in claimed],
+    )
+
+
 def profiled_columns(
     table: str,
     source: TableSchema,
@@ -98,9 +109,8 @@ def profiled_columns(
     Profiling scans the whole table, so the rest are not profiled."""
     src_engine, tgt_engine = _engine(source_engine, "source"), _engine(target_engine, "target")
     column_map, _, ignored = _match_columns(table, source, target, mapping)
-    missing = {c.name for c in source.columns if c.name not in column_map and c.name not in ignored}
-    claimed = set(column_map.values())
-    extra = {c.name for c in target.columns if c.name not in claimed}
+    unpaired = _unpaired(source, target, column_map, ignored)
+    missing, extra = {c.name for c in unpaired[0]}, {c.name for c in unpaired[1]}
     # A rename pairs a missing source column with an extra target column: both sides or neither.
     wanted_source, wanted_target = (missing, extra) if missing and extra else (set(), set())
     for source_name, target_name in column_map.items():
@@ -180,9 +190,7 @@ def compare_schemas(
     """
     src_engine, tgt_engine = _engine(source_engine, "source"), _engine(target_engine, "target")
     column_map, findings, ignored = _match_columns(table, source, target, mapping)
-    missing = [c for c in source.columns if c.name not in column_map and c.name not in ignored]
-    claimed = set(column_map.values())
-    extra = [c for c in target.columns if c.name not in claimed]
+    missing, extra = _unpaired(source, target, column_map, ignored)
     suggestions = suggest_renames(
         missing=missing, extra=extra, source_engine=src_engine, target_engine=tgt_engine,
         source_profiles=source_profiles, target_profiles=target_profiles, threshold=rename_threshold,

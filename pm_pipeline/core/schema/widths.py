@@ -274,7 +274,8 @@ def _spelling(data_type: str) -> str:
 
 def needs_profile(*, source: Column, target: Column, source_engine: str, target_engine: str) -> bool:
     """Whether judging this column pair reads the source column's value profile: only when the
-    declarations alone leave the fit open (a narrower text, a text becoming an enum ...)."""
+    declarations alone leave the fit open (an unbounded text into a bounded one, a text becoming
+    an enum ...); a fit or a loss the declarations decide needs no scan."""
     s_family, _ = effective_family(source.data_type, source.family, source_engine)
     t_family, _ = effective_family(target.data_type, target.family, target_engine)
     rule = find_rule(s_family, t_family, source_engine)
@@ -289,7 +290,7 @@ def needs_profile(*, source: Column, target: Column, source_engine: str, target_
     result = _CHECKS[rule.check](
         Side(source, s_family, source_engine), Side(target, t_family, target_engine), None
     )
-    return result.fit is not Fit.FITS
+    return result.fit is Fit.UNKNOWN
 
 
 def judge_types(

@@ -12,6 +12,7 @@ from pm_pipeline.defs.monitoring.alerting import build_check_alert_sensor, build
 from pm_pipeline.defs.monitoring.drift import build_drift_sensor
 from pm_pipeline.defs.monitoring.history import read_metric_history
 from pm_pipeline.defs.monitoring.schedules import JobLike, build_schedules
+from pm_pipeline.defs.partitions import PartitionedTable
 
 
 def build_monitoring_defs(
@@ -21,6 +22,9 @@ def build_monitoring_defs(
     table_assets: Mapping[str, dg.AssetKey],
     jobs: Mapping[ScheduleTarget, JobLike] | None = None,
     drift_selection: Mapping[str, Sequence[dg.AssetKey]] | None = None,
+    partitioned: Sequence[PartitionedTable] = (),
+    check_job: JobLike | None = None,
+    check_keys: Sequence[dg.AssetKey] = (),
 ) -> list[dg.SensorDefinition | dg.ScheduleDefinition]:
     """Sensors and schedules for ``Definitions(sensors=..., schedules=...)``.
 
@@ -28,13 +32,29 @@ def build_monitoring_defs(
     requests it; the check sensor reads its checks and metric metadata). ``jobs`` maps schedule
     targets ("reconcile", "integrity", "reports", "all") to jobs. ``drift_selection`` (table -> keys)
     lets a drift run materialize several assets of the table, e.g. its diff and its verdict.
+
+    Tables reconciled in key-hash buckets (``partitioned``) are re-checked by running their
+    buckets: the drift sensor then runs the other tables through ``check_job``, and a schedule's
+    run covers ``check_keys`` (the assets of the scheduled job) less the tables' combination and
+    verdict, tagged for the sensor ``pm_bucket_runs`` (``partitions.build_bucket_sensor``), which
+    runs the buckets and then combines them.
     """
     built: list[dg.SensorDefinition | dg.ScheduleDefinition] = []
+    if partitioned and check_job is None:
+        raise ValueError("build_monitoring_defs needs check_job when tables are reconciled in buckets")
     if settings.drift.enabled:
-        built.append(build_drift_sensor(spec, settings, table_assets=drift_selection or table_assets))
+        built.append(
+            build_drift_sensor(
+                spec,
+                settings,
+                table_assets=drift_selection or table_assets,
+                job=check_job if partitioned else None,
+                partitioned={table.table: table for table in partitioned},
+            )
+        )
     built.append(build_run_alert_sensor(spec, settings))
     built.append(build_check_alert_sensor(spec, settings, table_assets=table_assets))
-    built += build_schedules(settings, jobs=jobs or {})
+    built += build_schedules(settings, jobs=jobs or {}, partitioned=partitioned, job_keys=check_keys)
     return built
 
 

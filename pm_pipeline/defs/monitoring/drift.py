@@ -18,6 +18,7 @@ from pm_pipeline.core.monitor.fingerprint import (
     state_key,
 )
 from pm_pipeline.core.monitor.settings import MonitoringSettings
+from pm_pipeline.defs.partitions import PartitionedTable
 
 DRIFT_SENSOR_NAME = "pm_drift_sensor"
 TABLE_TAG = "pm_pipeline/table"
@@ -31,19 +32,31 @@ def build_drift_sensor(
     job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition | None = None,
     name: str = DRIFT_SENSOR_NAME,
     open_connector: Callable[[str], Connector] = connect,
+    partitioned: Mapping[str, PartitionedTable] | None = None,
 ) -> dg.SensorDefinition:
-    """A sensor whose cursor holds every table's fingerprints; a changed table gets one run request.
+    """A sensor whose cursor holds every table's fingerprints; a changed table gets a run request.
 
     With ``table_assets`` (source table -> asset key, or the keys to run together) the request
     materializes that table's assets;
     otherwise ``job`` runs with the tag ``pm_pipeline/table`` naming the table.
+
+    A table in ``partitioned`` (source table -> its buckets) gets one request per bucket, of its
+    bucket job with the bucket as partition key: its reconciliation is combined from stored bucket
+    results, so re-checking it means reconciling every bucket again (the sensor ``pm_bucket_runs``
+    combines them once they are done). The other tables' requests then run
+    ``job`` with their ``table_assets``, which ``job`` must hold.
     """
     if table_assets is None and job is None:
         raise ValueError("build_drift_sensor needs table_assets or job")
+    partitioned = dict(partitioned or {})
+    if partitioned and job is None:
+        raise ValueError("build_drift_sensor needs the job that runs the other tables' assets")
     selections = {
         table: [keys] if isinstance(keys, dg.AssetKey) else list(keys)
         for table, keys in (table_assets or {}).items()
     }
+    # A sensor targets jobs or assets, not both: with bucket jobs, every request names its job.
+    by_job = bool(partitioned)
     drift = settings.drift
     tables = drift.tables or [mapping.source for mapping in spec.tables]
 
@@ -64,14 +77,20 @@ def build_drift_sensor(
 
         return measure
 
+    jobs = [job, *(p.job for p in partitioned.values())] if by_job and job is not None else None
+
     @dg.sensor(
         name=name,
         minimum_interval_seconds=drift.interval_seconds,
         asset_selection=[key for keys in selections.values() for key in keys]
-        if table_assets is not None
+        if table_assets is not None and not by_job
         else None,
-        job=job if table_assets is None else None,
-        description="Requests a reconciliation of each mapped table whose fingerprint changed.",
+        job=job if table_assets is None and not by_job else None,
+        jobs=jobs,
+        description=(
+            "Requests a reconciliation of each mapped table whose fingerprint changed "
+            "(one run per bucket for a table reconciled in key-hash buckets)."
+        ),
         default_status=dg.DefaultSensorStatus.STOPPED,
     )
     def drift_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
@@ -88,14 +107,21 @@ def build_drift_sensor(
         to_run = list(scan.changed)
         if cursor is None and drift.initial_run:
             to_run = [table for table in tables if table in scan.fingerprints]
-        requests = [
-            dg.RunRequest(
-                run_key=f"drift:{table}:{state_key(scan.fingerprints[table])}",
-                asset_selection=selections[table] if table_assets is not None else None,
-                tags={TABLE_TAG: table, "pm_pipeline/trigger": "drift"},
+        requests: list[dg.RunRequest] = []
+        for table in to_run:
+            run_key = f"drift:{table}:{state_key(scan.fingerprints[table])}"
+            tags = {TABLE_TAG: table, "pm_pipeline/trigger": "drift"}
+            if table in partitioned:
+                requests += partitioned[table].bucket_requests(run_key=run_key, tags=tags)
+                continue
+            requests.append(
+                dg.RunRequest(
+                    run_key=run_key,
+                    job_name=job.name if by_job and job is not None else None,
+                    asset_selection=selections[table] if table_assets is not None else None,
+                    tags=tags,
+                )
             )
-            for table in to_run
-        ]
         if scan.pending:
             context.log.info(f"time budget spent; {len(scan.pending)} table(s) left for the next tick")
         new_cursor = json.dumps(

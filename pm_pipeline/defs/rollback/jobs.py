@@ -11,8 +11,9 @@ from typing import Any
 import dagster as dg
 
 from pm_pipeline.core.config.spec import MigrationSpec
-from pm_pipeline.core.rollback import RollbackPlan, build_plan, parse_rollback, run_step
+from pm_pipeline.core.rollback import RollbackPlan, parse_rollback, run_step
 from pm_pipeline.core.rollback.plan import PlanStep
+from pm_pipeline.core.rollback.settings import RollbackSettings
 from pm_pipeline.core.rollback.snapshot import latest_snapshot
 
 ROLLBACK_JOB_NAME = "pm_rollback"
@@ -71,18 +72,12 @@ def build_rollback_job(
     """A job for a plan, or for the newest verified snapshot named by a spec's ``rollback`` section."""
     if isinstance(spec_or_plan, MigrationSpec):
         settings = parse_rollback(spec_or_plan.rollback, file=spec_file)
-        plan = build_plan(
-            latest_snapshot(settings.snapshot_dir),
-            target_url=spec_or_plan.target.url,
-            approvals_required=settings.approvals_required,
-            freeze_writes_sql=settings.freeze_writes_sql,
-            unfreeze_sql=settings.unfreeze_sql,
-        )
+        plan = settings.plan(latest_snapshot(settings.snapshot_dir), target_url=spec_or_plan.target.url)
         audit_log = audit_log or settings.audit_log
     else:
         plan = spec_or_plan
-    audit = str(audit_log or "audit/rollback.jsonl")
-    exports = str(export_dir or Path(plan.snapshot_dir) / "exports")
+    audit = str(audit_log or RollbackSettings().audit_log)
+    exports = str(export_dir or plan.export_dir)
     ops = [_step_op(plan, step, audit_log=audit, export_dir=exports) for step in plan.steps]
     dependencies: dict[str, dict[str, dg.DependencyDefinition]] = {
         step.name: {dep: dg.DependencyDefinition(dep) for dep in step.depends_on} for step in plan.steps

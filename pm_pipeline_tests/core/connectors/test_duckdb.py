@@ -11,7 +11,7 @@ import pyarrow as pa
 import pytest
 
 from pm_pipeline.core.connectors import TypeFamily, connect
-from pm_pipeline.core.errors import BadInputError, TableNotFoundError
+from pm_pipeline.core.errors import BadInputError, SystemFailure, TableNotFoundError
 
 RICH_DDL = """
 CREATE SEQUENCE order_ids START 100;
@@ -202,3 +202,53 @@ def test_transaction_commits_and_rolls_back(rich_url: str) -> None:
             tx.execute("DELETE FROM customers WHERE region = ?", ["asia"])
             raise RuntimeError("restore failed half way")
         assert conn.execute("SELECT code FROM customers WHERE region = ?", ["asia"]) == [("c3",)]
+
+
+def test_fetch_by_keys_takes_every_key_type_and_fails_like_any_read(tmp_path: Path) -> None:
+    url = make_db(
+        tmp_path / "keys.duckdb",
+        "CREATE TABLE big (id UBIGINT, part VARCHAR, v INTEGER, PRIMARY KEY (id, part))",
+        "INSERT INTO big VALUES (18446744073709551615, 'a', 1), (9223372036854775808, 'b', 2), (5, 'a', 3)",
+    )
+    with connect(url) as conn:
+        schema = conn.introspect("big")
+        single = conn.fetch_by_keys(
+            "big", schema=schema, key_columns=["id"], keys=[(2**64 - 1,), (2**63,), (7,)], chunk=1
+        )
+        batches = [batch for batch in single if batch.num_rows]
+        assert len(batches) == 2  # one query per key
+        assert sorted(pa.Table.from_batches(batches).column("v").to_pylist()) == [1, 2]
+        composite = conn.fetch_by_keys(
+            "big", schema=schema, key_columns=["id", "part"], keys=[(2**64 - 1, "a"), (2**63, "a"), (5, "a")]
+        )
+        assert sorted(pa.Table.from_batches(list(composite)).column("v").to_pylist()) == [1, 3]
+        # A key the column's type cannot hold matches no row.
+        assert not any(
+            b.num_rows for b in conn.fetch_by_keys("big", schema=schema, key_columns=["id"], keys=[(-1,)])
+        )
+        with pytest.raises(TableNotFoundError, match="gone"):
+            list(conn.fetch_by_keys("gone", schema=schema, key_columns=["id"], keys=[(5,)]))
+
+
+def test_out_of_memory_is_a_system_failure_for_every_read(tmp_path: Path) -> None:
+    url = make_db(
+        tmp_path / "mem.duckdb", "CREATE TABLE t AS SELECT range AS i, 'x' || range AS s FROM range(200000)"
+    )
+    with connect(url) as conn:
+        schema = conn.introspect("t")
+        conn.execute("SET memory_limit = '2MB'")
+        aggregate = "SELECT list(s) FROM t"
+        reads = {
+            "stream_query": lambda: list(conn.stream_query(aggregate)),
+            "query_arrow": lambda: conn.query_arrow(aggregate),
+            "execute": lambda: conn.execute(aggregate),
+            "fetch_by_keys": lambda: list(
+                conn.fetch_by_keys(
+                    "t", schema=schema, key_columns=["i"], keys=[(i,) for i in range(0, 200000, 2)]
+                )
+            ),
+        }
+        for name, read in reads.items():
+            with pytest.raises(SystemFailure, match="ran out of memory"):
+                read()
+                pytest.fail(f"{name} did not run out of memory")

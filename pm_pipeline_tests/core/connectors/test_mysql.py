@@ -9,7 +9,7 @@ import pytest
 
 from pm_pipeline.core.connectors import TypeFamily, connect
 from pm_pipeline.core.connectors.mysql import MySqlConnector
-from pm_pipeline.core.errors import ConnectionFailure, TableNotFoundError
+from pm_pipeline.core.errors import ConnectionFailure, SystemFailure, TableNotFoundError
 
 pytestmark = pytest.mark.mariadb
 
@@ -220,3 +220,19 @@ def test_unknown_database_and_missing_table(mariadb_db):
             conn.introspect("no_such_table")
         with pytest.raises(TableNotFoundError, match="no_such_table"):
             list(conn.stream_query("SELECT * FROM no_such_table"))
+
+
+def test_an_error_while_streaming_is_a_failure_naming_the_table(mariadb_db):
+    # The server fails while executing the query, after connectorx has started: connectorx panics.
+    mariadb_db.execute("CREATE TABLE `odd t` (x int)", "INSERT INTO `odd t` VALUES (1), (2), (3)")
+    with connect(mariadb_db.url) as conn:
+        table = conn.qualified("odd t")
+        sql = f"SELECT (SELECT x FROM {table}) AS v FROM {table}"
+        for read in (lambda: list(conn.stream_query(sql)), lambda: conn.query_arrow(sql)):
+            with pytest.raises(
+                SystemFailure, match=r"table `[^`]+`\.`odd t` failed: Subquery returns more than 1 row"
+            ):
+                read()
+        stream = conn.stream_query(f"SELECT x FROM {table}", batch_rows=1)
+        assert next(stream).num_rows == 1
+        stream.close()

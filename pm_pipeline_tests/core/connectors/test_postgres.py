@@ -9,7 +9,7 @@ import pytest
 
 from pm_pipeline.core.connectors import TypeFamily, connect
 from pm_pipeline.core.connectors.postgres import PostgresConnector
-from pm_pipeline.core.errors import ConnectionFailure, TableNotFoundError
+from pm_pipeline.core.errors import ConnectionFailure, SystemFailure, TableNotFoundError
 
 pytestmark = pytest.mark.postgres
 
@@ -188,3 +188,17 @@ def test_unknown_database_and_missing_table(pg_db):
             conn.introspect("no_such_table")
         with pytest.raises(TableNotFoundError, match="no_such_table"):
             list(conn.stream_query("SELECT * FROM no_such_table"))
+
+
+def test_an_error_while_streaming_is_a_failure_naming_the_table(pg_db):
+    # The server fails on the second row, after the stream has started: connectorx panics.
+    pg_db.execute('CREATE TABLE "odd t" (x int)', 'INSERT INTO "odd t" SELECT generate_series(1, 3)')
+    with connect(pg_db.url) as conn:
+        sql = f"SELECT 1 / (x - 2) AS v FROM {conn.qualified('odd t')} ORDER BY x"
+        for read in (lambda: list(conn.stream_query(sql, batch_rows=1)), lambda: conn.query_arrow(sql)):
+            with pytest.raises(SystemFailure, match=r'table "public"\."odd t" failed: division by zero'):
+                read()
+        # Closing a stream early is no failure.
+        stream = conn.stream_query(f"SELECT x FROM {conn.qualified('odd t')}", batch_rows=1)
+        assert next(stream).num_rows == 1
+        stream.close()

@@ -203,6 +203,11 @@ def introspect(engine: Engine, table: str) -> TableSchema:
         return connector.introspect(table)
 
 
+# Key buckets (count, stride) each dialect computes in SQL: a partition of 5, and buckets of 7
+# inside a partition of 3 (the quotient of the hash by 3, modulo 7).
+BUCKETINGS = {"__partition": (5, 1), "__bucket": (7, 3)}
+
+
 @dataclass(frozen=True)
 class Reading:
     """One side of a plan read raw and as SQL canonical text in one query, checked against the reference."""
@@ -228,11 +233,18 @@ def read_side(engine: Engine, table: str, plan: TablePlan, side: Side) -> Readin
             selects.append(
                 f"{sqlhash.row_hash_sql(engine.dialect, plans, side, connector.quote)} AS {connector.quote(name)}"
             )
+        key_hash = sqlhash.row_hash_sql(engine.dialect, plan.keys, side, connector.quote)
+        assert key_hash is not None
+        for name, (count, stride) in BUCKETINGS.items():
+            bucket = sqlhash.bucket_sql(engine.dialect, key_hash, count, stride)
+            selects.append(f"{bucket} AS {connector.quote(name)}")
         result = connector.query_arrow(f"SELECT {', '.join(selects)} FROM {connector.qualified(table)}")
     ids = result.column("__id").to_pylist()
     mismatches = _compare_texts(result, ids, [*plan.keys, *pushed], side)
     mismatches += _compare_hash(result, ids, "__row", pushed, side)
     mismatches += _compare_hash(result, ids, "__key", plan.keys, side)
+    for name, bucketing in BUCKETINGS.items():
+        mismatches += _compare_hash(result, ids, name, plan.keys, side, bucketing)
     return Reading(
         rendered=frozenset(p.name for p in pushed),
         mismatches=tuple(mismatches),
@@ -276,10 +288,23 @@ def _compare_texts(
 
 
 def _compare_hash(
-    result: pa.Table, ids: list[int], name: str, plans: Sequence[ColumnPlan], side: Side
+    result: pa.Table,
+    ids: list[int],
+    name: str,
+    plans: Sequence[ColumnPlan],
+    side: Side,
+    bucketing: tuple[int, int] | None = None,
 ) -> list[Mismatch]:
     canonical = [_canonical(result, p, side) for p in plans]
+    count, stride = bucketing or (None, 1)
     with duckdb.connect() as local:
-        reference = sqlhash.local_hashes(local, canonical, [p.family for p in plans], rows=result.num_rows)
+        reference = sqlhash.local_hashes(
+            local,
+            canonical,
+            [p.family for p in plans],
+            rows=result.num_rows,
+            bucket_count=count,
+            bucket_stride=stride,
+        )
     pairs = zip(result.column(name).to_pylist(), reference.to_pylist(), strict=True)
     return [Mismatch(name, ids[i], None, got, want) for i, (got, want) in enumerate(pairs) if got != want]

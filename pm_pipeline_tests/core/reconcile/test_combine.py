@@ -14,10 +14,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from pm_pipeline.core.config.spec import ColumnRule, TableMapping, Thresholds
+from pm_pipeline.core.config.loader import spec_from_mapping
+from pm_pipeline.core.config.spec import ColumnRule, MigrationSpec, TableMapping, Thresholds
 from pm_pipeline.core.findings import Category, ColumnStats, Finding, Severity, TableReconciliation
 from pm_pipeline.core.reconcile import ReconcileOptions
-from pm_pipeline.core.reconcile.combine import combine_partitions, slice_thresholds
+from pm_pipeline.core.reconcile.combine import combine_partitions, settings_digest, slice_thresholds
 
 from .engines import KINDS, Col, DuckSide, Pair
 
@@ -315,3 +316,71 @@ def test_slice_thresholds_zero_every_count_limit_and_keep_the_rest() -> None:
     assert (sliced.max_missing_rows, sliced.max_extra_rows, sliced.max_duplicate_keys) == (0, 0, 0)
     assert sliced.max_changed_rows == 0
     assert sliced.min_match_score == 0.9 and sliced.tolerated_categories == ["extra_row"]
+
+
+def test_by_default_as_many_findings_are_kept_as_a_whole_table_run_keeps() -> None:
+    limit = ReconcileOptions().findings_limit
+    half = limit // 2 + 1
+    parts = [
+        _part(missing_rows=half, findings=tuple(_missing(index * half + i) for i in range(half)))
+        for index in range(2)
+    ]
+    combined = combine_partitions(parts, thresholds=Thresholds(max_missing_rows=2 * half))
+    assert len(combined.findings) == limit and combined.findings_truncated
+    assert combined.missing_rows == 2 * half
+
+
+def _spec(**changes: Any) -> MigrationSpec:
+    spec: dict[str, Any] = {
+        "source": {"url": "postgresql://app:secret@db1:5432/shop", "timezone": "Europe/Paris"},
+        "target": {"url": "postgresql://app:secret@db2:5432/shop"},
+        "tables": [{"source": "orders", "key": ["id"], "partitions": 4, "updated_at": "changed"}],
+        "thresholds": {"max_missing_rows": 2, "min_match_score": 0.99},
+    }
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = spec
+        for name in parents:
+            node = node[int(name)] if isinstance(node, list) else node[name]
+        node[leaf] = value
+    return spec_from_mapping(spec)
+
+
+def _digest(**changes: Any) -> str:
+    spec = _spec(**changes)
+    return settings_digest(spec, spec.mapping_for("orders"))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tables__0__ignore": ["note"]},
+        {"tables__0__renames": {"note": "remark"}},
+        {"tables__0__key": ["id", "line"]},
+        {"tables__0__columns": {"amount": {"abs_tolerance": 0.01}}},
+        {"tables__0__strategy": "pushdown"},
+        {"tables__0__target": "orders_v2"},
+        {"thresholds__tolerated_categories": ["extra_row"]},
+        {"source__timezone": "UTC"},
+        {"target__url": "postgresql://app:secret@db3:5432/shop"},
+        {"reports": {"clearance": "restricted"}},
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_the_settings_digest_changes_with_what_a_bucket_finds(change: dict[str, Any]) -> None:
+    assert _digest(**change) != _digest()
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"tables__0__partitions": 8},  # checked on its own, with its own message
+        {"tables__0__updated_at": "modified"},  # the drift sensor's
+        {"thresholds__max_missing_rows": 50},  # applied to the combined table
+        {"thresholds__min_match_score": 0.5},
+        {"source__url": "postgresql://app:rotated@db1:5432/shop"},  # a new password, the same database
+    ],
+    ids=lambda change: next(iter(change)),
+)
+def test_the_settings_digest_ignores_what_does_not_change_a_bucket(change: dict[str, Any]) -> None:
+    assert _digest(**change) == _digest()

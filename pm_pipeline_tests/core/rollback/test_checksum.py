@@ -125,7 +125,48 @@ def test_digests_match_the_plain_definition(tmp_path: Path, key: str) -> None:
         first.schema.get_field_index("score"), "score", pa.array([1.5] * first.num_rows)
     )
     for streamed in (batches, [*batches, changed]):
-        mine = digest_batches(streamed, schema)
+        mine = digest_batches(streamed, schema, keep_keys=True)
         rows, checksum, by_key, keyless = plain_digest(streamed, schema)
         assert (mine.rows, mine.checksum, mine.keyless) == (rows, checksum, keyless)
         assert list(mine.by_key.items()) == list(by_key.items())
+
+
+def _every_row_sum(batches: list[pa.RecordBatch], schema: TableSchema) -> str:
+    """The checksum with every row counted once per read, computed one row at a time."""
+    plan = self_plan(schema)
+    total = 0
+    for batch in batches:
+        columns = [
+            canonicalize(batch.column(p.name), plan=p, side="source", strict=True).to_pylist()
+            for p in plan.all_plans
+        ]
+        for values in zip(*columns, strict=True):
+            total += int(hashlib.sha256(plain_row_text(list(values)).encode()).hexdigest(), 16)
+    return f"{total % 2**256:064x}"
+
+
+@pytest.mark.parametrize("key", ["PRIMARY KEY (id)", ""])
+def test_without_keep_keys_no_row_digest_is_kept_and_every_row_counts(tmp_path: Path, key: str) -> None:
+    import duckdb
+
+    path = tmp_path / "t.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute(f"CREATE TABLE t (id INTEGER, name VARCHAR, score DOUBLE, {key})")
+        conn.execute("INSERT INTO t SELECT g, 'n' || g, g / 7 FROM range(1, 501) r(g)")
+    with connect(f"duckdb:///{path}") as connector:
+        schema = connector.introspect("t")
+        batches = list(connector.stream_table("t", schema=schema, batch_rows=64))
+    kept = digest_batches(batches, schema, keep_keys=True)
+    bounded = digest_batches(batches, schema)
+    assert (bounded.by_key, bounded.keyless) == ({}, [])
+    assert len(kept.by_key) + len(kept.keyless) == 500
+    assert (
+        (bounded.rows, bounded.checksum)
+        == (kept.rows, kept.checksum)
+        == (500, plain_digest(batches, schema)[1])
+    )
+    # A batch read twice (a damaged file): without the keys, its rows count twice, as in the integrity checksum.
+    twice = [*batches, batches[0]]
+    repeated = digest_batches(twice, schema)
+    assert repeated.rows == 500 + batches[0].num_rows
+    assert repeated.checksum == _every_row_sum(twice, schema) != bounded.checksum

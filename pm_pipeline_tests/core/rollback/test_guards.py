@@ -146,3 +146,76 @@ def test_apply_step_run_alone_checks_its_own_guards(target: Target, tmp_path: Pa
             )
 
     target.untouched_by(run)
+
+
+def test_a_table_outside_the_snapshot_that_references_it_is_refused_before_any_write(
+    target: Target, tmp_path: Path
+) -> None:
+    # order_items references orders but is not snapshotted: emptying orders would break its rows.
+    postgres = target.engine == "postgres"
+    target.db.execute(*(data.PG_SCHEMA if postgres else data.MY_SCHEMA))
+    manifest = create_snapshot(target.db.url, tables=["customers", "orders"], snapshot_dir=tmp_path / "snap")
+    target.db.execute(*(data.PG_DAMAGE if postgres else data.MY_DAMAGE))
+    plan = build_plan(manifest.directory, target_url=target.db.url, approvals_required=1)
+    audit = tmp_path / "audit.jsonl"
+    approve(plan, approver="alice", audit_log=audit)
+
+    def run() -> None:
+        with pytest.raises(
+            IntegrityRefusal, match=r"order_items.*-> orders.*Snapshot and restore order_items"
+        ):
+            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
+
+    target.untouched_by(run)
+
+
+def test_apply_and_stage_steps_run_alone_refuse_a_modified_file(target: Target, tmp_path: Path) -> None:
+    # The apply step's own guard compares each file's SHA-256 with its manifest, before any write.
+    manifest = _damaged(target, tmp_path)
+    plan = build_plan(manifest.directory, target_url=target.db.url, approvals_required=1)
+    audit = tmp_path / "audit.jsonl"
+    approve(plan, approver="alice", audit_log=audit)
+    file = Path(manifest.directory) / manifest.table("orders").file
+    raw = bytearray(file.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    file.write_bytes(bytes(raw))
+
+    def run() -> None:
+        for step in ("apply_restore", "stage_orders"):
+            with pytest.raises(IntegrityRefusal, match=r"table orders was modified \(SHA-256 differs\)"):
+                run_step(plan, plan.step(step), audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
+
+    target.untouched_by(run)
+    assert not (tmp_path / "x").exists()  # refused before the last export, too
+
+
+def test_a_snapshot_never_marked_verified_is_verified_in_full_before_writing(tmp_path: Path) -> None:
+    import json
+    import sqlite3
+
+    path = tmp_path / "t.db"
+    url = f"sqlite:///{path}"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    manifest = create_snapshot(url, tables=["t"], snapshot_dir=tmp_path / "snap")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE t SET name = 'changed' WHERE id = 2")
+    # The file is unchanged, but the manifest's checksum was never confirmed against it.
+    document = Path(manifest.directory) / "manifest.json"
+    content = json.loads(document.read_text())
+    content["verified"] = False
+    content["tables"][0]["checksum"] = "0" * 64
+    document.write_text(json.dumps(content))
+    plan = build_plan(manifest.directory, target_url=url, approvals_required=1)
+    approve(plan, approver="alice", audit_log=tmp_path / "audit.jsonl")
+    with pytest.raises(IntegrityRefusal, match="table t re-read as 2 rows"):
+        run_step(
+            plan,
+            plan.step("apply_restore"),
+            audit_log=tmp_path / "audit.jsonl",
+            export_dir=tmp_path / "x",
+            dry_run=False,
+        )
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("SELECT name FROM t WHERE id = 2").fetchall() == [("changed",)]

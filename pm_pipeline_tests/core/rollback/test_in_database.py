@@ -101,3 +101,60 @@ def test_in_database_snapshot_is_postgres_only(mariadb_db: Any, tmp_path: Path) 
     with pytest.raises(BadInputError, match="PostgreSQL only, not mysql"):
         create_snapshot(mariadb_db.url, tables=data.TABLES, snapshot_dir=tmp_path / "s", in_database=True)
     assert not (tmp_path / "s").exists()
+
+
+def _plain_fingerprint(pg_db: Any, relation: str) -> tuple[int, str]:
+    """Row count and the sums of the signed 64-bit halves of each row's text MD5, computed here row by row."""
+    import hashlib
+
+    texts = [str(row[0]) for row in pg_db.query(f"SELECT t::text FROM {relation} t")]
+    digests = [hashlib.md5(text.encode()).digest() for text in texts]
+    sums = [sum(int.from_bytes(d[half : half + 8], "big", signed=True) for d in digests) for half in (0, 8)]
+    return len(texts), f"{sums[0]}:{sums[1]}"
+
+
+@pytest.mark.postgres
+def test_copy_fingerprint_is_order_free_counts_repeats_and_matches_its_definition(
+    pg_db: Any, tmp_path: Path
+) -> None:
+    from pm_pipeline.core.rollback.dbcopy import fingerprint_sql
+
+    pg_db.execute(
+        "CREATE TABLE t (id int PRIMARY KEY, name text, amount numeric(8,2), tags jsonb)",
+        "INSERT INTO t SELECT g, CASE WHEN g % 3 = 0 THEN NULL ELSE 'Zoë ' || g END, g / 8.0, "
+        "jsonb_build_object('g', g) FROM generate_series(1, 2000) g",
+        "CREATE TABLE reversed AS SELECT * FROM t ORDER BY id DESC",
+        "CREATE TABLE repeated AS SELECT * FROM t WHERE id <> 2 UNION ALL SELECT * FROM t WHERE id = 1",
+    )
+    manifest = create_snapshot(pg_db.url, tables=["t"], snapshot_dir=tmp_path / "snap", in_database=True)
+    assert manifest.db_copy is not None
+    copy = f'"{manifest.db_copy.schema}"."t"'
+    record = manifest.db_copy.tables["t"]
+
+    def fingerprint(relation: str) -> tuple[int, str]:
+        row = pg_db.query(fingerprint_sql(relation))[0]
+        return int(str(row[0])), str(row[1])
+
+    assert fingerprint(copy) == (record.rows, record.fingerprint) == _plain_fingerprint(pg_db, copy)
+    assert fingerprint("reversed") == fingerprint("t") == fingerprint(copy)
+    assert fingerprint("repeated")[0] == 2000 and fingerprint("repeated") != fingerprint("t")
+    assert fingerprint("(SELECT * FROM t WHERE false)") == (0, "0:0")
+
+
+@pytest.mark.postgres
+def test_a_copy_recorded_with_an_earlier_fingerprint_is_not_used(pg_db: Any, tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from pm_pipeline.core.rollback.dbcopy import check_copies
+
+    manifest = _snapshot(pg_db, tmp_path)
+    copy = manifest.db_copy
+    assert copy is not None
+    earlier = replace(
+        copy, tables={**copy.tables, "orders": replace(copy.tables["orders"], fingerprint="0" * 32)}
+    )
+    with connect(pg_db.url) as connector:
+        assert check_copies(connector, copy, manifest.tables) == {}
+        assert check_copies(connector, earlier, manifest.tables) == {
+            "orders": f"copy {copy.schema}.orders is recorded with a fingerprint of an earlier version"
+        }

@@ -351,13 +351,13 @@ def test_only_columns_the_declarations_cannot_settle_are_profiled() -> None:
     source = _table(
         Column("id", "bigint", F.INTEGER, nullable=False, precision=64),
         Column("note", "varchar(64)", F.TEXT, length=64),
-        Column("code", "varchar(40)", F.TEXT, length=40),
+        Column("code", "text", F.TEXT),
         Column("kind", "varchar(10)", F.TEXT, length=10),
     )
     target = _table(
         Column("id", "bigint", F.INTEGER, nullable=False, precision=64),
         Column("note", "varchar(64)", F.TEXT, length=64),  # same width: fits by declaration
-        Column("code", "varchar(8)", F.TEXT, length=8),  # narrower: only the data can tell
+        Column("code", "varchar(8)", F.TEXT, length=8),  # unbounded into 8: only the data can tell
         Column("kind", "text", F.TEXT),  # wider
     )
     wanted = profiled_columns(
@@ -389,3 +389,20 @@ def test_rename_candidates_are_profiled_on_both_sides_only_together() -> None:
     assert profiled_columns(
         "orders", source, renamed, source_engine="mysql", target_engine="mysql", mapping=spec
     ) == (set(), set())
+
+
+def test_a_loss_the_declarations_decide_needs_no_profile() -> None:
+    source = _table(
+        Column("id", "int", F.INTEGER, precision=32), Column("code", "varchar(40)", F.TEXT, length=40)
+    )
+    target = _table(
+        Column("id", "int", F.INTEGER, precision=32), Column("code", "varchar(8)", F.TEXT, length=8)
+    )
+    assert profiled_columns("orders", source, target, source_engine="mysql", target_engine="mysql") == (
+        set(),
+        set(),
+    )
+    findings = compare_schemas(
+        table="orders", source=source, target=target, source_engine="mysql", target_engine="mysql"
+    ).findings
+    assert [(f.category, f.column) for f in findings] == [(Category.TYPE_NARROWED, "code")]

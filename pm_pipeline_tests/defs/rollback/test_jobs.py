@@ -87,3 +87,45 @@ def test_job_from_spec_uses_latest_snapshot(pg_db: Any, tmp_path: Path) -> None:
     first = {d.node for d in deps[dg.NodeInvocation("verify_snapshot")].values()}  # type: ignore[union-attr]
     assert first == {"freeze_writes"}
     assert job.execute_in_process(run_config=_config(True)).success
+
+
+def test_definitions_without_a_snapshot_load_and_a_corrupted_manifest_is_named(tmp_path: Path) -> None:
+    import sqlite3
+
+    import yaml
+
+    from pm_pipeline.core.errors import IntegrityRefusal
+    from pm_pipeline.definitions import build_definitions
+
+    database = tmp_path / "t.db"
+    with sqlite3.connect(database) as conn:
+        conn.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO parent VALUES (1, 'a')")
+    url = f"sqlite:///{database}"
+    spec_path = tmp_path / "spec.yaml"
+    snapshots = tmp_path / "snap"
+    spec_path.write_text(
+        yaml.safe_dump(
+            {
+                "source": {"url": url},
+                "target": {"url": url},
+                "tables": [{"source": "parent"}],
+                "rollback": {"snapshot_dir": str(snapshots), "audit_log": str(tmp_path / "a.jsonl")},
+            }
+        )
+    )
+    jobs = {job.name for job in build_definitions(spec_path).jobs or []}
+    assert "pm_rollback" not in jobs  # nothing to roll back to yet
+
+    manifest = create_snapshot(url, tables=["parent"], snapshot_dir=snapshots)
+    assert "pm_rollback" in {job.name for job in build_definitions(spec_path).jobs or []}
+
+    manifest_file = Path(manifest.directory) / "manifest.json"
+    manifest_file.write_text(manifest_file.read_text()[:-40])
+    with pytest.raises(
+        IntegrityRefusal, match=rf"{Path(manifest.directory).name}: its manifest is unreadable"
+    ):
+        build_definitions(spec_path)
+    manifest_file.write_text("[1, 2]")
+    with pytest.raises(IntegrityRefusal, match="not a JSON object"):
+        build_definitions(spec_path)
