@@ -9,7 +9,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -301,3 +301,20 @@ def driver_panic(where: str, sql: str, exc: BaseException, *, secret: str | None
 def is_interruption(exc: BaseException) -> bool:
     """Whether an exception must go through untouched: the generator closing, Ctrl-C, exit."""
     return isinstance(exc, (GeneratorExit, KeyboardInterrupt, SystemExit))
+
+
+@contextlib.contextmanager
+def reading_errors(
+    where: str, sql: str, query_error: Callable[[Exception], Exception], *, secret: str | None = None
+) -> Iterator[None]:
+    """Errors while reading through connectorx: driver errors as ``query_error`` maps them, a
+    panic (pyo3's PanicException, a BaseException) as a SystemFailure naming the table, and
+    interruptions (the generator closing, Ctrl-C, exit) unchanged."""
+    try:
+        yield
+    except BaseException as exc:
+        if is_interruption(exc):
+            raise
+        if isinstance(exc, Exception):
+            raise query_error(exc) from None
+        raise driver_panic(where, sql, exc, secret=secret) from None

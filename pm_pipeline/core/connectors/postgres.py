@@ -35,8 +35,7 @@ from pm_pipeline.core.connectors.base import (
     DEFAULT_BATCH_ROWS,
     ConnectionUrl,
     Connector,
-    driver_panic,
-    is_interruption,
+    reading_errors,
     write_failure,
 )
 from pm_pipeline.core.connectors.schema import (
@@ -229,19 +228,8 @@ class PostgresConnector(Connector):
             return TableNotFoundError(f"table {missing.group(1)} not found in {self.url.masked}")
         return ConnectionFailure(f"query failed on {self.url.masked}: {short_reason(message)}")
 
-    @contextlib.contextmanager
-    def _reading(self, sql: str) -> Iterator[None]:
-        """Reading errors: driver errors as in ``_query_error``; a connectorx panic (pyo3's
-        PanicException, a BaseException) as a SystemFailure naming the table; interruptions
-        (the generator closing, Ctrl-C, exit) unchanged."""
-        try:
-            yield
-        except BaseException as exc:
-            if is_interruption(exc):
-                raise
-            if isinstance(exc, Exception):
-                raise self._query_error(exc) from None
-            raise driver_panic(self.describe(), sql, exc, secret=self.url.password) from None
+    def _reading(self, sql: str) -> contextlib.AbstractContextManager[None]:
+        return reading_errors(self.describe(), sql, self._query_error, secret=self.url.password)
 
     def stream_query(
         self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS
