@@ -4,13 +4,16 @@ the differing buckets (and then saying so), and no estimates at all without a ba
 
 from __future__ import annotations
 
+import contextlib
 import io
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
 import pytest
 from rich.console import Console
+from rich.progress import Progress
 
 from pm_pipeline.clitools import TableBars, progress_bar, run_cli_check
 from pm_pipeline.core import run as run_module
@@ -33,10 +36,44 @@ def _terminal() -> Console:
     return Console(file=io.StringIO(), record=True, force_terminal=True, width=120)
 
 
+@contextlib.contextmanager
+def _bars(console: Console | None = None, clock: Clock | None = None) -> Iterator[tuple[Progress, TableBars]]:
+    """Bars shown on ``console`` (a terminal of its own by default), timed by ``clock``."""
+    console = console if console is not None else _terminal()
+    with progress_bar(console, enabled=True, get_time=clock if clock is not None else Clock()) as bar:
+        yield bar, TableBars(bar)
+
+
+def _check(
+    console: Console,
+    *,
+    spec: Path | None = None,
+    source: str | None = None,
+    target: str | None = None,
+    tables: list[str] | None = None,
+    show_progress: bool = True,
+    strategy: str = "auto",
+    integrity: bool = True,
+) -> bool:
+    """`pm-pipeline check` without report files, its progress drawn on ``console``."""
+    return run_cli_check(
+        spec_path=spec,
+        source_url=source,
+        target_url=target,
+        tables=tables,
+        json_path=None,
+        html_path=None,
+        reports_dir=None,
+        show_progress=show_progress,
+        progress_console=console,
+        strategy=strategy,
+        integrity=integrity,
+    )
+
+
 def test_a_bar_shows_rows_of_the_estimate_and_the_time_remaining() -> None:
     console, clock = _terminal(), Clock()
-    with progress_bar(console, enabled=True, get_time=clock) as bar:
-        bars = TableBars(bar)
+    with _bars(console, clock) as (bar, bars):
         advance = bars.start_table("orders", 1000)
         clock.now = 1.0
         advance("source", 250)
@@ -50,8 +87,7 @@ def test_a_bar_shows_rows_of_the_estimate_and_the_time_remaining() -> None:
 
 
 def test_a_table_larger_than_its_estimate_grows_its_bar_and_completes() -> None:
-    with progress_bar(_terminal(), enabled=True, get_time=Clock()) as bar:
-        bars = TableBars(bar)
+    with _bars() as (bar, bars):
         advance = bars.start_table("orders", 100)
         advance("source", 80)
         advance("target", 80)
@@ -61,8 +97,7 @@ def test_a_table_larger_than_its_estimate_grows_its_bar_and_completes() -> None:
 
 
 def test_a_table_smaller_than_its_estimate_completes_when_it_is_done() -> None:
-    with progress_bar(_terminal(), enabled=True, get_time=Clock()) as bar:
-        bars = TableBars(bar)
+    with _bars() as (bar, bars):
         advance = bars.start_table("orders", 1000)
         advance("source", 10)
         assert not bar.tasks[0].finished
@@ -73,8 +108,7 @@ def test_a_table_smaller_than_its_estimate_completes_when_it_is_done() -> None:
 
 def test_without_an_estimate_the_bar_counts_rows() -> None:
     console = _terminal()
-    with progress_bar(console, enabled=True, get_time=Clock()) as bar:
-        bars = TableBars(bar)
+    with _bars(console) as (bar, bars):
         bars.start_table("orders", None)("source", 1234)
         bar.refresh()
         text = console.export_text()
@@ -86,17 +120,7 @@ def test_check_shows_every_table_with_its_rows_against_the_estimates(
 ) -> None:
     paths = demo_copy(tmp_path_factory.getbasetemp(), tmp_path / "demo")
     console = _terminal()
-    run_cli_check(
-        spec_path=paths.spec,
-        source_url=None,
-        target_url=None,
-        tables=None,
-        json_path=None,
-        html_path=None,
-        reports_dir=None,
-        show_progress=True,
-        progress_console=console,
-    )
+    _check(console, spec=paths.spec)
     spec = load_spec(paths.spec)
     text = console.export_text()
     with connect(spec.source.url) as source, connect(spec.target.url) as target:
@@ -112,24 +136,13 @@ def test_check_shows_every_table_with_its_rows_against_the_estimates(
 def test_no_bar_without_progress(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> None:
     paths = demo_copy(tmp_path_factory.getbasetemp(), tmp_path / "demo")
     console = _terminal()
-    run_cli_check(
-        spec_path=paths.spec,
-        source_url=None,
-        target_url=None,
-        tables=["products"],
-        json_path=None,
-        html_path=None,
-        reports_dir=None,
-        show_progress=False,
-        progress_console=console,
-    )
+    _check(console, spec=paths.spec, tables=["products"], show_progress=False)
     assert console.export_text() == ""
 
 
 def test_a_table_that_read_fewer_rows_than_announced_ends_complete_and_says_so() -> None:
     console = _terminal()
-    with progress_bar(console, enabled=True, get_time=Clock()) as bar:
-        bars = TableBars(bar)
+    with _bars(console) as (bar, bars):
         bars.start_table("orders", 2_000_000)("source", 880)
         bars.finish_table("orders")
         bar.refresh()
@@ -158,19 +171,7 @@ def test_a_check_that_reads_only_differing_buckets_ends_complete_with_the_strate
 ) -> None:
     source, target = _duckdb_pair(tmp_path)
     console = _terminal()
-    run_cli_check(
-        spec_path=None,
-        source_url=source,
-        target_url=target,
-        tables=["orders"],
-        json_path=None,
-        html_path=None,
-        reports_dir=None,
-        show_progress=True,
-        progress_console=console,
-        strategy="bucket",
-        integrity=False,
-    )
+    _check(console, source=source, target=target, tables=["orders"], strategy="bucket", integrity=False)
     frames = re.findall(
         r"orders +━+ +done: ([\d,]+) rows read of ~10,000 +\d:\d\d:\d\d 0:00:00", console.export_text()
     )
@@ -191,29 +192,7 @@ def test_no_row_estimates_are_asked_for_without_a_bar(
         (False, _terminal()),  # --no-progress
         (True, Console(file=io.StringIO(), record=True, width=120)),  # stderr is not a terminal
     ):
-        run_cli_check(
-            spec_path=paths.spec,
-            source_url=None,
-            target_url=None,
-            tables=["products"],
-            json_path=None,
-            html_path=None,
-            reports_dir=None,
-            show_progress=show_progress,
-            progress_console=console,
-            integrity=False,
-        )
+        _check(console, spec=paths.spec, tables=["products"], show_progress=show_progress, integrity=False)
         assert console.export_text() == ""
     with pytest.raises(AssertionError, match="without a progress bar"):
-        run_cli_check(
-            spec_path=paths.spec,
-            source_url=None,
-            target_url=None,
-            tables=["products"],
-            json_path=None,
-            html_path=None,
-            reports_dir=None,
-            show_progress=True,
-            progress_console=_terminal(),
-            integrity=False,
-        )
+        _check(_terminal(), spec=paths.spec, tables=["products"], integrity=False)

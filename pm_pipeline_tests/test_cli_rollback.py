@@ -8,7 +8,7 @@ import re
 import sqlite3
 import subprocess
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +17,7 @@ import pytest
 import yaml
 
 from pm_pipeline.cli import main
-from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.rollback import load_manifest
-from pm_pipeline.core.rollback.checksum import table_checksum
 from pm_pipeline_tests.core.rollback import data
 
 
@@ -56,11 +54,6 @@ def write_rollback_spec(
     return spec
 
 
-def _checksums(url: str, tables: list[str]) -> dict[str, tuple[int, str]]:
-    with connect(url) as connector:
-        return {t: (d.rows, d.checksum) for t in tables for d in [table_checksum(connector, t)]}
-
-
 def _only_snapshot(tmp_path: Path) -> Path:
     (folder,) = [p.parent for p in (tmp_path / "snapshots").glob("*/manifest.json")]
     return folder
@@ -89,31 +82,19 @@ class Engine:
     settings: dict[str, Any] = field(default_factory=dict)  # more of the spec's rollback section
 
 
+POSTGRESQL = Engine(
+    "pg_db",
+    data.PG_SCHEMA,
+    data.PG_DAMAGE,
+    "SELECT (SELECT max(id) + 1 FROM customers), (SELECT max(id) + 1 FROM orders)",
+    "SELECT nextval('customers_id_seq'), nextval('orders_id_seq')",
+    "SELECT indexname FROM pg_indexes WHERE tablename = 'orders'",
+    'DELETE FROM "order_items"',
+)
 ENGINES = [
+    pytest.param(POSTGRESQL, marks=pytest.mark.postgres, id="postgresql"),
     pytest.param(
-        Engine(
-            "pg_db",
-            data.PG_SCHEMA,
-            data.PG_DAMAGE,
-            "SELECT (SELECT max(id) + 1 FROM customers), (SELECT max(id) + 1 FROM orders)",
-            "SELECT nextval('customers_id_seq'), nextval('orders_id_seq')",
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'orders'",
-            'DELETE FROM "order_items"',
-        ),
-        marks=pytest.mark.postgres,
-        id="postgresql",
-    ),
-    pytest.param(
-        Engine(
-            "pg_db",
-            data.PG_SCHEMA,
-            data.PG_DAMAGE,
-            "SELECT (SELECT max(id) + 1 FROM customers), (SELECT max(id) + 1 FROM orders)",
-            "SELECT nextval('customers_id_seq'), nextval('orders_id_seq')",
-            "SELECT indexname FROM pg_indexes WHERE tablename = 'orders'",
-            'DELETE FROM "order_items"',
-            {"in_database_snapshot": True},
-        ),
+        replace(POSTGRESQL, settings={"in_database_snapshot": True}),
         marks=pytest.mark.postgres,
         id="postgresql-in-database",
     ),
@@ -152,20 +133,20 @@ def test_snapshot_damage_plan_approve_execute(
     assert (manifest.db_copy is not None) == bool(engine.settings.get("in_database_snapshot"))
     if manifest.db_copy is not None:
         assert f"in-database copy: schema {manifest.db_copy.schema}" in done.stdout
-    snapshot = {t.name: (t.rows, t.checksum) for t in manifest.tables}
-    assert _checksums(db.url, data.TABLES) == snapshot
+    snapshot = data.recorded(manifest)
+    assert data.checksums(db.url) == snapshot
     for entry in manifest.tables:
         assert f"{entry.rows:,}" in done.stdout and entry.checksum in done.stdout
     expected_next = db.query(engine.expected_next_sql)
 
     db.execute(*engine.damage)
-    damaged = _checksums(db.url, data.TABLES)
+    damaged = data.checksums(db.url)
     assert damaged != snapshot
 
     code, out, err = _run(capsys, "rollback", "execute", "--spec", spec)  # a dry run: the default
     assert code == 0, err
     assert engine.restore_sql in out and "nothing was written" in out
-    assert _checksums(db.url, data.TABLES) == damaged
+    assert data.checksums(db.url) == damaged
 
     code, out, err = _run(capsys, "rollback", "plan", "--spec", spec)
     assert code == 0, err
@@ -180,7 +161,7 @@ def test_snapshot_damage_plan_approve_execute(
     refused = _subprocess(tmp_path, "rollback", "execute", "--spec", spec, "--yes")
     assert refused.returncode == 2
     assert "0 of 2 required approvals" in refused.stderr and "Traceback" not in refused.stderr
-    assert _checksums(db.url, data.TABLES) == damaged
+    assert data.checksums(db.url) == damaged
 
     approve = ("rollback", "approve", "--spec", spec, "--plan-checksum", checksum)
     assert _run(capsys, *approve, "--approver", "alice", "--comment", "checked the risk")[0] == 0
@@ -188,7 +169,7 @@ def test_snapshot_damage_plan_approve_execute(
     assert code == 2 and "already approved" in err
     code, _, err = _run(capsys, "rollback", "execute", "--spec", spec, "--yes")
     assert code == 2 and "1 of 2 required approvals" in err and "(alice)" in err
-    assert _checksums(db.url, data.TABLES) == damaged
+    assert data.checksums(db.url) == damaged
     assert "rollback.write.begin" not in _audit_events(tmp_path)
 
     code, out, err = _run(capsys, *approve[:-2], "--plan-checksum", checksum[:16], "--approver", "bob")
@@ -197,7 +178,7 @@ def test_snapshot_damage_plan_approve_execute(
     code, out, err = _run(capsys, "rollback", "execute", "--spec", spec, "--yes")
     assert code == 0, err
 
-    assert _checksums(db.url, data.TABLES) == snapshot
+    assert data.checksums(db.url) == snapshot
     assert db.query(engine.next_sql) == expected_next
     assert ("orders_placed_idx",) in db.query(engine.index_sql)
     exported = (Path(manifest.directory) / "exports").glob("*.parquet")
@@ -250,7 +231,7 @@ def test_approvals_of_an_older_snapshots_plan_do_not_count(
         assert _run(capsys, "rollback", "approve", "--spec", spec, "--plan-checksum", old, "--approver", approver)[0] == 0  # fmt: skip
     assert _run(capsys, "rollback", "snapshot", "--spec", spec)[0] == 0  # a newer snapshot: a new plan
     _damage_sqlite(tmp_path / "target.db")
-    damaged = _checksums(url, ["child", "parent"])
+    damaged = data.checksums(url, ["child", "parent"])
 
     code, _, err = _run(capsys, "rollback", "execute", "--spec", spec, "--yes")
 
@@ -259,7 +240,7 @@ def test_approvals_of_an_older_snapshots_plan_do_not_count(
     assert (
         f"approvals of other plans do not count (alice for plan {old[:12]}, bob for plan {old[:12]})" in err
     )
-    assert _checksums(url, ["child", "parent"]) == damaged
+    assert data.checksums(url, ["child", "parent"]) == damaged
     assert _audit_events(tmp_path)[-1] == "rollback.refused"
 
 
@@ -272,18 +253,16 @@ def test_corrupted_snapshot_is_refused_before_any_write(
     checksum = _plan_checksum(_run(capsys, "rollback", "plan", "--spec", spec)[1])
     for approver in ("alice", "bob"):
         assert _run(capsys, "rollback", "approve", "--spec", spec, "--plan-checksum", checksum, "--approver", approver)[0] == 0  # fmt: skip
-    damaged = _checksums(url, ["child", "parent"])
+    damaged = data.checksums(url, ["child", "parent"])
     folder = _only_snapshot(tmp_path)
     file = next(folder.glob("*_parent.parquet"))
-    raw = bytearray(file.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    file.write_bytes(bytes(raw))
+    data.corrupt(file)
 
     code, _, err = _run(capsys, "rollback", "plan", "--spec", spec)
     assert code == 2 and file.name in err and "modified" in err
     code, _, err = _run(capsys, "rollback", "execute", "--spec", spec, "--yes")
     assert code == 2 and file.name in err and "Traceback" not in err
-    assert _checksums(url, ["child", "parent"]) == damaged
+    assert data.checksums(url, ["child", "parent"]) == damaged
     assert "rollback.write.begin" not in _audit_events(tmp_path)
 
 

@@ -21,7 +21,7 @@ from pm_pipeline.defs.monitoring import read_metric_history
 from pm_pipeline.defs.partitions import bucket_job_name, bucket_key
 from pm_pipeline.defs.tables import table_keys
 from pm_pipeline_tests.conftest import PG_HOST, PG_PORT, PgDatabase, make_pg_database
-from pm_pipeline_tests.defs.test_partitions import summary, whole_table
+from pm_pipeline_tests.defs.test_partitions import execute_request, summary, whole_table
 from pm_pipeline_tests.test_definitions import TABLES, build, demo_copy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.filterwarnings("ignore::dagster.BetaWarning")]
@@ -278,14 +278,7 @@ monitoring:
             )
 
         def execute(request: dg.RunRequest) -> Any:
-            job = defs.resolve_job_def(request.job_name or "migration_check")
-            return job.execute_in_process(
-                instance=instance,
-                partition_key=request.partition_key,
-                asset_selection=request.asset_selection,
-                tags=request.tags,
-                raise_on_error=False,
-            )
+            return execute_request(defs, instance, request)
 
         baseline = tick(drift)
         started = tick(combine)

@@ -22,9 +22,7 @@ from typing import Any
 import pytest
 
 from pm_pipeline.cli import main
-from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.reconcile.verdict import CHECK_NAMES
-from pm_pipeline.core.rollback.checksum import table_checksum
 from pm_pipeline.defs.rollback import ROLLBACK_JOB_NAME
 from pm_pipeline_tests.conftest import PgDatabase
 from pm_pipeline_tests.core.rollback import data
@@ -198,8 +196,7 @@ query Logs($runId: ID!) {
 
 
 def _pg_checksums(url: str) -> dict[str, str]:
-    with connect(url) as connector:
-        return {t: table_checksum(connector, t).checksum for t in data.TABLES}
+    return data.checksum_values(url)
 
 
 @dataclass(frozen=True)

@@ -80,6 +80,23 @@ def summary(result: TableReconciliation) -> dict[str, Any]:
     }
 
 
+def _run_buckets(defs: Any, instance: dg.DagsterInstance, partitions: Iterable[int]) -> None:
+    job = defs.resolve_job_def(bucket_job_name("orders"))
+    for partition in partitions:
+        assert job.execute_in_process(instance=instance, partition_key=str(partition)).success
+
+
+def _combine(defs: Any, instance: dg.DagsterInstance) -> Any:
+    return defs.resolve_job_def("migration_check").execute_in_process(
+        instance=instance, asset_selection=[table_keys("orders").reconciliation], raise_on_error=False
+    )
+
+
+def _failure(result: Any) -> str:
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    return str(failure.event_specific_data.error.message)  # type: ignore[union-attr]
+
+
 def test_a_partitioned_table_has_a_bucket_asset_and_a_job_and_the_main_job_leaves_buckets_out(
     defs: Any, spec_path: Path
 ) -> None:
@@ -106,12 +123,9 @@ def test_a_partitioned_table_has_a_bucket_asset_and_a_job_and_the_main_job_leave
 def test_combining_before_every_bucket_ran_fails_naming_the_missing_buckets(defs: Any) -> None:
     instance = dg.DagsterInstance.ephemeral()
     defs.resolve_job_def(bucket_job_name("orders")).execute_in_process(instance=instance, partition_key="2")
-    result = defs.resolve_job_def("migration_check").execute_in_process(
-        instance=instance, asset_selection=[table_keys("orders").reconciliation], raise_on_error=False
-    )
+    result = _combine(defs, instance)
     assert not result.success
-    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    message = failure.event_specific_data.error.message  # type: ignore[union-attr]
+    message = _failure(result)
     assert "bucket(s) 0, 1, 3 of 4 have not been reconciled" in message
     assert "reconciliation_buckets/orders" in message
 
@@ -126,11 +140,7 @@ def test_buckets_cut_for_another_count_are_not_combined(
         )
     # The spec now cuts orders in 2 buckets: the stored ones were cut in 4.
     halved = build(partitioned_spec(tmp_path / "halved", tmp_path_factory.getbasetemp(), buckets=2))
-    result = halved.resolve_job_def("migration_check").execute_in_process(
-        instance=instance, asset_selection=[table_keys("orders").reconciliation], raise_on_error=False
-    )
-    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    message = failure.event_specific_data.error.message  # type: ignore[union-attr]
+    message = _failure(_combine(halved, instance))
     assert "bucket(s) 0, 1 were reconciled with another number of buckets than the spec's 2" in message
 
 
@@ -179,11 +189,31 @@ MONITORING = """monitoring:
 """
 
 
-def _demo(base: Path, directory: Path, *, buckets: int = BUCKETS, extra: str = "") -> DemoPaths:
+def _demo(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, *, buckets: int = BUCKETS, extra: str = ""
+) -> DemoPaths:
     """A private demo whose spec cuts orders in ``buckets`` buckets (0: reconciled whole)."""
-    paths = demo_copy(base, directory)
+    paths = demo_copy(tmp_path_factory.getbasetemp(), tmp_path / "demo")
     _write_spec(paths, buckets=buckets, extra=extra)
     return paths
+
+
+def _built_demo(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory, *, extra: str = ""
+) -> tuple[DemoPaths, Any, dg.DagsterInstance]:
+    """A private demo cut in ``BUCKETS`` buckets, its definitions and an instance of its own."""
+    paths = _demo(tmp_path, tmp_path_factory, extra=extra)
+    return paths, build(paths.spec), dg.DagsterInstance.ephemeral()
+
+
+def _combined_demo(
+    tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[DemoPaths, Any, dg.DagsterInstance]:
+    """``_built_demo`` once every bucket was reconciled and the buckets combined."""
+    paths, defs, instance = _built_demo(tmp_path, tmp_path_factory)
+    _run_buckets(defs, instance, range(BUCKETS))
+    assert _combine(defs, instance).success
+    return paths, defs, instance
 
 
 def _write_spec(paths: DemoPaths, *, buckets: int, orders: str = "", extra: str = "") -> None:
@@ -194,24 +224,7 @@ def _write_spec(paths: DemoPaths, *, buckets: int, orders: str = "", extra: str 
     )
 
 
-def _run_buckets(defs: Any, instance: dg.DagsterInstance, partitions: Iterable[int]) -> None:
-    job = defs.resolve_job_def(bucket_job_name("orders"))
-    for partition in partitions:
-        assert job.execute_in_process(instance=instance, partition_key=str(partition)).success
-
-
-def _combine(defs: Any, instance: dg.DagsterInstance) -> Any:
-    return defs.resolve_job_def("migration_check").execute_in_process(
-        instance=instance, asset_selection=[table_keys("orders").reconciliation], raise_on_error=False
-    )
-
-
-def _failure(result: Any) -> str:
-    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    return str(failure.event_specific_data.error.message)  # type: ignore[union-attr]
-
-
-def _execute(defs: Any, instance: dg.DagsterInstance, request: dg.RunRequest) -> Any:
+def execute_request(defs: Any, instance: dg.DagsterInstance, request: dg.RunRequest) -> Any:
     """A run request executed as the daemon would launch it: its job, assets, partition and tags."""
     job = defs.resolve_job_def(request.job_name or "migration_check")
     return job.execute_in_process(
@@ -226,11 +239,7 @@ def _execute(defs: Any, instance: dg.DagsterInstance, request: dg.RunRequest) ->
 def test_buckets_reconciled_under_other_settings_are_refused_by_name(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    paths = _demo(tmp_path_factory.getbasetemp(), tmp_path / "demo")
-    defs = build(paths.spec)
-    instance = dg.DagsterInstance.ephemeral()
-    _run_buckets(defs, instance, range(BUCKETS))
-    assert _combine(defs, instance).success
+    paths, defs, instance = _combined_demo(tmp_path, tmp_path_factory)
     # The spec now leaves a column out of the comparison: every stored bucket compared it.
     _write_spec(paths, buckets=BUCKETS, orders="    ignore: [note]\n")
     refused = _combine(defs, instance)
@@ -257,11 +266,7 @@ def test_buckets_reconciled_under_other_settings_are_refused_by_name(
 def test_a_recheck_that_did_not_reach_every_bucket_is_refused(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    paths = _demo(tmp_path_factory.getbasetemp(), tmp_path / "demo")
-    defs = build(paths.spec)
-    instance = dg.DagsterInstance.ephemeral()
-    _run_buckets(defs, instance, range(BUCKETS))
-    assert _combine(defs, instance).success
+    _, defs, instance = _combined_demo(tmp_path, tmp_path_factory)
     assert _combine(defs, instance).success  # the same buckets again: the same reconciliation
     _run_buckets(defs, instance, [0, 2])
     message = _failure(_combine(defs, instance))
@@ -278,9 +283,7 @@ def test_a_recheck_that_did_not_reach_every_bucket_is_refused(
 def test_the_report_is_written_when_a_partitioned_table_has_no_buckets(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    paths = _demo(tmp_path_factory.getbasetemp(), tmp_path / "demo")
-    defs = build(paths.spec)
-    instance = dg.DagsterInstance.ephemeral()
+    paths, defs, instance = _built_demo(tmp_path, tmp_path_factory)
     result = defs.resolve_job_def("migration_check").execute_in_process(
         instance=instance, raise_on_error=False
     )
@@ -326,7 +329,7 @@ def _diff_rows(paths: DemoPaths, pattern: str) -> int:
 def test_diff_files_of_another_bucket_count_or_a_whole_table_run_are_removed(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    paths = _demo(tmp_path_factory.getbasetemp(), tmp_path / "demo", buckets=0)
+    paths = _demo(tmp_path, tmp_path_factory, buckets=0)
     folder = paths.directory / "reports" / "diffs" / "orders"
     instance = dg.DagsterInstance.ephemeral()
     whole = build(paths.spec).resolve_job_def("migration_check")
@@ -368,9 +371,7 @@ def test_a_change_in_the_target_is_rechecked_bucket_by_bucket_and_combined(
     """The review's case: buckets backfilled and combined, then rows change in the target. The drift
     sensor requests every bucket of orders again, the bucket sensor combines them once they are all
     done, and the table's reconciliation shows the change."""
-    paths = _demo(tmp_path_factory.getbasetemp(), tmp_path / "demo", extra=MONITORING)
-    defs = build(paths.spec)
-    instance = dg.DagsterInstance.ephemeral()
+    paths, defs, instance = _built_demo(tmp_path, tmp_path_factory, extra=MONITORING)
     drift = defs.resolve_sensor_def("pm_drift_sensor")
     combine = defs.resolve_sensor_def("pm_bucket_runs")
     assert combine.default_status == dg.DefaultSensorStatus.RUNNING
@@ -390,7 +391,7 @@ def test_a_change_in_the_target_is_rechecked_bucket_by_bucket_and_combined(
     assert set(first.asset_selection) >= {
         table_keys("orders").reconciliation, table_keys("orders").verified, dg.AssetKey(["reports", "migration_report"]),
     }  # fmt: skip
-    before = _execute(defs, instance, first).asset_value(table_keys("orders").reconciliation)
+    before = execute_request(defs, instance, first).asset_value(table_keys("orders").reconciliation)
     assert not tick(combine, started.cursor).run_requests
 
     with duckdb.connect(str(paths.target)) as target:
@@ -409,14 +410,14 @@ def test_a_change_in_the_target_is_rechecked_bucket_by_bucket_and_combined(
     assert {r.tags["pm_pipeline/table"] for r in requests} == {"orders"}
     assert len({r.run_key for r in requests}) == BUCKETS
     for request in requests[:-1]:
-        assert _execute(defs, instance, request).success
+        assert execute_request(defs, instance, request).success
     # One bucket still to go: nothing to combine yet, and combining now is refused.
     skipped = tick(combine, started.cursor)
     assert not skipped.run_requests and "orders (3 of 4 buckets)" in (skipped.skip_message or "")
     assert "re-check is incomplete" in _failure(_combine(defs, instance))
-    assert _execute(defs, instance, requests[-1]).success
+    assert execute_request(defs, instance, requests[-1]).success
     (second,) = tick(combine, started.cursor).run_requests
-    after = _execute(defs, instance, second).asset_value(table_keys("orders").reconciliation)
+    after = execute_request(defs, instance, second).asset_value(table_keys("orders").reconciliation)
     whole = whole_table(paths.spec, "orders")
     assert summary(after) == summary(whole)
     assert after.changed_rows > before.changed_rows
@@ -426,12 +427,10 @@ def test_a_change_in_the_target_is_rechecked_bucket_by_bucket_and_combined(
 def test_a_scheduled_recheck_runs_the_other_tables_then_every_bucket_then_the_combination(
     tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    paths = _demo(tmp_path_factory.getbasetemp(), tmp_path / "demo", extra=MONITORING)
-    defs = build(paths.spec)
+    paths, defs, instance = _built_demo(tmp_path, tmp_path_factory, extra=MONITORING)
     schedule = defs.resolve_schedule_def("nightly")
     sensor = defs.resolve_sensor_def("pm_bucket_runs")
     keys = table_keys("orders")
-    instance = dg.DagsterInstance.ephemeral()
 
     def tick(cursor: str | None) -> Any:
         return sensor.evaluate_tick(
@@ -446,7 +445,7 @@ def test_a_scheduled_recheck_runs_the_other_tables_then_every_bucket_then_the_co
     assert keys.reconciliation not in tables.asset_selection and keys.verified not in tables.asset_selection
     assert {keys.schema, keys.integrity, report_table_key("orders")} <= set(tables.asset_selection)
     assert {table_keys(t).reconciliation for t in TABLES if t != "orders"} <= set(tables.asset_selection)
-    scheduled = _execute(defs, instance, tables)
+    scheduled = execute_request(defs, instance, tables)
     assert scheduled.dagster_run.tags["pm_pipeline/trigger"] == "schedule:nightly"
     # The bucket sensor sees the scheduled run and requests every bucket of orders for it, once.
     after_schedule = tick(started.cursor)
@@ -457,7 +456,7 @@ def test_a_scheduled_recheck_runs_the_other_tables_then_every_bucket_then_the_co
     assert {r.tags["pm_pipeline/trigger"] for r in buckets} == {"schedule:nightly"}
     assert tick(after_schedule.cursor).run_requests == []
     for request in buckets:
-        assert _execute(defs, instance, request).success
+        assert execute_request(defs, instance, request).success
     (combination,) = tick(after_schedule.cursor).run_requests
-    combined = _execute(defs, instance, combination).asset_value(keys.reconciliation)
+    combined = execute_request(defs, instance, combination).asset_value(keys.reconciliation)
     assert summary(combined) == summary(whole_table(paths.spec, "orders"))

@@ -160,60 +160,31 @@ def _missing(key: int, severity: Severity = Severity.ERROR) -> Finding:
     return Finding(table="orders", category=Category.MISSING_ROW, severity=severity, key={"id": key})
 
 
+def _amount(**statistics: Any) -> ColumnStats:
+    """The statistics of the column amount, compared with the target's amt."""
+    return ColumnStats(column="amount", target_column="amt", **statistics)
+
+
 def test_counts_add_up_and_column_statistics_merge() -> None:
-    a = _part(
-        columns=(
-            ColumnStats(
-                column="amount",
-                target_column="amt",
-                compared=10,
-                exact=7,
-                equal_under_rule={"abs_tolerance=0.01": 2},
-                mismatched=1,
-                null_source_only=1,
-                max_abs_diff=0.5,
-                rule="abs_tolerance=0.01",
-            ),
-        ),
-        strategy="pushdown",
-        seconds=2.0,
-        diff_path="/r/diffs/orders/bucket=0/orders",
-    )
-    b = _part(
-        source_rows=12,
-        columns=(
-            ColumnStats(
-                column="amount",
-                target_column="amt",
-                compared=12,
-                exact=10,
-                equal_under_rule={"abs_tolerance=0.01": 1},
-                mismatched=1,
-                null_target_only=2,
-                max_abs_diff=0.25,
-                max_rel_diff=0.1,
-            ),
-        ),
-        seconds=0.5,
-        diff_path="/r/diffs/orders/bucket=1/orders",
-    )
+    rule = "abs_tolerance=0.01"
+    first = _amount(
+        compared=10, exact=7, equal_under_rule={rule: 2}, mismatched=1, null_source_only=1, max_abs_diff=0.5,
+        rule=rule,
+    )  # fmt: skip
+    second = _amount(
+        compared=12, exact=10, equal_under_rule={rule: 1}, mismatched=1, null_target_only=2, max_abs_diff=0.25,
+        max_rel_diff=0.1,
+    )  # fmt: skip
+    a = _part(columns=(first,), strategy="pushdown", seconds=2.0, diff_path="/r/diffs/orders/bucket=0/orders")
+    b = _part(source_rows=12, columns=(second,), seconds=0.5, diff_path="/r/diffs/orders/bucket=1/orders")
     combined = combine_partitions([a, b], thresholds=Thresholds())
     assert combined.source_rows == 22 and combined.matched_rows == 20
     assert combined.columns == (
-        ColumnStats(
-            column="amount",
-            target_column="amt",
-            compared=22,
-            exact=17,
-            equal_under_rule={"abs_tolerance=0.01": 3},
-            mismatched=2,
-            null_source_only=1,
-            null_target_only=2,
-            max_abs_diff=0.5,
-            max_rel_diff=0.1,
-            rule="abs_tolerance=0.01",
+        _amount(
+            compared=22, exact=17, equal_under_rule={rule: 3}, mismatched=2, null_source_only=1,
+            null_target_only=2, max_abs_diff=0.5, max_rel_diff=0.1, rule=rule,
         ),
-    )
+    )  # fmt: skip
     assert combined.strategy == "arrow-hash+pushdown"
     assert combined.seconds == 2.5
     assert combined.diff_path == "/r/diffs/orders"

@@ -1,8 +1,19 @@
-"""Schemas and damage used by the rollback tests: a customer/order/item chain with sequences and indexes."""
+"""Schemas and damage used by the rollback tests (a customer/order/item chain with sequences and
+indexes), and the steps they share: checksums of a target, approved plans, a corrupted file."""
 
 from __future__ import annotations
 
-from typing import Any
+import sqlite3
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.rollback import approve, build_plan, create_snapshot, execute_plan
+from pm_pipeline.core.rollback.checksum import table_checksum
+
+if TYPE_CHECKING:
+    from pm_pipeline.core.rollback import ExecutionResult, Manifest, RollbackPlan
 
 TABLES = ["customers", "orders", "order_items"]
 
@@ -74,3 +85,62 @@ def foreign_keys(db: Any) -> list[tuple[object, ...]]:
 def helper_databases(db: Any) -> list[str]:
     """The shadow/old databases a MariaDB restore of ``db`` created and has not dropped."""
     return [str(row[0]) for row in db.query(f"SHOW DATABASES LIKE '{db.name}\\_\\_pm\\_%'")]
+
+
+def checksums(url: str, tables: Sequence[str] = TABLES) -> dict[str, tuple[int, str]]:
+    """Row count and canonical checksum of each of ``tables`` in the database at ``url``."""
+    with connect(url) as connector:
+        return {t: (d.rows, d.checksum) for t in tables for d in [table_checksum(connector, t)]}
+
+
+def checksum_values(url: str, tables: Sequence[str] = TABLES) -> dict[str, str]:
+    """The canonical checksum alone of each of ``tables`` in the database at ``url``."""
+    return {table: checksum for table, (_, checksum) in checksums(url, tables).items()}
+
+
+def recorded(manifest: Manifest) -> dict[str, tuple[int, str]]:
+    """Row count and checksum of each table as the snapshot ``manifest`` recorded them."""
+    return {t.name: (t.rows, t.checksum) for t in manifest.tables}
+
+
+def approved_plan(
+    url: str,
+    manifest: Manifest,
+    tmp_path: Path,
+    *,
+    approvers: Sequence[str] = ("alice", "bob"),
+    approvals_required: int = 2,
+) -> tuple[RollbackPlan, Path]:
+    """The plan restoring ``manifest`` onto ``url``, approved by each of ``approvers`` in the audit
+    log ``tmp_path / "audit.jsonl"``; with that log."""
+    audit = tmp_path / "audit.jsonl"
+    plan = build_plan(manifest.directory, target_url=url, approvals_required=approvals_required)
+    for approver in approvers:
+        approve(plan, approver=approver, audit_log=audit)
+    return plan, audit
+
+
+def approved_restore(url: str, manifest: Manifest, tmp_path: Path) -> ExecutionResult:
+    """Restore ``manifest`` onto ``url`` for real, by a plan approved by alice and bob."""
+    plan, audit = approved_plan(url, manifest, tmp_path)
+    return execute_plan(plan, audit_log=audit, export_dir=tmp_path / "exports", dry_run=False)
+
+
+def corrupt(path: Path) -> None:
+    """Flip every bit of the middle byte of the file at ``path``."""
+    raw = bytearray(path.read_bytes())
+    raw[len(raw) // 2] ^= 0xFF
+    path.write_bytes(bytes(raw))
+
+
+def sqlite_changed_since_snapshot(tmp_path: Path) -> tuple[Path, str, Manifest]:
+    """A SQLite table ``t`` of two rows, snapshotted, then one row changed: its file, URL and snapshot."""
+    path = tmp_path / "t.db"
+    url = f"sqlite:///{path}"
+    with sqlite3.connect(path) as conn:
+        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
+        conn.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
+    manifest = create_snapshot(url, tables=["t"], snapshot_dir=tmp_path / "snap")
+    with sqlite3.connect(path) as conn:
+        conn.execute("UPDATE t SET name = 'changed' WHERE id = 2")
+    return path, url, manifest

@@ -18,7 +18,6 @@ import pytest
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.rollback import build_plan, create_snapshot, load_manifest
 from pm_pipeline.core.rollback import sql as restore_sql
-from pm_pipeline.core.rollback.checksum import table_checksum
 
 from . import data
 
@@ -37,12 +36,7 @@ def _restore(url: str, snapshot: str, before_write: Any) -> restore_sql.RestoreO
 
 def _restored(url: str, snapshot: str) -> bool:
     manifest = load_manifest(snapshot)
-    with connect(url) as connector:
-        return all(
-            (d.rows, d.checksum) == (t.rows, t.checksum)
-            for t in manifest.tables
-            for d in [table_checksum(connector, t.name)]
-        )
+    return data.checksums(url, [t.name for t in manifest.tables]) == data.recorded(manifest)
 
 
 @pytest.mark.postgres
@@ -79,14 +73,7 @@ def test_postgres_writes_wait_from_the_last_export_to_commit(pg_db: Any, tmp_pat
 
 
 def test_sqlite_writes_wait_from_the_last_export_to_commit(tmp_path: Path) -> None:
-    path = tmp_path / "t.db"
-    url = f"sqlite:///{path}"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
-        conn.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
-    manifest = create_snapshot(url, tables=["t"], snapshot_dir=tmp_path / "snap")
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE t SET name = 'changed' WHERE id = 2")
+    path, url, manifest = data.sqlite_changed_since_snapshot(tmp_path)
     seen: dict[str, object] = {}
 
     def before_write() -> None:

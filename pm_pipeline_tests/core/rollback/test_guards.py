@@ -12,10 +12,10 @@ from typing import Any
 
 import pytest
 
-from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
 from pm_pipeline.core.rollback import (
     Manifest,
+    RollbackPlan,
     approve,
     build_plan,
     create_snapshot,
@@ -23,7 +23,6 @@ from pm_pipeline.core.rollback import (
     run_step,
     verify_snapshot,
 )
-from pm_pipeline.core.rollback.checksum import table_checksum
 
 from . import data
 
@@ -33,16 +32,21 @@ class Target:
     db: Any
     engine: str
 
-    def checksums(self) -> dict[str, tuple[int, str]]:
-        with connect(self.db.url) as connector:
-            return {t: (d.rows, d.checksum) for t in data.TABLES for d in [table_checksum(connector, t)]}
-
     def untouched_by(self, run: Any) -> None:
-        before = self.checksums()
+        before = data.checksums(self.db.url)
         run()
-        assert self.checksums() == before
+        assert data.checksums(self.db.url) == before
         if self.engine == "mariadb":
             assert data.helper_databases(self.db) == []
+
+    def refuses_to_execute(self, plan: RollbackPlan, audit: Path, tmp_path: Path, match: str) -> None:
+        """Executing ``plan`` for real is refused with an error matching ``match``, before any write."""
+
+        def run() -> None:
+            with pytest.raises(IntegrityRefusal, match=match):
+                execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
+
+        self.untouched_by(run)
 
 
 @pytest.fixture(
@@ -57,25 +61,18 @@ def target(request: pytest.FixtureRequest) -> Target:
     return Target(db, engine)
 
 
-def _damaged(target: Target, tmp_path: Path) -> Manifest:
+def _damaged(target: Target, tmp_path: Path, tables: list[str] = data.TABLES) -> Manifest:
     postgres = target.engine == "postgres"
     target.db.execute(*(data.PG_SCHEMA if postgres else data.MY_SCHEMA))
-    manifest = create_snapshot(target.db.url, tables=data.TABLES, snapshot_dir=tmp_path / "snap")
+    manifest = create_snapshot(target.db.url, tables=tables, snapshot_dir=tmp_path / "snap")
     target.db.execute(*(data.PG_DAMAGE if postgres else data.MY_DAMAGE))
     return manifest
 
 
 def test_unapproved_run_stops_before_any_write(target: Target, tmp_path: Path) -> None:
     manifest = _damaged(target, tmp_path)
-    plan = build_plan(manifest.directory, target_url=target.db.url)
-    audit = tmp_path / "audit.jsonl"
-    approve(plan, approver="alice", audit_log=audit)
-
-    def run() -> None:
-        with pytest.raises(IntegrityRefusal, match="1 approval"):
-            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
-
-    target.untouched_by(run)
+    plan, audit = data.approved_plan(target.db.url, manifest, tmp_path, approvers=("alice",))
+    target.refuses_to_execute(plan, audit, tmp_path, match="1 approval")
 
 
 def test_approvals_of_another_plan_or_the_same_person_do_not_count(target: Target, tmp_path: Path) -> None:
@@ -89,55 +86,29 @@ def test_approvals_of_another_plan_or_the_same_person_do_not_count(target: Targe
     approve(plan, approver="alice", audit_log=audit)
     with pytest.raises(BadInputError, match="already approved"):
         approve(plan, approver="alice", audit_log=audit)
-
-    def run() -> None:
-        with pytest.raises(IntegrityRefusal, match="approval"):
-            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
-
-    target.untouched_by(run)
+    target.refuses_to_execute(plan, audit, tmp_path, match="approval")
 
 
 def test_corrupted_snapshot_is_detected_before_any_write(target: Target, tmp_path: Path) -> None:
     manifest = _damaged(target, tmp_path)
-    plan = build_plan(manifest.directory, target_url=target.db.url)
-    audit = tmp_path / "audit.jsonl"
-    approve(plan, approver="alice", audit_log=audit)
-    approve(plan, approver="bob", audit_log=audit)
-    file = Path(manifest.directory) / manifest.table("orders").file
-    raw = bytearray(file.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    file.write_bytes(bytes(raw))
+    plan, audit = data.approved_plan(target.db.url, manifest, tmp_path)
+    data.corrupt(Path(manifest.directory) / manifest.table("orders").file)
     with pytest.raises(IntegrityRefusal, match="orders"):
         verify_snapshot(manifest.directory)
-
-    def run() -> None:
-        with pytest.raises(IntegrityRefusal, match="modified"):
-            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
-
-    target.untouched_by(run)
+    target.refuses_to_execute(plan, audit, tmp_path, match="modified")
 
 
 def test_tampered_audit_log_blocks_the_restore(target: Target, tmp_path: Path) -> None:
     manifest = _damaged(target, tmp_path)
-    plan = build_plan(manifest.directory, target_url=target.db.url)
-    audit = tmp_path / "audit.jsonl"
-    approve(plan, approver="alice", audit_log=audit)
-    approve(plan, approver="bob", audit_log=audit)
+    plan, audit = data.approved_plan(target.db.url, manifest, tmp_path)
     audit.write_text(audit.read_text().replace('"bob"', '"mallory"'))
-
-    def run() -> None:
-        with pytest.raises(IntegrityRefusal, match="audit log"):
-            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
-
-    target.untouched_by(run)
+    target.refuses_to_execute(plan, audit, tmp_path, match="audit log")
 
 
 def test_apply_step_run_alone_checks_its_own_guards(target: Target, tmp_path: Path) -> None:
     # A caller that skips check_approvals (a Dagster re-execution of one op) must still be stopped.
     manifest = _damaged(target, tmp_path)
-    plan = build_plan(manifest.directory, target_url=target.db.url)
-    audit = tmp_path / "audit.jsonl"
-    approve(plan, approver="alice", audit_log=audit)
+    plan, audit = data.approved_plan(target.db.url, manifest, tmp_path, approvers=("alice",))
 
     def run() -> None:
         with pytest.raises(IntegrityRefusal, match="1 approval"):
@@ -152,33 +123,22 @@ def test_a_table_outside_the_snapshot_that_references_it_is_refused_before_any_w
     target: Target, tmp_path: Path
 ) -> None:
     # order_items references orders but is not snapshotted: emptying orders would break its rows.
-    postgres = target.engine == "postgres"
-    target.db.execute(*(data.PG_SCHEMA if postgres else data.MY_SCHEMA))
-    manifest = create_snapshot(target.db.url, tables=["customers", "orders"], snapshot_dir=tmp_path / "snap")
-    target.db.execute(*(data.PG_DAMAGE if postgres else data.MY_DAMAGE))
-    plan = build_plan(manifest.directory, target_url=target.db.url, approvals_required=1)
-    audit = tmp_path / "audit.jsonl"
-    approve(plan, approver="alice", audit_log=audit)
-
-    def run() -> None:
-        with pytest.raises(
-            IntegrityRefusal, match=r"order_items.*-> orders.*Snapshot and restore order_items"
-        ):
-            execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
-
-    target.untouched_by(run)
+    manifest = _damaged(target, tmp_path, tables=["customers", "orders"])
+    plan, audit = data.approved_plan(
+        target.db.url, manifest, tmp_path, approvers=("alice",), approvals_required=1
+    )
+    target.refuses_to_execute(
+        plan, audit, tmp_path, match=r"order_items.*-> orders.*Snapshot and restore order_items"
+    )
 
 
 def test_apply_and_stage_steps_run_alone_refuse_a_modified_file(target: Target, tmp_path: Path) -> None:
     # The apply step's own guard compares each file's SHA-256 with its manifest, before any write.
     manifest = _damaged(target, tmp_path)
-    plan = build_plan(manifest.directory, target_url=target.db.url, approvals_required=1)
-    audit = tmp_path / "audit.jsonl"
-    approve(plan, approver="alice", audit_log=audit)
-    file = Path(manifest.directory) / manifest.table("orders").file
-    raw = bytearray(file.read_bytes())
-    raw[len(raw) // 2] ^= 0xFF
-    file.write_bytes(bytes(raw))
+    plan, audit = data.approved_plan(
+        target.db.url, manifest, tmp_path, approvers=("alice",), approvals_required=1
+    )
+    data.corrupt(Path(manifest.directory) / manifest.table("orders").file)
 
     def run() -> None:
         for step in ("apply_restore", "stage_orders"):
@@ -193,27 +153,19 @@ def test_a_snapshot_never_marked_verified_is_verified_in_full_before_writing(tmp
     import json
     import sqlite3
 
-    path = tmp_path / "t.db"
-    url = f"sqlite:///{path}"
-    with sqlite3.connect(path) as conn:
-        conn.execute("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)")
-        conn.execute("INSERT INTO t VALUES (1, 'a'), (2, 'b')")
-    manifest = create_snapshot(url, tables=["t"], snapshot_dir=tmp_path / "snap")
-    with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE t SET name = 'changed' WHERE id = 2")
+    path, url, manifest = data.sqlite_changed_since_snapshot(tmp_path)
     # The file is unchanged, but the manifest's checksum was never confirmed against it.
     document = Path(manifest.directory) / "manifest.json"
     content = json.loads(document.read_text())
     content["verified"] = False
     content["tables"][0]["checksum"] = "0" * 64
     document.write_text(json.dumps(content))
-    plan = build_plan(manifest.directory, target_url=url, approvals_required=1)
-    approve(plan, approver="alice", audit_log=tmp_path / "audit.jsonl")
+    plan, audit = data.approved_plan(url, manifest, tmp_path, approvers=("alice",), approvals_required=1)
     with pytest.raises(IntegrityRefusal, match="table t re-read as 2 rows"):
         run_step(
             plan,
             plan.step("apply_restore"),
-            audit_log=tmp_path / "audit.jsonl",
+            audit_log=audit,
             export_dir=tmp_path / "x",
             dry_run=False,
         )

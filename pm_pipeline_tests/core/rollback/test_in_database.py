@@ -9,16 +9,10 @@ import pytest
 
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.errors import BadInputError
-from pm_pipeline.core.rollback import Manifest, approve, build_plan, create_snapshot, execute_plan
-from pm_pipeline.core.rollback.checksum import table_checksum
+from pm_pipeline.core.rollback import Manifest, create_snapshot
 from pm_pipeline.core.security.audit import AuditLog
 
 from . import data
-
-
-def _checksums(url: str) -> dict[str, tuple[int, str]]:
-    with connect(url) as connector:
-        return {t: (d.rows, d.checksum) for t in data.TABLES for d in [table_checksum(connector, t)]}
 
 
 def _snapshot(pg_db: Any, tmp_path: Path) -> Manifest:
@@ -26,31 +20,21 @@ def _snapshot(pg_db: Any, tmp_path: Path) -> Manifest:
     return create_snapshot(pg_db.url, tables=data.TABLES, snapshot_dir=tmp_path / "snap", in_database=True)
 
 
-def _restore(pg_db: Any, manifest: Manifest, tmp_path: Path) -> Any:
-    audit = tmp_path / "audit.jsonl"
-    plan = build_plan(manifest.directory, target_url=pg_db.url)
-    approve(plan, approver="alice", audit_log=audit)
-    approve(plan, approver="bob", audit_log=audit)
-    return execute_plan(plan, audit_log=audit, export_dir=tmp_path / "exports", dry_run=False)
-
-
 @pytest.mark.postgres
 def test_restore_from_the_in_database_copy(pg_db: Any, tmp_path: Path) -> None:
     manifest = _snapshot(pg_db, tmp_path)
     copy = manifest.db_copy
     assert copy is not None and manifest.verified
-    assert {name: (r.rows, r.checksum) for name, r in copy.tables.items()} == {
-        t.name: (t.rows, t.checksum) for t in manifest.tables
-    }
+    assert {name: (r.rows, r.checksum) for name, r in copy.tables.items()} == data.recorded(manifest)
     copied = pg_db.query(
         f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{copy.schema}' ORDER BY 1"
     )
     assert copied == [("customers",), ("order_items",), ("orders",)]
     pg_db.execute(*data.PG_DAMAGE)
 
-    result = _restore(pg_db, manifest, tmp_path)
+    result = data.approved_restore(pg_db.url, manifest, tmp_path)
 
-    assert _checksums(pg_db.url) == {t.name: (t.rows, t.checksum) for t in manifest.tables}
+    assert data.checksums(pg_db.url) == data.recorded(manifest)
     assert pg_db.query("SELECT nextval('customers_id_seq'), nextval('orders_id_seq')") == [(301, 601)]
     assert ("orders_placed_idx",) in pg_db.query(
         "SELECT indexname FROM pg_indexes WHERE tablename = 'orders'"
@@ -75,9 +59,9 @@ def test_a_copy_missing_or_changed_is_not_used(pg_db: Any, tmp_path: Path) -> No
         f"UPDATE \"{schema}\".orders SET note = 'edited' WHERE id = 7", f'DROP TABLE "{schema}".order_items'
     )
 
-    result = _restore(pg_db, manifest, tmp_path)
+    result = data.approved_restore(pg_db.url, manifest, tmp_path)
 
-    assert _checksums(pg_db.url) == {t.name: (t.rows, t.checksum) for t in manifest.tables}
+    assert data.checksums(pg_db.url) == data.recorded(manifest)
     steps = {s.name: s for s in result.steps}
     assert f"copy {schema}.order_items is missing" in steps["verify_snapshot"].detail
     apply = steps["apply_restore"].detail

@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 
-from pm_pipeline.core.connectors import connect
-from pm_pipeline.core.rollback import approve, build_plan, create_snapshot, execute_plan
-from pm_pipeline.core.rollback.checksum import table_checksum
+from pm_pipeline.core.rollback import create_snapshot, execute_plan
 
 from . import data
 
@@ -35,11 +33,6 @@ MY_POINTS = ["begin", "load:customers", "load:orders", "verified", "swap", "swap
 # From an in-database copy only the loading differs (INSERT ... SELECT in the same transaction).
 PG_COPY_POINTS = ["load:customers", "commit", "committed"]
 RESTORED_AT = {"swapped", "committed"}
-
-
-def _checksums(url: str) -> dict[str, tuple[int, str]]:
-    with connect(url) as connector:
-        return {t: (d.rows, d.checksum) for t in data.TABLES for d in [table_checksum(connector, t)]}
 
 
 def _kill_at(point: str, plan_args: list[str], tmp_path: Path) -> None:
@@ -64,23 +57,20 @@ def _run_kills(
     manifest = create_snapshot(
         db.url, tables=data.TABLES, snapshot_dir=tmp_path / "snap", in_database=in_database
     )
-    restored = {t.name: (t.rows, t.checksum) for t in manifest.tables}
-    audit = tmp_path / "audit.jsonl"
-    plan = build_plan(manifest.directory, target_url=db.url)
-    approve(plan, approver="alice", audit_log=audit)
-    approve(plan, approver="bob", audit_log=audit)
+    restored = data.recorded(manifest)
+    plan, audit = data.approved_plan(db.url, manifest, tmp_path)
     args = [manifest.directory, db.url, str(audit), str(tmp_path / "exports")]
     for point in points:
         db.execute(*damage)
-        damaged = _checksums(db.url)
+        damaged = data.checksums(db.url)
         assert damaged != restored
         _kill_at(point, args, tmp_path)
-        after = _checksums(db.url)
+        after = data.checksums(db.url)
         assert after == (restored if point in RESTORED_AT else damaged), f"killed at {point}"
         if point != "committed":
             # Recover the way an operator would: run the same approved plan again.
             execute_plan(plan, audit_log=audit, export_dir=tmp_path / "exports", dry_run=False)
-        assert _checksums(db.url) == restored
+        assert data.checksums(db.url) == restored
 
 
 @pytest.mark.postgres

@@ -9,7 +9,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from pm_pipeline.core.errors import IntegrityRefusal
-from pm_pipeline.core.rollback import approve, build_plan, create_snapshot, execute_plan, run_step
+from pm_pipeline.core.rollback import create_snapshot, execute_plan, run_step
 from pm_pipeline.core.security.audit import AuditLog
 
 from . import data
@@ -20,10 +20,10 @@ pytestmark = pytest.mark.postgres
 def test_a_difference_after_the_restore_fails_with_its_rows(pg_db: Any, tmp_path: Path) -> None:
     pg_db.execute(*data.PG_SCHEMA)
     manifest = create_snapshot(pg_db.url, tables=data.TABLES, snapshot_dir=tmp_path / "snap")
-    audit = tmp_path / "audit.jsonl"
     exports = tmp_path / "exports"
-    plan = build_plan(manifest.directory, target_url=pg_db.url, approvals_required=1)
-    approve(plan, approver="alice", audit_log=audit)
+    plan, audit = data.approved_plan(
+        pg_db.url, manifest, tmp_path, approvers=("alice",), approvals_required=1
+    )
     execute_plan(plan, audit_log=audit, export_dir=exports, dry_run=False)
     # A writer that was not frozen changes the target right after the restore committed.
     pg_db.execute(

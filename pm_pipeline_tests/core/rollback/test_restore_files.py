@@ -12,6 +12,8 @@ from pm_pipeline.core.errors import IntegrityRefusal
 from pm_pipeline.core.rollback import approve, build_plan, create_snapshot, execute_plan
 from pm_pipeline.core.rollback.checksum import table_checksum
 
+from . import data
+
 SCHEMA = [
     "CREATE TABLE parent (id INTEGER PRIMARY KEY, name VARCHAR)",
     "CREATE TABLE child (id INTEGER PRIMARY KEY, parent_id INTEGER REFERENCES parent(id), v DECIMAL(6,2))",
@@ -29,13 +31,11 @@ def _run(url: str, execute: Any, tmp_path: Path, *, schema: list[str] = SCHEMA) 
     execute(*schema)
     manifest = create_snapshot(url, tables=["parent", "child"], snapshot_dir=tmp_path / "snap")
     execute(*DAMAGE)
-    plan = build_plan(manifest.directory, target_url=url, approvals_required=1)
+    plan, audit = data.approved_plan(url, manifest, tmp_path, approvers=("alice",), approvals_required=1)
     if schema is SCHEMA:  # with the foreign key, parents load first
         assert plan.load_order == ("parent", "child")
-    approve(plan, approver="alice", audit_log=tmp_path / "audit.jsonl")
-    execute_plan(plan, audit_log=tmp_path / "audit.jsonl", export_dir=tmp_path / "x", dry_run=False)
-    with connect(url) as connector:
-        restored = {t: table_checksum(connector, t).checksum for t in ("parent", "child")}
+    execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
+    restored = data.checksum_values(url, ("parent", "child"))
     assert restored == {t.name: t.checksum for t in manifest.tables}
 
 

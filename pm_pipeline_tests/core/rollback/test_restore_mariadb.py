@@ -10,10 +10,8 @@ import pyarrow.parquet as pq
 import pymysql
 import pytest
 
-from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.errors import IntegrityRefusal
-from pm_pipeline.core.rollback import Manifest, approve, build_plan, create_snapshot, execute_plan
-from pm_pipeline.core.rollback.checksum import table_checksum
+from pm_pipeline.core.rollback import Manifest, build_plan, create_snapshot, execute_plan
 
 from . import data
 
@@ -21,19 +19,6 @@ pytestmark = pytest.mark.mariadb
 INCREMENTS = (
     "SELECT TABLE_NAME, AUTO_INCREMENT FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE()"
 )
-
-
-def _checksums(url: str, tables: list[str] = data.TABLES) -> dict[str, tuple[int, str]]:
-    with connect(url) as connector:
-        return {t: (d.rows, d.checksum) for t in tables for d in [table_checksum(connector, t)]}
-
-
-def _approved_run(db: Any, manifest: Manifest, tmp_path: Path) -> Any:
-    audit = tmp_path / "audit.jsonl"
-    plan = build_plan(manifest.directory, target_url=db.url)
-    approve(plan, approver="alice", audit_log=audit)
-    approve(plan, approver="bob", audit_log=audit)
-    return execute_plan(plan, audit_log=audit, export_dir=tmp_path / "exports", dry_run=False)
 
 
 def test_mariadb_restore_round_trip(mariadb_db: Any, tmp_path: Path) -> None:
@@ -50,11 +35,11 @@ def test_mariadb_restore_round_trip(mariadb_db: Any, tmp_path: Path) -> None:
     plan = build_plan(manifest.directory, target_url=mariadb_db.url)
     with pytest.raises(IntegrityRefusal, match="0 approval"):
         execute_plan(plan, audit_log=audit, export_dir=tmp_path / "exports", dry_run=False)
-    assert _checksums(mariadb_db.url) != {t.name: (t.rows, t.checksum) for t in manifest.tables}
+    assert data.checksums(mariadb_db.url) != data.recorded(manifest)
 
-    result = _approved_run(mariadb_db, manifest, tmp_path)
+    result = data.approved_restore(mariadb_db.url, manifest, tmp_path)
 
-    assert _checksums(mariadb_db.url) == {t.name: (t.rows, t.checksum) for t in manifest.tables}
+    assert data.checksums(mariadb_db.url) == data.recorded(manifest)
     assert mariadb_db.query(INCREMENTS) == increments
     names = {row[2] for row in mariadb_db.query("SHOW INDEX FROM orders")}
     assert "orders_placed_idx" in names
@@ -86,7 +71,7 @@ def test_foreign_key_cycle_is_swapped_in(mariadb_db: Any, tmp_path: Path) -> Non
     manifest = create_snapshot(mariadb_db.url, tables=["a", "b"], snapshot_dir=tmp_path / "s")
     mariadb_db.execute("SET FOREIGN_KEY_CHECKS = 0", "DELETE FROM b", "UPDATE a SET b_id = NULL")
 
-    _approved_run(mariadb_db, manifest, tmp_path)
+    data.approved_restore(mariadb_db.url, manifest, tmp_path)
 
     assert mariadb_db.query("SELECT a.id, a.b_id, b.a_id FROM a JOIN b ON b.id = a.b_id") == [(1, 1, 1)]
     assert data.foreign_keys(mariadb_db) == [("a", "a_b", 1, "b"), ("b", "b_a", 1, "a")]
@@ -94,10 +79,10 @@ def test_foreign_key_cycle_is_swapped_in(mariadb_db: Any, tmp_path: Path) -> Non
 
 def _refused_before_any_write(db: Any, manifest: Manifest, tmp_path: Path, match: str) -> None:
     tables = [t.name for t in manifest.tables]
-    before = _checksums(db.url, tables)
+    before = data.checksums(db.url, tables)
     with pytest.raises(IntegrityRefusal, match=match):
-        _approved_run(db, manifest, tmp_path)
-    assert _checksums(db.url, tables) == before
+        data.approved_restore(db.url, manifest, tmp_path)
+    assert data.checksums(db.url, tables) == before
 
 
 def test_tables_referenced_from_outside_the_snapshot_are_refused(mariadb_db: Any, tmp_path: Path) -> None:
@@ -147,11 +132,9 @@ def test_a_child_restored_without_its_parent_keeps_referencing_the_live_parent(
     manifest = create_snapshot(mariadb_db.url, tables=["orders", "order_items"], snapshot_dir=tmp_path / "s")
     mariadb_db.execute("DELETE FROM order_items WHERE order_id <= 20", "UPDATE orders SET note = 'x'")
 
-    _approved_run(mariadb_db, manifest, tmp_path)
+    data.approved_restore(mariadb_db.url, manifest, tmp_path)
 
-    assert _checksums(mariadb_db.url, ["orders", "order_items"]) == {
-        t.name: (t.rows, t.checksum) for t in manifest.tables
-    }
+    assert data.checksums(mariadb_db.url, ["orders", "order_items"]) == data.recorded(manifest)
     assert data.foreign_keys(mariadb_db) == data.MY_FOREIGN_KEYS
     with pytest.raises(pymysql.err.IntegrityError, match="fk_orders_customer"):
         mariadb_db.execute("INSERT INTO orders (customer_id) VALUES (999999)")

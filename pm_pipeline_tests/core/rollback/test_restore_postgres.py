@@ -8,26 +8,18 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.errors import IntegrityRefusal
 from pm_pipeline.core.rollback import (
-    approve,
     assess_risk,
     build_plan,
     create_snapshot,
     execute_plan,
     verify_audit_log,
 )
-from pm_pipeline.core.rollback.checksum import table_checksum
 
 from . import data
 
 pytestmark = pytest.mark.postgres
-
-
-def _checksums(url: str) -> dict[str, tuple[int, str]]:
-    with connect(url) as connector:
-        return {t: (d.rows, d.checksum) for t in data.TABLES for d in [table_checksum(connector, t)]}
 
 
 def _damaged(pg_db: Any, tmp_path: Path) -> Any:
@@ -40,17 +32,14 @@ def _damaged(pg_db: Any, tmp_path: Path) -> Any:
 def test_restore_brings_back_rows_sequences_and_index(pg_db: Any, tmp_path: Path) -> None:
     manifest = _damaged(pg_db, tmp_path)
     assert manifest.verified
-    assert _checksums(pg_db.url) != {t.name: (t.rows, t.checksum) for t in manifest.tables}
-    audit = tmp_path / "audit.jsonl"
-    plan = build_plan(manifest.directory, target_url=pg_db.url)
+    assert data.checksums(pg_db.url) != data.recorded(manifest)
+    plan, audit = data.approved_plan(pg_db.url, manifest, tmp_path)
     assert plan.load_order == ("customers", "orders", "order_items")
-    approve(plan, approver="alice", audit_log=audit)
-    approve(plan, approver="bob", audit_log=audit)
 
     result = execute_plan(plan, audit_log=audit, export_dir=tmp_path / "exports", dry_run=False)
 
     assert result.restored
-    assert _checksums(pg_db.url) == {t.name: (t.rows, t.checksum) for t in manifest.tables}
+    assert data.checksums(pg_db.url) == data.recorded(manifest)
     assert pg_db.query("SELECT nextval('customers_id_seq'), nextval('orders_id_seq')") == [(301, 601)]
     assert ("orders_placed_idx",) in pg_db.query(
         "SELECT indexname FROM pg_indexes WHERE tablename = 'orders'"
@@ -79,9 +68,9 @@ def test_risk_counts_changes_since_snapshot(pg_db: Any, tmp_path: Path) -> None:
 
 
 def _unchanged_after(pg_db: Any, tmp_path: Path, run: Any) -> None:
-    before = _checksums(pg_db.url)
+    before = data.checksums(pg_db.url)
     run()
-    assert _checksums(pg_db.url) == before
+    assert data.checksums(pg_db.url) == before
 
 
 def test_dry_run_writes_nothing_and_shows_the_sql(pg_db: Any, tmp_path: Path) -> None:
@@ -123,9 +112,10 @@ def test_fk_cycle_needs_deferrable_constraints(pg_db: Any, tmp_path: Path) -> No
         "ALTER TABLE b ALTER CONSTRAINT b_a_id_fkey DEFERRABLE",
     )
     manifest = create_snapshot(pg_db.url, tables=["a", "b"], snapshot_dir=tmp_path / "s2")
-    plan = build_plan(manifest.directory, target_url=pg_db.url, approvals_required=1)
+    plan, audit = data.approved_plan(
+        pg_db.url, manifest, tmp_path, approvers=("alice",), approvals_required=1
+    )
     assert plan.deferred_cycles
     pg_db.execute("UPDATE a SET b_id = NULL", "DELETE FROM b")
-    approve(plan, approver="alice", audit_log=tmp_path / "audit.jsonl")
-    execute_plan(plan, audit_log=tmp_path / "audit.jsonl", export_dir=tmp_path / "x", dry_run=False)
+    execute_plan(plan, audit_log=audit, export_dir=tmp_path / "x", dry_run=False)
     assert pg_db.query("SELECT a.id, a.b_id, b.a_id FROM a JOIN b ON b.id = a.b_id") == [(1, 1, 1)]

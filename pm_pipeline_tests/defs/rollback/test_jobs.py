@@ -9,10 +9,9 @@ import dagster as dg
 import pytest
 
 from pm_pipeline.core.config.spec import MigrationSpec
-from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.rollback import approve, build_plan, create_snapshot
-from pm_pipeline.core.rollback.checksum import table_checksum
 from pm_pipeline.defs.rollback import build_rollback_job
+from pm_pipeline_tests.core.rollback import data
 
 pytestmark = pytest.mark.postgres
 
@@ -26,8 +25,7 @@ DAMAGE = ["DELETE FROM child WHERE id > 150", "UPDATE parent SET name = 'x' WHER
 
 
 def _checksums(url: str) -> dict[str, str]:
-    with connect(url) as connector:
-        return {t: table_checksum(connector, t).checksum for t in ("parent", "child")}
+    return data.checksum_values(url, ("parent", "child"))
 
 
 def _config(dry_run: bool) -> dg.RunConfig:
