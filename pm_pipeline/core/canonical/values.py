@@ -20,6 +20,7 @@ import json
 import uuid
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -69,6 +70,8 @@ def _canonicalize(
 ) -> pa.Array:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
+    if pa.types.is_null(array.type):  # a column of NULLs only, as a file reader may type it
+        return pa.nulls(len(array), canonical_type(plan.family))
     rule = plan.rule
     if side == "source" and rule.value_map and not strict:
         array = _apply_value_map(array, rule.value_map)
@@ -186,19 +189,56 @@ def _to_decimal_text(array: pa.Array) -> pa.Array:
         odd = pc.match_substring(text, "E")
     else:
         text = array.cast(pa.string()) if not pa.types.is_string(array.type) else array
-        text = pc.utf8_trim_whitespace(text)
-        odd = pc.match_substring_regex(text, r"[eE]|^\+|^-?\.|\.$|^-?0\d")
+        odd = _odd_decimal_text(text)
+        if odd is None:
+            text = pc.utf8_trim_whitespace(text)
+            odd = pc.match_substring_regex(text, _ODD_DECIMAL)
     # The other shapes (digits, an optional '-', at most one point between digits) only need
     # their fractional zeros and a bare point trimmed; the odd ones go through Decimal.
     with_point = pc.match_substring(text, ".")
-    stripped = pc.ascii_rtrim(pc.ascii_rtrim(text, characters="0"), characters=".")
-    out = pc.if_else(with_point, stripped, text)
-    out = pc.if_else(pc.equal(out, "-0"), "0", out)
+    out = pc.ascii_rtrim(pc.ascii_rtrim(text, characters="0"), characters=".")
+    if not pc.all(with_point).as_py():
+        out = pc.if_else(with_point, out, text)
+    negative_zero = pc.equal(out, "-0")
+    if pc.any(negative_zero).as_py():
+        out = pc.if_else(negative_zero, "0", out)
     if pc.any(odd).as_py():
         mask = pc.fill_null(odd, False)
         fixed = _python_map(pc.filter(text, mask), _normalise_decimal, pa.string())
         out = pc.replace_with_mask(out, mask, fixed)
     return out
+
+
+_ODD_DECIMAL = r"[eE]|^\+|^-?\.|\.$|^-?0\d"  # shapes that need Decimal to normalise
+_UNUSUAL_BYTES = np.frombuffer(b"eE+ \t\n\r\x0b\x0c", dtype=np.uint8)
+
+
+def _odd_decimal_text(text: pa.Array) -> pa.Array | None:
+    """Which values of untrimmed decimal text need Decimal, or None when a value may need trimming.
+
+    Database renderings are plain: one scan of the text bytes for exponents, '+' and blanks
+    settles most batches, and the shapes left (a bare leading or trailing point, leading zeros)
+    are told by their ends, without a regular expression.
+    """
+    data = text.buffers()[2]
+    if data is not None and np.isin(np.frombuffer(data, dtype=np.uint8), _UNUSUAL_BYTES).any():
+        return None
+    length = pc.binary_length(text)
+    zeros = pc.or_(
+        pc.and_(
+            pc.starts_with(text, "0"), pc.and_(pc.greater(length, 1), pc.invert(pc.starts_with(text, "0.")))
+        ),
+        pc.and_(
+            pc.starts_with(text, "-0"), pc.and_(pc.greater(length, 2), pc.invert(pc.starts_with(text, "-0.")))
+        ),
+    )
+    points = pc.or_(pc.or_(pc.starts_with(text, "."), pc.starts_with(text, "-.")), pc.ends_with(text, "."))
+    maybe = pc.fill_null(pc.or_(zeros, points), False)
+    if not pc.any(maybe).as_py():
+        return maybe
+    # The few candidates get the exact test (a leading zero must be followed by a digit).
+    confirmed = pc.match_substring_regex(pc.filter(text, maybe), _ODD_DECIMAL)
+    return pc.replace_with_mask(maybe, maybe, pc.fill_null(confirmed, False))
 
 
 def _normalise_decimal(text: str) -> str:
@@ -222,6 +262,7 @@ def _normalise_decimal(text: str) -> str:
     return ("-" if sign else "") + number
 
 
+_BOOL_TEXT = pa.array(["false", "true"])
 _TRUE = {"1", "t", "true", "y", "yes", "on"}
 _FALSE = {"0", "f", "false", "n", "no", "off"}
 
@@ -230,6 +271,9 @@ def _to_bool_text(array: pa.Array) -> pa.Array:
     if pa.types.is_boolean(array.type):
         return pc.if_else(array, "true", "false")
     if pa.types.is_integer(array.type):  # MySQL BOOLEAN is TINYINT(1)
+        low, high = (bound.as_py() for bound in pc.min_max(array).values())
+        if low is None or (low >= 0 and high <= 1):
+            return pc.take(_BOOL_TEXT, array)
         text = array.cast(pa.string())
         other = pc.binary_join_element_wise("?", text, "")
         is_true, is_false = pc.equal(array, 1), pc.equal(array, 0)
@@ -255,7 +299,14 @@ def _to_date_text(array: pa.Array, *, map_zero: bool) -> pa.Array:
 def _to_instant(array: pa.Array, *, zone: str, map_zero: bool) -> pa.Array:
     """Microseconds since the epoch in UTC. Naive values are read in ``zone``."""
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
-        text = pc.utf8_trim_whitespace(array.cast(pa.string()))
+        text = array.cast(pa.string())
+        if not pc.any(pc.starts_with(text, _ZERO_DATE_PREFIX)).as_py():
+            # Database renderings: no blanks, no offsets, no zero dates. Anything else fails here.
+            try:
+                return _instant_micros(text.cast(pa.timestamp("us")), zone)
+            except pa.ArrowInvalid:
+                pass
+        text = pc.utf8_trim_whitespace(text)
         zero = pc.starts_with(text, _ZERO_DATE_PREFIX)
         text = pc.if_else(zero, pa.scalar(None, pa.string()), text)
         # An offset follows a time of day: the '-15' ending a plain date ('2024-01-15') is no zone.

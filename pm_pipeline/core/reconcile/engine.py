@@ -50,6 +50,9 @@ class ReconcileOptions:
     bucket_rows: int = ROWS_PER_BUCKET  # bucket strategy: rows per bucket (fewer: more, smaller buckets)
 
 
+_FILL_MEMORY = "64MB"
+
+
 def _severity(category: Category, count: int, thresholds: Thresholds) -> Severity:
     if str(category) in thresholds.tolerated_categories:
         return Severity.WARNING
@@ -88,7 +91,8 @@ def reconcile_table(
     )
     work = Path(tempfile.mkdtemp(prefix="pm-reconcile-", dir=options.work_dir))
     try:
-        connection = duckdb.connect(str(work / "stash.duckdb"))
+        # In memory: the stash is written once and read once, and spills to work_dir past the limit.
+        connection = duckdb.connect(":memory:")
         connection.execute(f"SET memory_limit='{options.memory_limit}'")
         connection.execute(f"SET temp_directory='{work / 'spill'}'")
         connection.execute("SET preserve_insertion_order=false")
@@ -104,7 +108,11 @@ def reconcile_table(
                 bucket_rows=options.bucket_rows,
                 forced_by=options.strategy_source if from_options else "the spec",
             )
+            # Filling writes each stash row once: a small buffer suffices (the rest spills), and
+            # leaves room for the batches in flight. The join gets the whole limit.
+            connection.execute(f"SET memory_limit='{_FILL_MEMORY}'")
             rows = _stash_both(connection, plan, readers, choice, options, progress)
+            connection.execute(f"SET memory_limit='{options.memory_limit}'")
             if plan.keyless:
                 result = _keyless(connection, plan, rows, options)
             else:
@@ -221,7 +229,11 @@ def _keyed(
     options: ReconcileOptions,
 ) -> dict[str, Any]:
     thresholds = options.thresholds
-    outcome = join.run_join(connection, plan, duplicate_sample=options.findings_limit)
+    unique = (
+        plan.key_declared_unique(source_schema, "source"),
+        plan.key_declared_unique(target_schema, "target"),
+    )
+    outcome = join.run_join(connection, plan, duplicate_sample=options.findings_limit, unique=unique)
     findings: list[Finding] = []
     limit = options.findings_limit
     for side, dups, count in (

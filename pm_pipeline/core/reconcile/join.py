@@ -51,13 +51,26 @@ def _tolerance_screen(index: int, column: ColumnPlan) -> str:
     return f"(({a} IS NULL AND {b} IS NULL) OR ({a} IS NOT NULL AND {b} IS NOT NULL AND {within}))"
 
 
-def run_join(connection: duckdb.DuckDBPyConnection, plan: TablePlan, *, duplicate_sample: int) -> JoinOutcome:
-    """Classify keys and build table ``suspects`` (canonical and raw keys of rows to diff in detail)."""
+def run_join(
+    connection: duckdb.DuckDBPyConnection,
+    plan: TablePlan,
+    *,
+    duplicate_sample: int,
+    unique: tuple[bool, bool] = (False, False),
+) -> JoinOutcome:
+    """Classify keys and build table ``suspects`` (canonical and raw keys of rows to diff in detail).
+
+    ``unique`` tells, per side, that the database guarantees one row per canonical key
+    (``TablePlan.key_declared_unique``): that side is not searched for duplicates.
+    """
     keys = _keys(plan)
     key_list = ", ".join(keys)
     out = JoinOutcome()
     sql = connection.execute
-    for side, name in (("source", SRC), ("target", TGT)):
+    for side, name, declared in (("source", SRC, unique[0]), ("target", TGT, unique[1])):
+        if declared:
+            sql(f"CREATE TABLE dup_{side} AS SELECT {key_list}, 0::BIGINT AS n FROM {name} LIMIT 0")
+            continue
         sql(
             f"CREATE TABLE dup_{side} AS SELECT {key_list}, count(*) AS n FROM {name} "
             f"GROUP BY {key_list} HAVING count(*) > 1"

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from pm_pipeline.core.canonical.plan import ColumnPlan, comparison_family
 from pm_pipeline.core.config.spec import ColumnRule, TableMapping
-from pm_pipeline.core.connectors.schema import Column, TableSchema
+from pm_pipeline.core.connectors.schema import Column, TableSchema, TypeFamily
 from pm_pipeline.core.errors import BadInputError
 
 
@@ -36,6 +36,30 @@ class TablePlan:
     @property
     def tolerant(self) -> tuple[ColumnPlan, ...]:
         return tuple(plan for plan in self.values if plan.tolerant)
+
+    def key_declared_unique(self, schema: TableSchema, side: str) -> bool:
+        """Whether ``schema`` (one side's table) guarantees one row per canonical key.
+
+        True when some of the key columns hold a primary key, or a unique constraint on NOT NULL
+        columns, and each of those is an integer on this side with no declared value map:
+        canonical integers are the values themselves, so no two distinct keys meet in canonical form.
+        """
+        if self.keyless:
+            return False
+        columns = {column.name: column for column in schema.columns}
+        names = {
+            column.name
+            for plan, column in ((p, p.source if side == "source" else p.target) for p in self.keys)
+            if plan.family is TypeFamily.INTEGER
+            and column.family is TypeFamily.INTEGER
+            and not plan.rule.value_map
+        }
+        candidates = [schema.primary_key] + [
+            unique.columns
+            for unique in schema.unique_constraints
+            if all(name in columns and not columns[name].nullable for name in unique.columns)
+        ]
+        return any(candidate and set(candidate) <= names for candidate in candidates)
 
 
 def _find_target_column(target: TableSchema, name: str) -> Column | None:

@@ -1,12 +1,17 @@
-"""Stream one side of a table, canonicalise and hash each batch on arrival, keep only what the join needs.
+"""Stream one side of a table, canonicalise each batch on arrival, keep only what the join needs.
 
-Each side becomes a DuckDB table (on disk, so it spills) with, per row:
+Each side becomes a DuckDB table (in the stash database, which spills to disk) with, per row:
     k0..kn  canonical key values         r0..rn  key values as read (to fetch the row again)
     h       hash of the canonical values of every exactly-compared column (declared rules applied);
             columns hashed inside the database arrive as one ``__ph`` value (see ``sqlhash``)
     s<i>    hash of the strict canonical value of column i, for columns with declared value rules
     t<i>    canonical value of tolerant column i (compared by distance, never hashed)
 Keyless tables keep only ``h`` over every column and are compared as multisets.
+
+Batches are canonicalised here (Arrow compute) and handed to DuckDB as one Arrow stream: a single
+CREATE TABLE AS statement hashes the canonical columns and stores the rows, so no canonical value
+is kept beyond its batch. Both sides hash with the same function over the same canonical types,
+so equal canonical rows have equal ``h`` whatever engine they came from.
 """
 
 from __future__ import annotations
@@ -15,7 +20,6 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import duckdb
-import polars as pl
 import pyarrow as pa
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
@@ -23,17 +27,8 @@ from pm_pipeline.core.canonical.values import Side, canonicalize
 from pm_pipeline.core.connectors.schema import TypeFamily
 from pm_pipeline.core.reconcile.planning import TablePlan
 
-HASH_SEED = 0x5EED
 Progress = Callable[[Side, int], None]
-
-
-def _hash_columns(columns: dict[str, pa.Array], rows: int) -> pa.Array:
-    if not columns:
-        return pa.array([0] * rows, pa.uint64())
-    frame = pl.from_arrow(pa.table(columns))
-    assert isinstance(frame, pl.DataFrame)
-    hashed = frame.select(pl.struct(list(columns)).hash(seed=HASH_SEED).alias("h"))
-    return hashed.to_arrow().column("h").combine_chunks()
+PUSHED_HASH = "__ph"
 
 
 def _stored_tolerant(array: pa.Array, plan: ColumnPlan) -> pa.Array:
@@ -47,46 +42,46 @@ def _side_column(plan: ColumnPlan, side: Side) -> str:
     return plan.source.name if side == "source" else plan.target.name
 
 
-PUSHED_HASH = "__ph"
-
-
-def stash_batch(
+def canonical_batch(
     batch: pa.RecordBatch, *, plan: TablePlan, side: Side, pushed: frozenset[int] = frozenset()
-) -> pa.Table:
-    """The stash rows for one batch of raw rows (named by the side's own column names).
+) -> pa.RecordBatch:
+    """The canonical columns of one batch of raw rows (named by the side's own column names).
 
-    Value columns whose index is in ``pushed`` are not in the batch: their hash is column ``__ph``.
+    Columns: ``k<i>``/``r<i>`` (keys), ``c<i>`` (hashed), ``v<i>`` (strict value of a column with
+    declared rules), ``t<i>`` (tolerant) and ``ph`` (the hash of the columns in ``pushed``, which
+    are not in the batch). ``stash_sql`` turns them into the stash row.
     """
     columns: dict[str, pa.Array] = {}
-    rows = batch.num_rows
-    pushed_hash = {"ph": batch.column(PUSHED_HASH).cast(pa.int64())} if pushed else {}
-    if plan.keyless:
-        canon = {
-            f"c{i}": canonicalize(batch.column(_side_column(p, side)), plan=p, side=side, strict=False)
-            for i, p in enumerate(plan.values)
-            if i not in pushed
-        }
-        columns["h"] = _hash_columns({**canon, **pushed_hash}, rows)
-        return pa.table(columns)
-    for i, key in enumerate(plan.keys):
-        raw = batch.column(_side_column(key, side))
-        columns[f"k{i}"] = canonicalize(raw, plan=key, side=side, strict=False)
-        columns[f"r{i}"] = raw
-    hashed: dict[str, pa.Array] = {}
+    if not plan.keyless:
+        for i, key in enumerate(plan.keys):
+            raw = batch.column(_side_column(key, side))
+            columns[f"k{i}"] = canonicalize(raw, plan=key, side=side, strict=False)
+            columns[f"r{i}"] = raw
     for i, value_plan in enumerate(plan.values):
         if i in pushed:
             continue
         raw = batch.column(_side_column(value_plan, side))
-        if value_plan.tolerant:
+        if value_plan.tolerant and not plan.keyless:
             canonical = canonicalize(raw, plan=value_plan, side=side, strict=False)
             columns[f"t{i}"] = _stored_tolerant(canonical, value_plan)
             continue
-        hashed[f"c{i}"] = canonicalize(raw, plan=value_plan, side=side, strict=False)
-        if value_plan.has_value_rules:
-            strict = canonicalize(raw, plan=value_plan, side=side, strict=True)
-            columns[f"s{i}"] = _hash_columns({"v": strict}, rows)
-    columns["h"] = _hash_columns({**hashed, **pushed_hash}, rows)
-    return pa.table(columns)
+        columns[f"c{i}"] = canonicalize(raw, plan=value_plan, side=side, strict=False)
+        if value_plan.has_value_rules and not plan.keyless:
+            columns[f"v{i}"] = canonicalize(raw, plan=value_plan, side=side, strict=True)
+    if pushed:
+        columns["ph"] = batch.column(PUSHED_HASH).cast(pa.int64())
+    arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in columns.values()]
+    return pa.RecordBatch.from_arrays(arrays, names=list(columns))
+
+
+def stash_sql(names: list[str]) -> str:
+    """The stash row for the columns ``names`` of ``canonical_batch``: keys, hashes, tolerant values."""
+    hashed = [name for name in names if name.startswith("c") or name == "ph"]
+    selects = [name for name in names if name[0] in "kr"]
+    selects.append(f"hash({', '.join(hashed)}) AS h" if hashed else "0::UBIGINT AS h")
+    selects += [f"hash({name}) AS s{name[1:]}" for name in names if name.startswith("v")]
+    selects += [name for name in names if name.startswith("t")]
+    return f"SELECT {', '.join(selects)} FROM incoming"
 
 
 @dataclass
@@ -105,28 +100,42 @@ def fill_stash(
     progress: Progress | None = None,
     pushed: frozenset[int] = frozenset(),
 ) -> StashResult:
-    """Create DuckDB table ``name`` from the stream; returns the number of rows read."""
-    cursor = connection.cursor()
+    """Create DuckDB table ``name`` from the stream; returns the number of rows read.
+
+    An error raised while reading or canonicalising is raised as itself, not as DuckDB's wrapper.
+    """
+    canonical = (canonical_batch(batch, plan=plan, side=side, pushed=pushed) for batch in batches)
+    first = next(canonical, None)
+    if first is None:
+        first = canonical_batch(_empty_batch(plan, side, pushed), plan=plan, side=side, pushed=pushed)
+    schema = first.schema
     rows = 0
-    created = False
+    failure: list[BaseException] = []
+
+    def stream() -> Iterator[pa.RecordBatch]:
+        nonlocal rows
+        try:
+            batch: pa.RecordBatch | None = first
+            while batch is not None:
+                if not batch.schema.equals(schema):
+                    batch = batch.cast(schema)
+                yield batch
+                rows += batch.num_rows
+                if progress is not None and batch.num_rows:
+                    progress(side, batch.num_rows)
+                batch = next(canonical, None)
+        except BaseException as exc:
+            failure.append(exc)
+            raise
+
+    cursor = connection.cursor()
     try:
-        for batch in batches:
-            stash = stash_batch(batch, plan=plan, side=side, pushed=pushed)
-            cursor.register("incoming", stash)
-            if not created:
-                cursor.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming')
-                created = True
-            else:
-                cursor.execute(f'INSERT INTO "{name}" SELECT * FROM incoming')
-            cursor.unregister("incoming")
-            rows += batch.num_rows
-            if progress is not None:
-                progress(side, batch.num_rows)
-        if not created:
-            empty = stash_batch(_empty_batch(plan, side, pushed), plan=plan, side=side, pushed=pushed)
-            cursor.register("incoming", empty)
-            cursor.execute(f'CREATE TABLE "{name}" AS SELECT * FROM incoming')
-            cursor.unregister("incoming")
+        cursor.register("incoming", pa.RecordBatchReader.from_batches(schema, stream()))
+        cursor.execute(f'CREATE TABLE "{name}" AS {stash_sql(schema.names)}')
+    except Exception:
+        if failure:
+            raise failure[0] from None
+        raise
     finally:
         cursor.close()
     return StashResult(table=name, rows=rows)

@@ -9,6 +9,8 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pm_pipeline.core.canonical import ColumnPlan, canonicalize, comparison_family
 from pm_pipeline.core.canonical.compare import CellResult, compare_cells
@@ -235,3 +237,57 @@ def test_float_tolerance() -> None:
         column, pa.array([1.0, 1.0, float("nan"), None]), pa.array([1.0000001, 1.01, float("nan"), None])
     )
     assert result.results == [CellResult.UNDER_RULE, CellResult.DIFFERENT, CellResult.EXACT, CellResult.EXACT]
+
+
+_DECIMAL_TEXTS = st.one_of(
+    st.decimals(allow_nan=False, allow_infinity=False, places=4).map(str),
+    st.from_regex(r"-?[0-9]{1,4}(\.[0-9]{0,4})?", fullmatch=True),
+    st.sampled_from(
+        ["0", "-0", "0.00", "-0.00", "00", "05.0", "-.5", ".5", "5.", "1E+2", "+3", "0-1", "1e3"]
+    ),
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), _DECIMAL_TEXTS), min_size=1, max_size=30))
+def test_decimal_batches_match_the_value_by_value_normalisation(values: list[str | None]) -> None:
+    # A leading blank sends a value down the general path (trim, then the full shape test).
+    expected = [None if v is None else canon([" " + v], plan(DECIMAL))[0] for v in values]
+    assert canon(values, plan(DECIMAL)) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(),
+            st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31)).map(str),
+            st.sampled_from(["0000-00-00 00:00:00", "2024-01-15", "2024-01-15 10:00:00+02:00"]),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_timestamp_batches_match_the_value_by_value_reading(values: list[str | None]) -> None:
+    column = plan(TS)
+
+    def one(value: str) -> Any:
+        try:
+            return canon([" " + value], column)[0]
+        except BadInputError:
+            return "error"
+
+    expected = [None if v is None else one(v) for v in values]
+    real = [v for v in values if v is not None and not v.startswith("0000-00-00")]
+    if "error" in expected or len({v.endswith("+02:00") for v in real}) > 1:
+        with pytest.raises(BadInputError):
+            canon(values, column)
+    else:
+        assert canon(values, column) == expected
+
+
+def test_integer_flags_with_nulls_and_strays() -> None:
+    column = plan(Column("b", "tinyint(1)", F.BOOLEAN))
+    assert canon([1, None, 0], column, pa.int8()) == ["true", None, "false"]
+    assert canon([None, None], column, pa.int8()) == [None, None]
+    assert canon([1, 2, -1, None], column, pa.int8()) == ["true", "?2", "?-1", None]
