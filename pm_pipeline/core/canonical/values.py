@@ -94,7 +94,11 @@ def _canonicalize(
     elif family is F.DATE:
         out = _to_date_text(array, map_zero=not strict and rule.zero_date == "null")
     elif family in (F.TIMESTAMP, F.TIMESTAMPTZ):
-        out = _to_instant(array, zone=zone, map_zero=not strict and rule.zero_date == "null")
+        map_zero = not strict and rule.zero_date == "null"
+        if column.family in (F.TIMESTAMP, F.TIMESTAMPTZ) and pa.types.is_uint64(array.type):
+            out = _packed_instant(array, zone=zone, map_zero=map_zero)
+        else:
+            out = _to_instant(array, zone=zone, map_zero=map_zero)
         if not strict and rule.timestamp_precision:
             step = _PRECISION_US[rule.timestamp_precision]
             out = pc.multiply(pc.divide(out, step), step) if step > 1 else out
@@ -325,6 +329,40 @@ def _to_instant(array: pa.Array, *, zone: str, map_zero: bool) -> pa.Array:
     if pa.types.is_date(array.type):
         array = array.cast(pa.timestamp("us"))
     return _instant_micros(array, zone)
+
+
+def _packed_instant(array: pa.Array, *, zone: str, map_zero: bool) -> pa.Array:
+    """Microseconds since the epoch from MySQL's numeric datetime, YYYYMMDDhhmmss as an unsigned
+    integer (``Connector.compact_expression``); 0 (or a zero date with a time) is the zero date."""
+    valid = pc.is_valid(array).to_numpy(zero_copy_only=False)
+    packed = pc.fill_null(array, 0).to_numpy(zero_copy_only=False).astype(np.int64)
+    second, packed = packed % 100, packed // 100
+    minute, packed = packed % 100, packed // 100
+    hour, packed = packed % 100, packed // 100
+    day, packed = packed % 100, packed // 100
+    month, year = packed % 100, packed // 100
+    zero = valid & (year == 0) & (month == 0) & (day == 0)
+    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
+    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(month, 1, 12) - 1]
+    month_days = month_days + (leap & (month == 2))
+    good = (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days) & (hour < 24) & (minute < 60)
+    bad = valid & ~zero & ~(good & (second < 60))
+    if bad.any():
+        raise ValueError(f"no such date and time: {int(array[int(np.argmax(bad))].as_py())}")
+    # Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
+    shifted = year - (month <= 2)
+    era = shifted // 400
+    year_of_era = shifted - era * 400
+    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    days = era * 146_097 + day_of_era - 719_468
+    micros = (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000
+    wall = pa.array(micros, pa.timestamp("us"), mask=~valid | zero)
+    out = _instant_micros(wall, zone)
+    if zero.any():
+        fill = pa.scalar(None, pa.int64()) if map_zero else pa.scalar(ZERO_INSTANT, pa.int64())
+        out = pc.if_else(pa.array(zero), fill, out)
+    return out
 
 
 def _instant_micros(array: pa.Array, zone: str) -> pa.Array:

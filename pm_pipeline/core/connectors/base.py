@@ -99,6 +99,9 @@ class Connector(abc.ABC):
 
     engine: str = ""
     placeholder: str = "?"
+    # The driver reads ahead without bound when its consumer is slower, and the engine reads a
+    # primary-key range in key order at no extra cost: large tables are then read range by range.
+    reads_key_ranges: bool = False
     fetch_chunk: int = 500  # keys per query of fetch_by_keys
 
     def __init__(self, url: ConnectionUrl) -> None:
@@ -161,6 +164,11 @@ class Connector(abc.ABC):
         information (exact decimals, zero dates): a column may come back as its text rendering, which
         canonicalisation parses according to the column's family."""
         return self.quote(column.name)
+
+    def compact_expression(self, column: Column) -> str:
+        """The SQL that reads ``column`` for hashing only: it canonicalises to the same values as
+        ``select_expression`` but may be cheaper to render; it is never shown to anyone."""
+        return self.select_expression(column)
 
     def stream_table(
         self,

@@ -67,6 +67,9 @@ def short_reason(exc: BaseException) -> str:
 class MySqlConnector(Connector):
     engine = "mysql"
     placeholder = "%s"
+    # connectorx queues every batch it has decoded (an unbounded channel); InnoDB keeps rows in
+    # primary-key order, so a key range is a plain range scan.
+    reads_key_ranges = True
 
     def __init__(self, url: ConnectionUrl) -> None:
         super().__init__(url)
@@ -166,6 +169,14 @@ class MySqlConnector(Connector):
         if column.family in _NATIVE:
             return quoted
         return f"CAST({quoted} AS CHAR)"
+
+    def compact_expression(self, column: Column) -> str:
+        # DATETIME and TIMESTAMP without fractions as the number YYYYMMDDhhmmss: the server spends
+        # far less on it than on text (about 1.3 s of CPU per 10M values here), and zero dates
+        # survive as 0, which the driver's own datetime type cannot carry.
+        if column.family in (TypeFamily.TIMESTAMP, TypeFamily.TIMESTAMPTZ) and not column.precision:
+            return f"CAST({self.quote(column.name)} + 0 AS UNSIGNED)"
+        return self.select_expression(column)
 
     def render(self, sql: str, params: Sequence[Any] = ()) -> str:
         """``sql`` with its ``%s`` parameters rendered as literals (connectorx cannot bind)."""

@@ -28,7 +28,7 @@ from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.canonical.values import Side, canonicalize
 from pm_pipeline.core.config import spec
 from pm_pipeline.core.connectors.base import Connector
-from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.reconcile import sqlhash
 from pm_pipeline.core.reconcile.planning import TablePlan
 from pm_pipeline.core.reconcile.stash import PUSHED_HASH
@@ -51,9 +51,14 @@ class SideReader:
     def column_name(self, plan: ColumnPlan) -> str:
         return (plan.source if self.side == "source" else plan.target).name
 
-    def select(self, plan: ColumnPlan) -> str:
+    def select(self, plan: ColumnPlan, *, compact: bool = False) -> str:
+        """The column under its own name; ``compact``: in the form read only to be canonicalised
+        (``Connector.compact_expression``), when the pair compares it in its own family and no
+        value map reads its text."""
         column = self.schema.column(self.column_name(plan))
-        return f"{self.connector.select_expression(column)} AS {self.connector.quote(column.name)}"
+        compact = compact and plan.family is column.family and not plan.rule.value_map
+        read = self.connector.compact_expression if compact else self.connector.select_expression
+        return f"{read(column)} AS {self.connector.quote(column.name)}"
 
     @property
     def native_hash(self) -> bool:
@@ -177,15 +182,20 @@ def stream_side(
     kept_values = [p for i, p in enumerate(plan.values) if i not in pushed]
     pushed_plans = [p for i, p in enumerate(plan.values) if i in pushed]
     remote_hash = reader.hash_sql(pushed_plans) if pushed else None
-    selects = [reader.select(p) for p in (*plan.keys, *kept_values)]
+    # Keys are read as they are (they fetch rows again); values only need to canonicalise.
+    selects = [reader.select(p) for p in plan.keys] + [reader.select(p, compact=True) for p in kept_values]
     local_hash_plans: list[ColumnPlan] = []
     if pushed and remote_hash is None:
         local_hash_plans = pushed_plans
-        selects += [reader.select(p) for p in pushed_plans]
+        selects += [reader.select(p, compact=True) for p in pushed_plans]
     elif remote_hash is not None:
         selects.append(f"{remote_hash} AS {reader.connector.quote(PUSHED_HASH)}")
-    sql = f"SELECT {', '.join(selects)} FROM {reader.connector.qualified(reader.table)}{_where(conditions)}"
-    batches = reader.connector.stream_query(sql, batch_rows=batch_rows)
+    source = f"SELECT {', '.join(selects)} FROM {reader.connector.qualified(reader.table)}"
+    range_key = _range_key(reader, plan)
+    if range_key is None:
+        batches = reader.connector.stream_query(f"{source}{_where(conditions)}", batch_rows=batch_rows)
+    else:
+        batches = _read_key_ranges(reader, range_key, source, conditions, batch_rows)
     if not local_filter and not local_hash_plans:
         yield from batches
         return
@@ -200,6 +210,53 @@ def stream_side(
                 yield batch
     finally:
         local.close()
+
+
+RANGE_ROWS = 1_000_000  # rows per query when a side is read in key ranges
+RANGED_TABLE_ROWS = 2 * RANGE_ROWS  # smaller tables are read in one query
+
+
+def _range_key(reader: SideReader, plan: TablePlan) -> str | None:
+    """The integer primary key to read a large table by (``Connector.reads_key_ranges``), or None."""
+    if not reader.connector.reads_key_ranges or len(plan.keys) != 1:
+        return None
+    column = reader.schema.column(reader.column_name(plan.keys[0]))
+    if column.family is not TypeFamily.INTEGER or reader.schema.primary_key != (column.name,):
+        return None
+    estimate = reader.connector.estimate_rows(reader.table)
+    return column.name if estimate is not None and estimate > RANGED_TABLE_ROWS else None
+
+
+def _read_key_ranges(
+    reader: SideReader, key: str, source: str, conditions: Sequence[str], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """The rows of ``source`` (filtered by ``conditions``), one primary-key range per query.
+
+    The first range is ``RANGE_ROWS`` keys wide, so it holds at most that many rows; the next
+    widths follow the key density seen so far (growing at most fourfold per range), so a driver
+    that reads ahead holds about ``RANGE_ROWS`` rows, more only where a dense run of keys follows
+    a sparse one. Ranges are read one after the other: the side is not one point in time (rows
+    written meanwhile may be read or not).
+    """
+    connector = reader.connector
+    quoted = connector.quote(key)
+    table = connector.qualified(reader.table)
+    low, high = connector.execute(f"SELECT MIN({quoted}), MAX({quoted}) FROM {table}")[0]
+    if low is None:
+        return
+    low, high = int(low), int(high)
+    width = RANGE_ROWS
+    start = low
+    while start <= high:
+        stop = start + width
+        bounds = [*conditions, f"{quoted} >= {start}", f"{quoted} < {stop}"]
+        read = 0
+        for batch in connector.stream_query(f"{source}{_where(bounds)}", batch_rows=batch_rows):
+            read += batch.num_rows
+            yield batch
+        # Aim the next range at RANGE_ROWS rows, growing at most fourfold past sparse stretches.
+        width = max(1, min(width * 4, width * RANGE_ROWS // read)) if read else width * 4
+        start = stop
 
 
 def _filters(part: Slice) -> list[tuple[int, int, tuple[int, ...]]]:
