@@ -291,3 +291,35 @@ def test_integer_flags_with_nulls_and_strays() -> None:
     assert canon([1, None, 0], column, pa.int8()) == ["true", None, "false"]
     assert canon([None, None], column, pa.int8()) == [None, None]
     assert canon([1, 2, -1, None], column, pa.int8()) == ["true", "?2", "?-1", None]
+
+
+MY_DATETIME = Column("at", "datetime", F.TIMESTAMP, precision=0)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.none(), st.datetimes(min_value=dt.datetime(1000, 1, 1), max_value=dt.datetime(9999, 12, 31))
+        ),
+        min_size=1,
+        max_size=20,
+    ),
+    st.sampled_from(["UTC", "Europe/Berlin", "America/New_York"]),
+)
+def test_packed_mysql_datetimes_read_as_their_text(values: list[dt.datetime | None], zone: str) -> None:
+    # MariaDB sends DATETIME as YYYYMMDDhhmmss for hashing; it must canonicalise like its text.
+    column = plan(MY_DATETIME, source_zone=zone)
+    stamps = [None if v is None else v.replace(microsecond=0) for v in values]
+    packed = [None if v is None else int(v.strftime("%Y%m%d%H%M%S")) for v in stamps]
+    text = [None if v is None else v.strftime("%Y-%m-%d %H:%M:%S") for v in stamps]
+    assert canon(packed, column, pa.uint64()) == canon(text, column)
+
+
+def test_packed_zero_and_impossible_datetimes() -> None:
+    column = plan(MY_DATETIME)
+    assert canon([0, 20240229235959], column, pa.uint64()) == [ZERO_INSTANT, micros(2024, 2, 29, 23, 59, 59)]
+    assert canon([0], plan(MY_DATETIME, rule=ColumnRule(zero_date="null")), pa.uint64()) == [None]
+    for impossible in (20230229000000, 20241301000000, 20240100000000, 20240101240000):
+        with pytest.raises(BadInputError, match="no such date and time"):
+            canon([impossible], column, pa.uint64())
