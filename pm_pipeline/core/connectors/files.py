@@ -107,11 +107,12 @@ class FilesConnector(DuckDbConnector):
         self._conn = None
         conn = self._connection()
         for name, paths in self.files.items():
-            sources = [str(p) for p in paths]
+            # A list of files is accepted at run time; older stubs of read_csv declare one path.
+            sources: Any = [str(p) for p in paths]
             try:
                 if paths[0].suffix.lower() == ".csv":
                     relation = conn.read_csv(
-                        sources,  # type: ignore[arg-type]  # a list of files is accepted at run time
+                        sources,
                         all_varchar=False,
                         union_by_name=len(sources) > 1,
                     )
