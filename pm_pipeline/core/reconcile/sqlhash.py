@@ -219,7 +219,8 @@ def _duck(plan: ColumnPlan, column: Column, q: str) -> str | None:
     if family in (F.TIMESTAMP, F.TIMESTAMPTZ) and own in (F.TIMESTAMP, F.TIMESTAMPTZ, F.DATE):
         if "_ns" in column.data_type.lower():
             return None
-        value = f"CAST({q} AS TIMESTAMP)" if own is F.DATE else q
+        # Naive seconds/milliseconds are widened first: DuckDB 2.0.1's epoch_us refuses them before 1677.
+        value = f"CAST({q} AS TIMESTAMP)" if own in (F.DATE, F.TIMESTAMP) else q
         return _duck_instant(value)
     if family is F.BINARY and own is F.BINARY:
         return f"lower(hex({q}))"
