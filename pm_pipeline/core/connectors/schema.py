@@ -107,3 +107,12 @@ class TableSchema:
     @property
     def column_names(self) -> tuple[str, ...]:
         return tuple(col.name for col in self.columns)
+
+    def unique_keys(self) -> tuple[tuple[str, ...], ...]:
+        """Column sets the database holds to one row per value: the primary key, and unique
+        constraints on NOT NULL columns (UNIQUE lets NULL repeat). Unique indexes count where the
+        connector reports them as constraints (whole-table ones; a partial index guarantees less)."""
+        nullable = {column.name for column in self.columns if column.nullable}
+        keys = [self.primary_key] if self.primary_key else []
+        keys += [u.columns for u in self.unique_constraints if u.columns and not nullable & set(u.columns)]
+        return tuple(keys)

@@ -36,11 +36,7 @@ def bucket_count_for(rows: int, rows_per_bucket: int = ROWS_PER_BUCKET) -> int:
 
 def _unique_key(plan: TablePlan, reader: SideReader) -> bool:
     names = {reader.column_name(p) for p in plan.keys}
-    if set(reader.schema.primary_key) == names:
-        return True
-    if any(set(unique.columns) == names for unique in reader.schema.unique_constraints):
-        return True
-    return any(set(index.columns) == names and index.unique for index in reader.schema.indexes)
+    return any(set(key) <= names for key in reader.schema.unique_keys())
 
 
 def _binnable(plan: ColumnPlan) -> bool:

@@ -41,6 +41,7 @@ class ReconcileOptions:
     findings_limit: int = 100_000  # findings kept in memory per table; every one is in the diff files
     detail_chunk: int = 5_000  # suspect keys fetched per round trip
     memory_limit: str = "256MB"  # the stash's DuckDB; it spills to work_dir beyond this
+    fill_memory_limit: str = "64MB"  # ... while both sides stream in (each row is written once)
     work_dir: Path | None = None  # DuckDB spill files; a temporary directory by default
     diff_dir: Path | None = None  # where the full diff Parquet files are written
     redactor: Redactor | None = None  # masks classified values in the diff files
@@ -48,9 +49,6 @@ class ReconcileOptions:
     strategy_source: str = "--strategy"  # who forced ``strategy`` when it is not auto, for the note
     partition: tuple[int, int] | None = None  # (index, count): only keys hashing into that bucket
     bucket_rows: int = ROWS_PER_BUCKET  # bucket strategy: rows per bucket (fewer: more, smaller buckets)
-
-
-_FILL_MEMORY = "64MB"
 
 
 def _severity(category: Category, count: int, thresholds: Thresholds) -> Severity:
@@ -110,7 +108,7 @@ def reconcile_table(
             )
             # Filling writes each stash row once: a small buffer suffices (the rest spills), and
             # leaves room for the batches in flight. The join gets the whole limit.
-            connection.execute(f"SET memory_limit='{_FILL_MEMORY}'")
+            connection.execute(f"SET memory_limit='{options.fill_memory_limit}'")
             rows = _stash_both(connection, plan, readers, choice, options, progress)
             connection.execute(f"SET memory_limit='{options.memory_limit}'")
             if plan.keyless:

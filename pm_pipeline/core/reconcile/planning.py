@@ -46,7 +46,6 @@ class TablePlan:
         """
         if self.keyless:
             return False
-        columns = {column.name: column for column in schema.columns}
         names = {
             column.name
             for plan, column in ((p, p.source if side == "source" else p.target) for p in self.keys)
@@ -54,12 +53,7 @@ class TablePlan:
             and column.family is TypeFamily.INTEGER
             and not plan.rule.value_map
         }
-        candidates = [schema.primary_key] + [
-            unique.columns
-            for unique in schema.unique_constraints
-            if all(name in columns and not columns[name].nullable for name in unique.columns)
-        ]
-        return any(candidate and set(candidate) <= names for candidate in candidates)
+        return any(set(key) <= names for key in schema.unique_keys())
 
 
 def _find_target_column(target: TableSchema, name: str) -> Column | None:

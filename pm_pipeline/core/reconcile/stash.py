@@ -124,7 +124,7 @@ def fill_stash(
                 if progress is not None and batch.num_rows:
                     progress(side, batch.num_rows)
                 batch = next(canonical, None)
-        except BaseException as exc:
+        except Exception as exc:
             failure.append(exc)
             raise
 

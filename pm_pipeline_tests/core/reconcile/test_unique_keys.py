@@ -9,7 +9,7 @@ import pytest
 from pm_pipeline.core.config.spec import ColumnRule, TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import Category
-from pm_pipeline.core.reconcile import reconcile_table
+from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.planning import plan_table
 from pm_pipeline_tests.conftest import MyDatabase, PgDatabase
 
@@ -114,3 +114,22 @@ def test_primary_keys_give_the_same_findings_as_plain_columns(pg_db: PgDatabase,
     assert (declared.missing_rows, declared.extra_rows, declared.changed_rows) == (2, 5, 11)
     assert (plain.missing_rows, plain.extra_rows, plain.changed_rows) == (2, 5, 11)
     assert sorted(str(f.key) for f in declared.findings) == sorted(str(f.key) for f in plain.findings)
+
+
+@pytest.mark.postgres
+def test_bucket_checksums_refuse_a_unique_key_that_may_repeat_null(
+    pg_db: PgDatabase, pg_db2: PgDatabase
+) -> None:
+    # Two identical rows without an id would cancel out of a bucket's XOR: bucket must not be used.
+    rows = ", ".join(f"({i}, 'v{i}')" for i in range(1, 50))
+    pg_db.execute(TABLES[3], f"INSERT INTO uq_nullable VALUES {rows}, (NULL, 'x'), (NULL, 'x')")
+    pg_db2.execute(TABLES[3], f"INSERT INTO uq_nullable VALUES {rows}")
+    with connect(pg_db.url) as source, connect(pg_db2.url) as target:
+        result = reconcile_table(
+            source=source,
+            target=target,
+            mapping=TableMapping(source="uq_nullable", key=["id"]),
+            options=ReconcileOptions(strategy="bucket"),
+        )
+    assert result.strategy == "pushdown" and "not unique" in (result.strategy_note or "")
+    assert result.duplicate_keys_source == 1
