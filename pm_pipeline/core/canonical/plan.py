@@ -99,6 +99,17 @@ class ColumnPlan:
         return False
 
     @property
+    def common_scale(self) -> int | None:
+        """The scale both sides declare for an exactly compared decimal column, else None: such a
+        column is hashed as text with that many fractional digits (``values.decimal_hash_text``)."""
+        if self.family is not F.DECIMAL or self.tolerant or self.has_value_rules:
+            return None
+        source, target = self.source, self.target
+        if source.family is not F.DECIMAL or target.family is not F.DECIMAL or source.scale != target.scale:
+            return None
+        return source.scale
+
+    @property
     def abs_tolerance(self) -> float:
         return self.rule.abs_tolerance or 0.0
 

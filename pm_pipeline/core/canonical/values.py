@@ -48,14 +48,19 @@ def canonical_type(family: TypeFamily) -> pa.DataType:
 
 
 def canonicalize(
-    array: pa.Array | pa.ChunkedArray, *, plan: ColumnPlan, side: Side, strict: bool
+    array: pa.Array | pa.ChunkedArray, *, plan: ColumnPlan, side: Side, strict: bool, for_hash: bool = False
 ) -> pa.Array:
     """The canonical form of ``array`` (one column of one side) under ``plan``.
+
+    ``for_hash``: the form a row hash takes instead, equal exactly where the canonical form is,
+    cheaper where the pair allows it (decimals of a common scale, ``decimal_hash_text``).
 
     Raises BadInputError naming the column when a value cannot be read as the pair's family
     (text in an integer column of a loosely typed legacy table, an unparseable timestamp).
     """
     try:
+        if for_hash and not strict and plan.common_scale is not None:
+            return decimal_hash_text(array, plan.common_scale)
         return _canonicalize(array, plan=plan, side=side, strict=strict)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, decimal.InvalidOperation) as exc:
         column = plan.source if side == "source" else plan.target
@@ -224,9 +229,10 @@ def _odd_decimal_text(text: pa.Array) -> pa.Array | None:
     settles most batches, and the shapes left (a bare leading or trailing point, leading zeros)
     are told by their ends, without a regular expression.
     """
-    data = text.buffers()[2]
-    if data is not None and np.isin(np.frombuffer(data, dtype=np.uint8), _UNUSUAL_BYTES).any():
-        return None
+    if not _plain_decimal_bytes(text):
+        data = text.buffers()[2]
+        if data is not None and np.isin(np.frombuffer(data, dtype=np.uint8), _UNUSUAL_BYTES).any():
+            return None
     length = pc.binary_length(text)
     zeros = pc.or_(
         pc.and_(
@@ -243,6 +249,83 @@ def _odd_decimal_text(text: pa.Array) -> pa.Array | None:
     # The few candidates get the exact test (a leading zero must be followed by a digit).
     confirmed = pc.match_substring_regex(pc.filter(text, maybe), _ODD_DECIMAL)
     return pc.replace_with_mask(maybe, maybe, pc.fill_null(confirmed, False))
+
+
+def _text_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """The value offsets (``len(text) + 1`` of them) and the character bytes of a string array."""
+    offsets_buffer, data_buffer = text.buffers()[1:3]
+    assert offsets_buffer is not None
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[text.offset : text.offset + len(text) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+    return offsets, data[offsets[0] : offsets[-1]] if len(offsets) else data[:0]
+
+
+def _plain_decimal_bytes(text: pa.Array) -> bool:
+    """Whether every character of ``text`` (a string array) is a digit, '-' or '.'."""
+    if not pa.types.is_string(text.type):
+        return False
+    chars = _text_buffers(text)[1]
+    return not len(chars) or bool(
+        chars.min() >= ord("-") and chars.max() <= ord("9") and not (chars == ord("/")).any()
+    )
+
+
+def decimal_hash_text(array: pa.Array, scale: int) -> pa.Array:
+    """Decimals of a column both sides declare with ``scale`` fractional digits, as text to hash.
+
+    Each value is written with exactly ``scale`` fractional digits, as databases render such a
+    column (PostgreSQL ``numeric::text``, MySQL ``CAST(... AS CHAR)``), so their renderings hash
+    as they are, without the trimming of the canonical form (``_to_decimal_text``). A value
+    written otherwise (other digits, NaN, a negative zero, leading zeros) is rewritten, so equal
+    values give equal text whatever the engine; one that ``scale`` digits cannot hold keeps its
+    canonical text, which has more fractional digits than any rewritten value. Different values
+    never give the same text.
+    """
+    if scale < 1:  # no fractional digits: the canonical text is already this form
+        return _to_decimal_text(array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_string(array.type) and _plain_fixed_scale(array, scale):
+        return array
+    fixed = [None if v is None else _fixed_decimal(v, scale) for v in _to_decimal_text(array).to_pylist()]
+    return pa.array(fixed, pa.string())
+
+
+def _plain_fixed_scale(text: pa.Array, scale: int) -> bool:
+    """Whether every value is plain decimal text with ``scale`` fractional digits: an optional
+    '-', digits without leading zeros, a point, ``scale`` digits; and no negative zero."""
+    if not _plain_decimal_bytes(text):
+        return False
+    offsets, chars = _text_buffers(text)
+    starts, lengths = offsets[:-1] - offsets[0], np.diff(offsets)
+    valid = pc.is_valid(text).to_numpy(zero_copy_only=False)
+    if not len(chars):
+        return not valid.any()
+    minus = (lengths > 0) & (chars[np.minimum(starts, len(chars) - 1)] == ord("-"))
+    digits = lengths - minus  # characters after the sign
+    if (valid & (digits < scale + 2)).any() or (~valid & (lengths > 0)).any():
+        return False  # too short for 'd.dd', or characters behind a null
+    # One point per value, exactly ``scale`` characters before its end; '-' only in front.
+    if not (chars[offsets[1:][valid] - offsets[0] - scale - 1] == ord(".")).all():
+        return False
+    if (chars == ord(".")).sum() != valid.sum() or (chars == ord("-")).sum() != minus.sum():
+        return False
+    # No leading zero before another digit ('0.50' is plain, '00.50' is not).
+    first = chars[np.minimum(starts + minus, len(chars) - 1)]
+    if (valid & (first == ord("0")) & (digits > scale + 2)).any():
+        return False
+    negative_zero = "-0." + "0" * scale
+    return not (minus.any() and pc.any(pc.equal(text, negative_zero)).as_py())
+
+
+def _fixed_decimal(canonical: str, scale: int) -> str:
+    """Canonical decimal text (``_normalise_decimal``) with exactly ``scale`` fractional digits,
+    unless the value does not fit them (or is no number): then as it is."""
+    point = canonical.find(".")
+    fraction = 0 if point < 0 else len(canonical) - point - 1
+    if fraction > scale or not canonical.lstrip("-").replace(".", "", 1).isdigit():
+        return canonical
+    return (canonical if point >= 0 else canonical + ".") + "0" * (scale - fraction)
 
 
 def _normalise_decimal(text: str) -> str:
@@ -331,32 +414,46 @@ def _to_instant(array: pa.Array, *, zone: str, map_zero: bool) -> pa.Array:
     return _instant_micros(array, zone)
 
 
+def _calendar() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Lookup tables for years 0-9999 and months 0-15 (0 and 13-15 hold no day)."""
+    years = np.arange(10_000, dtype=np.int64)
+    leap = ((years % 4 == 0) & (years % 100 != 0)) | (years % 400 == 0)
+    # Days from 1970-01-01 to 1 January of each year (proleptic Gregorian; year 0 is 1 BC).
+    before = years - 1
+    year_start = 365 * years + before // 4 - before // 100 + before // 400 + 1 - 719_528
+    month_days = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31, 0, 0, 0], np.int32)
+    month_start = np.concatenate([[0], np.cumsum(month_days[:-1])]).astype(np.int32)
+    return year_start.astype(np.int32), leap, month_days, month_start
+
+
+_YEAR_START, _LEAP_YEAR, _MONTH_DAYS, _MONTH_START = _calendar()
+
+
 def _packed_instant(array: pa.Array, *, zone: str, map_zero: bool) -> pa.Array:
     """Microseconds since the epoch from MySQL's numeric datetime, YYYYMMDDhhmmss as an unsigned
     integer (``Connector.compact_expression``); 0 (or a zero date with a time) is the zero date."""
     valid = pc.is_valid(array).to_numpy(zero_copy_only=False)
-    packed = pc.fill_null(array, 0).to_numpy(zero_copy_only=False).astype(np.int64)
-    second, packed = packed % 100, packed // 100
-    minute, packed = packed % 100, packed // 100
-    hour, packed = packed % 100, packed // 100
-    day, packed = packed % 100, packed // 100
-    month, year = packed % 100, packed // 100
-    zero = valid & (year == 0) & (month == 0) & (day == 0)
-    leap = ((year % 4 == 0) & (year % 100 != 0)) | (year % 400 == 0)
-    month_days = np.array([31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])[np.clip(month, 1, 12) - 1]
-    month_days = month_days + (leap & (month == 2))
-    good = (month >= 1) & (month <= 12) & (day >= 1) & (day <= month_days) & (hour < 24) & (minute < 60)
-    bad = valid & ~zero & ~(good & (second < 60))
+    packed = pc.fill_null(array, 0).to_numpy(zero_copy_only=False)
+    too_large = np.zeros(len(packed), bool)
+    if len(packed) and packed.max() >= 100_000_000_000_000:  # more than 14 digits
+        too_large = packed >= 100_000_000_000_000
+        packed = np.where(too_large, 0, packed)
+    # The date and the time of day fit 32 bits each; the calendar is looked up, not computed.
+    date, clock = np.divmod(packed.astype(np.int64), 1_000_000)
+    year, month_day = np.divmod(date.astype(np.int32), 10_000)
+    month, day = np.divmod(month_day, 100)
+    month = np.minimum(month, 15)
+    hour, minute_second = np.divmod(clock.astype(np.int32), 10_000)
+    minute, second = np.divmod(minute_second, 100)
+    zero = valid & (date == 0) & ~too_large
+    leap = _LEAP_YEAR[year]
+    good = (day >= 1) & (day <= _MONTH_DAYS[month] + (leap & (month == 2)))
+    good &= (hour < 24) & (minute < 60) & (second < 60) & ~too_large
+    bad = valid & ~zero & ~good
     if bad.any():
         raise ValueError(f"no such date and time: {int(array[int(np.argmax(bad))].as_py())}")
-    # Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's days_from_civil).
-    shifted = year - (month <= 2)
-    era = shifted // 400
-    year_of_era = shifted - era * 400
-    day_of_year = (153 * ((month + 9) % 12) + 2) // 5 + day - 1
-    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
-    days = era * 146_097 + day_of_era - 719_468
-    micros = (((days * 24 + hour) * 60 + minute) * 60 + second) * 1_000_000
+    days = _YEAR_START[year] + _MONTH_START[month] + (leap & (month > 2)) + (day - 1)
+    micros = (days.astype(np.int64) * 86_400 + (hour * 3_600 + minute * 60 + second)) * 1_000_000
     wall = pa.array(micros, pa.timestamp("us"), mask=~valid | zero)
     out = _instant_micros(wall, zone)
     if zero.any():

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import queue
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pyarrow as pa
@@ -315,7 +317,7 @@ def is_interruption(exc: BaseException) -> bool:
 def reading_errors(
     where: str, sql: str, query_error: Callable[[Exception], Exception], *, secret: str | None = None
 ) -> Iterator[None]:
-    """Errors while reading through connectorx: driver errors as ``query_error`` maps them, a
+    """Errors while reading through a native driver: driver errors as ``query_error`` maps them, a
     panic (pyo3's PanicException, a BaseException) as a SystemFailure naming the table, and
     interruptions (the generator closing, Ctrl-C, exit) unchanged."""
     try:
@@ -326,3 +328,59 @@ def reading_errors(
         if isinstance(exc, Exception):
             raise query_error(exc) from None
         raise driver_panic(where, sql, exc, secret=secret) from None
+
+
+_T = TypeVar("_T")
+_DONE = object()
+
+
+@dataclass(frozen=True)
+class _Raised:
+    error: BaseException
+
+
+def read_ahead(items: Iterator[_T], depth: int) -> Iterator[_T]:
+    """``items``, produced by a thread of its own at most ``depth`` items ahead of the caller.
+
+    A driver that decodes in the calling thread (the GIL released) then decodes the next batch
+    while the caller works on this one, and its server keeps sending. An error raised by
+    ``items`` is raised here; closing this iterator stops the thread, which closes ``items``.
+    """
+    handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not offer(item):
+                    return
+            offer(_DONE)
+        except BaseException as exc:  # handed to the caller, who raises it
+            offer(_Raised(exc))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="pm-read-ahead", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = handoff.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Raised):
+                raise item.error
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
+        worker.join()

@@ -1,12 +1,13 @@
-"""PostgreSQL connector: psycopg for metadata and small results, connectorx Arrow streams for reads.
+"""PostgreSQL connector: psycopg for metadata and small results, ADBC Arrow streams for reads.
 
 URL: ``postgresql://user:password@host:port/database?schema=public`` (``schema`` defaults to
 ``public``; other query parameters such as ``sslmode`` go to libpq).
 
-Reads stream through connectorx (``arrow_stream``; its own connection per query, with the session
-``TimeZone`` set to UTC and the session read-only), measured fastest with the lowest peak memory on
-this kind of machine (see docs/readme/connectors-servers.md). connectorx binds no parameters, so
-parameters are rendered as literals by psycopg's client-side quoting.
+Reads stream through ADBC (``adbc-driver-postgresql``: binary ``COPY``, its own connection per
+query, the session in UTC and read-only, ``schema`` as search path). ADBC decodes in the thread
+that asks for a batch, with less CPU than connectorx (measured in docs/readme/connectors-servers.md);
+``read_ahead`` keeps two batches decoding ahead in a thread of its own so the server keeps sending.
+Parameters are rendered as literals by psycopg's client-side quoting.
 
 Families that come back as their PostgreSQL text rendering (the canonical layer parses them):
 DECIMAL (``numeric::text``, exact, scale kept), UUID, JSON (json/jsonb), ENUM, INTERVAL, and
@@ -35,6 +36,8 @@ from pm_pipeline.core.connectors.base import (
     DEFAULT_BATCH_ROWS,
     ConnectionUrl,
     Connector,
+    query_table,
+    read_ahead,
     reading_errors,
     write_failure,
 )
@@ -51,6 +54,7 @@ from pm_pipeline.core.connectors.schema import Sequence as SequenceInfo
 from pm_pipeline.core.errors import ConnectionFailure, TableNotFoundError
 
 CONNECT_TIMEOUT_S = 5
+READ_AHEAD_BATCHES = 2  # batches a stream decodes ahead of its reader
 _SESSION_OPTIONS = "-c TimeZone=UTC -c default_transaction_read_only=on"
 # Families read natively; every other family is read as its text rendering.
 _NATIVE = {
@@ -70,9 +74,14 @@ def short_reason(message: str) -> str:
     """One line out of a libpq error: the cause, without the 'connection to server at ...' preamble."""
     lines = [line.strip() for line in str(message).splitlines() if line.strip()]
     text = lines[0] if lines else "unknown error"
+    # ADBC's prefixes: a status code, the library, the step that failed.
+    text = re.sub(r"^(?:[A-Z_]+: )?(?:\[libpq\] )?", "", text)
+    text = re.sub(
+        r"^(?:Failed to (?:connect|prepare query|execute query)|Execution error \[\w+\]): ", "", text
+    )
     text = re.sub(r"^connection failed: ", "", text)
     text = re.sub(r'^connection to server at "[^"]*"(?: \([^)]*\))?, port \d+ failed: ', "", text)
-    text = re.sub(r"^FATAL:\s*", "", text)
+    text = re.sub(r"^(?:FATAL|ERROR):\s*", "", text)
     return text[0].lower() + text[1:] if text[:1].isupper() and not text[1:2].isupper() else text
 
 
@@ -178,38 +187,54 @@ class PostgresConnector(Connector):
         return f"{quoted}::text"
 
     def render(self, sql: str, params: Sequence[Any] = ()) -> str:
-        """``sql`` with its ``%s`` parameters rendered as literals (connectorx cannot bind)."""
+        """``sql`` with its ``%s`` parameters rendered as literals (streams are read unbound)."""
         if not params:
             return sql
         return psycopg.ClientCursor(self._conn).mogrify(sql, list(params))
 
-    def _cx_url(self) -> str:
+    def _adbc_uri(self) -> str:
         user = url_quote(self.url.user or "", safe="")
         auth = f"{user}:{url_quote(self.url.password, safe='')}@" if self.url.password else f"{user}@"
-        query = f"?{urlencode(self._libpq_params)}" if self._libpq_params else ""
+        params = {
+            **self._libpq_params,
+            "connect_timeout": str(CONNECT_TIMEOUT_S),
+            "options": _SESSION_OPTIONS,
+        }
+        host = self.url.host or "localhost"
+        # An IPv6 address goes in brackets; a socket directory is percent-encoded.
+        host = f"[{host}]" if ":" in host else url_quote(host, safe="")
         return (
-            f"postgresql://{auth}{self.url.host or 'localhost'}:{self.url.port or 5432}/"
-            f"{url_quote(self.url.database or '', safe='')}{query}"
+            f"postgresql://{auth}{host}:{self.url.port or 5432}/"
+            f"{url_quote(self.url.database or '', safe='')}?{urlencode(params, quote_via=url_quote)}"
         )
 
-    def _reader(self, sql: str, params: Sequence[Any], batch_rows: int) -> pa.RecordBatchReader:
-        import connectorx as cx
+    @contextlib.contextmanager
+    def _result(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[pa.RecordBatchReader]:
+        """The result of ``sql`` on a connection of its own, as a reader of Arrow batches.
 
-        setup = [
-            "SET TimeZone = 'UTC'",
-            "SET default_transaction_read_only = on",
-            f"SET search_path TO {self.quote(self.schema)}",
-            *(f"SET {name} = {value}" for name, value in self.planner_settings),
-        ]
-        with self._reading(sql):
-            reader: pa.RecordBatchReader = cx.read_sql(
-                self._cx_url(),
-                self.render(sql, params),
-                return_type="arrow_stream",
-                batch_size=batch_rows,
-                pre_execution_query=setup,
-            )
-        return reader
+        ADBC reads with ``COPY ... TO STDOUT (FORMAT binary)`` and decodes in the calling thread
+        (the GIL released) when the caller asks for a batch; ``stream_query`` asks from a thread of
+        its own, two batches ahead. Batches are sized in bytes; ``batch_rows`` sets that size
+        (``_batch_bytes``)."""
+        import adbc_driver_postgresql
+        import adbc_driver_postgresql.dbapi as adbc
+
+        rendered = self.render(sql, params)
+        with self._reading(sql, connecting=True):
+            connection = adbc.connect(self._adbc_uri(), autocommit=True)
+        try:
+            with self._reading(sql):
+                cursor = connection.cursor()
+                hint = adbc_driver_postgresql.StatementOptions.BATCH_SIZE_HINT_BYTES.value
+                cursor.adbc_statement.set_options(**{hint: str(_batch_bytes(batch_rows))})
+                cursor.execute(f"SET search_path TO {self.quote(self.schema)}")
+                for name, value in self.planner_settings:
+                    cursor.execute(f"SET {name} = {value}")
+                cursor.execute(rendered)
+                reader: pa.RecordBatchReader = cursor.fetch_record_batch()
+                yield reader
+        finally:
+            connection.close()
 
     @contextlib.contextmanager
     def planner(self, **settings: str) -> Iterator[None]:
@@ -221,31 +246,44 @@ class PostgresConnector(Connector):
         finally:
             self.planner_settings = previous
 
-    def _query_error(self, exc: Exception) -> Exception:
+    def _query_error(self, exc: Exception, sql: str, *, connecting: bool) -> Exception:
         message = str(exc).replace(self.url.password or "\0", "***")
         missing = _MISSING_RELATION.search(message)
         if missing:
             return TableNotFoundError(f"table {missing.group(1)} not found in {self.url.masked}")
-        return ConnectionFailure(f"query failed on {self.url.masked}: {short_reason(message)}")
+        if connecting:
+            return ConnectionFailure(f"cannot connect to {self.url.masked}: {short_reason(message)}")
+        table = query_table(sql)
+        on = f"on table {table} " if table else ""
+        return ConnectionFailure(f"{self.describe()}: the query {on}failed: {short_reason(message)}")
 
-    def _reading(self, sql: str) -> contextlib.AbstractContextManager[None]:
-        return reading_errors(self.describe(), sql, self._query_error, secret=self.url.password)
+    def _reading(self, sql: str, *, connecting: bool = False) -> contextlib.AbstractContextManager[None]:
+        return reading_errors(
+            self.describe(),
+            sql,
+            lambda exc: self._query_error(exc, sql, connecting=connecting),
+            secret=self.url.password,
+        )
 
     def stream_query(
         self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS
     ) -> Iterator[pa.RecordBatch]:
-        reader = self._reader(sql, params, batch_rows)
-        schema = utc_schema(reader.schema)
-        with self._reading(sql):
-            for batch in reader:
-                if batch.num_rows:
-                    yield batch.cast(schema) if batch.schema != schema else batch
+        return read_ahead(self._stream(sql, params, batch_rows), READ_AHEAD_BATCHES)
+
+    def _stream(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[pa.RecordBatch]:
+        with self._result(sql, params, batch_rows) as reader:
+            schema = arrow_schema(reader.schema)
+            with self._reading(sql):
+                for batch in reader:
+                    batch = conform(batch, schema)
+                    for start in range(0, batch.num_rows, batch_rows):
+                        yield batch.slice(start, batch_rows)
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        reader = self._reader(sql, params, DEFAULT_BATCH_ROWS)
-        schema = utc_schema(reader.schema)
-        with self._reading(sql):
-            return pa.Table.from_batches([batch.cast(schema) for batch in reader], schema=schema)
+        with self._result(sql, params, DEFAULT_BATCH_ROWS) as reader:
+            schema = arrow_schema(reader.schema)
+            with self._reading(sql):
+                return pa.Table.from_batches([conform(batch, schema) for batch in reader], schema=schema)
 
     # -- pushdown ----------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
@@ -290,6 +328,11 @@ class _Transaction:
             raise write_failure(self._where, sql, exc) from exc
 
 
+def _batch_bytes(batch_rows: int) -> int:
+    """ADBC's batch size hint for about ``batch_rows`` rows (assuming 128 bytes a row), 64 KB to 16 MB."""
+    return min(16 * 2**20, max(64 * 2**10, batch_rows * 128))
+
+
 def utc_schema(schema: pa.Schema) -> pa.Schema:
     """Drivers spell UTC '+00:00', 'UTC' or 'Etc/UTC'; every aware timestamp leaves here as 'UTC'."""
     fields = []
@@ -298,6 +341,31 @@ def utc_schema(schema: pa.Schema) -> pa.Schema:
             field = field.with_type(pa.timestamp(field.type.unit, tz="UTC"))
         fields.append(field)
     return pa.schema(fields, metadata=schema.metadata)
+
+
+def arrow_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema a read leaves the connector with: aware timestamps in 'UTC', and types ADBC
+    hands over as opaque text (``numeric`` read without a cast) as plain strings."""
+    plain = [
+        field.with_type(field.type.storage_type) if _opaque_text(field.type) else field
+        for field in utc_schema(schema)
+    ]
+    return pa.schema(plain, metadata=schema.metadata)
+
+
+def _opaque_text(data_type: pa.DataType) -> bool:
+    return isinstance(data_type, pa.OpaqueType) and pa.types.is_string(data_type.storage_type)
+
+
+def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+    """``batch`` in ``schema`` (see ``arrow_schema``)."""
+    if batch.schema == schema:
+        return batch
+    columns = [
+        column.storage if _opaque_text(column.type) else column.cast(field.type)
+        for column, field in zip(batch.columns, schema, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=schema)
 
 
 # -- introspection ---------------------------------------------------------------------------

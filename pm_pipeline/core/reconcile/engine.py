@@ -49,6 +49,7 @@ class ReconcileOptions:
     strategy_source: str = "--strategy"  # who forced ``strategy`` when it is not auto, for the note
     partition: tuple[int, int] | None = None  # (index, count): only keys hashing into that bucket
     bucket_rows: int = ROWS_PER_BUCKET  # bucket strategy: rows per bucket (fewer: more, smaller buckets)
+    prune_rows: int = join.PRUNE_ROWS  # stashes this large are compared by buckets before the join
 
 
 def _severity(category: Category, count: int, thresholds: Thresholds) -> Severity:
@@ -231,7 +232,13 @@ def _keyed(
         plan.key_declared_unique(source_schema, "source"),
         plan.key_declared_unique(target_schema, "target"),
     )
-    outcome = join.run_join(connection, plan, duplicate_sample=options.findings_limit, unique=unique)
+    outcome = join.run_join(
+        connection,
+        plan,
+        duplicate_sample=options.findings_limit,
+        unique=unique,
+        prune_rows=options.prune_rows,
+    )
     findings: list[Finding] = []
     limit = options.findings_limit
     for side, dups, count in (

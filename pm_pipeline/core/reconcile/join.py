@@ -13,6 +13,8 @@ from pm_pipeline.core.reconcile.planning import TablePlan
 
 F = TypeFamily
 SRC, TGT = "stash_source", "stash_target"
+PRUNE_ROWS = 1 << 20  # stashes this large are compared by buckets before they are joined
+_BUCKET_ROWS = 512  # rows per bucket, about: few enough that rare differences leave most buckets equal
 
 
 @dataclass
@@ -57,11 +59,14 @@ def run_join(
     *,
     duplicate_sample: int,
     unique: tuple[bool, bool] = (False, False),
+    prune_rows: int = PRUNE_ROWS,
 ) -> JoinOutcome:
     """Classify keys and build table ``suspects`` (canonical and raw keys of rows to diff in detail).
 
     ``unique`` tells, per side, that the database guarantees one row per canonical key
-    (``TablePlan.key_declared_unique``): that side is not searched for duplicates.
+    (``TablePlan.key_declared_unique``): that side is not searched for duplicates. Without
+    duplicate keys, stashes of at least ``prune_rows`` rows are first compared by buckets
+    (``_differing_buckets``), and only the rows of buckets that differ are joined.
     """
     keys = _keys(plan)
     key_list = ", ".join(keys)
@@ -90,7 +95,7 @@ def run_join(
     if out.duplicate_count_source or out.duplicate_count_target:
         _classify_with_duplicates(connection, plan, out, screen, tolerant_cols, ruled_cols)
     else:
-        _classify(connection, plan, out, screen, tolerant_cols, ruled_cols)
+        _classify(connection, plan, out, screen, tolerant_cols, ruled_cols, prune_rows)
     return out
 
 
@@ -110,15 +115,26 @@ def _classify(
     screen: str,
     tolerant_cols: list[tuple[int, ColumnPlan]],
     ruled_cols: list[tuple[int, ColumnPlan]],
+    prune_rows: int,
 ) -> None:
     """No duplicate keys: one full outer join classifies every key.
 
     Its rows are grouped so that all clean matched rows fall into one group, whose aggregates are
     the screening statistics, and every other row is a group of its own: missing, extra and
-    suspect rows come out of the same pass, and nothing is stored for the clean rows.
+    suspect rows come out of the same pass, and nothing is stored for the clean rows. When the
+    stashes were compared by buckets first, the join reads only the buckets that differ, and the
+    rows of the others count as clean matched rows.
     """
     keys = _keys(plan)
     nkeys = len(keys)
+    pruned = _differing_buckets(connection, plan, tolerant_cols, ruled_cols, prune_rows)
+    source, target = SRC, TGT
+    if pruned is not None:
+        bucket = _bucket_sql(plan, pruned.count, "x")
+        source, target = (
+            f"(SELECT x.* FROM {name} x SEMI JOIN differing_buckets d ON {bucket} = d.b)"
+            for name in (SRC, TGT)
+        )
     on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
     kind = (  # the row hash h is never NULL: a NULL h is the side without the key
         "CASE WHEN t.h IS NULL THEN 'missing' WHEN s.h IS NULL THEN 'extra' "
@@ -148,7 +164,7 @@ def _classify(
     group = ", ".join(f"CASE WHEN kind IS NOT NULL THEN {k} END" for k in keys)
     connection.execute(
         f"CREATE TABLE classified AS SELECT kind, {', '.join(picked)}, {', '.join(stats)} FROM "
-        f"(SELECT {', '.join(inner)} FROM {SRC} s FULL OUTER JOIN {TGT} t ON {on}) "
+        f"(SELECT {', '.join(inner)} FROM {source} s FULL OUTER JOIN {target} t ON {on}) "
         f"GROUP BY kind, {group}"
     )
     raw = ", ".join(f"sr{i} AS r{i}" for i in range(nkeys))
@@ -173,6 +189,13 @@ def _classify(
         names += [f"rc{i}", f"ma{i}", f"mr{i}"]
     row = connection.execute(f"SELECT {', '.join(names)} FROM classified WHERE kind IS NULL").fetchone()
     values = dict(zip(names, row, strict=True)) if row else {}
+    if pruned is not None:
+        # Rows of equal buckets are equal on both sides, tolerant values too: differences of 0.
+        out.matched_count += pruned.rows
+        for i, _ in tolerant_cols:
+            for name, present in ((f"ma{i}", pruned.valued.get(i, 0)), (f"mr{i}", pruned.nonzero.get(i, 0))):
+                if present:
+                    values[name] = max(0.0, values.get(name) or 0.0)
     out.screened_rule_rows = int(values.get("under") or 0)
     for i, _ in ruled_cols:
         out.screened_rule_counts[i] = int(values.get(f"rc{i}") or 0)
@@ -182,6 +205,79 @@ def _classify(
             out.screened_max_abs[i] = float(values[f"ma{i}"])
         if values.get(f"mr{i}") is not None:
             out.screened_max_rel[i] = float(values[f"mr{i}"])
+
+
+@dataclass(frozen=True)
+class _Pruned:
+    """Buckets left out of the join: ``rows`` matched rows, per tolerant column the number of
+    non-NULL (``valued``) and non-zero (``nonzero``) values among them."""
+
+    count: int
+    rows: int
+    valued: dict[int, int]
+    nonzero: dict[int, int]
+
+
+def _bucket_sql(plan: TablePlan, count: int, alias: str = "") -> str:
+    keys = ", ".join(f"{alias}.{k}" if alias else k for k in _keys(plan))
+    return f"(hash({keys}) & {count - 1})"
+
+
+def _differing_buckets(
+    connection: duckdb.DuckDBPyConnection,
+    plan: TablePlan,
+    tolerant_cols: list[tuple[int, ColumnPlan]],
+    ruled_cols: list[tuple[int, ColumnPlan]],
+    prune_rows: int,
+) -> _Pruned | None:
+    """Compare the stashes bucket by bucket (a hash of the key picks the bucket) and keep, in table
+    ``differing_buckets``, those whose row count or XOR of row fingerprints differ; None when the
+    stashes are too small to gain from it, or when most buckets differ (no gain either).
+
+    A row's fingerprint hashes everything the join compares: keys, row hash, the strict hashes
+    of ruled columns and the tolerant values themselves; hashed once more, because DuckDB combines
+    the hashes of several values linearly, and the XOR of two rows whose values changed alike
+    would cancel out. Keys being unique on both sides, an equal bucket holds the same rows on both
+    sides (as surely as equal row hashes mean equal rows), so each of its rows is a clean match
+    whose tolerant values differ by 0.
+    """
+    sizes = connection.execute(
+        f"SELECT (SELECT count(*) FROM {SRC}), (SELECT count(*) FROM {TGT})"
+    ).fetchone()
+    rows = max(sizes) if sizes else 0
+    if rows < prune_rows or rows == 0:
+        return None
+    count = 1 << max(10, min(20, (rows // _BUCKET_ROWS).bit_length()))
+    bucket = _bucket_sql(plan, count)
+    fingerprint = ", ".join(
+        [*_keys(plan), "h", *(f"s{i}" for i, _ in ruled_cols), *(f"t{i}" for i, _ in tolerant_cols)]
+    )
+    extra = "".join(
+        f", count(t{i}) AS valued{i}, count(*) FILTER (WHERE t{i} <> 0) AS nonzero{i}"
+        for i, _ in tolerant_cols
+    )
+    for side, name in (("source", SRC), ("target", TGT)):
+        connection.execute(
+            f"CREATE TABLE buckets_{side} AS SELECT {bucket} AS b, count(*) AS n, "
+            f"bit_xor(hash(hash({fingerprint}))) AS x{extra} FROM {name} GROUP BY b"
+        )
+    connection.execute(
+        "CREATE TABLE differing_buckets AS SELECT coalesce(s.b, t.b) AS b "
+        "FROM buckets_source s FULL OUTER JOIN buckets_target t ON s.b = t.b "
+        "WHERE s.n IS DISTINCT FROM t.n OR s.x IS DISTINCT FROM t.x"
+    )
+    row = connection.execute("SELECT count(*) FROM differing_buckets").fetchone()
+    if row is None or row[0] * 2 > count:
+        return None
+    sums = "".join(f", sum(valued{i}), sum(nonzero{i})" for i, _ in tolerant_cols)
+    totals = connection.execute(
+        f"SELECT coalesce(sum(n), 0){sums} FROM buckets_source "
+        "WHERE b NOT IN (SELECT b FROM differing_buckets)"
+    ).fetchone()
+    assert totals is not None
+    valued = {i: int(totals[1 + 2 * j] or 0) for j, (i, _) in enumerate(tolerant_cols)}
+    nonzero = {i: int(totals[2 + 2 * j] or 0) for j, (i, _) in enumerate(tolerant_cols)}
+    return _Pruned(count=count, rows=int(totals[0]), valued=valued, nonzero=nonzero)
 
 
 def _classify_with_duplicates(

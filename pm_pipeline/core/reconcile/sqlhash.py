@@ -26,8 +26,8 @@ YEAR as the number the driver reads. A few values have no faithful reference, be
 reader cannot hand them over; their text is one no other value has, so a row holding one
 hashes as different and the comparison of the fetched rows settles it (never a false match):
 
-    PostgreSQL ±infinity dates and instants   'infinity' / '-infinity' (connectorx turns them
-                                              into real values in year 262143)
+    PostgreSQL ±infinity dates and instants   'infinity' / '-infinity' (the reader hands them
+                                              over as values millennia before year 1)
     PostgreSQL dates after year 32767         their own text (Arrow's strftime wraps the year)
     DuckDB ±infinity dates                    'infinity' / '-infinity'
     MariaDB partly zero dates and times       '?' + the value ('?2024-00-10 10:00:00')

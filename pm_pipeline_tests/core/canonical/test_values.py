@@ -256,6 +256,78 @@ def test_decimal_batches_match_the_value_by_value_normalisation(values: list[str
     assert canon(values, plan(DECIMAL)) == expected
 
 
+def _hash_text(
+    values: list[Any], column_plan: ColumnPlan, arrow_type: pa.DataType | None = None
+) -> list[Any]:
+    array = pa.array(values, arrow_type)
+    return canonicalize(array, plan=column_plan, side="source", strict=False, for_hash=True).to_pylist()
+
+
+def _decimal_value(text: str) -> Decimal | str:
+    try:
+        value = Decimal(text.strip())
+    except ArithmeticError:
+        return "?" + text
+    return value if value.is_finite() else str(value)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(min_value=1, max_value=4),
+    st.lists(st.one_of(st.none(), _DECIMAL_TEXTS, st.sampled_from(["NaN", "1.23456", "0.0001"])), min_size=1),
+    st.booleans(),
+)
+def test_decimal_hash_text_is_equal_exactly_for_equal_values(
+    scale: int, values: list[str | None], fixed: bool
+) -> None:
+    # Both sides declare DECIMAL(12, scale): values are hashed as text with ``scale`` digits.
+    column = Column("amount", f"decimal(12,{scale})", F.DECIMAL, precision=12, scale=scale)
+    if fixed:  # as a database renders the column: exactly ``scale`` fractional digits
+        values = [
+            None
+            if v is None or not isinstance(_decimal_value(v), Decimal)
+            else f"{_decimal_value(v):.{scale}f}"
+            for v in values
+        ]
+    hashed = _hash_text(values, plan(column))
+    one_by_one = [_hash_text([v], plan(column))[0] for v in values]
+    assert hashed == one_by_one  # a value's text does not depend on its batch
+    for i, a in enumerate(values):
+        for j, b in enumerate(values):
+            if a is None or b is None:
+                assert (hashed[i] is None) == (a is None) and (hashed[j] is None) == (b is None)
+                continue
+            same = _decimal_value(a) == _decimal_value(b)
+            assert (hashed[i] == hashed[j]) == same, (a, b, hashed[i], hashed[j])
+
+
+def test_decimal_hash_text_keeps_database_renderings_and_rewrites_the_rest() -> None:
+    column = plan(Column("amount", "numeric(12,2)", F.DECIMAL, precision=12, scale=2))
+    rendered = pa.array(["58762.74", "-0.50", "0.00", None, "100.00"])
+    hashed = canonicalize(rendered, plan=column, side="source", strict=False, for_hash=True)
+    assert hashed is rendered  # already in the form: not copied
+    assert _hash_text(["-0.00", "5", "05.5", "1E+2", "NaN", "0.001", " 7.10"], column) == [
+        "0.00",
+        "5.00",
+        "5.50",
+        "100.00",
+        "NaN",
+        "0.001",  # more digits than the scale: its canonical text, unlike any rewritten value
+        "7.10",
+    ]
+    # Sliced batches (a reader slicing its driver's batches) read their own characters only.
+    assert _hash_text(["1.5", "2.50"], column) == ["1.50", "2.50"]
+    sliced = pa.array(["bad", "12.30", "-4.00", "7"]).slice(1, 2)
+    assert canonicalize(sliced, plan=column, side="source", strict=False, for_hash=True).to_pylist() == [
+        "12.30",
+        "-4.00",
+    ]
+    # Arrow decimals (file and DuckDB readers) and differing scales.
+    assert _hash_text([Decimal("1.20"), None], column, pa.decimal128(12, 2)) == ["1.20", None]
+    other = plan(column.source, Column("amount", "numeric(12,3)", F.DECIMAL, precision=12, scale=3))
+    assert _hash_text(["1.50"], other) == ["1.5"]  # no common scale: the canonical text
+
+
 @settings(max_examples=100, deadline=None)
 @given(
     st.lists(

@@ -191,7 +191,7 @@ def test_unknown_database_and_missing_table(pg_db):
 
 
 def test_an_error_while_streaming_is_a_failure_naming_the_table(pg_db):
-    # The server fails on the second row, after the stream has started: connectorx panics.
+    # The server fails on the second row, after the stream has started.
     pg_db.execute('CREATE TABLE "odd t" (x int)', 'INSERT INTO "odd t" SELECT generate_series(1, 3)')
     with connect(pg_db.url) as conn:
         sql = f"SELECT 1 / (x - 2) AS v FROM {conn.qualified('odd t')} ORDER BY x"
@@ -202,3 +202,49 @@ def test_an_error_while_streaming_is_a_failure_naming_the_table(pg_db):
         stream = conn.stream_query(f"SELECT x FROM {conn.qualified('odd t')}", batch_rows=1)
         assert next(stream).num_rows == 1
         stream.close()
+
+
+def test_a_stream_closed_early_stops_reading_and_frees_its_connection(pg_db):
+    import threading
+    import time
+
+    pg_db.execute("CREATE TABLE big AS SELECT g AS id, md5(g::text) AS t FROM generate_series(1, 300000) g")
+    with connect(pg_db.url) as conn:
+        threads = threading.active_count()
+        stream = conn.stream_query(f"SELECT id, t FROM {conn.qualified('big')}", batch_rows=1000)
+        first = next(stream)
+        assert first.num_rows == 1000 and first.column("id").to_pylist()[:2] == [1, 2]
+        stream.close()
+        assert threading.active_count() == threads  # the read-ahead thread is gone
+
+        def readers() -> int:
+            rows = conn.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND query LIKE 'COPY%big%'"
+            )
+            return int(rows[0][0])
+
+        deadline = time.monotonic() + 5
+        while readers() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert readers() == 0  # the server is not left sending the other 299,000 rows
+        # Read whole, in order, every batch within the limit.
+        sizes = [
+            b.num_rows for b in conn.stream_query(f"SELECT id FROM {conn.qualified('big')}", batch_rows=7000)
+        ]
+        assert sum(sizes) == 300_000 and max(sizes) <= 7000
+
+
+def test_raw_numeric_and_timestamps_read_as_plain_arrow_types(pg_db):
+    pg_db.execute(
+        "CREATE TABLE n (a numeric, b numeric(6,2), c timestamptz)",
+        "INSERT INTO n VALUES (1.50, -0.25, '2024-01-01 10:00+02'), (NULL, NULL, NULL)",
+    )
+    with connect(pg_db.url) as conn:
+        table = conn.query_arrow(f"SELECT a, b, c, a + b AS s FROM {conn.qualified('n')}")
+        streamed = pa.Table.from_batches(list(conn.stream_query(f"SELECT a FROM {conn.qualified('n')}")))
+    assert [table.schema.field(n).type for n in ("a", "b", "s")] == [pa.string()] * 3
+    assert table.column("a").to_pylist() == ["1.50", None] and table.column("s").to_pylist() == ["1.25", None]
+    assert table.schema.field("c").type == pa.timestamp("us", tz="UTC")
+    assert table.column("c")[0].as_py() == dt.datetime(2024, 1, 1, 8, 0, tzinfo=dt.UTC)
+    assert streamed.schema.field("a").type == pa.string()
