@@ -207,6 +207,50 @@ def test_console_script_usage_error_exits_2() -> None:
     assert "Traceback" not in done.stderr
 
 
+def _entry(tmp_path: Path, before: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the console script's entry point in a fresh interpreter, after ``before`` (Python)."""
+    script = (
+        f"import sys\n{before}\nfrom pm_pipeline.cli import entry\n"
+        f"sys.argv = ['pm-pipeline', *{list(args)!r}]\nentry()\n"
+    )
+    return subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, cwd=tmp_path
+    )
+
+
+def test_console_script_ends_with_exit_code_output_and_exit_handlers(
+    pair: tuple[str, str], tmp_path: Path
+) -> None:
+    source, target = pair
+    out = tmp_path / "findings.json"
+    done = _entry(
+        tmp_path,
+        "import atexit\natexit.register(lambda: print('exit handler ran'))",
+        "check",
+        "--source",
+        source,
+        "--target",
+        target,
+        "--json",
+        str(out),
+        "--no-progress",
+    )
+    assert done.returncode == 0, done.stderr
+    assert "PASS" in done.stdout and done.stdout.rstrip().endswith("exit handler ran")
+    assert json.loads(out.read_text())["schema_version"]  # written whole
+    bad = _entry(tmp_path, "", "check", "--source", "sqlite:///missing.db", "--target", target)
+    assert bad.returncode == 2 and "missing.db does not exist" in bad.stderr
+
+
+def test_console_script_waits_for_a_thread_still_working(tmp_path: Path) -> None:
+    before = (
+        "import threading, time\n"
+        "threading.Thread(target=lambda: (time.sleep(0.5), print('thread finished'))).start()"
+    )
+    done = _entry(tmp_path, before, "validate-spec", str(tmp_path / "none.yaml"))
+    assert done.returncode == 2 and "thread finished" in done.stdout
+
+
 def test_verify_manifest_detects_a_change_after_the_check(
     pair: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
