@@ -70,6 +70,21 @@ def test_matching_pair_exits_0_and_writes_findings_json(
     assert [f for f in document["findings"] if f["severity"] == "error"] == []
 
 
+def test_integrity_checks_draw_no_progress_bars_of_their_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The Great Expectations suite runs on a SQLite target by default; its per-validation
+    # progress bars would fill stderr around the CLI's own output.
+    ddl = "CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(20))"
+    rows = "INSERT INTO items VALUES (1, 'a'), (2, 'b')"
+    source, target = _sqlite(tmp_path / "s.db", ddl, rows), _sqlite(tmp_path / "t.db", ddl, rows)
+    out_json = tmp_path / "findings.json"
+    code, out, err = _run(capsys, "check", "--source", source, "--target", target, "--json", str(out_json))
+    assert code == 0, out + err
+    assert json.loads(out_json.read_text())["schema_version"]
+    assert "Calculating Metrics" not in err and "it/s" not in err
+
+
 def test_differences_exit_1_with_categories_in_json(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -229,10 +229,8 @@ def _odd_decimal_text(text: pa.Array) -> pa.Array | None:
     settles most batches, and the shapes left (a bare leading or trailing point, leading zeros)
     are told by their ends, without a regular expression.
     """
-    if not _plain_decimal_bytes(text):
-        data = text.buffers()[2]
-        if data is not None and np.isin(np.frombuffer(data, dtype=np.uint8), _UNUSUAL_BYTES).any():
-            return None
+    if not _plain_decimal_bytes(text) and np.isin(value_bytes(text)[1], _UNUSUAL_BYTES).any():
+        return None
     length = pc.binary_length(text)
     zeros = pc.or_(
         pc.and_(
@@ -251,20 +249,23 @@ def _odd_decimal_text(text: pa.Array) -> pa.Array | None:
     return pc.replace_with_mask(maybe, maybe, pc.fill_null(confirmed, False))
 
 
-def _text_buffers(text: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """The value offsets (``len(text) + 1`` of them) and the character bytes of a string array."""
-    offsets_buffer, data_buffer = text.buffers()[1:3]
+def value_bytes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of a string or binary array (large or not), sliced to its own values:
+    value ``i`` is ``data[offsets[i] - offsets[0] : offsets[i + 1] - offsets[0]]``."""
+    large = pa.types.is_large_string(array.type) or pa.types.is_large_binary(array.type)
+    offsets_buffer, data_buffer = array.buffers()[1:3]
     assert offsets_buffer is not None
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[text.offset : text.offset + len(text) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
-    return offsets, data[offsets[0] : offsets[-1]] if len(offsets) else data[:0]
+    offsets = np.frombuffer(offsets_buffer, np.int64 if large else np.int32)
+    offsets = offsets[array.offset : array.offset + len(array) + 1]
+    data = np.frombuffer(data_buffer, np.uint8) if data_buffer is not None else np.empty(0, np.uint8)
+    return offsets, data[offsets[0] : offsets[-1]]
 
 
 def _plain_decimal_bytes(text: pa.Array) -> bool:
     """Whether every character of ``text`` (a string array) is a digit, '-' or '.'."""
     if not pa.types.is_string(text.type):
         return False
-    chars = _text_buffers(text)[1]
+    chars = value_bytes(text)[1]
     return not len(chars) or bool(
         chars.min() >= ord("-") and chars.max() <= ord("9") and not (chars == ord("/")).any()
     )
@@ -296,7 +297,7 @@ def _plain_fixed_scale(text: pa.Array, scale: int) -> bool:
     '-', digits without leading zeros, a point, ``scale`` digits; and no negative zero."""
     if not _plain_decimal_bytes(text):
         return False
-    offsets, chars = _text_buffers(text)
+    offsets, chars = value_bytes(text)
     starts, lengths = offsets[:-1] - offsets[0], np.diff(offsets)
     valid = pc.is_valid(text).to_numpy(zero_copy_only=False)
     if not len(chars):

@@ -268,10 +268,12 @@ class PostgresConnector(Connector):
     def stream_query(
         self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS
     ) -> Iterator[pa.RecordBatch]:
-        return read_ahead(self._stream(sql, params, batch_rows), READ_AHEAD_BATCHES)
+        # Rendered here: the metadata connection quotes the literals, in the caller's thread.
+        rendered = self.render(sql, params)
+        return read_ahead(self._stream(rendered, batch_rows), READ_AHEAD_BATCHES)
 
-    def _stream(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[pa.RecordBatch]:
-        with self._result(sql, params, batch_rows) as reader:
+    def _stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        with self._result(sql, (), batch_rows) as reader:
             schema = arrow_schema(reader.schema)
             with self._reading(sql):
                 for batch in reader:
@@ -333,24 +335,18 @@ def _batch_bytes(batch_rows: int) -> int:
     return min(16 * 2**20, max(64 * 2**10, batch_rows * 128))
 
 
-def utc_schema(schema: pa.Schema) -> pa.Schema:
-    """Drivers spell UTC '+00:00', 'UTC' or 'Etc/UTC'; every aware timestamp leaves here as 'UTC'."""
+def arrow_schema(schema: pa.Schema) -> pa.Schema:
+    """The schema a read leaves the connector with: aware timestamps in 'UTC' (drivers spell it
+    '+00:00', 'Etc/UTC' ...), and types ADBC hands over as opaque text (``numeric`` selected
+    without a cast) as plain strings."""
     fields = []
     for field in schema:
         if pa.types.is_timestamp(field.type) and field.type.tz in {"+00:00", "Etc/UTC", "Z", "utc"}:
             field = field.with_type(pa.timestamp(field.type.unit, tz="UTC"))
+        elif _opaque_text(field.type):
+            field = field.with_type(field.type.storage_type)
         fields.append(field)
     return pa.schema(fields, metadata=schema.metadata)
-
-
-def arrow_schema(schema: pa.Schema) -> pa.Schema:
-    """The schema a read leaves the connector with: aware timestamps in 'UTC', and types ADBC
-    hands over as opaque text (``numeric`` read without a cast) as plain strings."""
-    plain = [
-        field.with_type(field.type.storage_type) if _opaque_text(field.type) else field
-        for field in utc_schema(schema)
-    ]
-    return pa.schema(plain, metadata=schema.metadata)
 
 
 def _opaque_text(data_type: pa.DataType) -> bool:

@@ -118,8 +118,11 @@ def _run_gx(
 ) -> ExpectationRun:
     import great_expectations as gx
     from great_expectations.checkpoint.actions import UpdateDataDocsAction
+    from great_expectations.data_context.types.base import ProgressBarsConfig
 
     context = gx.get_context(mode="ephemeral")
+    # Great Expectations draws a progress bar per validation on stderr; the CLI has its own.
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     name = f"pm_{uuid.uuid4().hex[:8]}"
     source: Any
     if target.engine == "postgresql":

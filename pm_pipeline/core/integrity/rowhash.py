@@ -22,6 +22,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pm_pipeline.core.canonical.values import value_bytes
+
 _MOD = 2**256
 # The two hex digits of each byte value, read as one 16-bit item so that one gather writes both.
 _HEX_PAIRS = np.frombuffer("".join(f"{i:02x}" for i in range(256)).encode(), "<u2")
@@ -46,17 +48,9 @@ def _json_one_by_one(values: list[Any], *, key: bool) -> list[str]:
     return [json.dumps(_json_ready(v), ensure_ascii=False) for v in values]
 
 
-def _value_bytes(array: pa.Array) -> tuple[np.ndarray, np.ndarray]:
-    """(offsets, data) of a large_string/large_binary array, sliced to its own values."""
-    buffers = array.buffers()
-    offsets = np.frombuffer(buffers[1], np.int64)[array.offset : array.offset + len(array) + 1]
-    data = np.frombuffer(buffers[2], np.uint8) if buffers[2] is not None else np.empty(0, np.uint8)
-    return offsets, data[offsets[0] : offsets[-1]]
-
-
 def _hex_text(array: pa.Array) -> pa.Array:
     """Lower-case hex of every value (a NULL slot gives whatever its bytes are: callers mask it)."""
-    offsets, data = _value_bytes(array.cast(pa.large_binary()))
+    offsets, data = value_bytes(array.cast(pa.large_binary()))
     digits = _HEX_PAIRS[data]
     hex_offsets = np.ascontiguousarray((offsets - offsets[0]) * 2)
     return pa.LargeStringArray.from_buffers(len(array), pa.py_buffer(hex_offsets), pa.py_buffer(digits))
@@ -65,7 +59,7 @@ def _hex_text(array: pa.Array) -> pa.Array:
 def _escaped_text(array: pa.Array, *, key: bool) -> pa.Array:
     """Text as it stands between a JSON string's quotes."""
     text = array.cast(pa.large_string())
-    data = _value_bytes(text)[1]
+    data = value_bytes(text)[1]
     escaped = (data < 0x20) | (data == 0x22) | (data == 0x5C)
     if key:
         escaped |= data > 0x7E
