@@ -49,6 +49,8 @@ class Category(StrEnum):
     SYSTEMATIC_SHIFT = "systematic_shift"
     CHECKSUM_MISMATCH = "checksum_mismatch"
     EXPECTATION_FAILED = "expectation_failed"
+    # a check that could not run to the end (an SQL or driver error): the verdict is incomplete
+    CHECK_ERROR = "check_error"
 
 
 ROW_CATEGORIES = frozenset(
@@ -107,6 +109,9 @@ class Finding:
     message: str = ""
     classification: Classification | None = None
     check: str = "reconciliation"  # which feature produced it: reconciliation, schema, integrity, ...
+    # A consequence of other findings on the same table (and column), named by their category:
+    # reported, folded under its cause, and never counted as another error.
+    caused_by: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
