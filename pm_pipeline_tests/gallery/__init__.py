@@ -1,0 +1,26 @@
+"""The clean-migration gallery: correct migrations of one logical dataset, loaded for real.
+
+``dataset`` writes the data once (tables, columns with a logical kind, deterministic rows);
+``render`` turns each kind into the column type and value a standard migration tool
+(pgloader-like mappings) writes on each engine, and ``load`` creates and fills the tables on
+MariaDB, PostgreSQL, SQLite, DuckDB or in Parquet files. ``verify`` runs ``pm-pipeline check``
+in process, spec-less and with the spec a careful user would write, and reads the findings JSON.
+
+Each ``test_<source>_<target>`` module checks one engine pair three ways:
+
+* the correct migration, spec-less and with a spec, integrity on: exit code 0 and no finding of
+  severity error or warning (a false alarm is as serious as a missed defect);
+* its defect twin (``dataset.seed_defects``): a missing row, an extra row, a changed decimal, a
+  value one hour off, a lost parent leaving orphans, a truncated text. Each must be reported at
+  its table, column and key, and any other error must name its cause (``caused_by``).
+
+What the data holds: tinyint(1) flags -> boolean, SET -> text[], ENUM -> a PostgreSQL enum and
+ENUM -> varchar + CHECK, YEAR -> an integer domain, unsigned integers -> bigint, zero dates ->
+NULL, DATETIME and TIMESTAMP (equal in UTC), DECIMAL(12,2), DOUBLE with last-digit noise in the
+target, JSON (key order and spacing normalised by jsonb), BLOB, text with accents and emoji,
+PascalCase -> snake_case table and column names, a composite key, foreign keys (one to a renamed
+parent key), unique constraints, identities and sequences restarted past max(id), SQLite declared
+types such as ``SMALLINT UNSIGNED``, ``VARCHAR(40)`` and ``DATETIME``. Where a source engine has
+no such type (SQLite and Parquet have no ENUM, SET or YEAR) the column takes the type that engine
+would really hold, and a PostgreSQL source already has the snake_case names.
+"""
