@@ -36,6 +36,9 @@ def _column_sql(engine: str, table: Table, column: Column, *, source: str, namin
             parts.append("PRIMARY KEY")  # the rowid: SQLite hands out max(rowid) + 1
         elif engine == "duckdb":
             parts.append(f"DEFAULT nextval('{table.target_name}_{column.target_name}_seq')")
+    if column.kind is Kind.YEAR and engine == "duckdb":
+        # DuckDB has no domains: the year domain's range becomes the column's own CHECK.
+        parts.append(f"CHECK ({q(naming.column(column))} BETWEEN 1901 AND 2155)")
     if column.kind is Kind.ENUM_CHECK and engine != "mariadb":
         parts.append(f"CHECK ({q(naming.column(column))} IN ({', '.join(repr(v) for v in column.labels)}))")
     return " ".join(parts)

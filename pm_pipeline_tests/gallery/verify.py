@@ -48,10 +48,23 @@ def check_with_spec(spec: Mapping[str, Any], *, folder: Path, name: str) -> Outc
 
 
 def careful_spec(
-    data: Dataset, *, source: str, source_url: str, target_url: str, naming: Naming
+    data: Dataset, *, source: str, target: str, source_url: str, target_url: str, naming: Naming
 ) -> dict[str, Any]:
     """The spec a careful user writes: every table and rename, keys, JSON and zero-date columns,
     and the business and temporal rules the data must keep (integrity names are target names)."""
+    total_rule: dict[str, Any] = {
+        "name": "total_is_sum_of_items",
+        "kind": "aggregate",
+        "table": "orders",
+        "key": ["order_id"],
+        "value": "total",
+        "child_table": "order_items",
+        "child_key": ["order_id"],
+        "child_value": "quantity * unit_price",
+    }
+    if target == "sqlite":
+        # SQLite stores DECIMAL values as doubles: a sum in its SQL carries float noise.
+        total_rule["tolerance"] = 0.005
     tables = []
     for table in data.tables:
         rules: dict[str, Any] = {}
@@ -82,16 +95,7 @@ def careful_spec(
         "integrity": {
             "rules": [
                 {"name": "quantity_positive", "table": "order_items", "check": "quantity > 0"},
-                {
-                    "name": "total_is_sum_of_items",
-                    "kind": "aggregate",
-                    "table": "orders",
-                    "key": ["order_id"],
-                    "value": "total",
-                    "child_table": "order_items",
-                    "child_key": ["order_id"],
-                    "child_value": "quantity * unit_price",
-                },
+                total_rule,
             ],
             "temporal": [
                 {"table": "customers", "created": "created_at", "columns": ["last_login"]},

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from pm_pipeline.core.config.spec import Classification, ColumnRule
 from pm_pipeline.core.connectors.schema import Column, TypeFamily
+from pm_pipeline.core.errors import BadInputError
 
 F = TypeFamily
 
@@ -34,10 +35,43 @@ def looks_boolean(column: Column) -> bool:
 
 
 def comparison_family(source: Column, target: Column, rule: ColumnRule) -> TypeFamily:
-    """The family both sides of a column pair are canonicalised into."""
+    """The family both sides of a column pair are canonicalised into.
+
+    Raises BadInputError when the spec declares list options for a pair that holds no lists.
+    """
+    family = _family(source, target, rule)
+    if family is not F.SET and (rule.list_order is not None or rule.list_separator is not None):
+        raise BadInputError(
+            f"column {source.name} ({source.data_type} -> {target.data_type}): 'list_order' and "
+            "'list_separator' apply to arrays, lists, MySQL SETs and text columns declared as lists"
+        )
+    return family
+
+
+def is_list(column: Column, rule: ColumnRule) -> bool:
+    """An array or list column, a MySQL SET, or text the spec declares a delimited list."""
+    return (
+        column.element is not None
+        or column.family is F.SET
+        or (rule.list_separator is not None and column.family in _TEXTUAL and column.family is not F.OTHER)
+    )
+
+
+def mysql_set(column: Column) -> bool:
+    return column.family is F.SET and column.element is None
+
+
+def element_of(column: Column) -> Column:
+    """What one element of a list-like column is: an array's element; text for a SET or a text list."""
+    return column.element or Column(name=column.name, data_type="text", family=F.TEXT)
+
+
+def _family(source: Column, target: Column, rule: ColumnRule) -> TypeFamily:
     s, t = source.family, target.family
     if rule.as_json:
         return F.JSON
+    if is_list(source, rule) and is_list(target, rule):
+        return F.SET  # one family for sets and lists; ColumnPlan.list_ordered tells which
     if rule.boolean or (F.BOOLEAN in (s, t) and looks_boolean(source) and looks_boolean(target)):
         return F.BOOLEAN
     if s == t:
@@ -159,9 +193,69 @@ class ColumnPlan:
         )
 
     @property
+    def list_ordered(self) -> bool:
+        """SET family: compared as ordered lists (else as sets: order free, duplicates collapse)."""
+        if self.rule.list_order is not None:
+            return self.rule.list_order == "ordered"
+        return not (mysql_set(self.source) or mysql_set(self.target))
+
+    def list_separator(self, side: str) -> str | None:
+        """The separator splitting one side's text into elements (a MySQL SET: ','), or None: an array."""
+        column = self.source if side == "source" else self.target
+        if column.element is not None:
+            return None
+        return "," if mysql_set(column) else self.rule.list_separator or ","
+
+    @property
+    def element_plan(self) -> ColumnPlan:
+        """How the elements of a SET-family pair are compared: in their own family, with the
+        column's text options and zones (tolerances, value maps and NULL rules apply to whole values)."""
+        source, target = element_of(self.source), element_of(self.target)
+        rule = self.rule
+        element_rule = ColumnRule(
+            trim=rule.trim,
+            case_insensitive=rule.case_insensitive,
+            unicode_nfc=rule.unicode_nfc,
+            source_timezone=rule.source_timezone,
+            target_timezone=rule.target_timezone,
+        )
+        return ColumnPlan(
+            source=source,
+            target=target,
+            family=comparison_family(source, target, ColumnRule()),
+            rule=element_rule,
+            source_zone=self.source_zone,
+            target_zone=self.target_zone,
+        )
+
+    @property
     def rule_label(self) -> str:
-        return "+".join(self.declared_rules) or "exact"
+        shape: tuple[str, ...] = ()
+        if self.family is F.SET:
+            shape = ("ordered_list",) if self.list_ordered else ("set",)
+        return "+".join((*shape, *self.declared_rules)) or "exact"
+
+    @property
+    def recorded_family(self) -> str:
+        """The family as a checksum manifest records it: the SET family with its order and separator."""
+        if self.family is not F.SET:
+            return str(self.family)
+        label = f"{F.SET}:{'ordered' if self.list_ordered else 'unordered'}"
+        return label + (f":{self.rule.list_separator}" if self.rule.list_separator else "")
 
     @property
     def classification(self) -> Classification | None:
         return self.rule.classification
+
+
+def recorded_plan(column: Column, recorded_family: str, *, zone: str) -> ColumnPlan:
+    """The plan that recomputes one side's checksum from what a manifest recorded (``recorded_family``)."""
+    family, _, rest = recorded_family.partition(":")
+    order, _, separator = rest.partition(":")
+    rule = ColumnRule(
+        list_order="ordered" if order == "ordered" else "unordered" if order else None,
+        list_separator=separator or None,
+    )
+    return ColumnPlan(
+        source=column, target=column, family=TypeFamily(family), rule=rule, source_zone=zone, target_zone=zone
+    )

@@ -4,7 +4,7 @@ Canonical Arrow types, one per family (both sides of a pair end in the same type
 
     INTEGER -> int64            DECIMAL -> exact normalised text ('12.5', '-3', '0')
     FLOAT -> float64            TEXT, ENUM, OTHER, INTERVAL -> utf8
-    SET -> utf8, members sorted BOOLEAN -> 'true' / 'false' (anything else kept, marked '?')
+    SET -> JSON array text (``arrays``)  BOOLEAN -> 'true' / 'false' (anything else kept, marked '?')
     DATE -> 'YYYY-MM-DD'        TIMESTAMP, TIMESTAMPTZ -> int64 microseconds since the epoch, UTC
     TIME -> int64 microseconds  JSON -> utf8 of the parsed document, keys sorted
     BINARY -> binary            UUID -> lower-case hyphenated utf8
@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from pm_pipeline.core.canonical.arrays import canonical_lists
 from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.connectors.schema import TypeFamily
 from pm_pipeline.core.errors import BadInputError
@@ -116,10 +117,10 @@ def _canonicalize(
     elif family is F.UUID:
         out = _to_uuid(array)
     elif family is F.SET:
-        out = _python_map(_to_text(array, column_type=column.data_type), _set_text)
+        out = canonical_lists(array, plan=plan, side=side, strict=strict, canonicalize=_canonicalize)
     else:
         out = _to_text(array, column_type=column.data_type)
-    if family in (F.TEXT, F.SET, F.ENUM, F.OTHER, F.INTERVAL) and not strict:
+    if family in (F.TEXT, F.ENUM, F.OTHER, F.INTERVAL) and not strict:
         out = _text_rules(out, plan)
     return out
 
@@ -505,10 +506,6 @@ def _json_text(value: Any) -> str:
     except json.JSONDecodeError:
         return "?" + str(value)
     return json.dumps(parsed, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-
-
-def _set_text(value: str) -> str:
-    return ",".join(sorted(member for member in value.split(",") if member != ""))
 
 
 def _python_map(array: pa.Array, function: Any, out_type: pa.DataType | None = None) -> pa.Array:

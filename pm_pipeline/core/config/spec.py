@@ -85,6 +85,16 @@ class ColumnRule(_Model):
         default=None, description="MariaDB/MySQL zero dates ('0000-00-00') are read as this"
     )
     as_json: bool = Field(default=False, alias="json", description="compare as parsed JSON (key order free)")
+    list_separator: str | None = Field(
+        default=None,
+        min_length=1,
+        description="text holding a delimited list ('a,b'): compared element by element with arrays and SETs",
+    )
+    list_order: Literal["ordered", "unordered"] | None = Field(
+        default=None,
+        description="lists and sets: 'unordered' ignores order and duplicates; default: unordered when "
+        "either side is a MySQL SET, else ordered",
+    )
     classification: Classification | None = None
     tolerated: bool = Field(default=False, description="differences in this column are warnings, not errors")
 
@@ -99,6 +109,14 @@ class ColumnRule(_Model):
         if value is not None:
             parse_duration(value)
         return value
+
+    @model_validator(mode="after")
+    def _list_options(self) -> ColumnRule:
+        if self.list_separator is not None and (self.as_json or self.boolean):
+            raise ValueError(
+                "'list_separator' declares a list: it cannot be combined with 'json' or 'boolean'"
+            )
+        return self
 
     @property
     def timestamp_tolerance_delta(self) -> dt.timedelta | None:

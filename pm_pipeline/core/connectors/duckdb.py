@@ -122,7 +122,21 @@ def duckdb_column(
         unsigned=unsigned,
         enum_values=enum_values,
         identity=bool(default and _NEXTVAL.match(default)),
+        element=_list_element(name, data_type),
     )
+
+
+_LIST_TYPE = re.compile(r"^(.+)\[\d*\]$", re.DOTALL)
+
+
+def _list_element(name: str, data_type: str) -> Column | None:
+    """The element of a LIST (``INTEGER[]``) or ARRAY (``INTEGER[3]``) column; None for other types
+    and for lists of lists, which stay OTHER."""
+    match = _LIST_TYPE.match(data_type.strip())
+    if match is None:
+        return None
+    element = duckdb_column(name, match[1])
+    return None if element.element is not None else element
 
 
 _INDEX_ITEM = re.compile(r"""'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*"|[^,\[\]\s][^,\[\]]*""")

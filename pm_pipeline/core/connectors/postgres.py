@@ -529,4 +529,26 @@ def _column(execute: _Execute, row: tuple[Any, ...]) -> Column:
         scale=scale,
         enum_values=enum_values,
         identity=is_identity,
+        element=_array_element(execute, name, type_oid, typmod) if str(base).startswith("_") else None,
     )
+
+
+# An array type's element, resolved through a domain; the column's type modifier is the element's.
+_ARRAY_ELEMENT_SQL = """
+SELECT format_type(e.oid, %s), coalesce(bt.typname, e.typname), coalesce(bt.typtype, e.typtype),
+       coalesce(bt.oid, e.oid)
+FROM pg_type a
+JOIN pg_type e ON e.oid = a.typelem
+LEFT JOIN pg_type bt ON e.typtype = 'd' AND bt.oid = e.typbasetype
+WHERE a.oid = %s AND a.typcategory = 'A'
+"""
+
+
+def _array_element(execute: _Execute, name: str, type_oid: int, typmod: int | None) -> Column | None:
+    """The element of an array column. The type cannot say how many dimensions a value has: one
+    with more than one is told apart when compared (``pm_pipeline.core.canonical.arrays``)."""
+    found = execute(_ARRAY_ELEMENT_SQL, (typmod if typmod is not None else -1, type_oid))
+    if not found:
+        return None
+    data_type, element_base, typtype, element_oid = found[0]
+    return _column(execute, (name, data_type, False, None, "", element_base, typtype, element_oid, typmod))

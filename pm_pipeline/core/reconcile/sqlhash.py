@@ -6,6 +6,7 @@ Every pushed-down column becomes its canonical text (the text form of the canoni
     INTEGER, TIMESTAMP(TZ) -> decimal digits (timestamps as microseconds since the epoch, UTC)
     DECIMAL -> normalised decimal text    BOOLEAN -> 'true' / 'false'     DATE -> 'YYYY-MM-DD'
     TEXT, ENUM -> the text (CHAR padding removed)   BINARY -> lower-case hex   UUID -> lower-case
+    SET (sets, arrays, lists) -> the JSON array of element texts (``sqllists``)
 
 A field is ``<characters>:<text>`` or ``N`` for NULL, so a row's concatenated fields are
 unambiguous. The row hash is the first 60 bits of the MD5 of that text, as a non-negative
@@ -13,7 +14,7 @@ BIGINT, identical in PostgreSQL, MariaDB/MySQL and DuckDB; sums of row hashes ne
 Same-engine pairs with identical column types may hash the typed values with the engine's own
 hash functions instead (``native_hash_sql``).
 
-A column that an engine cannot render canonically in SQL (JSON, sets, declared value rules,
+A column that an engine cannot render canonically in SQL (JSON, MariaDB text lists, declared value rules,
 naive timestamps in a non-UTC zone, floats) is not pushed down: it is read as is and compared
 on the Arrow side, so pushdown never changes an answer. Engines without a hash function
 (SQLite) hash on our side: :func:`local_hashes` computes the same hash from canonical Arrow
@@ -46,6 +47,7 @@ import pyarrow as pa
 from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.canonical.values import Side
 from pm_pipeline.core.connectors.schema import Column, TypeFamily
+from pm_pipeline.core.reconcile.sqllists import list_text_sql
 
 F = TypeFamily
 Dialect = Literal["postgresql", "mysql", "duckdb"]
@@ -269,6 +271,8 @@ _TEXT: dict[Dialect, Callable[[ColumnPlan, Column, str], str | None]] = {
 def canonical_text_sql(dialect: Dialect, plan: ColumnPlan, side: Side, quoted: str) -> str | None:
     """SQL giving the canonical text of column ``quoted`` (NULL stays NULL), or None if not expressible."""
     column = _column(plan, side)
+    if plan.family is F.SET:
+        return list_text_sql(dialect, plan, side, quoted, element_sql=canonical_text_sql)
     if plan.family in (F.TIMESTAMP, F.TIMESTAMPTZ) and not _zone_is_utc(plan, side):
         return None
     return _TEXT[dialect](plan, column, quoted)

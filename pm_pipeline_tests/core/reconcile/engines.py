@@ -62,6 +62,14 @@ KINDS: dict[str, dict[str, Any]] = {
         "sqlite": "boolean",
         "parquet": pa.bool_(),
     },
+    # a MySQL SET, or the array / list it becomes
+    "tags": {
+        "pg": "text[]",
+        "my": "set('a','b','c','d e')",
+        "duck": "varchar[]",
+        "parquet": pa.list_(pa.string()),
+    },
+    "ints": {"pg": "integer[]", "duck": "integer[]", "parquet": pa.list_(pa.int64())},
 }
 
 

@@ -104,6 +104,15 @@ def uuid_texts(width: int, pads: Sequence[str] = ASCII_PADS) -> st.SearchStrateg
 MY_UUIDS = st.sampled_from([1, 3, 4, 5]).flatmap(lambda version: st.uuids(version=version))
 UUID_EDGES = (uuid.UUID(int=0), uuid.UUID(int=2**128 - 1))
 
+# Set members and list elements: JSON escapes, the separator, quotes and NULL spelled as text.
+ELEMENTS = ("a", "b c", "é", '"q"', "a\\b", "NULL", "x,y", "\x01\x1f", "", "😀")
+TAGS = ("a", "b c", "é", "1:2", '"q"', "Z")  # the members of a SET, in definition order
+TAGS_SQL = ", ".join("'" + tag.replace("'", "''") + "'" for tag in TAGS)
+TAG_SETS = st.sets(st.sampled_from(TAGS)).map(lambda tags: ",".join(t for t in TAGS if t in tags))
+TEXT_LISTS = st.lists(st.none() | TEXTS | st.sampled_from(ELEMENTS), max_size=5)
+INT_LISTS = st.lists(st.none() | INT32, max_size=5)
+EDGE_LISTS = ([], [None], ["b", "a", "b", None], list(ELEMENTS))
+
 
 PG_COLUMNS = [
     Col("i2", "smallint", st.integers(-(2**15), 2**15 - 1), (-(2**15), 2**15 - 1)),
@@ -144,6 +153,19 @@ PG_COLUMNS = [
     Col("mood", "mood", st.sampled_from(MOOD), MOOD),
     Col("f8", "double precision", st.floats(allow_nan=False), pushed=False),
     Col("doc", "jsonb", st.just('{"b": 1, "a": [1, 2]}'), pushed=False),
+    # Arrays arrive as their literal text ('{a,"b c",NULL}'); more than one dimension stays apart.
+    Col("arr_t", "text[]", TEXT_LISTS, (*EDGE_LISTS, "{{a,b},{c,d}}", "[0:1]={x,y}")),
+    Col("arr_i", "integer[]", INT_LISTS, ([], [3, 1, 3, None], "{{1,2},{3,4}}")),
+    Col("arr_n", "numeric(8,2)[]", st.lists(st.none() | decimals(6, 2), max_size=4), ([Decimal("1.50")],)),
+    Col("set_i", "integer[]", INT_LISTS, ([3, 1, 3, None, None],), rule=ColumnRule(list_order="unordered")),
+    Col(
+        "csv",
+        "text",
+        st.lists(st.sampled_from(ELEMENTS[:4]), max_size=4).map(";".join),
+        ("", ";", "b;a;b"),
+        rule=ColumnRule(list_separator=";"),
+    ),
+    Col("arr_ts", "timestamptz[]", st.lists(st.none() | AWARE, max_size=3)),
 ]
 
 MY_ENUM = f"enum({MOOD_SQL})"
@@ -208,6 +230,11 @@ MY_COLUMNS = [
     Col("mood", MY_ENUM, st.sampled_from(MOOD), (*MOOD, "not a member")),
     Col("f8", "double", st.floats(allow_nan=False, allow_infinity=False), pushed=False),
     Col("bits", "bit(8)", st.integers(0, 255), pushed=False),
+    # A SET reads as its members in definition order, joined by commas ('' is the empty set).
+    Col("tags", f"set({TAGS_SQL})", TAG_SETS, ("", "Z,a", 'a,b c,é,1:2,"q",Z')),
+    Col("tags_o", f"set({TAGS_SQL})", TAG_SETS, ("Z,a",), rule=ColumnRule(list_order="ordered")),
+    # MariaDB cannot split text in SQL: a declared list is compared on our side.
+    Col("csv", "varchar(40)", st.just("b,a"), ("",), rule=ColumnRule(list_separator=","), pushed=False),
 ]
 
 DUCK_COLUMNS = [
@@ -249,6 +276,18 @@ DUCK_COLUMNS = [
     Col("u_text", "varchar", uuid_texts(40, UNICODE_PADS), twin=("uuid", F.UUID)),
     Col("mood", "mood", st.sampled_from(MOOD), MOOD),
     Col("f8", "double", st.floats(), pushed=False),
+    Col("li", "integer[]", INT_LISTS, ([], [None], [3, 1, 3])),
+    Col("lt", "varchar[]", TEXT_LISTS, EDGE_LISTS),
+    Col("lt3", "varchar[2]", st.lists(st.none() | TEXTS, min_size=2, max_size=2), (["b", "a"],)),
+    Col("set_t", "varchar[]", TEXT_LISTS, EDGE_LISTS, rule=ColumnRule(list_order="unordered")),
+    Col(
+        "csv",
+        "varchar",
+        st.lists(st.sampled_from(ELEMENTS[:4]), max_size=4).map(";".join),
+        ("", ";"),
+        rule=ColumnRule(list_separator=";"),
+    ),
+    Col("lf", "double[]", st.lists(st.floats(allow_nan=False), max_size=3), pushed=False),
 ]
 
 
@@ -294,4 +333,11 @@ SAME = [
         lambda u: str(u).upper() if u else u,
     ),
     Same("mood", {"pg": "mood", "my": MY_ENUM, "duck": "mood"}, st.sampled_from(MOOD)),
+    # A MySQL SET migrated to a text array (compared as sets) or a DuckDB list (ordered lists).
+    Same(
+        "tags",
+        {"pg": "text[]", "my": f"set({TAGS_SQL})", "duck": "varchar[]"},
+        st.sets(st.sampled_from(TAGS)).map(lambda tags: [t for t in TAGS if t in tags]),
+        lambda tags: None if tags is None else ",".join(tags),
+    ),
 ]

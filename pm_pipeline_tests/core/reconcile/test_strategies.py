@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, given, settings
 
-from pm_pipeline.core.config.spec import TableMapping
+from pm_pipeline.core.config.spec import ColumnRule, TableMapping
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, TableReconciliation
 from pm_pipeline.core.reconcile import ReconcileOptions
@@ -287,3 +287,72 @@ def test_the_automatic_choice_sizes_tables_with_the_connectors_estimates(tmp_pat
     result = pair.reconcile(TableMapping(source="sized", key=["id"]))
     assert (result.strategy, result.strategy_note) == ("arrow", "small table (about 12 rows)")
     assert result.missing_rows == 1
+
+
+# Sets and lists: (source rows, target rows, rule, keys expected to differ). A SET's value is its
+# members in definition order, joined by commas; '' is the empty set and equals an empty array.
+LIST_CASES = [
+    # MariaDB SET -> PostgreSQL text[]: compared as sets, so the order arrays keep is free.
+    pytest.param(
+        "mariadb->postgres",
+        {1: "a,b", 2: "a,b,c", 3: "", 4: None, 5: "a,d e", 6: "b", 7: "a"},
+        {1: ["b", "a"], 2: ["a", "b"], 3: [], 4: None, 5: ["d e", "a", "a"], 6: ["b", "c"], 7: None},
+        None,
+        {2, 6, 7},  # 2 lost 'c', 6 gained 'c', 7 lost its value
+        marks=[pytest.mark.mariadb, pytest.mark.postgres],
+        id="mariadb-set-to-postgres-text-array",
+    ),
+    # PostgreSQL int[] -> DuckDB INTEGER[]: ordered lists, a reordered list is a difference.
+    pytest.param(
+        "postgres->duckdb",
+        {1: [1, 2, 3], 2: [3, 1], 3: [], 4: None, 5: [1, None], 6: [7, 7], 7: [2]},
+        {1: [1, 2, 3], 2: [1, 3], 3: [], 4: [], 5: [1, None], 6: [7], 7: [2, 5]},
+        None,
+        {2, 4, 6, 7},
+        marks=pytest.mark.postgres,
+        id="postgres-int-array-to-duckdb-list",
+    ),
+    # The same lists declared unordered: order and duplicates no longer count.
+    pytest.param(
+        "postgres->duckdb",
+        {1: [1, 2, 3], 2: [3, 1], 3: [], 4: None, 5: [1, None], 6: [7, 7], 7: [2]},
+        {1: [1, 2, 3], 2: [1, 3], 3: [], 4: [], 5: [None, 1], 6: [7], 7: [2, 5]},
+        "unordered",
+        {4, 7},
+        marks=pytest.mark.postgres,
+        id="postgres-int-array-to-duckdb-list-unordered",
+    ),
+]
+
+
+@pytest.mark.parametrize(("pair_name", "source", "target", "order", "differ"), LIST_CASES)
+def test_sets_and_lists_agree_under_every_strategy(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    pair_name: str,
+    source: dict[int, Any],
+    target: dict[int, Any],
+    order: str | None,
+    differ: set[int],
+) -> None:
+    pg_db = request.getfixturevalue("pg_db")
+    if pair_name == "mariadb->postgres":
+        pair, kind = (
+            Pair(pair_name, MySide(request.getfixturevalue("mariadb_db").url), PgSide(pg_db.url)),
+            "tags",
+        )
+    else:
+        pair, kind = Pair(pair_name, PgSide(pg_db.url), DuckSide(tmp_path / "t.duckdb")), "ints"
+    columns = [Col("id", "int"), Col("v", kind)]
+    name = f"l{next(_names)}"
+    pair.source.create(name, columns, list(source.items()), key=["id"])
+    pair.target.create(name, columns, list(target.items()), key=["id"])
+    rules = {"v": ColumnRule(list_order=order)} if order else {}
+    mapping = TableMapping(source=name, key=["id"], columns=rules)
+    for strategy in STRATEGIES:
+        result = pair.reconcile(mapping, options=ReconcileOptions(strategy=strategy, bucket_rows=2))
+        # Bucket checksums run only when the column is hashed in SQL on both sides.
+        assert result.strategy == strategy, result.strategy_note
+        found = {f.key["id"] for f in result.findings if f.category is Category.VALUE_MISMATCH and f.key}
+        assert found == differ, strategy
+        assert not [f for f in result.findings if f.category is not Category.VALUE_MISMATCH], strategy
