@@ -12,11 +12,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from pm_pipeline.core import discovery
 from pm_pipeline.core.config.spec import Endpoint, MigrationSpec, TableMapping
 from pm_pipeline.core.connectors import Connector, connect, mask_url
 from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
-from pm_pipeline.core.errors import BadInputError, TableNotFoundError
-from pm_pipeline.core.findings import Category, Finding, Severity, TableReconciliation
+from pm_pipeline.core.discovery import TableSelection
+from pm_pipeline.core.errors import BadInputError
+from pm_pipeline.core.findings import Finding, Severity, TableReconciliation
 from pm_pipeline.core.integrity import (
     ManifestEntry,
     check_table_integrity,
@@ -24,6 +26,7 @@ from pm_pipeline.core.integrity import (
     run_expectations,
 )
 from pm_pipeline.core.integrity.checksum import manifest_document
+from pm_pipeline.core.names import RunNames, names_from_mappings
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.stash import Progress
 from pm_pipeline.core.report import ReportData, build_report_data, classifications_from_spec, redactor_for
@@ -48,58 +51,10 @@ def spec_for_urls(*, source_url: str, target_url: str, tables: Sequence[str] | N
     )
 
 
-@dataclass(frozen=True)
-class TableSelection:
-    """The tables a run compares, and tables found on one side only (reported as findings)."""
-
-    mappings: tuple[TableMapping, ...]
-    findings: tuple[Finding, ...] = ()
-
-
 def select_tables(spec: MigrationSpec, *, source: Connector, target: Connector) -> TableSelection:
-    """The spec's tables (each must exist on both sides) plus, with ``discover``, every common table."""
-    source_tables = source.list_tables()
-    target_tables = target.list_tables()
-    target_folded = {name.lower(): name for name in target_tables}
-    mappings: list[TableMapping] = []
-    for mapping in spec.tables:
-        if mapping.source not in source_tables:
-            raise TableNotFoundError(
-                f"table {mapping.source!r} named in the spec does not exist in the source {source.describe()}"
-            )
-        if mapping.target_name not in target_tables:
-            folded = target_folded.get(mapping.target_name.lower())
-            if folded is None:
-                raise TableNotFoundError(
-                    f"table {mapping.target_name!r} named in the spec does not exist in the target {target.describe()}"
-                )
-            mapping = mapping.model_copy(update={"target": folded})
-        mappings.append(mapping)
-    findings: list[Finding] = []
-    if spec.discover:
-        named = {m.source for m in mappings}
-        for name in source_tables:
-            if name in named:
-                continue
-            match = target_folded.get(name.lower())
-            if match is None:
-                findings.append(
-                    Finding(
-                        table=name,
-                        category=Category.TABLE_MISSING,
-                        severity=Severity.ERROR,
-                        message=f"table {name} exists in the source but not in the target",
-                        check="schema",
-                    )
-                )
-                continue
-            mappings.append(TableMapping(source=name, target=match))
-        if not mappings and not findings:
-            raise BadInputError(
-                f"no tables to compare: the source {source.describe()} and the target {target.describe()} "
-                "have no table in common"
-            )
-    return TableSelection(mappings=tuple(mappings), findings=tuple(findings))
+    """The spec's tables (each must exist on both sides) plus, with ``discover``, every table found on
+    both sides by name, case or normalised name; see :mod:`pm_pipeline.core.discovery`."""
+    return discovery.select_tables(spec, source=source, target=target)
 
 
 def _profiles(
@@ -119,6 +74,7 @@ def check_table_schema(
     mapping: TableMapping,
     source_schema: TableSchema | None = None,
     target_schema: TableSchema | None = None,
+    names: RunNames | None = None,
 ) -> SchemaComparison:
     """Schema findings for one mapped table, with value profiles (pushdown aggregates) for rename
     suggestions and width checks, and max(key) for the target's sequences."""
@@ -152,6 +108,7 @@ def check_table_schema(
         source_profiles=_profiles(source, mapping.source, source_schema, wanted_source),
         target_profiles=_profiles(target, mapping.target_name, target_schema, wanted_target),
         target_key_max=maxima,
+        names=names,
     )
 
 
@@ -165,6 +122,7 @@ def check_integrity(
     source_schema: TableSchema,
     target_schema: TableSchema,
     data_docs_dir: Path | None = None,
+    names: RunNames | None = None,
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     """Integrity findings for one table (referential, rules, temporal, sequences, checksums, and the
     expectation suite run inside the target) and its checksum manifest entry."""
@@ -178,6 +136,7 @@ def check_integrity(
             source_schema=source_schema,
             target_schema=target_schema,
             data_docs_dir=data_docs_dir,
+            names=names,
         )
     except BadInputError as exc:
         raise BadInputError(f"table {mapping.source}: integrity: {exc}") from exc
@@ -193,9 +152,9 @@ def _check_integrity(
     source_schema: TableSchema,
     target_schema: TableSchema,
     data_docs_dir: Path | None,
+    names: RunNames | None = None,
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     settings = parse_integrity(spec.integrity, file=spec.name)
-    names = {m.source: m.target_name for m in mappings}
     result = check_table_integrity(
         source=source,
         target=target,
@@ -203,7 +162,7 @@ def _check_integrity(
         settings=settings,
         source_schema=source_schema,
         target_schema=target_schema,
-        table_names=names,
+        names=names if names is not None else names_from_mappings(mappings),
         source_zone=spec.source.timezone or "UTC",
         target_zone=spec.target.timezone or "UTC",
     )
@@ -306,6 +265,7 @@ def run_check(
                 mapping=mapping,
                 source_schema=source_schema,
                 target_schema=target_schema,
+                names=selection.names,
             )
             findings.extend(schema.findings)
             if integrity:
@@ -318,6 +278,7 @@ def run_check(
                     source_schema=source_schema,
                     target_schema=target_schema,
                     data_docs_dir=data_docs_dir,
+                    names=selection.names,
                 )
                 findings.extend(integrity_findings)
                 if entry is not None:

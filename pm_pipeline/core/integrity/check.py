@@ -15,6 +15,7 @@ from pm_pipeline.core.findings import Category, Finding, Severity
 from pm_pipeline.core.integrity import referential, rules, sequences, temporal
 from pm_pipeline.core.integrity.checksum import ManifestEntry, checksummed, table_checksum
 from pm_pipeline.core.integrity.settings import AggregateRule, IntegritySettings
+from pm_pipeline.core.names import RunNames, names_from_tables
 from pm_pipeline.core.reconcile.planning import plan_table
 
 CHECK = "integrity"
@@ -58,6 +59,7 @@ def check_table_integrity(
     source_schema: TableSchema,
     target_schema: TableSchema,
     table_names: Mapping[str, str] | None = None,
+    names: RunNames | None = None,
     sample_limit: int = DEFAULT_SAMPLE_LIMIT,
     source_zone: str = "UTC",
     target_zone: str = "UTC",
@@ -65,7 +67,8 @@ def check_table_integrity(
     """Run referential, rule, temporal, sequence and checksum checks for one table.
 
     ``table_names`` maps source table names to target names (for foreign keys that reference a
-    renamed table); ``sample_limit`` bounds the findings listed per check, not what is counted.
+    renamed table), or ``names`` the run's names (renamed parent columns too); ``sample_limit``
+    bounds the findings listed per check, not what is counted.
     """
     table = mapping.target_name
     keys = target_key(mapping, source_schema, target_schema)
@@ -83,7 +86,8 @@ def check_table_integrity(
         source_schema=source_schema,
         target_schema=target_schema,
         declared=settings.foreign_keys_for(table),
-        table_names=table_names or {},
+        names=names if names is not None else names_from_tables(table_names or {}),
+        target=target,
     )
     lost = referential.missing_foreign_keys(table=table, relations=relations)
     record(str(Category.FOREIGN_KEY_MISSING), len(lost), lost)

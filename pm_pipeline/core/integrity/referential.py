@@ -7,7 +7,8 @@ orphans. So every relation known from the source, the target or the spec is coun
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import dataclasses
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from pm_pipeline.core.config.spec import TableMapping
@@ -15,18 +16,24 @@ from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import ForeignKey, TableSchema
 from pm_pipeline.core.findings import Category, Finding, Severity, json_value
 from pm_pipeline.core.integrity.settings import ForeignKeyDecl
+from pm_pipeline.core.names import RunNames, resolve_columns
 
 CHECK = "integrity"
 
 
 @dataclass(frozen=True)
 class Relation:
-    """One foreign key in target names, and where it was declared (source, target, spec)."""
+    """One foreign key in target names, and where it was declared (source, target, spec).
+
+    ``unchecked`` says why its rows cannot be counted (its parent table or a column is not in the
+    target), or is None.
+    """
 
     columns: tuple[str, ...]
     ref_table: str
     ref_columns: tuple[str, ...]
     declared_in: tuple[str, ...]
+    unchecked: str | None = None
 
     @property
     def signature(self) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
@@ -42,12 +49,65 @@ class Relation:
 
 
 def source_fk_in_target_names(
-    fk: ForeignKey, *, mapping: TableMapping, table_names: Mapping[str, str]
+    fk: ForeignKey, *, mapping: TableMapping, names: RunNames
 ) -> tuple[tuple[str, ...], str, tuple[str, ...]]:
-    """A source foreign key spelled with target names (column renames of this table apply to its
-    own columns; the referenced table is renamed through ``table_names``)."""
-    columns = tuple(mapping.renames.get(name, name) for name in fk.columns)
-    return columns, table_names.get(fk.ref_table, fk.ref_table), fk.ref_columns
+    """A source foreign key spelled with target names: its own columns through this table's column
+    map, the parent table and its columns through the parent's (renames, case, normalised names).
+    What the run does not map keeps its source spelling, for :class:`_Target` to look up."""
+    columns = names.target_columns(mapping.source, fk.columns) or tuple(
+        mapping.renames.get(name, name) for name in fk.columns
+    )
+    ref_table = names.target_table(fk.ref_table) or fk.ref_table
+    ref_columns = names.target_columns(fk.ref_table, fk.ref_columns) or fk.ref_columns
+    return columns, ref_table, ref_columns
+
+
+class _Target:
+    """The target's tables and columns, read once per table asked about."""
+
+    def __init__(self, target: Connector, child: TableSchema) -> None:
+        self._target = target
+        self._tables: list[str] | None = None
+        self._columns: dict[str, tuple[str, ...]] = {child.name: child.column_names}
+
+    def table(self, name: str) -> str | None:
+        if self._tables is None:
+            self._tables = self._target.list_tables()
+        found = resolve_columns([name.rsplit(".", 1)[-1]], self._tables) if "." not in name else (name,)
+        return None if found is None else found[0]
+
+    def columns(self, table: str) -> tuple[str, ...]:
+        if table not in self._columns:
+            self._columns[table] = self._target.introspect(table).column_names
+        return self._columns[table]
+
+
+def _in_target(
+    columns: Sequence[str], ref_table: str, ref_columns: Sequence[str], *, child: str, target: _Target
+) -> tuple[tuple[str, ...], str, tuple[str, ...], str | None]:
+    """The relation spelled as the target spells it, and why it cannot be checked (or None)."""
+    own = resolve_columns(columns, target.columns(child))
+    if own is None:
+        return (
+            tuple(columns),
+            ref_table,
+            tuple(ref_columns),
+            f"a column of ({', '.join(columns)}) is not in {child}",
+        )
+    parent = target.table(ref_table)
+    if parent is None:
+        return own, ref_table, tuple(ref_columns), f"the parent table {ref_table} is not in the target"
+    if "." in parent:
+        return own, parent, tuple(ref_columns), None  # another schema: taken as spelled
+    theirs = resolve_columns(ref_columns, target.columns(parent))
+    if theirs is None:
+        return (
+            own,
+            parent,
+            tuple(ref_columns),
+            f"a column of {parent}({', '.join(ref_columns)}) is not in the target",
+        )
+    return own, parent, theirs, None
 
 
 def collect_relations(
@@ -56,31 +116,40 @@ def collect_relations(
     source_schema: TableSchema,
     target_schema: TableSchema,
     declared: Iterable[ForeignKeyDecl],
-    table_names: Mapping[str, str],
+    names: RunNames,
+    target: Connector | None = None,
 ) -> list[Relation]:
+    """Every relation of this table known to the target, the source or the spec, merged by their
+    target spelling. With ``target``, names the run does not map are looked up in the target (case,
+    normalised name), and a relation whose parent is not there is kept with its ``unchecked`` reason."""
     found: dict[tuple[tuple[str, ...], str, tuple[str, ...]], Relation] = {}
+    lookup = None if target is None else _Target(target, target_schema)
 
     def add(columns: Sequence[str], ref_table: str, ref_columns: Sequence[str], where: str) -> None:
-        relation = Relation(tuple(columns), ref_table, tuple(ref_columns), (where,))
+        unchecked = None
+        if lookup is not None and where != "target":
+            columns, ref_table, ref_columns, unchecked = _in_target(
+                columns, ref_table, ref_columns, child=target_schema.name, target=lookup
+            )
+        relation = Relation(tuple(columns), ref_table, tuple(ref_columns), (where,), unchecked)
         known = found.get(relation.signature)
         if known is None:
             found[relation.signature] = relation
         elif where not in known.declared_in:
-            found[relation.signature] = Relation(
-                known.columns, known.ref_table, known.ref_columns, (*known.declared_in, where)
-            )
+            found[relation.signature] = dataclasses.replace(known, declared_in=(*known.declared_in, where))
 
     for fk in target_schema.foreign_keys:
         add(fk.columns, fk.ref_table, fk.ref_columns, "target")
     for fk in source_schema.foreign_keys:
-        add(*source_fk_in_target_names(fk, mapping=mapping, table_names=table_names), "source")
+        add(*source_fk_in_target_names(fk, mapping=mapping, names=names), "source")
     for decl in declared:
         add(decl.columns, decl.ref_table, decl.ref_columns, "spec")
     return list(found.values())
 
 
 def missing_foreign_keys(*, table: str, relations: Iterable[Relation]) -> list[Finding]:
-    """Foreign keys the source declares that the target lost."""
+    """Foreign keys the source declares that the target lost (one that cannot be spelled in the
+    target is reported by :func:`orphans` as not checked)."""
     return [
         Finding(
             table=table,
@@ -92,7 +161,7 @@ def missing_foreign_keys(*, table: str, relations: Iterable[Relation]) -> list[F
             check=CHECK,
         )
         for rel in relations
-        if "source" in rel.declared_in and "target" not in rel.declared_in
+        if "source" in rel.declared_in and "target" not in rel.declared_in and rel.unchecked is None
     ]
 
 
@@ -104,7 +173,20 @@ def orphans(
     key_columns: Sequence[str],
     sample_limit: int,
 ) -> tuple[int, list[Finding]]:
-    """Count the child rows whose (non-NULL) reference matches no parent row; sample some of them."""
+    """Count the child rows whose (non-NULL) reference matches no parent row; sample some of them.
+    A relation that cannot be spelled in the target is one INFO finding saying it was not checked."""
+    if relation.unchecked is not None:
+        return 0, [
+            Finding(
+                table=table,
+                category=Category.ORPHAN_ROW,
+                severity=Severity.INFO,
+                column=", ".join(relation.columns),
+                rule=relation.label,
+                message=f"orphans under {relation.label} were not checked: {relation.unchecked}",
+                check=CHECK,
+            )
+        ]
     q = target.quote
     not_null = " AND ".join(f"c.{q(col)} IS NOT NULL" for col in relation.columns)
     join = " AND ".join(

@@ -6,6 +6,7 @@ from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.findings import Category, Finding, Severity
+from pm_pipeline.core.names import column_map
 from pm_pipeline.core.schema.pushdown import key_max
 
 CHECK = "integrity"
@@ -16,9 +17,9 @@ def sequence_findings(
 ) -> tuple[int, list[Finding]]:
     """(sequences checked, findings). A counter at or below max(column) makes the next insert collide."""
     table = mapping.target_name
-    renamed = {
-        mapping.renames.get(s.column, s.column).lower(): s for s in source_schema.sequences if s.column
-    }
+    # Paired as reconciliation pairs columns (renames, case, normalised names put into renames).
+    paired = column_map(mapping, source_schema, target_schema)
+    renamed = {paired[s.column].lower(): s for s in source_schema.sequences if s.column in paired}
     checked = 0
     findings: list[Finding] = []
     for sequence in target_schema.sequences:

@@ -9,6 +9,7 @@ from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.schema import Column, TableSchema
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Finding, Severity
+from pm_pipeline.core.names import RunNames
 from pm_pipeline.core.schema import constraints
 from pm_pipeline.core.schema.defaults import is_sequence_default, normalise_default
 from pm_pipeline.core.schema.profile import ColumnProfile
@@ -178,6 +179,7 @@ def compare_schemas(
     target_profiles: Mapping[str, ColumnProfile] | None = None,
     target_key_max: Mapping[str, int] | None = None,
     table_renames: Mapping[str, str] | None = None,
+    names: RunNames | None = None,
     rename_threshold: float = DEFAULT_THRESHOLD,
 ) -> SchemaComparison:
     """Every schema finding for one mapped table.
@@ -185,7 +187,8 @@ def compare_schemas(
     ``source_profiles`` / ``target_profiles`` are keyed by each side's column names (see
     pushdown.profile_columns); ``target_key_max`` maps target identity columns to their max value
     in the target (pushdown.key_max); ``table_renames`` maps source table names to target ones so
-    foreign keys to renamed tables still match. Raises BadInputError for an unknown engine or a
+    foreign keys to renamed tables still match, and ``names`` (the run's names) also the renamed
+    columns of their parents. Raises BadInputError for an unknown engine or a
     spec naming a column the source lacks.
     """
     src_engine, tgt_engine = _engine(source_engine, "source"), _engine(target_engine, "target")
@@ -245,7 +248,7 @@ def compare_schemas(
             table, source.column(source_name), target.column(target_name), source_engine=src_engine,
             target_engine=tgt_engine, profile=(source_profiles or {}).get(source_name),
         )  # fmt: skip
-    ctx = constraints.Context(table, source, target, column_map, table_renames or {})
+    ctx = constraints.Context(table, source, target, column_map, table_renames or {}, names)
     findings += constraints.primary_key(ctx)
     findings += constraints.unique_constraints(ctx)
     findings += constraints.check_constraints(ctx)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.findings import Category, Finding, Severity
+from pm_pipeline.core.names import RunNames, name_key
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class Context:
     target: TableSchema
     column_map: Mapping[str, str]  # source column -> target column, matched columns only
     table_renames: Mapping[str, str]  # source table -> target table, for foreign keys
+    names: RunNames | None = None  # the run's names: parent tables and columns of foreign keys
 
     def mapped(self, columns: Iterable[str]) -> tuple[str, ...] | None:
         """The target names of ``columns``, or None if any is unmatched (already reported as a column)."""
@@ -175,23 +177,44 @@ def indexes(ctx: Context) -> list[Finding]:
 
 
 def _table_name(name: str) -> str:
-    return name.rsplit(".", 1)[-1].lower()
+    return name.rsplit(".", 1)[-1]
+
+
+def _parent(ctx: Context, table: str, columns: tuple[str, ...]) -> tuple[str, tuple[str, ...] | None]:
+    """A source foreign key's parent in target names: through the run's names when the parent is
+    compared too, else through ``table_renames`` with its columns unknown (None)."""
+    if ctx.names is not None:
+        target_table = ctx.names.target_table(table)
+        if target_table is not None:
+            return target_table, ctx.names.target_columns(table, columns)
+    return ctx.table_renames.get(table, table), None
+
+
+def _fk_key(columns: Iterable[str], ref_table: str, ref_columns: Iterable[str] | None) -> tuple[str, ...]:
+    # Compared by normalised name: engines fold case, and a parent the run does not map may be
+    # spelled by convention (OrderType -> order_type) in the target.
+    parent = () if ref_columns is None else (*map(name_key, ref_columns),)
+    return (*(name_key(c) for c in columns), "->", name_key(_table_name(ref_table)), *parent)
 
 
 def foreign_keys(ctx: Context) -> list[Finding]:
-    have = {(fk.columns, _table_name(fk.ref_table)) for fk in ctx.target.foreign_keys}
+    """A source foreign key is kept when a target one has the same columns and parent table, and
+    the same parent columns when the run knows how the parent's columns were renamed."""
+    have = {_fk_key(fk.columns, fk.ref_table, fk.ref_columns) for fk in ctx.target.foreign_keys}
+    have |= {_fk_key(fk.columns, fk.ref_table, None) for fk in ctx.target.foreign_keys}
     findings = []
     for fk in ctx.source.foreign_keys:
         wanted = ctx.mapped(fk.columns)
-        ref = _table_name(ctx.table_renames.get(fk.ref_table, fk.ref_table))
-        if wanted is None or (wanted, ref) in have:
+        ref, ref_columns = _parent(ctx, fk.ref_table, fk.ref_columns)
+        if wanted is None or _fk_key(wanted, ref, ref_columns) in have:
             continue
         findings.append(
             ctx.finding(
                 Category.FOREIGN_KEY_MISSING, Severity.ERROR, fk.columns,
                 source_value=f"FOREIGN KEY {_cols(fk.columns)} REFERENCES {fk.ref_table} {_cols(fk.ref_columns)}",
                 target_value=None, rule="foreign_key",
-                message=f"foreign key {_cols(wanted)} -> {ref} is missing in the target; orphan rows can now be stored",
+                message=f"foreign key {_cols(wanted)} -> {ref}{_cols(ref_columns or fk.ref_columns)} is missing "
+                "in the target; orphan rows can now be stored",
             )
         )  # fmt: skip
     return findings
