@@ -4,15 +4,18 @@
 ``render`` turns each kind into the column type and value a standard migration tool
 (pgloader-like mappings) writes on each engine, and ``load`` creates and fills the tables on
 MariaDB, PostgreSQL, SQLite, DuckDB or in Parquet files. ``verify`` runs ``pm-pipeline check``
-in process, spec-less and with the spec a careful user would write, and reads the findings JSON.
+in process (``cli.main``, so the exit code is the user's), spec-less and with the spec a careful
+user would write, and reads the findings JSON; ``pairs`` ties these together for one engine pair.
 
 Each ``test_<source>_<target>`` module checks one engine pair three ways:
 
 * the correct migration, spec-less and with a spec, integrity on: exit code 0 and no finding of
   severity error or warning (a false alarm is as serious as a missed defect);
-* its defect twin (``dataset.seed_defects``): a missing row, an extra row, a changed decimal, a
-  value one hour off, a lost parent leaving orphans, a truncated text. Each must be reported at
-  its table, column and key, and any other error must name its cause (``caused_by``).
+* its defect twin (``defects.seed_defects``, checked with the spec): a missing row, an extra row,
+  a changed decimal, a value one hour off, a lost parent leaving an orphan, a truncated text.
+  Each must be reported at its source table, source column and key, and any other error must
+  name its cause (``caused_by``). DuckDB enforces foreign keys on load, so its twins lose no
+  parent. The findings JSON of every run stays in the test's ``tmp_path`` for inspection.
 
 What the data holds: tinyint(1) flags -> boolean, SET -> text[], ENUM -> a PostgreSQL enum and
 ENUM -> varchar + CHECK, YEAR -> an integer domain, unsigned integers -> bigint, zero dates ->

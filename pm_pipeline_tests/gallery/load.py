@@ -154,15 +154,15 @@ def load_postgres(database: str, data: Dataset, *, source: str, naming: Naming, 
         # Loaded like pgloader: triggers (and so foreign key checks) off while rows are copied.
         conn.execute("SET session_replication_role = replica")
         for statement in create_statements("postgres", data, source=source, naming=naming):
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement)
         with conn.cursor() as cur:
             for table in data.tables:
                 sql, rows = insert_rows(
                     "postgres", table, source=source, naming=naming, target_side=target_side
                 )
-                cur.executemany(sql, rows)  # type: ignore[arg-type]
+                cur.executemany(sql, rows)
         for statement in _restart_identities(data, naming):
-            conn.execute(statement)  # type: ignore[arg-type]
+            conn.execute(statement)
 
 
 def load_sqlite(path: Path, data: Dataset, *, source: str, naming: Naming, target_side: bool) -> str:

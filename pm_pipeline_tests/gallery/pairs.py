@@ -11,7 +11,8 @@ from pathlib import Path
 
 from pm_pipeline_tests.conftest import TestDatabase
 
-from .dataset import Dataset, Defect, gallery_dataset, seed_defects
+from .dataset import Dataset, gallery_dataset
+from .defects import Defect, seed_defects
 from .load import load_duckdb, load_mariadb, load_postgres, load_sqlite, write_parquet
 from .render import Naming, shape
 from .verify import careful_spec, check_specless, check_with_spec, clean_failures, defect_failures

@@ -7,6 +7,8 @@ are neither a seeded defect nor marked as caused by one.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,7 +19,8 @@ import yaml
 
 from pm_pipeline.cli import main
 
-from .dataset import Dataset, Defect, Kind, snake_case
+from .dataset import Dataset, Kind, snake_case
+from .defects import Defect
 from .render import Naming
 
 
@@ -25,16 +28,24 @@ from .render import Naming
 class Outcome:
     exit_code: int
     findings: tuple[dict[str, Any], ...]
-    stderr_hint: str = ""
+    stderr: str = ""  # the CLI's one-line error when the check could not run
 
 
 def run_cli(args: Sequence[str], *, out: Path) -> Outcome:
-    """The CLI's own ``main``: the exit code is what a user gets. No JSON means the run crashed."""
-    code = main(["check", *args, "--json", str(out), "--no-progress"])
+    """The CLI's own ``main``: the exit code is what a user gets. No JSON means the run stopped."""
+    errors = io.StringIO()
+    with contextlib.redirect_stderr(errors):
+        code = main(["check", *args, "--json", str(out), "--no-progress"])
     if not out.exists():
-        return Outcome(exit_code=code, findings=())
+        return Outcome(exit_code=code, findings=(), stderr=errors.getvalue())
     document = json.loads(out.read_text(encoding="utf-8"))
-    return Outcome(exit_code=code, findings=tuple(document["findings"]))
+    return Outcome(exit_code=code, findings=tuple(document["findings"]), stderr=errors.getvalue())
+
+
+def _stopped(outcome: Outcome) -> list[str]:
+    if outcome.exit_code in (0, 1):
+        return []
+    return [f"the check stopped with exit code {outcome.exit_code}: {outcome.stderr.strip()[-600:]}"]
 
 
 def check_specless(source_url: str, target_url: str, *, out: Path) -> Outcome:
@@ -116,7 +127,9 @@ def describe(finding: Mapping[str, Any]) -> str:
 
 def clean_failures(outcome: Outcome) -> list[str]:
     """Why a correct migration did not pass: a crash, exit code, and every error or warning."""
-    problems = [describe(f) for f in outcome.findings if f["severity"] in ("error", "warning")]
+    problems = _stopped(outcome) + [
+        describe(f) for f in outcome.findings if f["severity"] in ("error", "warning")
+    ]
     if outcome.exit_code != 0:
         problems.insert(0, f"exit code {outcome.exit_code} (0 expected)")
     return problems
@@ -142,7 +155,7 @@ def _reports(finding: Mapping[str, Any], defect: Defect) -> bool:
 
 def defect_failures(outcome: Outcome, defects: Sequence[Defect], *, naming: Naming) -> list[str]:
     """Seeded defects not reported at their table, column and key; errors with no seeded cause."""
-    problems = []
+    problems = _stopped(outcome)
     if outcome.exit_code != 1:
         problems.append(f"exit code {outcome.exit_code} (1 expected: differences found)")
     renamed = [
