@@ -158,3 +158,22 @@ def _element_texts(canonical: pa.Array) -> list[Any]:
     if pa.types.is_string(kind) or pa.types.is_large_string(kind):
         return list(canonical.to_pylist())
     return list(canonical.cast(pa.string()).to_pylist())
+
+
+def explain_lists(source: str, target: str, *, ordered: bool) -> str | None:
+    """What differs between two canonical list texts, in counts only (values go through the
+    redactor, messages do not); None when either is no list (a multi-dimensional value)."""
+    try:
+        left, right = json.loads(source), json.loads(target)
+    except ValueError:
+        return None
+    if not isinstance(left, list) or not isinstance(right, list):
+        return None
+    lost = sum(1 for element in left if element not in right)
+    added = sum(1 for element in right if element not in left)
+    shape = "an ordered list" if ordered else "a set"
+    if lost or added:
+        return f"the target lacks {lost} and adds {added} element(s) (compared as {shape})"
+    if len(left) == len(right):
+        return "the same elements in another order (compared as an ordered list)"
+    return "the same elements, repeated a different number of times (compared as an ordered list)"

@@ -4,7 +4,8 @@ Canonical row text (version ``pm-row-json-1``):
 
 1. Each checksummed column, in the manifest's order, is canonicalised with
    :func:`pm_pipeline.core.canonical.canonicalize` (``strict=True``: type conversions only) in the
-   family the manifest records for it.
+   family the manifest records for it (the SET family with its order, and a declared list
+   separator: ``set:unordered``, ``set:ordered:;``).
 2. Each canonical value becomes a JSON value: NULL -> ``null``; int64 -> a JSON integer; float64
    -> Python's ``repr`` as JSON number (NaN and infinities as the strings ``"nan"``, ``"inf"``,
    ``"-inf"``); text -> a JSON string; binary -> a JSON string of lower-case hex.
@@ -31,9 +32,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 from pm_pipeline.core.canonical import ColumnPlan, canonicalize
-from pm_pipeline.core.config.spec import ColumnRule
+from pm_pipeline.core.canonical.plan import recorded_plan
 from pm_pipeline.core.connectors.base import Connector
-from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
+from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.integrity.rowhash import digest_sum, row_digests
 
@@ -113,7 +114,7 @@ def table_checksum(
         url=connector.url.masked,
         table=table,
         columns=tuple(col.name for col in columns),
-        families=tuple(str(plan.family) for plan in plans),
+        families=tuple(plan.recorded_family for plan in plans),
         excluded=tuple(excluded),
         zone=(plans[0].source_zone if side == "source" else plans[0].target_zone) if plans else "UTC",
         rows=rows,
@@ -170,19 +171,11 @@ def recompute(connector: Connector, recorded: dict[str, Any]) -> TableChecksum:
     """Recompute one recorded side's checksum over the same columns, families and zone."""
     schema = connector.introspect(recorded["table"])
     side: Side = "source" if recorded["side"] == "source" else "target"
-    plans = []
-    for name, family in zip(recorded["columns"], recorded["families"], strict=True):
-        column = schema.column(name)
-        plans.append(
-            ColumnPlan(
-                source=column,
-                target=column,
-                family=TypeFamily(family),
-                rule=ColumnRule(),
-                source_zone=recorded.get("zone", "UTC"),
-                target_zone=recorded.get("zone", "UTC"),
-            )
-        )
+    zone = recorded.get("zone", "UTC")
+    plans = [
+        recorded_plan(schema.column(name), family, zone=zone)
+        for name, family in zip(recorded["columns"], recorded["families"], strict=True)
+    ]
     return table_checksum(
         connector, table=recorded["table"], plans=plans, excluded=recorded.get("excluded", ()), side=side
     )

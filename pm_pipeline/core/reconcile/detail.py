@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from pm_pipeline.core.canonical.arrays import explain_lists
 from pm_pipeline.core.canonical.compare import CellResult, compare_cells
 from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.canonical.values import ZERO_INSTANT, canonicalize
@@ -205,6 +206,8 @@ def _explain(column: ColumnPlan, source: Any, target: Any) -> str:
         shift = (target - source) / 3_600_000_000
         if shift and shift == int(shift):
             return f"shifted by {int(shift):+d} h (a time-zone error?)"
+    if column.family is F.SET and isinstance(source, str) and isinstance(target, str):
+        return explain_lists(source, target, ordered=column.list_ordered) or "values differ"
     if column.family is F.DECIMAL and isinstance(source, str) and isinstance(target, str):
         digits = len(source.partition(".")[2]) - len(target.partition(".")[2])
         if digits > 0:
