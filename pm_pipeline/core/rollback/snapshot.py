@@ -69,17 +69,19 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _schema_from_json(data: dict[str, Any]) -> TableSchema:
-    columns = tuple(
-        Column(
-            **{
-                **c,
-                "family": TypeFamily(c["family"]),
-                "enum_values": tuple(c["enum_values"]) if c["enum_values"] else None,
-            }
-        )
-        for c in data["columns"]
+def _column_from_json(c: dict[str, Any]) -> Column:
+    return Column(
+        **{
+            **c,
+            "family": TypeFamily(c["family"]),
+            "enum_values": tuple(c["enum_values"]) if c["enum_values"] else None,
+            "element": _column_from_json(c["element"]) if c.get("element") else None,  # arrays and lists
+        }
     )
+
+
+def _schema_from_json(data: dict[str, Any]) -> TableSchema:
+    columns = tuple(_column_from_json(c) for c in data["columns"])
     return TableSchema(
         name=data["name"],
         columns=columns,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ import pytest
 
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.connectors.schema import TypeFamily
+from pm_pipeline.core.rollback.snapshot import _schema_from_json, _schema_to_json
 
 F = TypeFamily
 
@@ -41,6 +43,8 @@ def test_postgres_arrays_carry_their_element(pg_db: Any) -> None:
     assert elements["grid"].family is F.INTEGER
     # An array of a domain holds the domain's base type.
     assert elements["codes"].family is F.TEXT
+    # A rollback snapshot stores the schema as JSON and reads the elements back as columns.
+    assert _schema_from_json(json.loads(json.dumps(_schema_to_json(schema)))).columns == schema.columns
 
 
 def test_duckdb_lists_and_arrays_carry_their_element(tmp_path: Path) -> None:
