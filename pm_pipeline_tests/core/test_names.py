@@ -15,6 +15,7 @@ from pm_pipeline.core.names import (
     resolve_columns,
     run_names,
 )
+from pm_pipeline.core.schema.renames import name_similarity
 
 
 def _table(name: str, *columns: str) -> TableSchema:
@@ -80,3 +81,9 @@ def test_resolve_columns_in_the_target() -> None:
         "Quantity",
     )
     assert resolve_columns(["OrderId", "Price"], available) is None
+
+
+def test_a_convention_rename_is_a_perfect_name_suggestion() -> None:
+    # A PostgreSQL-folded 'customerid' is the same name as 'CustomerId', not a 0.6 guess.
+    assert name_similarity("customerid", "CustomerId") == 1.0
+    assert name_similarity("customerid", "customer_name") < 1.0

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from pm_pipeline.core.connectors.schema import Column
 from pm_pipeline.core.findings import Category
+from pm_pipeline.core.names import name_key
 from pm_pipeline.core.schema.profile import ColumnProfile, profile_similarity
 from pm_pipeline.core.schema.widths import judge_types
 
@@ -45,11 +46,12 @@ def _token_match(a: str, b: str) -> bool:
 
 
 def name_similarity(a: str, b: str) -> float:
-    """0..1: half character similarity, half token overlap (email_address ~ email, cust_id = customer_id)."""
+    """0..1: half character similarity, half token overlap (email_address ~ email, cust_id = customer_id);
+    names equal up to case and separators (customerid, CustomerId) score 1."""
     left, right = name_tokens(a), name_tokens(b)
     if not left or not right:
         return 0.0
-    if left == right:
+    if left == right or name_key(a) == name_key(b):
         return 1.0
     chars = difflib.SequenceMatcher(None, "_".join(left), "_".join(right)).ratio()
     shared = sum(1 for token in left if any(_token_match(token, other) for other in right))
