@@ -1,26 +1,38 @@
-"""Run an expectation suite inside the target: Great Expectations in SQL, or our own SQL for DuckDB.
+"""Run a table's expectations: the generated ones as our own pushdown SQL on every engine, the
+declared ones (``integrity.expectations``) through Great Expectations where it runs in SQL.
 
-GX 1.x runs its expectations as SQL through SQLAlchemy on PostgreSQL, MariaDB/MySQL
-(``mysql+pymysql``) and SQLite: only aggregates and bounded samples of unexpected values cross the
-wire. On DuckDB (duckdb-engine) GX fails every expectation as shipped, so the same checks run as
-our own pushdown SQL there (``engine="sql"``). GX is imported lazily: the import costs seconds.
+Generated expectations (:mod:`.suite`) cost one aggregate scan per side and a bounded sample per
+failed expectation (:mod:`.sql_expectations`). GX 1.x runs declared suites as SQL through
+SQLAlchemy on PostgreSQL, MariaDB/MySQL (``mysql+pymysql``) and SQLite, and writes Data Docs; on
+DuckDB (duckdb-engine) it fails every expectation as shipped, so declared suites run as our own
+SQL there (:mod:`.declared_sql`). GX is imported only when a declared suite runs: the import costs
+seconds. An expectation that cannot run (an SQL error, an exception inside GX) is a check_error
+finding naming the expectation, the table, the column and the database's message; the others run.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any, Literal
 from urllib.parse import quote as url_quote
 
+from pm_pipeline.core.check_errors import Unit, check_error_finding, guarded
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Finding, Severity, json_value
 from pm_pipeline.core.integrity.settings import IntegritySettings
-from pm_pipeline.core.integrity.suite import ExpectationCall, build_suite
+from pm_pipeline.core.integrity.sql_expectations import (
+    GeneratedExpectation,
+    count_unexpected,
+    sample_unexpected,
+)
+from pm_pipeline.core.integrity.suite import ExpectationCall, declared_suite, generate_expectations
+from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 
 CHECK = "integrity"
 GX_ENGINES = frozenset({"postgresql", "mysql", "sqlite"})
@@ -29,7 +41,8 @@ Runner = Literal["great_expectations", "sql"]
 
 @dataclass(frozen=True)
 class ExpectationRun:
-    """The outcome of one table's suite."""
+    """The outcome of one table's expectations. ``runner`` ran the declared suite ("sql" when there
+    is none: generated expectations always run as our SQL); ``errors`` counts those that could not run."""
 
     table: str
     runner: Runner
@@ -37,10 +50,11 @@ class ExpectationRun:
     failed: int
     findings: tuple[Finding, ...]
     data_docs: str | None = None  # index.html of the GX Data Docs, when written
+    errors: int = 0
 
     @property
     def passed(self) -> bool:
-        return self.failed == 0
+        return self.failed == 0 and self.errors == 0
 
 
 def sqlalchemy_url(target: Connector) -> str:
@@ -58,19 +72,83 @@ def sqlalchemy_url(target: Connector) -> str:
     return f"{driver}://{auth}@{url.host or 'localhost'}{port}/{url_quote(url.database or '', safe='')}"
 
 
-def _finding(
-    table: str, call: ExpectationCall, unexpected: int | None, samples: list[Any], extra: str
+def _failure(
+    table: str,
+    *,
+    label: str,
+    origin: str,
+    column: str | None,
+    unexpected: int | None,
+    samples: list[Any],
+    extra: str = "",
+    plan_classification: Any = None,
 ) -> Finding:
     count = "" if unexpected is None else f"{unexpected} unexpected value(s); "
     return Finding(
         table=table,
         category=Category.EXPECTATION_FAILED,
         severity=Severity.ERROR,
-        column=call.column,
+        column=column,
         target_value=json_value(samples),
-        rule=call.label,
-        message=f"{call.label} failed ({call.origin}): {count}sample {json_value(samples)}{extra}",
+        rule=label,
+        message=f"{label} failed ({origin}): {count}sample {json_value(samples)}{extra}",
+        classification=plan_classification,
         check=CHECK,
+    )
+
+
+def _secrets(*connectors: Connector) -> list[str | None]:
+    return [connector.url.password for connector in connectors]
+
+
+def run_generated(
+    source: Connector, target: Connector, *, plan: TablePlan, value_set_max: int, sample_limit: int
+) -> tuple[int, list[Finding]]:
+    """Generate the table's expectations from the source and run them in the target: how many were
+    evaluated, and the findings (failures with a sample ordered by the key, and check errors)."""
+    suite = generate_expectations(source, target, plan=plan, value_set_max=value_set_max)
+    findings = list(suite.errors)
+    table = plan.target_table
+    counts = count_unexpected(target, table=table, expectations=suite.expectations, side="target")
+    keys = [key.target_name for key in plan.keys]
+    for expectation, counted in zip(suite.expectations, counts, strict=True):
+        unit = Unit(CHECK, f"expectation {expectation.label}", table, expectation.column)
+        if isinstance(counted, Exception):
+            findings.append(check_error_finding(unit, counted, secrets=_secrets(source, target)))
+        elif counted:
+            sampled, error = guarded(
+                unit,
+                partial(_sample, target, table, expectation, keys, sample_limit),
+                connectors=[target],
+            )
+            findings.append(error or _generated_failure(table, expectation, counted, keys, sampled or []))
+    return len(suite.expectations), findings
+
+
+def _sample(
+    target: Connector, table: str, expectation: GeneratedExpectation, keys: list[str], limit: int
+) -> list[tuple[Any, ...]]:
+    return sample_unexpected(
+        target, table=table, expectation=expectation, key_columns=keys, side="target", limit=limit
+    )
+
+
+def _generated_failure(
+    table: str, expectation: GeneratedExpectation, counted: int, keys: list[str], rows: list[tuple[Any, ...]]
+) -> Finding:
+    # An expectation is about a column, not a row: the first sampled key goes in the message only,
+    # so the finding links to its column's differences, not to one row's (``consequences``).
+    first = dict(zip(keys, rows[0][:-1], strict=True)) if rows and keys else None
+    at = f"; first at {json_value(first)}" if first else ""
+    return _failure(
+        table,
+        label=expectation.label,
+        origin="generated from the source",
+        column=expectation.column,
+        unexpected=counted,
+        samples=[row[-1] for row in rows],
+        extra=at,
+        plan_classification=expectation.plan.classification,
     )
 
 
@@ -85,27 +163,62 @@ def run_expectations(
     data_docs_dir: str | None = None,
     runner: Runner | None = None,
     sample_limit: int = 20,
+    source_zone: str = "UTC",
+    target_zone: str = "UTC",
 ) -> ExpectationRun:
-    """Build the table's suite and run it in the target (GX where it works, our SQL on DuckDB).
-
-    With ``gx.enabled: false`` nothing runs and an empty, passing run is returned.
-    """
+    """Run the table's generated expectations (our SQL) and declared ones (GX where it runs, else
+    our SQL; ``runner`` forces one). With ``gx.enabled: false`` nothing runs and an empty, passing
+    run is returned; Data Docs are written only for a declared suite run by GX."""
+    table = mapping.target_name
     if not settings.gx.enabled:
-        return ExpectationRun(mapping.target_name, runner or "sql", 0, 0, ())
-    suite = build_suite(
-        source, mapping=mapping, settings=settings, source_schema=source_schema, target_schema=target_schema
-    )
-    chosen: Runner = runner or ("great_expectations" if target.engine in GX_ENGINES else "sql")
-    if chosen == "sql":
-        from pm_pipeline.core.integrity.sql_expectations import evaluate
+        return ExpectationRun(table, runner or "sql", 0, 0, ())
+    evaluated, findings = 0, list[Finding]()
+    if settings.gx.generate:
+        plan = plan_table(
+            mapping=mapping,
+            source=source_schema,
+            target=target_schema,
+            source_zone=source_zone,
+            target_zone=target_zone,
+        )
+        evaluated, findings = run_generated(
+            source, target, plan=plan, value_set_max=settings.gx.value_set_max, sample_limit=sample_limit
+        )
+    declared = declared_suite(settings, table)
+    chosen: Runner = "sql"
+    docs: str | None = None
+    if declared:
+        chosen = runner or ("great_expectations" if target.engine in GX_ENGINES else "sql")
+        if chosen == "sql":
+            findings += _run_declared_sql(target, table, declared, sample_limit)
+        else:
+            ran, error = guarded(
+                Unit(CHECK, "declared expectation suite (Great Expectations)", table),
+                partial(_run_gx, target, table, declared, settings, data_docs_dir, sample_limit),
+                connectors=[target],
+            )
+            findings += ran[0] if ran is not None else [error] if error else []
+            docs = ran[1] if ran is not None else None
+        evaluated += len(declared)
+    failed = sum(1 for f in findings if f.category is Category.EXPECTATION_FAILED)
+    errors = sum(1 for f in findings if f.category is Category.CHECK_ERROR)
+    return ExpectationRun(table, chosen, evaluated, failed, tuple(findings), docs, errors)
 
-        findings = [
-            found
-            for call in suite
-            if (found := evaluate(target, table=mapping.target_name, call=call, sample_limit=sample_limit))
-        ]
-        return ExpectationRun(mapping.target_name, "sql", len(suite), len(findings), tuple(findings))
-    return _run_gx(target, mapping.target_name, suite, settings, data_docs_dir, sample_limit)
+
+def _run_declared_sql(
+    target: Connector, table: str, declared: Sequence[ExpectationCall], sample_limit: int
+) -> list[Finding]:
+    from pm_pipeline.core.integrity.declared_sql import evaluate
+
+    findings: list[Finding] = []
+    for call in declared:
+        found, error = guarded(
+            Unit(CHECK, f"expectation {call.label}", table, call.column),
+            partial(evaluate, target, table=table, call=call, sample_limit=sample_limit),
+            connectors=[target],
+        )
+        findings += [f for f in (found, error) if f is not None]
+    return findings
 
 
 def _run_gx(
@@ -115,7 +228,7 @@ def _run_gx(
     settings: IntegritySettings,
     data_docs_dir: str | None,
     sample_limit: int,
-) -> ExpectationRun:
+) -> tuple[list[Finding], str | None]:
     import great_expectations as gx
     from great_expectations.checkpoint.actions import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -181,11 +294,38 @@ def _run_gx(
             continue
         config = result.expectation_config
         call = calls_by_id[str(config.id if config is not None else "")]
+        raised = _raised_message(result.exception_info)
+        if raised is not None:
+            # GX reports an expectation that raised as a failure with an empty sample: it did not run.
+            unit = Unit(CHECK, f"expectation {call.label}", table, call.column)
+            findings.append(check_error_finding(unit, Exception(raised), secrets=_secrets(target)))
+            continue
         detail = result.result or {}
         samples = detail.get("partial_unexpected_list") or detail.get("unexpected_list") or []
         observed = detail.get("observed_value")
         extra = f"; observed {json_value(observed)}" if observed is not None else ""
-        if result.exception_info and result.exception_info.get("raised_exception"):
-            extra += f"; GX raised: {result.exception_info.get('exception_message')}"
-        findings.append(_finding(table, call, detail.get("unexpected_count"), samples[:sample_limit], extra))
-    return ExpectationRun(table, "great_expectations", len(suite), len(findings), tuple(findings), docs_index)
+        findings.append(
+            _failure(
+                table,
+                label=call.label,
+                origin=call.origin,
+                column=call.column,
+                unexpected=detail.get("unexpected_count"),
+                samples=samples[:sample_limit],
+                extra=extra,
+            )
+        )
+    return findings, docs_index
+
+
+def _raised_message(info: Any) -> str | None:
+    """The message of an exception GX caught while validating, or None. GX gives either one record
+    (``raised_exception``, ``exception_message``) or one per failed metric, keyed by the metric's id."""
+    if not info:
+        return None
+    records = [info] if "raised_exception" in info else list(info.values())
+    for record in records:
+        for item in record if isinstance(record, set | list | tuple) else [record]:
+            if isinstance(item, Mapping) and item.get("raised_exception"):
+                return str(item.get("exception_message") or "Great Expectations raised an exception")
+    return None

@@ -1,74 +1,245 @@
-"""The expectations pm-pipeline generates, evaluated as our own pushdown SQL (for DuckDB targets,
-where Great Expectations' SQL path fails every expectation). Same meaning as GX's: NULLs are
-ignored by every check but not-null; a count of unexpected values, then a bounded sample."""
+"""Expectations as our own pushdown SQL, on every engine (PostgreSQL, MariaDB/MySQL, SQLite, DuckDB).
+
+A generated expectation is stated in the comparison family of its column pair and evaluated on
+either side with that side's column: the canonical text of a value (``sqlhash``) for sets and
+lengths, compared byte for byte (a MariaDB ``_ci`` collation or a SQLite NOCASE column must not
+merge 'a' and 'A'); the typed value for ranges. What a declared rule makes equal to NULL ('' under
+``null_equals_empty``, zero dates) counts as NULL. Every expectation of a table is counted in one
+aggregate scan per side; only those with unexpected rows fetch a bounded sample, ordered by the key.
+Like Great Expectations, every check but not-null ignores NULLs.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import decimal
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
+from pm_pipeline.core.canonical.plan import ColumnPlan
+from pm_pipeline.core.check_errors import databases_answer, is_check_error
 from pm_pipeline.core.connectors.base import Connector
-from pm_pipeline.core.errors import BadInputError
-from pm_pipeline.core.findings import Category, Finding, Severity, json_value
-from pm_pipeline.core.integrity.suite import ExpectationCall
+from pm_pipeline.core.connectors.schema import Column, TypeFamily
+from pm_pipeline.core.reconcile.sqlhash import canonical_text_sql, dialect_of
 
-CHECK = "integrity"
-_LENGTH = {"postgresql": "char_length", "mysql": "CHAR_LENGTH"}
+F = TypeFamily
+Side = Literal["source", "target"]
+Kind = Literal["not_null", "unique", "in_set", "between", "length_between"]
+GX_TYPES: dict[str, str] = {
+    "not_null": "expect_column_values_to_not_be_null",
+    "unique": "expect_column_values_to_be_unique",
+    "in_set": "expect_column_values_to_be_in_set",
+    "between": "expect_column_values_to_be_between",
+    "length_between": "expect_column_value_lengths_to_be_between",
+}
+_LENGTH = {"postgresql": "char_length", "mysql": "CHAR_LENGTH", "duckdb": "length", "sqlite": "length"}
+_TEXT = {"postgresql": "text", "mysql": "CHAR", "duckdb": "VARCHAR", "sqlite": "TEXT"}
+_ZERO_DATE = "'0000-00-00'"
 
 
-def _condition(target: Connector, table: str, call: ExpectationCall) -> tuple[str, list[Any]]:
-    """A WHERE clause selecting the unexpected rows, and its parameters."""
-    column = call.column
-    if column is None:
-        raise BadInputError(f"expectation {call.type} without a column cannot run as SQL")
-    q = target.quote(column)
-    args = call.kwargs
-    p = target.placeholder
-    if call.type == "expect_column_values_to_not_be_null":
-        return f"{q} IS NULL", []
-    if call.type == "expect_column_values_to_be_in_set":
-        values = list(args["value_set"])
-        if not values:
-            return f"{q} IS NOT NULL", []
-        return f"{q} IS NOT NULL AND {q} NOT IN ({', '.join([p] * len(values))})", values
-    if call.type in ("expect_column_values_to_be_between", "expect_column_value_lengths_to_be_between"):
-        expr = (
-            q
-            if call.type == "expect_column_values_to_be_between"
-            else f"{_LENGTH.get(target.engine, 'length')}({q})"
+@dataclass(frozen=True)
+class GeneratedExpectation:
+    """One expectation on one column pair, in the pair's comparison family: set members are
+    canonical text, range bounds typed values (int, Decimal, date, datetime)."""
+
+    kind: Kind
+    plan: ColumnPlan
+    values: tuple[Any, ...] = ()
+    low: Any = None
+    high: Any = None
+
+    @property
+    def column(self) -> str:
+        return self.plan.target_name
+
+    @property
+    def type(self) -> str:
+        return GX_TYPES[self.kind]
+
+    @property
+    def label(self) -> str:
+        if self.kind == "in_set":
+            shown = [int(v) for v in self.values] if self.plan.family is F.INTEGER else list(self.values)
+            return f"{self.type}(value_set={shown!r})"
+        if self.kind in ("between", "length_between"):
+            return f"{self.type}(min_value={_shown(self.low)!r}, max_value={_shown(self.high)!r})"
+        return self.type
+
+
+def _shown(value: Any) -> Any:
+    if isinstance(value, decimal.Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value if isinstance(value, int | float | str | None) else str(value)
+
+
+def engine_dialect(connector: Connector) -> str:
+    """postgresql, mysql, duckdb or sqlite: the SQL the side speaks."""
+    return "sqlite" if connector.engine == "sqlite" else dialect_of(connector.engine) or "duckdb"
+
+
+def side_column(plan: ColumnPlan, side: Side) -> Column:
+    return plan.source if side == "source" else plan.target
+
+
+def canonical_text(connector: Connector, plan: ColumnPlan, side: Side) -> str | None:
+    """The canonical text of the side's column (text and integer families), or None."""
+    dialect = engine_dialect(connector)
+    column = side_column(plan, side)
+    quoted = connector.quote(column.name)
+    if dialect == "sqlite":
+        # SQLite keeps values as stored: text is text, integers render as digits.
+        return f"CAST({quoted} AS TEXT)" if column.family in (F.TEXT, F.INTEGER) else None
+    return canonical_text_sql(dialect, plan, side, quoted)  # type: ignore[arg-type]
+
+
+def comparable(connector: Connector, text: str) -> str:
+    """``text`` compared byte for byte, whatever the column's collation."""
+    dialect = engine_dialect(connector)
+    if dialect == "mysql":
+        return f"CAST({text} AS BINARY)"
+    if dialect == "sqlite":
+        return f"({text} COLLATE BINARY)"
+    return text
+
+
+def maps_zero_dates(plan: ColumnPlan) -> bool:
+    mapped = getattr(plan, "maps_zero_dates", None)
+    return bool(mapped) if mapped is not None else plan.rule.zero_date == "null"
+
+
+def absent(connector: Connector, plan: ColumnPlan, side: Side) -> str:
+    """True where the side's value is NULL in canonical form (declared rules included)."""
+    column = side_column(plan, side)
+    quoted = connector.quote(column.name)
+    dialect = engine_dialect(connector)
+    parts = [f"{quoted} IS NULL"]
+    if plan.rule.null_equals_empty and column.family is F.TEXT:
+        parts.append(f"{quoted} = ''")
+    holds_zero = getattr(column, "zero_dates", dialect == "mysql") or column.family in (F.TEXT, F.OTHER)
+    if maps_zero_dates(plan) and holds_zero:
+        first = f"substr(CAST({quoted} AS TEXT), 1, 10)" if dialect == "sqlite" else None
+        first = first or f"LEFT(CAST({quoted} AS {_TEXT[dialect]}), 10)"
+        parts.append(f"{first} = {_ZERO_DATE}")
+    return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+
+def distinct_value(connector: Connector, plan: ColumnPlan, side: Side) -> str | None:
+    """The expression whose distinct values are the column's distinct canonical values, or None."""
+    column = side_column(plan, side)
+    if plan.family in (F.TEXT, F.UUID):
+        text = canonical_text(connector, plan, side)
+        return None if text is None else comparable(connector, text)
+    return connector.quote(column.name)
+
+
+def length_value(connector: Connector, plan: ColumnPlan, side: Side) -> str | None:
+    text = canonical_text(connector, plan, side)
+    return None if text is None else f"{_LENGTH[engine_dialect(connector)]}({text})"
+
+
+def condition(connector: Connector, expectation: GeneratedExpectation, side: Side) -> tuple[str, list[Any]]:
+    """A predicate true for the side's unexpected rows, and its parameters (not for ``unique``)."""
+    plan = expectation.plan
+    gone = absent(connector, plan, side)
+    if expectation.kind == "not_null":
+        return gone, []
+    p = connector.placeholder
+    if expectation.kind == "in_set":
+        marks = ", ".join([p] * len(expectation.values))
+        if plan.family is F.INTEGER:
+            value = connector.quote(side_column(plan, side).name)
+            return f"NOT ({gone}) AND {value} NOT IN ({marks})", list(expectation.values)
+        text = canonical_text(connector, plan, side)
+        if text is None:
+            raise ValueError(f"no canonical text for {plan.name} on the {side}")
+        return f"NOT ({gone}) AND {comparable(connector, text)} NOT IN ({marks})", list(expectation.values)
+    if expectation.kind == "between":
+        value = connector.quote(side_column(plan, side).name)
+        bounds = [_param(connector, expectation.low), _param(connector, expectation.high)]
+    elif expectation.kind == "length_between":
+        measured = length_value(connector, plan, side)
+        if measured is None:
+            raise ValueError(f"no canonical text for {plan.name} on the {side}")
+        value, bounds = measured, [expectation.low, expectation.high]
+    else:
+        raise ValueError(f"{expectation.kind} has no row predicate")
+    return f"NOT ({gone}) AND ({value} < {p} OR {value} > {p})", bounds
+
+
+def _param(connector: Connector, value: Any) -> Any:
+    # sqlite3 binds no Decimal; a numeric column's affinity turns the text back into its number.
+    if connector.engine == "sqlite" and isinstance(value, decimal.Decimal):
+        return str(value)
+    return value
+
+
+def counter(connector: Connector, expectation: GeneratedExpectation, side: Side) -> tuple[str, list[Any]]:
+    """The aggregate counting the side's unexpected rows (for ``unique``: the surplus duplicates)."""
+    if expectation.kind == "unique":
+        value = distinct_value(connector, expectation.plan, side)
+        if value is None:
+            raise ValueError(f"no comparable value for {expectation.plan.name} on the {side}")
+        return f"COUNT({value}) - COUNT(DISTINCT {value})", []
+    predicate, params = condition(connector, expectation, side)
+    return f"COUNT(CASE WHEN {predicate} THEN 1 END)", params
+
+
+def count_unexpected(
+    connector: Connector, *, table: str, expectations: Sequence[GeneratedExpectation], side: Side
+) -> list[int | Exception]:
+    """The unexpected rows of each expectation in one scan of ``table``; when that scan fails, each
+    expectation alone, so one that cannot run (its error in its place) leaves the others counted."""
+    if not expectations:
+        return []
+    parts = [counter(connector, expectation, side) for expectation in expectations]
+    sql = f"SELECT {', '.join(text for text, _ in parts)} FROM {connector.qualified(table)}"
+    try:
+        row = connector.execute(sql, [value for _, params in parts for value in params])[0]
+        return [int(value or 0) for value in row]
+    except Exception as exc:
+        if len(parts) == 1 or not _database_error(exc, connector):
+            raise
+    counted: list[int | Exception] = []
+    for expectation in expectations:
+        try:
+            counted += count_unexpected(connector, table=table, expectations=[expectation], side=side)
+        except Exception as exc:
+            if not _database_error(exc, connector):
+                raise
+            counted.append(exc)
+    return counted
+
+
+def _database_error(exc: Exception, connector: Connector) -> bool:
+    """An error of the database about this statement (not a bug, not a server gone)."""
+    return is_check_error(exc) and databases_answer([connector])
+
+
+def sample_unexpected(
+    connector: Connector,
+    *,
+    table: str,
+    expectation: GeneratedExpectation,
+    key_columns: Sequence[str],
+    side: Side,
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    """Up to ``limit`` unexpected rows as (key values..., value), in key order."""
+    plan = expectation.plan
+    quoted = connector.quote(side_column(plan, side).name)
+    source = connector.qualified(table)
+    if expectation.kind == "unique":
+        value = distinct_value(connector, plan, side) or quoted
+        predicate = (
+            f"{value} IN (SELECT {value} FROM {source} WHERE {value} IS NOT NULL "
+            f"GROUP BY {value} HAVING COUNT(*) > 1)"
         )
-        parts, params = [], []
-        if args.get("min_value") is not None:
-            parts.append(f"{expr} < {p}")
-            params.append(args["min_value"])
-        if args.get("max_value") is not None:
-            parts.append(f"{expr} > {p}")
-            params.append(args["max_value"])
-        return f"{q} IS NOT NULL AND ({' OR '.join(parts) or '1 = 0'})", params
-    if call.type == "expect_column_values_to_be_unique":
-        dupes = f"SELECT {q} FROM {target.qualified(table)} WHERE {q} IS NOT NULL GROUP BY {q} HAVING COUNT(*) > 1"
-        return f"{q} IN ({dupes})", []
-    raise BadInputError(
-        f"expectation {call.type} is not supported by the SQL runner (DuckDB targets); supported: "
-        "not_be_null, be_unique, be_in_set, be_between, value_lengths_to_be_between"
-    )
-
-
-def evaluate(target: Connector, *, table: str, call: ExpectationCall, sample_limit: int) -> Finding | None:
-    """None when the expectation holds, else one finding with the unexpected count and a sample."""
-    condition, params = _condition(target, table, call)
-    body = f"FROM {target.qualified(table)} WHERE {condition}"
-    unexpected = int(target.execute(f"SELECT COUNT(*) {body}", params)[0][0])
-    if unexpected == 0:
-        return None
-    q = target.quote(call.column or "")
-    samples = [row[0] for row in target.execute(f"SELECT {q} {body} LIMIT {int(sample_limit)}", params)]
-    return Finding(
-        table=table,
-        category=Category.EXPECTATION_FAILED,
-        severity=Severity.ERROR,
-        column=call.column,
-        target_value=json_value(samples),
-        rule=call.label,
-        message=f"{call.label} failed ({call.origin}): {unexpected} unexpected value(s); sample {json_value(samples)}",
-        check=CHECK,
+        params: list[Any] = []
+    else:
+        predicate, params = condition(connector, expectation, side)
+    keys = [connector.quote(name) for name in key_columns]
+    order = ", ".join(keys) if keys else quoted
+    return connector.execute(
+        f"SELECT {', '.join([*keys, quoted])} FROM {source} WHERE {predicate} ORDER BY {order} LIMIT {int(limit)}",
+        params,
     )

@@ -1,43 +1,47 @@
-"""Great Expectations suites (generated from the source's profile plus declared ones) run in SQL
-against PostgreSQL, agree with our own SQL runner, write Data Docs, and never pull the table."""
+"""Expectations on PostgreSQL: the generated ones run as our own SQL (one aggregate scan per side,
+bounded samples ordered by the key), declared ones through Great Expectations (imported only for
+them), which also writes Data Docs; an expectation GX cannot evaluate is a check_error."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.connectors.base import Connector
+from pm_pipeline.core.findings import Category
 from pm_pipeline.core.integrity import parse_integrity
 from pm_pipeline.core.integrity.expectations import ExpectationRun, run_expectations
 
 pytestmark = pytest.mark.postgres
 
-SCHEMA = "CREATE TABLE items (id int PRIMARY KEY, code text, status text, quantity int, price numeric(8,2))"
+SCHEMA = "CREATE TABLE items (id int PRIMARY KEY, code text, status text, quantity int, price numeric(8,2), paid boolean)"
 SOURCE_ROWS = (
     "INSERT INTO items SELECT g, 'C' || lpad(g::text, 5, '0'), (ARRAY['new','paid','sent'])[1 + g % 3], "
-    "1 + g % 9, (g % 50) + 0.99 FROM generate_series(1, 3000) g"
+    "1 + g % 9, (g % 50) + 0.99, g % 2 = 0 FROM generate_series(1, 3000) g"
 )
-SETTINGS = {
-    "expectations": {
-        "items": [{"type": "expect_column_values_to_be_between", "column": "price", "max_value": 40}]
-    },
-}
+DECLARED = {"items": [{"type": "expect_column_values_to_be_between", "column": "price", "max_value": 40}]}
 
 
-def _run(source_url: str, target_url: str, runner: str | None, docs: str | None = None) -> ExpectationRun:
+def _run(
+    source_url: str, target_url: str, *, declared: Any = None, docs: str | None = None, runner: Any = None
+) -> ExpectationRun:
     with connect(source_url) as source, connect(target_url) as target:
         return run_expectations(
             source=source,
             target=target,
             mapping=TableMapping(source="items"),
-            settings=parse_integrity(SETTINGS),
+            settings=parse_integrity({"expectations": declared or {}}),
             source_schema=source.introspect("items"),
             target_schema=target.introspect("items"),
             data_docs_dir=docs,
-            runner=runner,  # type: ignore[arg-type]
+            runner=runner,
         )
 
 
@@ -61,34 +65,35 @@ def _failed(run: ExpectationRun) -> set[tuple[str | None, str]]:
     return {(f.column, (f.rule or "").split("(")[0]) for f in run.findings}
 
 
-def test_planted_violations_fail_the_generated_suite(
+PLANTED = (
+    "UPDATE items SET code = NULL WHERE id = 10",  # not null in the source
+    "UPDATE items SET code = 'C00012' WHERE id = 11",  # now duplicated
+    "UPDATE items SET status = 'lost' WHERE id = 12",  # outside the source's value set
+    "UPDATE items SET quantity = -5 WHERE id = 13",  # below the source's range
+)
+GENERATED_FAILURES = {
+    ("code", "expect_column_values_to_not_be_null"),
+    ("code", "expect_column_values_to_be_unique"),
+    ("status", "expect_column_values_to_be_in_set"),
+    ("quantity", "expect_column_values_to_be_between"),
+    ("quantity", "expect_column_values_to_be_in_set"),
+}
+
+
+def test_planted_violations_fail_generated_and_declared_expectations(
     pg_db, pg_db2, tmp_path: Path, statements: list[str]
 ) -> None:
     pg_db.execute(SCHEMA, SOURCE_ROWS)
-    pg_db2.execute(
-        SCHEMA,
-        SOURCE_ROWS,
-        "UPDATE items SET code = NULL WHERE id = 10",  # not null in the source
-        "UPDATE items SET code = 'C00012' WHERE id = 11",  # now duplicated
-        "UPDATE items SET status = 'lost' WHERE id = 12",  # outside the source's value set
-        "UPDATE items SET quantity = -5 WHERE id = 13",  # below the source's range
-    )
-    gx_run = _run(pg_db.url, pg_db2.url, None, docs=str(tmp_path / "docs"))
+    pg_db2.execute(SCHEMA, SOURCE_ROWS, *PLANTED)
+    gx_run = _run(pg_db.url, pg_db2.url, declared=DECLARED, docs=str(tmp_path / "docs"))
     assert gx_run.runner == "great_expectations"
-    expected = {
-        ("code", "expect_column_values_to_not_be_null"),
-        ("code", "expect_column_values_to_be_unique"),
-        ("status", "expect_column_values_to_be_in_set"),
-        ("quantity", "expect_column_values_to_be_between"),
-        ("quantity", "expect_column_values_to_be_in_set"),
-        ("price", "expect_column_values_to_be_between"),  # declared max 40; the source reaches 49.99
-    }
-    assert _failed(gx_run) == expected
+    # declared max 40; the source reaches 49.99
+    assert _failed(gx_run) == GENERATED_FAILURES | {("price", "expect_column_values_to_be_between")}
     lost = next(f for f in gx_run.findings if f.column == "status")
-    assert lost.target_value == ["lost"]
+    assert lost.target_value == ["lost"] and "first at {'id': 12}" in lost.message
     assert gx_run.data_docs is not None and Path(gx_run.data_docs).is_file()
-    # our SQL runner (used for DuckDB) means the same thing
-    assert _failed(_run(pg_db.url, pg_db2.url, "sql")) == expected
+    # our SQL runs declared suites the same way (DuckDB targets)
+    assert _failed(_run(pg_db.url, pg_db2.url, declared=DECLARED, runner="sql")) == _failed(gx_run)
     # GX sent aggregates and bounded samples only: no statement reads the rows of items unbounded
     reads = [s for s in statements if "items" in s and s.upper().startswith("SELECT")]
     assert reads
@@ -99,15 +104,79 @@ def test_planted_violations_fail_the_generated_suite(
         and not any(agg in s.lower() for agg in ("count(", "sum(", "min(", "max(", "avg("))
     ]
     assert unbounded == []
-    if dump := __import__("os").environ.get("PM_DUMP_GX_STATEMENTS"):
-        Path(dump).write_text("\n".join(reads))
 
 
-def test_clean_target_passes_generated_suite(pg_db, pg_db2) -> None:
+def _recording(connector: Connector, seen: list[str]) -> None:
+    run = connector.execute
+
+    def execute(sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
+        seen.append(sql)
+        return run(sql, params)
+
+    connector.execute = execute  # type: ignore[method-assign]
+
+
+def test_generated_expectations_scan_each_side_once(pg_db, pg_db2) -> None:
+    pg_db.execute(SCHEMA, SOURCE_ROWS)
+    pg_db2.execute(SCHEMA, SOURCE_ROWS, *PLANTED)
+    source_sql: list[str] = []
+    target_sql: list[str] = []
+    with connect(pg_db.url) as source, connect(pg_db2.url) as target:
+        schemas = source.introspect("items"), target.introspect("items")
+        _recording(source, source_sql)
+        _recording(target, target_sql)
+        run = run_expectations(
+            source=source,
+            target=target,
+            mapping=TableMapping(source="items"),
+            settings=parse_integrity({}),
+            source_schema=schemas[0],
+            target_schema=schemas[1],
+        )
+    assert _failed(run) == GENERATED_FAILURES
+    assert run.evaluated >= 12 and run.runner == "sql"
+    # the source: its profile, its value sets, then every expectation checked in one scan
+    assert len(source_sql) == 3
+    # the target: one scan for every expectation, then one bounded sample per failed one, by key
+    scan, *samples = target_sql
+    assert scan.count("COUNT(") >= run.evaluated
+    assert len(samples) == len(GENERATED_FAILURES)
+    assert all('ORDER BY "id" LIMIT 20' in sql for sql in samples)
+
+
+def test_clean_target_passes_and_needs_no_great_expectations(pg_db, pg_db2) -> None:
     pg_db.execute(SCHEMA, SOURCE_ROWS)
     pg_db2.execute(SCHEMA, SOURCE_ROWS)
-    run = _run(pg_db.url, pg_db2.url, None)
-    failed = _failed(run)
-    # only the declared expectation (price <= 40) can fail on an identical copy
-    assert failed == {("price", "expect_column_values_to_be_between")}
-    assert run.evaluated >= 10
+    # a fresh interpreter: GX is imported only when a declared suite runs
+    script = (
+        "import sys\n"
+        "from pm_pipeline.core.config.spec import TableMapping\n"
+        "from pm_pipeline.core.connectors import connect\n"
+        "from pm_pipeline.core.integrity import parse_integrity\n"
+        "from pm_pipeline.core.integrity.expectations import run_expectations\n"
+        f"with connect({pg_db.url!r}) as s, connect({pg_db2.url!r}) as t:\n"
+        "    run = run_expectations(source=s, target=t, mapping=TableMapping(source='items'),\n"
+        "        settings=parse_integrity({}), source_schema=s.introspect('items'),\n"
+        "        target_schema=t.introspect('items'))\n"
+        "print(run.evaluated, len(run.findings), 'great_expectations' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True).stdout
+    evaluated, findings, imported = out.split()
+    assert int(evaluated) >= 12 and findings == "0" and imported == "False"
+
+
+def test_expectation_great_expectations_cannot_evaluate_is_a_check_error(pg_db, pg_db2) -> None:
+    pg_db.execute(SCHEMA, SOURCE_ROWS)
+    pg_db2.execute(SCHEMA, SOURCE_ROWS)
+    # raw 0/1 flags against a boolean column: GX raises inside, it does not find a failure
+    declared = {
+        "items": [
+            {"type": "expect_column_values_to_be_in_set", "column": "paid", "value_set": [0, 1]},
+            {"type": "expect_column_values_to_not_be_null", "column": "code"},
+        ]
+    }
+    run = _run(pg_db.url, pg_db2.url, declared=declared)
+    (error,) = run.findings
+    assert error.category is Category.CHECK_ERROR and error.column == "paid"
+    assert "expect_column_values_to_be_in_set" in error.message and "items.paid" in error.message
+    assert run.failed == 0 and run.errors == 1
