@@ -170,8 +170,8 @@ class ColumnPlan:
                 names.append(flag)
         if rule.value_map:
             names.append("value_map")
-        if rule.zero_date:
-            names.append(f"zero_date->{rule.zero_date}")
+        if self.maps_zero_dates:
+            names.append("zero_date=null")
         if rule.timestamp_precision:
             names.append(f"timestamp_precision={rule.timestamp_precision}")
         if rule.timestamp_tolerance:
@@ -188,9 +188,21 @@ class ColumnPlan:
             or rule.unicode_nfc
             or rule.null_equals_empty
             or rule.value_map
-            or rule.zero_date
+            or self.maps_zero_dates
             or rule.timestamp_precision
         )
+
+    @property
+    def maps_zero_dates(self) -> bool:
+        """Whether a zero date ('0000-00-00') equals NULL here: by default wherever a side can hold
+        one (a MariaDB/MySQL or SQLite date, text read as a date), on any date pair under a declared
+        ``zero_date: null``, never under ``zero_date: strict``. A pair that cannot hold zero dates
+        gets no rule, so its hashing and strategy stay as they were."""
+        if self.family not in _TEMPORAL or self.rule.zero_date == "strict":
+            return False
+        if self.rule.zero_date == "null":
+            return True
+        return any(side.zero_dates or side.family in (F.TEXT, F.OTHER) for side in (self.source, self.target))
 
     @property
     def list_ordered(self) -> bool:

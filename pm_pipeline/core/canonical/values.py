@@ -32,7 +32,8 @@ from pm_pipeline.core.errors import BadInputError
 F = TypeFamily
 Side = Literal["source", "target"]
 
-# A zero date the spec did not map: never equal to any real instant, shown as written.
+# A zero date kept as itself (the strict form, or under zero_date: strict): never equal to any real
+# instant, shown as written.
 ZERO_INSTANT = -(2**63)
 _ZERO_DATE_PREFIX = "0000-00-00"
 _PRECISION_US = {"s": 1_000_000, "ms": 1_000, "us": 1}
@@ -98,9 +99,9 @@ def _canonicalize(
     elif family is F.BOOLEAN:
         out = _to_bool_text(array)
     elif family is F.DATE:
-        out = _to_date_text(array, map_zero=not strict and rule.zero_date == "null")
+        out = _to_date_text(array, map_zero=not strict and plan.maps_zero_dates)
     elif family in (F.TIMESTAMP, F.TIMESTAMPTZ):
-        map_zero = not strict and rule.zero_date == "null"
+        map_zero = not strict and plan.maps_zero_dates
         if column.family in (F.TIMESTAMP, F.TIMESTAMPTZ) and pa.types.is_uint64(array.type):
             out = _packed_instant(array, zone=zone, map_zero=map_zero)
         else:

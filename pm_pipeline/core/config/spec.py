@@ -81,8 +81,10 @@ class ColumnRule(_Model):
         default=None, description="source value (as text) -> the value the target should hold"
     )
     boolean: bool = Field(default=False, description="compare as booleans (0/1, 'Y'/'N', 't'/'f', ...)")
-    zero_date: Literal["null"] | None = Field(
-        default=None, description="MariaDB/MySQL zero dates ('0000-00-00') are read as this"
+    zero_date: Literal["null", "strict"] | None = Field(
+        default=None,
+        description="zero dates ('0000-00-00'): by default equal to NULL where a column can hold them "
+        "(MariaDB/MySQL dates, text); 'strict' keeps them a difference; 'null' on any date column",
     )
     as_json: bool = Field(default=False, alias="json", description="compare as parsed JSON (key order free)")
     list_separator: str | None = Field(

@@ -428,4 +428,5 @@ def _column(row: tuple[Any, ...]) -> Column:
         unsigned="unsigned" in str(column_type).lower(),
         enum_values=enum_values,
         identity="auto_increment" in str(extra).lower(),
+        zero_dates=family in (TypeFamily.DATE, TypeFamily.TIMESTAMP, TypeFamily.TIMESTAMPTZ),
     )

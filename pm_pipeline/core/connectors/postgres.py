@@ -392,18 +392,41 @@ _FAMILIES: dict[str, tuple[TypeFamily, int | None]] = {
     "uuid": (TypeFamily.UUID, None),
 }
 
-# Domains are resolved to their base type; typmod is the column's (or the domain's) modifier.
-_COLUMNS_SQL = """
-SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       pg_get_expr(d.adbin, d.adrelid), a.attidentity,
-       coalesce(bt.typname, t.typname), coalesce(bt.typtype, t.typtype), coalesce(bt.oid, t.oid),
-       CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE t.typtypmod END
+# Domains (and domains over domains) are resolved to their base type: its family, width and
+# precision. The type modifier is the column's own, else the nearest domain's; a NOT NULL on any
+# domain of the chain makes the column NOT NULL.
+_DOMAIN_CHAIN = """
+WITH RECURSIVE chain(oid, depth) AS (
+    SELECT a.atttypid, 0
+    UNION ALL
+    SELECT t.typbasetype, c.depth + 1 FROM chain c JOIN pg_type t ON t.oid = c.oid WHERE t.typtype = 'd'
+)"""
+_COLUMNS_SQL = f"""
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull OR dom.not_null,
+       pg_get_expr(d.adbin, d.adrelid), a.attidentity, base.typname, base.typtype, base.oid,
+       CASE WHEN a.atttypmod >= 0 THEN a.atttypmod ELSE dom.typmod END
 FROM pg_attribute a
-JOIN pg_type t ON t.oid = a.atttypid
-LEFT JOIN pg_type bt ON t.typtype = 'd' AND bt.oid = t.typbasetype
+CROSS JOIN LATERAL ({_DOMAIN_CHAIN}
+    SELECT (SELECT oid FROM chain ORDER BY depth DESC LIMIT 1) AS base_oid,
+           coalesce((SELECT t.typtypmod FROM chain c JOIN pg_type t ON t.oid = c.oid
+                     WHERE t.typtype = 'd' AND t.typtypmod >= 0 ORDER BY c.depth LIMIT 1), -1) AS typmod,
+           coalesce((SELECT bool_or(t.typnotnull) FROM chain c JOIN pg_type t ON t.oid = c.oid
+                     WHERE t.typtype = 'd'), false) AS not_null
+) dom
+JOIN pg_type base ON base.oid = dom.base_oid
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
 ORDER BY a.attnum
+"""
+# The CHECK constraints of each column's domains, which bind the column like a table CHECK.
+_DOMAIN_CHECKS_SQL = f"""
+SELECT a.attname, dt.typname, c.conname, pg_get_constraintdef(c.oid, true)
+FROM pg_attribute a
+CROSS JOIN LATERAL ({_DOMAIN_CHAIN} SELECT oid, depth FROM chain) ch
+JOIN pg_type dt ON dt.oid = ch.oid AND dt.typtype = 'd'
+JOIN pg_constraint c ON c.contypid = dt.oid AND c.contype = 'c'
+WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum, ch.depth, c.conname
 """
 _CONSTRAINTS_SQL = """
 SELECT c.conname, c.contype,
@@ -471,6 +494,8 @@ def _read_table_schema(execute: _Execute, *, schema: str, table: str) -> TableSc
             foreign_keys.append(ForeignKey(name, tuple(cols), target, tuple(ref_cols)))
         else:
             checks.append(CheckConstraint(name=name, expression=re.sub(r"^CHECK ", "", definition)))
+    for column, domain, name, definition in execute(_DOMAIN_CHECKS_SQL, (oid,)):
+        checks.append(CheckConstraint(name=f"{domain}.{name}", expression=_domain_check(definition, column)))
     indexes: list[Index] = []
     for name, unique, primary, partial, index_oid, cols in execute(_INDEXES_SQL, (oid,)):
         if primary:
@@ -495,6 +520,13 @@ def _read_table_schema(execute: _Execute, *, schema: str, table: str) -> TableSc
         row_count_estimate=int(reltuples) if reltuples is not None and reltuples >= 0 else None,
         extra={"schema": schema},
     )
+
+
+def _domain_check(definition: str, column: str) -> str:
+    """A domain's CHECK written for its column: VALUE (outside string literals) becomes the name."""
+    name = column if re.fullmatch(r"[a-z_][a-z0-9_$]*", column) else '"' + column.replace('"', '""') + '"'
+    parts = re.split(r"('(?:[^']|'')*')", re.sub(r"^CHECK ", "", definition))
+    return "".join(part if k % 2 else re.sub(r"\bVALUE\b", name, part) for k, part in enumerate(parts))
 
 
 def _column(execute: _Execute, row: tuple[Any, ...]) -> Column:

@@ -8,7 +8,7 @@ the real ``12.5`` or the integer ``1250``. Rows are streamed with ``fetchmany`` 
 column gets a type chosen from the column's declared type (its :class:`TypeFamily`):
 
 * INTEGER and BOOLEAN -> int64 (booleans as stored, 0/1), FLOAT -> float64, BINARY -> binary;
-* DECIMAL, TEXT, DATE, TIME, TIMESTAMP, JSON and UUID -> **text**, the value as stored: text as
+* DECIMAL, TEXT, DATE, TIME, TIMESTAMP(TZ), JSON and UUID -> **text**, the value as stored: text as
   written, an integer in decimal digits, a real as ``repr(float)`` (the shortest text that reads
   back as the same double), a blob as ``\\x`` + hex. The canonical layer parses text by family.
 * a column without a recognised type (OTHER) takes the native type of what it holds.
@@ -55,7 +55,7 @@ _NAMED_FAMILIES = [
     (("JSON",), F.JSON),
     (("UUID",), F.UUID),
 ]
-_TEXT_FAMILIES = {F.DECIMAL, F.TEXT, F.DATE, F.TIME, F.TIMESTAMP, F.JSON, F.UUID}
+_TEXT_FAMILIES = {F.DECIMAL, F.TEXT, F.DATE, F.TIME, F.TIMESTAMP, F.TIMESTAMPTZ, F.JSON, F.UUID}
 # family -> (Arrow type, storage classes that fit it)
 _NATIVE: dict[TypeFamily, tuple[pa.DataType, frozenset[str]]] = {
     F.INTEGER: (pa.int64(), frozenset({"integer"})),
@@ -71,10 +71,28 @@ _BY_CLASSES: dict[frozenset[str], pa.DataType] = {
 }
 
 
+# Integer widths by declared name. SQLite stores every integer in up to 64 bits, but the declared
+# name is what the schema promised and what a migration maps (SMALLINT -> smallint): the width
+# comes from it, and the 64-bit storage only when the name says nothing ("INT" inside another word).
+_INT_BITS = {
+    "TINYINT": 8, "SMALLINT": 16, "INT2": 16, "MEDIUMINT": 24, "INT": 32, "INTEGER": 32, "INT4": 32,
+    "BIGINT": 64, "INT8": 64,
+}  # fmt: skip
+_STORAGE_BITS = 64
+
+
+def _int_bits(words: list[str]) -> int:
+    if "BIG" in words and "INT" in words:  # UNSIGNED BIG INT, SQLite's own example of a declared type
+        return 64
+    return next((_INT_BITS[word] for word in words if word in _INT_BITS), _STORAGE_BITS)
+
+
 def sqlite_column_type(declared: str) -> tuple[TypeFamily, int | None, int | None, int | None]:
-    """(family, length, precision, scale) of a declared type, following SQLite's affinity rules."""
+    """(family, length, precision, scale) of a declared type: the declared name first (its width,
+    digits and fractional seconds), SQLite's affinity rules for names it does not know."""
     upper = declared.strip().upper()
     base = re.split(r"[\s(]", upper, maxsplit=1)[0]
+    words = re.findall(r"[A-Z0-9_]+", upper)
     args = [int(n) for n in re.findall(r"\d+", upper[upper.find("(") :])] if "(" in upper else []
     for names, family in _NAMED_FAMILIES:
         if base in names:
@@ -85,9 +103,12 @@ def sqlite_column_type(declared: str) -> tuple[TypeFamily, int | None, int | Non
                     args[0] if args else None,
                     args[1] if len(args) > 1 else (0 if args else None),
                 )
-            return family, None, None, None
+            if family is F.TIMESTAMP and "ZONE" in words and "WITHOUT" not in words:
+                family = F.TIMESTAMPTZ
+            fraction = args[0] if args and family in (F.TIME, F.TIMESTAMP, F.TIMESTAMPTZ) else None
+            return family, None, fraction, None
     if "INT" in upper:
-        return F.INTEGER, None, 64, None
+        return F.INTEGER, None, _int_bits(words), None
     if any(word in upper for word in ("CHAR", "CLOB", "TEXT")):
         return F.TEXT, args[0] if args else None, None, None
     if "BLOB" in upper:
@@ -215,9 +236,12 @@ class SqliteConnector(Connector):
         # present, answer without reading it.
         small = self.path == ":memory:" or Path(self.path).stat().st_size <= self.exact_count_bytes
         if not small and self.execute("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'"):
-            stat = self.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = ? COLLATE NOCASE LIMIT 1", [table])
-            if stat:
-                return int(str(stat[0][0]).split()[0])
+            # One row per index, each starting with the rows it covers (fewer for a partial index).
+            stat = self.execute(
+                "SELECT max(CAST(stat AS INTEGER)) FROM sqlite_stat1 WHERE tbl = ? COLLATE NOCASE", [table]
+            )
+            if stat and stat[0][0] is not None:
+                return int(stat[0][0])
         return self.row_count(table)
 
     def list_tables(self) -> list[str]:
@@ -235,7 +259,9 @@ class SqliteConnector(Connector):
             raise TableNotFoundError(f"table {table!r} not found in {self.describe()}")
         name, create_sql = str(found[0][0]), str(found[0][1] or "")
         checks, autoincrement, without_rowid = parse_create_table(create_sql)
-        info = self.execute('SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?)', [name])
+        info = self.execute(
+            'SELECT name, type, "notnull", dflt_value, pk FROM pragma_table_info(?) ORDER BY cid', [name]
+        )
         primary = tuple(str(row[0]) for row in sorted((r for r in info if r[4]), key=lambda r: int(r[4])))
         rowid_alias = (
             primary[0]
@@ -258,6 +284,9 @@ class SqliteConnector(Connector):
                     precision=precision,
                     scale=scale,
                     identity=col_name == rowid_alias,
+                    unsigned=family is F.INTEGER and "UNSIGNED" in str(declared or "").upper(),
+                    # Dates are text here: a zero date ('0000-00-00') loaded from MariaDB stays.
+                    zero_dates=family in (F.DATE, F.TIMESTAMP, F.TIMESTAMPTZ),
                 )
             )
         return TableSchema(

@@ -71,6 +71,11 @@ TYPE_RULES: tuple[TypeRule, ...] = (
              note="SQLite keeps these as text; reconciliation parses and verifies every value"),
     TypeRule("sqlite_integer_as_boolean", (F.INTEGER,), (F.BOOLEAN,), Verdict.CHANGED, source_engines=_SQLITE,
              note="SQLite has no boolean type: 0/1 integers become booleans"),
+    # Connectors read MariaDB/MySQL in a UTC session: a TIMESTAMP arrives as its UTC wall time.
+    TypeRule("mysql_timestamp_to_timestamp", (F.TIMESTAMPTZ,), (F.TIMESTAMP,), Verdict.CHANGED,
+             Check.FRACTIONAL_SECONDS, source_engines=frozenset({"mysql"}),
+             note="MariaDB/MySQL TIMESTAMP is read in UTC: a timestamp holding the UTC wall time is equal; "
+             "reconciliation checks every value"),
     # Same kind of value: only the width can lose information.
     TypeRule("integer_width", (F.INTEGER,), (F.INTEGER,), Verdict.SAME, Check.INT_RANGE,
              note="int(11) -> integer is equal; unsigned int -> bigint fits, unsigned int -> int does not"),

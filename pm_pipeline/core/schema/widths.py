@@ -61,7 +61,13 @@ def int_bits(col: Column, engine: str) -> int | None:
     return 64 if engine == "sqlite" else None
 
 
+# MariaDB/MySQL YEAR holds 1901..2155 and the zero year 0000, whatever its display width.
+_MYSQL_YEAR = (0, 2155)
+
+
 def int_range(col: Column, engine: str) -> tuple[int, int] | None:
+    if engine == "mysql" and col.data_type.strip().lower().startswith("year"):
+        return _MYSQL_YEAR
     bits = int_bits(col, engine)
     if bits is None:
         return None

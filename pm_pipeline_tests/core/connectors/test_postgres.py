@@ -248,3 +248,35 @@ def test_raw_numeric_and_timestamps_read_as_plain_arrow_types(pg_db):
     assert table.schema.field("c").type == pa.timestamp("us", tz="UTC")
     assert table.column("c")[0].as_py() == dt.datetime(2024, 1, 1, 8, 0, tzinfo=dt.UTC)
     assert streamed.schema.field("a").type == pa.string()
+
+
+def test_domains_resolve_to_their_base_type_through_every_level(pg_db):
+    # A `year` domain over integer was reported "narrowed: integer width unknown": domains must
+    # give their base type's family, width, precision and scale, however deeply they nest.
+    pg_db.execute(
+        "CREATE DOMAIN year AS integer CHECK (VALUE BETWEEN 1901 AND 2155)",
+        "CREATE DOMAIN money2 AS numeric(10,2) CHECK (VALUE >= 0)",
+        "CREATE DOMAIN price AS money2 NOT NULL CONSTRAINT price_cap CHECK (VALUE < 1000)",
+        "CREATE DOMAIN code AS varchar(12)",
+        "CREATE DOMAIN stamp AS timestamp(3)",
+        'CREATE TABLE t (y year, "Price" price, c code, at stamp, y2 year NOT NULL)',
+    )
+    with connect(pg_db.url) as conn:
+        schema = conn.introspect("t")
+    cols = {col.name: col for col in schema.columns}
+    assert {
+        name: (c.data_type, c.family, c.precision, c.scale, c.length, c.nullable) for name, c in cols.items()
+    } == {
+        "y": ("year", TypeFamily.INTEGER, 32, None, None, True),
+        "Price": ("price", TypeFamily.DECIMAL, 10, 2, None, False),  # NOT NULL from the domain
+        "c": ("code", TypeFamily.TEXT, None, None, 12, True),
+        "at": ("stamp", TypeFamily.TIMESTAMP, 3, None, None, True),
+        "y2": ("year", TypeFamily.INTEGER, 32, None, None, False),
+    }
+    # Each domain's CHECK binds its column like a table CHECK, written with the column's name.
+    assert sorted((c.name, c.expression) for c in schema.check_constraints) == [
+        ("money2.money2_check", '("Price" >= 0::numeric)'),
+        ("price.price_cap", '("Price"::numeric < 1000::numeric)'),
+        ("year.year_check", "(y >= 1901 AND y <= 2155)"),
+        ("year.year_check", "(y2 >= 1901 AND y2 <= 2155)"),
+    ]

@@ -77,6 +77,17 @@ def rich_url(tmp_path: Path) -> str:
         ("TEXT", (TypeFamily.TEXT, None, None, None)),
         ("BLOB", (TypeFamily.BINARY, None, None, None)),
         ("BIGINT", (TypeFamily.INTEGER, None, 64, None)),
+        # SMALLINT UNSIGNED, INT ... were read as 64-bit (the storage), so SQLite -> PostgreSQL
+        # smallint/integer columns were all "narrowed": the declared name gives the width.
+        ("SMALLINT UNSIGNED", (TypeFamily.INTEGER, None, 16, None)),
+        ("INT", (TypeFamily.INTEGER, None, 32, None)),
+        ("INTEGER", (TypeFamily.INTEGER, None, 32, None)),
+        ("TINYINT(1)", (TypeFamily.INTEGER, None, 8, None)),
+        ("UNSIGNED BIG INT", (TypeFamily.INTEGER, None, 64, None)),
+        # A name SQLite reads as an integer only by its affinity rule ("INT" inside it): 64 bits.
+        ("POINTS", (TypeFamily.INTEGER, None, 64, None)),
+        ("DATETIME(3)", (TypeFamily.TIMESTAMP, None, 3, None)),
+        ("TIMESTAMP WITH TIME ZONE", (TypeFamily.TIMESTAMPTZ, None, None, None)),
         ("DOUBLE PRECISION", (TypeFamily.FLOAT, None, 53, None)),
         ("", (TypeFamily.OTHER, None, None, None)),
         ("GEOMETRY", (TypeFamily.OTHER, None, None, None)),
@@ -229,3 +240,43 @@ def test_create_table_parser_ignores_check_inside_strings() -> None:
     )
     assert [c.expression for c in checks] == ["a <> 'it''s'"]
     assert (autoincrement, without_rowid) == (False, False)
+
+
+def test_declared_types_give_width_signedness_and_zero_dates(tmp_path: Path) -> None:
+    url = make_db(
+        tmp_path / "declared.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, qty SMALLINT UNSIGNED, n INT, big BIGINT, at DATETIME,"
+        " born DATE, name VARCHAR(40), note TEXT);"
+        "INSERT INTO t VALUES (1, 65535, -5, 9007199254740993, '0000-00-00 00:00:00', '2024-01-01', 'x', 'y');",
+    )
+    with connect(url) as conn:
+        cols = {col.name: col for col in conn.introspect("t").columns}
+        table = pa.Table.from_batches(list(conn.stream_table("t")))
+    assert {
+        name: (c.precision, c.unsigned) for name, c in cols.items() if c.family is TypeFamily.INTEGER
+    } == {
+        "id": (32, False),
+        "qty": (16, True),
+        "n": (32, False),
+        "big": (64, False),
+    }
+    assert {name for name, c in cols.items() if c.zero_dates} == {"at", "born"}
+    # Stored values are untouched by the declared width.
+    assert table.column("big").to_pylist() == [9007199254740993]
+    assert table.column("at").to_pylist() == ["0000-00-00 00:00:00"]
+
+
+def test_estimated_rows_come_from_the_largest_index_statistics(tmp_path: Path) -> None:
+    url = make_db(
+        tmp_path / "stats.db",
+        "CREATE TABLE t (id INTEGER PRIMARY KEY, flag INT, v INT);"
+        "CREATE INDEX t_all ON t (v); CREATE INDEX t_few ON t (v) WHERE flag = 1;"
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 40)"
+        " INSERT INTO t SELECT i, i % 10 = 0, i FROM n; ANALYZE;",
+    )
+    with connect(url) as conn:
+        conn.exact_count_bytes = 0  # type: ignore[misc]  # force the statistics path
+        # The partial index covers 4 rows and comes first in sqlite_stat1 (unordered): its
+        # statistics row must not be taken for the table's.
+        assert conn.execute("SELECT stat FROM sqlite_stat1 WHERE tbl = 't' LIMIT 1")[0][0].startswith("4 ")
+        assert conn.estimate_rows("t") == 40

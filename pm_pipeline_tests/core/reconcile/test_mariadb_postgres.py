@@ -38,11 +38,12 @@ def test_zero_dates_declared_as_null(my_pg: tuple[Any, Any, Pair]) -> None:
     declared = pair.reconcile(TableMapping(source="t", columns={"shipped": rule, "due": rule}))
     assert declared.findings == ()
     assert {c.column: dict(c.equal_under_rule) for c in declared.columns} == {
-        "shipped": {"zero_date->null": 1},
-        "due": {"zero_date->null": 1},
+        "shipped": {"zero_date=null": 1},
+        "due": {"zero_date=null": 1},
     }
-    # Without the declaration the zero date is a difference, shown as written.
-    undeclared = pair.reconcile(TableMapping(source="t"))
+    # Declared strict, the zero date is a difference, shown as written (equal to NULL is the default).
+    strict = ColumnRule(zero_date="strict")
+    undeclared = pair.reconcile(TableMapping(source="t", columns={"shipped": strict, "due": strict}))
     assert sorted((f.column, f.key["id"]) for f in undeclared.findings if f.key) == [
         ("due", 1),
         ("shipped", 1),
