@@ -1,6 +1,7 @@
 """The pm-pipeline command.
 
-Exit codes: 0 all checks pass, 1 differences found, 2 bad input or usage, 3 a system failed.
+Exit codes: 0 all checks pass (warnings allowed), 1 differences found, 2 bad input or usage, 3 a
+system failed, or the run is incomplete (a check could not run to the end: its reports are written).
 Errors are one actionable line on stderr; --debug shows the traceback.
 """
 
@@ -18,6 +19,7 @@ from pathlib import Path
 from pm_pipeline.core.config.spec import STRATEGIES
 from pm_pipeline.core.connectors import mask_url
 from pm_pipeline.core.errors import BadInputError, PmError
+from pm_pipeline.core.verdict import VerdictState
 
 EXIT_OK, EXIT_DIFFERENCES, EXIT_BAD_INPUT, EXIT_SYSTEM = 0, 1, 2, 3
 
@@ -137,7 +139,7 @@ def _check(args: argparse.Namespace) -> int:
         raise BadInputError("pm-pipeline check: --source needs --target")
     if args.target and not args.source:
         raise BadInputError("pm-pipeline check: --target needs --source (or use --spec)")
-    result_passed = run_cli_check(
+    state = run_cli_check(
         spec_path=args.spec,
         source_url=args.source,
         target_url=args.target,
@@ -149,7 +151,18 @@ def _check(args: argparse.Namespace) -> int:
         strategy=args.strategy,
         integrity=not args.no_integrity,
     )
-    return EXIT_OK if result_passed else EXIT_DIFFERENCES
+    return exit_code(state)
+
+
+def exit_code(state: VerdictState) -> int:
+    """The exit code of a check's verdict. An incomplete run proves nothing either way, like a
+    system failure: exit 3, never 0. A run that also found differences exits 1 (its verdict is fail)."""
+    return {
+        VerdictState.PASS: EXIT_OK,
+        VerdictState.PASS_WITH_WARNINGS: EXIT_OK,
+        VerdictState.FAIL: EXIT_DIFFERENCES,
+        VerdictState.INCOMPLETE: EXIT_SYSTEM,
+    }[state]
 
 
 def _validate(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from pm_pipeline.core.reconcile import ReconcileOptions
 from pm_pipeline.core.reconcile.stash import Progress as BatchProgress
 from pm_pipeline.core.report import ReportFormat, redactor_for, write_reports
 from pm_pipeline.core.run import CheckResult, check_report, run_check, spec_for_urls
+from pm_pipeline.core.verdict import VerdictState
 
 
 def _spec(
@@ -112,8 +113,8 @@ def run_cli_check(
     progress_console: Console | None = None,
     strategy: str = "auto",
     integrity: bool = True,
-) -> bool:
-    """Run a check, print a summary on stdout, write the requested files; True when everything passed.
+) -> VerdictState:
+    """Run a check, print a summary on stdout, write the requested files; the run's verdict.
 
     With ``show_progress`` and a terminal, a bar per table on ``progress_console`` (stderr by
     default); without, no row estimates are asked for (on some engines they cost a count)."""
@@ -130,6 +131,7 @@ def run_cli_check(
             options=ReconcileOptions(strategy=strategy),
             integrity=integrity,
         )
+    verdict = result.verdict
     print_summary(result, Console(file=sys.stdout, width=120))
     report = check_report(result, spec_checksum=checksum, launched_by=f"cli:{getpass.getuser()}")
     written: dict[str, Path] = {}
@@ -149,7 +151,7 @@ def run_cli_check(
         written["json"] = json_path
     for kind, path in written.items():
         print(f"{kind}: {path}")
-    return result.passed
+    return verdict.state
 
 
 def print_summary(result: CheckResult, console: Console) -> None:
@@ -189,10 +191,16 @@ def print_summary(result: CheckResult, console: Console) -> None:
             console.print(
                 f"[{style}]{finding.severity}[/] {finding.table}{column} [bold]{finding.category}[/]: {finding.message}"
             )
-    verdict = (
-        "[green]PASS[/]: source and target match" if result.passed else "[red]FAIL[/]: differences found"
-    )
-    console.print(verdict)
+    decision = result.verdict
+    if decision.state is VerdictState.INCOMPLETE:
+        checks = "; ".join(decision.incomplete_checks)
+        console.print(f"[red]INCOMPLETE[/]: check(s) could not run to the end: {escape(checks)}")
+    elif decision.state is VerdictState.FAIL:
+        console.print("[red]FAIL[/]: differences found")
+    elif decision.state is VerdictState.PASS_WITH_WARNINGS:
+        console.print("[yellow]PASS[/] with warnings: differences within the accepted thresholds")
+    else:
+        console.print("[green]PASS[/]: source and target match")
 
 
 def run_verify_manifest(*, manifest: Path, spec_path: Path | None) -> bool:

@@ -9,16 +9,19 @@ import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
 from pm_pipeline.core import discovery
+from pm_pipeline.core.check_errors import Unit, guarded
 from pm_pipeline.core.config.spec import Endpoint, MigrationSpec, TableMapping
 from pm_pipeline.core.connectors import Connector, connect, mask_url
 from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
+from pm_pipeline.core.consequences import link_consequences
 from pm_pipeline.core.discovery import TableSelection
 from pm_pipeline.core.errors import BadInputError
-from pm_pipeline.core.findings import Finding, Severity, TableReconciliation
+from pm_pipeline.core.findings import Finding, TableReconciliation
 from pm_pipeline.core.integrity import (
     ManifestEntry,
     check_table_integrity,
@@ -38,6 +41,7 @@ from pm_pipeline.core.schema import (
     profile_columns,
     profiled_columns,
 )
+from pm_pipeline.core.verdict import RunVerdict, decide
 
 
 def spec_for_urls(*, source_url: str, target_url: str, tables: Sequence[str] | None = None) -> MigrationSpec:
@@ -77,7 +81,38 @@ def check_table_schema(
     names: RunNames | None = None,
 ) -> SchemaComparison:
     """Schema findings for one mapped table, with value profiles (pushdown aggregates) for rename
-    suggestions and width checks, and max(key) for the target's sequences."""
+    suggestions and width checks, and max(key) for the target's sequences. A database error on the
+    way gives a comparison holding one check_error finding instead."""
+    compared, error = guarded(
+        Unit("schema", "schema comparison", mapping.source),
+        partial(
+            _compare_table_schema,
+            source=source,
+            target=target,
+            mapping=mapping,
+            source_schema=source_schema,
+            target_schema=target_schema,
+            names=names,
+        ),
+        connectors=(source, target),
+    )
+    if compared is not None:
+        return compared
+    assert error is not None
+    return SchemaComparison(
+        table=mapping.source, target_table=mapping.target_name, column_map={}, findings=(error,)
+    )
+
+
+def _compare_table_schema(
+    *,
+    source: Connector,
+    target: Connector,
+    mapping: TableMapping,
+    source_schema: TableSchema | None,
+    target_schema: TableSchema | None,
+    names: RunNames | None,
+) -> SchemaComparison:
     source_schema = source_schema or source.introspect(mapping.source)
     target_schema = target_schema or target.introspect(mapping.target_name)
     counters = {seq.column for seq in target_schema.sequences if seq.column} | {
@@ -168,16 +203,22 @@ def _check_integrity(
     )
     findings = list(result.findings)
     if settings.gx.enabled:
-        expectations = run_expectations(
-            source=source,
-            target=target,
-            mapping=mapping,
-            settings=settings,
-            source_schema=source_schema,
-            target_schema=target_schema,
-            data_docs_dir=None if data_docs_dir is None else str(data_docs_dir),
+        # The suite runs as a whole (Great Expectations validates it in one call).
+        expectations, error = guarded(
+            Unit("integrity", "expectation suite", mapping.target_name),
+            partial(
+                run_expectations,
+                source=source,
+                target=target,
+                mapping=mapping,
+                settings=settings,
+                source_schema=source_schema,
+                target_schema=target_schema,
+                data_docs_dir=None if data_docs_dir is None else str(data_docs_dir),
+            ),
+            connectors=(source, target),
         )
-        findings.extend(expectations.findings)
+        findings.extend(expectations.findings if expectations is not None else [error] if error else [])
     return tuple(findings), result.manifest_entry
 
 
@@ -224,16 +265,29 @@ class CheckResult:
     tables: tuple[TableReconciliation, ...]
     findings: tuple[Finding, ...] = field(default_factory=tuple)  # schema, integrity, table-level findings
     manifest: tuple[ManifestEntry, ...] = ()
+    mappings: tuple[TableMapping, ...] = ()  # the tables compared (discovery included); spec.tables if empty
 
     @property
     def all_findings(self) -> tuple[Finding, ...]:
         return self.findings + tuple(f for table in self.tables for f in table.findings)
 
     @property
-    def passed(self) -> bool:
-        return not any(f.severity is Severity.ERROR for f in self.all_findings) and all(
-            t.match_score >= self.spec.thresholds.min_match_score for t in self.tables
+    def compared_mappings(self) -> tuple[TableMapping, ...]:
+        return self.mappings or tuple(self.spec.tables)
+
+    @property
+    def verdict(self) -> RunVerdict:
+        """The run's one verdict (see :mod:`pm_pipeline.core.verdict`)."""
+        return decide(
+            findings=self.findings,
+            tables=self.tables,
+            thresholds=self.spec.thresholds,
+            table_names={m.source: m.target_name for m in self.compared_mappings},
         )
+
+    @property
+    def passed(self) -> bool:
+        return self.verdict.passed
 
 
 def run_check(
@@ -257,8 +311,16 @@ def run_check(
         tables: list[TableReconciliation] = []
         manifest: list[ManifestEntry] = []
         for mapping in selection.mappings:
-            source_schema = source.introspect(mapping.source)
-            target_schema = target.introspect(mapping.target_name)
+            schemas, error = guarded(
+                Unit("schema", "introspection", mapping.source),
+                partial(_introspect, source, target, mapping),
+                connectors=(source, target),
+            )
+            if schemas is None:
+                # Without both schemas no check of this table can run; the other tables still do.
+                findings.extend([error] if error else [])
+                continue
+            source_schema, target_schema = schemas
             schema = check_table_schema(
                 source=source,
                 target=target,
@@ -287,8 +349,10 @@ def run_check(
             if progress is not None:
                 expected = expected_rows(source=source, target=target, mapping=mapping)
                 callback = progress.start_table(mapping.source, expected)
-            tables.append(
-                reconcile_table(
+            reconciled, error = guarded(
+                Unit("reconciliation", "reconciliation", mapping.source),
+                partial(
+                    reconcile_table,
                     source=source,
                     target=target,
                     mapping=mapping,
@@ -298,8 +362,13 @@ def run_check(
                     progress=callback,
                     source_schema=source_schema,
                     target_schema=target_schema,
-                )
+                ),
+                connectors=(source, target),
             )
+            if reconciled is not None:
+                tables.append(reconciled)
+            elif error is not None:
+                findings.append(error)
             if progress is not None:
                 progress.finish_table(mapping.source)
         return CheckResult(
@@ -311,9 +380,16 @@ def run_check(
             source_version=source.server_version(),
             target_version=target.server_version(),
             tables=tuple(tables),
-            findings=tuple(findings),
+            findings=link_consequences(findings, tables=tables, mappings=selection.mappings),
             manifest=tuple(manifest),
+            mappings=tuple(selection.mappings),
         )
+
+
+def _introspect(
+    source: Connector, target: Connector, mapping: TableMapping
+) -> tuple[TableSchema, TableSchema]:
+    return source.introspect(mapping.source), target.introspect(mapping.target_name)
 
 
 def check_report(
@@ -347,6 +423,7 @@ def check_report(
         thresholds=spec.thresholds,
         sample_limit=spec.reports.sample_limit,
         run_id=run_id,
+        mappings=result.compared_mappings,
     )
 
 

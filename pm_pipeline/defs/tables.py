@@ -9,11 +9,13 @@ the spec splits into ``partitions`` is reconciled bucket by bucket (see ``partit
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from pm_pipeline.core.check_errors import Unit, guarded, unreconciled
 from pm_pipeline.core.config import MigrationSpec, TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import Finding, Severity, TableReconciliation
@@ -89,17 +91,29 @@ def _reconciliation(mapping: TableMapping, keys: TableKeys, engines: tuple[str, 
         with connect(spec.source.url) as source, connect(spec.target.url) as target:
             expected = expected_rows_per_side(source=source, target=target, mapping=current)
             progress = ProgressLog(mapping.source, expected, context.log.info)
-            result = reconcile_table(
-                source=source,
-                target=target,
-                mapping=current,
-                source_endpoint=spec.source,
-                target_endpoint=spec.target,
-                options=ReconcileOptions(
-                    thresholds=spec.thresholds, diff_dir=diff_dir, redactor=redactor_for(spec)
+            reconciled, error = guarded(
+                Unit("reconciliation", "reconciliation", mapping.source),
+                partial(
+                    reconcile_table,
+                    source=source,
+                    target=target,
+                    mapping=current,
+                    source_endpoint=spec.source,
+                    target_endpoint=spec.target,
+                    options=ReconcileOptions(
+                        thresholds=spec.thresholds, diff_dir=diff_dir, redactor=redactor_for(spec)
+                    ),
+                    progress=progress,
                 ),
-                progress=progress,
+                connectors=(source, target),
             )
+        if reconciled is None:
+            # The reports downstream still need this table: it stands there as not reconciled.
+            assert error is not None
+            context.log.error(error.message)
+            result = unreconciled(table=mapping.source, target_table=current.target_name, error=error)
+            return dg.Output(result, metadata=table_metadata(result, redactor_for(spec)))
+        result = reconciled
         context.log.info(progress.finished(result) + f", match score {result.match_score:.4%}")
         # Bucket folders of an earlier partitioned reconciliation would mix into this diff.
         for path in remove_stale_diffs(diff_dir / mapping.source, buckets=0):
@@ -177,16 +191,24 @@ def _integrity(
         spec = migration.spec()
         current = current_mapping(spec, mapping)
         with connect(spec.source.url) as source, connect(spec.target.url) as target:
-            findings, entry = check_integrity(
-                spec=spec,
-                source=source,
-                target=target,
-                mapping=current,
-                mappings=mappings,
-                source_schema=source.introspect(current.source),
-                target_schema=target.introspect(current.target_name),
-                data_docs_dir=migration.reports_directory() / "data-docs",
+            schemas, error = guarded(
+                Unit("integrity", "introspection", current.target_name),
+                lambda: (source.introspect(current.source), target.introspect(current.target_name)),
+                connectors=(source, target),
             )
+            findings: tuple[Finding, ...] = (error,) if error is not None else ()
+            entry = None
+            if schemas is not None:
+                findings, entry = check_integrity(
+                    spec=spec,
+                    source=source,
+                    target=target,
+                    mapping=current,
+                    mappings=mappings,
+                    source_schema=schemas[0],
+                    target_schema=schemas[1],
+                    data_docs_dir=migration.reports_directory() / "data-docs",
+                )
         by_category = Counter(str(f.category) for f in findings)
         failures = sum(1 for f in findings if f.severity is Severity.ERROR)
         metadata: dict[str, Any] = {
@@ -248,6 +270,7 @@ def _verified(mapping: TableMapping, keys: TableKeys) -> dg.AssetsDefinition:
             thresholds=spec.thresholds,
             schema_findings=schema.findings,
             integrity_findings=integrity.findings,
+            mapping=current_mapping(spec, mapping),
         )
         passed = all(o.passed for o in outcomes)
         yield dg.Output(

@@ -41,7 +41,8 @@ def test_the_report_files_hold_the_findings(failing_run: DemoRun) -> None:
     assert "<html" in html.lower()
     assert all(table in html for table in TABLES)
     document = json.loads((reports / "findings.json").read_text(encoding="utf-8"))
-    assert document["verdict"] == "not_ready"
+    assert document["verdict"]["readiness"] == "not_ready"
+    assert document["verdict"]["state"] == "fail"
     assert document["run"]["run_id"] == result.run_id
     counts: dict[tuple[str, str], int] = {}
     for finding in document["findings"]:

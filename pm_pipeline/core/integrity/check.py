@@ -5,9 +5,12 @@ Great Expectations suites are the slow path and run separately (:mod:`.expectati
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
+from pm_pipeline.core.check_errors import Unit, guarded
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
@@ -16,10 +19,11 @@ from pm_pipeline.core.integrity import referential, rules, sequences, temporal
 from pm_pipeline.core.integrity.checksum import ManifestEntry, checksummed, table_checksum
 from pm_pipeline.core.integrity.settings import AggregateRule, IntegritySettings
 from pm_pipeline.core.names import RunNames, names_from_tables
-from pm_pipeline.core.reconcile.planning import plan_table
+from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 
 CHECK = "integrity"
 DEFAULT_SAMPLE_LIMIT = 100
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,20 @@ def check_table_integrity(
         checked[name] = checked.get(name, 0) + 1
         findings.extend(found)
 
+    def attempt(what: str, run: Callable[[], _T], column: str | None = None) -> _T | None:
+        # One sub-check's SQL error is reported as a check_error; the other sub-checks still run.
+        result, error = guarded(Unit(CHECK, what, table, column), run, connectors=(source, target))
+        if error is not None:
+            findings.append(error)
+        return result
+
+    def counted(
+        name: str, what: str, run: Callable[[], tuple[int, list[Finding]]], column: str | None = None
+    ) -> None:
+        result = attempt(what, run, column)
+        if result is not None:
+            record(name, *result)
+
     relations = referential.collect_relations(
         mapping=mapping,
         source_schema=source_schema,
@@ -92,24 +110,26 @@ def check_table_integrity(
     lost = referential.missing_foreign_keys(table=table, relations=relations)
     record(str(Category.FOREIGN_KEY_MISSING), len(lost), lost)
     for relation in relations:
-        record(
+        counted(
             str(Category.ORPHAN_ROW),
-            *referential.orphans(
-                target, table=table, relation=relation, key_columns=keys, sample_limit=sample_limit
+            f"orphans under {relation.label}",
+            partial(
+                referential.orphans,
+                target,
+                table=table,
+                relation=relation,
+                key_columns=keys,
+                sample_limit=sample_limit,
             ),
+            ", ".join(relation.columns),
         )
 
     for rule in settings.rules_for(table):
         if isinstance(rule, AggregateRule):
-            record(
-                str(Category.RULE_VIOLATION),
-                *rules.aggregate_rule(target, rule=rule, sample_limit=sample_limit),
-            )
+            run = partial(rules.aggregate_rule, target, rule=rule, sample_limit=sample_limit)
         else:
-            record(
-                str(Category.RULE_VIOLATION),
-                *rules.row_rule(target, rule=rule, key_columns=keys, sample_limit=sample_limit),
-            )
+            run = partial(rules.row_rule, target, rule=rule, key_columns=keys, sample_limit=sample_limit)
+        counted(str(Category.RULE_VIOLATION), f"rule {rule.name}", run)
 
     plan = plan_table(
         mapping=mapping,
@@ -119,11 +139,24 @@ def check_table_integrity(
         target_zone=target_zone,
     )
     latest = settings.latest_allowed()
+
+    def future(name: str) -> tuple[int, list[Finding]]:
+        return temporal.future_values(
+            target,
+            table=table,
+            column=target_schema.column(name),
+            latest=latest,
+            key_columns=keys,
+            sample_limit=sample_limit,
+        )
+
     for temporal_rule in settings.temporal_for(table):
         if temporal_rule.created and temporal_rule.updated:
-            record(
+            counted(
                 str(Category.TEMPORAL_VIOLATION),
-                *temporal.order_violations(
+                f"temporal order {temporal_rule.updated} >= {temporal_rule.created}",
+                partial(
+                    temporal.order_violations,
                     target,
                     table=table,
                     created=temporal_rule.created,
@@ -131,65 +164,82 @@ def check_table_integrity(
                     key_columns=keys,
                     sample_limit=sample_limit,
                 ),
+                temporal_rule.updated,
             )
         for name in temporal_rule.all_columns:
-            record(
-                str(Category.TEMPORAL_VIOLATION),
-                *temporal.future_values(
-                    target,
-                    table=table,
-                    column=target_schema.column(name),
-                    latest=latest,
-                    key_columns=keys,
-                    sample_limit=sample_limit,
-                ),
-            )
+            counted(str(Category.TEMPORAL_VIOLATION), "temporal future values", partial(future, name), name)
             column_plan = next((p for p in plan.all_plans if p.target_name == name), None)
             if column_plan is not None:
-                shifted = temporal.range_and_shift(
-                    source, target, plan=plan, column=column_plan, sample_rows=settings.shift_sample
+                shifted = attempt(
+                    "temporal range and shift",
+                    partial(
+                        temporal.range_and_shift,
+                        source,
+                        target,
+                        plan=plan,
+                        column=column_plan,
+                        sample_rows=settings.shift_sample,
+                    ),
+                    name,
                 )
-                record(str(Category.SYSTEMATIC_SHIFT), len(shifted), shifted)
+                if shifted is not None:
+                    record(str(Category.SYSTEMATIC_SHIFT), len(shifted), shifted)
 
     if settings.sequences:
-        count, found = sequences.sequence_findings(
-            target, mapping=mapping, source_schema=source_schema, target_schema=target_schema
+        sequenced = attempt(
+            "sequences",
+            partial(
+                sequences.sequence_findings,
+                target,
+                mapping=mapping,
+                source_schema=source_schema,
+                target_schema=target_schema,
+            ),
         )
-        violations[str(Category.SEQUENCE_BEHIND)] = len(found)
-        checked[str(Category.SEQUENCE_BEHIND)] = count
-        findings.extend(found)
+        if sequenced is not None:
+            count, found = sequenced
+            violations[str(Category.SEQUENCE_BEHIND)] = len(found)
+            checked[str(Category.SEQUENCE_BEHIND)] = count
+            findings.extend(found)
 
     entry = None
     if settings.checksums:
-        kept, left = checksummed(plan.all_plans)
-        entry = ManifestEntry(
-            table=table,
-            source=table_checksum(
-                source, table=plan.table, plans=kept, excluded=[p.name for p in left], side="source"
-            ),
-            target=table_checksum(
-                target, table=table, plans=kept, excluded=[p.target_name for p in left], side="target"
-            ),
-        )
-        checked[str(Category.CHECKSUM_MISMATCH)] = 1
-        violations[str(Category.CHECKSUM_MISMATCH)] = 0 if entry.matches else 1
-        if not entry.matches:
-            findings.append(
-                Finding(
-                    table=table,
-                    category=Category.CHECKSUM_MISMATCH,
-                    severity=Severity.ERROR,
-                    source_value=entry.source.checksum,
-                    target_value=entry.target.checksum,
-                    rule=f"sha256 over canonical rows of {len(kept)} column(s)",
-                    message=(
-                        f"canonical row checksums differ: source {entry.source.rows} rows "
-                        f"{entry.source.checksum[:16]}..., target {entry.target.rows} rows "
-                        f"{entry.target.checksum[:16]}..."
-                    ),
-                    check=CHECK,
-                )
-            )
+        entry = attempt("checksum", partial(_checksum_entry, source, target, table=table, plan=plan))
+        if entry is not None:
+            checked[str(Category.CHECKSUM_MISMATCH)] = 1
+            violations[str(Category.CHECKSUM_MISMATCH)] = 0 if entry.matches else 1
+            if not entry.matches:
+                findings.append(_checksum_finding(table, entry))
     return IntegrityResult(
         table=table, findings=tuple(findings), violations=violations, checked=checked, manifest_entry=entry
+    )
+
+
+def _checksum_entry(source: Connector, target: Connector, *, table: str, plan: TablePlan) -> ManifestEntry:
+    kept, left = checksummed(plan.all_plans)
+    return ManifestEntry(
+        table=table,
+        source=table_checksum(
+            source, table=plan.table, plans=kept, excluded=[p.name for p in left], side="source"
+        ),
+        target=table_checksum(
+            target, table=table, plans=kept, excluded=[p.target_name for p in left], side="target"
+        ),
+    )
+
+
+def _checksum_finding(table: str, entry: ManifestEntry) -> Finding:
+    return Finding(
+        table=table,
+        category=Category.CHECKSUM_MISMATCH,
+        severity=Severity.ERROR,
+        source_value=entry.source.checksum,
+        target_value=entry.target.checksum,
+        rule=f"sha256 over canonical rows of {len(entry.source.columns)} column(s)",
+        message=(
+            f"canonical row checksums differ: source {entry.source.rows} rows "
+            f"{entry.source.checksum[:16]}..., target {entry.target.rows} rows "
+            f"{entry.target.checksum[:16]}..."
+        ),
+        check=CHECK,
     )

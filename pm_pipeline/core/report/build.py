@@ -8,8 +8,9 @@ import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
-from pm_pipeline.core.config.spec import Classification, MigrationSpec, Thresholds
+from pm_pipeline.core.config.spec import Classification, MigrationSpec, TableMapping, Thresholds
 from pm_pipeline.core.connectors.base import mask_url
+from pm_pipeline.core.consequences import link_consequences
 from pm_pipeline.core.findings import (
     ROW_CATEGORIES,
     Category,
@@ -30,8 +31,15 @@ from pm_pipeline.core.report.model import (
     Verdict,
 )
 from pm_pipeline.core.report.redact import Redactor
+from pm_pipeline.core.verdict import VerdictState, decide
 
 TOP_ISSUES = 5
+_VERDICTS = {
+    VerdictState.PASS: Verdict.READY,
+    VerdictState.PASS_WITH_WARNINGS: Verdict.READY_WITH_RISKS,
+    VerdictState.FAIL: Verdict.NOT_READY,
+    VerdictState.INCOMPLETE: Verdict.INCOMPLETE,
+}
 _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
@@ -76,16 +84,24 @@ def build_report_data(
     run_id: str | None = None,
     tool_version: str | None = None,
     generated_at: dt.datetime | None = None,
+    mappings: Sequence[TableMapping] = (),
 ) -> ReportData:
     """Gather reconciliation results and schema/integrity findings into one redacted ReportData.
 
     ``column_classes`` (table -> column -> classification, see classifications_from_spec) lets
     key columns be masked too; a finding's own ``classification`` wins for its column. URLs are
-    masked again here so a caller's slip cannot print a password. The verdict is *not ready* if
-    any finding is an error, *ready with accepted risks* if any is a warning, *ready* otherwise.
+    masked again here so a caller's slip cannot print a password. The verdict is the run's one
+    verdict (:func:`pm_pipeline.core.verdict.decide`): *ready* (pass), *ready with accepted risks*
+    (pass with warnings), *not ready* (fail) or *incomplete* (a check_error). Integrity findings
+    that only repeat a reconciliation difference are linked to it first (``caused_by``, see
+    :mod:`pm_pipeline.core.consequences`; ``mappings`` translate the names).
     ``redaction_key`` overrides PM_REDACTION_KEY (tests); ``tool_version``/``generated_at``
     default to the installed package and now, and are fixed by golden tests.
     """
+    thresholds = thresholds or Thresholds()
+    extra_findings = link_consequences(extra_findings, tables=tables, mappings=mappings)
+    table_names = {m.source: m.target_name for m in mappings}
+    decision = decide(findings=extra_findings, tables=tables, thresholds=thresholds, table_names=table_names)
     classes: dict[str, dict[str, Classification]] = {t: dict(c) for t, c in (column_classes or {}).items()}
     for finding in [*extra_findings, *(f for t in tables for f in t.findings)]:
         if finding.column is not None and finding.classification is not None:
@@ -103,18 +119,16 @@ def build_report_data(
 
     names = [t.table for t in tables] + sorted(set(by_table) - set(recon))
     quotas = _sample_quotas({name: len(by_table[name]) for name in names}, sample_limit)
+    states = {t.table: t.state for t in decision.tables}
+    states.update({table_names[t.table]: t.state for t in decision.tables if t.table in table_names})
     sections = tuple(
-        _section(name, recon.get(name), by_table[name], quotas[name], classes.get(name, {})) for name in names
+        _section(name, recon.get(name), by_table[name], quotas[name], classes.get(name, {}), states.get(name))
+        for name in names
     )
     severity_counts: Counter[str] = Counter()
     for section in sections:
         severity_counts.update(section.severity_counts)
-    if severity_counts[Severity.ERROR]:
-        verdict = Verdict.NOT_READY
-    elif severity_counts[Severity.WARNING]:
-        verdict = Verdict.READY_WITH_RISKS
-    else:
-        verdict = Verdict.READY
+    verdict = _VERDICTS[decision.state]
 
     run = RunInfo(
         run_id=run_id or uuid.uuid4().hex,
@@ -134,7 +148,7 @@ def build_report_data(
         run=run,
         clearance=clearance,
         redaction=redaction,
-        thresholds=thresholds or Thresholds(),
+        thresholds=thresholds,
         sample_limit=sample_limit,
         verdict=verdict,
         overall_match_score=overall_match_score(tables) if tables else None,
@@ -143,6 +157,7 @@ def build_report_data(
         rules=_rules(tables, sections, rule_versions or {}, run.tool_version),
         checksum_manifest=checksum_manifest,
         severity_counts=dict(severity_counts),
+        decision=decision,
     )
 
 
@@ -171,6 +186,7 @@ def _section(
     findings: list[Finding],
     quota: int,
     column_classes: Mapping[str, Classification],
+    state: VerdictState | None = None,
 ) -> TableSection:
     categories = Counter(str(f.category) for f in findings)
     counts = None
@@ -215,6 +231,7 @@ def _section(
         column_classes=dict(column_classes),
         findings_truncated=table.findings_truncated if table is not None else False,
         diff_path=table.diff_path if table is not None else None,
+        state=state,
     )
 
 

@@ -59,12 +59,18 @@ def table_summary_json(section: TableSection) -> dict[str, Any]:
     }
 
 
+def verdict_json(report: ReportData) -> dict[str, Any]:
+    """The run's one verdict: its readiness (the reports' wording), its state and why, per table."""
+    decision = report.decision.to_json() if report.decision is not None else {}
+    return {"readiness": str(report.verdict), "label": report.verdict.label, **decision}
+
+
 def _summary_json(report: ReportData) -> dict[str, Any]:
     return {
         "run": run_json(report.run),
         "clearance": str(report.clearance),
         "redaction": str(report.redaction),
-        "verdict": str(report.verdict),
+        "verdict": verdict_json(report),
         "overall_match_score": report.overall_match_score,
         "thresholds": report.thresholds.model_dump(mode="json"),
         "severity_counts": dict(sorted(report.severity_counts.items())),

@@ -113,6 +113,13 @@ def recommendation(report: ReportData) -> str:
             f"Do not cut over yet. Fix the {errors:,} error(s){start}, then run the checks again. "
             "The technical report lists every finding with its values and rule."
         )
+    if report.verdict is Verdict.INCOMPLETE:
+        checks = report.decision.incomplete_checks if report.decision is not None else ()
+        named = f" ({'; '.join(checks[:3])}{'; ...' if len(checks) > 3 else ''})" if checks else ""
+        return (
+            f"Do not cut over yet: {len(checks):,} check(s) could not run to the end{named}. "
+            "Fix what the database reported, then run the checks again; until then nothing is proven."
+        )
     if report.verdict is Verdict.READY_WITH_RISKS:
         return (
             f"Cut over once the data owners have reviewed and accepted the {warnings:,} warning(s) below; "

@@ -8,7 +8,12 @@ from pathlib import Path
 from pm_pipeline.core.report.model import ReportData, Verdict
 
 _MAX_TABLE_ROWS = 50
-_ICON = {Verdict.READY: "✅", Verdict.READY_WITH_RISKS: "⚠️", Verdict.NOT_READY: "❌"}
+_ICON = {
+    Verdict.READY: "✅",
+    Verdict.READY_WITH_RISKS: "⚠️",
+    Verdict.NOT_READY: "❌",
+    Verdict.INCOMPLETE: "⛔",
+}
 
 
 def pct(score: float | None) -> str:
@@ -60,6 +65,7 @@ def render_markdown(report: ReportData, *, links: Mapping[str, str] | None = Non
         lines.append("| " + " | ".join(cells) + " |")
     if len(report.tables) > _MAX_TABLE_ROWS:
         lines.append(f"\n… and {len(report.tables) - _MAX_TABLE_ROWS} more tables in the full report.")
+    lines += _incomplete_and_consequences(report)
     if report.top_issues:
         lines += ["", "### Top issues", ""]
         for rank, issue in enumerate(report.top_issues, start=1):
@@ -71,6 +77,27 @@ def render_markdown(report: ReportData, *, links: Mapping[str, str] | None = Non
     if links:
         lines += ["", "Details: " + " · ".join(f"[{_md(name)}]({target})" for name, target in links.items())]
     return "\n".join(lines) + "\n"
+
+
+def _incomplete_and_consequences(report: ReportData) -> list[str]:
+    """Checks that could not run, and findings folded under their cause (never counted as issues)."""
+    lines: list[str] = []
+    incomplete = report.decision.incomplete_checks if report.decision is not None else ()
+    if incomplete:
+        lines += ["", "### Incomplete checks", ""]
+        lines += [f"- `{_md(check)}`" for check in incomplete]
+    folded = [f for f in report.all_findings() if f.caused_by is not None]
+    if folded:
+        lines += ["", "### Consequences (folded under their cause, not counted)", ""]
+        groups: dict[tuple[str, str, str], int] = {}
+        for finding in folded:
+            group = (finding.table, str(finding.caused_by), str(finding.category))
+            groups[group] = groups.get(group, 0) + 1
+        lines += [
+            f"- `{_md(table)}` {cause} → {category} × {count:,}"
+            for (table, cause, category), count in sorted(groups.items())
+        ]
+    return lines
 
 
 def write_markdown(report: ReportData, path: Path, *, links: Mapping[str, str] | None = None) -> Path:

@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from pm_pipeline.core.config.spec import Classification, Thresholds
 from pm_pipeline.core.findings import ColumnStats, Finding, JsonValue, Severity
+from pm_pipeline.core.verdict import RunVerdict, VerdictState
 
 REPORT_SCHEMA_VERSION = "1.0"
 
@@ -21,6 +22,7 @@ class Verdict(StrEnum):
     READY = "ready"
     READY_WITH_RISKS = "ready_with_accepted_risks"
     NOT_READY = "not_ready"
+    INCOMPLETE = "incomplete"  # a check could not run to the end (check_error): never ready
 
     @property
     def label(self) -> str:
@@ -28,6 +30,7 @@ class Verdict(StrEnum):
             Verdict.READY: "Ready",
             Verdict.READY_WITH_RISKS: "Ready with accepted risks",
             Verdict.NOT_READY: "Not ready",
+            Verdict.INCOMPLETE: "Incomplete",
         }[self]
 
 
@@ -97,10 +100,18 @@ class TableSection:
     column_classes: Mapping[str, Classification]
     findings_truncated: bool  # reconciliation stopped collecting findings for this table
     diff_path: str | None
+    state: VerdictState | None = None  # the table's verdict (core.verdict); None: from severities
 
     @property
     def passed(self) -> bool:
+        if self.state is not None:
+            return self.state.passed
         return not self.severity_counts.get(Severity.ERROR, 0)
+
+    @property
+    def consequences(self) -> int:
+        """Findings folded under their cause (caused_by): shown, never counted as issues."""
+        return sum(1 for f in self.findings if f.caused_by is not None)
 
     @property
     def sample_truncated(self) -> bool:
@@ -152,6 +163,7 @@ class ReportData:
     checksum_manifest: Mapping[str, JsonValue] | None
     severity_counts: Mapping[str, int] = field(default_factory=dict)
     schema_version: str = REPORT_SCHEMA_VERSION
+    decision: RunVerdict | None = None  # the verdict with its reasons, per table (core.verdict)
 
     @property
     def finding_count(self) -> int:

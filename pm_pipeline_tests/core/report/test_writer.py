@@ -33,7 +33,8 @@ def test_findings_json_lists_every_finding_with_a_versioned_schema(
     path = write_reports(report, directory=tmp_path, formats=["json"])[ReportFormat.JSON]
     document = json.loads(path.read_text())
     assert document["schema_version"] == FINDINGS_SCHEMA_VERSION
-    assert document["verdict"] == "not_ready"
+    assert document["verdict"]["readiness"] == "not_ready"
+    assert document["verdict"]["state"] == "fail"
     assert len(document["findings"]) == report.finding_count == 9
     for finding in document["findings"]:
         assert set(finding) >= REQUIRED_FIELDS
