@@ -102,11 +102,19 @@ def _secrets(*connectors: Connector) -> list[str | None]:
 
 
 def run_generated(
-    source: Connector, target: Connector, *, plan: TablePlan, value_set_max: int, sample_limit: int
+    source: Connector,
+    target: Connector,
+    *,
+    plan: TablePlan,
+    value_set_max: int,
+    sample_limit: int,
+    zones_known: bool = True,
 ) -> tuple[int, list[Finding]]:
     """Generate the table's expectations from the source and run them in the target: how many were
     evaluated, and the findings (failures with a sample ordered by the key, and check errors)."""
-    suite = generate_expectations(source, target, plan=plan, value_set_max=value_set_max)
+    suite = generate_expectations(
+        source, target, plan=plan, value_set_max=value_set_max, zones_known=zones_known
+    )
     findings = list(suite.errors)
     table = plan.target_table
     counts = count_unexpected(target, table=table, expectations=suite.expectations, side="target")
@@ -163,12 +171,14 @@ def run_expectations(
     data_docs_dir: str | None = None,
     runner: Runner | None = None,
     sample_limit: int = 20,
-    source_zone: str = "UTC",
-    target_zone: str = "UTC",
+    source_zone: str | None = None,
+    target_zone: str | None = None,
 ) -> ExpectationRun:
     """Run the table's generated expectations (our SQL) and declared ones (GX where it runs, else
     our SQL; ``runner`` forces one). With ``gx.enabled: false`` nothing runs and an empty, passing
-    run is returned; Data Docs are written only for a declared suite run by GX."""
+    run is returned; Data Docs are written only for a declared suite run by GX. ``source_zone`` and
+    ``target_zone`` are the zones naive timestamps were written in (the spec's endpoints); without
+    both, naive timestamps get no generated range."""
     table = mapping.target_name
     if not settings.gx.enabled:
         return ExpectationRun(table, runner or "sql", 0, 0, ())
@@ -178,11 +188,16 @@ def run_expectations(
             mapping=mapping,
             source=source_schema,
             target=target_schema,
-            source_zone=source_zone,
-            target_zone=target_zone,
+            source_zone=source_zone or "UTC",
+            target_zone=target_zone or "UTC",
         )
         evaluated, findings = run_generated(
-            source, target, plan=plan, value_set_max=settings.gx.value_set_max, sample_limit=sample_limit
+            source,
+            target,
+            plan=plan,
+            value_set_max=settings.gx.value_set_max,
+            sample_limit=sample_limit,
+            zones_known=source_zone is not None and target_zone is not None,
         )
     declared = declared_suite(settings, table)
     chosen: Runner = "sql"

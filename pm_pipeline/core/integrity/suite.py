@@ -100,8 +100,10 @@ def _both(plan: ColumnPlan, families: set[TypeFamily]) -> bool:
 class _Eligible:
     """Which expectations a column pair may get, given both connectors."""
 
-    def __init__(self, source: Connector, target: Connector, plan: ColumnPlan, *, key: bool) -> None:
-        self.plan, self.key = plan, key
+    def __init__(
+        self, source: Connector, target: Connector, plan: ColumnPlan, *, key: bool, zones_known: bool
+    ) -> None:
+        self.plan, self.key, self.zones_known = plan, key, zones_known
         texts = [canonical_text(source, plan, "source"), canonical_text(target, plan, "target")]
         self.has_text = None not in texts
         self.sqlite = "sqlite" in (engine_dialect(source), engine_dialect(target))
@@ -151,8 +153,10 @@ class _Eligible:
             return False
         if plan.family in _NUMBERS:
             return _both(plan, _NUMBERS) and not _bit(plan.target)
-        same_zone = plan.source_zone == plan.target_zone and not (
-            plan.rule.source_timezone or plan.rule.target_timezone
+        same_zone = (
+            self.zones_known
+            and plan.source_zone == plan.target_zone
+            and not (plan.rule.source_timezone or plan.rule.target_timezone)
         )
         if self.sqlite or (plan.family is F.TIMESTAMP and not same_zone):
             return False
@@ -160,11 +164,16 @@ class _Eligible:
 
 
 def generate_expectations(
-    source: Connector, target: Connector, *, plan: TablePlan, value_set_max: int
+    source: Connector, target: Connector, *, plan: TablePlan, value_set_max: int, zones_known: bool = True
 ) -> GeneratedSuite:
-    """The expectations the source's data satisfies, each checked on the source before it is kept."""
+    """The expectations the source's data satisfies, each checked on the source before it is kept.
+
+    ``zones_known``: whether the plan carries the zones naive timestamps were written in; without
+    them, naive timestamps get no range (a shifted zone would move every value)."""
     keys = {p.name for p in plan.keys}
-    eligible = [_Eligible(source, target, p, key=p.name in keys) for p in plan.all_plans]
+    eligible = [
+        _Eligible(source, target, p, key=p.name in keys, zones_known=zones_known) for p in plan.all_plans
+    ]
     if not eligible:
         return GeneratedSuite(())
     profiled, error = guarded(
@@ -209,6 +218,8 @@ def _candidates(
         value = distinct_value(source, plan, "source")
         parts.append(f"COUNT({quoted})")
         parts.append(f"COUNT(DISTINCT {value})" if (item.unique or item.in_set) and value else "NULL")
+        if engine_dialect(source) == "postgresql" and plan.source.family in _TEMPORAL:
+            gone = f"({gone} OR NOT isfinite({quoted}))"  # ±infinity: no driver reads it as a bound
         ranged = f"CASE WHEN {gone} THEN NULL ELSE {quoted} END"
         parts += [f"MIN({ranged})", f"MAX({ranged})"] if item.range else ["NULL", "NULL"]
         length = length_value(source, plan, "source")

@@ -140,3 +140,75 @@ def test_duckdb_to_sqlite(tmp_path: Path, defect: str | None, expected: set[tupl
     run = _run(source, target)
     assert _failed(run) == expected
     assert run.errors == 0
+
+
+RULES_SOURCE = (
+    "CREATE TABLE items (id INTEGER PRIMARY KEY, amount DECIMAL(8,3), label VARCHAR, seen TIMESTAMP)",
+    "INSERT INTO items SELECT g, g + 0.255, '  l' || (g % 3), TIMESTAMP '2024-03-01 10:00:00' + g * INTERVAL 1 HOUR "
+    "FROM range(1, 25) t(g)",
+)
+# rounded to cents (abs_tolerance), trimmed (trim), naive times written one hour earlier (zones)
+RULES_TARGET = (
+    "CREATE TABLE items (id INTEGER PRIMARY KEY, amount DECIMAL(8,2), label VARCHAR, seen TIMESTAMP)",
+    "INSERT INTO items SELECT g, round(g + 0.255, 2), 'l' || (g % 3), "
+    "TIMESTAMP '2024-03-01 09:00:00' + g * INTERVAL 1 HOUR FROM range(1, 25) t(g)",
+)
+RULES_MAPPING = TableMapping.model_validate(
+    {"source": "items", "columns": {"amount": {"abs_tolerance": 0.01}, "label": {"trim": True}}}
+)
+
+
+@pytest.mark.parametrize(
+    "zones",
+    [
+        # naive times written in Paris (UTC+1), read in UTC: every value moved, none is wrong
+        ("Europe/Paris", "UTC"),
+        # the zones are not known: a range could be an hour off
+        (None, None),
+    ],
+    ids=["different-zones", "unknown-zones"],
+)
+def test_declared_rules_and_zones_weaken_what_is_expected(
+    tmp_path: Path, zones: tuple[str | None, str | None]
+) -> None:
+    source_url = _duckdb(tmp_path / "source.duckdb", *RULES_SOURCE)
+    target_url = _duckdb(tmp_path / "target.duckdb", *RULES_TARGET)
+    with connect(source_url) as source, connect(target_url) as target:
+        run = run_expectations(
+            source=source,
+            target=target,
+            mapping=RULES_MAPPING,
+            settings=parse_integrity({}),
+            source_schema=source.introspect("items"),
+            target_schema=target.introspect("items"),
+            source_zone=zones[0],
+            target_zone=zones[1],
+        )
+    assert run.findings == ()
+    assert run.evaluated >= 5  # not-null x4, unique id and seen, the widened amount range
+
+
+def test_timestamp_range_in_one_zone_finds_a_shift(tmp_path: Path) -> None:
+    # the same zone on both sides: a naive time moved by an hour leaves the source's range
+    source_url = _duckdb(tmp_path / "source.duckdb", *RULES_SOURCE)
+    target_url = _duckdb(
+        tmp_path / "target.duckdb",
+        *RULES_SOURCE,
+        "UPDATE items SET seen = seen + INTERVAL 1 HOUR WHERE id = 24",
+        "UPDATE items SET amount = amount + 0.02 WHERE id = 24",  # beyond the declared 0.01
+    )
+    with connect(source_url) as source, connect(target_url) as target:
+        run = run_expectations(
+            source=source,
+            target=target,
+            mapping=RULES_MAPPING,
+            settings=parse_integrity({}),
+            source_schema=source.introspect("items"),
+            target_schema=target.introspect("items"),
+            source_zone="UTC",
+            target_zone="UTC",
+        )
+    assert _failed(run) == {
+        ("seen", "expect_column_values_to_be_between"),
+        ("amount", "expect_column_values_to_be_between"),
+    }
