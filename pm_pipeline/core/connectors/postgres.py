@@ -454,7 +454,8 @@ ORDER BY ic.relname
 """
 # Sequences owned by a column (serial, OWNED BY) or backing an identity column.
 _SEQUENCES_SQL = """
-SELECT s.relname, a.attname, ps.start_value, ps.increment_by, ps.last_value
+SELECT s.relname, a.attname, ps.increment_by, sn.nspname, ps.start_value, ps.last_value,
+       has_sequence_privilege(s.oid, 'SELECT')
 FROM pg_depend dep
 JOIN pg_class s ON s.oid = dep.objid AND s.relkind = 'S'
 JOIN pg_attribute a ON a.attrelid = dep.refobjid AND a.attnum = dep.refobjsubid
@@ -464,6 +465,18 @@ WHERE dep.classid = 'pg_class'::regclass AND dep.refclassid = 'pg_class'::regcla
   AND dep.refobjid = %s AND dep.deptype IN ('a', 'i')
 ORDER BY a.attnum
 """
+
+
+def _next_value(execute: _Execute, namespace: str, sequence: str, step: int) -> int | None:
+    """The value ``nextval`` would hand out. Read from the sequence itself: after ``setval(s, n,
+    false)`` or ``ALTER SEQUENCE ... RESTART WITH n`` the catalog view shows no last value, yet the
+    next value is n, not the start value."""
+    name = ".".join('"' + part.replace('"', '""') + '"' for part in (namespace, sequence))
+    rows = execute(f"SELECT last_value, is_called FROM {name}")
+    if not rows:
+        return None
+    last, called = rows[0]
+    return int(last) + int(step) if called else int(last)
 
 
 def _read_table_schema(execute: _Execute, *, schema: str, table: str) -> TableSchema | None:
@@ -505,8 +518,14 @@ def _read_table_schema(execute: _Execute, *, schema: str, table: str) -> TableSc
         if unique and not partial and index_oid not in constraint_indexes:
             uniques.append(UniqueConstraint(name=name, columns=tuple(cols)))
     sequences = tuple(
-        SequenceInfo(name=seq, column=col, next_value=start if last is None else last + step)
-        for seq, col, start, step, last in execute(_SEQUENCES_SQL, (oid,))
+        SequenceInfo(
+            name=seq,
+            column=col,
+            next_value=_next_value(execute, namespace, seq, step)
+            if readable
+            else (start if last is None else last + step),
+        )
+        for seq, col, step, namespace, start, last, readable in execute(_SEQUENCES_SQL, (oid,))
     )
     return TableSchema(
         name=table,
