@@ -12,8 +12,9 @@ The rule, applied after every check of a run:
   ``rule_violation`` and ``orphan_row`` findings of severity error or warning on the same table.
 * A finding about one row (it carries a key) is linked only when that row is itself different:
   its key is among the extra, duplicate or changed rows (an orphan also when its parent row is
-  missing from the referenced table). When reconciliation capped its findings list, the rows it
-  did not list cannot be told apart, and the table-level rule below applies instead.
+  missing from the referenced table; an aggregate rule's parent also when one of its child rows
+  is missing, extra, duplicate or changed). When reconciliation capped its findings list, the
+  rows it did not list cannot be told apart, and the table-level rule below applies instead.
 * A finding about a column and no row (a range, an expectation) is linked to a value mismatch in
   that column, else to missing, extra or duplicate rows on the table (rows lost or gained move
   ranges and aggregates). A table-level finding (a checksum) is linked to any difference.
@@ -30,6 +31,7 @@ from dataclasses import dataclass, field, replace
 
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.findings import Category, Finding, JsonValue, Severity, TableReconciliation
+from pm_pipeline.core.integrity.settings import AggregateRule, IntegritySettings
 
 CONSEQUENCES = frozenset(
     {
@@ -47,6 +49,27 @@ _KEYED_CAUSES = (Category.VALUE_MISMATCH, Category.EXTRA_ROW, Category.DUPLICATE
 _REFERENCE = re.compile(r"\) -> (?P<table>.+)\((?P<columns>[^()]*)\)$")
 
 Key = frozenset[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class ChildSum:
+    """An aggregate rule in target names: each ``table`` row (``key``) sums ``child_table`` rows
+    whose ``child_key`` equals it, so a child row that differs explains a parent's violation."""
+
+    rule: str
+    table: str
+    key: tuple[str, ...]
+    child_table: str
+    child_key: tuple[str, ...]
+
+
+def child_sums(settings: IntegritySettings) -> tuple[ChildSum, ...]:
+    """The aggregate rules of an integrity section, as :func:`link_consequences` reads them."""
+    return tuple(
+        ChildSum(rule.name, rule.table, tuple(rule.key), rule.child_table, tuple(rule.child_key))
+        for rule in settings.rules
+        if isinstance(rule, AggregateRule)
+    )
 
 
 @dataclass
@@ -92,17 +115,45 @@ def _causes(
     return found
 
 
-def _row_cause(finding: Finding, causes: _Causes, found: Mapping[str, _Causes]) -> Category | None:
+def _row_cause(
+    finding: Finding, causes: _Causes | None, found: Mapping[str, _Causes], sums: Sequence[ChildSum]
+) -> Category | None:
     assert finding.key is not None
     key = _key(finding.key, {})
     for category in _KEYED_CAUSES:
-        if key in causes.keys.get(category, set()):
+        if causes is not None and key in causes.keys.get(category, set()):
             return category
     if finding.category is Category.ORPHAN_ROW:
         parent = _missing_parent(finding, found)
         if parent is not None:
             return parent
-    return None if causes.complete else _table_cause(finding, causes)
+    if finding.category is Category.RULE_VIOLATION:
+        child = _child_cause(finding, found, sums)
+        if child is not None:
+            return child
+    return None if causes is None or causes.complete else _table_cause(finding, causes)
+
+
+def _child_cause(finding: Finding, found: Mapping[str, _Causes], sums: Sequence[ChildSum]) -> Category | None:
+    """The difference among the child rows an aggregate rule's parent row sums, if any."""
+    assert finding.key is not None
+    for rule in sums:
+        if rule.rule != finding.rule or rule.table.lower() != finding.table.lower():
+            continue
+        children = found.get(rule.child_table.lower())
+        if children is None:
+            continue
+        values = {name.lower(): str(value) for name, value in finding.key.items()}
+        wanted = tuple(values.get(name.lower()) for name in rule.key)
+        child_key = [name.lower() for name in rule.child_key]
+        for category in _TABLE_CAUSES:
+            for row in children.keys.get(category, set()):
+                named = dict(row)
+                if tuple(named.get(name) for name in child_key) == wanted:
+                    return category
+        if not children.complete:
+            return next((c for c in _TABLE_CAUSES if c in children.categories), None)
+    return None
 
 
 def _missing_parent(finding: Finding, found: Mapping[str, _Causes]) -> Category | None:
@@ -134,9 +185,11 @@ def link_consequences(
     *,
     tables: Iterable[TableReconciliation],
     mappings: Iterable[TableMapping] = (),
+    sums: Sequence[ChildSum] = (),
 ) -> tuple[Finding, ...]:
     """``findings`` in the same order, each consequence of a reconciliation difference marked
-    ``caused_by`` and demoted to info. Findings already linked are left as they are."""
+    ``caused_by`` and demoted to info. Findings already linked are left as they are. ``sums``
+    (:func:`child_sums`) lets an aggregate rule's violation be linked to its child rows."""
     found = _causes(tables, {m.source: m for m in mappings})
     if not found:
         return tuple(findings)
@@ -145,16 +198,14 @@ def link_consequences(
         causes = found.get(finding.table.lower())
         cause = None
         if (
-            causes is not None
-            and finding.caused_by is None
+            finding.caused_by is None
             and finding.category in CONSEQUENCES
             and finding.severity is not Severity.INFO
         ):
-            cause = (
-                _row_cause(finding, causes, found)
-                if finding.key is not None
-                else _table_cause(finding, causes)
-            )
+            if finding.key is not None:
+                cause = _row_cause(finding, causes, found, sums)
+            elif causes is not None:
+                cause = _table_cause(finding, causes)
         linked.append(
             finding if cause is None else replace(finding, caused_by=str(cause), severity=Severity.INFO)
         )

@@ -18,10 +18,10 @@ from pm_pipeline.core.check_errors import Unit, guarded
 from pm_pipeline.core.config.spec import Endpoint, MigrationSpec, TableMapping
 from pm_pipeline.core.connectors import Connector, connect, mask_url
 from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
-from pm_pipeline.core.consequences import link_consequences
+from pm_pipeline.core.consequences import ChildSum, child_sums, link_consequences
 from pm_pipeline.core.discovery import TableSelection
 from pm_pipeline.core.errors import BadInputError
-from pm_pipeline.core.findings import Finding, TableReconciliation
+from pm_pipeline.core.findings import Category, Finding, TableReconciliation
 from pm_pipeline.core.integrity import (
     ManifestEntry,
     check_table_integrity,
@@ -276,6 +276,13 @@ class CheckResult:
         return self.mappings or tuple(self.spec.tables)
 
     @property
+    def child_sums(self) -> tuple[ChildSum, ...]:
+        """The spec's aggregate rules, read only when one of them was violated."""
+        if not any(f.category is Category.RULE_VIOLATION for f in self.findings):
+            return ()
+        return child_sums(parse_integrity(self.spec.integrity, file=self.spec.name))
+
+    @property
     def verdict(self) -> RunVerdict:
         """The run's one verdict (see :mod:`pm_pipeline.core.verdict`)."""
         return decide(
@@ -371,7 +378,7 @@ def run_check(
                 findings.append(error)
             if progress is not None:
                 progress.finish_table(mapping.source)
-        return CheckResult(
+        result = CheckResult(
             spec=spec,
             started_at=started,
             finished_at=dt.datetime.now(dt.UTC),
@@ -380,9 +387,15 @@ def run_check(
             source_version=source.server_version(),
             target_version=target.server_version(),
             tables=tuple(tables),
-            findings=link_consequences(findings, tables=tables, mappings=selection.mappings),
+            findings=tuple(findings),
             manifest=tuple(manifest),
             mappings=tuple(selection.mappings),
+        )
+        return dataclasses.replace(
+            result,
+            findings=link_consequences(
+                result.findings, tables=tables, mappings=selection.mappings, sums=result.child_sums
+            ),
         )
 
 
@@ -424,6 +437,7 @@ def check_report(
         sample_limit=spec.reports.sample_limit,
         run_id=run_id,
         mappings=result.compared_mappings,
+        sums=result.child_sums,
     )
 
 

@@ -97,3 +97,40 @@ def test_a_violation_the_source_already_had_is_not_a_consequence(
     assert (violations[2].severity, violations[2].caused_by) == (Severity.INFO, "value_mismatch")
     assert (violations[7].severity, violations[7].caused_by) == (Severity.ERROR, None)
     assert sum(t.errors for t in result.verdict.tables) == 2
+
+
+def test_a_lost_child_row_explains_its_parent_aggregate_violation(
+    pg_db: PgDatabase, pg_db2: PgDatabase
+) -> None:
+    # An order line lost in the load: the order's total no longer adds up, in another table.
+    tables = (
+        "CREATE TABLE orders (id integer PRIMARY KEY, total numeric(10,2))",
+        "CREATE TABLE order_items (order_id integer, line integer, amount numeric(10,2), PRIMARY KEY (order_id, line))",
+        "INSERT INTO orders SELECT i, 2 * i FROM generate_series(1, 6) i",
+        "INSERT INTO order_items SELECT o, l, o FROM generate_series(1, 6) o, generate_series(1, 2) l",
+    )
+    pg_db.execute(*tables)
+    pg_db2.execute(*tables, "DELETE FROM order_items WHERE order_id = 3 AND line = 2")
+    rule = {
+        "name": "total_adds_up",
+        "kind": "aggregate",
+        "table": "orders",
+        "key": ["id"],
+        "value": "total",
+        "child_table": "order_items",
+        "child_key": ["order_id"],
+        "child_value": "amount",
+    }
+    spec = _spec(pg_db, pg_db2, TableMapping(source="orders"), rule)
+    spec = spec.model_copy(update={"tables": [*spec.tables, TableMapping(source="order_items")]})
+    result = run_check(spec)
+
+    found = _by_category(result.all_findings)
+    assert [(f.table, f.severity, f.key) for f in found["missing_row"]] == [
+        ("order_items", Severity.ERROR, {"order_id": 3, "line": 2})
+    ]
+    assert [(f.table, f.severity, f.caused_by, f.key) for f in found["rule_violation"]] == [
+        ("orders", Severity.INFO, "missing_row", {"id": 3})
+    ]
+    assert [(f.table, f.caused_by) for f in found["checksum_mismatch"]] == [("order_items", "missing_row")]
+    assert sum(t.errors for t in result.verdict.tables) == 1

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 from pm_pipeline.core.config.spec import Classification, MigrationSpec, TableMapping, Thresholds
 from pm_pipeline.core.connectors.base import mask_url
-from pm_pipeline.core.consequences import link_consequences
+from pm_pipeline.core.consequences import ChildSum, link_consequences
 from pm_pipeline.core.findings import (
     ROW_CATEGORIES,
     Category,
@@ -85,6 +85,7 @@ def build_report_data(
     tool_version: str | None = None,
     generated_at: dt.datetime | None = None,
     mappings: Sequence[TableMapping] = (),
+    sums: Sequence[ChildSum] = (),
 ) -> ReportData:
     """Gather reconciliation results and schema/integrity findings into one redacted ReportData.
 
@@ -99,7 +100,7 @@ def build_report_data(
     default to the installed package and now, and are fixed by golden tests.
     """
     thresholds = thresholds or Thresholds()
-    extra_findings = link_consequences(extra_findings, tables=tables, mappings=mappings)
+    extra_findings = link_consequences(extra_findings, tables=tables, mappings=mappings, sums=sums)
     table_names = {m.source: m.target_name for m in mappings}
     decision = decide(findings=extra_findings, tables=tables, thresholds=thresholds, table_names=table_names)
     classes: dict[str, dict[str, Classification]] = {t: dict(c) for t, c in (column_classes or {}).items()}
