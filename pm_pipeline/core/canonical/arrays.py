@@ -29,6 +29,7 @@ from pm_pipeline.core.connectors.schema import TypeFamily
 
 F = TypeFamily
 Canonicalize = Callable[..., pa.Array]  # values._canonicalize(array, plan=, side=, strict=)
+_CHAR_TYPES = ("char(", "character(", "bpchar", "nchar(")
 
 
 def canonical_lists(
@@ -43,6 +44,9 @@ def canonical_lists(
         elements = pc.list_flatten(array)
     else:
         text = array.cast(pa.string()) if not pa.types.is_string(array.type) else array
+        column = plan.source if side == "source" else plan.target
+        if column.data_type.lower().startswith(_CHAR_TYPES):  # CHAR(n) padding carries no data
+            text = pc.utf8_rtrim(text, characters=" ")
         items: list[str | None] = []
         lengths, valid = [], []
         for index, value in enumerate(text.to_pylist()):

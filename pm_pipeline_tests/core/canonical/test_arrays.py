@@ -99,6 +99,9 @@ def test_declared_text_lists_and_their_text_rules() -> None:
     rule = ColumnRule(list_separator=";", trim=True)
     assert _canon(["b; a", "", None], text, PG_TEXT, rule, strict=False) == ['["b","a"]', "[]", None]
     assert _canon(["b; a"], text, PG_TEXT, rule, strict=True) == ['["b"," a"]']
+    # CHAR(n) pads the list with spaces the SQL rendering drops (bpchar::text).
+    padded = Column("tags", "character(8)", F.TEXT)
+    assert _canon(["b;a   "], padded, PG_TEXT, ColumnRule(list_separator=";")) == ['["b","a"]']
     empty_is_null = ColumnRule(list_separator=";", null_equals_empty=True)
     assert _canon([""], text, PG_TEXT, empty_is_null, strict=False) == [None]
 

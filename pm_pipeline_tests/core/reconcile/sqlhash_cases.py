@@ -166,6 +166,14 @@ PG_COLUMNS = [
         rule=ColumnRule(list_separator=";"),
     ),
     Col("arr_ts", "timestamptz[]", st.lists(st.none() | AWARE, max_size=3)),
+    # A list kept in CHAR(n): the padding is no element.
+    Col(
+        "csv_ch",
+        "char(12)",
+        st.lists(st.sampled_from("ab "), max_size=4).map(",".join),
+        ("b,a ",),
+        rule=ColumnRule(list_separator=","),
+    ),
 ]
 
 MY_ENUM = f"enum({MOOD_SQL})"
