@@ -215,6 +215,9 @@ def _check_integrity(
                 source_schema=source_schema,
                 target_schema=target_schema,
                 data_docs_dir=None if data_docs_dir is None else str(data_docs_dir),
+                # The zones the spec declares, or none: a guessed zone must not judge a range.
+                source_zone=spec.source.timezone,
+                target_zone=spec.target.timezone,
             ),
             connectors=(source, target),
         )
