@@ -6,13 +6,15 @@
     PostgreSQL text lists   ``string_to_array`` first, then as an array
     MariaDB/MySQL SET       one test of the SET's bit per member, members written as JSON literals
                             computed here, in definition order or sorted for a set
+    MariaDB text lists      ordered ones only: ``JSON_QUOTE`` of the whole text, each separator
+                            replaced by '","' (no split-and-sort function: a set is compared on the
+                            Arrow side)
     DuckDB lists            ``list_transform`` with each element's canonical text, ``to_json`` of
                             each, joined; ``list_distinct`` + ``list_sort`` for a set (``list_distinct``
                             drops NULL: it is added back once, last)
     DuckDB text lists       ``string_split`` first ('' is the empty list)
 
-MariaDB text lists are not rendered (no split-and-aggregate function): such a column is compared
-on the Arrow side. DuckDB's ``to_json`` writes control characters as upper-case escapes
+DuckDB's ``to_json`` and MariaDB's ``JSON_QUOTE`` write control characters as upper-case escapes
 (``\\u001F``) where Python writes lower case: they are rewritten; a text holding the six
 characters ``\\u001F`` literally is rewritten too, which only sends its row to the row comparison.
 """
@@ -30,6 +32,7 @@ from pm_pipeline.core.connectors.schema import Column, TypeFamily
 F = TypeFamily
 Dialect = Literal["postgresql", "mysql", "duckdb"]
 ElementSql = Callable[[Dialect, ColumnPlan, Side, str], "str | None"]
+_NEXT_ELEMENT = '","'  # closes one JSON string and opens the next
 _UPPER_ESCAPES = [f"\\u00{code:02X}" for code in (0x0B, 0x0E, 0x0F, *range(0x1A, 0x20))]
 
 
@@ -39,7 +42,11 @@ def list_text_sql(
     """SQL giving the canonical JSON array text of a SET-family column, or None if not expressible."""
     column = plan.source if side == "source" else plan.target
     if dialect == "mysql":
-        return _mysql_set(plan, column, quoted) if mysql_set(column) else None
+        return (
+            _mysql_set(plan, column, quoted)
+            if mysql_set(column)
+            else _mysql_text_list(plan, side, column, quoted)
+        )
     separator = plan.list_separator(side)
     if dialect == "postgresql":
         array = quoted if separator is None else f"string_to_array({quoted}::text, {_pg_literal(separator)})"
@@ -97,6 +104,29 @@ def _mysql_set(plan: ColumnPlan, column: Column, quoted: str) -> str | None:
     ]
     joined = f"CONCAT_WS(',', {', '.join(parts)})" if parts else "''"
     return f"CASE WHEN {quoted} IS NULL THEN NULL ELSE CONCAT('[', {joined}, ']') END"
+
+
+def _mysql_text_list(plan: ColumnPlan, side: Side, column: Column, quoted: str) -> str | None:
+    """An ordered text list: the whole text as one JSON string, each separator closing one element
+    and opening the next. A separator JSON would escape, or a set's sorting, cannot be written so."""
+    separator = plan.list_separator(side)
+    if separator is None or not plan.list_ordered or plan.element_plan.family is not F.TEXT:
+        return None
+    if any(c in '"\\' or ord(c) < 0x20 for c in separator) or column.family is not F.TEXT:
+        return None
+    text = f"CONVERT({quoted} USING utf8mb4)"
+    if column.data_type.lower().startswith(("char(", "character(", "nchar(")):
+        text = f"RTRIM({text})"
+    quoted_text = f"JSON_QUOTE({text})"
+    for upper in _UPPER_ESCAPES:
+        quoted_text = f"REPLACE({quoted_text}, {_mysql_literal(upper)}, {_mysql_literal(upper.lower())})"
+    sep = _mysql_literal(separator)
+    elements = f"REPLACE({quoted_text}, {sep}, {_mysql_literal(_NEXT_ELEMENT)})"
+    # CHAR_LENGTH: a PAD SPACE collation holds ' ' = '', but ' ' is a list of one element.
+    empty = f"CHAR_LENGTH({text}) = 0"
+    return (
+        f"CASE WHEN {quoted} IS NULL THEN NULL WHEN {empty} THEN '[]' ELSE CONCAT('[', {elements}, ']') END"
+    )
 
 
 def _mysql_literal(text: str) -> str:

@@ -241,8 +241,23 @@ MY_COLUMNS = [
     # A SET reads as its members in definition order, joined by commas ('' is the empty set).
     Col("tags", f"set({TAGS_SQL})", TAG_SETS, ("", "Z,a", 'a,b c,é,1:2,"q",Z')),
     Col("tags_o", f"set({TAGS_SQL})", TAG_SETS, ("Z,a",), rule=ColumnRule(list_order="ordered")),
-    # MariaDB cannot split text in SQL: a declared list is compared on our side.
-    Col("csv", "varchar(40)", st.just("b,a"), ("",), rule=ColumnRule(list_separator=","), pushed=False),
+    # Text lists: JSON_QUOTE keeps elements apart in order; sorting a set needs our side.
+    Col(
+        "csv",
+        "varchar(60)",
+        TEXTS,
+        ("", " ", "b;a;", ";", 'x"y;\\;\x01'),
+        rule=ColumnRule(list_separator=";"),
+    ),
+    Col("csv_ch", "char(12)", CHARS8, ("b;a ",), rule=ColumnRule(list_separator=";")),
+    Col(
+        "csv_set",
+        "varchar(40)",
+        st.just("b,a"),
+        ("",),
+        rule=ColumnRule(list_separator=",", list_order="unordered"),
+        pushed=False,
+    ),
 ]
 
 DUCK_COLUMNS = [
