@@ -302,6 +302,16 @@ LIST_CASES = [
         marks=[pytest.mark.mariadb, pytest.mark.postgres],
         id="mariadb-set-to-postgres-text-array",
     ),
+    # The same migration declared ordered: the array must keep the SET's definition order.
+    pytest.param(
+        "mariadb->postgres",
+        {1: "a,b", 2: "a,b,c", 3: "", 4: None},
+        {1: ["b", "a"], 2: ["a", "b", "c"], 3: [], 4: None},
+        "ordered",
+        {1},
+        marks=[pytest.mark.mariadb, pytest.mark.postgres],
+        id="mariadb-set-to-postgres-text-array-ordered",
+    ),
     # PostgreSQL int[] -> DuckDB INTEGER[]: ordered lists, a reordered list is a difference.
     pytest.param(
         "postgres->duckdb",
