@@ -114,3 +114,21 @@ def test_the_database_message_is_password_free() -> None:
     text = reason(error, secrets=["s3cret"])
     assert "s3cret" not in text and "DETAIL" not in text
     assert "postgresql://app:***@db:5432/shop" in text
+
+
+def test_a_spec_naming_a_column_the_target_never_had_is_bad_input(
+    pg_db: PgDatabase, pg_db2: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A user mistake, not a check that failed: exit 2 with the column named, no traceback.
+    pg_db.execute(*TABLES)
+    pg_db2.execute(*TABLES)
+    document = yaml.safe_load(_spec(tmp_path, pg_db, pg_db2).read_text(encoding="utf-8"))
+    document["integrity"] = {
+        "gx": {"enabled": False},
+        "temporal": [{"table": "orders", "columns": ["shipped_at"]}],
+    }
+    spec = tmp_path / "typo.yaml"
+    spec.write_text(yaml.safe_dump(document), encoding="utf-8")
+    assert main(["check", "--spec", str(spec), "--no-progress"]) == 2
+    error = capsys.readouterr().err
+    assert "shipped_at" in error and "Traceback" not in error

@@ -14,6 +14,7 @@ from pm_pipeline.core.check_errors import Unit, guarded
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Finding, Severity
 from pm_pipeline.core.integrity import referential, rules, sequences, temporal
 from pm_pipeline.core.integrity.checksum import ManifestEntry, checksummed, table_checksum
@@ -141,6 +142,12 @@ def check_table_integrity(
     latest = settings.latest_allowed()
 
     def future(name: str) -> tuple[int, list[Finding]]:
+        if name not in target_schema.column_names:
+            # A spec mistake (exit 2), not a check that failed: the target never had the column.
+            raise BadInputError(
+                f"temporal rule on {table} names column {name!r}, which the target table does not have "
+                f"(its columns: {', '.join(target_schema.column_names)})"
+            )
         return temporal.future_values(
             target,
             table=table,
