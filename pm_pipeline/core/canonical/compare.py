@@ -82,12 +82,12 @@ def compare_cells(plan: ColumnPlan, source_raw: pa.Array, target_raw: pa.Array) 
     strict_s = canonicalize(source_raw, plan=plan, side="source", strict=True)
     strict_t = canonicalize(target_raw, plan=plan, side="target", strict=True)
     exact = _null_safe_equal(strict_s, strict_t)
-    if plan.has_value_rules:
-        ruled_s = canonicalize(source_raw, plan=plan, side="source", strict=False)
-        ruled_t = canonicalize(target_raw, plan=plan, side="target", strict=False)
+    if plan.compares_under_rules:
+        ruled_s = canonicalize(source_raw, plan=plan, side="source", strict=False, for_cells=True)
+        ruled_t = canonicalize(target_raw, plan=plan, side="target", strict=False, for_cells=True)
     else:
         ruled_s, ruled_t = strict_s, strict_t
-    ruled_equal = _null_safe_equal(ruled_s, ruled_t) if plan.has_value_rules else exact
+    ruled_equal = _null_safe_equal(ruled_s, ruled_t) if plan.compares_under_rules else exact
     results: list[CellResult] = []
     distances: list[float | None] = []
     left_values, right_values = ruled_s.to_pylist(), ruled_t.to_pylist()

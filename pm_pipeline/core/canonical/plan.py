@@ -180,7 +180,9 @@ class ColumnPlan:
 
     @property
     def has_value_rules(self) -> bool:
-        """Declared options that transform values before hashing (tolerances do not)."""
+        """Declared options that transform values before hashing (tolerances do not). The zero-date
+        rule is not one: hashes keep zero dates apart (in SQL too), so a row holding one is compared
+        cell by cell, where the rule applies (``compares_under_rules``), and counted under it."""
         rule = self.rule
         return bool(
             rule.trim
@@ -188,9 +190,13 @@ class ColumnPlan:
             or rule.unicode_nfc
             or rule.null_equals_empty
             or rule.value_map
-            or self.maps_zero_dates
             or rule.timestamp_precision
         )
+
+    @property
+    def compares_under_rules(self) -> bool:
+        """Cells are compared a second time, under the rules: declared value rules or zero dates."""
+        return self.has_value_rules or self.maps_zero_dates
 
     @property
     def maps_zero_dates(self) -> bool:

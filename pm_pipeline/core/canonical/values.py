@@ -50,12 +50,20 @@ def canonical_type(family: TypeFamily) -> pa.DataType:
 
 
 def canonicalize(
-    array: pa.Array | pa.ChunkedArray, *, plan: ColumnPlan, side: Side, strict: bool, for_hash: bool = False
+    array: pa.Array | pa.ChunkedArray,
+    *,
+    plan: ColumnPlan,
+    side: Side,
+    strict: bool,
+    for_hash: bool = False,
+    for_cells: bool = False,
 ) -> pa.Array:
     """The canonical form of ``array`` (one column of one side) under ``plan``.
 
     ``for_hash``: the form a row hash takes instead, equal exactly where the canonical form is,
     cheaper where the pair allows it (decimals of a common scale, ``decimal_hash_text``).
+    ``for_cells`` (with ``strict=False``): the form two cells are compared in, which also reads
+    zero dates as NULL (``ColumnPlan.maps_zero_dates``); every other form keeps them apart.
 
     Raises BadInputError naming the column when a value cannot be read as the pair's family
     (text in an integer column of a loosely typed legacy table, an unparseable timestamp).
@@ -63,7 +71,7 @@ def canonicalize(
     try:
         if for_hash and not strict and plan.common_scale is not None:
             return decimal_hash_text(array, plan.common_scale)
-        return _canonicalize(array, plan=plan, side=side, strict=strict)
+        return _canonicalize(array, plan=plan, side=side, strict=strict, for_cells=for_cells)
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError, decimal.InvalidOperation) as exc:
         column = plan.source if side == "source" else plan.target
         raise BadInputError(
@@ -73,7 +81,7 @@ def canonicalize(
 
 
 def _canonicalize(
-    array: pa.Array | pa.ChunkedArray, *, plan: ColumnPlan, side: Side, strict: bool
+    array: pa.Array | pa.ChunkedArray, *, plan: ColumnPlan, side: Side, strict: bool, for_cells: bool = False
 ) -> pa.Array:
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
@@ -99,9 +107,9 @@ def _canonicalize(
     elif family is F.BOOLEAN:
         out = _to_bool_text(array)
     elif family is F.DATE:
-        out = _to_date_text(array, map_zero=not strict and plan.maps_zero_dates)
+        out = _to_date_text(array, map_zero=not strict and for_cells and plan.maps_zero_dates)
     elif family in (F.TIMESTAMP, F.TIMESTAMPTZ):
-        map_zero = not strict and plan.maps_zero_dates
+        map_zero = not strict and for_cells and plan.maps_zero_dates
         if column.family in (F.TIMESTAMP, F.TIMESTAMPTZ) and pa.types.is_uint64(array.type):
             out = _packed_instant(array, zone=zone, map_zero=map_zero)
         else:

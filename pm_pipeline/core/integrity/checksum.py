@@ -82,7 +82,7 @@ def checksummed(plans: Iterable[ColumnPlan]) -> tuple[list[ColumnPlan], list[Col
     kept: list[ColumnPlan] = []
     left: list[ColumnPlan] = []
     for plan in plans:
-        (left if plan.tolerant or plan.has_value_rules else kept).append(plan)
+        (left if plan.tolerant or plan.compares_under_rules else kept).append(plan)
     return kept, left
 
 

@@ -23,10 +23,11 @@ values with DuckDB, the reference every dialect is tested against.
 The SQL text follows what the reader hands to canonicalisation, quirks included: dates before
 year 1 as Arrow writes them ('0000-01-01', '-0043-03-15'), DuckDB's ±infinity instants as the
 raw ±(2^63 - 1) Arrow receives, MariaDB's year 0 (which it counts as a common year) corrected,
-YEAR as the number the driver reads, a MariaDB zero date as NULL where the pair reads it so
-(``ColumnPlan.maps_zero_dates``) and as its strict canonical form elsewhere. A few values have no faithful reference, because the
-reader cannot hand them over; their text is one no other value has, so a row holding one
-hashes as different and the comparison of the fetched rows settles it (never a false match):
+YEAR as the number the driver reads, a MariaDB zero date as itself (never NULL: a row holding
+one hashes apart and is compared cell by cell, where the zero_date rule applies). A few values
+have no faithful reference, because the reader cannot hand them over; their text is one no other
+value has, so a row holding one hashes as different and the comparison of the fetched rows
+settles it (never a false match):
 
     PostgreSQL ±infinity dates and instants   'infinity' / '-infinity' (the reader hands them
                                               over as values millennia before year 1)
@@ -148,7 +149,7 @@ def _mysql_decimal(q: str) -> str:
     return f"IF({trimmed} = '-0', '0', {trimmed})"
 
 
-def _mysql_instant(q: str, *, zero_is_null: bool) -> str:
+def _mysql_instant(q: str) -> str:
     # MariaDB counts year 0 as a common year: its January and February come out one day late.
     micros = (
         f"TIMESTAMPDIFF(MICROSECOND, '1970-01-01 00:00:00', {q}) - IF({q} < '0000-03-01', 86400000000, 0)"
@@ -156,8 +157,7 @@ def _mysql_instant(q: str, *, zero_is_null: bool) -> str:
     # NULL for a zero date and for a partly zero one ('2024-00-10'), which no reader parses:
     # the latter keeps its own text, never equal to an instant's digits nor to NULL.
     text = f"CAST({q} AS CHAR)"
-    zero = "NULL" if zero_is_null else f"'{ZERO_INSTANT_TEXT}'"
-    other = f"IF({text} LIKE '0000-00-00%', {zero}, CONCAT('?', {text}))"
+    other = f"IF({text} LIKE '0000-00-00%', '{ZERO_INSTANT_TEXT}', CONCAT('?', {text}))"
     return f"COALESCE(CAST({micros} AS CHAR), {other})"
 
 
@@ -183,10 +183,9 @@ def _my(plan: ColumnPlan, column: Column, q: str) -> str | None:
     if family is F.BOOLEAN:
         return _int_bool(q, f"CONCAT('?', {q})") if own in (F.INTEGER, F.BOOLEAN) else None
     if family is F.DATE and own is F.DATE:
-        date = f"DATE_FORMAT({q}, '%Y-%m-%d')"
-        return f"NULLIF({date}, '0000-00-00')" if plan.maps_zero_dates else date
+        return f"DATE_FORMAT({q}, '%Y-%m-%d')"
     if family in (F.TIMESTAMP, F.TIMESTAMPTZ) and own in (F.TIMESTAMP, F.TIMESTAMPTZ, F.DATE):
-        return _mysql_instant(q, zero_is_null=plan.maps_zero_dates)
+        return _mysql_instant(q)
     if family is F.BINARY and own is F.BINARY:
         return f"LOWER(HEX({q}))"
     if family is F.UUID:

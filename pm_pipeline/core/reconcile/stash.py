@@ -65,7 +65,10 @@ def canonical_batch(
             canonical = canonicalize(raw, plan=value_plan, side=side, strict=False)
             columns[f"t{i}"] = _stored_tolerant(canonical, value_plan)
             continue
-        columns[f"c{i}"] = canonicalize(raw, plan=value_plan, side=side, strict=False, for_hash=True)
+        # Keyless rows are never compared cell by cell: their hash reads zero dates as the cells do.
+        columns[f"c{i}"] = canonicalize(
+            raw, plan=value_plan, side=side, strict=False, for_hash=True, for_cells=plan.keyless
+        )
         if value_plan.has_value_rules and not plan.keyless:
             columns[f"v{i}"] = canonicalize(raw, plan=value_plan, side=side, strict=True)
     if pushed:

@@ -58,10 +58,24 @@ def test_zero_dates_equal_null_by_default_in_every_strategy(my_pg: Pair) -> None
     for strategy in STRATEGIES:
         result = my_pg.reconcile(TableMapping(source="t", strategy=strategy))
         assert result.findings == (), (strategy, result.findings)
+        # The rule keeps the columns in SQL hashes: bucket checksums stay usable.
+        assert result.strategy == strategy, result.strategy_note
         answers[strategy] = _answer(result)
     zero = {"zero_date=null": 1}
     assert answers["arrow"] == (3, 0, 1, {"shipped": zero, "due": zero, "stamped": zero}, [])
     assert answers["pushdown"] == answers["arrow"] and answers["bucket"] == answers["arrow"]
+
+
+@pytest.mark.mariadb
+@pytest.mark.postgres
+def test_zero_dates_equal_null_in_a_table_without_key(mariadb_db: Any, pg_db: Any) -> None:
+    # Keyless tables are compared as multisets of row hashes: no second, cell-by-cell look.
+    mariadb_db.execute(*MARIADB, "ALTER TABLE t DROP PRIMARY KEY")
+    pg_db.execute(*POSTGRES, "ALTER TABLE t DROP CONSTRAINT t_pkey")
+    pair = Pair("mariadb->postgres", MySide(mariadb_db.url), PgSide(pg_db.url))
+    result = pair.reconcile(TableMapping(source="t"))
+    assert result.keyless and result.findings == ()
+    assert (result.matched_rows, result.missing_rows, result.extra_rows) == (3, 0, 0)
 
 
 @pytest.mark.mariadb
@@ -135,10 +149,13 @@ def test_the_default_adds_no_rule_where_no_zero_date_can_be() -> None:
     for plan in (_plan(pg_date, pg_date), _plan(pg_ts, pg_ts)):
         assert (plan.declared_rules, plan.has_value_rules, plan.rule_label) == ((), False, "exact")
         assert sqlhash.pushable(plan)
+    # Where a zero date can be, the rule is shown, yet the column is still hashed in SQL (a row
+    # holding a zero date hashes apart and is compared cell by cell, where the rule applies).
     mariadb = _plan(my_ts, pg_ts)
-    assert (mariadb.declared_rules, mariadb.has_value_rules) == (("zero_date=null",), True)
+    assert (mariadb.declared_rules, mariadb.compares_under_rules) == (("zero_date=null",), True)
+    assert not mariadb.has_value_rules and sqlhash.pushable(mariadb)
     strict = _plan(my_ts, pg_ts, ColumnRule(zero_date="strict"))
-    assert (strict.declared_rules, strict.has_value_rules, sqlhash.pushable(strict)) == ((), False, True)
+    assert (strict.declared_rules, strict.compares_under_rules, sqlhash.pushable(strict)) == ((), False, True)
     # Declared on a pair that cannot hold them, the rule is kept as declared.
     assert _plan(pg_date, pg_date, ColumnRule(zero_date="null")).declared_rules == ("zero_date=null",)
     # Decimal pairs keep their common-scale hashing next to dates.
