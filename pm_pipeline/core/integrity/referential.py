@@ -201,7 +201,8 @@ def orphans(
         return 0, []
     shown = list(dict.fromkeys([*key_columns, *relation.columns]))
     rows = target.execute(
-        f"SELECT {', '.join(f'c.{q(col)}' for col in shown)} {where} LIMIT {int(sample_limit)}"
+        f"SELECT {', '.join(f'c.{q(col)}' for col in shown)} {where} "
+        f"ORDER BY {', '.join(str(n) for n in range(1, len(shown) + 1))} LIMIT {int(sample_limit)}"
     )
     findings = []
     for row in rows:

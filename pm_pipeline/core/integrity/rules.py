@@ -18,7 +18,8 @@ def _count_and_sample(
     if count == 0:
         return 0, []
     columns = ", ".join(target.quote(name) for name in shown)
-    return count, target.execute(f"SELECT {columns} {body} LIMIT {int(sample_limit)}")
+    order = ", ".join(str(n) for n in range(1, len(shown) + 1))
+    return count, target.execute(f"SELECT {columns} {body} ORDER BY {order} LIMIT {int(sample_limit)}")
 
 
 def row_rule(
@@ -70,7 +71,9 @@ def aggregate_rule(target: Connector, *, rule: AggregateRule, sample_limit: int)
     if count == 0:
         return 0, []
     rows = target.execute(
-        f"SELECT {', '.join(parent_keys)}, pm_value, pm_sum {body} LIMIT {int(sample_limit)}", params
+        f"SELECT {', '.join(parent_keys)}, pm_value, pm_sum {body} ORDER BY {', '.join(parent_keys)} "
+        f"LIMIT {int(sample_limit)}",
+        params,
     )
     width = len(parent_keys)
     findings = [

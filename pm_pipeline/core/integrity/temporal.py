@@ -8,6 +8,7 @@ common offset.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from pm_pipeline.core.canonical import ColumnPlan, canonicalize
-from pm_pipeline.core.canonical.values import Side
+from pm_pipeline.core.canonical.values import ZERO_INSTANT, Side
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import Column, TableSchema, TypeFamily
 from pm_pipeline.core.findings import Category, Finding, JsonValue, Severity, json_value
@@ -29,6 +30,11 @@ SHIFT_SHARE = 0.5
 
 def _keys(names: Sequence[str], row: Sequence[object]) -> dict[str, JsonValue]:
     return {name: json_value(value) for name, value in zip(names, row, strict=False)}
+
+
+def _ordered(count: int) -> str:
+    # Samples are the first rows by every shown column: the same rows on every run.
+    return "ORDER BY " + ", ".join(str(position) for position in range(1, count + 1))
 
 
 def order_violations(
@@ -47,7 +53,9 @@ def order_violations(
     if count == 0:
         return 0, []
     shown = [*key_columns, created, updated]
-    rows = target.execute(f"SELECT {', '.join(q(c) for c in shown)} {body} LIMIT {int(sample_limit)}")
+    rows = target.execute(
+        f"SELECT {', '.join(q(c) for c in shown)} {body} {_ordered(len(shown))} LIMIT {int(sample_limit)}"
+    )
     width = len(key_columns)
     return count, [
         Finding(
@@ -91,7 +99,10 @@ def future_values(
     if count == 0:
         return 0, []
     shown = [*key_columns, column.name]
-    rows = target.execute(f"SELECT {', '.join(q(c) for c in shown)} {body} LIMIT {int(sample_limit)}", params)
+    rows = target.execute(
+        f"SELECT {', '.join(q(c) for c in shown)} {body} {_ordered(len(shown))} LIMIT {int(sample_limit)}",
+        params,
+    )
     return count, [
         Finding(
             table=table,
@@ -108,16 +119,26 @@ def future_values(
     ]
 
 
-def _extremes(connector: Connector, table: str, column: Column) -> pa.Array:
+def _extremes(connector: Connector, table: str, column: Column, *, skip_zero_dates: bool) -> pa.Array:
+    """[MIN, MAX] of ``column``, read as one row: the rows of a UNION come in no promised order.
+
+    ``skip_zero_dates``: zero dates ('0000-00-00', read as NULL under the zero_date rule) bound
+    nothing, they are left out.
+    """
     q = connector.quote(column.name)
+    value = f"CASE WHEN {q} LIKE '0000-00-00%' THEN NULL ELSE {q} END" if skip_zero_dates else q
+    low, high = (dataclasses.replace(column, name=name) for name in ("pm_low", "pm_high"))
     inner = (
-        f"SELECT MIN({q}) AS {q} FROM {connector.qualified(table)} "
-        f"UNION ALL SELECT MAX({q}) AS {q} FROM {connector.qualified(table)}"
+        f"SELECT MIN({value}) AS {connector.quote(low.name)}, MAX({value}) AS {connector.quote(high.name)} "
+        f"FROM {connector.qualified(table)}"
     )
-    result = connector.query_arrow(
-        f"SELECT {connector.select_expression(column)} AS {q} FROM ({inner}) pm_range"
-    )
-    return result.column(0).combine_chunks()
+    selects = ", ".join(f"{connector.select_expression(c)} AS {connector.quote(c.name)}" for c in (low, high))
+    result = connector.query_arrow(f"SELECT {selects} FROM ({inner}) pm_range")
+    return pa.concat_arrays([result.column(c.name).combine_chunks() for c in (low, high)])
+
+
+def _holds_zero_dates(plan: ColumnPlan, column: Column) -> bool:
+    return plan.maps_zero_dates and (column.zero_dates or column.family is TypeFamily.TEXT)
 
 
 def _sample(
@@ -129,8 +150,10 @@ def _sample(
         f"{target.select_expression(p.target)} AS {tq(p.target.name)}" for p in (*plan.keys, column)
     )
     where = f"{tq(column.target.name)} IS NOT NULL"
+    order = ", ".join(tq(p.target.name) for p in plan.keys)
     batch = target.query_arrow(
-        f"SELECT {select} FROM {target.qualified(plan.target_table)} WHERE {where} LIMIT {int(limit)}"
+        f"SELECT {select} FROM {target.qualified(plan.target_table)} WHERE {where} ORDER BY {order} "
+        f"LIMIT {int(limit)}"
     )
     if batch.num_rows == 0:
         return pa.array([], pa.int64()), pa.array([], pa.int64())
@@ -181,7 +204,7 @@ def range_and_shift(
         diffs = [
             t - s
             for s, t in zip(source_values.to_pylist(), target_values.to_pylist(), strict=True)
-            if s is not None and t is not None
+            if s is not None and t is not None and ZERO_INSTANT not in (s, t)
         ]
         whole = Counter(d // HOUR_US for d in diffs if d != 0 and d % HOUR_US == 0)
         if whole:
@@ -203,16 +226,17 @@ def range_and_shift(
                         check=CHECK,
                     )
                 ]
-    source_ext = canonicalize(
-        _extremes(source, plan.table, column.source), plan=column, side="source", strict=True
+    source_raw = _extremes(
+        source, plan.table, column.source, skip_zero_dates=_holds_zero_dates(column, column.source)
     )
-    target_ext = canonicalize(
-        _extremes(target, table, column.target), plan=column, side="target", strict=True
+    target_raw = _extremes(
+        target, table, column.target, skip_zero_dates=_holds_zero_dates(column, column.target)
     )
+    source_ext = canonicalize(source_raw, plan=column, side="source", strict=True)
+    target_ext = canonicalize(target_raw, plan=column, side="target", strict=True)
     if source_ext.to_pylist() == target_ext.to_pylist():
         return []
-    raw_source = _extremes(source, plan.table, column.source).to_pylist()
-    raw_target = _extremes(target, table, column.target).to_pylist()
+    raw_source, raw_target = source_raw.to_pylist(), target_raw.to_pylist()
     return [
         Finding(
             table=table,

@@ -236,7 +236,9 @@ def diff_suspects(
         ]
     )
     cursor = connection.cursor()
-    cursor.execute(f"SELECT {columns} FROM suspects")
+    # In key order: which cells a findings limit keeps must not depend on the join's row order.
+    order = f" ORDER BY {', '.join(f'k{i}' for i in range(nkeys))}" if nkeys else ""
+    cursor.execute(f"SELECT {columns} FROM suspects{order}")
     try:
         while rows := cursor.fetchmany(chunk):
             _diff_chunk(plan, rows, nkeys, source, target, source_schema, target_schema, accumulator)

@@ -262,7 +262,8 @@ def _keyed(
     ):
         severity = _severity(category, count, thresholds)
         key_cols = ", ".join(f"r{i}" for i in range(len(plan.keys)))
-        for raw_key in connection.execute(f"SELECT {key_cols} FROM {table} LIMIT {int(limit)}").fetchall():
+        sample = f"SELECT {key_cols} FROM {table} ORDER BY {key_cols} LIMIT {int(limit)}"
+        for raw_key in connection.execute(sample).fetchall():
             findings.append(
                 Finding(
                     table=plan.table,

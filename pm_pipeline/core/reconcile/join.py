@@ -82,7 +82,7 @@ def run_join(
         )
         count = sql(f"SELECT count(*) FROM dup_{side}").fetchone()
         sample = sql(
-            f"SELECT {key_list}, n FROM dup_{side} ORDER BY n DESC LIMIT {int(duplicate_sample)}"
+            f"SELECT {key_list}, n FROM dup_{side} ORDER BY n DESC, {key_list} LIMIT {int(duplicate_sample)}"
         ).fetchall()
         rows = [(tuple(row[:-1]), int(row[-1])) for row in sample]
         if side == "source":

@@ -74,7 +74,9 @@ def profile_columns(
     whole = connector.execute(f"SELECT {', '.join(parts)} FROM {source}")[0]
     rows = int(whole[0])
 
-    sample = f"(SELECT * FROM {source} LIMIT {connector.placeholder}) sampled"
+    # The same rows on every run (and on both sides when they hold the same keys).
+    order = f" ORDER BY {', '.join(map(connector.quote, schema.primary_key))}" if schema.primary_key else ""
+    sample = f"(SELECT * FROM {source}{order} LIMIT {connector.placeholder}) sampled"
     groupable = [col for col in schema.columns if families[col.name] not in _UNGROUPABLE]
     distinct: dict[str, int] = {}
     sampled = min(rows, sample_rows)
@@ -94,7 +96,7 @@ def profile_columns(
             quoted = connector.quote(col.name)
             found = connector.execute(
                 f"SELECT {quoted}, COUNT(*) FROM {sample} WHERE {quoted} IS NOT NULL "
-                f"GROUP BY {quoted} ORDER BY COUNT(*) DESC LIMIT {TOP_VALUES}",
+                f"GROUP BY {quoted} ORDER BY COUNT(*) DESC, {quoted} LIMIT {TOP_VALUES}",
                 (sample_rows,),
             )
             top = tuple(text for value, _ in found if (text := value_text(value, family)) is not None)
