@@ -28,10 +28,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.findings import Category, Finding, JsonValue, Severity, TableReconciliation
-from pm_pipeline.core.integrity.settings import AggregateRule, IntegritySettings
+
+if TYPE_CHECKING:  # integrity imports reconciliation, whose reports import this module
+    from pm_pipeline.core.integrity.settings import IntegritySettings
 
 CONSEQUENCES = frozenset(
     {
@@ -68,7 +71,7 @@ def child_sums(settings: IntegritySettings) -> tuple[ChildSum, ...]:
     return tuple(
         ChildSum(rule.name, rule.table, tuple(rule.key), rule.child_table, tuple(rule.child_key))
         for rule in settings.rules
-        if isinstance(rule, AggregateRule)
+        if rule.kind == "aggregate"
     )
 
 

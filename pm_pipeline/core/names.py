@@ -9,10 +9,11 @@ unquoted names), exactly as plan_table pairs columns.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.findings import Finding, TableReconciliation
 
 
 def name_key(name: str) -> str:
@@ -150,3 +151,47 @@ def resolve_columns(wanted: Sequence[str], available: Sequence[str]) -> tuple[st
             return None
         out.append(found)
     return tuple(out)
+
+
+def _inverse_columns(mapping: TableMapping, table: TableReconciliation | None) -> dict[str, str]:
+    """Target column (lower case) -> source column for one mapped table: the compared columns as
+    reconciliation paired them, then the declared (or discovered) renames."""
+    inverse = {target.lower(): source for source, target in mapping.renames.items()}
+    if table is not None:
+        for name in table.key_columns:
+            inverse.setdefault(mapping.renames.get(name, name).lower(), name)
+        inverse.update({stats.target_column.lower(): stats.column for stats in table.columns})
+    return inverse
+
+
+def in_source_names(
+    findings: Sequence[Finding],
+    *,
+    tables: Iterable[TableReconciliation] = (),
+    mappings: Iterable[TableMapping] = (),
+) -> tuple[Finding, ...]:
+    """Integrity findings (checked in the target, so spelled in target names) renamed into the
+    source names every other finding uses: table, column(s) and key columns. A report then lists
+    one table once, whatever the migration renamed, and a column's classification applies to its
+    integrity findings too. Findings of other checks, and names no mapping knows, are unchanged."""
+    by_source = {table.table: table for table in tables}
+    by_target = {m.target_name.lower(): m for m in mappings}
+    renamed: list[Finding] = []
+    for finding in findings:
+        mapping = by_target.get(finding.table.lower()) if finding.check == "integrity" else None
+        if mapping is None:
+            renamed.append(finding)
+            continue
+        columns = _inverse_columns(mapping, by_source.get(mapping.source))
+
+        def source_name(name: str, columns: Mapping[str, str] = columns) -> str:
+            return columns.get(name.strip().lower(), name.strip())
+
+        column = (
+            None
+            if finding.column is None
+            else ", ".join(source_name(part) for part in finding.column.split(","))
+        )
+        key = None if finding.key is None else {source_name(k): v for k, v in finding.key.items()}
+        renamed.append(replace(finding, table=mapping.source, column=column, key=key))
+    return tuple(renamed)

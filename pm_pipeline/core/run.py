@@ -29,7 +29,7 @@ from pm_pipeline.core.integrity import (
     run_expectations,
 )
 from pm_pipeline.core.integrity.checksum import manifest_document
-from pm_pipeline.core.names import RunNames, names_from_mappings
+from pm_pipeline.core.names import RunNames, in_source_names, names_from_mappings
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.stash import Progress
 from pm_pipeline.core.report import ReportData, build_report_data, classifications_from_spec, redactor_for
@@ -396,8 +396,12 @@ def run_check(
         )
         return dataclasses.replace(
             result,
-            findings=link_consequences(
-                result.findings, tables=tables, mappings=selection.mappings, sums=result.child_sums
+            findings=in_source_names(
+                link_consequences(
+                    result.findings, tables=tables, mappings=selection.mappings, sums=result.child_sums
+                ),
+                tables=tables,
+                mappings=selection.mappings,
             ),
         )
 

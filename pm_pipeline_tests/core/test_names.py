@@ -7,8 +7,10 @@ import pytest
 
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.schema import Column, TableSchema, TypeFamily
+from pm_pipeline.core.findings import Category, ColumnStats, Finding, Severity, TableReconciliation
 from pm_pipeline.core.names import (
     column_map,
+    in_source_names,
     match_by_key,
     name_key,
     names_from_tables,
@@ -87,3 +89,66 @@ def test_a_convention_rename_is_a_perfect_name_suggestion() -> None:
     # A PostgreSQL-folded 'customerid' is the same name as 'CustomerId', not a 0.6 guess.
     assert name_similarity("customerid", "CustomerId") == 1.0
     assert name_similarity("customerid", "customer_name") < 1.0
+
+
+def _reconciled(table: str, target: str, keys: tuple[str, ...], pairs: dict[str, str]) -> TableReconciliation:
+    return TableReconciliation(
+        table=table,
+        target_table=target,
+        key_columns=keys,
+        keyless=False,
+        source_rows=1,
+        target_rows=1,
+        matched_rows=1,
+        missing_rows=0,
+        extra_rows=0,
+        duplicate_keys_source=0,
+        duplicate_keys_target=0,
+        changed_rows=0,
+        rows_equal_under_rule=0,
+        compared_columns=len(pairs),
+        columns=tuple(ColumnStats(column=s, target_column=t) for s, t in pairs.items()),
+        findings=(),
+        strategy="arrow",
+        seconds=0.0,
+    )
+
+
+def test_integrity_findings_speak_the_source_names_of_their_table_column_and_key():
+    # An orphan found in the target of a PascalCase -> snake_case migration must be reported where
+    # reconciliation reports that table's rows (Orders / CustomerId / OrderId), not twice under two names.
+    mapping = TableMapping(source="Orders", target="orders", renames={"OrderId": "order_id"})
+    table = _reconciled("Orders", "orders", ("OrderId",), {"CustomerId": "customerid", "Total": "total"})
+    orphan = Finding(
+        table="orders",
+        category=Category.ORPHAN_ROW,
+        severity=Severity.ERROR,
+        column="customerid",
+        key={"order_id": 8},
+        check="integrity",
+    )
+    ranged = Finding(
+        table="orders",
+        category=Category.EXPECTATION_FAILED,
+        severity=Severity.ERROR,
+        column="total, customerid",
+        check="integrity",
+    )
+    schema = Finding(
+        table="Orders", category=Category.COLUMN_MISSING, severity=Severity.ERROR, column="x", check="schema"
+    )
+    renamed = in_source_names([orphan, ranged, schema], tables=[table], mappings=[mapping])
+    assert (renamed[0].table, renamed[0].column, renamed[0].key) == ("Orders", "CustomerId", {"OrderId": 8})
+    assert (renamed[1].table, renamed[1].column) == ("Orders", "Total, CustomerId")
+    assert renamed[2] == schema  # other checks already speak source names
+
+
+def test_names_no_mapping_knows_are_kept():
+    outside = Finding(
+        table="audit_log",
+        category=Category.ORPHAN_ROW,
+        severity=Severity.ERROR,
+        column="who",
+        check="integrity",
+    )
+    assert in_source_names([outside], mappings=[TableMapping(source="Orders", target="orders")]) == (outside,)

@@ -11,6 +11,7 @@ from typing import Any
 from pm_pipeline.core.config.spec import TableMapping, Thresholds
 from pm_pipeline.core.consequences import link_consequences
 from pm_pipeline.core.findings import Finding, Severity, TableReconciliation
+from pm_pipeline.core.names import in_source_names
 from pm_pipeline.core.verdict import Area, RunVerdict, VerdictState, area_of, decide
 
 ROWS_MATCH = "rows_match"
@@ -81,7 +82,11 @@ def evaluate_table(
     when its area holds a failing or incomplete reason, so the table passes only if all four do.
     Integrity findings that repeat a reconciliation difference are linked to it first."""
     mappings = [mapping] if mapping is not None else []
-    integrity = link_consequences(integrity_findings, tables=[result], mappings=mappings)
+    integrity = in_source_names(
+        link_consequences(integrity_findings, tables=[result], mappings=mappings),
+        tables=[result],
+        mappings=mappings,
+    )
     verdict = decide(
         findings=[*schema_findings, *integrity],
         tables=[result],

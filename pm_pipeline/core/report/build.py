@@ -20,6 +20,7 @@ from pm_pipeline.core.findings import (
     TableReconciliation,
     overall_match_score,
 )
+from pm_pipeline.core.names import in_source_names
 from pm_pipeline.core.report.model import (
     RedactionMode,
     ReportData,
@@ -100,7 +101,11 @@ def build_report_data(
     default to the installed package and now, and are fixed by golden tests.
     """
     thresholds = thresholds or Thresholds()
-    extra_findings = link_consequences(extra_findings, tables=tables, mappings=mappings, sums=sums)
+    extra_findings = in_source_names(
+        link_consequences(extra_findings, tables=tables, mappings=mappings, sums=sums),
+        tables=tables,
+        mappings=mappings,
+    )
     table_names = {m.source: m.target_name for m in mappings}
     decision = decide(findings=extra_findings, tables=tables, thresholds=thresholds, table_names=table_names)
     classes: dict[str, dict[str, Classification]] = {t: dict(c) for t, c in (column_classes or {}).items()}
