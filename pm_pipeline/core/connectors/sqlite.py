@@ -303,7 +303,7 @@ class SqliteConnector(Connector):
     def _foreign_keys(self, table: str) -> tuple[ForeignKey, ...]:
         grouped: dict[int, list[tuple[Any, ...]]] = {}
         for row in self.execute(
-            'SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?)', [table]
+            'SELECT id, seq, "table", "from", "to" FROM pragma_foreign_key_list(?) ORDER BY id, seq', [table]
         ):
             grouped.setdefault(int(row[0]), []).append(row)
         keys = []

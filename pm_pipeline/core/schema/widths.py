@@ -75,6 +75,15 @@ def int_range(col: Column, engine: str) -> tuple[int, int] | None:
     return (0, 2**bits - 1) if unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
 
 
+# SQLite stores any integer in up to 64 bits whatever its declared name: as a target, that is the
+# range it holds (as a source, the declared name says what its values were meant to be).
+_LOOSE_STORAGE = (-(2**63), 2**63 - 1)
+
+
+def _target_int_range(t: Side) -> tuple[int, int] | None:
+    return _LOOSE_STORAGE if t.engine in LOOSE_ENGINES else int_range(t.column, t.engine)
+
+
 def float_bits(col: Column, engine: str) -> int:
     if col.precision in (24, 53):
         return col.precision
@@ -109,7 +118,7 @@ def _bounded(source: int | None, target: int | None, unit: str, profile_max: int
 
 
 def _int_range(s: Side, t: Side, _: ColumnProfile | None) -> WidthResult:
-    src, tgt = int_range(s.column, s.engine), int_range(t.column, t.engine)
+    src, tgt = int_range(s.column, s.engine), _target_int_range(t)
     if src is None or tgt is None:
         return WidthResult(Fit.UNKNOWN, "integer width unknown")
     if src[0] < tgt[0] or src[1] > tgt[1]:
@@ -214,7 +223,7 @@ def _int_in_float(s: Side, t: Side, _: ColumnProfile | None) -> WidthResult:
 def _decimal_in_int(s: Side, t: Side, _: ColumnProfile | None) -> WidthResult:
     if (s.column.scale or 0) > 0:
         return WidthResult(Fit.LOSS, f"scale {s.column.scale} is truncated")
-    tgt = int_range(t.column, t.engine)
+    tgt = _target_int_range(t)
     if s.column.precision is None or tgt is None:
         return WidthResult(Fit.UNKNOWN, "digits unknown")
     if 10**s.column.precision - 1 > tgt[1]:

@@ -88,3 +88,23 @@ def test_sqlite_declared_types_into_postgresql(tmp_path: Path, pg_db: Any) -> No
         "qty": {(Category.TYPE_NARROWED, Severity.ERROR)},
         "big": {(Category.TYPE_NARROWED, Severity.ERROR)},
     }
+
+
+@pytest.mark.mariadb
+def test_mariadb_unsigned_integers_into_sqlite_integers(tmp_path: Path, mariadb_db: Any) -> None:
+    # As a target, SQLite holds any 64-bit integer whatever the declared name: int unsigned ->
+    # INTEGER is no narrowing, although a SQLite INTEGER source is read as 32 bits.
+    mariadb_db.execute(
+        "CREATE TABLE t (id int unsigned PRIMARY KEY, big bigint unsigned, n int)",
+        "INSERT INTO t VALUES (4294967295, 1, -1)",
+    )
+    path = tmp_path / "target.db"
+    with sqlite3.connect(path) as con:
+        con.executescript(
+            "CREATE TABLE t (id INTEGER PRIMARY KEY, big INTEGER, n INTEGER);"
+            "INSERT INTO t VALUES (4294967295, 1, -1);"
+        )
+    # Only a 64-bit unsigned range exceeds what SQLite stores.
+    assert by_column(compare(mariadb_db.url, f"sqlite:///{path}"), info=False) == {
+        "big": {(Category.TYPE_NARROWED, Severity.ERROR)}
+    }
