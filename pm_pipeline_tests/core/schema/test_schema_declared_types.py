@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import Category, Severity
+from pm_pipeline.core.reconcile import reconcile_table
 from pm_pipeline.core.schema import SchemaComparison, compare_schemas, profile_columns
 
 
@@ -57,6 +59,13 @@ def test_mariadb_year_and_timestamp_into_postgresql_domain_and_timestamp(mariadb
     assert by_column(result) == {"seen": {(Category.TYPE_CHANGED, Severity.INFO)}}
     (seen,) = result.findings
     assert seen.rule == "mysql_timestamp_is_instant + mysql_timestamp_to_timestamp"
+    # The values agree in UTC; reconciliation still reports the one that does not.
+    pg_db.execute("UPDATE t SET seen = seen + interval '1 hour' WHERE id = 1")
+    with connect(mariadb_db.url) as source, connect(pg_db.url) as target:
+        values = reconcile_table(source=source, target=target, mapping=TableMapping(source="t"))
+    assert [(f.category, f.column, f.key) for f in values.findings] == [
+        (Category.VALUE_MISMATCH, "seen", {"id": 1})
+    ]
     # A YEAR fits a smallint domain too; a TIMESTAMP losing its fractions still narrows.
     mariadb_db.execute("ALTER TABLE t MODIFY seen timestamp(3) NULL")
     pg_db.execute("ALTER TABLE t ALTER born TYPE small_year")
