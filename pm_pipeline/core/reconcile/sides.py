@@ -115,11 +115,15 @@ def make_readers(
 
 
 def pushed_columns(plan: TablePlan, readers: Sequence[SideReader]) -> frozenset[int]:
-    """Value columns both sides can hash canonically (a side hashing locally can hash any)."""
+    """Value columns both sides can hash canonically (a side hashing locally can hash any). A
+    keyless table keeps zero-date columns on our side: SQL hashes keep a zero date apart from
+    NULL, and its rows are never compared cell by cell, where the zero_date rule applies."""
     return frozenset(
         i
         for i, p in enumerate(plan.values)
-        if sqlhash.pushable(p) and all(r.dialect is None or r.text_sql(p) is not None for r in readers)
+        if sqlhash.pushable(p)
+        and not (plan.keyless and p.maps_zero_dates)
+        and all(r.dialect is None or r.text_sql(p) is not None for r in readers)
     )
 
 
