@@ -47,7 +47,7 @@ class Column:
     unsigned: bool = False
     enum_values: tuple[str, ...] | None = None
     identity: bool = False  # auto-increment / identity / serial
-    zero_dates: bool = False  # the engine can store zero dates ('0000-00-00') here: MariaDB/MySQL
+    zero_dates: bool = False  # can hold zero dates ('0000-00-00'): MariaDB/MySQL dates, SQLite dates (text)
     # The element of a one-dimensional array or list column (PostgreSQL ``text[]``, DuckDB
     # ``INTEGER[]``, an Arrow list). Such a column keeps the family OTHER for the schema checks;
     # reconciliation compares it in the SET family, element by element.
