@@ -105,6 +105,7 @@ def pull_join_sql(rel_tolerance: float) -> str:
                CASE WHEN t.id IS NULL THEN 'missing' WHEN s.id IS NULL THEN 'extra' ELSE 'changed' END AS kind
         FROM source_rows s FULL OUTER JOIN target_rows t ON s.id = t.id
         WHERE s.id IS NULL OR t.id IS NULL OR {differs}
+        ORDER BY 1
     """
 
 
