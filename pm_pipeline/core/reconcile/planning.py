@@ -65,6 +65,26 @@ def _find_target_column(target: TableSchema, name: str) -> Column | None:
     return folded[0] if len(folded) == 1 else None
 
 
+def _key_names(mapping: TableMapping, source: TableSchema, target: TableSchema) -> list[str]:
+    """The spec's key (``key: []`` asks for a multiset compare), else the source's primary key,
+    else the target's primary key spelled in source names: a file or a keyless legacy table whose
+    migration declared a key is compared row by row (with tolerances and explanations), not as a
+    multiset in which a last-digit float difference turns one row into a missing and an extra one."""
+    if mapping.key is not None:
+        return list(mapping.key)
+    if source.primary_key:
+        return list(source.primary_key)
+    by_target: dict[str, str] = {}
+    for column in source.columns:
+        if column.name in mapping.ignore:
+            continue
+        found = _find_target_column(target, mapping.renames.get(column.name, column.name))
+        if found is not None:
+            by_target.setdefault(found.name, column.name)
+    mapped = [by_target.get(name) for name in target.primary_key]
+    return [name for name in mapped if name is not None] if all(mapped) else []
+
+
 def plan_table(
     *,
     mapping: TableMapping,
@@ -81,7 +101,7 @@ def plan_table(
                 f"table {mapping.source}: the spec names column {name!r}, which the source table does not have "
                 f"(columns: {', '.join(source.column_names)})"
             )
-    key_names = list(mapping.key) if mapping.key else list(source.primary_key)
+    key_names = _key_names(mapping, source, target)
     for name in key_names:
         if name not in source_names:
             raise BadInputError(f"table {mapping.source}: key column {name!r} is not in the source table")
