@@ -57,6 +57,7 @@ def test_each_seeded_defect_is_in_the_twin() -> None:
         elif defect.category == "extra_row":
             assert key in after and key not in before
         elif defect.category == "value_mismatch":
+            assert defect.column is not None
             assert before[key][defect.column] != after[key][defect.column]
         else:  # an orphan: the row is intact, its parent is gone
             assert before[key] == after[key]

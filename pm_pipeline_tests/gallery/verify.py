@@ -1,8 +1,9 @@
 """Run ``pm-pipeline check`` in process on a gallery pair and judge its findings JSON.
 
-``clean_failures`` lists what a correct migration must never produce (an error or a warning);
-``defect_failures`` lists seeded defects that were not reported where they are, and errors that
-are neither a seeded defect nor marked as caused by one.
+``clean_failures`` lists what a correct migration must never produce (an error or a warning, a
+check that could not finish, a verdict other than ``pass``); ``defect_failures`` lists seeded
+defects that were not reported where they are, errors that are neither a seeded defect nor marked
+as caused by one, and a verdict other than ``fail``.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ class Outcome:
     exit_code: int
     findings: tuple[dict[str, Any], ...]
     stderr: str = ""  # the CLI's one-line error when the check could not run
+    verdict: Mapping[str, Any] | None = None  # the findings JSON's one verdict
 
 
 def run_cli(args: Sequence[str], *, out: Path) -> Outcome:
@@ -39,13 +41,29 @@ def run_cli(args: Sequence[str], *, out: Path) -> Outcome:
     if not out.exists():
         return Outcome(exit_code=code, findings=(), stderr=errors.getvalue())
     document = json.loads(out.read_text(encoding="utf-8"))
-    return Outcome(exit_code=code, findings=tuple(document["findings"]), stderr=errors.getvalue())
+    verdict = document.get("verdict")
+    return Outcome(
+        exit_code=code,
+        findings=tuple(document["findings"]),
+        stderr=errors.getvalue(),
+        verdict=verdict if isinstance(verdict, dict) else {"state": verdict},
+    )
 
 
-def _stopped(outcome: Outcome) -> list[str]:
-    if outcome.exit_code in (0, 1):
-        return []
-    return [f"the check stopped with exit code {outcome.exit_code}: {outcome.stderr.strip()[-600:]}"]
+def _stopped(outcome: Outcome, *, state: str) -> list[str]:
+    """A run that stopped, a check that could not finish, or a verdict other than ``state``."""
+    if outcome.exit_code not in (0, 1):
+        return [f"the check stopped with exit code {outcome.exit_code}: {outcome.stderr.strip()[-600:]}"]
+    problems = [
+        "could not finish: " + describe(f) for f in outcome.findings if f["category"] == "check_error"
+    ]
+    verdict = outcome.verdict or {}
+    if verdict.get("state") != state or verdict.get("incomplete_checks"):
+        problems.append(
+            f"verdict {verdict.get('state')!r} ({state!r} expected), "
+            f"incomplete checks {verdict.get('incomplete_checks')}"
+        )
+    return problems
 
 
 def check_specless(source_url: str, target_url: str, *, out: Path) -> Outcome:
@@ -127,7 +145,7 @@ def describe(finding: Mapping[str, Any]) -> str:
 
 def clean_failures(outcome: Outcome) -> list[str]:
     """Why a correct migration did not pass: a crash, exit code, and every error or warning."""
-    problems = _stopped(outcome) + [
+    problems = _stopped(outcome, state="pass") + [
         describe(f) for f in outcome.findings if f["severity"] in ("error", "warning")
     ]
     if outcome.exit_code != 0:
@@ -155,7 +173,7 @@ def _reports(finding: Mapping[str, Any], defect: Defect) -> bool:
 
 def defect_failures(outcome: Outcome, defects: Sequence[Defect], *, naming: Naming) -> list[str]:
     """Seeded defects not reported at their table, column and key; errors with no seeded cause."""
-    problems = _stopped(outcome)
+    problems = _stopped(outcome, state="fail")
     if outcome.exit_code != 1:
         problems.append(f"exit code {outcome.exit_code} (1 expected: differences found)")
     renamed = [
