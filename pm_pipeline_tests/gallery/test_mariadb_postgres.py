@@ -34,3 +34,12 @@ def test_defect_twin_reports_each_seeded_defect(
         "mariadb", "postgres", folder=tmp_path, source_db=mariadb_db, target_db=pg_db, defective=True
     )
     assert_defects_reported(migration, folder=tmp_path)
+
+
+def test_defect_twin_reports_each_seeded_defect_without_a_spec(
+    mariadb_db: MyDatabase, pg_db: PgDatabase, tmp_path: Path
+) -> None:
+    migration = migrate(
+        "mariadb", "postgres", folder=tmp_path, source_db=mariadb_db, target_db=pg_db, defective=True
+    )
+    assert_defects_reported(migration, folder=tmp_path, spec=False)

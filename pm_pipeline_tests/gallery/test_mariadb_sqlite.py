@@ -26,3 +26,10 @@ def test_correct_migration_passes_with_a_spec(mariadb_db: MyDatabase, tmp_path: 
 def test_defect_twin_reports_each_seeded_defect(mariadb_db: MyDatabase, tmp_path: Path) -> None:
     migration = migrate("mariadb", "sqlite", folder=tmp_path, source_db=mariadb_db, defective=True)
     assert_defects_reported(migration, folder=tmp_path)
+
+
+def test_defect_twin_reports_each_seeded_defect_without_a_spec(
+    mariadb_db: MyDatabase, tmp_path: Path
+) -> None:
+    migration = migrate("mariadb", "sqlite", folder=tmp_path, source_db=mariadb_db, defective=True)
+    assert_defects_reported(migration, folder=tmp_path, spec=False)

@@ -27,3 +27,8 @@ def test_defect_twin_reports_each_seeded_defect(pg_db: PgDatabase, tmp_path: Pat
     # DuckDB enforces foreign keys on load: this twin has no lost parent.
     migration = migrate("postgres", "duckdb", folder=tmp_path, source_db=pg_db, defective=True)
     assert_defects_reported(migration, folder=tmp_path)
+
+
+def test_defect_twin_reports_each_seeded_defect_without_a_spec(pg_db: PgDatabase, tmp_path: Path) -> None:
+    migration = migrate("postgres", "duckdb", folder=tmp_path, source_db=pg_db, defective=True)
+    assert_defects_reported(migration, folder=tmp_path, spec=False)

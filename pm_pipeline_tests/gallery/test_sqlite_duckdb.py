@@ -21,3 +21,8 @@ def test_defect_twin_reports_each_seeded_defect(tmp_path: Path) -> None:
     # DuckDB enforces foreign keys on load: this twin has no lost parent.
     migration = migrate("sqlite", "duckdb", folder=tmp_path, defective=True)
     assert_defects_reported(migration, folder=tmp_path)
+
+
+def test_defect_twin_reports_each_seeded_defect_without_a_spec(tmp_path: Path) -> None:
+    migration = migrate("sqlite", "duckdb", folder=tmp_path, defective=True)
+    assert_defects_reported(migration, folder=tmp_path, spec=False)

@@ -26,3 +26,8 @@ def test_correct_migration_passes_with_a_spec(pg_db: PgDatabase, tmp_path: Path)
 def test_defect_twin_reports_each_seeded_defect(pg_db: PgDatabase, tmp_path: Path) -> None:
     migration = migrate("sqlite", "postgres", folder=tmp_path, target_db=pg_db, defective=True)
     assert_defects_reported(migration, folder=tmp_path)
+
+
+def test_defect_twin_reports_each_seeded_defect_without_a_spec(pg_db: PgDatabase, tmp_path: Path) -> None:
+    migration = migrate("sqlite", "postgres", folder=tmp_path, target_db=pg_db, defective=True)
+    assert_defects_reported(migration, folder=tmp_path, spec=False)
