@@ -11,10 +11,12 @@ import argparse
 import gc
 import getpass
 import os
+import re
 import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from pm_pipeline.core.config.spec import STRATEGIES
 from pm_pipeline.core.connectors import mask_url
@@ -24,9 +26,47 @@ from pm_pipeline.core.verdict import VerdictState
 EXIT_OK, EXIT_DIFFERENCES, EXIT_BAD_INPUT, EXIT_SYSTEM = 0, 1, 2, 3
 
 
+class UsageError(BadInputError):
+    """The command line itself is wrong: shown with the usage of the (sub-)command concerned."""
+
+    def __init__(self, message: str, *, prog: str, usage: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+        self.usage = usage
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
-        raise BadInputError(f"{self.prog}: {message} (see --help)")
+        raise UsageError(f"{message} (see --help)", prog=self.prog, usage=self.format_usage())
+
+
+# Passwords of the connection URLs this run was given, masked in every message it prints (driver
+# messages may quote them outside any URL).
+_SECRETS: set[str] = set()
+_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
+
+
+def remember_secrets(*urls: str) -> None:
+    """Mask the passwords of ``urls`` in whatever this command prints from now on."""
+    for url in urls:
+        _, separator, rest = url.partition("://")
+        at = rest.rfind("@")
+        if separator and at >= 0 and not rest.startswith("/"):
+            _, colon, password = rest[:at].partition(":")
+            if colon and password:
+                _SECRETS.update({password, unquote(password), quote(password, safe="")})
+        _SECRETS.update(
+            value for _, value in re.findall(r"(?i)[?&;]([a-z_]*pass(?:word)?|pwd)=([^&;#\s]+)", url)
+        )
+
+
+def masked(text: str) -> str:
+    """``text`` with every URL's password and every known password replaced by ***."""
+    text = _URL.sub(lambda match: mask_url(match.group(0)), text)
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if len(secret) >= 4:  # shorter ones would mask ordinary words; their URLs are masked above
+            text = text.replace(secret, "***")
+    return text
 
 
 def table_list(value: str) -> list[str]:
@@ -98,20 +138,60 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command; every exception ends here as an exit code and one line on stderr.
+
+    0 pass, 1 differences found, 2 the user's input is wrong, 3 a system failed, the run is
+    incomplete, or pm-pipeline itself failed (an exception it did not expect)."""
     args_list = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in args_list
+    _SECRETS.clear()
+    remember_secrets(*(arg for arg in args_list if "://" in arg))
+    command = "pm-pipeline"
     try:
         args = build_parser().parse_args(args_list)
+        command = f"pm-pipeline {args.command}"
         handler: Callable[[argparse.Namespace], int] = _HANDLERS[args.command]
         return handler(args)
+    except UsageError as exc:
+        print(exc.usage.rstrip(), file=sys.stderr)
+        return _failed(exc, debug=debug, line=f"{exc.prog}: error: {exc}", code=exc.exit_code)
     except PmError as exc:
-        if debug:
-            traceback.print_exc()
-        print(f"pm-pipeline: error: {_safe(str(exc))}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("pm-pipeline: interrupted", file=sys.stderr)
-        return EXIT_SYSTEM
+        return _failed(exc, debug=debug, line=f"pm-pipeline: error: {exc}", code=exc.exit_code)
+    except KeyboardInterrupt as exc:
+        return _failed(exc, debug=debug, line="pm-pipeline: interrupted", code=EXIT_SYSTEM)
+    except OSError as exc:
+        # A file or the system refused (disk full, permissions): the system failed, not the data.
+        what = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+        return _failed(exc, debug=debug, line=f"{command}: error: {what}", code=EXIT_SYSTEM)
+    except Exception as exc:  # the one edge where any failure becomes an exit code
+        where = _raised_at(exc)
+        line = (
+            f"{command}: error: unexpected {type(exc).__name__}{where}: {exc}; "
+            "run with --debug for the traceback"
+        )
+        return _failed(exc, debug=debug, line=line, code=EXIT_SYSTEM)
+
+
+def _failed(exc: BaseException, *, debug: bool, line: str, code: int) -> int:
+    """Print the error (and with --debug its traceback), passwords masked in both."""
+    if debug:
+        print(masked("".join(traceback.format_exception(exc))).rstrip(), file=sys.stderr)
+    print(masked(" ".join(line.split())), file=sys.stderr)  # one line, whatever the message held
+    return code
+
+
+def _raised_at(exc: BaseException) -> str:
+    """Where in pm-pipeline an unexpected exception came from: the last frame of our own code."""
+    ours = [
+        frame
+        for frame in traceback.extract_tb(exc.__traceback__)
+        if f"{os.sep}pm_pipeline{os.sep}" in frame.filename
+    ]
+    if not ours:
+        return ""
+    frame = ours[-1]
+    module = frame.filename[frame.filename.rindex(f"{os.sep}pm_pipeline{os.sep}") + 1 :]
+    return f" in {module}:{frame.lineno} ({frame.name})"
 
 
 def entry() -> None:
@@ -124,12 +204,6 @@ def entry() -> None:
     code = main()
     gc.freeze()  # objects alive now are no longer tracked: the final collection skips them
     sys.exit(code)
-
-
-def _safe(message: str) -> str:
-    """Mask any URL password that slipped into a message (driver errors sometimes echo the DSN)."""
-    words = [mask_url(word) if "://" in word else word for word in message.split(" ")]
-    return " ".join(words)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -185,7 +259,13 @@ def _verify_manifest(args: argparse.Namespace) -> int:
 def _audit(args: argparse.Namespace) -> int:
     from pm_pipeline.core.security.audit import verify_audit_log
 
-    verification = verify_audit_log(args.log)
+    if args.log.is_dir():
+        raise BadInputError(f"audit log {args.log}: is a folder, not an audit log")
+    try:
+        verification = verify_audit_log(args.log)
+    except UnicodeDecodeError as exc:
+        print(f"{args.log}: byte {exc.start}: not UTF-8 text, so not an intact audit log")
+        return EXIT_DIFFERENCES
     if verification.ok:
         print(
             f"{args.log}: {verification.records} record(s), chain intact, last hash {verification.last_hash}"

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pm_pipeline.cli import EXIT_DIFFERENCES, EXIT_OK, current_user, table_list
+from pm_pipeline.cli import EXIT_DIFFERENCES, EXIT_OK, current_user, remember_secrets, table_list
 from pm_pipeline.core.connectors import mask_url
 from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
 from pm_pipeline.core.security.audit import AuditLog, AuditRecord, verify_audit_log
@@ -49,6 +49,7 @@ def _context(spec_path: Path) -> _Context:
     from pm_pipeline.core.rollback import parse_rollback
 
     spec = load_spec(spec_path)
+    remember_secrets(spec.source.url, spec.target.url)
     settings = parse_rollback(spec.rollback, file=str(spec_path))
     return _Context(spec_path, spec, settings, Path(settings.snapshot_dir), Path(settings.audit_log))
 
@@ -98,7 +99,24 @@ def run_rollback(args: argparse.Namespace) -> int:
         "execute": _execute,
         "status": _status,
     }
-    return handlers[args.rollback_command](_context(args.spec), args)
+    ctx = _context(args.spec)
+    if args.rollback_command != "status":  # status reports a broken log itself (exit 1)
+        _require_intact_log(ctx.audit_log)
+    return handlers[args.rollback_command](ctx, args)
+
+
+def _require_intact_log(audit_log: Path) -> None:
+    """Refuse to work on a broken audit log (a half-written last line after a crash, an edit):
+    a record chained after it could not be verified, and approvals read from it cannot be trusted.
+    Checked before anything is written, so a refused command leaves no snapshot or plan behind."""
+    if not audit_log.exists():
+        return
+    verification = verify_audit_log(audit_log)
+    if not verification.ok:
+        raise IntegrityRefusal(
+            f"audit log {audit_log}: line {verification.line}: {verification.problem}; nothing was done. "
+            f"Repair or move the log, then check it with `pm-pipeline audit verify {audit_log}`"
+        )
 
 
 def _snapshot_folder(ctx: _Context, given: Path | None) -> Path:

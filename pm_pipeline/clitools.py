@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import getpass
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -20,7 +21,10 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from pm_pipeline.core.config import MigrationSpec, load_spec, spec_checksum
+from pm_pipeline.cli import remember_secrets
+from pm_pipeline.core.config import MigrationSpec, TableMapping, load_spec, spec_checksum
+from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.errors import BadInputError, SystemFailure, TableNotFoundError
 from pm_pipeline.core.integrity import verify_manifest, write_manifest
 from pm_pipeline.core.reconcile import ReconcileOptions
 from pm_pipeline.core.reconcile.stash import Progress as BatchProgress
@@ -34,13 +38,49 @@ def _spec(
 ) -> tuple[MigrationSpec, str]:
     if spec_path is not None:
         spec = load_spec(spec_path)
-        if tables:
-            wanted = set(tables)
-            spec = spec.model_copy(update={"tables": [m for m in spec.tables if m.source in wanted]})
-        return spec, spec_checksum(spec_path)
+        remember_secrets(spec.source.url, spec.target.url)
+        return _selected(spec, tables, spec_path=spec_path), spec_checksum(spec_path)
     assert source_url and target_url
     spec = spec_for_urls(source_url=source_url, target_url=target_url, tables=tables)
+    if tables:
+        _require_in_source(spec, list(dict.fromkeys(tables)))
     return spec, "no-spec"
+
+
+def _selected(spec: MigrationSpec, tables: Sequence[str] | None, *, spec_path: Path) -> MigrationSpec:
+    """The spec restricted to ``--tables``: every name must be one the spec maps (or, with
+    ``discover``, one the source holds); a name that matches nothing is an error, never a run that
+    compares nothing and passes."""
+    if not tables:
+        return spec
+    wanted = list(dict.fromkeys(tables))
+    mapped = {mapping.source: mapping for mapping in spec.tables}
+    others = [name for name in wanted if name not in mapped]
+    if others and not spec.discover:
+        raise BadInputError(
+            f"--tables {', '.join(others)}: not mapped in the spec {spec_path}, which maps "
+            f"{_names(list(mapped))} (or set 'discover: true' to compare any table both sides hold)"
+        )
+    if others:
+        _require_in_source(spec, others)
+    chosen = [mapped.get(name) or TableMapping(source=name) for name in wanted]
+    return spec.model_copy(update={"tables": chosen, "discover": False})
+
+
+def _names(names: Sequence[str], limit: int = 20) -> str:
+    shown = ", ".join(names[:limit]) or "no table"
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def _require_in_source(spec: MigrationSpec, names: Sequence[str]) -> None:
+    with connect(spec.source.url) as source:
+        present = source.list_tables()
+        missing = [name for name in names if name not in present]
+        if missing:
+            raise TableNotFoundError(
+                f"--tables {', '.join(missing)}: named in --tables but not in the source {source.describe()}, "
+                f"which holds {_names(present)}"
+            )
 
 
 def progress_bar(console: Console, *, enabled: bool, get_time: Callable[[], float] | None = None) -> Progress:
@@ -81,7 +121,7 @@ class TableBars:
         self._lock = threading.Lock()  # the source and target are read by two threads
 
     def start_table(self, table: str, expected_rows: int | None) -> BatchProgress:
-        task = self._bar.add_task(table, total=expected_rows, rows=_rows_text(0, expected_rows))
+        task = self._bar.add_task(escape(table), total=expected_rows, rows=_rows_text(0, expected_rows))
         self._tasks[table] = (task, expected_rows)
 
         def advance(side: str, rows: int) -> None:
@@ -119,17 +159,40 @@ def run_cli_check(
     With ``show_progress`` and a terminal, a bar per table on ``progress_console`` (stderr by
     default); without, no row estimates are asked for (on some engines they cost a count)."""
     spec, checksum = _spec(spec_path, source_url, target_url, tables)
+    # Absolute before use: some writers (Great Expectations' Data Docs) refuse a relative folder.
+    reports_dir, json_path, html_path = (
+        None if path is None else path.expanduser().absolute() for path in (reports_dir, json_path, html_path)
+    )
+    for flag, path in (("--json", json_path), ("--html", html_path)):
+        if path is not None and path.is_dir():
+            raise BadInputError(f"{flag} {path}: is a folder; name the file to write")
+    for flag, folder in (("--reports", reports_dir), ("--json", json_path), ("--html", html_path)):
+        if folder is not None:
+            _writable_folder(flag, folder if flag == "--reports" else folder.parent)
     diff_dir = (reports_dir / "diffs") if reports_dir else None
     console = progress_console or Console(file=sys.stderr)
     enabled = show_progress and console.is_terminal
-    with progress_bar(console, enabled=enabled) as bar:
-        result = run_check(
-            spec,
-            diff_dir=diff_dir,
-            progress=TableBars(bar) if enabled else None,
-            data_docs_dir=(reports_dir / "data-docs") if reports_dir else None,
-            options=ReconcileOptions(strategy=strategy),
-            integrity=integrity,
+    try:
+        with progress_bar(console, enabled=enabled) as bar:
+            result = run_check(
+                spec,
+                diff_dir=diff_dir,
+                progress=TableBars(bar) if enabled else None,
+                data_docs_dir=(reports_dir / "data-docs") if reports_dir else None,
+                options=ReconcileOptions(strategy=strategy),
+                integrity=integrity,
+            )
+    except TableNotFoundError as exc:
+        if spec_path is None and tables:  # the names came from the command line, not from a spec
+            raise TableNotFoundError(str(exc).replace("named in the spec", "named in --tables")) from None
+        raise
+    if not result.tables and result.verdict.state in (VerdictState.PASS, VerdictState.PASS_WITH_WARNINGS):
+        # Comparing nothing proves nothing: never a pass.
+        where = f"between {result.source_url} and {result.target_url}"
+        if not result.compared_mappings:
+            raise BadInputError(f"no table to compare {where}: name tables in the spec or --tables")
+        raise SystemFailure(
+            f"no table could be compared {where}: {_names([m.source for m in result.compared_mappings])}"
         )
     verdict = result.verdict
     print_summary(result, Console(file=sys.stdout, width=120))
@@ -141,21 +204,36 @@ def run_cli_check(
             manifest = reports_dir / "checksum-manifest.json"
             write_manifest(str(manifest), entries=result.manifest)
             written["checksum_manifest"] = manifest
-    if html_path is not None:
-        out = write_reports(report, directory=html_path.parent, formats=[ReportFormat.HTML])
-        out[ReportFormat.HTML].replace(html_path)
-        written["html"] = html_path
-    if json_path is not None:
-        out = write_reports(report, directory=json_path.parent, formats=[ReportFormat.JSON])
-        out[ReportFormat.JSON].replace(json_path)
-        written["json"] = json_path
+    for kind, path, report_format in (
+        ("html", html_path, ReportFormat.HTML),
+        ("json", json_path, ReportFormat.JSON),
+    ):
+        if path is not None:
+            # Written beside the destination, then renamed over it: the file is whole or absent,
+            # and no other file of that folder is overwritten on the way.
+            with tempfile.TemporaryDirectory(dir=path.parent, prefix=".pm-pipeline-") as scratch:
+                out = write_reports(report, directory=Path(scratch), formats=[report_format])
+                out[report_format].replace(path)
+            written[kind] = path
     for kind, path in written.items():
         print(f"{kind}: {path}")
     return verdict.state
 
 
+def _writable_folder(flag: str, folder: Path) -> None:
+    """Fail before the run, not after it, when an output folder cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise BadInputError(f"{flag} {folder}: cannot write there ({exc.strerror or exc})") from None
+
+
 def print_summary(result: CheckResult, console: Console) -> None:
-    table = Table(title=f"{result.spec.name}: {result.source_url} -> {result.target_url}")
+    # Every name and value printed comes from the databases: escaped, so that '[/]' or '[bold]' in
+    # a value is shown as written instead of breaking or restyling the console output.
+    table = Table(title=escape(f"{result.spec.name}: {result.source_url} -> {result.target_url}"))
     for heading in (
         "table",
         "source rows",
@@ -169,7 +247,7 @@ def print_summary(result: CheckResult, console: Console) -> None:
         table.add_column(heading, justify="left" if heading == "table" else "right")
     for t in result.tables:
         table.add_row(
-            t.table if t.table == t.target_table else f"{t.table} -> {t.target_table}",
+            escape(t.table if t.table == t.target_table else f"{t.table} -> {t.target_table}"),
             f"{t.source_rows:,}",
             f"{t.target_rows:,}",
             f"{t.missing_rows:,}",
@@ -187,9 +265,10 @@ def print_summary(result: CheckResult, console: Console) -> None:
     for finding in map(redactor_for(result.spec).redact, result.findings):
         if str(finding.severity) in colour:
             style = colour[str(finding.severity)]
-            column = f".{finding.column}" if finding.column else ""
+            where = escape(f"{finding.table}.{finding.column}" if finding.column else finding.table)
             console.print(
-                f"[{style}]{finding.severity}[/] {finding.table}{column} [bold]{finding.category}[/]: {finding.message}"
+                f"[{style}]{finding.severity}[/] {where} [bold]{escape(str(finding.category))}[/]: "
+                f"{escape(finding.message)}"
             )
     decision = result.verdict
     if decision.state is VerdictState.INCOMPLETE:
@@ -208,6 +287,7 @@ def run_verify_manifest(*, manifest: Path, spec_path: Path | None) -> bool:
     urls = None
     if spec_path is not None:
         spec = load_spec(spec_path)
+        remember_secrets(spec.source.url, spec.target.url)
         urls = {"source": spec.source.url, "target": spec.target.url}
     findings = verify_manifest(str(manifest), urls=urls)
     for finding in findings:

@@ -105,22 +105,86 @@ def _validate_sections(spec: MigrationSpec, *, file: str) -> None:
     parse_monitoring(spec.monitoring, file=file)
 
 
-def load_spec(path: str | Path, *, environ: Mapping[str, str] | None = None) -> MigrationSpec:
-    """Load and validate the spec at ``path``."""
-    file = str(path)
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader minus what makes a spec mean something its reader does not see: a key
+    written twice (the last would silently win), a key that is not text (``on:`` reads as true),
+    anchors, aliases and ``<<`` merge keys (a value defined far from where it applies)."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()  # type: ignore[no-untyped-call]
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "anchors and aliases (&name, *name) are not allowed in a spec: write each value out",
+                event.start_mark,
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    "merge keys (<<) are not allowed in a spec: write each key out",
+                    key_node.start_mark,
+                )
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is not text: quote it", key_node.start_mark
+                )
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None,
+                    None,
+                    f"duplicate key {key!r} (first written on line {seen[key]}): keep one",
+                    key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line + 1
+        return super().construct_mapping(node, deep=deep)
+
+
+def _read_yaml(text: str, *, file: str) -> Any:
     try:
-        text = Path(path).read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(file=file, path="", problem="file not found") from None
-    except OSError as exc:
-        raise SpecError(file=file, path="", problem=f"cannot be read: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
+        return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: no arbitrary objects
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
         raise SpecError(file=file, path=where, problem=f"not valid YAML: {problem}") from None
+
+
+def load_spec(path: str | Path, *, environ: Mapping[str, str] | None = None) -> MigrationSpec:
+    """Load and validate the spec at ``path``."""
+    file = str(path)
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise SpecError(file=file, path="", problem="file not found") from None
+    except IsADirectoryError:
+        raise SpecError(file=file, path="", problem="is a folder, not a spec file") from None
+    except OSError as exc:
+        raise SpecError(file=file, path="", problem=f"cannot be read: {exc.strerror}") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            file=file,
+            path="",
+            problem=f"not a text file (byte {exc.start} is not UTF-8): is it the right file?",
+        ) from None
+    if "\0" in text:
+        raise SpecError(
+            file=file, path="", problem="not a text file (it holds NUL bytes): is it the right file?"
+        )
+    data = _read_yaml(text, file=file)
+    if data is None:
+        raise SpecError(
+            file=file, path="", problem="the file is empty: a spec needs at least source, target and tables"
+        )
     return spec_from_mapping(data, file=file, environ=environ)
 
 

@@ -49,18 +49,28 @@ class ConnectionUrl:
         return f"ConnectionUrl({self.masked!r})"
 
 
+# Query parameters that carry a secret (libpq's ?password=, tokens of HTTP-style URLs).
+_SECRET_PARAMETER = re.compile(
+    r"(?i)([?&;](?:[a-z_]*pass(?:word)?|pwd|[a-z_]*secret|[a-z_]*token)=)[^&;#\s]*"
+)
+
+
 def mask_url(url: str) -> str:
-    """Replace the password of a URL with ***; leave everything else readable."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable url>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc
-    userinfo, _, hostinfo = netloc.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return parts._replace(netloc=f"{user}:***@{hostinfo}").geturl()
+    """Replace the secrets of a URL with ***, leaving the user, host and database readable.
+
+    Everything between the user name and the last ``@`` is the password, whatever it holds: an
+    unencoded ``#``, ``/``, ``?``, ``@`` or ``:`` makes a URL parser split it elsewhere, and it
+    would then be printed in clear. So no parser is used. A ``@`` later in the query hides the host
+    too: showing too little is the safe side."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return _SECRET_PARAMETER.sub(r"\1***", url)
+    at = rest.rfind("@")
+    if at >= 0 and not rest.startswith("/"):  # sqlite:///a@b.db names a file, it has no user part
+        user, colon, _ = rest[:at].partition(":")
+        if colon:
+            rest = f"{user}:***{rest[at:]}"
+    return scheme + "://" + _SECRET_PARAMETER.sub(r"\1***", rest)
 
 
 def parse_url(url: str) -> ConnectionUrl:
@@ -69,7 +79,18 @@ def parse_url(url: str) -> ConnectionUrl:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise BadInputError(f"connection URL {mask_url(url)} is malformed: {exc}") from None
+        # The parser's own reason quotes the piece it choked on: part of a password, often.
+        reason = "the port is outside 0-65535" if "range" in str(exc) else "its host or port cannot be read"
+        raise BadInputError(
+            f"connection URL {mask_url(url)} is malformed: {reason} (percent-encode a password that "
+            "holds @ : / ? or #)"
+        ) from None
+    query = {key: values[-1] for key, values in parse_qs(parts.query).items()}
+    password = unquote(parts.password) if parts.password is not None else None
+    if "password" in query:  # libpq's ?password=: every connector reads the password from one place
+        if password is not None:
+            raise BadInputError(f"connection URL {mask_url(url)} gives a password twice: keep one")
+        password = query.pop("password")
     scheme = parts.scheme.lower()
     path: str | None = None
     database: str | None = None
@@ -83,12 +104,12 @@ def parse_url(url: str) -> ConnectionUrl:
         raw=url,
         scheme=scheme,
         user=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password is not None else None,
+        password=password,
         host=parts.hostname,
         port=port,
         database=database,
         path=path,
-        query={key: values[-1] for key, values in parse_qs(parts.query).items()},
+        query=query,
     )
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -48,10 +49,20 @@ def canonical_display(plan: ColumnPlan, value: Any) -> JsonValue:
     if plan.family in (F.TIMESTAMP, F.TIMESTAMPTZ) and isinstance(value, int):
         if value == ZERO_INSTANT:
             return "0000-00-00 00:00:00 (zero date)"
-        return (_EPOCH + dt.timedelta(microseconds=value)).isoformat().replace("+00:00", "Z")
+        try:
+            return (_EPOCH + dt.timedelta(microseconds=value)).isoformat().replace("+00:00", "Z")
+        except OverflowError:  # past year 9999, or PostgreSQL's ±infinity as the reader hands it over
+            return _beyond_datetime(value)
     if plan.family is F.TIME and isinstance(value, int):
         return (dt.datetime.min + dt.timedelta(microseconds=value)).time().isoformat()
     return json_value(value)
+
+
+def _beyond_datetime(value: int) -> str:
+    """An instant Python's datetime cannot hold, as ISO 8601 text all the same."""
+    if abs(value) == 2**63 - 1:
+        return "infinity" if value > 0 else "-infinity"
+    return f"{np.datetime64(value, 'us')}Z"
 
 
 @dataclass
