@@ -21,8 +21,9 @@ Each ``test_<source>_<target>`` module checks one engine pair:
 
 What the data holds: tinyint(1) flags -> boolean, SET -> text[], ENUM -> a PostgreSQL enum and
 ENUM -> varchar + CHECK, YEAR -> an integer domain, unsigned integers -> bigint, zero dates ->
-NULL, DATETIME and TIMESTAMP (equal in UTC), DECIMAL(12,2), DOUBLE with last-digit noise in the
-target, JSON (key order and spacing normalised by jsonb), BLOB, text with accents and emoji,
+NULL, DATETIME, DATETIME(6) with microseconds and TIMESTAMP (equal in UTC), dates around the
+epoch and a leap day, DECIMAL(12,2), DOUBLE with last-digit noise in the target, JSON (key order
+and spacing normalised by jsonb), BLOB, text with accents and emoji (empty, multi-line, quoted),
 PascalCase -> snake_case table and column names, a composite key, foreign keys (one to a renamed
 parent key), unique constraints, identities and sequences restarted past max(id), SQLite declared
 types such as ``SMALLINT UNSIGNED``, ``VARCHAR(40)`` and ``DATETIME``. Where a source engine has

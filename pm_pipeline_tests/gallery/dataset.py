@@ -57,6 +57,7 @@ class Column:
     kind: Kind
     nullable: bool = True
     length: int | None = None
+    fraction: int = 0  # digits of a second a DATETIME keeps (MariaDB DATETIME(6))
     labels: tuple[str, ...] = ()  # ENUM, ENUM_CHECK, SET, LIST
 
     @property
@@ -125,6 +126,9 @@ NAMES = (
     "Plain Smith",
 )
 EPOCH = dt.datetime(2023, 1, 1)
+# Dates around the epoch and a leap day; text that is empty, multi-line or full of quotes.
+EDGE_DATES = {3: dt.date(1969, 12, 31), 6: dt.date(2024, 2, 29), 10: dt.date(1970, 1, 1)}
+EDGE_NOTES = {5: "", 10: "ligne 1\nligne 2\ttab, trailing space ", 15: 'it\'s a "quoted" back\\slash'}
 BALANCES = {2: Decimal("-0.10"), 4: Decimal("0.00"), 24: Decimal("9999999999.99")}  # sign, zero, widest
 
 
@@ -145,7 +149,7 @@ def _customer(i: int) -> dict[str, Any]:
         if i == 17
         else {"lang": ("fr", "de", "pl")[i % 3], "prefs": {"theme": "dark", "n": i}},
         "Avatar": None if i == 9 else bytes([i, 0, 255, (i * 37) % 256]) + b"\x00PNG",
-        "SignupDate": ZERO if i % 8 == 0 else (EPOCH + dt.timedelta(days=11 * i)).date(),
+        "SignupDate": ZERO if i % 8 == 0 else EDGE_DATES.get(i, (EPOCH + dt.timedelta(days=11 * i)).date()),
         "CreatedAt": ZERO if i % 11 == 0 else EPOCH + dt.timedelta(days=i, hours=i, minutes=7 * i, seconds=i),
         # Crosses both daylight-saving changes: an instant, equal in UTC on both sides.
         "LastLogin": None if i == 5 else dt.datetime(2024, 3, 31, 0, 30) + dt.timedelta(days=9 * i, hours=i),
@@ -166,12 +170,16 @@ def _items(order_id: int) -> list[dict[str, Any]]:
 
 
 def _order(i: int, items: list[dict[str, Any]]) -> dict[str, Any]:
+    ordered_at = EPOCH + dt.timedelta(days=3 * i, hours=(5 * i) % 24, minutes=i, seconds=2 * i)
     return {
         "OrderId": i,
         "CustomerId": (i * 7) % 24 + 1,
-        "OrderedAt": EPOCH + dt.timedelta(days=3 * i, hours=(5 * i) % 24, minutes=i, seconds=2 * i),
+        "OrderedAt": ordered_at,
+        "UpdatedAt": None
+        if i % 4 == 0
+        else ordered_at + dt.timedelta(days=i % 5, microseconds=123_457 * i % 10**6),
         "Total": sum((item["Quantity"] * item["UnitPrice"] for item in items), Decimal("0.00")),
-        "Note": None if i % 6 == 0 else f"Livraison n°{i} — «fragile» 📦" * (1 + i % 3),
+        "Note": EDGE_NOTES.get(i, None if i % 6 == 0 else f"Livraison n°{i} — «fragile» 📦" * (1 + i % 3)),
     }
 
 
@@ -206,6 +214,7 @@ def gallery_dataset() -> Dataset:
             Column("OrderId", Kind.ID, nullable=False),
             Column("CustomerId", Kind.REF, nullable=False),
             Column("OrderedAt", Kind.DATETIME, nullable=False),
+            Column("UpdatedAt", Kind.DATETIME, fraction=6),
             Column("Total", Kind.DECIMAL, nullable=False),
             Column("Note", Kind.TEXT),
         ),

@@ -89,6 +89,8 @@ def _mariadb_type(table: Table, column: Column) -> str:
         return f"SET({_labels(column)})"
     if column.kind is Kind.VARCHAR:
         return f"VARCHAR({column.length})"
+    if column.kind is Kind.DATETIME and column.fraction:
+        return f"DATETIME({column.fraction})"
     return fixed[column.kind]
 
 

@@ -128,7 +128,7 @@ def careful_spec(
             ],
             "temporal": [
                 {"table": "customers", "created": "created_at", "columns": ["last_login"]},
-                {"table": "orders", "created": "ordered_at"},
+                {"table": "orders", "created": "ordered_at", "updated": "updated_at"},
             ],
             "cutover_at": "2025-06-01T00:00:00Z",
         },
