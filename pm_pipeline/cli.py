@@ -1,8 +1,9 @@
 """The pm-pipeline command.
 
 Exit codes: 0 all checks pass (warnings allowed), 1 differences found, 2 bad input or usage, 3 a
-system failed, or the run is incomplete (a check could not run to the end: its reports are written).
-Errors are one actionable line on stderr; --debug shows the traceback.
+system failed, or the run is incomplete (a check could not run to the end: its reports are written),
+or pm-pipeline raised an exception it did not expect. ``main`` maps every exception to one of them:
+errors are one actionable line on stderr, passwords masked; --debug adds the (masked) traceback.
 """
 
 from __future__ import annotations

@@ -316,6 +316,31 @@ def test_table_missing_in_the_target_names_the_flag(
     )
 
 
+@pytest.mark.parametrize(
+    ("renames", "expected", "names"),
+    [
+        # A rename to a column the target lacks (a typo in the target name): a finding, not a crash.
+        pytest.param("{name: label}", 1, [], id="to-a-missing-target-column"),
+        # A rename of a column the source lacks: the spec is wrong, say where.
+        pytest.param(
+            "{nme: label}", 2, ["table items", "nme", "the source table lacks"], id="missing-source-column"
+        ),
+    ],
+)
+def test_rename_to_a_missing_column(
+    renames: str, expected: int, names: list[str], pair: tuple[str, str], tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:  # fmt: skip
+    spec = _spec(tmp_path, pair, f"    renames: {renames}\n")
+    findings = tmp_path / "out" / "findings.json"
+    code, out, err = _run(capsys, "check", "--spec", spec, *_outputs(tmp_path))
+    assert_clean(code, out, err, tmp_path, expected=expected, names=names)
+    if expected == 1:
+        errors = [f for f in json.loads(findings.read_text())["findings"] if f["severity"] == "error"]
+        assert [(f["column"], f["category"]) for f in errors] == [("name", "column_missing")]
+        assert "label" in errors[0]["message"]
+
+
 def test_relative_reports_folder_is_written_where_asked(
     pair: tuple[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
