@@ -25,8 +25,9 @@ NULL, DATETIME, DATETIME(6) with microseconds and TIMESTAMP (equal in UTC), date
 epoch and a leap day, DECIMAL(12,2), DOUBLE with last-digit noise in the target, JSON (key order
 and spacing normalised by jsonb), BLOB, text with accents and emoji (empty, multi-line, quoted),
 PascalCase -> snake_case table and column names, a composite key, foreign keys (one to a renamed
-parent key), unique constraints, identities and sequences restarted past max(id), SQLite declared
-types such as ``SMALLINT UNSIGNED``, ``VARCHAR(40)`` and ``DATETIME``. Where a source engine has
-no such type (SQLite and Parquet have no ENUM, SET or YEAR) the column takes the type that engine
-would really hold, and a PostgreSQL source already has the snake_case names.
+parent key), unique constraints, column defaults (1 -> true, enum labels, CURRENT_TIMESTAMP),
+identities and sequences restarted past max(id), SQLite declared types such as
+``SMALLINT UNSIGNED``, ``VARCHAR(40)`` and ``DATETIME``. Where a source engine has no such type
+(SQLite and Parquet have no ENUM, SET or YEAR) the column takes the type that engine would really
+hold, and a PostgreSQL source already has the snake_case names.
 """

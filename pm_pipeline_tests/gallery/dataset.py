@@ -49,6 +49,7 @@ class Zero:
 
 
 ZERO = Zero()
+NOW = "CURRENT_TIMESTAMP"  # a column default every engine spells its own way
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class Column:
     length: int | None = None
     fraction: int = 0  # digits of a second a DATETIME keeps (MariaDB DATETIME(6))
     labels: tuple[str, ...] = ()  # ENUM, ENUM_CHECK, SET, LIST
+    default: Any = None  # a value, or NOW (the current timestamp)
 
     @property
     def target_name(self) -> str:
@@ -190,17 +192,17 @@ def gallery_dataset() -> Dataset:
             Column("CustomerId", Kind.ID, nullable=False),
             Column("Email", Kind.VARCHAR, nullable=False, length=120),
             Column("FullName", Kind.VARCHAR, nullable=False, length=80),
-            Column("IsActive", Kind.FLAG),
-            Column("Tier", Kind.ENUM, nullable=False, labels=TIERS),
-            Column("Status", Kind.ENUM_CHECK, nullable=False, labels=STATUSES),
+            Column("IsActive", Kind.FLAG, default=True),
+            Column("Tier", Kind.ENUM, nullable=False, labels=TIERS, default="bronze"),
+            Column("Status", Kind.ENUM_CHECK, nullable=False, labels=STATUSES, default="new"),
             Column("Tags", Kind.SET, labels=TAGS),
             Column("BirthYear", Kind.YEAR),
-            Column("Balance", Kind.DECIMAL, nullable=False),
+            Column("Balance", Kind.DECIMAL, nullable=False, default=Decimal("0.00")),
             Column("Score", Kind.DOUBLE),
             Column("Profile", Kind.JSON),
             Column("Avatar", Kind.BLOB),
             Column("SignupDate", Kind.DATE),
-            Column("CreatedAt", Kind.DATETIME),
+            Column("CreatedAt", Kind.DATETIME, default=NOW),
             Column("LastLogin", Kind.TIMESTAMP),
         ),
         key=("CustomerId",),

@@ -3,6 +3,7 @@ application) left them: DDL first, then parameterised inserts, then counters pas
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,7 @@ import pyarrow.parquet as pq
 
 from pm_pipeline_tests.conftest import MY_HOST, MY_PORT, PG_HOST, PG_PORT
 
-from .dataset import Column, Dataset, Kind, Table
+from .dataset import NOW, Column, Dataset, Kind, Table
 from .render import QUOTE, Naming, column_type, engine_value
 
 
@@ -27,6 +28,8 @@ def _column_sql(engine: str, table: Table, column: Column, *, source: str, namin
     parts = [q(naming.column(column)), column_type(engine, table, column, source=source)]
     if not column.nullable:
         parts.append("NOT NULL")
+    if column.default is not None:
+        parts.append(f"DEFAULT {_default_sql(engine, column.default)}")
     if column.kind is Kind.ID and table.key == (column.name,):
         if engine == "mariadb":
             parts.append("AUTO_INCREMENT")
@@ -42,6 +45,17 @@ def _column_sql(engine: str, table: Table, column: Column, *, source: str, namin
     if column.kind is Kind.ENUM_CHECK and engine != "mariadb":
         parts.append(f"CHECK ({q(naming.column(column))} IN ({', '.join(repr(v) for v in column.labels)}))")
     return " ".join(parts)
+
+
+def _default_sql(engine: str, value: Any) -> str:
+    # pgloader's translation: 1/0 -> true/false, CURRENT_TIMESTAMP kept, literals quoted.
+    if value == NOW:
+        return "CURRENT_TIMESTAMP"
+    if isinstance(value, bool):
+        return ("true" if value else "false") if engine in ("postgres", "duckdb") else str(int(value))
+    if isinstance(value, Decimal):
+        return str(value)
+    return f"'{value}'"
 
 
 def create_statements(engine: str, data: Dataset, *, source: str, naming: Naming) -> list[str]:
