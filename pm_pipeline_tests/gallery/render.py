@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from .dataset import ZERO, Column, Dataset, Kind, Table, noisy
+from .dataset import ZERO, Column, Dataset, Kind, Table, noisy, snake_case
 
 ENGINES = ("mariadb", "postgres", "sqlite", "duckdb", "parquet")
 
@@ -234,4 +234,4 @@ class Naming:
 
     def column(self, column: Column | str) -> str:
         name = column if isinstance(column, str) else column.name
-        return Column(name, Kind.INT).target_name if self.snake else name
+        return snake_case(name) if self.snake else name
