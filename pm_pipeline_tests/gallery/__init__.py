@@ -14,10 +14,10 @@ Each ``test_<source>_<target>`` module checks one engine pair:
   alarm is as serious as a missed defect);
 * its defect twin (``defects.seed_defects``), with the spec and without one: a missing row, an
   extra row, a changed decimal, a value one hour off, a lost parent leaving an orphan, a
-  truncated text; the verdict must be ``fail``.
-  Each must be reported at its source table, source column and key, and any other error must
-  name its cause (``caused_by``). DuckDB enforces foreign keys on load, so its twins lose no
-  parent. The findings JSON of every run stays in the test's ``tmp_path`` for inspection.
+  truncated text, an identity never advanced past the copied ids; the verdict must be ``fail``.
+  Each must be reported at its source table, source column and key, as one error (a repeat
+  must name its cause, ``caused_by``), and any other error must name its cause too. DuckDB
+  enforces foreign keys on load, so its twins lose no parent; a SQLite rowid cannot lag. The findings JSON of every run stays in the test's ``tmp_path`` for inspection.
 
 What the data holds: tinyint(1) flags -> boolean, SET -> text[], ENUM -> a PostgreSQL enum and
 ENUM -> varchar + CHECK, YEAR -> an integer domain, unsigned integers -> bigint, zero dates ->

@@ -82,6 +82,7 @@ class Table:
     rows: tuple[Mapping[str, Any], ...]
     unique: tuple[tuple[str, ...], ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
+    stale_counter: bool = False  # ids copied explicitly, the identity left at its start
 
     @property
     def target_name(self) -> str:

@@ -42,9 +42,10 @@ def _drop(table: Table, key: tuple[Any, ...]) -> Table:
     return dataclasses.replace(table, rows=tuple(r for r in table.rows if table.key_of(r) != key))
 
 
-def seed_defects(data: Dataset, *, orphans: bool = True) -> Twin:
+def seed_defects(data: Dataset, *, orphans: bool = True, counters: bool = True) -> Twin:
     """The target of a defective migration of ``data``. ``orphans=False`` where the target engine
-    enforces foreign keys on load (DuckDB) and a lost parent cannot happen."""
+    enforces foreign keys on load (DuckDB) and a lost parent cannot happen; ``counters=False``
+    where the target hands out max(id) + 1 by itself (a SQLite rowid) and no counter can lag."""
     customers, orders, items = (data.table(n) for n in ("Customers", "Orders", "OrderItems"))
     defects: list[Defect] = []
 
@@ -75,6 +76,11 @@ def seed_defects(data: Dataset, *, orphans: bool = True) -> Twin:
     name = customers.rows[2]["FullName"]
     customers = _edit(customers, (3,), FullName=name[:10])
     found("value_mismatch", customers, "FullName", (3,), "a text cut to a narrower column")
+    if counters:
+        orders = dataclasses.replace(orders, stale_counter=True)
+        defects.append(
+            Defect("sequence_behind", orders.name, "OrderId", {}, "ids copied, the identity never advanced")
+        )
     if orphans:
         lost = 9
         customers = _drop(customers, (lost,))

@@ -20,6 +20,8 @@ from .render import QUOTE, Naming, column_type, engine_value
 def _next_id(table: Table) -> int:
     identity = table.identity
     assert identity is not None
+    if table.stale_counter:
+        return 1
     return max((row[identity.name] for row in table.rows), default=0) + 1
 
 
@@ -128,7 +130,7 @@ def _restart_identities(data: Dataset, naming: Naming) -> list[str]:
     so nextval gives max + 1) for orders, a DBA's RESTART WITH max + 1 (not yet called) elsewhere."""
     statements = []
     for table in data.tables:
-        if table.identity is None:
+        if table.identity is None or table.stale_counter:
             continue
         name, column = naming.table(table), naming.column(table.identity)
         if table.name == "Orders":

@@ -71,7 +71,7 @@ def migrate(
     defects: tuple[Defect, ...] = ()
     loaded = data
     if defective:
-        twin = seed_defects(data, orphans=target != "duckdb")
+        twin = seed_defects(data, orphans=target != "duckdb", counters=target != "sqlite")
         loaded, defects = twin.target, twin.defects
     source_url = _load_source(source, data, naming=naming, db=source_db, folder=folder)
     target_url = _load_target(target, loaded, source=source, db=target_db, folder=folder)

@@ -47,7 +47,13 @@ def test_sources_without_zero_dates_hold_null_instead() -> None:
 def test_each_seeded_defect_is_in_the_twin() -> None:
     data = gallery_dataset()
     twin = seed_defects(data)
-    assert {d.category for d in twin.defects} == {"missing_row", "extra_row", "value_mismatch", "orphan_row"}
+    assert {d.category for d in twin.defects} == {
+        "missing_row",
+        "extra_row",
+        "value_mismatch",
+        "orphan_row",
+        "sequence_behind",
+    }
     for defect in twin.defects:
         before = {data.table(defect.table).key_of(r): r for r in data.table(defect.table).rows}
         after = {twin.target.table(defect.table).key_of(r): r for r in twin.target.table(defect.table).rows}
@@ -59,6 +65,8 @@ def test_each_seeded_defect_is_in_the_twin() -> None:
         elif defect.category == "value_mismatch":
             assert defect.column is not None
             assert before[key][defect.column] != after[key][defect.column]
+        elif defect.category == "sequence_behind":
+            assert twin.target.table(defect.table).stale_counter and key == ()
         else:  # an orphan: the row is intact, its parent is gone
             assert before[key] == after[key]
             assert (after[key]["CustomerId"],) not in {

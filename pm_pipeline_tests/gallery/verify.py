@@ -155,8 +155,8 @@ def clean_failures(outcome: Outcome) -> list[str]:
 
 def _key_matches(found: Mapping[str, Any] | None, expected: Mapping[str, Any]) -> bool:
     # Key column names may be given in source or target naming; the names and values must agree.
-    if found is None:
-        return False
+    if not expected or found is None:
+        return not found and not expected
     return {snake_case(k): str(v) for k, v in found.items()} == {
         snake_case(k): str(v) for k, v in expected.items()
     }
@@ -187,10 +187,12 @@ def defect_failures(outcome: Outcome, defects: Sequence[Defect], *, naming: Nami
         for d in defects
     ]
     for defect in renamed:
+        where = f"{defect.category} {defect.table}.{defect.column} key={dict(defect.key)} ({defect.why})"
         if not any(_reports(f, defect) for f in outcome.findings):
-            problems.append(
-                f"not reported: {defect.category} {defect.table}.{defect.column} key={dict(defect.key)} ({defect.why})"
-            )
+            problems.append(f"not reported: {where}")
+        counted = [f for f in outcome.findings if _reports(f, defect) and not f.get("caused_by")]
+        if len(counted) > 1:  # one defect is one error; a repeat must name its cause
+            problems.append(f"counted {len(counted)} times: {where}: " + " | ".join(map(describe, counted)))
     for finding in outcome.findings:
         if finding["severity"] != "error" or finding.get("caused_by"):
             continue
