@@ -189,3 +189,27 @@ def test_audit_verify_of_a_wrong_file(
     code, out, err = _run(capsys, "audit", "verify", log)
     assert_clean(code, out, err, tmp_path, expected=expected, names=names, outputs=False)
     assert expected == 2 or "not UTF-8" in out
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("strategy", ["arrow", "pushdown", "bucket"])
+def test_infinite_numbers_differ_from_finite_ones(
+    strategy: str, pg_db: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The relative float tolerance scaled by infinity admitted any value: 'infinity' migrated as 1
+    # (or as '-infinity') passed. Row 3 holds infinities migrated whole: equal.
+    table = "CREATE TABLE {}.m (id int PRIMARY KEY, f float8, n numeric)"
+    pg_db.execute(
+        "CREATE SCHEMA t", table.format("public"), table.format("t"),
+        "INSERT INTO public.m VALUES (1, 'infinity', 'Infinity'), (2, '-infinity', 2), (3, 'infinity', '-Infinity')",
+        "INSERT INTO t.m VALUES (1, 1, 1), (2, 'infinity', 2), (3, 'infinity', '-Infinity')",
+    )  # fmt: skip
+    findings_json = tmp_path / "out" / "findings.json"
+    code, out, err = _run(
+        capsys, "check", "--source", pg_db.url, "--target", f"{pg_db.url}?schema=t", "--strategy", strategy,
+        "--no-integrity", "--json", findings_json,
+    )  # fmt: skip
+    assert_clean(code, out, err, tmp_path, expected=1, names=[])
+    findings = json.loads(findings_json.read_text())["findings"]
+    differing = {(f["key"]["id"], f["column"]) for f in findings if f["category"] == "value_mismatch"}
+    assert differing == {(1, "f"), (1, "n"), (2, "f")}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import decimal
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -56,6 +57,8 @@ def within_tolerance(plan: ColumnPlan, left: object, right: object) -> tuple[boo
             a, b = decimal.Decimal(str(left)), decimal.Decimal(str(right))
         except decimal.InvalidOperation:
             return False, None
+        if a.is_infinite() or b.is_infinite():  # a relative bound of infinity would admit anything
+            return a == b, None
         exact_diff = abs(a - b)
         exact_bound = max(
             decimal.Decimal(str(plan.abs_tolerance)),
@@ -72,6 +75,8 @@ def within_tolerance(plan: ColumnPlan, left: object, right: object) -> tuple[boo
     fa, fb = float(left), float(right)
     if fa != fa or fb != fb:  # NaN equals NaN here: both sides hold "not a number"
         return (fa != fa) and (fb != fb), None
+    if math.isinf(fa) or math.isinf(fb):  # a relative bound of infinity would admit anything
+        return fa == fb, None
     diff = abs(fa - fb)
     bound = max(plan.abs_tolerance, plan.rel_tolerance * max(abs(fa), abs(fb)))
     return diff <= bound, diff

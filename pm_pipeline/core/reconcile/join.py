@@ -49,7 +49,9 @@ def _tolerance_screen(index: int, column: ColumnPlan) -> str:
         # Doubles screen decimals too: require a margin so only sure cases pass unverified.
         bound = f"greatest({column.abs_tolerance!r}, {column.rel_tolerance!r} * greatest(abs({a}), abs({b})))"
         within = f"abs({a} - {b}) + 1e-12 * greatest(abs({a}), abs({b})) <= {bound}"
-        within = f"({within} OR ({a} = {b}) OR (isnan({a}) AND isnan({b})))"
+        # An infinite value would make the relative bound infinite too: only equal infinities pass.
+        finite = f"isfinite({a}) AND isfinite({b})"
+        within = f"(({finite} AND {within}) OR ({a} = {b}) OR (isnan({a}) AND isnan({b})))"
     return f"(({a} IS NULL AND {b} IS NULL) OR ({a} IS NOT NULL AND {b} IS NOT NULL AND {within}))"
 
 
