@@ -322,11 +322,12 @@ def test_table_missing_in_the_target_names_the_flag(
         # A rename to a column the target lacks (a typo in the target name): a finding, not a crash.
         pytest.param("{name: label}", 1, [], id="to-a-missing-target-column"),
         # A rename of a column the source lacks: the spec is wrong, say where.
-        pytest.param(
-            "{nme: label}", 2, ["table items", "nme", "the source table lacks"], id="missing-source-column"
-        ),
+        pytest.param("{nme: label}", 2, ["table items", "nme", "the source table lacks"], id="missing-source-column"),
+        # A rename onto a column another source column already fills: reading both crashed the run.
+        pytest.param("{name: id}", 2, ["table items", "'id' and 'name' both map to target column 'id'"],
+                     id="onto-a-taken-column"),
     ],
-)
+)  # fmt: skip
 def test_rename_to_a_missing_column(
     renames: str, expected: int, names: list[str], pair: tuple[str, str], tmp_path: Path,
     capsys: pytest.CaptureFixture[str],

@@ -122,6 +122,12 @@ def plan_table(
                 )
             source_only.append(column.name)
             continue
+        if target_column.name in used_targets:  # one target column cannot hold two source columns
+            first = next(plan.name for plan in (*keys, *values) if plan.target.name == target_column.name)
+            raise BadInputError(
+                f"table {mapping.source}: source columns {first!r} and {column.name!r} both map to target column "
+                f"{target_column.name!r}; map one of them elsewhere under 'renames' (or list it under 'ignore')"
+            )
         used_targets.add(target_column.name)
         rule = mapping.columns.get(column.name, ColumnRule())
         plan = ColumnPlan(
