@@ -67,6 +67,15 @@ def _selected(spec: MigrationSpec, tables: Sequence[str] | None, *, spec_path: P
     return spec.model_copy(update={"tables": chosen, "discover": False})
 
 
+def _from_flag(spec_path: Path | None, tables: Sequence[str] | None) -> set[str]:
+    """The ``--tables`` names the spec file does not map itself."""
+    if not tables:
+        return set()
+    if spec_path is None:
+        return set(tables)
+    return set(tables) - {mapping.source for mapping in load_spec(spec_path).tables}
+
+
 def _names(names: Sequence[str], limit: int = 20) -> str:
     shown = ", ".join(names[:limit]) or "no table"
     return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
@@ -183,7 +192,9 @@ def run_cli_check(
                 integrity=integrity,
             )
     except TableNotFoundError as exc:
-        if spec_path is None and tables:  # the names came from the command line, not from a spec
+        # A name given on the command line only (no spec, or added to a discovering spec's list).
+        named = _from_flag(spec_path, tables)
+        if any(f"table {name!r} named in the spec" in str(exc) for name in named):
             raise TableNotFoundError(str(exc).replace("named in the spec", "named in --tables")) from None
         raise
     if not result.tables and result.verdict.state in (VerdictState.PASS, VerdictState.PASS_WITH_WARNINGS):
