@@ -213,3 +213,32 @@ def test_infinite_numbers_differ_from_finite_ones(
     findings = json.loads(findings_json.read_text())["findings"]
     differing = {(f["key"]["id"], f["column"]) for f in findings if f["category"] == "value_mismatch"}
     assert differing == {(1, "f"), (1, "n"), (2, "f")}
+
+
+@pytest.mark.mariadb
+def test_mysql_time_beyond_a_day_is_shown_as_written(
+    mariadb_db: MyDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # MySQL TIME spans -838:59:59 to 838:59:59 (a duration): showing a negative one as a time of
+    # day crashed the run (OverflowError), and '100:00:00' was shown as '04:00:00'.
+    mariadb_db.execute(
+        "CREATE TABLE tm (id INT PRIMARY KEY, t TIME)",
+        "CREATE TABLE tm_copy (id INT PRIMARY KEY, t TIME)",
+        "INSERT INTO tm VALUES (1, '-01:00:00'), (2, '100:00:00'), (3, '01:00:00.5')",
+        "INSERT INTO tm_copy VALUES (1, '01:00:00'), (2, '04:00:00'), (3, '01:00:00.5')",
+    )
+    spec = tmp_path / "migration.yaml"
+    spec.write_text(yaml.safe_dump({
+        "source": {"url": mariadb_db.url}, "target": {"url": mariadb_db.url},
+        "tables": [{"source": "tm", "target": "tm_copy"}],
+    }))  # fmt: skip
+    findings_json = tmp_path / "out" / "findings.json"
+    code, out, err = _run(capsys, "check", "--spec", spec, "--no-integrity", "--json", findings_json)
+    assert_clean(code, out, err, tmp_path, expected=1, names=[])
+    findings = json.loads(findings_json.read_text())["findings"]
+    shown = {
+        f["key"]["id"]: (f["source_canonical"], f["target_canonical"])
+        for f in findings
+        if f["category"] == "value_mismatch"
+    }
+    assert shown == {1: ("-01:00:00", "01:00:00"), 2: ("100:00:00", "04:00:00")}

@@ -54,8 +54,17 @@ def canonical_display(plan: ColumnPlan, value: Any) -> JsonValue:
         except OverflowError:  # past year 9999, or PostgreSQL's ±infinity as the reader hands it over
             return _beyond_datetime(value)
     if plan.family is F.TIME and isinstance(value, int):
-        return (dt.datetime.min + dt.timedelta(microseconds=value)).time().isoformat()
+        return _clock_text(value)
     return json_value(value)
+
+
+def _clock_text(micros: int) -> str:
+    """A time of day as ISO 8601 text; a MySQL TIME may also be negative or past 24 hours."""
+    seconds, fraction = divmod(abs(micros), 1_000_000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    text = f"{'-' if micros < 0 else ''}{hour:02d}:{minute:02d}:{second:02d}"
+    return f"{text}.{fraction:06d}" if fraction else text
 
 
 def _beyond_datetime(value: int) -> str:
