@@ -147,7 +147,8 @@ def test_check_with_a_spec_declaring_the_renames_passes(migrated: Migration) -> 
 @pytest.mark.parametrize("with_spec", [False, True])
 def test_an_orphan_is_found_under_the_parents_target_names(migrated: Migration, with_spec: bool) -> None:
     # Bug: the parent's columns kept their source spelling (c."OrderId", p."OrderId") and the
-    # orphan query crashed with UndefinedColumn instead of finding the orphan.
+    # orphan query crashed with UndefinedColumn instead of finding the orphan. The query runs in
+    # target names (the rule); the finding is filed under the source names, as every finding is.
     source_url, target = migrated.source_url, migrated.target
     # The orphan is on both sides (loaded with checks off), so reconciliation finds nothing to explain it.
     migrated.source("SET FOREIGN_KEY_CHECKS = 0" if "mysql" in source_url else "PRAGMA foreign_keys = OFF",
@@ -161,8 +162,8 @@ def test_an_orphan_is_found_under_the_parents_target_names(migrated: Migration, 
     result = run_check(spec)
     orphans = [f for f in result.all_findings if f.category is Category.ORPHAN_ROW]
     assert [(f.table, f.column, f.rule, f.severity, f.key) for f in orphans] == [
-        ("order_items", "order_id", "(order_id) -> orders(order_id)", Severity.ERROR,
-         {"order_id": 999, "line_no": 1}),
+        ("OrderItems", "OrderId", "(order_id) -> orders(order_id)", Severity.ERROR,
+         {"OrderId": 999, "LineNo": 1}),
     ], _show(orphans)  # fmt: skip
     assert "source" in orphans[0].message and "target" in orphans[0].message
     assert not [f for f in result.all_findings if f.category is Category.CHECK_ERROR]
@@ -187,7 +188,7 @@ def test_a_dropped_foreign_key_is_reported_in_target_names(migrated: Migration, 
         ),
     )
     assert lost == [
-        ("integrity", "orders",
+        ("integrity", "Orders",
          "foreign key (customer_id) -> customers(customer_id) is declared in the source but not in the target"),
         ("schema", "Orders",
          "foreign key (customer_id) -> customers(customer_id) is missing in the target; orphan rows can now be stored"),
@@ -230,7 +231,7 @@ def test_a_parent_missing_from_the_target_is_reported_not_checked(migrated: Migr
     # Bug: an orphan query against a parent table the target does not have crashed the check.
     migrated.target.execute("ALTER TABLE orders DROP CONSTRAINT orders_customer_fk", "DROP TABLE customers")
     result = run_check(_only(migrated.source_url, migrated.target.url, "Orders"))
-    integrity = [f for f in result.all_findings if f.check == "integrity" and f.table == "orders"]
+    integrity = [f for f in result.all_findings if f.check == "integrity" and f.table == "Orders"]
     assert [(f.category, f.severity, f.message) for f in integrity] == [
         (Category.ORPHAN_ROW, Severity.INFO,
          "orphans under (customer_id) -> Customers(CustomerId) were not checked: "
