@@ -18,7 +18,7 @@ from typing import Any
 
 from pm_pipeline.core.config.spec import Classification
 
-FINDINGS_SCHEMA_VERSION = "1.0"
+FINDINGS_SCHEMA_VERSION = "2.0"
 
 
 class Category(StrEnum):
