@@ -17,12 +17,18 @@ import sys
 import traceback
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
-from pm_pipeline.core.config.spec import STRATEGIES
-from pm_pipeline.core.connectors import mask_url
 from pm_pipeline.core.errors import BadInputError, PmError
-from pm_pipeline.core.verdict import VerdictState
+
+if TYPE_CHECKING:
+    from pm_pipeline.core.verdict import VerdictState
+
+# Start-up: `--help`, usage errors and `validate-spec` must answer in a fraction of a second, so
+# this module imports nothing heavy (pyarrow, pandas, DuckDB, the reconciliation engine, the spec's
+# pydantic models) at import time; each command imports what it needs when it runs.
+# pm_pipeline_tests/test_cli_startup.py holds it to that.
 
 EXIT_OK, EXIT_DIFFERENCES, EXIT_BAD_INPUT, EXIT_SYSTEM = 0, 1, 2, 3
 
@@ -39,6 +45,18 @@ class UsageError(BadInputError):
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(f"{message} (see --help)", prog=self.prog, usage=self.format_usage())
+
+
+# The spec's STRATEGIES, written out so that building the parser loads no pydantic model (argparse
+# reads the choices as soon as the option is added); test_cli_startup holds the two equal.
+CHECK_STRATEGIES = ("auto", "arrow", "pushdown", "bucket")
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password masked (the connectors' rule, loaded when a URL is first shown)."""
+    from pm_pipeline.core.connectors import mask_url as connectors_mask_url
+
+    return connectors_mask_url(url)
 
 
 # Passwords of the connection URLs this run was given, masked in every message it prints (driver
@@ -108,7 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     check.add_argument(
         "--strategy",
-        choices=STRATEGIES,
+        choices=CHECK_STRATEGIES,
         default="auto",
         help="how tables are compared (default: each table's spec setting, else chosen by size and engines)",
     )
@@ -232,6 +250,8 @@ def _check(args: argparse.Namespace) -> int:
 def exit_code(state: VerdictState) -> int:
     """The exit code of a check's verdict. An incomplete run proves nothing either way, like a
     system failure: exit 3, never 0. A run that also found differences exits 1 (its verdict is fail)."""
+    from pm_pipeline.core.verdict import VerdictState
+
     return {
         VerdictState.PASS: EXIT_OK,
         VerdictState.PASS_WITH_WARNINGS: EXIT_OK,

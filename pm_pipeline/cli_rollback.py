@@ -17,8 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pm_pipeline.cli import EXIT_DIFFERENCES, EXIT_OK, current_user, remember_secrets, table_list
-from pm_pipeline.core.connectors import mask_url
+from pm_pipeline.cli import EXIT_DIFFERENCES, EXIT_OK, current_user, mask_url, remember_secrets, table_list
 from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
 from pm_pipeline.core.security.audit import AuditLog, AuditRecord, verify_audit_log
 
