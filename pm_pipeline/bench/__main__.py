@@ -58,6 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"pm-pipeline --strategy values (default: all, {','.join(STRATEGIES)})",
     )
     parser.add_argument(
+        "--integrity",
+        type=_choices(tools.INTEGRITY_MODES),
+        default=defaults.integrity,
+        help="pm-pipeline check with its integrity checks (on: the default command) and/or "
+        "--no-integrity (off); default on,off",
+    )
+    parser.add_argument(
         "--check-args", type=shlex.split, default=(), help="more options for every `pm-pipeline check` run"
     )
     parser.add_argument(
@@ -97,6 +104,7 @@ def _options(args: argparse.Namespace) -> BenchOptions:
         tools=args.tools,
         strategies=args.strategies,
         check_args=tuple(args.check_args),
+        integrity=args.integrity,
         repeat=args.repeat,
         keep_data=args.keep_data,
         work_dir=args.work_dir.resolve(),
@@ -126,6 +134,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     stem.with_suffix(".json").write_text(json.dumps(report.to_json(result, described), indent=2))
     stem.with_suffix(".md").write_text(table_md)
     console.print(report.rich_table(result))
+    phases = report.rich_phase_table(result)
+    if phases is not None:
+        console.print(phases)
     for failed in (r for r in result.results if r.error):
         console.print(
             f"{failed.tool} on {failed.pair_label} failed: {failed.error}", highlight=False, markup=False

@@ -18,7 +18,9 @@ from pm_pipeline.bench import baselines, generate, measure, peers, tools
 from pm_pipeline.bench.generate import DataSet
 from pm_pipeline.bench.load import Server
 from pm_pipeline.bench.pairs import PAIR_NAMES, Pair, Servers, build_pairs, load_steps, needs_csv
+from pm_pipeline.bench.phases import Phases, median_phases, read_phases
 from pm_pipeline.bench.score import Score, Truth, load_truth, score
+from pm_pipeline.bench.tools import INTEGRITY_MODES
 from pm_pipeline.core.config.spec import STRATEGIES
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure
 
@@ -34,6 +36,7 @@ class BenchOptions:
     tools: tuple[str, ...] = tools.TOOL_NAMES
     strategies: tuple[str, ...] = STRATEGIES  # the `pm-pipeline check --strategy` values to run
     check_args: tuple[str, ...] = ()  # more options for every `pm-pipeline check` run
+    integrity: tuple[str, ...] = INTEGRITY_MODES  # on: the default check; off: --no-integrity
     repeat: int = 3
     keep_data: bool = False
     work_dir: Path = Path(".bench")
@@ -53,6 +56,12 @@ class ToolResult:
     peak_rss_mb: float = 0.0
     scores: list[Score] = field(default_factory=list)
     error: str | None = None
+    phases: list[Phases] = field(default_factory=list)  # pm-pipeline runs: where the wall time went
+    twin: str | None = None  # the same pm-pipeline check with --no-integrity
+
+    @property
+    def phase(self) -> Phases | None:
+        return median_phases(self.phases) if self.error is None else None
 
     @property
     def wall_s(self) -> float | None:
@@ -76,6 +85,7 @@ class BenchResult:
     strategies: tuple[str, ...]
     total_s: float
     load_average_start: str = ""  # the machine is shared: how busy it was when the run began
+    load_average_end: str = ""
 
 
 def resolve_strategies(requested: Sequence[str]) -> tuple[str, ...]:
@@ -157,12 +167,14 @@ def _measure_pair(pair: Pair, families: Sequence[str], *, run_dir: Path, context
             strategies=context.strategies,
             executables=context.executables,
             check_args=context.options.check_args,
+            integrity=context.options.integrity,
         )
     ]
     for call in calls:
         key = (pair.name, call.tool)
         result = context.results.setdefault(
-            key, ToolResult(call.tool, call.family, pair.name, pair.label, context.options.rows)
+            key,
+            ToolResult(call.tool, call.family, pair.name, pair.label, context.options.rows, twin=call.twin),
         )
         if result.error is not None:
             continue
@@ -170,6 +182,8 @@ def _measure_pair(pair: Pair, families: Sequence[str], *, run_dir: Path, context
         try:
             measured = measure.run_measured(call.command, env=call.env, timeout_s=context.options.timeout_s)
             reported = call.read(measured, call.output)
+            if call.family == tools.OURS:
+                result.phases.append(read_phases(call.output, wall_s=measured.wall_s))
         except measure.ToolFailed as failure:
             result.error = str(failure)
             context.log(f"{pair.label} {call.tool}: FAILED: {failure}")
@@ -191,10 +205,14 @@ def _clean_up(pairs: Sequence[Pair], data: DataSet, servers: Servers, log: Log) 
     shutil.rmtree(data.directory, ignore_errors=True)
 
 
+def _load_average() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
 def run_bench(options: BenchOptions, *, servers: Servers, log: Log) -> BenchResult:
     """Run the bench; without ``keep_data`` its databases and files are dropped, even on failure."""
     started = time.perf_counter()
-    load_average_start = " ".join(f"{value:.2f}" for value in os.getloadavg())
+    load_average_start = _load_average()
     data = DataSet(options.work_dir / "data" / str(options.rows), options.rows, options.seed, options.rate)
     pairs = build_pairs(options.pairs, servers=servers, data_dir=data.directory)
     families = [name for name in tools.TOOL_NAMES if name in options.tools]
@@ -227,4 +245,5 @@ def run_bench(options: BenchOptions, *, servers: Servers, log: Log) -> BenchResu
         strategies=strategies,
         total_s=time.perf_counter() - started,
         load_average_start=load_average_start,
+        load_average_end=_load_average(),
     )

@@ -20,14 +20,20 @@ OURS = "pm-pipeline"
 _DATACOMPY_SCRIPT = Path(__file__).with_name("datacompy_compare.py")
 
 
+# `pm-pipeline check` as the README shows it runs the integrity checks ("on"); "off" is the same
+# check with --no-integrity, reconciliation and schema comparison only, as the peers do.
+INTEGRITY_MODES = ("on", "off")
+
+
 @dataclass(frozen=True)
 class Invocation:
-    tool: str  # as shown: "pm-pipeline", "pm-pipeline[pushdown]", "floor", ...
+    tool: str  # as shown: "pm-pipeline[auto]", "pm-pipeline[pushdown,no-integrity]", "floor", ...
     family: str  # one of TOOL_NAMES
     command: tuple[str, ...]
     output: Path
     read: Callable[[Measured, Path], frozenset[RowFinding] | None]
     env: dict[str, str] = field(default_factory=dict)
+    twin: str | None = None  # the same pm-pipeline check with --no-integrity, for the integrity cost
 
 
 def supports(family: str, pair: Pair) -> bool:
@@ -69,16 +75,21 @@ def _last_line(text: str) -> str:
     return lines[-1][:300] if lines else ""
 
 
+def ours_name(strategy: str, *, integrity: bool) -> str:
+    return f"{OURS}[{strategy}]" if integrity else f"{OURS}[{strategy},no-integrity]"
+
+
 def _ours(
-    pair: Pair, out_dir: Path, strategy: str, executable: Path, check_args: Sequence[str]
+    pair: Pair, out_dir: Path, strategy: str, executable: Path, check_args: Sequence[str], *, integrity: bool
 ) -> Invocation:
-    tool = f"{OURS}[{strategy}]"
+    tool = ours_name(strategy, integrity=integrity)
     output = out_dir / f"{tool}.json"
     command = [str(executable), "check", "--source", pair.source.url, "--target", pair.target.url]
-    # Reconciliation only, as the peers do: integrity checks and GX suites are another product.
-    command += ["--tables", TABLE, "--json", str(output), "--no-progress", "--no-integrity"]
+    command += ["--tables", TABLE, "--json", str(output), "--no-progress"]
+    command += [] if integrity else ["--no-integrity"]
     command += ["--strategy", strategy, *check_args]
-    return Invocation(tool, OURS, tuple(command), output, _ours_read)
+    twin = ours_name(strategy, integrity=False) if integrity else None
+    return Invocation(tool, OURS, tuple(command), output, _ours_read, twin=twin)
 
 
 def _baseline(family: str, pair: Pair, out_dir: Path) -> Invocation:
@@ -121,10 +132,16 @@ def invocations(
     strategies: Sequence[str],
     executables: dict[str, Path],
     check_args: Sequence[str] = (),
+    integrity: Sequence[str] = INTEGRITY_MODES,
 ) -> list[Invocation]:
-    """The runs of one tool family on one pair (one per strategy for pm-pipeline, given ``check_args``)."""
+    """The runs of one tool family on one pair: for pm-pipeline one per strategy and ``integrity``
+    mode (``on``: the default check; ``off``: with --no-integrity), given ``check_args``."""
     if family == OURS:
-        return [_ours(pair, out_dir, strategy, executables[OURS], check_args) for strategy in strategies]
+        return [
+            _ours(pair, out_dir, strategy, executables[OURS], check_args, integrity=mode == "on")
+            for strategy in strategies
+            for mode in integrity
+        ]
     if family in ("floor", "full-pull"):
         return [_baseline(family, pair, out_dir)]
     if family == "reladiff":

@@ -21,20 +21,28 @@ def test_tiny_bench_finds_every_seeded_difference_and_leaves_no_data(
     assert main(args) == 0
 
     document = json.loads((tmp_path / "results-2000.json").read_text())
-    by_family = {result["family"]: result for result in document["results"]}
-    assert set(by_family) == {"floor", "full-pull", "pm-pipeline"}
-    for family in ("full-pull", "pm-pipeline"):
-        found = by_family[family]["score"]
-        assert (found["recall"], found["precision"]) == (1.0, 1.0), family
+    by_tool = {result["tool"]: result for result in document["results"]}
+    default, reconcile_only = f"pm-pipeline[{STRATEGIES[0]}]", f"pm-pipeline[{STRATEGIES[0]},no-integrity]"
+    assert set(by_tool) == {"floor", "full-pull", default, reconcile_only}
+    for tool in ("full-pull", default, reconcile_only):
+        found = by_tool[tool]["score"]
+        assert (found["recall"], found["precision"]) == (1.0, 1.0), tool
         assert found["true_positives"] >= 10  # seed 3 edits 27 of the 2,000 rows
-        assert by_family[family]["peak_rss_mb"] > 0
-    assert by_family["floor"]["score"] is None
-    assert set(by_family["pm-pipeline"]["ratios"]) == {"floor", "full-pull"}
+        assert by_tool[tool]["peak_rss_mb"] > 0
+    assert by_tool["floor"]["score"] is None and by_tool["floor"]["phases"] is None
+    assert set(by_tool[default]["ratios"]) == {"floor", "full-pull", "no-integrity"}
+    assert set(by_tool[reconcile_only]["ratios"]) == {"floor", "full-pull"}
+    for tool in (default, reconcile_only):  # the split read back from the findings JSON of the run
+        phases = by_tool[tool]["phases"]
+        assert phases["reconcile_s"] > 0 and phases["outside_s"] > 0, phases
+        assert sum(phases.values()) <= by_tool[tool]["wall_s"] + 1e-6
     assert not (tmp_path / "data" / "2000").exists()  # no --keep-data: files and databases dropped
     assert not (tmp_path / "venvs").exists()  # no peer was asked for
     out = capsys.readouterr().out
     assert "DuckDB->DuckDB" in out and "x floor" in out
-    assert (tmp_path / "results-2000.md").read_text().count("| DuckDB->DuckDB |") == 3
+    table = (tmp_path / "results-2000.md").read_text()
+    assert table.count("| DuckDB->DuckDB |") == 4 + 2  # every tool, then the phases of both checks
+    assert "| integrity s |" in table and "load average" in table.lower()
 
 
 def test_bad_options_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

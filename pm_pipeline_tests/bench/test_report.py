@@ -8,7 +8,17 @@ from pathlib import Path
 
 from rich.console import Console
 
-from pm_pipeline.bench.report import HEADERS, markdown, ratios, rich_table, rows_of, to_json
+from pm_pipeline.bench.phases import Phases
+from pm_pipeline.bench.report import (
+    HEADERS,
+    PHASE_HEADERS,
+    markdown,
+    phase_rows_of,
+    ratios,
+    rich_table,
+    rows_of,
+    to_json,
+)
 from pm_pipeline.bench.run import BenchOptions, BenchResult, ToolResult
 from pm_pipeline.bench.score import Score
 
@@ -76,6 +86,45 @@ def test_a_failed_tool_is_shown_failed_and_is_no_baseline() -> None:
     results = [*RESULTS[:3], failed]
     assert "reladiff" not in ratios(results)[("pg", "pm-pipeline")]
     assert rows_of(results)[-1][3] == "failed"
+
+
+def _ours(tool: str, wall: float, other_checks: float, *, twin: str | None = None) -> ToolResult:
+    result = _result(tool, "pm-pipeline", "pg", [wall], PERFECT)
+    result.phases = [
+        Phases(reconcile_s=2.0, other_checks_s=other_checks, outside_s=wall - 2.0 - other_checks)
+    ]
+    result.twin = twin
+    return result
+
+
+WITH_INTEGRITY = [
+    _ours("pm-pipeline[auto]", 9.0, 6.5, twin="pm-pipeline[auto,no-integrity]"),
+    _ours("pm-pipeline[auto,no-integrity]", 3.0, 0.5),
+    _result("pm-pipeline[auto]", "pm-pipeline", "duck", [1.0], PERFECT),  # its twin is on another pair
+]
+
+
+def test_the_default_check_is_compared_with_its_no_integrity_twin_on_the_same_pair() -> None:
+    table = ratios([*RESULTS[:1], *WITH_INTEGRITY])
+    assert table[("pg", "pm-pipeline[auto]")] == {"floor": 4.5, "no-integrity": 3.0}
+    assert "no-integrity" not in table[("pg", "pm-pipeline[auto,no-integrity]")]
+    assert "no-integrity" not in table[("duck", "pm-pipeline[auto]")]
+    cells = {(row[0], row[1]): dict(zip(HEADERS, row, strict=True)) for row in rows_of(WITH_INTEGRITY)}
+    assert cells[("pm-pipeline[auto]", "PG")]["x no integrity"] == "3.00x"
+
+
+def test_phases_split_each_run_and_the_integrity_cost_is_the_difference_with_its_twin() -> None:
+    rows = {
+        (row[0], row[1]): dict(zip(PHASE_HEADERS, row, strict=True)) for row in phase_rows_of(WITH_INTEGRITY)
+    }
+    assert set(rows) == {
+        ("pm-pipeline[auto]", "PG"),
+        ("pm-pipeline[auto,no-integrity]", "PG"),
+    }  # duck: none read
+    default = rows[("pm-pipeline[auto]", "PG")]
+    assert (default["reconciliation s"], default["schema (+ integrity) s"]) == ("2.00", "6.50")
+    assert (default["integrity s"], default["start-up + reports s"]) == ("6.00", "0.50")
+    assert rows[("pm-pipeline[auto,no-integrity]", "PG")]["integrity s"] == "-"
 
 
 def _bench() -> BenchResult:

@@ -9,7 +9,7 @@ import pytest
 from pm_pipeline.bench.load import Server
 from pm_pipeline.bench.pairs import PAIR_NAMES, Servers, build_pairs
 from pm_pipeline.bench.run import resolve_strategies
-from pm_pipeline.bench.tools import invocations, supports
+from pm_pipeline.bench.tools import Invocation, invocations, supports
 from pm_pipeline.core.canonical.plan import DEFAULT_FLOAT_REL_TOLERANCE
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.reconcile.sides import STRATEGIES
@@ -42,11 +42,35 @@ def test_pm_pipeline_runs_once_per_strategy(tmp_path: Path) -> None:
         out_dir=tmp_path,
         strategies=("auto", "pushdown"),
         executables=executables,
+        integrity=("on",),
     )
     assert auto.tool == "pm-pipeline[auto]" and auto.command[-2:] == ("--strategy", "auto")
     assert pushdown.tool == "pm-pipeline[pushdown]"
     assert pushdown.command[-2:] == ("--strategy", "pushdown")
     assert pushdown.command[6:8] == ("--tables", "orders")
+
+
+def test_the_default_check_runs_beside_the_same_check_without_integrity(tmp_path: Path) -> None:
+    # The bench once timed only --no-integrity runs, while users run the default command with the
+    # integrity checks: both are measured, and the default names its twin for the ratio.
+    default, reconcile_only = invocations(
+        "pm-pipeline",
+        PAIRS["mariadb-pg"],
+        out_dir=tmp_path,
+        strategies=("auto",),
+        executables={"pm-pipeline": Path("/venv/bin/pm-pipeline")},
+    )
+    assert default.tool == "pm-pipeline[auto]" and "--no-integrity" not in default.command
+    assert (
+        reconcile_only.tool == "pm-pipeline[auto,no-integrity]" and "--no-integrity" in reconcile_only.command
+    )
+    assert (default.twin, reconcile_only.twin) == ("pm-pipeline[auto,no-integrity]", None)
+    assert default.output != reconcile_only.output
+
+    def same_check(call: Invocation) -> list[str]:
+        return [part for part in call.command if part not in ("--no-integrity", str(call.output))]
+
+    assert same_check(default) == same_check(reconcile_only)
 
 
 def test_datacompy_is_given_pm_pipelines_float_tolerance(tmp_path: Path) -> None:
