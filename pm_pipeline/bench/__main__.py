@@ -115,7 +115,7 @@ def _options(args: argparse.Namespace) -> BenchOptions:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    console = Console(width=max(Console().width, 170))  # the table has 11 columns
+    console = Console(width=max(Console().width, 210))  # the table has 12 columns
     errors = Console(stderr=True)
     try:
         options = _options(build_parser().parse_args(argv))

@@ -155,7 +155,7 @@ def markdown(result: BenchResult, machine: Mapping[str, str]) -> str:
     lines += [
         "",
         "Machine: " + ", ".join(f"{key} {value}" for key, value in machine.items()) + ".",
-        f"Load average at the start: {result.load_average_start}; at the end: {result.load_average_end}.",
+        f"Load average at the start: {result.load_average_start}.",
         f"Data set `{result.fingerprint}`; wall time is the median of {result.options.repeat} run(s); "
         f"whole bench run {result.total_s:.0f} s.",
     ]
@@ -179,7 +179,6 @@ def to_json(result: BenchResult, machine: Mapping[str, str]) -> dict[str, Any]:
         "strategies": list(result.strategies),
         "total_s": result.total_s,
         "load_average_start": result.load_average_start,
-        "load_average_end": result.load_average_end,
         "results": [
             {
                 "tool": r.tool,

@@ -85,7 +85,6 @@ class BenchResult:
     strategies: tuple[str, ...]
     total_s: float
     load_average_start: str = ""  # the machine is shared: how busy it was when the run began
-    load_average_end: str = ""
 
 
 def resolve_strategies(requested: Sequence[str]) -> tuple[str, ...]:
@@ -205,14 +204,10 @@ def _clean_up(pairs: Sequence[Pair], data: DataSet, servers: Servers, log: Log) 
     shutil.rmtree(data.directory, ignore_errors=True)
 
 
-def _load_average() -> str:
-    return " ".join(f"{value:.2f}" for value in os.getloadavg())
-
-
 def run_bench(options: BenchOptions, *, servers: Servers, log: Log) -> BenchResult:
     """Run the bench; without ``keep_data`` its databases and files are dropped, even on failure."""
     started = time.perf_counter()
-    load_average_start = _load_average()
+    load_average_start = " ".join(f"{value:.2f}" for value in os.getloadavg())
     data = DataSet(options.work_dir / "data" / str(options.rows), options.rows, options.seed, options.rate)
     pairs = build_pairs(options.pairs, servers=servers, data_dir=data.directory)
     families = [name for name in tools.TOOL_NAMES if name in options.tools]
@@ -245,5 +240,4 @@ def run_bench(options: BenchOptions, *, servers: Servers, log: Log) -> BenchResu
         strategies=strategies,
         total_s=time.perf_counter() - started,
         load_average_start=load_average_start,
-        load_average_end=_load_average(),
     )
