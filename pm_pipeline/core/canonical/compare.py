@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
-from pm_pipeline.core.canonical.values import canonicalize
+from pm_pipeline.core.canonical.values import INFINITE_INSTANT, canonicalize
 from pm_pipeline.core.connectors.schema import TypeFamily
 
 F = TypeFamily
@@ -69,6 +69,8 @@ def within_tolerance(plan: ColumnPlan, left: object, right: object) -> tuple[boo
         delta = plan.rule.timestamp_tolerance_delta
         tolerance_us = 0 if delta is None else round(delta.total_seconds() * 1_000_000)
         assert isinstance(left, int) and isinstance(right, int)
+        if INFINITE_INSTANT in (abs(left), abs(right)):  # infinity is at no distance from anything
+            return left == right, None
         distance = abs(left - right)
         return distance <= tolerance_us, distance / 1_000_000
     assert isinstance(left, int | float) and isinstance(right, int | float)

@@ -6,6 +6,7 @@ Canonical Arrow types, one per family (both sides of a pair end in the same type
     FLOAT -> float64            TEXT, ENUM, OTHER, INTERVAL -> utf8
     SET -> JSON array text (``arrays``)  BOOLEAN -> 'true' / 'false' (anything else kept, marked '?')
     DATE -> 'YYYY-MM-DD'        TIMESTAMP, TIMESTAMPTZ -> int64 microseconds since the epoch, UTC
+    (±infinity: DATE 'infinity' / '-infinity', instants ±(2^63 - 1); ``INFINITE_INSTANT``)
     TIME -> int64 microseconds  JSON -> utf8 of the parsed document, keys sorted
     BINARY -> binary            UUID -> lower-case hyphenated utf8
 
@@ -36,6 +37,12 @@ Side = Literal["source", "target"]
 # instant, shown as written.
 ZERO_INSTANT = -(2**63)
 _ZERO_DATE_PREFIX = "0000-00-00"
+# PostgreSQL's and DuckDB's ±infinity, as both connectors hand them over: ±(2^31 - 1) days, and
+# ±(2^63 - 1) in a timestamp's own unit. Canonical instants keep the latter in microseconds
+# (no finite instant is that far; the zero date is -2^63), canonical dates read as the words.
+INFINITE_INSTANT = 2**63 - 1
+_INFINITE_DAYS = 2**31 - 1
+_INFINITY_WORDS = ("infinity", "+infinity")
 _PRECISION_US = {"s": 1_000_000, "ms": 1_000, "us": 1}
 
 
@@ -116,7 +123,9 @@ def _canonicalize(
             out = _to_instant(array, zone=zone, map_zero=map_zero)
         if not strict and rule.timestamp_precision:
             step = _PRECISION_US[rule.timestamp_precision]
-            out = pc.multiply(pc.divide(out, step), step) if step > 1 else out
+            if step > 1:  # infinities and the zero date are no instants to truncate
+                kept = pc.is_in(out, value_set=pa.array([INFINITE_INSTANT, -INFINITE_INSTANT, ZERO_INSTANT]))
+                out = pc.if_else(kept, out, pc.multiply(pc.divide(out, step), step))
     elif family is F.TIME:
         out = _to_time(array)
     elif family is F.JSON:
@@ -383,7 +392,48 @@ def _to_bool_text(array: pa.Array) -> pa.Array:
     return pc.if_else(is_true, "true", pc.if_else(is_false, "false", other))
 
 
+def _infinities(array: pa.Array) -> tuple[pa.Array, pa.Array] | None:
+    """Where ``array`` (dates, timestamps or their text) holds +infinity and -infinity, or None
+    when it holds neither."""
+    if pa.types.is_date32(array.type) or pa.types.is_timestamp(array.type):
+        top = _INFINITE_DAYS if pa.types.is_date32(array.type) else INFINITE_INSTANT
+        storage = array.view(pa.int32() if pa.types.is_date32(array.type) else pa.int64())
+        low, high = (bound.as_py() for bound in pc.min_max(storage).values())
+        if low is None or (low > -top and high < top):
+            return None
+        plus, minus = pc.equal(storage, top), pc.equal(storage, -top)
+    elif pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        if not pc.any(pc.match_substring(array, "infinity", ignore_case=True)).as_py():
+            return None
+        words = pc.utf8_lower(pc.utf8_trim_whitespace(array))
+        plus, minus = pc.is_in(words, value_set=pa.array(_INFINITY_WORDS)), pc.equal(words, "-infinity")
+    else:
+        return None
+    return pc.fill_null(plus, False), pc.fill_null(minus, False)
+
+
+def _finite_part(array: pa.Array, infinities: tuple[pa.Array, pa.Array] | None) -> pa.Array:
+    """``array`` with its infinities as NULL: no conversion has to read them."""
+    if infinities is None:
+        return array
+    return pc.if_else(pc.or_(*infinities), pa.scalar(None, array.type), array)
+
+
+def _with_infinities(
+    out: pa.Array, infinities: tuple[pa.Array, pa.Array] | None, plus: Any, minus: Any
+) -> pa.Array:
+    if infinities is None:
+        return out
+    return pc.if_else(infinities[0], plus, pc.if_else(infinities[1], minus, out))
+
+
 def _to_date_text(array: pa.Array, *, map_zero: bool) -> pa.Array:
+    infinities = _infinities(array)
+    array = _finite_part(array, infinities)
+    return _with_infinities(_finite_date_text(array, map_zero=map_zero), infinities, "infinity", "-infinity")
+
+
+def _finite_date_text(array: pa.Array, *, map_zero: bool) -> pa.Array:
     if pa.types.is_date(array.type):
         return pc.strftime(array.cast(pa.timestamp("s")), format="%Y-%m-%d")
     if pa.types.is_timestamp(array.type):
@@ -395,7 +445,15 @@ def _to_date_text(array: pa.Array, *, map_zero: bool) -> pa.Array:
 
 
 def _to_instant(array: pa.Array, *, zone: str, map_zero: bool) -> pa.Array:
-    """Microseconds since the epoch in UTC. Naive values are read in ``zone``."""
+    """Microseconds since the epoch in UTC. Naive values are read in ``zone``; ±infinity (a
+    date's too) are ±``INFINITE_INSTANT`` in any zone."""
+    infinities = _infinities(array)
+    array = _finite_part(array, infinities)
+    out = _finite_instant(array, zone=zone, map_zero=map_zero)
+    return _with_infinities(out, infinities, INFINITE_INSTANT, -INFINITE_INSTANT)
+
+
+def _finite_instant(array: pa.Array, *, zone: str, map_zero: bool) -> pa.Array:
     if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
         text = array.cast(pa.string())
         if not pc.any(pc.starts_with(text, _ZERO_DATE_PREFIX)).as_py():

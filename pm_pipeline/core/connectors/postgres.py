@@ -30,6 +30,7 @@ from urllib.parse import urlencode
 
 import psycopg
 import pyarrow as pa
+import pyarrow.compute as pc
 from psycopg.conninfo import make_conninfo
 
 from pm_pipeline.core.connectors.base import (
@@ -354,14 +355,41 @@ def _opaque_text(data_type: pa.DataType) -> bool:
 
 
 def conform(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
-    """``batch`` in ``schema`` (see ``arrow_schema``)."""
-    if batch.schema == schema:
-        return batch
+    """``batch`` in ``schema`` (see ``arrow_schema``), PostgreSQL's ±infinity as ``infinite_as_extremes``."""
     columns = [
-        column.storage if _opaque_text(column.type) else column.cast(field.type)
+        column.storage
+        if _opaque_text(column.type)
+        else infinite_as_extremes(column if column.type == field.type else column.cast(field.type))
         for column, field in zip(batch.columns, schema, strict=True)
     ]
     return pa.RecordBatch.from_arrays(columns, schema=schema)
+
+
+# ADBC moves PostgreSQL's ±infinity (the extreme int64 microseconds and int32 days of its own
+# epoch, 2000-01-01) to the Unix epoch, and +infinity wraps around: both land next to the
+# smallest value of the type, where no real PostgreSQL value lies (its range starts in 4713 BC).
+_PG_EPOCH_US, _PG_EPOCH_DAYS = 946_684_800_000_000, 10_957
+_INT64, _INT32 = 2**63, 2**31
+
+
+def infinite_as_extremes(array: pa.Array) -> pa.Array:
+    """A date or timestamp column with ±infinity as DuckDB hands them over (±(2^31 - 1) days,
+    ±(2^63 - 1) microseconds), the form ``canonical.values`` reads as infinity."""
+    if pa.types.is_date32(array.type):
+        shift, width, storage_type = _PG_EPOCH_DAYS, _INT32, pa.int32()
+    elif pa.types.is_timestamp(array.type) and array.type.unit == "us":
+        shift, width, storage_type = _PG_EPOCH_US, _INT64, pa.int64()
+    else:
+        return array
+    storage = array.view(storage_type)
+    low = pc.min(storage).as_py()
+    if low is None or low > -width + shift:
+        return array
+    plus, minus = -width + shift - 1, -width + shift
+    extremes = pc.if_else(
+        pc.equal(storage, plus), width - 1, pc.if_else(pc.equal(storage, minus), -(width - 1), storage)
+    )
+    return extremes.cast(storage_type).view(array.type)
 
 
 # -- introspection ---------------------------------------------------------------------------

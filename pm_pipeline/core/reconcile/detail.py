@@ -317,7 +317,10 @@ def _diff_chunk(
         comparison = compare_cells(column, source_raw, target_raw)
         tally = accumulator.tally(index)
         canon_s, canon_t = comparison.source_canonical.to_pylist(), comparison.target_canonical.to_pylist()
-        raw_s, raw_t = _python_values(source_raw, canon_s), _python_values(target_raw, canon_t)
+        raw_s, raw_t = (
+            _python_values(column, source_raw, canon_s),
+            _python_values(column, target_raw, canon_t),
+        )
         for row, result in enumerate(comparison.results):
             distance = comparison.abs_diff[row]
             if distance is not None and result is not CellResult.EXACT:
@@ -344,9 +347,9 @@ def _diff_chunk(
     accumulator.flush_cells()
 
 
-def _python_values(raw: pa.ChunkedArray, canonical: list[Any]) -> list[Any]:
-    """Raw values as Python objects; a value Python cannot hold (a date past year 9999, as the
-    driver hands over PostgreSQL's 'infinity') is shown as its canonical value."""
+def _python_values(plan: ColumnPlan, raw: pa.ChunkedArray, canonical: list[Any]) -> list[Any]:
+    """Raw values as Python objects; a value Python cannot hold (a date past year 9999,
+    ±infinity) is shown as its canonical value ('infinity')."""
     try:
         values: list[Any] = raw.to_pylist()
     except (OverflowError, ValueError):
@@ -355,7 +358,7 @@ def _python_values(raw: pa.ChunkedArray, canonical: list[Any]) -> list[Any]:
             try:
                 values.append(raw[row].as_py())
             except (OverflowError, ValueError):
-                values.append(canonical[row])
+                values.append(canonical_display(plan, canonical[row]))
     return values
 
 

@@ -8,6 +8,7 @@ from typing import Any
 import duckdb
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
+from pm_pipeline.core.canonical.values import INFINITE_INSTANT
 from pm_pipeline.core.connectors.schema import TypeFamily
 from pm_pipeline.core.reconcile.planning import TablePlan
 
@@ -44,7 +45,10 @@ def _tolerance_screen(index: int, column: ColumnPlan) -> str:
     if column.family in (F.TIMESTAMP, F.TIMESTAMPTZ, F.TIME):
         delta = column.rule.timestamp_tolerance_delta
         micros = 0 if delta is None else round(delta.total_seconds() * 1_000_000)
-        within = f"abs({a} - {b}) <= {micros}"
+        # ±infinity is at no distance from anything but itself; differences may pass 64 bits.
+        infinite = f"({-INFINITE_INSTANT}, {INFINITE_INSTANT})"
+        finite = f"{a} NOT IN {infinite} AND {b} NOT IN {infinite}"
+        within = f"({a} = {b} OR ({finite} AND abs(CAST({a} AS HUGEINT) - {b}) <= {micros}))"
     else:
         # Doubles screen decimals too: require a margin so only sure cases pass unverified.
         bound = f"greatest({column.abs_tolerance!r}, {column.rel_tolerance!r} * greatest(abs({a}), abs({b})))"
@@ -106,7 +110,7 @@ def _stats(column: ColumnPlan, a: str, b: str) -> tuple[str, str, str]:
     diff = f"abs({a} - {b})"
     rel = f"{diff} / nullif(greatest(abs({a}), abs({b})), 0)"
     if column.family in (F.TIMESTAMP, F.TIMESTAMPTZ, F.TIME):
-        diff, rel = f"{diff} / 1e6", "NULL"
+        diff, rel = f"abs(CAST({a} AS HUGEINT) - {b}) / 1e6", "NULL"
     return f"{a} IS DISTINCT FROM {b}", diff, rel
 
 

@@ -21,18 +21,15 @@ on the Arrow side, so pushdown never changes an answer. Engines without a hash f
 values with DuckDB, the reference every dialect is tested against.
 
 The SQL text follows what the reader hands to canonicalisation, quirks included: dates before
-year 1 as Arrow writes them ('0000-01-01', '-0043-03-15'), DuckDB's ±infinity instants as the
-raw ±(2^63 - 1) Arrow receives, MariaDB's year 0 (which it counts as a common year) corrected,
+year 1 as Arrow writes them ('0000-01-01', '-0043-03-15'), ±infinity as canonical values
+(instants ±(2^63 - 1), dates 'infinity' / '-infinity', in PostgreSQL and DuckDB), MariaDB's year 0 (which it counts as a common year) corrected,
 YEAR as the number the driver reads, a MariaDB zero date as itself (never NULL: a row holding
 one hashes apart and is compared cell by cell, where the zero_date rule applies). A few values
 have no faithful reference, because the reader cannot hand them over; their text is one no other
 value has, so a row holding one hashes as different and the comparison of the fetched rows
 settles it (never a false match):
 
-    PostgreSQL ±infinity dates and instants   'infinity' / '-infinity' (the reader hands them
-                                              over as values millennia before year 1)
     PostgreSQL dates after year 32767         their own text (Arrow's strftime wraps the year)
-    DuckDB ±infinity dates                    'infinity' / '-infinity'
     MariaDB partly zero dates and times       '?' + the value ('?2024-00-10 10:00:00')
     PostgreSQL UUIDs held as text             trimmed of ASCII white space only (other encodings
                                               than UTF-8 cannot spell the rest)
@@ -47,7 +44,7 @@ import duckdb
 import pyarrow as pa
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
-from pm_pipeline.core.canonical.values import Side
+from pm_pipeline.core.canonical.values import INFINITE_INSTANT, Side
 from pm_pipeline.core.connectors.schema import Column, TypeFamily
 from pm_pipeline.core.reconcile.sqllists import list_text_sql
 
@@ -60,6 +57,7 @@ DIALECTS: dict[str, Dialect] = {
     "files": "duckdb",
 }
 ZERO_INSTANT_TEXT = str(-(2**63))
+_INF = str(INFINITE_INSTANT)
 _CHAR_TYPES = ("char(", "character(", "bpchar", "nchar(")
 _UTC = ("UTC", "Etc/UTC")
 # The white space Arrow's utf8_trim_whitespace removes (UUIDs held as text are trimmed of it).
@@ -122,7 +120,8 @@ def _pg(plan: ColumnPlan, column: Column, q: str) -> str | None:
         return _pg_date(q)
     if family in (F.TIMESTAMP, F.TIMESTAMPTZ) and own in (F.TIMESTAMP, F.TIMESTAMPTZ, F.DATE):
         value = f"{q}::timestamp" if own is F.DATE else q
-        return f"CASE WHEN isfinite({q}) THEN (extract(epoch FROM {value}) * 1000000)::bigint::text ELSE {q}::text END"
+        micros = f"(extract(epoch FROM {value}) * 1000000)::bigint::text"
+        return f"CASE WHEN isfinite({q}) THEN {micros} WHEN {q} > 'epoch' THEN '{_INF}' WHEN {q} < 'epoch' THEN '-{_INF}' END"
     if family is F.BINARY and own is F.BINARY:
         return f"encode({q}, 'hex')"
     if family is F.UUID:
@@ -244,8 +243,8 @@ def _duck_date(q: str) -> str:
 
 
 def _duck_instant(value: str) -> str:
-    # epoch_us(±infinity) is NULL; Arrow receives the raw ±(2^63 - 1), which is what canonicalize sees.
-    infinite = f"CASE WHEN {value} > TIMESTAMP 'epoch' THEN '{2**63 - 1}' ELSE '{-(2**63 - 1)}' END"
+    # epoch_us(±infinity) is NULL; canonical infinities are ±(2^63 - 1), as Arrow receives them.
+    infinite = f"CASE WHEN {value} > TIMESTAMP 'epoch' THEN '{_INF}' ELSE '-{_INF}' END"
     return f"CASE WHEN isinf({value}) THEN {infinite} ELSE CAST(epoch_us({value}) AS VARCHAR) END"
 
 
