@@ -134,6 +134,13 @@ def distinct_value(connector: Connector, plan: ColumnPlan, side: Side) -> str | 
     return connector.quote(column.name)
 
 
+def present_value(connector: Connector, plan: ColumnPlan, side: Side) -> str | None:
+    """:func:`distinct_value`, NULL where the value counts as NULL (:func:`absent`): several ''
+    that stand for NULL under ``null_equals_empty``, or several zero dates, are no duplicates."""
+    value = distinct_value(connector, plan, side)
+    return None if value is None else f"CASE WHEN {absent(connector, plan, side)} THEN NULL ELSE {value} END"
+
+
 def length_value(connector: Connector, plan: ColumnPlan, side: Side) -> str | None:
     text = canonical_text(connector, plan, side)
     return None if text is None else f"{_LENGTH[engine_dialect(connector)]}({text})"
@@ -178,7 +185,7 @@ def _param(connector: Connector, value: Any) -> Any:
 def counter(connector: Connector, expectation: GeneratedExpectation, side: Side) -> tuple[str, list[Any]]:
     """The aggregate counting the side's unexpected rows (for ``unique``: the surplus duplicates)."""
     if expectation.kind == "unique":
-        value = distinct_value(connector, expectation.plan, side)
+        value = present_value(connector, expectation.plan, side)
         if value is None:
             raise ValueError(f"no comparable value for {expectation.plan.name} on the {side}")
         return f"COUNT({value}) - COUNT(DISTINCT {value})", []
@@ -231,7 +238,7 @@ def sample_unexpected(
     quoted = connector.quote(side_column(plan, side).name)
     source = connector.qualified(table)
     if expectation.kind == "unique":
-        value = distinct_value(connector, plan, side) or quoted
+        value = present_value(connector, plan, side) or quoted
         predicate = (
             f"{value} IN (SELECT {value} FROM {source} WHERE {value} IS NOT NULL "
             f"GROUP BY {value} HAVING COUNT(*) > 1)"
