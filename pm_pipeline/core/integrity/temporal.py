@@ -16,16 +16,20 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from pm_pipeline.core.canonical import ColumnPlan, canonicalize
-from pm_pipeline.core.canonical.values import ZERO_INSTANT, Side
+from pm_pipeline.core.canonical.values import INFINITE_INSTANT, ZERO_INSTANT, Side
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import Column, TableSchema, TypeFamily
 from pm_pipeline.core.findings import Category, Finding, JsonValue, Severity, json_value
+from pm_pipeline.core.reconcile.detail import canonical_display
 from pm_pipeline.core.reconcile.planning import TablePlan
 
 CHECK = "integrity"
 HOUR_US = 3_600_000_000
 # At least this share of the compared rows must move by the same whole hours to call it systematic.
 SHIFT_SHARE = 0.5
+_INFINITE_ENGINES = ("postgresql", "duckdb", "files")
+_INFINITE_FAMILIES = (TypeFamily.DATE, TypeFamily.TIMESTAMP, TypeFamily.TIMESTAMPTZ)
+_SENTINELS = (ZERO_INSTANT, INFINITE_INSTANT, -INFINITE_INSTANT)  # no instants to shift
 
 
 def _keys(names: Sequence[str], row: Sequence[object]) -> dict[str, JsonValue]:
@@ -94,6 +98,9 @@ def future_values(
     """Rows whose ``column`` is later than ``latest`` (the cut-over instant, or now plus the skew)."""
     q = target.quote
     body = f"FROM {target.qualified(table)} WHERE {q(column.name)} > {target.placeholder}"
+    if target.engine in _INFINITE_ENGINES and column.family in _INFINITE_FAMILIES:
+        # 'infinity' ("valid forever") is no instant of the future; the range check compares it with the source.
+        body += f" AND isfinite({q(column.name)})"
     params = (_bound_param(target, column, latest),)
     count = int(target.execute(f"SELECT COUNT(*) {body}", params)[0][0])
     if count == 0:
@@ -204,7 +211,7 @@ def range_and_shift(
         diffs = [
             t - s
             for s, t in zip(source_values.to_pylist(), target_values.to_pylist(), strict=True)
-            if s is not None and t is not None and ZERO_INSTANT not in (s, t)
+            if s is not None and t is not None and s not in _SENTINELS and t not in _SENTINELS
         ]
         whole = Counter(d // HOUR_US for d in diffs if d != 0 and d % HOUR_US == 0)
         if whole:
@@ -236,7 +243,7 @@ def range_and_shift(
     target_ext = canonicalize(target_raw, plan=column, side="target", strict=True)
     if source_ext.to_pylist() == target_ext.to_pylist():
         return []
-    raw_source, raw_target = source_raw.to_pylist(), target_raw.to_pylist()
+    raw_source, raw_target = _shown(column, source_raw, source_ext), _shown(column, target_raw, target_ext)
     return [
         Finding(
             table=table,
@@ -253,3 +260,11 @@ def range_and_shift(
             check=CHECK,
         )
     ]
+
+
+def _shown(column: ColumnPlan, raw: pa.Array, canonical: pa.Array) -> list[object]:
+    """Raw extremes as Python values; ones Python cannot hold (±infinity) by their canonical text."""
+    try:
+        return list(raw.to_pylist())
+    except (OverflowError, ValueError):
+        return [canonical_display(column, value) for value in canonical.to_pylist()]

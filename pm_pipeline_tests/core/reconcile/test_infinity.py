@@ -254,3 +254,44 @@ def test_infinity_reads_the_same_from_another_type(source_type: str, pg_db: PgDa
     target = canonicalize(tables[1].column("v"), plan=column, side="target", strict=True)
     expected = [INFINITE_INSTANT, -INFINITE_INSTANT, 946_684_800_000_000, None]
     assert source.to_pylist() == target.to_pylist() == expected
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("target", ["duckdb", "postgres"])
+def test_temporal_rules_read_infinity_as_no_instant(
+    target: str, pg_db: PgDatabase, pg_db2: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Declared temporal rules: 'infinity' counted as a value after the cut-over (on PostgreSQL the
+    # driver could not even read it: a check error), and a range bounded by infinity could not be shown.
+    pg_db.execute(f"CREATE TABLE ev ({COLUMNS})", f"INSERT INTO ev VALUES {_values(_source_rows())}")
+    spec: dict[str, Any] = {
+        "source": {"url": pg_db.url},
+        "target": {"url": _target(target, pg_db2, tmp_path, _source_rows())},
+        "tables": [{"source": "ev"}],
+        "integrity": {"temporal": [{"table": "ev", "columns": ["d", "ts", "tz"]}]},
+    }
+    spec_file = tmp_path / "migration.yaml"
+    spec_file.write_text(yaml.safe_dump(spec))
+    findings_json = tmp_path / "findings.json"
+    args = ["check", "--spec", str(spec_file), "--no-progress", "--json", str(findings_json)]
+    code = main(args)
+    out, err = capsys.readouterr()
+    findings = json.loads(findings_json.read_text())["findings"]
+    assert (code, [f["category"] for f in findings if f["severity"] != "info"]) == (0, []), out + err
+
+    # The same target with +infinity clamped to the last day of year 9999: the range differs.
+    clamped = "UPDATE ev SET ts = '9999-12-31 23:59:59' WHERE ts = 'infinity'"
+    if target == "postgres":
+        pg_db2.execute(clamped)
+    else:
+        with duckdb.connect(str(tmp_path / "target.duckdb")) as connection:
+            connection.execute(clamped)
+    code = main(args)
+    out, err = capsys.readouterr()
+    assert code == 1, out + err
+    findings = json.loads(findings_json.read_text())["findings"]
+    ranges = [f["message"] for f in findings if f.get("rule") == "range equals source"]
+    assert ranges == [
+        "ts spans -infinity .. 9999-12-31T23:59:59Z in the target but -infinity .. infinity in the source"
+    ]
+    assert "check_error" not in {f["category"] for f in findings}
