@@ -166,9 +166,12 @@ def _discover_tables(
     no counterpart becomes a ``table_missing`` finding."""
     taken = {m.source for m in named}
     claimed = {m.target_name for m in named}
-    matches: dict[str, str] = {}
+    # Exact names first: a case-folded match listed earlier must not take a table's own name.
+    matches = {name: name for name in source_tables if name not in taken and name in target_tables}
+    matches = {name: found for name, found in matches.items() if found not in claimed}
+    claimed |= set(matches.values())
     for name in source_tables:
-        if name in taken:
+        if name in taken or name in matches:
             continue
         found = find_name(name, [t for t in target_tables if t not in claimed])
         if found is not None:
