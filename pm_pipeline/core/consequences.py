@@ -93,6 +93,7 @@ def _causes(
     tables: Iterable[TableReconciliation], mappings: Mapping[str, TableMapping]
 ) -> dict[str, _Causes]:
     found: dict[str, _Causes] = {}
+    by_source: dict[str, _Causes] = {}
     for table in tables:
         mapping = mappings.get(table.table)
         names = {**(mapping.renames if mapping else {}), **{c.column: c.target_column for c in table.columns}}
@@ -113,9 +114,11 @@ def _causes(
                 causes.columns.add(names.get(finding.column, finding.column).lower())
             if finding.key is not None:
                 causes.keys.setdefault(finding.category, set()).add(_key(finding.key, names))
-        for name in {table.target_table, table.table}:
-            found.setdefault(name.lower(), causes)
-    return found
+        found[table.target_table.lower()] = causes
+        by_source[table.table.lower()] = causes
+    # Integrity speaks target names: a source name only answers where no target table has it (one
+    # table's target name may be another's source name).
+    return {**by_source, **found}
 
 
 def _row_cause(
