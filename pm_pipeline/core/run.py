@@ -269,6 +269,7 @@ class CheckResult:
     findings: tuple[Finding, ...] = field(default_factory=tuple)  # schema, integrity, table-level findings
     manifest: tuple[ManifestEntry, ...] = ()
     mappings: tuple[TableMapping, ...] = ()  # the tables compared (discovery included); spec.tables if empty
+    linked: bool = False  # findings already linked (caused_by) and in source names, as run_check leaves them
 
     @property
     def all_findings(self) -> tuple[Finding, ...]:
@@ -396,6 +397,7 @@ def run_check(
         )
         return dataclasses.replace(
             result,
+            linked=True,
             findings=in_source_names(
                 link_consequences(
                     result.findings, tables=tables, mappings=selection.mappings, sums=result.child_sums
@@ -445,6 +447,7 @@ def check_report(
         run_id=run_id,
         mappings=result.compared_mappings,
         sums=result.child_sums,
+        linked=result.linked,
     )
 
 

@@ -134,3 +134,29 @@ def test_a_lost_child_row_explains_its_parent_aggregate_violation(
     ]
     assert [(f.table, f.caused_by) for f in found["checksum_mismatch"]] == [("order_items", "missing_row")]
     assert sum(t.errors for t in result.verdict.tables) == 1
+
+
+def test_the_report_files_findings_under_the_table_the_check_did(
+    pg_db: PgDatabase, pg_db2: PgDatabase
+) -> None:
+    # Tables renamed in a chain: customer became customers and the old customers became
+    # customers_legacy. The legacy table's own violation (a refund the source already held) is
+    # reported under customers by the check; the report must not rename it a second time, onto customer.
+    pg_db.execute(*_orders("customer", "total", {}), *_orders("customers", "total", {7: "-1.00"}))
+    pg_db2.execute(*_orders("customers", "total", {}), *_orders("customers_legacy", "total", {7: "-1.00"}))
+    rule = {"name": "not_negative", "table": "customers_legacy", "check": "total >= 0"}
+    spec = _spec(pg_db, pg_db2, TableMapping(source="customer", target="customers"), rule)
+    spec = spec.model_copy(
+        update={"tables": [*spec.tables, TableMapping(source="customers", target="customers_legacy")]}
+    )
+    result = run_check(spec)
+    checked = [(f.table, f.key) for f in result.all_findings if f.category is Category.RULE_VIOLATION]
+    assert checked == [("customers", {"id": 7})]
+
+    report = check_report(result, spec_checksum="test", launched_by="test")
+    reported = [(f.table, f.key) for f in report.all_findings() if f.category is Category.RULE_VIOLATION]
+    assert reported == checked
+    assert report.decision is not None
+    assert {t.table: t.state for t in report.decision.tables} == {
+        t.table: t.state for t in result.verdict.tables
+    }

@@ -87,6 +87,7 @@ def build_report_data(
     generated_at: dt.datetime | None = None,
     mappings: Sequence[TableMapping] = (),
     sums: Sequence[ChildSum] = (),
+    linked: bool = False,
 ) -> ReportData:
     """Gather reconciliation results and schema/integrity findings into one redacted ReportData.
 
@@ -96,17 +97,20 @@ def build_report_data(
     verdict (:func:`pm_pipeline.core.verdict.decide`): *ready* (pass), *ready with accepted risks*
     (pass with warnings), *not ready* (fail) or *incomplete* (a check_error). Integrity findings
     that only repeat a reconciliation difference are linked to it first (``caused_by``, see
-    :mod:`pm_pipeline.core.consequences`; ``mappings`` translate the names).
+    :mod:`pm_pipeline.core.consequences`; ``mappings`` translate the names), unless ``linked`` says
+    ``extra_findings`` already are (a second renaming would move a finding where one table's source
+    name is another's target name).
     ``redaction_key`` overrides PM_REDACTION_KEY (tests); ``tool_version``/``generated_at``
     default to the installed package and now, and are fixed by golden tests.
     """
     thresholds = thresholds or Thresholds()
-    extra_findings = in_source_names(
-        link_consequences(extra_findings, tables=tables, mappings=mappings, sums=sums),
-        tables=tables,
-        mappings=mappings,
-    )
-    table_names = {m.source: m.target_name for m in mappings}
+    if not linked:
+        extra_findings = in_source_names(
+            link_consequences(extra_findings, tables=tables, mappings=mappings, sums=sums),
+            tables=tables,
+            mappings=mappings,
+        )
+    table_names = {} if linked else {m.source: m.target_name for m in mappings}
     decision = decide(findings=extra_findings, tables=tables, thresholds=thresholds, table_names=table_names)
     classes: dict[str, dict[str, Classification]] = {t: dict(c) for t, c in (column_classes or {}).items()}
     for finding in [*extra_findings, *(f for t in tables for f in t.findings)]:
