@@ -101,6 +101,10 @@ def comparable(connector: Connector, text: str) -> str:
         return f"CAST({text} AS BINARY)"
     if dialect == "sqlite":
         return f"({text} COLLATE BINARY)"
+    if dialect == "postgresql":
+        # A cast keeps the column's collation, and a nondeterministic one (case-insensitive ICU,
+        # the usual home of a MariaDB _ci column) holds 'a' = 'A'.
+        return f'(({text}) COLLATE "C")'
     return text
 
 

@@ -1,0 +1,56 @@
+"""Generated expectations compare text byte for byte on a PostgreSQL target whose column keeps a
+case-insensitive (nondeterministic) collation, as a MariaDB _ci column is often carried over."""
+
+from __future__ import annotations
+
+import pytest
+
+from pm_pipeline.core.config.spec import TableMapping
+from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.findings import Category
+from pm_pipeline.core.integrity import parse_integrity
+from pm_pipeline.core.integrity.expectations import ExpectationRun, run_expectations
+from pm_pipeline_tests.conftest import PgDatabase
+
+pytestmark = pytest.mark.postgres
+
+CI = "CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', deterministic = false)"
+ROWS = "INSERT INTO codes SELECT g, CASE WHEN g % 2 = 0 THEN 'c' || g ELSE 'C' || (g + 1) END FROM generate_series(1, 12) g"
+
+
+def _run(source_db: PgDatabase, target_db: PgDatabase) -> ExpectationRun:
+    with connect(source_db.url) as source, connect(target_db.url) as target:
+        return run_expectations(
+            source=source,
+            target=target,
+            mapping=TableMapping(source="codes"),
+            settings=parse_integrity({}),
+            source_schema=source.introspect("codes"),
+            target_schema=target.introspect("codes"),
+        )
+
+
+def test_values_a_case_insensitive_collation_holds_equal_stay_distinct(
+    pg_db: PgDatabase, pg_db2: PgDatabase
+) -> None:
+    # 'c2' and 'C2' are two codes in the source; the target's collation calls them equal, yet it
+    # holds both exactly as written: nothing was lost, so no uniqueness failure.
+    pg_db.execute("CREATE TABLE codes (id int PRIMARY KEY, code text)", ROWS)
+    pg_db2.execute(CI, "CREATE TABLE codes (id int PRIMARY KEY, code text COLLATE ci)", ROWS)
+    run = _run(pg_db, pg_db2)
+    assert run.findings == ()
+    assert run.evaluated > 0
+
+
+def test_a_value_changed_in_case_only_is_still_found(pg_db: PgDatabase, pg_db2: PgDatabase) -> None:
+    # The same load with one code's case changed: 'c2' became 'C2', a value the source never held
+    # in that row; byte for byte, the target now holds 'C2' twice.
+    pg_db.execute("CREATE TABLE codes (id int PRIMARY KEY, code text)", ROWS)
+    pg_db2.execute(
+        CI,
+        "CREATE TABLE codes (id int PRIMARY KEY, code text COLLATE ci)",
+        ROWS,
+        "UPDATE codes SET code = 'C2' WHERE id = 2",
+    )
+    failed = [f for f in _run(pg_db, pg_db2).findings if f.category is Category.EXPECTATION_FAILED]
+    assert [(f.column, f.rule) for f in failed] == [("code", "expect_column_values_to_be_unique")]
