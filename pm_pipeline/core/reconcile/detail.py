@@ -258,12 +258,40 @@ def diff_suspects(
     cursor = connection.cursor()
     # In key order: which cells a findings limit keeps must not depend on the join's row order.
     order = f" ORDER BY {', '.join(f'k{i}' for i in range(nkeys))}" if nkeys else ""
-    cursor.execute(f"SELECT {columns} FROM suspects{order}")
+    infinite = _infinite_raw_keys(cursor, nkeys)
+    cursor.execute(f"SELECT {', '.join([columns, *infinite.values()])} FROM suspects{order}")
     try:
         while rows := cursor.fetchmany(chunk):
+            if infinite:
+                rows = [_with_infinite_keys(row, list(infinite), nkeys) for row in rows]
             _diff_chunk(plan, rows, nkeys, source, target, source_schema, target_schema, accumulator)
     finally:
         cursor.close()
+
+
+def _infinite_raw_keys(cursor: duckdb.DuckDBPyConnection, nkeys: int) -> dict[int, str]:
+    """Per raw key column of a date or timestamp type (by position among the raw keys), SQL for
+    'infinity' / '-infinity' where it holds one, else NULL. DuckDB hands ±infinity to Python as
+    the largest and smallest datetime, and a key of those selects another row or none."""
+    raw = [f"{side}{i}" for side in ("sr", "tr") for i in range(nkeys)]
+    if not raw:
+        return {}
+    described = cursor.execute(f"DESCRIBE SELECT {', '.join(raw)} FROM suspects").fetchall()
+    return {
+        position: f"CASE WHEN isinf(CAST({name} AS TIMESTAMP)) THEN CAST({name} AS VARCHAR) END"
+        for position, (name, (_, kind, *_)) in enumerate(zip(raw, described, strict=True))
+        if kind == "DATE" or kind.startswith("TIMESTAMP")
+    }
+
+
+def _with_infinite_keys(row: tuple[Any, ...], positions: list[int], nkeys: int) -> tuple[Any, ...]:
+    """``row`` (canonical keys, raw keys, then the texts of ``_infinite_raw_keys``) with each
+    infinite raw key as its text, which every engine with infinities reads back as the value."""
+    values = list(row[: 3 * nkeys])
+    for position, text in zip(positions, row[3 * nkeys :], strict=True):
+        if text is not None:
+            values[nkeys + position] = text
+    return tuple(values)
 
 
 def _fetch_side(

@@ -365,6 +365,8 @@ def native_hash_sql(dialect: Dialect, expressions: Sequence[str], types: Sequenc
 
 def _pg_value_hash(expression: str, data_type: str | None, seed: int) -> str:
     kind = (data_type or "bigint").lower()
+    if kind.endswith("]"):  # an array: its text, not its element type's hash
+        return f"hashtextextended(({expression})::text, {seed})"
     if kind in ("smallint", "integer", "bigint", "int2", "int4", "int8"):
         return f"hashint8extended(({expression})::int8, {seed})"
     if kind.startswith(("numeric", "decimal")):
