@@ -103,9 +103,9 @@ def comparable(connector: Connector, text: str) -> str:
         return f"({text} COLLATE BINARY)"
     if dialect == "postgresql":
         # A cast keeps the column's collation, and a nondeterministic one (case-insensitive ICU,
-        # the usual home of a MariaDB _ci column) holds 'a' = 'A'.
+        # the usual home of a MariaDB _ci column) holds 'a' = 'A'; so does DuckDB's NOCASE.
         return f'(({text}) COLLATE "C")'
-    return text
+    return f'(({text}) COLLATE "binary")'
 
 
 def maps_zero_dates(plan: ColumnPlan) -> bool:

@@ -1,8 +1,12 @@
-"""Generated expectations compare text byte for byte on a PostgreSQL target whose column keeps a
-case-insensitive (nondeterministic) collation, as a MariaDB _ci column is often carried over."""
+"""Generated expectations compare text byte for byte on a PostgreSQL or DuckDB target whose column
+keeps a case-insensitive collation (nondeterministic ICU, NOCASE), as a MariaDB _ci column is often
+carried over."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import duckdb
 import pytest
 
 from pm_pipeline.core.config.spec import TableMapping
@@ -18,8 +22,9 @@ CI = "CREATE COLLATION ci (provider = icu, locale = 'und-u-ks-level2', determini
 ROWS = "INSERT INTO codes SELECT g, CASE WHEN g % 2 = 0 THEN 'c' || g ELSE 'C' || (g + 1) END FROM generate_series(1, 12) g"
 
 
-def _run(source_db: PgDatabase, target_db: PgDatabase) -> ExpectationRun:
-    with connect(source_db.url) as source, connect(target_db.url) as target:
+def _run(source_db: PgDatabase, target_db: PgDatabase | str) -> ExpectationRun:
+    target_url = target_db if isinstance(target_db, str) else target_db.url
+    with connect(source_db.url) as source, connect(target_url) as target:
         return run_expectations(
             source=source,
             target=target,
@@ -54,3 +59,15 @@ def test_a_value_changed_in_case_only_is_still_found(pg_db: PgDatabase, pg_db2: 
     )
     failed = [f for f in _run(pg_db, pg_db2).findings if f.category is Category.EXPECTATION_FAILED]
     assert [(f.column, f.rule) for f in failed] == [("code", "expect_column_values_to_be_unique")]
+
+
+def test_a_nocase_duckdb_target_keeps_distinct_codes_distinct(pg_db: PgDatabase, tmp_path: Path) -> None:
+    # The same correct load into DuckDB, into a VARCHAR COLLATE NOCASE column.
+    pg_db.execute("CREATE TABLE codes (id int PRIMARY KEY, code text)", ROWS)
+    path = tmp_path / "target.duckdb"
+    with duckdb.connect(str(path)) as conn:
+        conn.execute("CREATE TABLE codes (id INTEGER PRIMARY KEY, code VARCHAR COLLATE NOCASE)")
+        conn.execute(ROWS.replace("generate_series(1, 12) g", "range(1, 13) r(g)"))
+    run = _run(pg_db, f"duckdb:///{path}")
+    assert run.findings == ()
+    assert run.evaluated > 0
