@@ -11,15 +11,15 @@ spelled with target names, so that a correct migration meets every one of them:
 - declared rules weaken what is expected: NULL-like values ('' under ``null_equals_empty``, zero
   dates) count as NULL; a value map, trim, case folding or NFC leaves no set, length or uniqueness.
 
-Each generated expectation is then evaluated on the source with the same SQL (source names) and
-dropped if the source fails it. The profile is one aggregate scan plus, for low-cardinality
-columns, one grouped query; both run in the source.
+Each generated expectation holds on the source: not-null, uniqueness and lengths by construction
+of the profile (:mod:`.profile`: one scan of the table beside a bounded sample, exact duplicate
+counts only for what the sample cannot settle, one bounded grouped query for value sets); ranges
+and value sets are evaluated on the source with the same SQL (source names) and dropped if it fails
+them.
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import decimal
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import partial
@@ -28,18 +28,16 @@ from typing import Any, Literal
 from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.check_errors import Unit, check_error_finding, guarded
 from pm_pipeline.core.connectors.base import Connector
-from pm_pipeline.core.connectors.schema import Column, TypeFamily
+from pm_pipeline.core.connectors.schema import Column, TableSchema, TypeFamily
 from pm_pipeline.core.findings import Finding
+from pm_pipeline.core.integrity.profile import held_unique, profile_candidates
 from pm_pipeline.core.integrity.settings import IntegritySettings
 from pm_pipeline.core.integrity.sql_expectations import (
     GeneratedExpectation,
-    absent,
     canonical_text,
-    comparable,
     count_unexpected,
     distinct_value,
     engine_dialect,
-    length_value,
 )
 from pm_pipeline.core.reconcile.planning import TablePlan
 
@@ -49,7 +47,6 @@ _NUMBERS = {F.INTEGER, F.DECIMAL}
 _TEMPORAL = {F.DATE, F.TIMESTAMP, F.TIMESTAMPTZ}
 _TEXTS = {F.TEXT, F.ENUM}
 _UNIQUE_FAMILIES = _NUMBERS | _TEMPORAL | {F.TEXT, F.UUID}
-_PRECISION = {"s": dt.timedelta(seconds=1), "ms": dt.timedelta(milliseconds=1), "us": dt.timedelta(0)}
 
 
 @dataclass(frozen=True)
@@ -164,30 +161,46 @@ class _Eligible:
 
 
 def generate_expectations(
-    source: Connector, target: Connector, *, plan: TablePlan, value_set_max: int, zones_known: bool = True
+    source: Connector,
+    target: Connector,
+    *,
+    plan: TablePlan,
+    value_set_max: int,
+    zones_known: bool = True,
+    source_schema: TableSchema | None = None,
 ) -> GeneratedSuite:
     """The expectations the source's data satisfies, each checked on the source before it is kept.
 
     ``zones_known``: whether the plan carries the zones naive timestamps were written in; without
-    them, naive timestamps get no range (a shifted zone would move every value)."""
+    them, naive timestamps get no range (a shifted zone would move every value). ``source_schema``:
+    its one-column unique keys hold uniqueness without counting duplicates."""
     keys = {p.name for p in plan.keys}
     eligible = [
         _Eligible(source, target, p, key=p.name in keys, zones_known=zones_known) for p in plan.all_plans
     ]
     if not eligible:
         return GeneratedSuite(())
+    held = held_unique(source_schema)
     profiled, error = guarded(
         Unit(CHECK, "expectation profile of the source", plan.target_table),
-        partial(_candidates, source, plan.table, eligible, value_set_max),
+        partial(profile_candidates, source, plan.table, eligible, value_set_max, held),
         connectors=[source],
     )
     if profiled is None:
         return GeneratedSuite((), (error,) if error else ())
-    candidates = profiled
-    counts = count_unexpected(source, table=plan.table, expectations=candidates, side="source")
+    unproven = [c.expectation for c in profiled if not c.proven]
+    counts = dict(
+        zip(
+            map(id, unproven),
+            count_unexpected(source, table=plan.table, expectations=unproven, side="source"),
+            strict=True,
+        )
+    )
     kept: list[GeneratedExpectation] = []
     errors: list[Finding] = []
-    for expectation, counted in zip(candidates, counts, strict=True):
+    for candidate in profiled:
+        expectation = candidate.expectation
+        counted = 0 if candidate.proven else counts[id(expectation)]
         if isinstance(counted, Exception):
             unit = Unit(CHECK, f"expectation {expectation.label} on the source", plan.target_table)
             errors.append(
@@ -204,108 +217,3 @@ def _with_column(unit: Unit, expectation: GeneratedExpectation) -> Unit:
 
 def _secrets(*connectors: Connector) -> list[str | None]:
     return [connector.url.password for connector in connectors]
-
-
-def _candidates(
-    source: Connector, table: str, eligible: list[_Eligible], value_set_max: int
-) -> list[GeneratedExpectation]:
-    """Candidate expectations from one aggregate scan of the source (and one grouped query for sets)."""
-    parts = ["COUNT(*)"]
-    for item in eligible:
-        plan = item.plan
-        quoted = source.quote(plan.source.name)
-        gone = absent(source, plan, "source")
-        value = distinct_value(source, plan, "source")
-        parts.append(f"COUNT({quoted})")
-        parts.append(f"COUNT(DISTINCT {value})" if (item.unique or item.in_set) and value else "NULL")
-        if engine_dialect(source) == "postgresql" and plan.source.family in _TEMPORAL:
-            gone = f"({gone} OR NOT isfinite({quoted}))"  # ±infinity: no driver reads it as a bound
-        ranged = f"CASE WHEN {gone} THEN NULL ELSE {quoted} END"
-        parts += [f"MIN({ranged})", f"MAX({ranged})"] if item.range else ["NULL", "NULL"]
-        length = length_value(source, plan, "source")
-        measured = f"CASE WHEN {gone} THEN NULL ELSE {length} END"
-        parts += [f"MIN({measured})", f"MAX({measured})"] if item.length and length else ["NULL", "NULL"]
-    row = source.execute(f"SELECT {', '.join(parts)} FROM {source.qualified(table)}")[0]
-    rows = int(row[0])
-    if rows == 0:
-        return []
-    found: list[GeneratedExpectation] = []
-    sets: list[_Eligible] = []
-    for index, item in enumerate(eligible):
-        count, distinct, low, high, short, long = row[1 + 6 * index : 7 + 6 * index]
-        count = int(count)
-        if count == rows and item.not_null:
-            found.append(GeneratedExpectation("not_null", item.plan))
-        if item.unique and distinct is not None and int(distinct) == count > 1:
-            found.append(GeneratedExpectation("unique", item.plan))
-        if (
-            item.in_set
-            and distinct is not None
-            and 0 < int(distinct) <= value_set_max
-            and int(distinct) * 2 <= count
-        ):
-            sets.append(item)
-        bounds = _range(item.plan, low, high)
-        if item.range and bounds is not None:
-            found.append(GeneratedExpectation("between", item.plan, low=bounds[0], high=bounds[1]))
-        if item.length and short is not None and long is not None:
-            found.append(GeneratedExpectation("length_between", item.plan, low=int(short), high=int(long)))
-    return found + _value_sets(source, table, sets)
-
-
-def _value_sets(source: Connector, table: str, items: list[_Eligible]) -> list[GeneratedExpectation]:
-    if not items:
-        return []
-    selects = []
-    for index, item in enumerate(items):
-        text = canonical_text(source, item.plan, "source")
-        value = comparable(source, text or "NULL")
-        selects.append(
-            f"SELECT {index}, {value} FROM {source.qualified(table)} "
-            f"WHERE NOT ({absent(source, item.plan, 'source')}) GROUP BY {value}"
-        )
-    values: dict[int, set[str]] = {index: set() for index in range(len(items))}
-    for index, value in source.execute(" UNION ALL ".join(selects)):
-        if value is not None:
-            values[int(index)].add(
-                bytes(value).decode() if isinstance(value, bytes | bytearray) else str(value)
-            )
-    return [
-        GeneratedExpectation("in_set", item.plan, values=tuple(sorted(values[index], key=_set_order(item))))
-        for index, item in enumerate(items)
-        if values[index]
-    ]
-
-
-def _set_order(item: _Eligible) -> Any:
-    return (lambda text: (0, int(text), "")) if item.plan.family is F.INTEGER else (lambda text: (1, 0, text))
-
-
-def _range(plan: ColumnPlan, low: Any, high: Any) -> tuple[Any, Any] | None:
-    """The source's extremes as typed bounds, widened by the declared tolerances; None if unusable."""
-    low, high = _typed(low), _typed(high)
-    if low is None or high is None or type(low) is not type(high):
-        return None
-    rule = plan.rule
-    if isinstance(low, decimal.Decimal | int):
-        widen = decimal.Decimal(str(rule.abs_tolerance or 0))
-        relative = decimal.Decimal(str(rule.rel_tolerance or 0))
-        if widen or relative:
-            low = low - widen - abs(decimal.Decimal(low)) * relative
-            high = high + widen + abs(decimal.Decimal(high)) * relative
-        return low, high
-    if isinstance(low, dt.datetime):
-        widen_time = rule.timestamp_tolerance_delta or dt.timedelta(0)
-        truncated = _PRECISION[rule.timestamp_precision] if rule.timestamp_precision else dt.timedelta(0)
-        return low - widen_time - truncated, high + widen_time
-    return low, high  # dates
-
-
-def _typed(value: Any) -> Any:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float):
-        return decimal.Decimal(repr(value))  # the decimal a float prints as, compared exactly
-    if isinstance(value, int | decimal.Decimal | dt.date):
-        return value
-    return None  # a zero date read as text, a value no bound can hold
