@@ -28,7 +28,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -38,13 +37,10 @@ from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.integrity.rowhash import digest_sum, row_digests
-from pm_pipeline.core.integrity.sqlchecksum import CANONICALIZATION_SQL, row_text_sql, sql_checksum
 
 ALGORITHM = "sha256-rowsum-mod2^256"
 CANONICALIZATION = "pm-row-json-1"
-CANONICALIZATIONS = (CANONICALIZATION, CANONICALIZATION_SQL)
-# 2: each side records its canonicalization (1: one for the whole manifest, pm-row-json-1)
-MANIFEST_VERSION = "2"
+MANIFEST_VERSION = "1"
 _MOD = 2**256
 
 Side = Literal["source", "target"]
@@ -63,7 +59,6 @@ class TableChecksum:
     zone: str  # the zone naive timestamps were read in
     rows: int
     checksum: str
-    canonicalization: str = CANONICALIZATION
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -99,19 +94,11 @@ def table_checksum(
     excluded: Sequence[str] = (),
     side: Side,
     batch_rows: int = 50_000,
-    canonicalization: str = CANONICALIZATION,
 ) -> TableChecksum:
-    """Checksum ``table``'s canonical rows: in ``pm-row-json-1``, streamed once (bounded memory: one
-    batch at a time); in ``pm-row-sql-1``, by the database (BadInputError where it cannot)."""
+    """Stream ``table`` once (bounded memory: one batch at a time) and checksum its canonical rows."""
     columns = [plan.source if side == "source" else plan.target for plan in plans]
     total = rows = 0
-    if canonicalization == CANONICALIZATION_SQL and columns:
-        computed = sql_checksum(connector, table, plans, side)
-        if computed is None:
-            raise BadInputError(f"{connector.engine} cannot checksum {table} in {CANONICALIZATION_SQL}")
-        rows, checksum = computed
-        total = int(checksum, 16)
-    elif columns:
+    if columns:
         schema = TableSchema(name=table, columns=tuple(columns))
         for batch in connector.stream_table(table, schema=schema, batch_rows=batch_rows):
             canonical = [
@@ -132,45 +119,7 @@ def table_checksum(
         zone=(plans[0].source_zone if side == "source" else plans[0].target_zone) if plans else "UTC",
         rows=rows,
         checksum=f"{total:064x}",
-        canonicalization=canonicalization,
     )
-
-
-def pair_checksums(
-    source: Connector,
-    target: Connector,
-    *,
-    tables: tuple[str, str],
-    plans: Sequence[ColumnPlan],
-    excluded: tuple[Sequence[str], Sequence[str]] = ((), ()),
-) -> tuple[TableChecksum, TableChecksum]:
-    """Both sides' checksums of one mapped table, in one canonicalization: ``pm-row-sql-1`` computed
-    by both databases at once where both can write every column's canonical text (nothing is read
-    into Python), else ``pm-row-json-1`` over one streamed read of each side."""
-    in_database = all(
-        row_text_sql(connector, plans, side) is not None
-        for connector, side in ((source, "source"), (target, "target"))
-    )
-    canonicalization = CANONICALIZATION_SQL if in_database else CANONICALIZATION
-
-    def side_checksum(connector: Connector, side: Side) -> TableChecksum:
-        index = 0 if side == "source" else 1
-        return table_checksum(
-            connector,
-            table=tables[index],
-            plans=plans,
-            excluded=excluded[index],
-            side=side,
-            canonicalization=canonicalization,
-        )
-
-    if not in_database or source is target:
-        return side_checksum(source, "source"), side_checksum(target, "target")
-    # Each connector stays on its own thread; the databases hash while Python waits.
-    with ThreadPoolExecutor(max_workers=2) as pool:
-        from_source = pool.submit(side_checksum, source, "source")
-        from_target = pool.submit(side_checksum, target, "target")
-        return from_source.result(), from_target.result()
 
 
 def manifest_document(
@@ -180,6 +129,7 @@ def manifest_document(
     return {
         "manifest_version": MANIFEST_VERSION,
         "algorithm": ALGORITHM,
+        "canonicalization": CANONICALIZATION,
         "created_at": (created_at or dt.datetime.now(dt.UTC)).isoformat(),
         "tables": [
             {"table": e.table, "source": e.source.to_json(), "target": e.target.to_json()} for e in entries
@@ -209,24 +159,11 @@ def read_manifest(path: str) -> dict[str, Any]:
         raise BadInputError(f"checksum manifest {path} cannot be read: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("tables"), list):
         raise BadInputError(f"checksum manifest {path}: not a pm-pipeline checksum manifest")
-    if document.get("algorithm") != ALGORITHM:
-        raise BadInputError(
-            f"checksum manifest {path}: algorithm {document.get('algorithm')!r} is not supported "
-            f"(expected {ALGORITHM!r})"
-        )
-    # Version 1 names one canonicalization for the whole manifest; version 2 one per side.
-    shared = document.get("canonicalization")
-    for entry in document["tables"]:
-        for side in ("source", "target"):
-            recorded = entry.get(side) if isinstance(entry, dict) else None
-            if not isinstance(recorded, dict):
-                raise BadInputError(f"checksum manifest {path}: a table without its {side}")
-            recorded.setdefault("canonicalization", shared)
-            if recorded["canonicalization"] not in CANONICALIZATIONS:
-                raise BadInputError(
-                    f"checksum manifest {path}: canonicalization {recorded['canonicalization']!r} is not "
-                    f"supported (expected one of {', '.join(CANONICALIZATIONS)})"
-                )
+    for key, wanted in (("algorithm", ALGORITHM), ("canonicalization", CANONICALIZATION)):
+        if document.get(key) != wanted:
+            raise BadInputError(
+                f"checksum manifest {path}: {key} {document.get(key)!r} is not supported (expected {wanted!r})"
+            )
     return document
 
 
@@ -240,10 +177,5 @@ def recompute(connector: Connector, recorded: dict[str, Any]) -> TableChecksum:
         for name, family in zip(recorded["columns"], recorded["families"], strict=True)
     ]
     return table_checksum(
-        connector,
-        table=recorded["table"],
-        plans=plans,
-        excluded=recorded.get("excluded", ()),
-        side=side,
-        canonicalization=recorded.get("canonicalization", CANONICALIZATION),
+        connector, table=recorded["table"], plans=plans, excluded=recorded.get("excluded", ()), side=side
     )
