@@ -17,7 +17,7 @@ from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Finding, Severity
 from pm_pipeline.core.integrity import referential, rules, sequences, temporal
-from pm_pipeline.core.integrity.checksum import ManifestEntry, checksummed, table_checksum
+from pm_pipeline.core.integrity.checksum import ManifestEntry, checksummed, pair_checksums
 from pm_pipeline.core.integrity.settings import AggregateRule, IntegritySettings
 from pm_pipeline.core.names import RunNames, names_from_tables
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
@@ -224,15 +224,14 @@ def check_table_integrity(
 
 def _checksum_entry(source: Connector, target: Connector, *, table: str, plan: TablePlan) -> ManifestEntry:
     kept, left = checksummed(plan.all_plans)
-    return ManifestEntry(
-        table=table,
-        source=table_checksum(
-            source, table=plan.table, plans=kept, excluded=[p.name for p in left], side="source"
-        ),
-        target=table_checksum(
-            target, table=table, plans=kept, excluded=[p.target_name for p in left], side="target"
-        ),
+    source_sum, target_sum = pair_checksums(
+        source,
+        target,
+        tables=(plan.table, table),
+        plans=kept,
+        excluded=([p.name for p in left], [p.target_name for p in left]),
     )
+    return ManifestEntry(table=table, source=source_sum, target=target_sum)
 
 
 def _checksum_finding(table: str, entry: ManifestEntry) -> Finding:

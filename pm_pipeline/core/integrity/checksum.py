@@ -28,6 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
@@ -38,6 +39,8 @@ from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.integrity.rowhash import digest_sum, row_digests
 
+# Engines whose connectors may be used from another thread (one at a time): not sqlite3's.
+_THREAD_SAFE = frozenset({"postgresql", "mysql"})
 ALGORITHM = "sha256-rowsum-mod2^256"
 CANONICALIZATION = "pm-row-json-1"
 MANIFEST_VERSION = "1"
@@ -120,6 +123,31 @@ def table_checksum(
         rows=rows,
         checksum=f"{total:064x}",
     )
+
+
+def pair_checksums(
+    source: Connector,
+    target: Connector,
+    *,
+    tables: tuple[str, str],
+    plans: Sequence[ColumnPlan],
+    excluded: tuple[Sequence[str], Sequence[str]] = ((), ()),
+) -> tuple[TableChecksum, TableChecksum]:
+    """Both sides' checksums of one mapped table, each side streamed once. Server databases are
+    read at the same time: one side's database reads and Arrow decodes while the other's rows hash."""
+
+    def checksum(index: int) -> TableChecksum:
+        side: Side = "source" if index == 0 else "target"
+        connector = source if index == 0 else target
+        return table_checksum(
+            connector, table=tables[index], plans=plans, excluded=excluded[index], side=side
+        )
+
+    if source is target or not {source.engine, target.engine} <= _THREAD_SAFE:
+        return checksum(0), checksum(1)
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        from_source, from_target = pool.submit(checksum, 0), pool.submit(checksum, 1)
+        return from_source.result(), from_target.result()
 
 
 def manifest_document(
