@@ -36,6 +36,12 @@ Side = Literal["source", "target"]
 # A zero date kept as itself (the strict form, or under zero_date: strict): never equal to any real
 # instant, shown as written.
 ZERO_INSTANT = -(2**63)
+# MariaDB/MySQL datetimes with a zero month or day ('2024-00-00 10:00:00', legal under a permissive
+# sql_mode) name no instant. Each is kept as its own value between -infinity (ZERO_INSTANT + 1) and
+# every real instant: equal only to the same legacy value, so a target that lost or invented it
+# shows as a difference instead of stopping the run.
+PARTLY_ZERO_BASE = ZERO_INSTANT + 2
+_PARTLY_ZERO = r"^\d{4}-(00-\d\d|\d\d-00)[ T]\d\d:\d\d:\d\d"
 _ZERO_DATE_PREFIX = "0000-00-00"
 # PostgreSQL's and DuckDB's ±infinity, as both connectors hand them over: ±(2^31 - 1) days, and
 # ±(2^63 - 1) in a timestamp's own unit. Canonical instants keep the latter in microseconds
@@ -462,9 +468,10 @@ def _finite_instant(array: pa.Array, *, zone: str, map_zero: bool) -> pa.Array:
                 return _instant_micros(text.cast(pa.timestamp("us")), zone)
             except pa.ArrowInvalid:
                 pass
-        text = pc.utf8_trim_whitespace(text)
+        text = trimmed = pc.utf8_trim_whitespace(text)
         zero = pc.starts_with(text, _ZERO_DATE_PREFIX)
-        text = pc.if_else(zero, pa.scalar(None, pa.string()), text)
+        partly = pc.and_(pc.match_substring_regex(text, _PARTLY_ZERO), pc.invert(zero))
+        text = pc.if_else(pc.or_(zero, partly), pa.scalar(None, pa.string()), text)
         # An offset follows a time of day: the '-15' ending a plain date ('2024-01-15') is no zone.
         has_zone = pc.match_substring_regex(text, r"\d:\d\d(\.\d*)?\s*(Z|[+-]\d\d(:?\d\d)?)$")
         if pc.any(has_zone).as_py():
@@ -477,6 +484,10 @@ def _finite_instant(array: pa.Array, *, zone: str, map_zero: bool) -> pa.Array:
         if pc.any(zero).as_py():
             fill = pa.scalar(None, pa.int64()) if map_zero else pa.scalar(ZERO_INSTANT, pa.int64())
             micros = pc.if_else(zero, fill, micros)
+        if pc.any(partly).as_py():
+            digits = pc.replace_substring_regex(pc.utf8_slice_codeunits(trimmed, 0, 19), r"\D", "")
+            legacy = pc.add(pc.cast(digits, pa.int64(), safe=False), PARTLY_ZERO_BASE)
+            micros = pc.if_else(pc.fill_null(partly, False), legacy, micros)
         return micros
     if pa.types.is_date(array.type):
         array = array.cast(pa.timestamp("us"))
@@ -519,8 +530,13 @@ def _packed_instant(array: pa.Array, *, zone: str, map_zero: bool) -> pa.Array:
     good = (day >= 1) & (day <= _MONTH_DAYS[month] + (leap & (month == 2)))
     good &= (hour < 24) & (minute < 60) & (second < 60) & ~too_large
     bad = valid & ~zero & ~good
+    partly = bad & ((month == 0) | (day == 0))
+    bad &= ~partly
     if bad.any():
         raise ValueError(f"no such date and time: {int(array[int(np.argmax(bad))].as_py())}")
+    if partly.any():  # looked up as the first of January, then replaced
+        month = np.where(partly, 1, month)
+        day = np.where(partly, 1, day)
     days = _YEAR_START[year] + _MONTH_START[month] + (leap & (month > 2)) + (day - 1)
     micros = (days.astype(np.int64) * 86_400 + (hour * 3_600 + minute * 60 + second)) * 1_000_000
     wall = pa.array(micros, pa.timestamp("us"), mask=~valid | zero)
@@ -528,6 +544,9 @@ def _packed_instant(array: pa.Array, *, zone: str, map_zero: bool) -> pa.Array:
     if zero.any():
         fill = pa.scalar(None, pa.int64()) if map_zero else pa.scalar(ZERO_INSTANT, pa.int64())
         out = pc.if_else(pa.array(zero), fill, out)
+    if partly.any():
+        legacy = pa.array(packed.astype(np.int64) + PARTLY_ZERO_BASE, pa.int64())
+        out = pc.if_else(pa.array(partly), legacy, out)
     return out
 
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 from pm_pipeline.core.canonical.arrays import explain_lists
 from pm_pipeline.core.canonical.compare import CellResult, compare_cells
 from pm_pipeline.core.canonical.plan import ColumnPlan
-from pm_pipeline.core.canonical.values import ZERO_INSTANT, canonicalize
+from pm_pipeline.core.canonical.values import PARTLY_ZERO_BASE, ZERO_INSTANT, canonicalize
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.findings import Category, ColumnStats, Finding, JsonValue, Severity, json_value
@@ -49,6 +49,9 @@ def canonical_display(plan: ColumnPlan, value: Any) -> JsonValue:
     if plan.family in (F.TIMESTAMP, F.TIMESTAMPTZ) and isinstance(value, int):
         if value == ZERO_INSTANT:
             return "0000-00-00 00:00:00 (zero date)"
+        if 0 <= value - PARTLY_ZERO_BASE < 10**14:
+            packed = f"{value - PARTLY_ZERO_BASE:014d}"
+            return f"{packed[:4]}-{packed[4:6]}-{packed[6:8]} {packed[8:10]}:{packed[10:12]}:{packed[12:]} (no such date)"
         try:
             return (_EPOCH + dt.timedelta(microseconds=value)).isoformat().replace("+00:00", "Z")
         except OverflowError:  # past year 9999, or PostgreSQL's ±infinity as the reader hands it over
@@ -222,7 +225,8 @@ def _explain(column: ColumnPlan, source: Any, target: Any) -> str:
     instants = (
         column.family in (F.TIMESTAMP, F.TIMESTAMPTZ) and isinstance(source, int) and isinstance(target, int)
     )
-    if instants and ZERO_INSTANT not in (source, target):
+    # zero dates, -infinity and dates with a zero month or day lie below every real instant
+    if instants and min(source, target) >= PARTLY_ZERO_BASE + 10**14:
         shift = (target - source) / 3_600_000_000
         if shift and shift == int(shift):
             return f"shifted by {int(shift):+d} h (a time-zone error?)"
