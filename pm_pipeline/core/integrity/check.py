@@ -16,7 +16,7 @@ from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Finding, Severity
-from pm_pipeline.core.integrity import referential, rules, sequences, temporal
+from pm_pipeline.core.integrity import referential, rules, temporal
 from pm_pipeline.core.integrity.checksum import ManifestEntry, checksummed, pair_checksums
 from pm_pipeline.core.integrity.settings import AggregateRule, IntegritySettings
 from pm_pipeline.core.names import RunNames, names_from_tables
@@ -32,7 +32,7 @@ class IntegrityResult:
     """What the integrity checks found for one mapped table.
 
     ``violations`` counts every violating row (or object) per check, even beyond the sampled
-    findings; ``checked`` says how many relations, rules, columns or sequences each check looked at.
+    findings; ``checked`` says how many relations, rules or columns each check looked at.
     """
 
     table: str
@@ -108,8 +108,8 @@ def check_table_integrity(
         names=names if names is not None else names_from_tables(table_names or {}),
         target=target,
     )
-    lost = referential.missing_foreign_keys(table=table, relations=relations)
-    record(str(Category.FOREIGN_KEY_MISSING), len(lost), lost)
+    # A foreign key the target lost is a schema finding (schema/constraints.py): one defect, one
+    # finding. Its rows are still counted here, as orphans under the source's relation.
     for relation in relations:
         counted(
             str(Category.ORPHAN_ROW),
@@ -192,22 +192,8 @@ def check_table_integrity(
                 if shifted is not None:
                     record(str(Category.SYSTEMATIC_SHIFT), len(shifted), shifted)
 
-    if settings.sequences:
-        sequenced = attempt(
-            "sequences",
-            partial(
-                sequences.sequence_findings,
-                target,
-                mapping=mapping,
-                source_schema=source_schema,
-                target_schema=target_schema,
-            ),
-        )
-        if sequenced is not None:
-            count, found = sequenced
-            violations[str(Category.SEQUENCE_BEHIND)] = len(found)
-            checked[str(Category.SEQUENCE_BEHIND)] = count
-            findings.extend(found)
+    # Sequences are judged once, by the schema comparison (schema/sequences.py), which runs with or
+    # without integrity: a counter behind max(key) is one defect, reported once.
 
     entry = None
     if settings.checksums:

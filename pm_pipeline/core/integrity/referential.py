@@ -147,24 +147,6 @@ def collect_relations(
     return list(found.values())
 
 
-def missing_foreign_keys(*, table: str, relations: Iterable[Relation]) -> list[Finding]:
-    """Foreign keys the source declares that the target lost (one that cannot be spelled in the
-    target is reported by :func:`orphans` as not checked)."""
-    return [
-        Finding(
-            table=table,
-            category=Category.FOREIGN_KEY_MISSING,
-            severity=Severity.ERROR,
-            column=", ".join(rel.columns),
-            rule=rel.label,
-            message=f"foreign key {rel.label} is declared in the source but not in the target",
-            check=CHECK,
-        )
-        for rel in relations
-        if "source" in rel.declared_in and "target" not in rel.declared_in and rel.unchecked is None
-    ]
-
-
 def orphans(
     target: Connector,
     *,

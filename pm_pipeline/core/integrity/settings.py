@@ -141,6 +141,7 @@ class IntegritySettings(_Model):
     expectations: dict[str, list[Expectation]] = Field(default_factory=dict)
     gx: GxSettings = Field(default_factory=GxSettings)
     checksums: bool = True
+    # Accepted for older specs: sequences are judged once, by the schema comparison, integrity on or off.
     sequences: bool = True
 
     @field_validator("future_skew")
