@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from pm_pipeline.core.connectors.base import Connector, mask_url
 from pm_pipeline.core.errors import BadInputError, PmError, SystemFailure
-from pm_pipeline.core.findings import Category, Finding, Severity, TableReconciliation
+from pm_pipeline.core.findings import Category, Finding, Severity, TableReconciliation, not_compared
 
 _T = TypeVar("_T")
 _PROBE = "SELECT 1"
@@ -99,24 +99,4 @@ def guarded(
 def unreconciled(*, table: str, target_table: str, error: Finding) -> TableReconciliation:
     """A table whose reconciliation stopped on a database error: no rows compared, only the
     check_error finding (its verdict is incomplete, never a pass)."""
-    return TableReconciliation(
-        table=table,
-        target_table=target_table,
-        key_columns=(),
-        keyless=False,
-        source_rows=0,
-        target_rows=0,
-        matched_rows=0,
-        missing_rows=0,
-        extra_rows=0,
-        duplicate_keys_source=0,
-        duplicate_keys_target=0,
-        changed_rows=0,
-        rows_equal_under_rule=0,
-        compared_columns=0,
-        columns=(),
-        findings=(error,),
-        strategy="not run",
-        seconds=0.0,
-        strategy_note=error.message,
-    )
+    return not_compared(table=table, target_table=target_table, finding=error, strategy="not run")

@@ -204,3 +204,46 @@ def overall_match_score(tables: Iterable[TableReconciliation]) -> float:
         cells += rows * width
         bad += sum(col.mismatched for col in table.columns) + (table.missing_rows + table.extra_rows) * width
     return 1.0 if cells == 0 else max(0.0, (cells - bad) / cells)
+
+
+@dataclass(frozen=True)
+class NotCompared(TableReconciliation):
+    """A table none of whose rows were compared (its reconciliation stopped, or its buckets cannot
+    be combined): it scores 0, and its one finding says why."""
+
+    @property
+    def match_score(self) -> float:
+        return 0.0
+
+
+def not_compared(
+    *,
+    table: str,
+    target_table: str,
+    finding: Finding,
+    strategy: str,
+    key_columns: tuple[str, ...] = (),
+    note: str | None = None,
+) -> NotCompared:
+    """The result of a table that could not be compared, carrying ``finding`` (the reason)."""
+    return NotCompared(
+        table=table,
+        target_table=target_table,
+        key_columns=key_columns,
+        keyless=False,
+        source_rows=0,
+        target_rows=0,
+        matched_rows=0,
+        missing_rows=0,
+        extra_rows=0,
+        duplicate_keys_source=0,
+        duplicate_keys_target=0,
+        changed_rows=0,
+        rows_equal_under_rule=0,
+        compared_columns=0,
+        columns=(),
+        findings=(finding,),
+        strategy=strategy,
+        seconds=0.0,
+        strategy_note=finding.message if note is None else note,
+    )

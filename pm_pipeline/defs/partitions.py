@@ -33,7 +33,7 @@ from dagster import AssetExecutionContext
 
 from pm_pipeline.core.config import MigrationSpec, TableMapping
 from pm_pipeline.core.connectors import connect
-from pm_pipeline.core.findings import Category, Finding, Severity, TableReconciliation
+from pm_pipeline.core.findings import Category, Finding, Severity, TableReconciliation, not_compared
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.combine import combine_partitions, settings_digest, slice_thresholds
 from pm_pipeline.core.report import redactor_for
@@ -258,17 +258,7 @@ def combine_buckets(
     return dataclasses.replace(result, strategy_note=note)
 
 
-@dataclass(frozen=True)
-class NotReconciled(TableReconciliation):
-    """A partitioned table whose buckets cannot be combined: no rows compared, nothing matched, and
-    an error finding with the reason."""
-
-    @property
-    def match_score(self) -> float:
-        return 0.0
-
-
-def not_reconciled(mapping: TableMapping, reason: str) -> NotReconciled:
+def not_reconciled(mapping: TableMapping, reason: str) -> TableReconciliation:
     finding = Finding(
         table=mapping.source,
         category=Category.TABLE_MISSING,
@@ -276,26 +266,13 @@ def not_reconciled(mapping: TableMapping, reason: str) -> NotReconciled:
         message=f"{mapping.source} has not been reconciled: {reason}",
         check="reconciliation",
     )
-    return NotReconciled(
+    return not_compared(
         table=mapping.source,
         target_table=mapping.target_name,
-        key_columns=tuple(mapping.key or ()),
-        keyless=False,
-        source_rows=0,
-        target_rows=0,
-        matched_rows=0,
-        missing_rows=0,
-        extra_rows=0,
-        duplicate_keys_source=0,
-        duplicate_keys_target=0,
-        changed_rows=0,
-        rows_equal_under_rule=0,
-        compared_columns=0,
-        columns=(),
-        findings=(finding,),
+        finding=finding,
         strategy="not reconciled",
-        seconds=0.0,
-        strategy_note=reason,
+        key_columns=tuple(mapping.key or ()),
+        note=reason,
     )
 
 
