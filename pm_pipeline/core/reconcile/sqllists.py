@@ -81,7 +81,8 @@ def _pg_body(plan: ColumnPlan, array: str, element: str) -> str:
             "(SELECT '[' || coalesce(string_agg(coalesce(to_json(" + element + ")::text, 'null'), ',' "
             f"ORDER BY pm_u.pm_i), '') || ']' FROM unnest({array}) WITH ORDINALITY pm_u(pm_e, pm_i))"
         )
-    distinct = f"SELECT DISTINCT {element} AS pm_c FROM unnest({array}) pm_u(pm_e)"
+    # Byte-wise DISTINCT: under a nondeterministic (case-insensitive) collation 'a' and 'A' would merge.
+    distinct = f'SELECT DISTINCT ({element}) COLLATE "C" AS pm_c FROM unnest({array}) pm_u(pm_e)'
     return (
         "(SELECT '[' || coalesce(string_agg(coalesce(to_json(pm_d.pm_c)::text, 'null'), ',' "
         f"ORDER BY pm_d.pm_c COLLATE \"C\" NULLS LAST), '') || ']' FROM ({distinct}) pm_d)"
