@@ -9,9 +9,11 @@ an INFO finding so the user sees the mapping the run used.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
+from pm_pipeline.core.check_errors import Unit, guarded
 from pm_pipeline.core.config.spec import MigrationSpec, TableMapping
 from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
@@ -33,6 +35,8 @@ class TableSelection:
     mappings: tuple[TableMapping, ...]
     findings: tuple[Finding, ...] = ()
     names: RunNames = field(default_factory=RunNames)
+    # source table -> (source schema, target schema), read once for the whole run
+    schemas: Mapping[str, tuple[TableSchema, TableSchema]] = field(default_factory=dict)
 
 
 def _matched_info(table: str, source: str, target: str, *, column: str | None) -> Finding:
@@ -143,8 +147,16 @@ def select_tables(spec: MigrationSpec, *, source: Connector, target: Connector) 
     kept: list[TableMapping] = []
     schemas: dict[str, tuple[TableSchema, TableSchema]] = {}
     for mapping in mappings:
-        source_schema = source.introspect(mapping.source)
-        target_schema = target.introspect(mapping.target_name)
+        # One table whose catalog cannot be read is a check_error of its own; the others still run.
+        read, error = guarded(
+            Unit("schema", "introspection", mapping.source),
+            partial(_introspect, source, target, mapping),
+            connectors=(source, target),
+        )
+        if read is None:
+            findings.extend([error] if error else [])
+            continue
+        source_schema, target_schema = read
         mapping, matched = _discover_columns(mapping, source_schema, target_schema)
         findings.extend(matched)
         lost = _unpaired_key(mapping, source_schema, target_schema, engines=(source.engine, target.engine))
@@ -153,7 +165,15 @@ def select_tables(spec: MigrationSpec, *, source: Connector, target: Connector) 
             continue
         kept.append(mapping)
         schemas[mapping.source] = (source_schema, target_schema)
-    return TableSelection(mappings=tuple(kept), findings=tuple(findings), names=run_names(kept, schemas))
+    return TableSelection(
+        mappings=tuple(kept), findings=tuple(findings), names=run_names(kept, schemas), schemas=schemas
+    )
+
+
+def _introspect(
+    source: Connector, target: Connector, mapping: TableMapping
+) -> tuple[TableSchema, TableSchema]:
+    return source.introspect(mapping.source), target.introspect(mapping.target_name)
 
 
 def _discover_tables(

@@ -322,16 +322,8 @@ def run_check(
         tables: list[TableReconciliation] = []
         manifest: list[ManifestEntry] = []
         for mapping in selection.mappings:
-            schemas, error = guarded(
-                Unit("schema", "introspection", mapping.source),
-                partial(_introspect, source, target, mapping),
-                connectors=(source, target),
-            )
-            if schemas is None:
-                # Without both schemas no check of this table can run; the other tables still do.
-                findings.extend([error] if error else [])
-                continue
-            source_schema, target_schema = schemas
+            # Read once, while the tables were selected (a table whose catalog failed is not here).
+            source_schema, target_schema = selection.schemas[mapping.source]
             schema = check_table_schema(
                 source=source,
                 target=target,
@@ -406,12 +398,6 @@ def run_check(
                 mappings=selection.mappings,
             ),
         )
-
-
-def _introspect(
-    source: Connector, target: Connector, mapping: TableMapping
-) -> tuple[TableSchema, TableSchema]:
-    return source.introspect(mapping.source), target.introspect(mapping.target_name)
 
 
 def check_report(
