@@ -4,29 +4,13 @@ far-future instants, NUL in text) and a broken audit log: exit codes, no traceba
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 import yaml
 
-from pm_pipeline.cli import main
 from pm_pipeline_tests.conftest import MyDatabase, PgDatabase
-from pm_pipeline_tests.test_bad_input import assert_clean
-
-
-def _run(capsys: pytest.CaptureFixture[str], *args: str | Path) -> tuple[int, str, str]:
-    code = main([str(a) for a in args])
-    out, err = capsys.readouterr()
-    return code, out, err
-
-
-def _sqlite(path: Path, *statements: str) -> str:
-    connection = sqlite3.connect(path)
-    connection.executescript(";\n".join(statements))
-    connection.commit()
-    connection.close()
-    return f"sqlite:///{path}"
+from pm_pipeline_tests.test_bad_input import _run, _sqlite, assert_clean
 
 
 def _check(
