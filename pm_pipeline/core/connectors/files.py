@@ -94,6 +94,16 @@ def _add(tables: dict[str, list[Path]], name: str, files: list[Path], path: str)
     tables[name] = files
 
 
+def _not_data(name: str, paths: list[Path], url: ConnectionUrl, exc: Exception) -> str:
+    """The message for a data file DuckDB cannot read as its kind: it names the file."""
+    reason = str(exc).splitlines()[0] if str(exc).strip() else type(exc).__name__
+    reason = re.sub(r"^Invalid Input Error: ", "", reason)
+    named = [p for p in paths if str(p) in str(exc) or p.name in str(exc)]
+    kind = "CSV" if paths[0].suffix.lower() == ".csv" else "Parquet"
+    files = ", ".join(str(p) for p in (named or paths)[:3]) + ("" if len(named or paths) <= 3 else ", ...")
+    return f"{url.masked}: table {name!r}: {files} is not a readable {kind} file ({reason})"
+
+
 class FilesConnector(DuckDbConnector):
     engine = "files"
 
@@ -119,9 +129,13 @@ class FilesConnector(DuckDbConnector):
                 else:
                     relation = conn.read_parquet(sources, hive_partitioning=True, union_by_name=True)
                 relation.create_view(name, replace=False)
-            except duckdb.Error as exc:
+            except duckdb.IOException as exc:
                 self.close()
                 raise ConnectionFailure(f"cannot read table {name!r} from {url.masked}: {exc}") from exc
+            except duckdb.Error as exc:
+                # Not an I/O failure: the bytes are there and are not what the URL says they are.
+                self.close()
+                raise BadInputError(_not_data(name, paths, url, exc)) from None
 
     def server_version(self) -> str:
         kinds = sorted({p.suffix.lower() for paths in self.files.values() for p in paths})
