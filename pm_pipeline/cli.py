@@ -151,6 +151,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rollback_parser(commands)
 
+    from pm_pipeline.cli_perf import add_perf_parser
+
+    add_perf_parser(commands)
+
     demo = commands.add_parser("demo", help="build the embedded demo databases and run the whole pipeline")
     demo.add_argument("--dir", type=Path, default=None, help="where the demo databases and reports go")
     return parser
@@ -302,6 +306,12 @@ def _rollback(args: argparse.Namespace) -> int:
     return run_rollback(args)
 
 
+def _perf(args: argparse.Namespace) -> int:
+    from pm_pipeline.cli_perf import run_perf
+
+    return run_perf(args)
+
+
 def _demo(args: argparse.Namespace) -> int:
     from pm_pipeline.demo.run import run_demo
 
@@ -315,6 +325,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "verify-manifest": _verify_manifest,
     "audit": _audit,
     "rollback": _rollback,
+    "perf": _perf,
     "demo": _demo,
 }
 

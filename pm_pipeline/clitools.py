@@ -197,7 +197,8 @@ def run_cli_check(
         if any(f"table {name!r} named in the spec" in str(exc) for name in named):
             raise TableNotFoundError(str(exc).replace("named in the spec", "named in --tables")) from None
         raise
-    if not result.tables and result.verdict.state in (VerdictState.PASS, VerdictState.PASS_WITH_WARNINGS):
+    nothing_compared = not result.tables and result.performance is None
+    if nothing_compared and result.verdict.state in (VerdictState.PASS, VerdictState.PASS_WITH_WARNINGS):
         # Comparing nothing proves nothing: never a pass.
         where = f"between {result.source_url} and {result.target_url}"
         if not result.compared_mappings:

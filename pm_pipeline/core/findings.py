@@ -18,7 +18,7 @@ from typing import Any
 
 from pm_pipeline.core.config.spec import Classification
 
-FINDINGS_SCHEMA_VERSION = "2.0"
+FINDINGS_SCHEMA_VERSION = "2.1"  # 2.1: performance categories and their optional `query`
 
 
 class Category(StrEnum):
@@ -49,6 +49,11 @@ class Category(StrEnum):
     SYSTEMATIC_SHIFT = "systematic_shift"
     CHECKSUM_MISMATCH = "checksum_mismatch"
     EXPECTATION_FAILED = "expectation_failed"
+    # performance (a workload query timed and explained on both sides)
+    QUERY_REGRESSION = "query_regression"
+    PLAN_REGRESSION = "plan_regression"
+    RESULT_MISMATCH = "result_mismatch"
+    INDEX_ADVICE = "index_advice"
     # a check that could not run to the end (an SQL or driver error): the verdict is incomplete
     CHECK_ERROR = "check_error"
 
@@ -112,9 +117,12 @@ class Finding:
     # A consequence of other findings on the same table (and column), named by their category:
     # reported, folded under its cause, and never counted as another error.
     caused_by: str | None = None
+    query: str | None = None  # the performance workload entry; written to JSON only when set
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
+        if self.query is None:
+            del data["query"]
         data["category"] = str(self.category)
         data["severity"] = str(self.severity)
         data["classification"] = None if self.classification is None else str(self.classification)

@@ -30,6 +30,7 @@ from pm_pipeline.core.integrity import (
 )
 from pm_pipeline.core.integrity.checksum import manifest_document
 from pm_pipeline.core.names import RunNames, in_source_names, names_from_mappings
+from pm_pipeline.core.perf import PerfResult, run_workload
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.stash import Progress
 from pm_pipeline.core.report import ReportData, build_report_data, classifications_from_spec, redactor_for
@@ -270,6 +271,7 @@ class CheckResult:
     manifest: tuple[ManifestEntry, ...] = ()
     mappings: tuple[TableMapping, ...] = ()  # the tables compared (discovery included); spec.tables if empty
     linked: bool = False  # findings already linked (caused_by) and in source names, as run_check leaves them
+    performance: PerfResult | None = None  # the workload's figures, when the spec has one
 
     @property
     def all_findings(self) -> tuple[Finding, ...]:
@@ -374,6 +376,16 @@ def run_check(
                 findings.append(error)
             if progress is not None:
                 progress.finish_table(mapping.source)
+        performance = None
+        if spec.performance is not None:
+            # A phase of its own, after the tables: its timings are not disturbed by their reads.
+            performance = run_workload(
+                spec.performance,
+                source=source,
+                target=target,
+                target_names={m.source: m.target_name for m in selection.mappings},
+            )
+            findings.extend(performance.findings)
         result = CheckResult(
             spec=spec,
             started_at=started,
@@ -386,6 +398,7 @@ def run_check(
             findings=tuple(findings),
             manifest=tuple(manifest),
             mappings=tuple(selection.mappings),
+            performance=performance,
         )
         return dataclasses.replace(
             result,

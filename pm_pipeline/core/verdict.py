@@ -53,6 +53,7 @@ class Area(StrEnum):
     VALUES = "values"
     SCHEMA = "schema"
     INTEGRITY = "integrity"
+    PERFORMANCE = "performance"
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,8 @@ def area_of(finding: Finding) -> Area:
         return Area.VALUES
     if finding.check == "reconciliation":
         return Area.ROWS
+    if finding.check == "performance":
+        return Area.PERFORMANCE
     return Area.SCHEMA if finding.check == "schema" else Area.INTEGRITY
 
 

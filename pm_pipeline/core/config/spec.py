@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pm_pipeline.core.config.performance import PerformanceSettings
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
@@ -216,6 +218,9 @@ class MigrationSpec(_Model):
     integrity: dict[str, Any] = Field(default_factory=dict)
     rollback: dict[str, Any] = Field(default_factory=dict)
     monitoring: dict[str, Any] = Field(default_factory=dict)
+    performance: PerformanceSettings | None = Field(
+        default=None, description="a query workload timed and explained on both sides"
+    )
 
     @model_validator(mode="after")
     def _tables_unique(self) -> MigrationSpec:
@@ -224,7 +229,7 @@ class MigrationSpec(_Model):
             if mapping.source in seen:
                 raise ValueError(f"table {mapping.source!r} is mapped twice")
             seen.add(mapping.source)
-        if not self.tables and not self.discover:
+        if not self.tables and not self.discover and self.performance is None:
             raise ValueError("no tables: list them under 'tables' or set 'discover: true'")
         return self
 

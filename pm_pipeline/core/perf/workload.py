@@ -1,0 +1,268 @@
+"""Run a workload on both sides: plans, warm-up, interleaved timed runs, answers compared, server
+counters before and after; then judge each query (see :mod:`pm_pipeline.core.perf.judge`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import resource
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from pm_pipeline.core.check_errors import Unit, guarded
+from pm_pipeline.core.config.performance import PerformanceSettings, WorkloadQuery
+from pm_pipeline.core.connectors import Connector
+from pm_pipeline.core.connectors.base import query_table
+from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.errors import TableNotFoundError
+from pm_pipeline.core.findings import Finding
+from pm_pipeline.core.perf import engines
+from pm_pipeline.core.perf.advice import IndexAdvice, hypopg
+from pm_pipeline.core.perf.judge import Judged, judge
+from pm_pipeline.core.perf.params import Bound, bind, parameter_sets
+from pm_pipeline.core.perf.plans import Plan
+from pm_pipeline.core.perf.results import Answer, answer, ordered
+from pm_pipeline.core.perf.stats import Comparison, Latency, compare, latency, median_is_stable
+
+_STABILITY_EVERY = 5  # runs between two looks at the interval of the median
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    """One workload query on both sides: its figures, plans, advice and findings."""
+
+    name: str
+    table: str
+    source: Latency | None = None
+    target: Latency | None = None
+    comparison: Comparison | None = None
+    source_plan: Plan | None = None
+    target_plan: Plan | None = None
+    advice: tuple[IndexAdvice, ...] = ()
+    findings: tuple[Finding, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        comparison = self.comparison
+        return {
+            "query": self.name,
+            "table": self.table,
+            "source": None if self.source is None else self.source.to_json(),
+            "target": None if self.target is None else self.target.to_json(),
+            "ratio": None if comparison is None else comparison.ratio,
+            "ratio_ci": None if comparison is None else [comparison.ratio_ci.low, comparison.ratio_ci.high],
+            "p_value": None if comparison is None else comparison.p_value,
+            "source_plan": None if self.source_plan is None else self.source_plan.to_json(),
+            "target_plan": None if self.target_plan is None else self.target_plan.to_json(),
+            "advice": [
+                {
+                    "table": a.table,
+                    "columns": list(a.columns),
+                    "statement": a.statement,
+                    "proof": a.proof,
+                    "cost_before": a.cost_before,
+                    "cost_after": a.cost_after,
+                    "factor": a.factor,
+                }
+                for a in self.advice
+            ],
+            "findings": len(self.findings),
+        }
+
+
+@dataclass(frozen=True)
+class PerfResult:
+    """The workload's outcome: per query figures, the servers' counters and the findings."""
+
+    queries: tuple[QueryResult, ...]
+    counters: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
+    cpu_seconds: float = 0.0
+    peak_rss_bytes: int = 0
+    findings_extra: tuple[Finding, ...] = ()  # check errors of queries that could not run
+
+    @property
+    def findings(self) -> tuple[Finding, ...]:
+        return tuple(f for q in self.queries for f in q.findings) + self.findings_extra
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "queries": [q.to_json() for q in self.queries],
+            "counters": {side: dict(tables) for side, tables in self.counters.items()},
+            "cpu_seconds": self.cpu_seconds,
+            "peak_rss_bytes": self.peak_rss_bytes,
+        }
+
+
+@dataclass
+class _Side:
+    connector: Connector
+    bound: list[Bound]
+    timings: list[float] = field(default_factory=list)
+    answers: dict[int, Answer] = field(default_factory=dict)
+
+    def once(self, index: int, *, timed: bool) -> None:
+        slot = index % len(self.bound)
+        started = time.perf_counter()
+        rows = engines.run(self.connector, self.bound[slot])
+        elapsed = time.perf_counter() - started
+        if timed:
+            self.timings.append(elapsed)
+        if slot not in self.answers:
+            self.answers[slot] = answer(rows)
+
+
+def _bound(
+    query: WorkloadQuery, values: Sequence[Mapping[str, Any]], connector: Connector, sql: str
+) -> list[Bound]:
+    return [bind(sql, v, placeholder=connector.placeholder) for v in values]
+
+
+def _timed(settings: PerformanceSettings, source: _Side, target: _Side) -> None:
+    for index in range(settings.warmup):
+        source.once(index, timed=False)
+        target.once(index, timed=False)
+    fixed = settings.repetitions if isinstance(settings.repetitions, int) else None
+    cap = fixed or settings.max_repetitions
+    for index in range(cap):
+        # Interleaved, so a burst of load on the shared machine hits both sides alike.
+        first, second = (source, target) if index % 2 == 0 else (target, source)
+        first.once(index, timed=True)
+        second.once(index, timed=True)
+        runs = index + 1
+        if (
+            fixed is None
+            and runs % _STABILITY_EVERY == 0
+            and all(median_is_stable(side.timings) for side in (source, target))
+        ):
+            return
+
+
+def _schema(
+    connector: Connector, table: str, cache: dict[tuple[str, str], TableSchema | None]
+) -> TableSchema | None:
+    key = (connector.url.raw, table.lower())
+    if key not in cache:
+        try:
+            cache[key] = connector.introspect(table)
+        except TableNotFoundError:
+            cache[key] = None
+    return cache[key]
+
+
+def run_query(
+    query: WorkloadQuery,
+    *,
+    settings: PerformanceSettings,
+    source: Connector,
+    target: Connector,
+    target_names: Mapping[str, str],
+    hypopg_schema: str | None,
+    schemas: dict[tuple[str, str], TableSchema | None],
+) -> QueryResult:
+    """Time, explain and judge one query (the same parameter values on both sides)."""
+    values = parameter_sets(query, source=source, target=target)
+    src = _Side(source, _bound(query, values, source, query.source))
+    tgt = _Side(target, _bound(query, values, target, query.target))
+    source_plan = engines.explain(source, src.bound[0])
+    target_plan = engines.explain(target, tgt.bound[0])
+    _timed(settings, src, tgt)
+    table = (
+        (source_plan.tables[0].table if source_plan and source_plan.tables else None)
+        or (query_table(query.source) or "").strip('"`').rsplit(".", 1)[-1]
+        or query.name
+    )
+    judged: Judged = judge(
+        query=query,
+        settings=settings,
+        table=table,
+        source=source,
+        target=target,
+        source_latency=latency(src.timings),
+        target_latency=latency(tgt.timings),
+        comparison=compare(src.timings, tgt.timings),
+        source_answers=src.answers,
+        target_answers=tgt.answers,
+        in_order=ordered(query.source) and ordered(query.target),
+        source_plan=source_plan,
+        target_plan=target_plan,
+        target_names=target_names,
+        schema_of=lambda connector, name: _schema(connector, name, schemas),
+        target_bound=tgt.bound[0],
+        hypopg_schema=hypopg_schema,
+    )
+    return QueryResult(
+        name=query.name,
+        table=table,
+        source=judged.source_latency,
+        target=judged.target_latency,
+        comparison=judged.comparison,
+        source_plan=source_plan,
+        target_plan=target_plan,
+        advice=judged.advice,
+        findings=judged.findings,
+    )
+
+
+def _tables(settings: PerformanceSettings) -> list[str]:
+    names = {(query_table(q.source) or "").strip('"`').rsplit(".", 1)[-1] for q in settings.workload}
+    return sorted(name for name in names if name)
+
+
+def run_workload(
+    settings: PerformanceSettings,
+    *,
+    source: Connector,
+    target: Connector,
+    target_names: Mapping[str, str] | None = None,
+) -> PerfResult:
+    """Every workload query on both sides, read-only, under the statement timeout. A query that an
+    engine refuses is a check_error finding; the other queries still run."""
+    started = resource.getrusage(resource.RUSAGE_SELF)
+    names = {k.lower(): v for k, v in (target_names or {}).items()}
+    schemas: dict[tuple[str, str], TableSchema | None] = {}
+    results: list[QueryResult] = []
+    errors: list[Finding] = []
+    tables = _tables(settings)
+    target_tables = sorted({names.get(t.lower(), t) for t in tables})
+    with (
+        engines.statement_timeout(source, settings.timeout),
+        engines.statement_timeout(target, settings.timeout),
+        hypopg(target, allowed=settings.allow_hypopg) as hypo,
+    ):
+        before = {
+            "source": engines.counters(source, tables),
+            "target": engines.counters(target, target_tables),
+        }
+        for query in settings.workload:
+            where = (query_table(query.source) or query.name).strip('"`').rsplit(".", 1)[-1]
+            done, error = guarded(
+                Unit("performance", f"query {query.name}", where),
+                partial(
+                    run_query,
+                    query,
+                    settings=settings,
+                    source=source,
+                    target=target,
+                    target_names=names,
+                    hypopg_schema=hypo,
+                    schemas=schemas,
+                ),
+                connectors=(source, target),
+            )
+            if done is not None:
+                results.append(done)
+            elif error is not None:
+                errors.append(dataclasses.replace(error, query=query.name))
+        after = {
+            "source": engines.counters(source, tables),
+            "target": engines.counters(target, target_tables),
+        }
+    finished = resource.getrusage(resource.RUSAGE_SELF)
+    return PerfResult(
+        queries=tuple(results),
+        counters={side: engines.counter_deltas(before[side], after[side]) for side in before},
+        cpu_seconds=(finished.ru_utime + finished.ru_stime) - (started.ru_utime + started.ru_stime),
+        peak_rss_bytes=finished.ru_maxrss * 1024,
+        findings_extra=tuple(errors),
+    )
