@@ -16,7 +16,7 @@ from typing import Any
 import dagster as dg
 
 from pm_pipeline.core.config import MigrationSpec, load_spec
-from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.connectors import open_endpoint
 from pm_pipeline.core.monitor.settings import parse_monitoring
 from pm_pipeline.core.rollback.snapshot import NoSnapshotError
 from pm_pipeline.core.run import select_tables
@@ -58,7 +58,7 @@ def _mappings(spec: MigrationSpec) -> list:  # type: ignore[type-arg]
     if not spec.discover:
         return list(spec.tables)
     # Discovered tables become assets, so the databases are asked which tables they share.
-    with connect(spec.source.url) as source, connect(spec.target.url) as target:
+    with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
         return list(select_tables(spec, source=source, target=target).mappings)
 
 

@@ -15,12 +15,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from pm_pipeline.core.connectors.base import Connector, mask_url
+from pm_pipeline.core.connectors.base import Connector, NoAnswerFailure, mask_url
 from pm_pipeline.core.errors import BadInputError, PmError, SystemFailure
 from pm_pipeline.core.findings import Category, Finding, Severity, TableReconciliation, not_compared
 
 _T = TypeVar("_T")
-_PROBE = "SELECT 1"
 _MAX_REASON = 400
 
 
@@ -48,12 +47,7 @@ def is_check_error(exc: BaseException) -> bool:
 
 def databases_answer(connectors: Sequence[Connector]) -> bool:
     """Whether every connector still runs a trivial query (a lost server fails here too)."""
-    for connector in connectors:
-        try:
-            connector.execute(_PROBE)
-        except Exception:  # any failure of the probe means the server is gone
-            return False
-    return True
+    return all(connector.answers() for connector in connectors)
 
 
 def reason(exc: BaseException, *, secrets: Sequence[str | None] = ()) -> str:
@@ -89,11 +83,22 @@ def guarded(
     Re-raises what must end the run: bad input, a database that no longer answers, a bug."""
     try:
         return run(), None
+    except NoAnswerFailure as exc:  # a stuck server: asking it again would only wait again
+        raise during(exc, unit) from exc
     except Exception as exc:
-        if not is_check_error(exc) or not databases_answer(connectors):
+        if not is_check_error(exc):
+            raise
+        if not databases_answer(connectors):
+            if isinstance(exc, SystemFailure):
+                raise during(exc, unit) from exc
             raise
         secrets = [c.url.password for c in connectors]
         return None, check_error_finding(unit, exc, secrets=secrets)
+
+
+def during(exc: SystemFailure, unit: Unit) -> SystemFailure:
+    """``exc`` naming the phase it ended: the check, its unit and the table."""
+    return type(exc)(f"{exc}, during the {unit.check} check ({unit.what} on {unit.table})")
 
 
 def unreconciled(*, table: str, target_table: str, error: Finding) -> TableReconciliation:

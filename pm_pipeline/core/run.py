@@ -16,7 +16,7 @@ from typing import Any, Protocol
 from pm_pipeline.core import discovery
 from pm_pipeline.core.check_errors import Unit, guarded
 from pm_pipeline.core.config.spec import Endpoint, MigrationSpec, TableMapping
-from pm_pipeline.core.connectors import Connector, connect, mask_url
+from pm_pipeline.core.connectors import Connector, mask_url, open_endpoint
 from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.consequences import ChildSum, child_sums, link_consequences
 from pm_pipeline.core.discovery import TableSelection
@@ -318,7 +318,7 @@ def run_check(
     base = dataclasses.replace(
         given, thresholds=spec.thresholds, diff_dir=diff_dir or given.diff_dir, redactor=redactor_for(spec)
     )
-    with connect(spec.source.url) as source, connect(spec.target.url) as target:
+    with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
         selection = select_tables(spec, source=source, target=target)
         findings = list(selection.findings)
         tables: list[TableReconciliation] = []

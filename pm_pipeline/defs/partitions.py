@@ -32,7 +32,7 @@ import dagster as dg
 from dagster import AssetExecutionContext
 
 from pm_pipeline.core.config import MigrationSpec, TableMapping
-from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.connectors import open_endpoint
 from pm_pipeline.core.findings import Category, Finding, Severity, TableReconciliation, not_compared
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.combine import combine_partitions, settings_digest, slice_thresholds
@@ -302,7 +302,7 @@ def _bucket_asset(
         label = f"{mapping.source} bucket {index} of 0..{count - 1}"
         diff_dir = migration.reports_directory() / "diffs" / mapping.source / f"bucket={index}"
         ran_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-        with connect(spec.source.url) as source, connect(spec.target.url) as target:
+        with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
             expected = expected_rows_per_side(source=source, target=target, mapping=current, buckets=count)
             progress = ProgressLog(label, expected, context.log.info)
             context.log.info(progress.message())

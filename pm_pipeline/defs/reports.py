@@ -8,7 +8,7 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from pm_pipeline.core.connectors import connect, mask_url
+from pm_pipeline.core.connectors import mask_url, open_endpoint
 from pm_pipeline.core.findings import TableReconciliation
 from pm_pipeline.core.integrity import write_manifest
 from pm_pipeline.core.report import ReportFormat, write_reports
@@ -48,7 +48,7 @@ def build_report_asset(keys: Sequence[TableKeys]) -> dg.AssetsDefinition:
         integrity = [tables[name] for name in sorted(tables) if name.startswith("i")]
         schema_findings += [f for bundle in integrity for f in bundle.findings]
         manifest = tuple(b.manifest_entry for b in integrity if b.manifest_entry is not None)
-        with connect(spec.source.url) as source, connect(spec.target.url) as target:
+        with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
             versions = source.server_version(), target.server_version()
         now = dt.datetime.now(dt.UTC)
         started = now - dt.timedelta(seconds=sum(t.seconds for t in results))

@@ -5,7 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from pm_pipeline.core.config import MigrationSpec, load_spec, spec_checksum
-from pm_pipeline.core.connectors import Connector, connect
+from pm_pipeline.core.connectors import Connector, open_endpoint
 
 
 class MigrationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -34,10 +34,10 @@ class MigrationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return spec_checksum(self.spec_path)
 
     def source(self) -> Connector:
-        return connect(self.spec().source.url)
+        return open_endpoint(self.spec().source)
 
     def target(self) -> Connector:
-        return connect(self.spec().target.url)
+        return open_endpoint(self.spec().target)
 
     def reports_directory(self) -> Path:
         directory = Path(self.spec().reports.directory)

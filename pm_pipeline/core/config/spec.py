@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pm_pipeline.core.config.timeouts import TimeoutSettings
+
 from pm_pipeline.core.config.performance import PerformanceSettings
 
 
@@ -190,6 +192,7 @@ class Endpoint(_Model):
     url: str = Field(min_length=1, description="connection URL; secrets as ${ENV_VAR}")
     timezone: str | None = Field(default=None, description="zone in which naive timestamps were written")
     schema_name: str | None = Field(default=None, alias="schema", description="schema/database to look in")
+    timeouts: TimeoutSettings = Field(default_factory=TimeoutSettings, description="connect, statement, idle")
 
     @field_validator("timezone")
     @classmethod

@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import importlib
 import re
+from typing import TYPE_CHECKING
 
-from pm_pipeline.core.connectors.base import ConnectionUrl, Connector, mask_url, parse_url
+from pm_pipeline.core.connectors.base import (
+    DEFAULT_TIMEOUTS,
+    ConnectionUrl,
+    Connector,
+    Timeouts,
+    mask_url,
+    parse_url,
+)
 from pm_pipeline.core.connectors.schema import (
     CheckConstraint,
     Column,
@@ -17,6 +25,9 @@ from pm_pipeline.core.connectors.schema import (
     UniqueConstraint,
 )
 from pm_pipeline.core.errors import UnknownSchemeError
+
+if TYPE_CHECKING:
+    from pm_pipeline.core.config.spec import Endpoint
 
 # scheme -> "module:Class"; modules are imported only when a URL of theirs is opened, so a
 # missing driver for one engine never breaks the others.
@@ -47,8 +58,9 @@ def normalise_url(url: str) -> str:
     return url
 
 
-def connect(url: str) -> Connector:
-    """Open a connector for ``url``. Raises UnknownSchemeError, BadInputError or ConnectionFailure."""
+def connect(url: str, *, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> Connector:
+    """Open a connector for ``url`` that waits at most ``timeouts``. Raises UnknownSchemeError,
+    BadInputError or ConnectionFailure."""
     parsed = parse_url(normalise_url(url))
     target = _REGISTRY.get(parsed.scheme)
     if target is None:
@@ -58,7 +70,12 @@ def connect(url: str) -> Connector:
         )
     module_name, class_name = target.split(":")
     cls: type[Connector] = getattr(importlib.import_module(module_name), class_name)
-    return cls(parsed)
+    return cls(parsed, timeouts=timeouts)
+
+
+def open_endpoint(endpoint: Endpoint) -> Connector:
+    """Open a connector for a spec's source or target, with its timeouts."""
+    return connect(endpoint.url, timeouts=endpoint.timeouts.limits())
 
 
 __all__ = [
@@ -70,11 +87,13 @@ __all__ = [
     "Index",
     "Sequence",
     "TableSchema",
+    "Timeouts",
     "TypeFamily",
     "UniqueConstraint",
     "connect",
     "mask_url",
     "normalise_url",
+    "open_endpoint",
     "parse_url",
     "supported_schemes",
 ]

@@ -18,10 +18,59 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pyarrow as pa
 
+from pm_pipeline.core.config.timeouts import DEFAULT_TIMEOUTS as DEFAULT_TIMEOUTS
+from pm_pipeline.core.config.timeouts import Timeouts as Timeouts
 from pm_pipeline.core.connectors.schema import Column, TableSchema
-from pm_pipeline.core.errors import BadInputError, SystemFailure
+from pm_pipeline.core.errors import BadInputError, ConnectionFailure, SystemFailure
 
 DEFAULT_BATCH_ROWS = 100_000
+# Engines whose connectors may be used from another thread (one at a time): not sqlite3's or DuckDB's.
+THREAD_SAFE_ENGINES = frozenset({"postgresql", "mysql"})
+
+
+@contextlib.contextmanager
+def watchdog(seconds: float | None, expire: Callable[[], None]) -> Iterator[Callable[[], bool]]:
+    """Call ``expire`` from a thread of its own if the block is still running after ``seconds``;
+    yields a function telling whether it did. A blocked driver call cannot be timed out from its
+    own thread: ``expire`` breaks its connection or interrupts its engine instead."""
+    if not seconds:
+        yield lambda: False
+        return
+    fired = threading.Event()
+
+    def fire() -> None:
+        fired.set()
+        with contextlib.suppress(Exception):  # the connection may already be gone
+            expire()
+
+    timer = threading.Timer(seconds, fire)
+    timer.daemon = True
+    timer.start()
+    try:
+        yield fired.is_set
+    finally:
+        timer.cancel()
+
+
+def no_answer(where: str, seconds: float | None, sql: str) -> NoAnswerFailure:
+    """The failure of a database that answered nothing within ``seconds``, naming it and the table."""
+    table = query_table(sql)
+    on = f" to the query on table {table}" if table else ""
+    return NoAnswerFailure(f"{where}: no answer{on} within {seconds:g} s; the server is stuck or unreachable")
+
+
+def statement_too_long(where: str, seconds: float | None, sql: str) -> SystemFailure:
+    """The failure of an embedded engine's statement interrupted after ``seconds`` (like a server's
+    statement timeout: the engine still answers)."""
+    table = query_table(sql)
+    on = f" on table {table}" if table else ""
+    return SystemFailure(
+        f"{where}: the query{on} ran longer than {seconds or 0:g} s and was interrupted (timeouts.statement)"
+    )
+
+
+class NoAnswerFailure(ConnectionFailure):
+    """A database answered nothing within its timeout: the run ends (exit 3)."""
 
 
 @dataclass(frozen=True)
@@ -127,8 +176,9 @@ class Connector(abc.ABC):
     reads_key_ranges: bool = False
     fetch_chunk: int = 500  # keys per query of fetch_by_keys
 
-    def __init__(self, url: ConnectionUrl) -> None:
+    def __init__(self, url: ConnectionUrl, *, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
         self.url = url
+        self.timeouts = timeouts
 
     # -- lifecycle ---------------------------------------------------------------------------
     @abc.abstractmethod
@@ -277,6 +327,14 @@ class Connector(abc.ABC):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one read statement and return all its rows (for small pushdown results)."""
 
+    def answers(self) -> bool:
+        """Whether the database still runs a trivial query (after an error: is it gone?)."""
+        try:
+            self.execute("SELECT 1")
+        except Exception:  # any failure of the probe means the server is gone
+            return False
+        return True
+
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
         """A write transaction (rollback feature only). Yields an object with ``execute(sql, params)``."""
@@ -360,13 +418,23 @@ class _Raised:
     error: BaseException
 
 
-def read_ahead(items: Iterator[_T], depth: int) -> Iterator[_T]:
+def read_ahead(
+    items: Iterator[_T],
+    depth: int,
+    *,
+    first_wait: float | None = None,
+    next_wait: float | None = None,
+    stuck: Callable[[float], Exception] | None = None,
+) -> Iterator[_T]:
     """``items``, produced by a thread of its own at most ``depth`` items ahead of the caller.
 
     A driver that decodes in the calling thread (the GIL released) then decodes the next batch
     while the caller works on this one, and its server keeps sending. An error raised by
     ``items`` is raised here; closing this iterator stops the thread, which closes ``items``.
-    """
+
+    With ``first_wait`` (the first item) and ``next_wait`` (each next one), a producer that hands
+    over nothing for that long raises ``stuck(seconds)`` here: a driver blocked on a frozen server
+    cannot be woken, so its thread (a daemon) is left behind with its connection."""
     handoff: queue.Queue[object] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -394,14 +462,21 @@ def read_ahead(items: Iterator[_T], depth: int) -> Iterator[_T]:
 
     worker = threading.Thread(target=produce, name="pm-read-ahead", daemon=True)
     worker.start()
+    wait, abandoned = first_wait, False
     try:
         while True:
-            item = handoff.get()
+            try:
+                item = handoff.get(timeout=wait)
+            except queue.Empty:
+                abandoned = True
+                raise (stuck or TimeoutError)(wait or 0.0) from None
             if item is _DONE:
                 return
             if isinstance(item, _Raised):
                 raise item.error
+            wait = next_wait
             yield item  # type: ignore[misc]
     finally:
         stop.set()
-        worker.join()
+        if not abandoned:
+            worker.join()

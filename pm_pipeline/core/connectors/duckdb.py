@@ -23,7 +23,16 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, ConnectionUrl, Connector, write_failure
+from pm_pipeline.core.connectors.base import (
+    DEFAULT_BATCH_ROWS,
+    DEFAULT_TIMEOUTS,
+    ConnectionUrl,
+    Connector,
+    Timeouts,
+    statement_too_long,
+    watchdog,
+    write_failure,
+)
 from pm_pipeline.core.connectors.schema import (
     CheckConstraint,
     Column,
@@ -163,8 +172,8 @@ class DuckDbConnector(Connector):
     # uses the same directory; an in-memory database has its own. All are removed at exit.
     _spill: str | None = None
 
-    def __init__(self, url: ConnectionUrl) -> None:
-        super().__init__(url)
+    def __init__(self, url: ConnectionUrl, *, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+        super().__init__(url, timeouts=timeouts)
         self.schema_name = url.query.get("schema", "main")
         if not url.path:
             raise BadInputError(
@@ -326,15 +335,23 @@ class DuckDbConnector(Connector):
             raise ConnectionFailure(f"{self.describe()}: {exc}") from exc
 
     @contextlib.contextmanager
-    def _memory_bound(self) -> Iterator[None]:
-        """A query past the connection's memory limit as a SystemFailure (the user cannot fix it)."""
-        try:
-            yield
-        except duckdb.OutOfMemoryException as exc:
-            raise SystemFailure(
-                f"{self.describe()}: the query ran out of memory ({_MEMORY_LIMIT} per connection): "
-                f"{str(exc).splitlines()[0]}"
-            ) from exc
+    def _memory_bound(self, conn: duckdb.DuckDBPyConnection, sql: str) -> Iterator[None]:
+        """A query past the connection's memory limit as a SystemFailure (the user cannot fix it),
+        and one running past ``timeouts.statement`` interrupted (an embedded engine has no server
+        to end it)."""
+        limit = self.timeouts.statement or None
+        with watchdog(limit, conn.interrupt) as expired:
+            try:
+                yield
+            except duckdb.OutOfMemoryException as exc:
+                raise SystemFailure(
+                    f"{self.describe()}: the query ran out of memory ({_MEMORY_LIMIT} per connection): "
+                    f"{str(exc).splitlines()[0]}"
+                ) from exc
+            except duckdb.InterruptException:
+                if not expired():
+                    raise
+                raise statement_too_long(self.describe(), limit, sql) from None
 
     def stream_query(
         self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS
@@ -342,12 +359,19 @@ class DuckDbConnector(Connector):
         # A cursor of its own, so a concurrent execute() on the connector cannot cut the stream short.
         cursor = self._connection().cursor()
         try:
-            with self._memory_bound():
+            with self._memory_bound(cursor, sql):
                 cursor.execute("SET TimeZone = 'UTC'")  # settings are per cursor
                 relation = self._relation(cursor, sql, params)
-                if relation is None:
+                reader = None if relation is None else relation.to_arrow_reader(batch_rows)
+            if reader is None:
+                return
+            while True:
+                # The limit holds per batch: the caller's time between batches is not the query's.
+                with self._memory_bound(cursor, sql):
+                    batch = next(reader, None)
+                if batch is None:
                     return
-                yield from relation.to_arrow_reader(batch_rows)
+                yield batch
         finally:
             cursor.close()
 
@@ -365,12 +389,12 @@ class DuckDbConnector(Connector):
         return condition, [[key[i] for key in keys] for i in range(len(key_columns))]
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        with self._memory_bound():
+        with self._memory_bound(self._connection(), sql):
             relation = self._relation(self._connection(), sql, params)
             return relation.to_arrow_table() if relation is not None else pa.table({})
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        with self._memory_bound():
+        with self._memory_bound(self._connection(), sql):
             relation = self._relation(self._connection(), sql, params)
             return [] if relation is None else list(relation.fetchall())
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import duckdb
 
-from pm_pipeline.core.connectors.base import ConnectionUrl
+from pm_pipeline.core.connectors.base import DEFAULT_TIMEOUTS, ConnectionUrl, Timeouts
 from pm_pipeline.core.connectors.duckdb import DuckDbConnector, duckdb_column
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure, TableNotFoundError
@@ -107,10 +107,11 @@ def _not_data(name: str, paths: list[Path], url: ConnectionUrl, exc: Exception) 
 class FilesConnector(DuckDbConnector):
     engine = "files"
 
-    def __init__(self, url: ConnectionUrl) -> None:
+    def __init__(self, url: ConnectionUrl, *, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
         if not url.path:
             raise BadInputError(f"connection URL {url.masked}: expected {url.scheme}:///path/to/dir-or-file")
         self.url = url
+        self.timeouts = timeouts
         self.schema_name = "main"
         self.path = ":memory:"
         self.files = discover_tables(url.path, suffixes=_SUFFIXES.get(url.scheme, _SUFFIXES["file"]))

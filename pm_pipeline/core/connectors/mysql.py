@@ -31,8 +31,12 @@ import pymysql
 
 from pm_pipeline.core.connectors.base import (
     DEFAULT_BATCH_ROWS,
+    DEFAULT_TIMEOUTS,
     ConnectionUrl,
     Connector,
+    Timeouts,
+    no_answer,
+    read_ahead,
     reading_errors,
     write_failure,
 )
@@ -48,7 +52,6 @@ from pm_pipeline.core.connectors.schema import (
 from pm_pipeline.core.connectors.schema import Sequence as SequenceInfo
 from pm_pipeline.core.errors import ConnectionFailure, TableNotFoundError
 
-CONNECT_TIMEOUT_S = 5
 _NATIVE = {TypeFamily.INTEGER, TypeFamily.FLOAT, TypeFamily.TEXT, TypeFamily.BINARY}
 _MISSING_TABLE = re.compile(r"Table '([^']+)' doesn't exist")
 
@@ -71,13 +74,16 @@ class MySqlConnector(Connector):
     # primary-key order, so a key range is a plain range scan.
     reads_key_ranges = True
 
-    def __init__(self, url: ConnectionUrl) -> None:
-        super().__init__(url)
+    def __init__(self, url: ConnectionUrl, *, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+        super().__init__(url, timeouts=timeouts)
         if not url.database:
             raise ConnectionFailure(f"cannot connect to {url.masked}: the URL names no database")
         self.schema = url.database
         self._conn = self._connect(read_only=True)
         self._is_mariadb = "mariadb" in self._conn.get_server_info().lower()
+        self._session = ["SET time_zone = '+00:00'", "SET NAMES utf8mb4", *self._statement_limit()]
+        for statement in self._session[2:]:
+            self.execute(statement)
         if not self._is_mariadb:
             # MySQL 8 caches information_schema statistics (AUTO_INCREMENT) for a day by default.
             with contextlib.suppress(pymysql.MySQLError):
@@ -93,7 +99,10 @@ class MySqlConnector(Connector):
                 password=self.url.password or "",
                 database=self.url.database,
                 charset="utf8mb4",
-                connect_timeout=CONNECT_TIMEOUT_S,
+                # pymysql's read timeout is a socket timeout: its own idle watchdog.
+                connect_timeout=self.timeouts.connect or None,
+                read_timeout=self.timeouts.first_answer,
+                write_timeout=self.timeouts.next_answer,
                 autocommit=read_only,
                 init_command="SET time_zone = '+00:00'",
             )
@@ -102,6 +111,16 @@ class MySqlConnector(Connector):
         if read_only:
             _run(conn, "SET SESSION TRANSACTION READ ONLY", ())
         return conn
+
+    def _statement_limit(self) -> list[str]:
+        """The server's own limit on a read statement: MariaDB's max_statement_time (seconds),
+        MySQL's max_execution_time (milliseconds, SELECT only). Rollback writes are not limited."""
+        seconds = self.timeouts.statement
+        if not seconds:
+            return []
+        if self._is_mariadb:
+            return [f"SET SESSION max_statement_time = {seconds:.3f}"]
+        return [f"SET SESSION max_execution_time = {max(1, round(seconds * 1000))}"]
 
     def close(self) -> None:
         if self._conn.open:
@@ -202,7 +221,7 @@ class MySqlConnector(Connector):
                 self.render(sql, params),
                 return_type="arrow_stream",
                 batch_size=batch_rows,
-                pre_execution_query=["SET time_zone = '+00:00'", "SET NAMES utf8mb4"],
+                pre_execution_query=self._session,
             )
         return reader
 
@@ -219,16 +238,33 @@ class MySqlConnector(Connector):
     def stream_query(
         self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS
     ) -> Iterator[pa.RecordBatch]:
-        reader = self._reader(sql, params, batch_rows)
+        rendered = self.render(sql, params)
+        # connectorx blocks inside its driver, out of reach: a stuck read is abandoned in its thread.
+        return read_ahead(self._batches(rendered, batch_rows), 1, **self._waits(rendered))
+
+    def _batches(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+        reader = self._reader(sql, (), batch_rows)
         with self._reading(sql):
             for batch in reader:
                 if batch.num_rows:
                     yield batch
 
+    def _waits(self, sql: str) -> dict[str, Any]:
+        return {
+            "first_wait": self.timeouts.first_answer,
+            "next_wait": self.timeouts.next_answer,
+            "stuck": lambda seconds: no_answer(self.describe(), seconds, sql),
+        }
+
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        reader = self._reader(sql, params, DEFAULT_BATCH_ROWS)
+        rendered = self.render(sql, params)
+        result: pa.Table = next(read_ahead(self._whole(rendered), 1, **self._waits(rendered)))
+        return result
+
+    def _whole(self, sql: str) -> Iterator[pa.Table]:
+        reader = self._reader(sql, (), DEFAULT_BATCH_ROWS)
         with self._reading(sql):
-            return pa.Table.from_batches(list(reader), schema=reader.schema)
+            yield pa.Table.from_batches(list(reader), schema=reader.schema)
 
     # -- pushdown ----------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

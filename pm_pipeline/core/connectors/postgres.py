@@ -22,7 +22,9 @@ The metadata connection is read-only (``default_transaction_read_only``); only
 from __future__ import annotations
 
 import contextlib
+import os
 import re
+import socket
 from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import quote as url_quote
@@ -35,11 +37,15 @@ from psycopg.conninfo import make_conninfo
 
 from pm_pipeline.core.connectors.base import (
     DEFAULT_BATCH_ROWS,
+    DEFAULT_TIMEOUTS,
     ConnectionUrl,
     Connector,
+    Timeouts,
+    no_answer,
     query_table,
     read_ahead,
     reading_errors,
+    watchdog,
     write_failure,
 )
 from pm_pipeline.core.connectors.schema import (
@@ -54,7 +60,6 @@ from pm_pipeline.core.connectors.schema import (
 from pm_pipeline.core.connectors.schema import Sequence as SequenceInfo
 from pm_pipeline.core.errors import ConnectionFailure, TableNotFoundError
 
-CONNECT_TIMEOUT_S = 5
 READ_AHEAD_BATCHES = 2  # batches a stream decodes ahead of its reader
 _SESSION_OPTIONS = "-c TimeZone=UTC -c default_transaction_read_only=on"
 # Families read natively; every other family is read as its text rendering.
@@ -90,16 +95,41 @@ class PostgresConnector(Connector):
     engine = "postgresql"
     placeholder = "%s"
 
-    def __init__(self, url: ConnectionUrl) -> None:
-        super().__init__(url)
+    def __init__(self, url: ConnectionUrl, *, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+        super().__init__(url, timeouts=timeouts)
         self.schema = url.query.get("schema", "public")
         self._libpq_params = {k: v for k, v in url.query.items() if k != "schema"}
         self._conn = self._connect(read_only=True)
         self.planner_settings: tuple[tuple[str, str], ...] = ()
 
     # -- lifecycle ---------------------------------------------------------------------------
-    def _connect(self, *, read_only: bool) -> psycopg.Connection[tuple[Any, ...]]:
+    def _session_params(self, *, read_only: bool) -> dict[str, str]:
+        """libpq parameters every connection gets: the session settings and the timeouts. A URL's
+        own libpq parameters win over the timeouts' (``?keepalives_idle=``)."""
         options = _SESSION_OPTIONS if read_only else "-c TimeZone=UTC"
+        limits = self.timeouts
+        # The server ends a statement after statement_timeout; a write transaction (a rollback)
+        # is never cut short by it.
+        if read_only and limits.statement:
+            options += f" -c statement_timeout={round(limits.statement * 1000)}"
+        params = {"options": options, "keepalives": "1"}
+        if limits.connect:
+            # libpq's unit is whole seconds, and it treats 1 as 2.
+            params["connect_timeout"] = str(max(2, round(limits.connect + 0.49)))
+        if limits.idle:
+            # A peer gone without a word (a host powered off, a dropped route) is noticed by TCP
+            # keepalives and unacknowledged writes; a frozen server, whose kernel still answers,
+            # is left to the idle watchdog.
+            probe = max(1, round(limits.idle / 4))
+            params |= {
+                "keepalives_idle": str(probe),
+                "keepalives_interval": str(probe),
+                "keepalives_count": "3",
+                "tcp_user_timeout": str(round(limits.idle * 1000)),
+            }
+        return params | self._libpq_params
+
+    def _connect(self, *, read_only: bool) -> psycopg.Connection[tuple[Any, ...]]:
         try:
             conninfo = make_conninfo(
                 "",
@@ -108,9 +138,7 @@ class PostgresConnector(Connector):
                 user=self.url.user,
                 password=self.url.password,
                 dbname=self.url.database,
-                connect_timeout=CONNECT_TIMEOUT_S,
-                options=options,
-                **self._libpq_params,
+                **self._session_params(read_only=read_only),
             )
             return psycopg.connect(conninfo, autocommit=read_only)
         except psycopg.Error as exc:
@@ -196,11 +224,7 @@ class PostgresConnector(Connector):
     def _adbc_uri(self) -> str:
         user = url_quote(self.url.user or "", safe="")
         auth = f"{user}:{url_quote(self.url.password, safe='')}@" if self.url.password else f"{user}@"
-        params = {
-            **self._libpq_params,
-            "connect_timeout": str(CONNECT_TIMEOUT_S),
-            "options": _SESSION_OPTIONS,
-        }
+        params = self._session_params(read_only=True)
         host = self.url.host or "localhost"
         # An IPv6 address goes in brackets; a socket directory is percent-encoded.
         host = f"[{host}]" if ":" in host else url_quote(host, safe="")
@@ -271,7 +295,15 @@ class PostgresConnector(Connector):
     ) -> Iterator[pa.RecordBatch]:
         # Rendered here: the metadata connection quotes the literals, in the caller's thread.
         rendered = self.render(sql, params)
-        return read_ahead(self._stream(rendered, batch_rows), READ_AHEAD_BATCHES)
+        return read_ahead(self._stream(rendered, batch_rows), READ_AHEAD_BATCHES, **self._waits(rendered))
+
+    def _waits(self, sql: str) -> dict[str, Any]:
+        """read_ahead's limits: ADBC blocks inside libpq, out of reach; its thread is abandoned."""
+        return {
+            "first_wait": self.timeouts.first_answer,
+            "next_wait": self.timeouts.next_answer,
+            "stuck": lambda seconds: no_answer(self.describe(), seconds, sql),
+        }
 
     def _stream(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         with self._result(sql, (), batch_rows) as reader:
@@ -283,21 +315,43 @@ class PostgresConnector(Connector):
                         yield batch.slice(start, batch_rows)
 
     def query_arrow(self, sql: str, params: Sequence[Any] = ()) -> pa.Table:
-        with self._result(sql, params, DEFAULT_BATCH_ROWS) as reader:
+        rendered = self.render(sql, params)
+        result: pa.Table = next(read_ahead(self._whole(rendered), 1, **self._waits(rendered)))
+        return result
+
+    def _whole(self, sql: str) -> Iterator[pa.Table]:
+        with self._result(sql, (), DEFAULT_BATCH_ROWS) as reader:
             schema = arrow_schema(reader.schema)
             with self._reading(sql):
-                return pa.Table.from_batches([conform(batch, schema) for batch in reader], schema=schema)
+                yield pa.Table.from_batches([conform(batch, schema) for batch in reader], schema=schema)
 
     # -- pushdown ----------------------------------------------------------------------------
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        try:
-            with self._conn.cursor() as cur:
-                cur.execute(sql.encode(), list(params) if params else None)
-                return list(cur.fetchall()) if cur.description else []
-        except psycopg.errors.UndefinedTable as exc:
-            raise TableNotFoundError(f"{short_reason(str(exc))} in {self.url.masked}") from None
-        except psycopg.OperationalError as exc:
-            raise ConnectionFailure(f"query failed on {self.url.masked}: {short_reason(str(exc))}") from None
+        limit = self.timeouts.first_answer
+        with watchdog(limit, self._sever) as expired:
+            try:
+                with self._conn.cursor() as cur:
+                    cur.execute(sql.encode(), list(params) if params else None)
+                    return list(cur.fetchall()) if cur.description else []
+            except psycopg.errors.UndefinedTable as exc:
+                raise TableNotFoundError(f"{short_reason(str(exc))} in {self.url.masked}") from None
+            except psycopg.OperationalError as exc:
+                if expired():
+                    raise no_answer(self.describe(), limit, sql) from None
+                raise ConnectionFailure(
+                    f"query failed on {self.url.masked}: {short_reason(str(exc))}"
+                ) from None
+
+    def answers(self) -> bool:
+        # A server that stopped answering would make the probe wait a whole statement's limit.
+        with watchdog(self.timeouts.next_answer, self._sever):
+            return super().answers()
+
+    def _sever(self) -> None:
+        """End the metadata connection's wait on a server that answers nothing: shut its socket
+        down (libpq then reads end-of-file; a cancel request would wait on the frozen server too)."""
+        with socket.socket(fileno=os.dup(self._conn.pgconn.socket)) as duplicate:
+            duplicate.shutdown(socket.SHUT_RDWR)
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:

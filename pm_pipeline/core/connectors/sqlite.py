@@ -30,7 +30,16 @@ from typing import Any
 
 import pyarrow as pa
 
-from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, ConnectionUrl, Connector, write_failure
+from pm_pipeline.core.connectors.base import (
+    DEFAULT_BATCH_ROWS,
+    DEFAULT_TIMEOUTS,
+    ConnectionUrl,
+    Connector,
+    Timeouts,
+    statement_too_long,
+    watchdog,
+    write_failure,
+)
 from pm_pipeline.core.connectors.schema import (
     CheckConstraint,
     Column,
@@ -191,8 +200,8 @@ def parse_create_table(sql: str) -> tuple[list[CheckConstraint], bool, bool]:
 class SqliteConnector(Connector):
     engine = "sqlite"
 
-    def __init__(self, url: ConnectionUrl) -> None:
-        super().__init__(url)
+    def __init__(self, url: ConnectionUrl, *, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
+        super().__init__(url, timeouts=timeouts)
         if not url.path:
             raise BadInputError(
                 f"connection URL {url.masked}: expected sqlite:///file.db or sqlite:////abs/file.db"
@@ -371,7 +380,21 @@ class SqliteConnector(Connector):
             raise
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return list(self._run(sql, params).fetchall())
+        with self._bounded(sql):
+            return list(self._run(sql, params).fetchall())
+
+    @contextlib.contextmanager
+    def _bounded(self, sql: str) -> Iterator[None]:
+        """Interrupt a statement running past ``timeouts.statement``: an embedded engine has no
+        server to end it."""
+        limit = self.timeouts.statement or None
+        with watchdog(limit, self._conn.interrupt) as expired:
+            try:
+                yield
+            except sqlite3.OperationalError as exc:
+                if expired() and "interrupt" in str(exc):
+                    raise statement_too_long(self.describe(), limit, sql) from None
+                raise
 
     def stream_query(
         self,
@@ -387,13 +410,18 @@ class SqliteConnector(Connector):
         ``scan_from`` is the FROM clause the storage-class scan runs on (the whole table for table
         reads, so every chunk of a keyed fetch gets the same schema); by default the query itself.
         """
-        cursor = self._run(sql, params)
+        with self._bounded(sql):
+            cursor = self._run(sql, params)
         try:
             names = [str(d[0]) for d in cursor.description or ()]
             fams = list(families) if families is not None else [F.OTHER] * len(names)
             types = self._arrow_types(names, fams, scan_from or f"({sql})", () if scan_from else params)
             schema = pa.schema([pa.field(name, typ) for name, typ in zip(names, types, strict=True)])
-            while rows := cursor.fetchmany(batch_rows):
+            while True:
+                with self._bounded(sql):  # per batch: the caller's time between batches is its own
+                    rows = cursor.fetchmany(batch_rows)
+                if not rows:
+                    return
                 yield pa.RecordBatch.from_arrays(
                     [
                         self._array(name, values, typ)

@@ -1,0 +1,282 @@
+"""A PostgreSQL server of the test's own, stopped or frozen while a check reads, checks integrity or
+writes its reports: exit 3 within the configured timeouts, one line naming the server and the
+phase, no report set presented as complete, and a rerun gives the baseline findings."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pm_pipeline.cli import main
+from pm_pipeline.core.connectors.postgres import PostgresConnector
+
+PG_BIN = Path(os.environ.get("PM_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
+# Short limits keep the module fast; a frozen server must end the run within their sum.
+TIMEOUTS = {"connect": "2s", "statement": "1s", "idle": "1s"}
+WITHIN_S = 2 + 1 + 1 + 3  # connect + statement + idle, plus the run's own start and finish
+
+
+class PrivatePostgres:
+    """A throwaway PostgreSQL cluster on a free port: initdb, start, stop, freeze, thaw."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.data = root / "data"
+        self.port = _free_port()
+
+    def _as_owner(self, *command: str | Path) -> subprocess.CompletedProcess[str]:
+        # initdb and postgres refuse to run as root: they run as the postgres user then.
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        return subprocess.run(
+            [*prefix, *map(str, command)], capture_output=True, text=True, timeout=60, check=True
+        )
+
+    def create(self) -> None:
+        self._as_owner(PG_BIN / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync",
+                       "-E", "UTF8", "--locale=C.UTF-8")  # fmt: skip
+        self.start()
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._as_owner(
+            PG_BIN / "pg_ctl", "-D", self.data, "-o", options, "-l", self.root / "log", "-w", "start"
+        )
+
+    def stop(self) -> None:
+        self._as_owner(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
+
+    def running(self) -> bool:
+        return (self.data / "postmaster.pid").exists()
+
+    def _pids(self) -> list[int]:
+        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True)
+        return [postmaster, *map(int, children.stdout.split())]
+
+    def freeze(self) -> None:
+        self._signal(signal.SIGSTOP)
+
+    def thaw(self) -> None:
+        self._signal(signal.SIGCONT)
+
+    def _signal(self, number: int) -> None:
+        for pid in self._pids():
+            with contextlib.suppress(ProcessLookupError):  # a backend that just ended
+                os.kill(pid, number)
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def sql(self, database: str, *statements: str) -> None:
+        import psycopg
+
+        with psycopg.connect(self.url(database), autocommit=True) as conn:
+            for statement in statements:
+                conn.execute(statement)  # type: ignore[arg-type]
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _unavailable(reason: str) -> None:
+    if os.environ.get("PM_REQUIRE_SERVICES") == "1":
+        pytest.fail(f"PM_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[PrivatePostgres]:
+    if not (PG_BIN / "initdb").is_file():
+        _unavailable(f"no PostgreSQL binaries in {PG_BIN} (set PM_TEST_PG_BIN)")
+    if os.geteuid() == 0 and shutil.which("runuser") is None:
+        _unavailable("running as root without runuser: initdb refuses root")
+    root = Path(tempfile.mkdtemp(prefix="pm-faults-"))
+    if os.geteuid() == 0:
+        shutil.chown(root, user="postgres")
+    instance = PrivatePostgres(root)
+    try:
+        instance.create()
+    except (subprocess.CalledProcessError, OSError) as exc:
+        shutil.rmtree(root, ignore_errors=True)
+        _unavailable(f"cannot start a private PostgreSQL: {getattr(exc, 'stderr', '') or exc}")
+    instance.sql("postgres", "CREATE DATABASE src", "CREATE DATABASE tgt")
+    for database in ("src", "tgt"):
+        instance.sql(
+            database,
+            "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL)",
+            "CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers(id), total numeric(9,2))",
+            "INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 200) g",
+            "INSERT INTO orders SELECT g, 1 + g % 200, g * 1.5 FROM generate_series(1, 500) g",
+        )
+    # A real difference, so the baseline is not an empty pass: one order's total changed.
+    instance.sql("tgt", "UPDATE orders SET total = 0 WHERE id = 7")
+    try:
+        yield instance
+    finally:
+        if instance.running():
+            instance.thaw()
+            instance.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def up(server: PrivatePostgres) -> Iterator[PrivatePostgres]:
+    """The server, running and thawed before and after each test."""
+    if not server.running():
+        server.start()
+    yield server
+    server.thaw()
+    if not server.running():
+        server.start()
+
+
+def _spec(server: PrivatePostgres, folder: Path) -> Path:
+    spec = folder / "spec.yaml"
+    spec.write_text(
+        json.dumps(
+            {
+                "source": {"url": server.url("src"), "timeouts": TIMEOUTS},
+                "target": {"url": server.url("tgt"), "timeouts": TIMEOUTS},
+                "tables": [{"source": "customers"}, {"source": "orders"}],
+            }
+        )
+    )
+    return spec
+
+
+def _check(
+    capsys: pytest.CaptureFixture[str], spec: Path, out: Path, *extra: str
+) -> tuple[int, str, float, list[tuple[str, str, str | None]]]:
+    started = time.monotonic()
+    code = main(
+        ["check", "--spec", str(spec), "--no-progress", "--json", str(out / "findings.json"),
+         "--reports", str(out / "reports"), *extra]
+    )  # fmt: skip
+    elapsed = time.monotonic() - started
+    _, err = capsys.readouterr()
+    found = out / "findings.json"
+    findings = (
+        sorted(
+            (f["table"], f["category"], f.get("column")) for f in json.loads(found.read_text())["findings"]
+        )
+        if found.exists()
+        else []
+    )
+    return code, err, elapsed, findings
+
+
+def _inject(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, fault: Callable[[], None]) -> None:
+    """Make the fault happen the first time ``owner.name`` is called, just before it runs."""
+    original = getattr(owner, name)
+    fired: list[bool] = []
+
+    def faulty(*args: Any, **kwargs: Any) -> Any:
+        if not fired:
+            fired.append(True)
+            fault()
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, faulty)
+
+
+def _baseline(capsys: pytest.CaptureFixture[str], spec: Path, out: Path, *extra: str) -> list[Any]:
+    """The findings of an undisturbed run: the changed total among them, exit 1."""
+    code, err, _, findings = _check(capsys, spec, out, *extra)
+    assert code == 1 and ("orders", "value_mismatch", "total") in findings, err
+    return findings
+
+
+def _one_line_failure(err: str, server: PrivatePostgres, *phrases: str) -> None:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in err
+    assert f"127.0.0.1:{server.port}" in lines[0], lines[0]
+    for phrase in phrases:
+        assert phrase in lines[0], lines[0]
+
+
+def _nothing_written(out: Path) -> None:
+    """No report set, no findings file: nothing a reader could take for a complete run."""
+    written = [path for path in out.rglob("*") if path.is_file() or path.is_symlink()] if out.exists() else []
+    assert written == [], written
+
+
+def test_frozen_during_a_read_ends_within_the_timeouts(
+    up: PrivatePostgres, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _spec(up, tmp_path)
+    baseline = _baseline(capsys, spec, tmp_path / "baseline", "--no-integrity")
+    with monkeypatch.context() as patch:
+        _inject(patch, PostgresConnector, "stream_query", up.freeze)
+        code, err, elapsed, _ = _check(capsys, spec, tmp_path / "frozen", "--no-integrity")
+    up.thaw()
+    assert code == 3, err
+    assert elapsed < WITHIN_S, elapsed
+    _one_line_failure(err, up, "no answer", "reconciliation")
+    _nothing_written(tmp_path / "frozen")
+    assert _baseline(capsys, spec, tmp_path / "rerun", "--no-integrity") == baseline
+
+
+def test_stopped_during_a_read(
+    up: PrivatePostgres, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = _spec(up, tmp_path)
+    baseline = _baseline(capsys, spec, tmp_path / "baseline", "--no-integrity")
+    with monkeypatch.context() as patch:
+        _inject(patch, PostgresConnector, "stream_query", up.stop)
+        code, err, elapsed, _ = _check(capsys, spec, tmp_path / "stopped", "--no-integrity")
+    up.start()
+    assert code == 3, err
+    assert elapsed < WITHIN_S, elapsed
+    _one_line_failure(err, up, "reconciliation")
+    _nothing_written(tmp_path / "stopped")
+    assert _baseline(capsys, spec, tmp_path / "rerun", "--no-integrity") == baseline
+
+
+def test_stopped_during_integrity(
+    up: PrivatePostgres, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pm_pipeline.core.run as run
+
+    spec = _spec(up, tmp_path)
+    baseline = _baseline(capsys, spec, tmp_path / "baseline")
+    with monkeypatch.context() as patch:
+        _inject(patch, run, "check_integrity", up.stop)
+        code, err, elapsed, _ = _check(capsys, spec, tmp_path / "stopped")
+    up.start()
+    assert code == 3, err
+    assert elapsed < WITHIN_S, elapsed
+    _one_line_failure(err, up, "integrity")
+    _nothing_written(tmp_path / "stopped")
+    assert _baseline(capsys, spec, tmp_path / "rerun") == baseline
+
+
+def test_stopped_while_the_reports_are_written(
+    up: PrivatePostgres, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pm_pipeline.clitools as clitools
+
+    spec = _spec(up, tmp_path)
+    baseline = _baseline(capsys, spec, tmp_path / "baseline")
+    with monkeypatch.context() as patch:
+        # Every value was read before the reports: they are built from the results alone.
+        _inject(patch, clitools, "check_report", up.stop)
+        code, err, _, findings = _check(capsys, spec, tmp_path / "stopped")
+    up.start()
+    assert (code, findings) == (1, baseline), err
+    assert "Traceback" not in err
