@@ -23,7 +23,7 @@ from rich.table import Table
 
 from pm_pipeline.cli import remember_secrets
 from pm_pipeline.core.config import MigrationSpec, TableMapping, load_spec, spec_checksum
-from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.connectors import open_endpoint
 from pm_pipeline.core.errors import BadInputError, SystemFailure, TableNotFoundError
 from pm_pipeline.core.integrity import verify_manifest, write_manifest
 from pm_pipeline.core.reconcile import ReconcileOptions
@@ -82,7 +82,7 @@ def _names(names: Sequence[str], limit: int = 20) -> str:
 
 
 def _require_in_source(spec: MigrationSpec, names: Sequence[str]) -> None:
-    with connect(spec.source.url) as source:
+    with open_endpoint(spec.source) as source:
         present = source.list_tables()
         missing = [name for name in names if name not in present]
         if missing:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -227,7 +228,9 @@ def test_frozen_during_a_read_ends_within_the_timeouts(
     up.thaw()
     assert code == 3, err
     assert elapsed < WITHIN_S, elapsed
-    _one_line_failure(err, up, "no answer", "reconciliation")
+    # The read's first answer or its own connection, whichever waits first, runs out of time.
+    _one_line_failure(err, up, "reconciliation")
+    assert re.search(r"no answer .* within 2 s|cannot connect .*: timeout expired", err), err
     _nothing_written(tmp_path / "frozen")
     assert _baseline(capsys, spec, tmp_path / "rerun", "--no-integrity") == baseline
 

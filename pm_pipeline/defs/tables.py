@@ -17,7 +17,7 @@ from dagster import AssetExecutionContext
 
 from pm_pipeline.core.check_errors import Unit, guarded, unreconciled
 from pm_pipeline.core.config import MigrationSpec, TableMapping
-from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.connectors import open_endpoint
 from pm_pipeline.core.findings import Finding, Severity, TableReconciliation
 from pm_pipeline.core.integrity import ManifestEntry
 from pm_pipeline.core.monitor import metrics
@@ -55,7 +55,7 @@ def _observed(key: dg.AssetKey, mapping: TableMapping, side: str, engine: str) -
     )
     def _observe(migration: MigrationResource) -> dg.ObserveResult:
         spec = migration.spec()
-        with connect(spec.source.url if side == "source" else spec.target.url) as connector:
+        with open_endpoint(spec.source if side == "source" else spec.target) as connector:
             name = table if side == "source" else current_mapping(spec, mapping).target_name
             schema = connector.introspect(name)
             rows = connector.row_count(name)
@@ -88,7 +88,7 @@ def _reconciliation(mapping: TableMapping, keys: TableKeys, engines: tuple[str, 
         spec = migration.spec()
         diff_dir = migration.reports_directory() / "diffs"
         current = current_mapping(spec, mapping)
-        with connect(spec.source.url) as source, connect(spec.target.url) as target:
+        with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
             expected = expected_rows_per_side(source=source, target=target, mapping=current)
             progress = ProgressLog(mapping.source, expected, context.log.info)
             reconciled, error = guarded(
@@ -139,7 +139,7 @@ def _schema(mapping: TableMapping, keys: TableKeys, engines: tuple[str, str]) ->
         context: AssetExecutionContext, migration: MigrationResource
     ) -> dg.Output[SchemaComparison]:
         spec = migration.spec()
-        with connect(spec.source.url) as source, connect(spec.target.url) as target:
+        with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
             comparison = check_table_schema(
                 source=source, target=target, mapping=current_mapping(spec, mapping)
             )
@@ -190,7 +190,7 @@ def _integrity(
     ) -> dg.Output[IntegrityOutput]:
         spec = migration.spec()
         current = current_mapping(spec, mapping)
-        with connect(spec.source.url) as source, connect(spec.target.url) as target:
+        with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
             schemas, error = guarded(
                 Unit("integrity", "introspection", current.target_name),
                 lambda: (source.introspect(current.source), target.introspect(current.target_name)),

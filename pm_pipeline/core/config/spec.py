@@ -14,9 +14,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from pm_pipeline.core.config.timeouts import TimeoutSettings
-
 from pm_pipeline.core.config.performance import PerformanceSettings
+from pm_pipeline.core.config.timeouts import TimeoutSettings
 
 
 class _Model(BaseModel):
