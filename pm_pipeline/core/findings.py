@@ -147,6 +147,20 @@ class ColumnStats:
 
 
 @dataclass(frozen=True)
+class SideDigest:
+    """One side's whole-table digest, computed by the reconciliation's own pass (no second read).
+
+    ``recipe`` holds what recomputes it later (``integrity.checksum.recompute``): the algorithm's
+    parameters, never values.
+    """
+
+    algorithm: str
+    rows: int
+    checksum: str
+    recipe: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TableReconciliation:
     """Everything reconciliation found for one mapped table."""
 
@@ -171,6 +185,8 @@ class TableReconciliation:
     findings_truncated: bool = False
     diff_path: str | None = None
     strategy_note: str = ""  # why the strategy was chosen (size, engines, differing buckets)
+    # Each side's whole-table digest when the strategy computed one on its way (source, target).
+    digests: tuple[SideDigest, SideDigest] | None = None
 
     @property
     def match_score(self) -> float:

@@ -21,7 +21,7 @@ from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.consequences import ChildSum, child_sums, link_consequences
 from pm_pipeline.core.discovery import TableSelection
 from pm_pipeline.core.errors import BadInputError
-from pm_pipeline.core.findings import Category, Finding, TableReconciliation
+from pm_pipeline.core.findings import Category, Finding, SideDigest, TableReconciliation
 from pm_pipeline.core.integrity import (
     ManifestEntry,
     check_table_integrity,
@@ -159,6 +159,7 @@ def check_integrity(
     target_schema: TableSchema,
     data_docs_dir: Path | None = None,
     names: RunNames | None = None,
+    digests: tuple[SideDigest, SideDigest] | None = None,
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     """Integrity findings for one table (referential, rules, temporal, sequences, checksums, and the
     expectation suite run inside the target) and its checksum manifest entry."""
@@ -173,6 +174,7 @@ def check_integrity(
             target_schema=target_schema,
             data_docs_dir=data_docs_dir,
             names=names,
+            digests=digests,
         )
     except BadInputError as exc:
         raise BadInputError(f"table {mapping.source}: integrity: {exc}") from exc
@@ -189,6 +191,7 @@ def _check_integrity(
     target_schema: TableSchema,
     data_docs_dir: Path | None,
     names: RunNames | None = None,
+    digests: tuple[SideDigest, SideDigest] | None = None,
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     settings = parse_integrity(spec.integrity, file=spec.name)
     result = check_table_integrity(
@@ -201,6 +204,7 @@ def _check_integrity(
         names=names if names is not None else names_from_mappings(mappings),
         source_zone=spec.source.timezone or "UTC",
         target_zone=spec.target.timezone or "UTC",
+        digests=digests,
     )
     findings = list(result.findings)
     if settings.gx.enabled:
@@ -335,21 +339,6 @@ def run_check(
                 names=selection.names,
             )
             findings.extend(schema.findings)
-            if integrity:
-                integrity_findings, entry = check_integrity(
-                    spec=spec,
-                    source=source,
-                    target=target,
-                    mapping=mapping,
-                    mappings=selection.mappings,
-                    source_schema=source_schema,
-                    target_schema=target_schema,
-                    data_docs_dir=data_docs_dir,
-                    names=selection.names,
-                )
-                findings.extend(integrity_findings)
-                if entry is not None:
-                    manifest.append(entry)
             callback = None
             if progress is not None:
                 expected = expected_rows(source=source, target=target, mapping=mapping)
@@ -376,6 +365,23 @@ def run_check(
                 findings.append(error)
             if progress is not None:
                 progress.finish_table(mapping.source)
+            # After the reconciliation, whose pass may already hold each table's checksum.
+            if integrity:
+                integrity_findings, entry = check_integrity(
+                    spec=spec,
+                    source=source,
+                    target=target,
+                    mapping=mapping,
+                    mappings=selection.mappings,
+                    source_schema=source_schema,
+                    target_schema=target_schema,
+                    data_docs_dir=data_docs_dir,
+                    names=selection.names,
+                    digests=None if reconciled is None else reconciled.digests,
+                )
+                findings.extend(integrity_findings)
+                if entry is not None:
+                    manifest.append(entry)
         performance = None
         if spec.performance is not None:
             # A phase of its own, after the tables: its timings are not disturbed by their reads.

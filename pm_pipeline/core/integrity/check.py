@@ -6,21 +6,29 @@ Great Expectations suites are the slow path and run separately (:mod:`.expectati
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TypeVar
 
 from pm_pipeline.core.check_errors import Unit, guarded
 from pm_pipeline.core.config.spec import TableMapping
-from pm_pipeline.core.connectors.base import Connector
+from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError
-from pm_pipeline.core.findings import Category, Finding, Severity
+from pm_pipeline.core.findings import Category, Finding, Severity, SideDigest
 from pm_pipeline.core.integrity import referential, rules, temporal
-from pm_pipeline.core.integrity.checksum import ManifestEntry, checksummed, pair_checksums
+from pm_pipeline.core.integrity.checksum import (
+    ManifestEntry,
+    checksummed,
+    from_digest,
+    pair_checksums,
+)
 from pm_pipeline.core.integrity.settings import AggregateRule, IntegritySettings
 from pm_pipeline.core.names import RunNames, names_from_tables
+from pm_pipeline.core.reconcile import bucket, tablesum
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
+from pm_pipeline.core.reconcile.sides import make_readers, pushed_columns
 
 CHECK = "integrity"
 DEFAULT_SAMPLE_LIMIT = 100
@@ -68,12 +76,14 @@ def check_table_integrity(
     sample_limit: int = DEFAULT_SAMPLE_LIMIT,
     source_zone: str = "UTC",
     target_zone: str = "UTC",
+    digests: tuple[SideDigest, SideDigest] | None = None,
 ) -> IntegrityResult:
     """Run referential, rule, temporal, sequence and checksum checks for one table.
 
     ``table_names`` maps source table names to target names (for foreign keys that reference a
     renamed table), or ``names`` the run's names (renamed parent columns too); ``sample_limit``
-    bounds the findings listed per check, not what is counted.
+    bounds the findings listed per check, not what is counted; ``digests``: each side's digest
+    as the reconciliation computed it, which spares the checksum a read of its own.
     """
     table = mapping.target_name
     keys = target_key(mapping, source_schema, target_schema)
@@ -197,8 +207,20 @@ def check_table_integrity(
 
     entry = None
     if settings.checksums:
-        entry = attempt("checksum", partial(_checksum_entry, source, target, table=table, plan=plan))
-        if entry is not None:
+        entry = attempt(
+            "checksum",
+            partial(
+                _checksum_entry,
+                source,
+                target,
+                table=table,
+                plan=plan,
+                source_schema=source_schema,
+                target_schema=target_schema,
+                digests=digests,
+            ),
+        )
+        if entry is not None and entry.comparable:
             checked[str(Category.CHECKSUM_MISMATCH)] = 1
             violations[str(Category.CHECKSUM_MISMATCH)] = 0 if entry.matches else 1
             if not entry.matches:
@@ -208,7 +230,31 @@ def check_table_integrity(
     )
 
 
-def _checksum_entry(source: Connector, target: Connector, *, table: str, plan: TablePlan) -> ManifestEntry:
+def _checksum_entry(
+    source: Connector,
+    target: Connector,
+    *,
+    table: str,
+    plan: TablePlan,
+    source_schema: TableSchema,
+    target_schema: TableSchema,
+    digests: tuple[SideDigest, SideDigest] | None,
+) -> ManifestEntry:
+    """Both sides' checksums: the reconciliation's own digests when it computed them, else one
+    aggregate scan per side inside databases that hash rows in SQL, else a canonical re-read."""
+    if digests is None:
+        digests = _sql_digests(source, target, plan=plan, schemas=(source_schema, target_schema))
+    if digests is not None:
+        source_digest, target_digest = digests
+        return ManifestEntry(
+            table=table,
+            source=from_digest(
+                source_digest, side="source", connector=source, table=plan.table, plans=plan.all_plans
+            ),
+            target=from_digest(
+                target_digest, side="target", connector=target, table=table, plans=plan.all_plans
+            ),
+        )
     kept, left = checksummed(plan.all_plans)
     source_sum, target_sum = pair_checksums(
         source,
@@ -218,6 +264,22 @@ def _checksum_entry(source: Connector, target: Connector, *, table: str, plan: T
         excluded=([p.name for p in left], [p.target_name for p in left]),
     )
     return ManifestEntry(table=table, source=source_sum, target=target_sum)
+
+
+def _sql_digests(
+    source: Connector, target: Connector, *, plan: TablePlan, schemas: tuple[TableSchema, TableSchema]
+) -> tuple[SideDigest, SideDigest] | None:
+    readers = make_readers(plan, source, target, *schemas)
+    pushed = pushed_columns(plan, readers)
+    if bucket.ineligible_reason(plan, readers, pushed) is not None:
+        return None
+    if source is target or not {source.engine, target.engine} <= THREAD_SAFE_ENGINES:
+        return tablesum.table_digest(readers[0], plan, pushed), tablesum.table_digest(
+            readers[1], plan, pushed
+        )
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(tablesum.table_digest, reader, plan, pushed) for reader in readers]
+        return futures[0].result(), futures[1].result()
 
 
 def _checksum_finding(table: str, entry: ManifestEntry) -> Finding:

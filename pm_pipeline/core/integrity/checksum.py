@@ -21,6 +21,11 @@ The bytes of step 3 are built a batch at a time with Arrow compute
 
 Columns compared with a tolerance (floats, declared tolerances) or transformed by declared rules
 are left out and listed as ``excluded``: their canonical values may rightly differ.
+
+A side may instead carry the reconciliation's own digest, computed inside the database by the
+bucket pass (``xor64-sql-rowhash-1``, :mod:`pm_pipeline.core.reconcile.tablesum`), or by one
+aggregate scan where the engine hashes rows in SQL: the table is then never read a second time
+into the process. Each side records its ``algorithm`` and what recomputes it (manifest version 2).
 """
 
 from __future__ import annotations
@@ -34,17 +39,19 @@ from typing import Any, Literal
 
 from pm_pipeline.core.canonical import ColumnPlan, canonicalize
 from pm_pipeline.core.canonical.plan import recorded_plan
-from pm_pipeline.core.connectors.base import Connector
+from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError
+from pm_pipeline.core.findings import SideDigest
 from pm_pipeline.core.integrity.rowhash import digest_sum, row_digests
+from pm_pipeline.core.reconcile import tablesum
 
-# Engines whose connectors may be used from another thread (one at a time): not sqlite3's.
-_THREAD_SAFE = frozenset({"postgresql", "mysql"})
 ALGORITHM = "sha256-rowsum-mod2^256"
 CANONICALIZATION = "pm-row-json-1"
-MANIFEST_VERSION = "1"
+MANIFEST_VERSION = "2"
+_READABLE_VERSIONS = ("1", "2")
 _MOD = 2**256
+_ALGORITHMS = (ALGORITHM, tablesum.ALGORITHM)
 
 Side = Literal["source", "target"]
 
@@ -62,9 +69,14 @@ class TableChecksum:
     zone: str  # the zone naive timestamps were read in
     rows: int
     checksum: str
+    algorithm: str = ALGORITHM
+    recipe: dict[str, Any] | None = None  # what rebuilds an in-database row hash (tablesum)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if self.recipe is None:
+            del data["recipe"]
+        return data
 
 
 @dataclass(frozen=True)
@@ -76,8 +88,40 @@ class ManifestEntry:
     target: TableChecksum
 
     @property
+    def comparable(self) -> bool:
+        """Whether equal tables give equal checksums on both sides (same algorithm, no tolerance bins)."""
+        if self.source.algorithm != self.target.algorithm:
+            return False
+        return all(tablesum.comparable(side.recipe or {}) for side in (self.source, self.target))
+
+    @property
     def matches(self) -> bool:
         return self.source.rows == self.target.rows and self.source.checksum == self.target.checksum
+
+
+def from_digest(
+    digest: SideDigest,
+    *,
+    side: Side,
+    connector: Connector,
+    table: str,
+    plans: Sequence[ColumnPlan],
+) -> TableChecksum:
+    """A manifest side from a digest the reconciliation computed, over every compared column."""
+    columns = [plan.source if side == "source" else plan.target for plan in plans]
+    return TableChecksum(
+        side=side,
+        url=connector.url.masked,
+        table=table,
+        columns=tuple(col.name for col in columns),
+        families=tuple(plan.recorded_family for plan in plans),
+        excluded=(),
+        zone=(plans[0].source_zone if side == "source" else plans[0].target_zone) if plans else "UTC",
+        rows=digest.rows,
+        checksum=digest.checksum,
+        algorithm=digest.algorithm,
+        recipe=dict(digest.recipe),
+    )
 
 
 def checksummed(plans: Iterable[ColumnPlan]) -> tuple[list[ColumnPlan], list[ColumnPlan]]:
@@ -143,7 +187,7 @@ def pair_checksums(
             connector, table=tables[index], plans=plans, excluded=excluded[index], side=side
         )
 
-    if source is target or not {source.engine, target.engine} <= _THREAD_SAFE:
+    if source is target or not {source.engine, target.engine} <= THREAD_SAFE_ENGINES:
         return checksum(0), checksum(1)
     with ThreadPoolExecutor(max_workers=2) as pool:
         from_source, from_target = pool.submit(checksum, 0), pool.submit(checksum, 1)
@@ -156,6 +200,7 @@ def manifest_document(
     """The checksum manifest as a JSON-ready document."""
     return {
         "manifest_version": MANIFEST_VERSION,
+        # The default for a side that names none (every side of a version 1 manifest).
         "algorithm": ALGORITHM,
         "canonicalization": CANONICALIZATION,
         "created_at": (created_at or dt.datetime.now(dt.UTC)).isoformat(),
@@ -187,19 +232,60 @@ def read_manifest(path: str) -> dict[str, Any]:
         raise BadInputError(f"checksum manifest {path} cannot be read: {exc}") from None
     if not isinstance(document, dict) or not isinstance(document.get("tables"), list):
         raise BadInputError(f"checksum manifest {path}: not a pm-pipeline checksum manifest")
+    version = str(document.get("manifest_version", "1"))
+    if version not in _READABLE_VERSIONS:
+        raise BadInputError(
+            f"checksum manifest {path}: manifest_version {version!r} is not supported "
+            f"(expected one of {', '.join(_READABLE_VERSIONS)})"
+        )
     for key, wanted in (("algorithm", ALGORITHM), ("canonicalization", CANONICALIZATION)):
         if document.get(key) != wanted:
             raise BadInputError(
                 f"checksum manifest {path}: {key} {document.get(key)!r} is not supported (expected {wanted!r})"
             )
+    for entry in document["tables"]:
+        for side in ("source", "target"):
+            recorded = entry.get(side) if isinstance(entry, dict) else None
+            algorithm = recorded.get("algorithm", ALGORITHM) if isinstance(recorded, dict) else None
+            if algorithm not in _ALGORITHMS:
+                raise BadInputError(
+                    f"checksum manifest {path}: table {entry.get('table') if isinstance(entry, dict) else entry!r} "
+                    f"{side}: algorithm {algorithm!r} is not supported (expected one of {', '.join(_ALGORITHMS)})"
+                )
     return document
 
 
 def recompute(connector: Connector, recorded: dict[str, Any]) -> TableChecksum:
     """Recompute one recorded side's checksum over the same columns, families and zone."""
-    schema = connector.introspect(recorded["table"])
     side: Side = "source" if recorded["side"] == "source" else "target"
     zone = recorded.get("zone", "UTC")
+    if recorded.get("algorithm", ALGORITHM) == tablesum.ALGORITHM:
+        try:
+            rows, checksum = tablesum.recompute(
+                connector,
+                table=recorded["table"],
+                side=side,
+                columns=recorded["columns"],
+                families=recorded["families"],
+                zone=zone,
+                recipe=recorded.get("recipe") or {},
+            )
+        except ValueError as exc:
+            raise BadInputError(f"checksum manifest: table {recorded['table']} ({side}): {exc}") from None
+        return TableChecksum(
+            side=side,
+            url=str(recorded.get("url", "")),
+            table=recorded["table"],
+            columns=tuple(recorded["columns"]),
+            families=tuple(recorded["families"]),
+            excluded=tuple(recorded.get("excluded", ())),
+            zone=zone,
+            rows=rows,
+            checksum=checksum,
+            algorithm=tablesum.ALGORITHM,
+            recipe=dict(recorded.get("recipe") or {}),
+        )
+    schema = connector.introspect(recorded["table"])
     plans = [
         recorded_plan(schema.column(name), family, zone=zone)
         for name, family in zip(recorded["columns"], recorded["families"], strict=True)

@@ -25,14 +25,12 @@ from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Finding, Severity, json_value
-from pm_pipeline.core.integrity.profile import held_unique
 from pm_pipeline.core.integrity.settings import IntegritySettings
 from pm_pipeline.core.integrity.sql_expectations import (
     GeneratedExpectation,
-    count_unexpected,
     sample_unexpected,
 )
-from pm_pipeline.core.integrity.suite import ExpectationCall, declared_suite, generate_expectations
+from pm_pipeline.core.integrity.suite import ExpectationCall, declared_suite, generate_and_count
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 
 CHECK = "integrity"
@@ -116,23 +114,18 @@ def run_generated(
     """Generate the table's expectations from the source and run them in the target: how many were
     evaluated, and the findings (failures with a sample ordered by the key, and check errors).
     The schemas' one-column unique keys spare counting duplicates the database rules out."""
-    suite = generate_expectations(
+    suite, counts = generate_and_count(
         source,
         target,
         plan=plan,
         value_set_max=value_set_max,
         zones_known=zones_known,
         source_schema=source_schema,
+        target_schema=target_schema,
+        count_target=True,
     )
     findings = list(suite.errors)
     table = plan.target_table
-    counts = count_unexpected(
-        target,
-        table=table,
-        expectations=suite.expectations,
-        side="target",
-        held_unique=held_unique(target_schema),
-    )
     keys = [key.target_name for key in plan.keys]
     for expectation, counted in zip(suite.expectations, counts, strict=True):
         unit = Unit(CHECK, f"expectation {expectation.label}", table, expectation.column)

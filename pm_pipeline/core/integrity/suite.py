@@ -21,13 +21,14 @@ them.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.check_errors import Unit, check_error_finding, guarded
-from pm_pipeline.core.connectors.base import Connector
+from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
 from pm_pipeline.core.connectors.schema import Column, TableSchema, TypeFamily
 from pm_pipeline.core.findings import Finding
 from pm_pipeline.core.integrity.profile import held_unique, profile_candidates
@@ -174,12 +175,38 @@ def generate_expectations(
     ``zones_known``: whether the plan carries the zones naive timestamps were written in; without
     them, naive timestamps get no range (a shifted zone would move every value). ``source_schema``:
     its one-column unique keys hold uniqueness without counting duplicates."""
+    suite, _ = generate_and_count(
+        source,
+        target,
+        plan=plan,
+        value_set_max=value_set_max,
+        zones_known=zones_known,
+        source_schema=source_schema,
+    )
+    return suite
+
+
+def generate_and_count(
+    source: Connector,
+    target: Connector,
+    *,
+    plan: TablePlan,
+    value_set_max: int,
+    zones_known: bool = True,
+    source_schema: TableSchema | None = None,
+    target_schema: TableSchema | None = None,
+    count_target: bool = False,
+) -> tuple[GeneratedSuite, list[int | Exception]]:
+    """``generate_expectations``, and with ``count_target`` each kept expectation's unexpected rows
+    in the target: the source's check of its candidates and the target's count of the same
+    candidates run at the same time (one scan each), and the target's counts of the candidates the
+    source did not keep are dropped."""
     keys = {p.name for p in plan.keys}
     eligible = [
         _Eligible(source, target, p, key=p.name in keys, zones_known=zones_known) for p in plan.all_plans
     ]
     if not eligible:
-        return GeneratedSuite(())
+        return GeneratedSuite(()), []
     held = held_unique(source_schema)
     profiled, error = guarded(
         Unit(CHECK, "expectation profile of the source", plan.target_table),
@@ -187,18 +214,35 @@ def generate_expectations(
         connectors=[source],
     )
     if profiled is None:
-        return GeneratedSuite((), (error,) if error else ())
+        return GeneratedSuite((), (error,) if error else ()), []
     unproven = [c.expectation for c in profiled if not c.proven]
-    counts = dict(
-        zip(
-            map(id, unproven),
-            count_unexpected(source, table=plan.table, expectations=unproven, side="source"),
-            strict=True,
+    candidates = [c.expectation for c in profiled]
+
+    def on_source() -> list[int | Exception]:
+        return count_unexpected(source, table=plan.table, expectations=unproven, side="source")
+
+    def on_target() -> list[int | Exception]:
+        if not count_target:
+            return []
+        return count_unexpected(
+            target,
+            table=plan.target_table,
+            expectations=candidates,
+            side="target",
+            held_unique=held_unique(target_schema),
         )
-    )
+
+    if count_target and source is not target and {source.engine, target.engine} <= THREAD_SAFE_ENGINES:
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            from_source, from_target = pool.submit(on_source), pool.submit(on_target)
+            source_counts, target_counts = from_source.result(), from_target.result()
+    else:
+        source_counts, target_counts = on_source(), on_target()
+    counts = dict(zip(map(id, unproven), source_counts, strict=True))
     kept: list[GeneratedExpectation] = []
+    kept_counts: list[int | Exception] = []
     errors: list[Finding] = []
-    for candidate in profiled:
+    for index, candidate in enumerate(profiled):
         expectation = candidate.expectation
         counted = 0 if candidate.proven else counts[id(expectation)]
         if isinstance(counted, Exception):
@@ -208,7 +252,9 @@ def generate_expectations(
             )
         elif counted == 0:
             kept.append(expectation)
-    return GeneratedSuite(tuple(kept), tuple(errors))
+            if count_target:
+                kept_counts.append(target_counts[index])
+    return GeneratedSuite(tuple(kept), tuple(errors)), kept_counts
 
 
 def _with_column(unit: Unit, expectation: GeneratedExpectation) -> Unit:

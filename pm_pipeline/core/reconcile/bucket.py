@@ -116,7 +116,8 @@ def _typed_bin(dialect: sqlhash.Dialect, quoted: str, rel_tolerance: float) -> t
     )
 
 
-def _row_hash(reader: SideReader, plan: TablePlan, pushed: frozenset[int]) -> str:
+def row_hash_sql(reader: SideReader, plan: TablePlan, pushed: frozenset[int]) -> str:
+    """A row's hash: key, pushed columns' canonical text (or typed values), tolerance bins of the rest."""
     dialect = reader.dialect
     assert dialect is not None
     fields: list[str] = []
@@ -142,7 +143,7 @@ def _row_hash(reader: SideReader, plan: TablePlan, pushed: frozenset[int]) -> st
     return sqlhash.hash60_sql(dialect, fields)
 
 
-def _text(dialect: sqlhash.Dialect, expression: str) -> str:
+def text_sql(dialect: sqlhash.Dialect, expression: str) -> str:
     if dialect == "mysql":
         return f"CAST({expression} AS CHAR)"
     return f"CAST({expression} AS {'text' if dialect == 'postgresql' else 'VARCHAR'})"
@@ -171,10 +172,12 @@ def summary(
         index, partitions = part.partition
         where = f" WHERE {key_bucket_sql(reader, plan, partitions)} = {int(index)}"
     inner = (
-        f"SELECT {bucket} AS b, {_row_hash(reader, plan, pushed)} AS h "
+        f"SELECT {bucket} AS b, {row_hash_sql(reader, plan, pushed)} AS h "
         f"FROM {reader.connector.qualified(reader.table)}{where}"
     )
-    sql = f"SELECT b, count(*) AS n, {_text(reader.dialect, 'bit_xor(h)')} AS s FROM ({inner}) x GROUP BY b"
+    sql = (
+        f"SELECT b, count(*) AS n, {text_sql(reader.dialect, 'bit_xor(h)')} AS s FROM ({inner}) x GROUP BY b"
+    )
     with _hash_aggregate(reader.connector):
         table = reader.connector.query_arrow(sql)
     if table.num_rows == 0:
@@ -197,6 +200,7 @@ class BucketOutcome:
     equal_rows: int  # rows in equal buckets (same number on both sides)
     source_rows: int
     target_rows: int
+    summaries: tuple[dict[int, tuple[int, str]], dict[int, tuple[int, str]]] = ({}, {})
 
     @property
     def differing_share(self) -> float:
@@ -219,4 +223,5 @@ def compare_buckets(
         equal_rows=equal_rows,
         source_rows=sum(n for n, _ in source.values()),
         target_rows=sum(n for n, _ in target.values()),
+        summaries=(source, target),
     )

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from pm_pipeline.core.errors import BadInputError, TableNotFoundError
-from pm_pipeline.core.reconcile import bucket
+from pm_pipeline.core.findings import SideDigest
+from pm_pipeline.core.reconcile import bucket, tablesum
 from pm_pipeline.core.reconcile.planning import TablePlan
 from pm_pipeline.core.reconcile.sides import STRATEGIES, SideReader, Slice, pushed_columns
 
@@ -34,10 +35,11 @@ class Choice:
     bucket_count: int | None = None
     buckets: tuple[int, ...] | None = None  # bucket strategy: only these buckets are read
     equal_rows: int = 0  # rows in buckets found equal (never read)
+    digests: tuple[SideDigest, SideDigest] | None = None  # the whole tables' digests, when computed
 
     def apply(self, result: dict[str, Any]) -> dict[str, Any]:
         """Add the strategy to a table result; count the rows of equal buckets as matched."""
-        out = {**result, "strategy": self.strategy, "strategy_note": self.note}
+        out = {**result, "strategy": self.strategy, "strategy_note": self.note, "digests": self.digests}
         if self.equal_rows:
             for name in ("source_rows", "target_rows", "matched_rows"):
                 out[name] = result[name] + self.equal_rows
@@ -127,10 +129,17 @@ def _bucketed(
     partition: tuple[int, int] | None,
 ) -> Choice:
     outcome = bucket.compare_buckets(readers, plan, pushed, count, Slice(partition=partition))
+    digests = None
+    if partition is None:  # the buckets cover each whole table: their XORs are its digest
+        source, target = (
+            tablesum.from_buckets(summary, reader=reader, plan=plan, pushed=pushed)
+            for summary, reader in zip(outcome.summaries, readers, strict=True)
+        )
+        digests = (source, target)
     differing = len(outcome.differing)
     note = f"{differing} of {count} buckets differ ({outcome.differing_share:.2%} of rows read row by row)"
     if outcome.differing_share > bucket.REFINE_ALL_SHARE:
-        return Choice("bucket", pushed, note=f"{note}: every row read", bucket_count=count)
+        return Choice("bucket", pushed, note=f"{note}: every row read", bucket_count=count, digests=digests)
     return Choice(
         "bucket",
         pushed,
@@ -138,4 +147,5 @@ def _bucketed(
         bucket_count=count,
         buckets=outcome.differing,
         equal_rows=outcome.equal_rows,
+        digests=digests,
     )

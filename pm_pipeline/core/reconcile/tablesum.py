@@ -1,0 +1,137 @@
+"""Whole-table digests computed inside the database with the bucket pass's row hash.
+
+Algorithm ``xor64-sql-rowhash-1``: each row's hash is the one bucket checksums use
+(:func:`pm_pipeline.core.reconcile.bucket.row_hash_sql`: a 60-bit hash of the key and every column's
+canonical text, or of the typed values when both sides are the same engine with the same types;
+a column compared with a relative tolerance contributes its tolerance bin). The table digest is the
+row count and the XOR of the row hashes, as 16 hex digits of its 64-bit pattern (engines differ in
+the signedness of a XOR aggregate). Keys are unique whenever this is used, so no two equal rows
+cancel out.
+
+The bucket strategy gets it for free (the XOR of its buckets' XORs); other strategies on engines
+that hash in SQL get it from one aggregate scan per side, inside the database. A ``recipe`` records
+what rebuilds the row hash (dialect, native or canonical-text hash, key count, bins), so the
+manifest can be recomputed later without the other side.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pm_pipeline.core.canonical.plan import ColumnPlan, recorded_plan
+from pm_pipeline.core.config.spec import ColumnRule
+from pm_pipeline.core.connectors.base import Connector
+from pm_pipeline.core.findings import SideDigest
+from pm_pipeline.core.reconcile import bucket, sqlhash
+from pm_pipeline.core.reconcile.planning import TablePlan
+from pm_pipeline.core.reconcile.sides import SideReader
+
+ALGORITHM = "xor64-sql-rowhash-1"
+_MASK64 = (1 << 64) - 1
+
+
+def recipe(reader: SideReader, plan: TablePlan, pushed: frozenset[int]) -> dict[str, Any]:
+    """What rebuilds ``reader``'s row hash: the columns in hash order with their families, and how."""
+    binned = {
+        reader.column_name(column): column.rel_tolerance
+        for index, column in enumerate(plan.values)
+        if index not in pushed
+    }
+    return {
+        "dialect": reader.dialect,
+        "native_hash": reader.native_hash,
+        "key_columns": len(plan.keys),
+        "binned": binned,
+    }
+
+
+def comparable(recipe: Mapping[str, Any]) -> bool:
+    """Whether two sides' digests may be compared: a tolerance bin may rightly differ between two
+    equal values (each side's digest still detects any later change of its own table)."""
+    return not recipe.get("binned")
+
+
+def _checksum(xor: int) -> str:
+    return f"{xor & _MASK64:016x}"
+
+
+def from_buckets(
+    summary: Mapping[int, tuple[int, str]], *, reader: SideReader, plan: TablePlan, pushed: frozenset[int]
+) -> SideDigest:
+    """The digest of a whole table from its bucket summary (bucket -> rows, XOR as text)."""
+    xor = 0
+    for _, text in summary.values():
+        xor ^= int(text) & _MASK64
+    return SideDigest(
+        algorithm=ALGORITHM,
+        rows=sum(rows for rows, _ in summary.values()),
+        checksum=_checksum(xor),
+        recipe=recipe(reader, plan, pushed),
+    )
+
+
+def _aggregate(reader: SideReader, row_hash: str) -> tuple[int, int]:
+    assert reader.dialect is not None
+    inner = f"SELECT {row_hash} AS h FROM {reader.connector.qualified(reader.table)}"
+    xor = bucket.text_sql(reader.dialect, "bit_xor(h)")
+    rows, text = reader.connector.execute(f"SELECT count(*), {xor} FROM ({inner}) x")[0]
+    return int(rows), 0 if text is None else int(text)
+
+
+def table_digest(reader: SideReader, plan: TablePlan, pushed: frozenset[int]) -> SideDigest:
+    """One aggregate scan of ``reader``'s table inside its database."""
+    rows, xor = _aggregate(reader, bucket.row_hash_sql(reader, plan, pushed))
+    return SideDigest(
+        algorithm=ALGORITHM, rows=rows, checksum=_checksum(xor), recipe=recipe(reader, plan, pushed)
+    )
+
+
+def recompute(
+    connector: Connector,
+    *,
+    table: str,
+    side: str,
+    columns: Sequence[str],
+    families: Sequence[str],
+    zone: str,
+    recipe: Mapping[str, Any],
+) -> tuple[int, str]:
+    """(rows, checksum) of one recorded side, now."""
+    schema = connector.introspect(table)
+    binned: Mapping[str, float] = recipe.get("binned", {})
+    plans: list[ColumnPlan] = []
+    for name, family in zip(columns, families, strict=True):
+        plan = recorded_plan(schema.column(name), family, zone=zone)
+        if name in binned:
+            plan = _with_tolerance(plan, float(binned[name]))
+        plans.append(plan)
+    keys = int(recipe.get("key_columns", 0))
+    table_plan = TablePlan(
+        table=table,
+        target_table=table,
+        keys=tuple(plans[:keys]),
+        values=tuple(plans[keys:]),
+        source_only=(),
+        target_only=(),
+    )
+    dialect = sqlhash.dialect_of(connector.engine)
+    if dialect is None or dialect != recipe.get("dialect"):
+        raise ValueError(f"{connector.engine} cannot recompute a {recipe.get('dialect')} row hash")
+    native = bool(recipe.get("native_hash"))
+    reader = SideReader("source" if side == "source" else "target", connector, table, schema, dialect, native)
+    pushed = frozenset(i for i, plan in enumerate(table_plan.values) if plan.source.name not in binned)
+    rows, xor = _aggregate(reader, bucket.row_hash_sql(reader, table_plan, pushed))
+    return rows, _checksum(xor)
+
+
+def _with_tolerance(plan: ColumnPlan, rel_tolerance: float) -> ColumnPlan:
+    rule = ColumnRule(**{**plan.rule.model_dump(exclude_unset=True), "rel_tolerance": rel_tolerance})
+    return ColumnPlan(
+        source=plan.source,
+        target=plan.target,
+        family=plan.family,
+        rule=rule,
+        source_zone=plan.source_zone,
+        target_zone=plan.target_zone,
+    )
