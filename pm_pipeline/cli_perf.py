@@ -57,7 +57,6 @@ def add_perf_parser(commands: Any) -> None:
 
 def _spec(args: argparse.Namespace) -> tuple[MigrationSpec, str]:
     from pm_pipeline.core.config import Endpoint, MigrationSpec, load_spec, spec_checksum
-    from pm_pipeline.core.config.performance import PerformanceSettings
 
     overrides: dict[str, Any] = {}
     if args.repetitions is not None:
@@ -78,22 +77,34 @@ def _spec(args: argparse.Namespace) -> tuple[MigrationSpec, str]:
             raise BadInputError("pm-pipeline perf: --source needs --target")
         if not args.query:
             raise BadInputError("pm-pipeline perf: give the workload with --query SQL (or use --spec)")
-        settings = PerformanceSettings(
-            workload=[{"name": f"query_{n}", "sql": sql} for n, sql in enumerate(args.query, 1)]
+        settings = _settings(
+            {"workload": [{"name": f"query_{n}", "sql": sql} for n, sql in enumerate(args.query, 1)]}
         )
         spec = MigrationSpec(
             source=Endpoint(url=args.source), target=Endpoint(url=args.target), performance=settings
         )
         checksum = "no-spec"
     if overrides:
-        data = settings.model_dump()
-        data.update(overrides)
-        try:
-            settings = PerformanceSettings.model_validate(data)
-        except ValueError as exc:
-            raise BadInputError(f"pm-pipeline perf: {exc}") from None
+        settings = _settings({**settings.model_dump(), **overrides})
         spec = spec.model_copy(update={"performance": settings})
     return spec, checksum
+
+
+def _settings(data: dict[str, Any]) -> Any:
+    """The workload from the command line, each mistake named as in a spec."""
+    from pydantic import ValidationError
+
+    from pm_pipeline.core.config.loader import describe_error, location_text
+    from pm_pipeline.core.config.performance import PerformanceSettings
+
+    try:
+        return PerformanceSettings.model_validate(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{location_text(tuple(error['loc'])) or 'performance'}: {describe_error(error)}"
+            for error in exc.errors()
+        )
+        raise BadInputError(f"pm-pipeline perf: {problems}") from None
 
 
 def run_perf(args: argparse.Namespace) -> int:

@@ -106,9 +106,9 @@ class PerformanceSettings(_Model):
         description="timed runs per side; auto: until the median is known to 5%, at most max_repetitions",
     )
     max_repetitions: int = Field(default=60, ge=3, le=MAX_REPETITIONS)
-    warmup: int = Field(default=2, ge=0, le=100, description="untimed runs per side first")
+    warmup: int = Field(default=3, ge=0, le=100, description="untimed runs per side first")
     regression_ratio: float = Field(
-        default=2.0, gt=1.0, description="target median / source median above this"
+        default=2.0, gt=1.0, description="target median / source median: its whole 95% interval above this"
     )
     min_slowdown: str | float = Field(
         default="1ms",

@@ -63,7 +63,7 @@ class _Collected:
 
 _IDENT = re.compile(r'"((?:[^"]|"")+)"|\b([A-Za-z_][\w$]*)\b')
 _COMPARED = re.compile(
-    r'(?:\b[A-Za-z_][\w$]*\.)?("(?:[^"]|"")+"|`(?:[^`]|``)+`|\b[A-Za-z_][\w$]*\b)\s*(?:::[\w ]+)?\s*'
+    r'(?:\b[A-Za-z_][\w$]*\.)?("(?:[^"]|"")+"|`(?:[^`]|``)+`|\b[A-Za-z_][\w$]*\b)\)?\s*(?:::[\w ]+)?\s*'
     r"(?:=|<>|!=|<=|>=|<|>|~~\*?|!~~|\bIN\b|\bLIKE\b|\bBETWEEN\b|\bIS\b)",
     re.IGNORECASE,
 )
@@ -168,7 +168,8 @@ def parse_mysql(document: Any) -> Plan:
     for node in _my_tables(document):
         access = str(node.get("access_type", "")).upper()
         key = node.get("key")
-        scanned = access == "ALL" or key is None
+        # "index" reads the whole index: a scan, whatever the key (MariaDB counts rows that way).
+        scanned = access in ("ALL", "INDEX") or key is None
         columns = list(condition_columns(node.get("attached_condition")))
         columns += [str(part) for part in node.get("used_key_parts", ()) or ()]
         rows = node.get("rows", node.get("rows_examined_per_scan"))
