@@ -23,6 +23,7 @@ from urllib.parse import quote, unquote
 from pm_pipeline.core.errors import BadInputError, PmError
 
 if TYPE_CHECKING:
+    from pm_pipeline.core.security.audit import AuditLog
     from pm_pipeline.core.verdict import VerdictState
 
 # Start-up: `--help`, usage errors and `validate-spec` must answer in a fraction of a second, so
@@ -140,12 +141,19 @@ def build_parser() -> argparse.ArgumentParser:
     verify.add_argument("manifest", type=Path)
     verify.add_argument("--spec", type=Path, help="spec giving the connection URLs (with their secrets)")
 
-    audit = commands.add_parser("audit", help="the hash-chained audit log")
+    audit = commands.add_parser("audit", help="the keyed, hash-chained audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True, parser_class=_Parser)
     audit_verify = audit_commands.add_parser(
-        "verify", help="detect any edit, deletion or reordering; exit 1 if found"
+        "verify",
+        help="check the chain, its key and its anchors: any edit, rebuild, removal or forgery exits 1",
     )
-    audit_verify.add_argument("log", type=Path)
+    audit_verify.add_argument("log", type=Path, nargs="?", help="the log (default: the spec's audit log)")
+    audit_verify.add_argument("--spec", type=Path, help="take the log, key and anchors from this spec")
+    audit_verify.add_argument("--key-env", help="environment variable holding the key (default PM_AUDIT_KEY)")
+    audit_verify.add_argument(
+        "--anchor-file", type=Path, help="the head's anchor file (default <log>.anchor.json)"
+    )
+    audit_verify.add_argument("--anchor-url", help="PostgreSQL URL of the anchor table pm_audit_anchors")
 
     from pm_pipeline.cli_rollback import add_rollback_parser
 
@@ -236,6 +244,7 @@ def _check(args: argparse.Namespace) -> int:
         raise BadInputError("pm-pipeline check: --source needs --target")
     if args.target and not args.source:
         raise BadInputError("pm-pipeline check: --target needs --source (or use --spec)")
+    audit_log = _check_audit_log(args.spec)
     state = run_cli_check(
         spec_path=args.spec,
         source_url=args.source,
@@ -248,7 +257,22 @@ def _check(args: argparse.Namespace) -> int:
         strategy=args.strategy,
         integrity=not args.no_integrity,
     )
+    if audit_log is not None:
+        from pm_pipeline.cli_audit import record_cli_check
+
+        record_cli_check(audit_log, args=args, verdict=str(state))
     return exit_code(state)
+
+
+def _check_audit_log(spec_path: Path | None) -> AuditLog | None:
+    """The log a check run is recorded in (the spec's ``audit.log``), resolved before the run so a
+    missing key fails fast."""
+    if spec_path is None:
+        return None
+    from pm_pipeline.cli_audit import check_audit_log
+    from pm_pipeline.core.config import load_spec
+
+    return check_audit_log(load_spec(spec_path), spec_path=spec_path)
 
 
 def exit_code(state: VerdictState) -> int:
@@ -282,22 +306,9 @@ def _verify_manifest(args: argparse.Namespace) -> int:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from pm_pipeline.core.security.audit import verify_audit_log
+    from pm_pipeline.cli_audit import run_audit_verify
 
-    if args.log.is_dir():
-        raise BadInputError(f"audit log {args.log}: is a folder, not an audit log")
-    try:
-        verification = verify_audit_log(args.log)
-    except UnicodeDecodeError as exc:
-        print(f"{args.log}: byte {exc.start}: not UTF-8 text, so not an intact audit log")
-        return EXIT_DIFFERENCES
-    if verification.ok:
-        print(
-            f"{args.log}: {verification.records} record(s), chain intact, last hash {verification.last_hash}"
-        )
-        return EXIT_OK
-    print(f"{args.log}: line {verification.line}: {verification.problem}")
-    return EXIT_DIFFERENCES
+    return run_audit_verify(args)
 
 
 def _rollback(args: argparse.Namespace) -> int:

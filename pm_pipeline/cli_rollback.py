@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pm_pipeline.cli import EXIT_DIFFERENCES, EXIT_OK, current_user, mask_url, remember_secrets, table_list
 from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
-from pm_pipeline.core.security.audit import AuditLog, AuditRecord, verify_audit_log
+from pm_pipeline.core.security.audit import AuditLog, AuditRecord
 
 if TYPE_CHECKING:
     from pm_pipeline.core.config import MigrationSpec
@@ -36,7 +36,11 @@ class _Context:
     spec: MigrationSpec
     settings: RollbackSettings
     snapshot_root: Path
-    audit_log: Path
+    log: AuditLog  # keyed and anchored as the spec's audit section says
+
+    @property
+    def audit_log(self) -> Path:
+        return self.log.path
 
     @property
     def plans_dir(self) -> Path:
@@ -49,8 +53,14 @@ def _context(spec_path: Path) -> _Context:
 
     spec = load_spec(spec_path)
     remember_secrets(spec.source.url, spec.target.url)
+    from pm_pipeline.core.security.settings import spec_audit_log
+
     settings = parse_rollback(spec.rollback, file=str(spec_path))
-    return _Context(spec_path, spec, settings, Path(settings.snapshot_dir), Path(settings.audit_log))
+    log = spec_audit_log(spec, file=str(spec_path), origin="cli", for_rollback=True)
+    assert log is not None  # the rollback commands always have a log
+    if log.config.anchor_url:
+        remember_secrets(log.config.anchor_url)
+    return _Context(spec_path, spec, settings, Path(settings.snapshot_dir), log)
 
 
 def add_rollback_parser(commands: Any) -> None:
@@ -100,21 +110,21 @@ def run_rollback(args: argparse.Namespace) -> int:
     }
     ctx = _context(args.spec)
     if args.rollback_command != "status":  # status reports a broken log itself (exit 1)
-        _require_intact_log(ctx.audit_log)
+        _require_intact_log(ctx.log)
     return handlers[args.rollback_command](ctx, args)
 
 
-def _require_intact_log(audit_log: Path) -> None:
+def _require_intact_log(log: AuditLog) -> None:
     """Refuse to work on a broken audit log (a half-written last line after a crash, an edit):
     a record chained after it could not be verified, and approvals read from it cannot be trusted.
     Checked before anything is written, so a refused command leaves no snapshot or plan behind."""
-    if not audit_log.exists():
+    if not log.path.exists():
         return
-    verification = verify_audit_log(audit_log)
+    verification = log.verify()
     if not verification.ok:
         raise IntegrityRefusal(
-            f"audit log {audit_log}: line {verification.line}: {verification.problem}; nothing was done. "
-            f"Repair or move the log, then check it with `pm-pipeline audit verify {audit_log}`"
+            f"audit log {log.path}: line {verification.line}: {verification.problem}; nothing was done. "
+            f"Repair or move the log, then check it with `pm-pipeline audit verify {log.path}`"
         )
 
 
@@ -147,7 +157,7 @@ def _snapshot(ctx: _Context, args: argparse.Namespace) -> int:
         ctx.spec.target.url,
         tables=tables,
         snapshot_dir=args.out or ctx.snapshot_root,
-        audit=AuditLog(ctx.audit_log),
+        audit=ctx.log,
         actor=args.actor,
         in_database=ctx.settings.in_database_snapshot,
     )
@@ -231,13 +241,13 @@ def _plan(ctx: _Context, args: argparse.Namespace) -> int:
     ctx.plans_dir.mkdir(parents=True, exist_ok=True)
     path = ctx.plans_dir / f"{plan.checksum}.json"
     path.write_text(json.dumps(_plan_document(plan, risk, ctx), indent=2, default=str), encoding="utf-8")
-    AuditLog(ctx.audit_log).append(
+    ctx.log.append(
         "rollback.planned",
         actor=args.actor,
         data={"plan_checksum": plan.checksum, "snapshot": plan.snapshot_id, "risk": risk.level,
               "changed_rows": risk.changed_rows, "export_dir": risk.export_dir},
     )  # fmt: skip
-    found = approvals_for(plan.checksum, audit_log=ctx.audit_log)
+    found = approvals_for(plan.checksum, audit_log=ctx.log)
     print(f"plan written to {path}")
     print(f"plan checksum: {plan.checksum}")
     print(
@@ -285,8 +295,8 @@ def _approve(ctx: _Context, args: argparse.Namespace) -> int:
             f"as {plan.checksum[:12]} (the spec's target, approvals or hooks, or the snapshot changed); "
             "review the new plan with `pm-pipeline rollback plan` and approve that one"
         )
-    approval = approve(plan, approver=args.approver, audit_log=ctx.audit_log, comment=args.comment)
-    found = approvals_for(plan.checksum, audit_log=ctx.audit_log)
+    approval = approve(plan, approver=args.approver, audit_log=ctx.log, comment=args.comment)
+    found = approvals_for(plan.checksum, audit_log=ctx.log)
     print(f"plan {plan.checksum} approved by {approval.approver} at {approval.at}")
     print(
         f"approvals: {len(found)} of {plan.approvals_required} from distinct approvers "
@@ -299,19 +309,17 @@ def _require_approvals(ctx: _Context, plan: RollbackPlan, actor: str) -> None:
     from pm_pipeline.core.rollback import approvals_for
     from pm_pipeline.core.rollback.approvals import other_plans_note
 
-    found = approvals_for(plan.checksum, audit_log=ctx.audit_log)
+    found = approvals_for(plan.checksum, audit_log=ctx.log)
     if len(found) >= plan.approvals_required:
         return
     names = ", ".join(a.approver for a in found) or "none"
     message = (
         f"rollback refused: plan {plan.checksum[:12]} has {len(found)} of {plan.approvals_required} required "
-        f"approvals from distinct approvers ({names}){other_plans_note(plan, audit_log=ctx.audit_log)}; nothing was written. "
+        f"approvals from distinct approvers ({names}){other_plans_note(plan, audit_log=ctx.log)}; nothing was written. "
         f"Approve with: pm-pipeline rollback approve --spec {ctx.spec_path} --plan-checksum {plan.checksum} "
         "--approver NAME"
     )
-    AuditLog(ctx.audit_log).append(
-        "rollback.refused", actor=actor, data={"plan_checksum": plan.checksum, "reason": message}
-    )
+    ctx.log.append("rollback.refused", actor=actor, data={"plan_checksum": plan.checksum, "reason": message})
     raise IntegrityRefusal(message)
 
 
@@ -329,13 +337,13 @@ def _execute(ctx: _Context, args: argparse.Namespace) -> int:
     exports = plan.export_dir
     for step in plan.steps:
         result = run_step(
-            plan, step, audit_log=ctx.audit_log, export_dir=exports, dry_run=dry_run, actor=args.actor
+            plan, step, audit_log=ctx.log, export_dir=exports, dry_run=dry_run, actor=args.actor
         )
         print(f"  {result.name}: {result.status}: {result.detail}")
         for statement in result.sql if dry_run or step.destructive else ():
             print(f"       {statement}")
     if dry_run:
-        found = approvals_for(plan.checksum, audit_log=ctx.audit_log)
+        found = approvals_for(plan.checksum, audit_log=ctx.log)
         print(
             f"nothing was written; {len(found)} of {plan.approvals_required} approvals. "
             "Run again with --yes to restore."
@@ -375,15 +383,15 @@ def _status(ctx: _Context, args: argparse.Namespace) -> int:
     if not ctx.audit_log.exists():
         print(f"no audit log at {ctx.audit_log} yet: nothing snapshotted, planned, approved or run")
         return EXIT_OK
-    verification = verify_audit_log(ctx.audit_log)
+    verification = ctx.log.verify()
     if not verification.ok:
         print(f"{ctx.audit_log}: line {verification.line}: {verification.problem}; approvals do not count")
         return EXIT_DIFFERENCES
     print(f"audit log {ctx.audit_log}: {verification.records} record(s), chain intact")
-    records = list(AuditLog(ctx.audit_log).records())
+    records = list(ctx.log.records())
     try:
         current = _build(ctx, latest_snapshot(ctx.snapshot_root))
-        found = approvals_for(current.checksum, audit_log=ctx.audit_log)
+        found = approvals_for(current.checksum, audit_log=ctx.log)
         print(
             f"current plan {current.checksum} (snapshot {current.snapshot_id}): {len(found)} of "
             f"{current.approvals_required} approvals"

@@ -99,10 +99,12 @@ def _validate_sections(spec: MigrationSpec, *, file: str) -> None:
     from pm_pipeline.core.integrity.settings import parse_integrity
     from pm_pipeline.core.monitor.settings import parse_monitoring
     from pm_pipeline.core.rollback.settings import parse_rollback
+    from pm_pipeline.core.security.settings import parse_audit
 
     parse_integrity(spec.integrity, file=file)
     parse_rollback(spec.rollback, file=file)
     parse_monitoring(spec.monitoring, file=file)
+    parse_audit(spec.audit, file=file)
 
 
 class _StrictLoader(yaml.SafeLoader):

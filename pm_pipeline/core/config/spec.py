@@ -216,10 +216,12 @@ class MigrationSpec(_Model):
     discover: bool = Field(default=False, description="also compare tables present on both sides by name")
     thresholds: Thresholds = Field(default_factory=Thresholds)
     reports: ReportSettings = Field(default_factory=ReportSettings)
-    # Sections owned by the integrity, rollback and monitoring features; validated there.
+    # Sections owned by the integrity, rollback, monitoring, audit and compliance features; validated there.
     integrity: dict[str, Any] = Field(default_factory=dict)
     rollback: dict[str, Any] = Field(default_factory=dict)
     monitoring: dict[str, Any] = Field(default_factory=dict)
+    audit: dict[str, Any] = Field(default_factory=dict)
+    compliance: dict[str, Any] | None = None  # None: no compliance section in the evidence pack
     performance: PerformanceSettings | None = Field(
         default=None, description="a query workload timed and explained on both sides"
     )

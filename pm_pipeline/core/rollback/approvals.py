@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
 from pm_pipeline.core.rollback.plan import RollbackPlan
-from pm_pipeline.core.security.audit import AuditLog, verify_audit_log
+from pm_pipeline.core.security.audit import AuditLog, open_audit_log
 
 APPROVAL_EVENT = "rollback.approved"
 
@@ -19,29 +19,32 @@ class Approval:
     plan_checksum: str
 
 
-def approvals_for(plan_checksum: str, *, audit_log: str | Path) -> list[Approval]:
+def approvals_for(plan_checksum: str, *, audit_log: str | Path | AuditLog) -> list[Approval]:
     """Distinct approvals of exactly this plan. A tampered log counts nothing: it raises IntegrityRefusal."""
-    if not Path(audit_log).exists():
+    log = open_audit_log(audit_log)
+    if not log.path.exists():
         return []
-    verification = verify_audit_log(audit_log)
+    verification = log.verify()
     if not verification.ok:
         raise IntegrityRefusal(
-            f"audit log {audit_log} failed verification at line {verification.line}: {verification.problem}"
+            f"audit log {log.path} failed verification at line {verification.line}: {verification.problem}"
         )
     seen: dict[str, Approval] = {}
-    for record in AuditLog(audit_log).records():
+    for record in log.records():
         if record.event == APPROVAL_EVENT and record.data.get("plan_checksum") == plan_checksum:
             seen.setdefault(record.actor, Approval(record.actor, record.at, plan_checksum))
     return list(seen.values())
 
 
-def approve(plan: RollbackPlan, *, approver: str, audit_log: str | Path, comment: str = "") -> Approval:
+def approve(
+    plan: RollbackPlan, *, approver: str, audit_log: str | Path | AuditLog, comment: str = ""
+) -> Approval:
     """Record ``approver``'s approval of ``plan`` (who, when, the plan's checksum). One per person per plan."""
     if not approver.strip():
         raise BadInputError("an approval needs the approver's name")
     if any(a.approver == approver for a in approvals_for(plan.checksum, audit_log=audit_log)):
         raise BadInputError(f"{approver} has already approved plan {plan.checksum[:12]}")
-    record = AuditLog(audit_log).append(
+    record = open_audit_log(audit_log).append(
         APPROVAL_EVENT,
         actor=approver,
         data={"plan_checksum": plan.checksum, "snapshot": plan.snapshot_id, "comment": comment},
@@ -49,14 +52,15 @@ def approve(plan: RollbackPlan, *, approver: str, audit_log: str | Path, comment
     return Approval(approver, record.at, plan.checksum)
 
 
-def other_plans_note(plan: RollbackPlan, *, audit_log: str | Path) -> str:
+def other_plans_note(plan: RollbackPlan, *, audit_log: str | Path | AuditLog) -> str:
     """'; approvals of other plans do not count (...)' when the log holds any, else ''."""
-    if not Path(audit_log).exists():
+    log = open_audit_log(audit_log)
+    if not log.path.exists():
         return ""
     others = sorted(
         {
             (str(r.data.get("plan_checksum", ""))[:12], r.actor)
-            for r in AuditLog(audit_log).records()
+            for r in log.records()
             if r.event == APPROVAL_EVENT and r.data.get("plan_checksum") != plan.checksum
         }
     )
@@ -66,7 +70,7 @@ def other_plans_note(plan: RollbackPlan, *, audit_log: str | Path) -> str:
     return f"; approvals of other plans do not count ({listed})"
 
 
-def require_approvals(plan: RollbackPlan, *, audit_log: str | Path) -> list[Approval]:
+def require_approvals(plan: RollbackPlan, *, audit_log: str | Path | AuditLog) -> list[Approval]:
     found = approvals_for(plan.checksum, audit_log=audit_log)
     if len(found) < plan.approvals_required:
         raise IntegrityRefusal(

@@ -30,7 +30,7 @@ from pm_pipeline.core.rollback.snapshot import (
     load_manifest,
     verify_snapshot,
 )
-from pm_pipeline.core.security.audit import AuditLog
+from pm_pipeline.core.security.audit import AuditLog, open_audit_log
 
 StepStatus = Literal["done", "dry_run", "refused"]
 
@@ -67,13 +67,13 @@ def run_step(
     plan: RollbackPlan,
     step: PlanStep,
     *,
-    audit_log: str | Path,
+    audit_log: str | Path | AuditLog,
     export_dir: str | Path,
     dry_run: bool,
     actor: str = "system",
 ) -> StepResult:
     """Run one step. Dry runs read everything and write nothing to the target, showing the SQL instead."""
-    audit = AuditLog(audit_log)
+    audit = open_audit_log(audit_log)
     exports = Path(export_dir)
     base = {"plan_checksum": plan.checksum, "step": step.name, "dry_run": dry_run}
     audit.append("rollback.step.started", actor=actor, data=base)
@@ -89,7 +89,13 @@ def run_step(
 
 
 def _run(
-    plan: RollbackPlan, step: PlanStep, *, audit_log: str | Path, exports: Path, dry_run: bool, actor: str
+    plan: RollbackPlan,
+    step: PlanStep,
+    *,
+    audit_log: str | Path | AuditLog,
+    exports: Path,
+    dry_run: bool,
+    actor: str,
 ) -> StepResult:
     kind = step.kind
     if kind in ("freeze_writes", "unfreeze_writes"):
@@ -111,7 +117,9 @@ def _run(
             _read_sql(plan),
         )
     if kind == "check_approvals":
-        note = (f"-- no SQL: counts approvals of plan {plan.checksum[:12]} in {audit_log}",)
+        note = (
+            f"-- no SQL: counts approvals of plan {plan.checksum[:12]} in {open_audit_log(audit_log).path}",
+        )
         if dry_run:
             found = approvals_for(plan.checksum, audit_log=audit_log)
             return StepResult(
@@ -236,7 +244,13 @@ def _verify_snapshot_step(plan: RollbackPlan, step: PlanStep) -> StepResult:
 
 
 def _reconcile_step(
-    plan: RollbackPlan, step: PlanStep, *, audit_log: str | Path, exports: Path, dry_run: bool, actor: str
+    plan: RollbackPlan,
+    step: PlanStep,
+    *,
+    audit_log: str | Path | AuditLog,
+    exports: Path,
+    dry_run: bool,
+    actor: str,
 ) -> StepResult:
     manifest = load_manifest(plan.snapshot_dir)
     sql = _read_sql(plan) + tuple(f"-- and reads {manifest.table(name).file}" for name in plan.load_order)
@@ -246,7 +260,7 @@ def _reconcile_step(
         plan.target_url, manifest, tables=list(plan.load_order), diff_dir=diff_folder(exports)
     )
     passed = all(result.passed for result in results)
-    AuditLog(audit_log).append(
+    open_audit_log(audit_log).append(
         "rollback.reconciled",
         actor=actor,
         data={"plan_checksum": plan.checksum, "passed": passed, "tables": as_audit_data(results)},
@@ -260,14 +274,20 @@ def _reconcile_step(
 
 
 def _apply(
-    plan: RollbackPlan, step: PlanStep, *, audit_log: str | Path, exports: Path, dry_run: bool, actor: str
+    plan: RollbackPlan,
+    step: PlanStep,
+    *,
+    audit_log: str | Path | AuditLog,
+    exports: Path,
+    dry_run: bool,
+    actor: str,
 ) -> StepResult:
     if dry_run:
         return StepResult(step.name, "dry_run", "no statement run", step.sql)
     # The guards, in the order a careful person would check them, right before the first write.
     manifest = _unchanged_snapshot(plan.snapshot_dir)
     approvals = require_approvals(plan, audit_log=audit_log)
-    audit = AuditLog(audit_log)
+    audit = open_audit_log(audit_log)
 
     def export_then_write() -> None:
         # Export again right before writing: rows changed since the export_changes step are saved too.
@@ -352,7 +372,7 @@ def verify_restored(plan: RollbackPlan, *, diff_dir: Path | None = None) -> dict
 def execute_plan(
     plan: RollbackPlan,
     *,
-    audit_log: str | Path,
+    audit_log: str | Path | AuditLog,
     export_dir: str | Path,
     dry_run: bool,
     actor: str = "system",

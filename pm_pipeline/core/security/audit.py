@@ -1,8 +1,12 @@
-"""An append-only, hash-chained audit log: JSON lines, each record carrying the SHA-256 of the previous one.
+"""An append-only, hash-chained audit log: JSON lines, each record carrying the hash of the previous one.
 
-Any edit, deletion or reordering of a record breaks the chain and is found by
-:func:`verify_audit_log`. Removing records from the end cannot be seen from the file alone; keep
-the last hash (:attr:`AuditVerification.last_hash`) somewhere else to detect that too.
+Version 2 records are keyed: their hash is an HMAC-SHA256 under a secret key read from the
+environment (``AuditConfig.key_env``), so someone who edits a record cannot rebuild the chain, and
+a record appended by someone without the key does not verify. Without a key the chain is plain
+SHA-256 and detects accidental damage only: anyone can rebuild it. After every record the head
+(sequence number and hash) is copied to anchors outside the log (:mod:`.anchors`), so removing
+records from the end, or rebuilding the whole file, is detected too. Version 1 records (no ``v``,
+plain SHA-256, no anchors) written before keys existed are still read and verified.
 """
 
 from __future__ import annotations
@@ -10,22 +14,66 @@ from __future__ import annotations
 import datetime as dt
 import fcntl
 import hashlib
+import hmac
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from pm_pipeline.core.errors import BadInputError
 
 GENESIS = "0" * 64
+RECORD_VERSION = 2
+KEYED, UNKEYED = "hmac-sha256", "sha256"
+DEFAULT_KEY_ENV = "PM_AUDIT_KEY"
+MIN_KEY_BYTES = 16
 
 
-def _digest(record: dict[str, Any]) -> str:
+def _canonical(record: dict[str, Any]) -> bytes:
     body = {key: value for key, value in record.items() if key != "hash"}
     text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
+    return text.encode()
+
+
+def _digest(record: dict[str, Any], key: bytes | None = None) -> str:
+    if key is None:
+        return hashlib.sha256(_canonical(record)).hexdigest()
+    return hmac.new(key, _canonical(record), hashlib.sha256).hexdigest()
+
+
+def key_id(key: bytes) -> str:
+    """A short public name of a key: tells which key wrote a record without revealing it."""
+    return "k-" + hashlib.sha256(b"pm-pipeline audit key id\0" + key).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class AuditConfig:
+    """Where the key comes from and where the head is anchored. The key is read when used, never stored."""
+
+    key_env: str = DEFAULT_KEY_ENV
+    require_key: bool = False
+    anchor_file: str | None = None  # default: ``<log>.anchor.json`` beside the log
+    file_anchor: bool = True
+    anchor_url: str | None = None  # PostgreSQL: table pm_audit_anchors
+
+    def key(self) -> bytes | None:
+        value = os.environ.get(self.key_env)
+        if not value:
+            if self.require_key:
+                raise BadInputError(
+                    f"the audit log must be keyed (audit.require_key) but the environment variable "
+                    f"{self.key_env} is not set"
+                )
+            return None
+        key = value.encode()
+        if len(key) < MIN_KEY_BYTES:
+            raise BadInputError(
+                f"the audit key in {self.key_env} is {len(key)} bytes long; use at least {MIN_KEY_BYTES} "
+                "random bytes (e.g. `openssl rand -hex 32`)"
+            )
+        return key
 
 
 @dataclass(frozen=True)
@@ -37,88 +85,233 @@ class AuditRecord:
     data: dict[str, Any]
     prev: str
     hash: str
+    v: int = 1
+    origin: str = ""
+    mac: str = UNKEYED
+    key: str | None = None
+    anchors: tuple[str, ...] = ()
+
+    @classmethod
+    def from_json(cls, record: dict[str, Any]) -> AuditRecord:
+        values = dict(record)
+        values["anchors"] = tuple(values.get("anchors", ()))
+        return cls(**values)
 
 
 @dataclass(frozen=True)
 class AuditVerification:
-    """The outcome of checking a log: ``ok`` with the record count, or the first broken line and why."""
+    """The outcome of checking a log: ``ok`` with the record count, or the first broken line and why.
+
+    ``keyed`` says whether the records were checked against the key (``key_id``); ``unkeyed``
+    counts the records written before a key was used; ``anchors`` says what each anchor showed."""
 
     ok: bool
     records: int
     last_hash: str
     problem: str | None = None
     line: int | None = None
+    keyed: bool = False
+    key_id: str | None = None
+    unkeyed: int = 0
+    anchors: tuple[str, ...] = field(default_factory=tuple)
 
 
 class AuditLog:
     """Appends records to one JSON-lines file; an exclusive file lock keeps concurrent writers in order."""
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, *, config: AuditConfig | None = None, origin: str = "api") -> None:
         self.path = Path(path)
+        self.config = config or AuditConfig()
+        self.origin = origin  # where actions come from: cli, dagster:sensor, dagster:schedule, dagster:ui
 
-    def append(self, event: str, *, actor: str = "system", data: dict[str, Any] | None = None) -> AuditRecord:
+    def anchor_stores(self) -> list[Any]:
+        from pm_pipeline.core.security.anchors import anchor_stores
+
+        return anchor_stores(self.path, self.config)
+
+    def append(
+        self,
+        event: str,
+        *,
+        actor: str = "system",
+        data: dict[str, Any] | None = None,
+        origin: str | None = None,
+    ) -> AuditRecord:
+        key = self.config.key()
+        stores = self.anchor_stores()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with open(self.path, "a+", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 handle.seek(0)
+                first: dict[str, Any] | None = None
                 last: dict[str, Any] | None = None
                 for line in handle:
                     if line.strip():
                         last = json.loads(line)
+                        first = first or last
+                if last is not None and last.get("mac") == KEYED:
+                    self._require_same_key(last, key)
                 record: dict[str, Any] = {
+                    "v": RECORD_VERSION,
                     "seq": 0 if last is None else int(last["seq"]) + 1,
                     "at": dt.datetime.now(dt.UTC).isoformat(timespec="microseconds"),
                     "event": event,
                     "actor": actor,
+                    "origin": origin or self.origin,
                     "data": data or {},
                     "prev": GENESIS if last is None else str(last["hash"]),
+                    "mac": UNKEYED if key is None else KEYED,
+                    "key": None if key is None else key_id(key),
+                    "anchors": sorted(store.kind for store in stores),
                 }
-                record["hash"] = _digest(record)
+                record["hash"] = _digest(record, key)
                 handle.seek(0, os.SEEK_END)
                 handle.write(json.dumps(record, sort_keys=True, ensure_ascii=False, default=str) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
+                chain = str((first or record)["hash"])
+                for store in stores:  # under the lock: anchors follow the log in the same order
+                    store.write(chain=chain, seq=int(record["seq"]), head=str(record["hash"]))
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
-        return AuditRecord(**record)
+        return AuditRecord.from_json(record)
+
+    def require_writable(self) -> None:
+        """Fail now, not after the work it records, when a record could not be appended (no key, wrong key)."""
+        key = self.config.key()
+        last = None
+        for record in self.records():
+            last = record
+        if last is not None and last.mac == KEYED:
+            self._require_same_key({"key": last.key}, key)
+
+    def _require_same_key(self, last: dict[str, Any], key: bytes | None) -> None:
+        # Continuing a keyed chain without its key would let anyone extend it: refuse instead.
+        if key is None:
+            raise BadInputError(
+                f"audit log {self.path} is keyed ({last.get('key')}): set {self.config.key_env} to its key "
+                "to write to it"
+            )
+        if last.get("key") != key_id(key):
+            raise BadInputError(
+                f"audit log {self.path} is keyed with {last.get('key')} but {self.config.key_env} holds "
+                f"{key_id(key)}: set the log's key"
+            )
 
     def records(self) -> Iterator[AuditRecord]:
-        """The records in order. Call :func:`verify_audit_log` first when they must be trusted."""
+        """The records in order. Call :meth:`verify` first when they must be trusted."""
         if not self.path.exists():
             return
         with open(self.path, encoding="utf-8") as handle:
             for line in handle:
                 if line.strip():
-                    yield AuditRecord(**json.loads(line))
+                    yield AuditRecord.from_json(json.loads(line))
+
+    def verify(self, *, anchors: bool = True) -> AuditVerification:
+        """Check every record's hash (keyed when the key is set) and link, then the head against the anchors."""
+        from pm_pipeline.core.security.anchors import check_anchors
+
+        chain = verify_chain(self.path, key=self.config.key(), key_env=self.config.key_env)
+        if not chain.ok or not anchors:
+            return chain
+        return check_anchors(self, chain)
 
 
-def verify_audit_log(path: str | Path) -> AuditVerification:
-    """Check every record's hash and its link to the previous one. A missing file is a BadInputError."""
+def verify_audit_log(path: str | Path, *, config: AuditConfig | None = None) -> AuditVerification:
+    """Verify the log at ``path``: chain, key and anchors. A missing file is a BadInputError."""
+    return AuditLog(path, config=config).verify()
+
+
+def open_audit_log(log: str | Path | AuditLog) -> AuditLog:
+    """``log`` itself, or the log at that path under the default configuration (key from PM_AUDIT_KEY)."""
+    return log if isinstance(log, AuditLog) else AuditLog(log)
+
+
+def verify_chain(path: str | Path, *, key: bytes | None, key_env: str = DEFAULT_KEY_ENV) -> AuditVerification:
+    """Check every record's hash and its link to the previous one (not the anchors)."""
     file = Path(path)
     if not file.exists():
         raise BadInputError(f"audit log {file} does not exist")
-    prev = GENESIS
-    count = 0
+    own = None if key is None else key_id(key)
+    walk = _Walk(key=key, own=own)
     with open(file, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
-            try:
-                record = json.loads(line)
-                stated = str(record["hash"])
-                seq = int(record["seq"])
-                link = str(record["prev"])
-            except (ValueError, KeyError, TypeError):
-                return AuditVerification(False, count, prev, "not a valid audit record", number)
-            if _digest(record) != stated:
-                return AuditVerification(
-                    False, count, prev, "record was edited (its hash does not match)", number
+            walk.last_line = number
+            problem = walk.step(line, file=file, key_env=key_env)
+            if problem is not None:
+                return walk.result(problem, number)
+    if key is not None and walk.count and walk.keyed == 0:
+        return walk.result(
+            f"no record is keyed, though the key is given: the log was written (or rebuilt) without "
+            f"{key_env}",
+            walk.last_line,
+        )
+    return walk.result(None, None)
+
+
+class _Walk:
+    """The state of one pass over a log's lines."""
+
+    def __init__(self, *, key: bytes | None, own: str | None) -> None:
+        self.key, self.own = key, own
+        self.prev, self.count, self.keyed, self.unkeyed, self.last_line = GENESIS, 0, 0, 0, 0
+        self.versioned = False
+
+    def step(self, line: str, *, file: Path, key_env: str) -> str | None:
+        try:
+            record = json.loads(line)
+            stated, seq, link = str(record["hash"]), int(record["seq"]), str(record["prev"])
+            version = int(record.get("v", 1))
+            mode = str(record.get("mac", UNKEYED))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            return "not a valid audit record"
+        if version == 1 and self.versioned:
+            return "an old-format (unkeyed) record after newer ones: written by hand or forged"
+        self.versioned = self.versioned or version >= 2
+        if mode == KEYED:
+            if self.key is None:
+                raise BadInputError(
+                    f"audit log {file} is keyed ({record.get('key')}): set {key_env} to its key to verify it "
+                    "(without the key a forged record could not be told from a real one)"
                 )
-            if link != prev or seq != count:
-                return AuditVerification(
-                    False, count, prev, "chain broken: a record was deleted, inserted or moved", number
-                )
-            prev = stated
-            count += 1
-    return AuditVerification(True, count, prev)
+            if record.get("key") != self.own:
+                if self.keyed == 0:
+                    raise BadInputError(
+                        f"audit log {file} is keyed with {record.get('key')} but {key_env} holds {self.own}: "
+                        "set the log's key"
+                    )
+                return f"record keyed with {record.get('key')} after records keyed with {self.own}: forged"
+            expected = _digest(record, self.key)
+        elif mode == UNKEYED:
+            if self.keyed:
+                return "unkeyed record after keyed ones: written without the key (a forged record?)"
+            expected = _digest(record)
+        else:
+            return f"unknown hash mode {mode!r}"
+        if not hmac.compare_digest(expected, stated):
+            return (
+                "record was edited or forged (its keyed hash does not match the key)"
+                if mode == KEYED
+                else "record was edited (its hash does not match)"
+            )
+        if link != self.prev or seq != self.count:
+            return "chain broken: a record was deleted, inserted, moved or replayed"
+        self.keyed += mode == KEYED
+        self.unkeyed += mode != KEYED
+        self.prev, self.count = stated, self.count + 1
+        return None
+
+    def result(self, problem: str | None, line: int | None) -> AuditVerification:
+        return AuditVerification(
+            problem is None,
+            self.count,
+            self.prev,
+            problem,
+            line,
+            keyed=self.key is not None and self.keyed > 0,
+            key_id=self.own,
+            unkeyed=self.unkeyed,
+        )

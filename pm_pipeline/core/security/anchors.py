@@ -1,0 +1,208 @@
+"""Anchors of an audit log's head, kept outside the log: a small file and, optionally, a PostgreSQL row.
+
+A log alone cannot show that records were removed from its end, or that the whole file was
+rebuilt (unkeyed): both leave a valid chain. Each append copies the head (the chain's first hash,
+the last sequence number and hash) to every anchor, so verification compares the log's head with
+what was anchored. An anchor is only as good as its separation from the log: put the file where
+the log's writers cannot write, or use the table.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from pm_pipeline.core.errors import BadInputError, SystemFailure
+
+if TYPE_CHECKING:
+    from pm_pipeline.core.security.audit import AuditConfig, AuditLog, AuditVerification
+
+ANCHOR_TABLE = "pm_audit_anchors"
+
+
+@dataclass(frozen=True)
+class Anchor:
+    chain: str
+    seq: int
+    head: str
+
+
+class AnchorStore(Protocol):
+    kind: str
+
+    def describe(self) -> str: ...
+
+    def write(self, *, chain: str, seq: int, head: str) -> None: ...
+
+    def read(self, *, chain: str | None) -> Anchor | None: ...
+
+
+class FileAnchor:
+    """The head as one JSON document, replaced atomically after each record."""
+
+    kind = "file"
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def describe(self) -> str:
+        return f"anchor file {self.path}"
+
+    def write(self, *, chain: str, seq: int, head: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        document = {"chain": chain, "seq": seq, "head": head, "at": dt.datetime.now(dt.UTC).isoformat()}
+        scratch = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
+        scratch.write_text(json.dumps(document, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(scratch, self.path)
+
+    def read(self, *, chain: str | None) -> Anchor | None:
+        if not self.path.exists():
+            return None
+        try:
+            document = json.loads(self.path.read_text(encoding="utf-8"))
+            return Anchor(str(document["chain"]), int(document["seq"]), str(document["head"]))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            raise BadInputError(
+                f"{self.describe()}: not an audit anchor (expected chain, seq and head)"
+            ) from None
+
+
+class PostgresAnchor:
+    """The head as one row per chain of the table pm_audit_anchors, created on first use."""
+
+    kind = "postgresql"
+
+    def __init__(self, url: str, *, log: Path) -> None:
+        self.url = url
+        self.log = log
+
+    def describe(self) -> str:
+        from pm_pipeline.core.connectors import mask_url
+
+        return f"anchor table {ANCHOR_TABLE} at {mask_url(self.url)}"
+
+    def _connect(self) -> object:
+        import psycopg
+
+        conninfo = re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql://", self.url)
+        try:
+            return psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
+        except psycopg.Error as exc:
+            raise SystemFailure(f"{self.describe()}: cannot connect ({type(exc).__name__})") from None
+
+    def write(self, *, chain: str, seq: int, head: str) -> None:
+        import psycopg
+
+        with self._connect() as conn:  # type: ignore[attr-defined]
+            try:
+                conn.execute(
+                    f"CREATE TABLE IF NOT EXISTS {ANCHOR_TABLE} (chain text PRIMARY KEY, log text NOT NULL, "
+                    "seq bigint NOT NULL, head text NOT NULL, anchored_at timestamptz NOT NULL DEFAULT now())"
+                )
+                conn.execute(
+                    f"INSERT INTO {ANCHOR_TABLE} (chain, log, seq, head) VALUES (%s, %s, %s, %s) "
+                    "ON CONFLICT (chain) DO UPDATE SET log = EXCLUDED.log, seq = EXCLUDED.seq, "
+                    "head = EXCLUDED.head, anchored_at = now()",
+                    (chain, str(self.log), seq, head),
+                )
+            except psycopg.Error as exc:
+                raise SystemFailure(
+                    f"{self.describe()}: record {seq} of {self.log} was written but not anchored "
+                    f"({type(exc).__name__}: {exc})"
+                ) from None
+
+    def read(self, *, chain: str | None) -> Anchor | None:
+        import psycopg
+
+        if chain is None:
+            return None
+        with self._connect() as conn:  # type: ignore[attr-defined]
+            try:
+                row = conn.execute(
+                    f"SELECT chain, seq, head FROM {ANCHOR_TABLE} WHERE chain = %s", (chain,)
+                ).fetchone()
+            except psycopg.errors.UndefinedTable:
+                return None
+            except psycopg.Error as exc:
+                raise SystemFailure(f"{self.describe()}: cannot be read ({type(exc).__name__})") from None
+        return None if row is None else Anchor(str(row[0]), int(row[1]), str(row[2]))
+
+
+def default_anchor_file(log: Path) -> Path:
+    return log.with_name(log.name + ".anchor.json")
+
+
+def anchor_stores(log: Path, config: AuditConfig) -> list[AnchorStore]:
+    stores: list[AnchorStore] = []
+    if config.file_anchor:
+        stores.append(
+            FileAnchor(Path(config.anchor_file) if config.anchor_file else default_anchor_file(log))
+        )
+    if config.anchor_url:
+        stores.append(PostgresAnchor(config.anchor_url, log=log))
+    return stores
+
+
+def _compare(anchor: Anchor, *, chain: str | None, seq: int, head: str) -> str | None:
+    """Why the log's head is not the anchored one, or None when it is."""
+    if chain is None:
+        return f"the log is empty but its head was anchored at record {anchor.seq}: every record was removed"
+    if anchor.chain != chain:
+        return (
+            "anchored for another chain (its first record differs): the log was replaced or rebuilt "
+            "from its first record"
+        )
+    if anchor.seq > seq:
+        return (
+            f"the log ends at record {seq} but its head was anchored at record {anchor.seq}: "
+            f"{anchor.seq - seq} record(s) were removed from the end"
+        )
+    if anchor.seq < seq:
+        return (
+            f"{seq - anchor.seq} record(s) after the anchored head (record {anchor.seq}) were never "
+            "anchored: appended by someone bypassing pm-pipeline (or a write was interrupted)"
+        )
+    if anchor.head != head:
+        return f"record {seq} is not the one anchored (its hash differs): the chain was rebuilt"
+    return None
+
+
+def check_anchors(log: AuditLog, chain: AuditVerification) -> AuditVerification:
+    """``chain`` (an intact chain) checked against every anchor the log is configured with or claims."""
+    first: str | None = None
+    claimed: tuple[str, ...] = ()
+    for record in log.records():
+        first = first or record.hash
+        claimed = record.anchors
+    stores = anchor_stores(log.path, log.config)
+    notes: list[str] = []
+    missing = sorted(set(claimed) - {store.kind for store in stores})
+    if missing:
+        problem = (
+            f"the log's head was anchored in {', '.join(missing)}, which is not given here "
+            "(name it in the spec's audit section or on the command line)"
+        )
+        return replace(chain, ok=False, problem=problem, line=chain.records)
+    for store in stores:
+        anchor = store.read(chain=first)
+        if anchor is None:
+            if store.kind not in claimed:  # a log written before anchoring, or not yet written to
+                notes.append(f"{store.describe()}: nothing anchored yet (the next record anchors the head)")
+                continue
+            problem = (
+                f"{store.describe()}: no anchor of this log's head: deleted, or anchoring was set up after "
+                "the last record (the next record anchors it)"
+            )
+            return replace(chain, ok=False, problem=problem, line=chain.records)
+        why = _compare(anchor, chain=first, seq=chain.records - 1, head=chain.last_hash)
+        if why is not None:
+            return replace(chain, ok=False, problem=f"{store.describe()}: {why}", line=chain.records or None)
+        notes.append(f"{store.describe()}: head (record {anchor.seq}) matches")
+    if not stores:
+        notes.append("no anchor: records removed from the end cannot be detected")
+    return replace(chain, anchors=tuple(notes))

@@ -1,0 +1,115 @@
+"""`pm-pipeline check` records its runs and reports in the spec's audit log; `audit verify` checks chain, key and anchors."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from pm_pipeline.cli import main
+
+KEY = "k" * 32
+
+
+def _sqlite(path: Path, *statements: str) -> str:
+    connection = sqlite3.connect(path)
+    connection.executescript(";\n".join(statements))
+    connection.commit()
+    connection.close()
+    return f"sqlite:///{path}"
+
+
+def _run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def spec(tmp_path: Path) -> Path:
+    ddl = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)"
+    rows = "INSERT INTO items VALUES (1,'a'),(2,'b')"
+    source = _sqlite(tmp_path / "s.db", ddl, rows)
+    target = _sqlite(tmp_path / "t.db", ddl, rows)
+    path = tmp_path / "spec.yaml"
+    path.write_text(
+        f"name: shop\nsource: {{url: '{source}'}}\ntarget: {{url: '{target}'}}\ntables: [{{source: items}}]\n"
+        f"audit:\n  log: {tmp_path / 'audit' / 'shop.jsonl'}\n  key_env: SHOP_AUDIT_KEY\n"
+        f"  anchor_file: {tmp_path / 'anchors' / 'shop.json'}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _records(tmp_path: Path) -> list[dict[str, object]]:
+    lines = (tmp_path / "audit" / "shop.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def test_check_runs_and_reports_are_recorded_keyed_and_anchored(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOP_AUDIT_KEY", KEY)
+    reports = tmp_path / "reports"
+    code, out, err = _run(capsys, "check", "--spec", str(spec), "--reports", str(reports), "--no-progress")
+    assert code == 0, out + err
+    run, written = _records(tmp_path)
+    assert run["event"] == "check.run" and run["origin"] == "cli" and run["mac"] == "hmac-sha256"
+    data = run["data"]
+    assert isinstance(data, dict) and data["verdict"] == "pass" and data["tables"] == ["items"]
+    assert len(str(data["spec_checksum"])) == 64
+    assert written["event"] == "report.written"
+    files = written["data"]["files"]  # type: ignore[index]
+    assert "findings.json" in files and all(str(v).startswith("sha256:") for v in files.values())
+    anchor = json.loads((tmp_path / "anchors" / "shop.json").read_text())
+    assert anchor["seq"] == 1 and anchor["head"] == written["hash"]
+
+    # A changed spec is recorded before the next run.
+    spec.write_text(spec.read_text().replace("name: shop", "name: shop\ndiscover: false"))
+    assert (
+        _run(capsys, "check", "--spec", str(spec), "--no-progress", "--json", str(tmp_path / "f.json"))[0]
+        == 0
+    )
+    assert [r["event"] for r in _records(tmp_path)][2:] == ["spec.changed", "check.run", "report.written"]
+
+    code, out, _ = _run(capsys, "audit", "verify", "--spec", str(spec))
+    assert code == 0 and "5 record(s), chain intact" in out
+    assert "keyed: every record checked with HMAC-SHA256" in out and "SHOP_AUDIT_KEY" in out
+    assert "anchors/shop.json: head (record 4) matches" in out
+
+
+def test_verify_exit_codes_for_a_forged_tail_and_a_missing_key(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOP_AUDIT_KEY", KEY)
+    assert (
+        _run(capsys, "check", "--spec", str(spec), "--no-progress", "--json", str(tmp_path / "f.json"))[0]
+        == 0
+    )
+    log = tmp_path / "audit" / "shop.jsonl"
+    lines = log.read_text().splitlines()
+    log.write_text(lines[0] + "\n")
+    code, out, _ = _run(capsys, "audit", "verify", "--spec", str(spec))
+    assert code == 1 and "1 record(s) were removed from the end" in out
+    monkeypatch.delenv("SHOP_AUDIT_KEY")
+    code, _, err = _run(capsys, "audit", "verify", "--spec", str(spec))
+    assert code == 2 and "set SHOP_AUDIT_KEY to its key" in err
+    # A run is not started when its record could not be written.
+    code, _, err = _run(capsys, "check", "--spec", str(spec), "--no-progress")
+    assert code == 2 and "is keyed" in err and len(log.read_text().splitlines()) == 1
+
+
+def test_unkeyed_log_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pm_pipeline.core.security.audit import AuditLog
+
+    monkeypatch.delenv("PM_AUDIT_KEY", raising=False)
+    log = AuditLog(tmp_path / "a.jsonl")
+    log.append("check.run", actor="ci")
+    code, out, _ = _run(capsys, "audit", "verify", str(log.path))
+    assert code == 0 and "UNKEYED" in out and "accidental damage only" in out
+    code, _, err = _run(capsys, "audit", "verify")
+    assert code == 2 and "name the log, or give --spec" in err
