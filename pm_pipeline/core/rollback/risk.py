@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -258,5 +259,22 @@ def assess_risk(plan: RollbackPlan, *, export_dir: str | Path) -> RiskAssessment
         "reasons": reasons,
         "tables": [t.__dict__ for t in changes],
     }
-    (out / EXPORT_SUMMARY).write_text(json.dumps(summary, indent=2))
+    _write_summary(out, summary, stamp=stamp)
     return assessment
+
+
+def _write_summary(out: Path, summary: dict[str, Any], *, stamp: str) -> None:
+    """Each run's summary in a file of its own, never overwritten (a rerun after a restore finds
+    nothing left to export, and must not replace the summary of the rows the first run saved);
+    ``changes.json`` is a link to the newest, replaced atomically."""
+    dated = out / f"changes.{stamp}.json"
+    with dated.open("x", encoding="utf-8") as handle:
+        handle.write(json.dumps(summary, indent=2))
+    latest = out / EXPORT_SUMMARY
+    if latest.exists() and not latest.is_symlink():
+        # A summary written as a plain file by an earlier version: kept under its own date.
+        kept = dt.datetime.fromtimestamp(latest.stat().st_mtime, dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        latest.rename(out / f"changes.{kept}.json")
+    link = out / f".{EXPORT_SUMMARY}.{stamp}"
+    link.symlink_to(dated.name)
+    os.replace(link, latest)
