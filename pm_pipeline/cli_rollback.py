@@ -86,6 +86,11 @@ def add_rollback_parser(commands: Any) -> None:
     approval.add_argument("--plan-checksum", required=True, help="checksum printed by `rollback plan`")
     approval.add_argument("--approver", required=True, help="who approves")
     approval.add_argument("--comment", default="", help="recorded with the approval")
+    approval.add_argument(
+        "--sign-with",
+        type=Path,
+        help="your SSH private key: signs the approval (required when rollback.allowed_signers is set)",
+    )
     execute = command("execute", "dry run by default; with --yes restore the target")
     mode = execute.add_mutually_exclusive_group()
     mode.add_argument("--dry-run", action="store_true", help="show the SQL, write nothing (the default)")
@@ -247,7 +252,7 @@ def _plan(ctx: _Context, args: argparse.Namespace) -> int:
         data={"plan_checksum": plan.checksum, "snapshot": plan.snapshot_id, "risk": risk.level,
               "changed_rows": risk.changed_rows, "export_dir": risk.export_dir},
     )  # fmt: skip
-    found = approvals_for(plan.checksum, audit_log=ctx.log)
+    found = approvals_for(plan.checksum, audit_log=ctx.log, allowed_signers=plan.allowed_signers)
     print(f"plan written to {path}")
     print(f"plan checksum: {plan.checksum}")
     print(
@@ -295,9 +300,12 @@ def _approve(ctx: _Context, args: argparse.Namespace) -> int:
             f"as {plan.checksum[:12]} (the spec's target, approvals or hooks, or the snapshot changed); "
             "review the new plan with `pm-pipeline rollback plan` and approve that one"
         )
-    approval = approve(plan, approver=args.approver, audit_log=ctx.log, comment=args.comment)
-    found = approvals_for(plan.checksum, audit_log=ctx.log)
-    print(f"plan {plan.checksum} approved by {approval.approver} at {approval.at}")
+    approval = approve(
+        plan, approver=args.approver, audit_log=ctx.log, comment=args.comment, sign_with=args.sign_with
+    )
+    found = approvals_for(plan.checksum, audit_log=ctx.log, allowed_signers=plan.allowed_signers)
+    signed = f", signed by the key of {approval.identity}" if approval.signed else ""
+    print(f"plan {plan.checksum} approved by {approval.approver} at {approval.at}{signed}")
     print(
         f"approvals: {len(found)} of {plan.approvals_required} from distinct approvers "
         f"({', '.join(a.approver for a in found)})"
@@ -309,7 +317,7 @@ def _require_approvals(ctx: _Context, plan: RollbackPlan, actor: str) -> None:
     from pm_pipeline.core.rollback import approvals_for
     from pm_pipeline.core.rollback.approvals import other_plans_note
 
-    found = approvals_for(plan.checksum, audit_log=ctx.log)
+    found = approvals_for(plan.checksum, audit_log=ctx.log, allowed_signers=plan.allowed_signers)
     if len(found) >= plan.approvals_required:
         return
     names = ", ".join(a.approver for a in found) or "none"
@@ -343,7 +351,7 @@ def _execute(ctx: _Context, args: argparse.Namespace) -> int:
         for statement in result.sql if dry_run or step.destructive else ():
             print(f"       {statement}")
     if dry_run:
-        found = approvals_for(plan.checksum, audit_log=ctx.log)
+        found = approvals_for(plan.checksum, audit_log=ctx.log, allowed_signers=plan.allowed_signers)
         print(
             f"nothing was written; {len(found)} of {plan.approvals_required} approvals. "
             "Run again with --yes to restore."
@@ -364,15 +372,19 @@ def _describe(record: AuditRecord) -> str:
 
 
 def _print_approvals(records: list[AuditRecord]) -> None:
+    from pm_pipeline.core.security.identity import normalise_identity
+
     by_plan: dict[str, list[AuditRecord]] = {}
     for record in records:
         by_plan.setdefault(str(record.data.get("plan_checksum")), []).append(record)
     print("approvals:" if by_plan else "approvals: none")
     for checksum, given in by_plan.items():
-        print(f"  plan {checksum}: {len({r.actor for r in given})} distinct approver(s)")
+        people = {normalise_identity(str(r.data.get("identity") or r.actor)) for r in given}
+        print(f"  plan {checksum}: {len(people)} distinct approver(s) by name")
         for record in given:
             comment = f": {record.data['comment']}" if record.data.get("comment") else ""
-            print(f"    {record.actor} at {record.at}{comment}")
+            signed = " (signed)" if record.data.get("signature") else ""
+            print(f"    {record.actor} at {record.at}{signed}{comment}")
 
 
 def _status(ctx: _Context, args: argparse.Namespace) -> int:
@@ -391,7 +403,7 @@ def _status(ctx: _Context, args: argparse.Namespace) -> int:
     records = list(ctx.log.records())
     try:
         current = _build(ctx, latest_snapshot(ctx.snapshot_root))
-        found = approvals_for(current.checksum, audit_log=ctx.log)
+        found = approvals_for(current.checksum, audit_log=ctx.log, allowed_signers=current.allowed_signers)
         print(
             f"current plan {current.checksum} (snapshot {current.snapshot_id}): {len(found)} of "
             f"{current.approvals_required} approvals"

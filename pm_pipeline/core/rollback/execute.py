@@ -121,7 +121,7 @@ def _run(
             f"-- no SQL: counts approvals of plan {plan.checksum[:12]} in {open_audit_log(audit_log).path}",
         )
         if dry_run:
-            found = approvals_for(plan.checksum, audit_log=audit_log)
+            found = approvals_for(plan.checksum, audit_log=audit_log, allowed_signers=plan.allowed_signers)
             return StepResult(
                 step.name, "dry_run", f"{len(found)} of {plan.approvals_required} approvals", note
             )

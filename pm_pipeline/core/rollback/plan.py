@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Literal
 
 from pm_pipeline.core.connectors import mask_url, parse_url
-from pm_pipeline.core.errors import IntegrityRefusal
+from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
 from pm_pipeline.core.rollback import sql as restore_sql
 from pm_pipeline.core.rollback import swap
 from pm_pipeline.core.rollback.snapshot import Manifest, load_manifest
@@ -42,6 +42,7 @@ class RollbackPlan:
     steps: tuple[PlanStep, ...]
     approvals_required: int
     checksum: str
+    allowed_signers: str | None = None  # approvals count only when signed by a key listed there
 
     def step(self, name: str) -> PlanStep:
         for step in self.steps:
@@ -147,6 +148,7 @@ def build_plan(
     approvals_required: int = 2,
     freeze_writes_sql: str | None = None,
     unfreeze_sql: str | None = None,
+    allowed_signers: str | Path | None = None,
 ) -> RollbackPlan:
     """Plan the restore of the snapshot in folder ``snapshot`` onto ``target_url``. Refuses unsafe FK cycles."""
     manifest = load_manifest(snapshot)
@@ -244,6 +246,9 @@ def build_plan(
         "approvals_required": approvals_required,
         "steps": [[s.name, s.kind, list(s.depends_on), list(s.sql)] for s in steps],
     }
+    if allowed_signers is not None:
+        # Who may sign is part of what is approved: another signers file is another plan.
+        body["allowed_signers_sha256"] = _signers_sha256(Path(allowed_signers))
     checksum = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
     return RollbackPlan(
         snapshot_dir=manifest.directory,
@@ -255,4 +260,12 @@ def build_plan(
         steps=tuple(steps),
         approvals_required=approvals_required,
         checksum=checksum,
+        allowed_signers=None if allowed_signers is None else str(allowed_signers),
     )
+
+
+def _signers_sha256(path: Path) -> str:
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except FileNotFoundError:
+        raise BadInputError(f"rollback.allowed_signers: {path} does not exist") from None

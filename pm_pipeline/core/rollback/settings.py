@@ -26,6 +26,11 @@ class RollbackSettings(BaseModel):
     unfreeze_sql: str | None = Field(default=None, description="run after the restore")
     audit_log: str = Field(default="audit/rollback.jsonl", min_length=1)
     tables: list[str] = Field(default_factory=list, description="target tables; default: the spec's tables")
+    allowed_signers: str | None = Field(
+        default=None,
+        min_length=1,
+        description="ssh-keygen allowed_signers file: an approval counts only when signed by a key listed there",
+    )
     in_database_snapshot: bool = Field(
         default=False,
         description="PostgreSQL: also copy the tables into a schema pm_snapshot_<id> for a fast restore",
@@ -41,6 +46,7 @@ class RollbackSettings(BaseModel):
             approvals_required=self.approvals_required,
             freeze_writes_sql=self.freeze_writes_sql,
             unfreeze_sql=self.unfreeze_sql,
+            allowed_signers=self.allowed_signers,
         )
 
 
