@@ -34,6 +34,7 @@ from pm_pipeline.core.perf import PerfResult, run_workload
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.stash import Progress
 from pm_pipeline.core.report import ReportData, build_report_data, classifications_from_spec, redactor_for
+from pm_pipeline.core.report.compliance import parse_compliance
 from pm_pipeline.core.schema import (
     ColumnProfile,
     SchemaComparison,
@@ -430,7 +431,7 @@ def check_report(
 ) -> ReportData:
     """The typed report of a check; every report format is a view of it."""
     spec = result.spec
-    return build_report_data(
+    report = build_report_data(
         spec_name=spec.name,
         spec_checksum=spec_checksum,
         source_url=result.source_url,
@@ -454,6 +455,8 @@ def check_report(
         sums=result.child_sums,
         linked=result.linked,
     )
+    compliance = parse_compliance(spec.compliance, file=f"spec {spec.name}")
+    return report if compliance is None else dataclasses.replace(report, compliance=compliance)
 
 
 def manifest_for(entries: Sequence[ManifestEntry]) -> dict[str, Any] | None:

@@ -98,6 +98,7 @@ def _validate_sections(spec: MigrationSpec, *, file: str) -> None:
     so that a bad section fails `validate-spec`. Imported late: those modules use this loader."""
     from pm_pipeline.core.integrity.settings import parse_integrity
     from pm_pipeline.core.monitor.settings import parse_monitoring
+    from pm_pipeline.core.report.compliance import parse_compliance
     from pm_pipeline.core.rollback.settings import parse_rollback
     from pm_pipeline.core.security.settings import parse_audit
 
@@ -105,6 +106,7 @@ def _validate_sections(spec: MigrationSpec, *, file: str) -> None:
     parse_rollback(spec.rollback, file=file)
     parse_monitoring(spec.monitoring, file=file)
     parse_audit(spec.audit, file=file)
+    parse_compliance(spec.compliance, file=file)
 
 
 class _StrictLoader(yaml.SafeLoader):

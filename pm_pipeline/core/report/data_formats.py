@@ -98,7 +98,7 @@ def evidence_json(report: ReportData, artifacts: Mapping[str, Path]) -> dict[str
     for section in report.tables:
         for check in section.checks:
             checks.setdefault(check, []).append(section.name)
-    return {
+    evidence: dict[str, Any] = {
         "evidence_schema_version": EVIDENCE_SCHEMA_VERSION,
         "statement": EVIDENCE_STATEMENT,
         "run": run_json(report.run),
@@ -131,6 +131,34 @@ def evidence_json(report: ReportData, artifacts: Mapping[str, Path]) -> dict[str
         "checksum_manifest": report.checksum_manifest,
         "artifacts": {name: "sha256:" + file_sha256(path) for name, path in sorted(artifacts.items())},
     }
+    compliance = compliance_json(report)
+    if compliance is not None:
+        evidence["compliance"] = compliance
+    return evidence
+
+
+def compliance_json(report: ReportData) -> dict[str, Any] | None:
+    """The controls the run's checks support (the spec's ``compliance`` section), or None without one."""
+    from pm_pipeline.core.report.compliance import COMPLIANCE_STATEMENT, map_controls
+
+    if report.compliance is None:
+        return None
+    tables: dict[str, list[str]] = {}
+    passed: dict[str, bool] = {}
+    for section in report.tables:
+        for check in section.checks:
+            tables.setdefault(check, []).append(section.name)
+            errors = any(f.check == check and str(f.severity) == "error" for f in section.findings)
+            passed[check] = passed.get(check, True) and not errors
+    controls = map_controls(report.compliance, tables={c: tuple(t) for c, t in tables.items()}, passed=passed)
+    return {
+        "statement": COMPLIANCE_STATEMENT,
+        "controls": [
+            {"framework": c.framework, "control": c.control, "title": c.title, "checks": list(c.checks),
+             "tables": list(c.tables), "passed": c.passed}
+            for c in controls
+        ],
+    }  # fmt: skip
 
 
 def write_evidence_json(evidence: Mapping[str, Any], path: Path) -> Path:

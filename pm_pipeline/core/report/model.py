@@ -13,6 +13,7 @@ from enum import StrEnum
 
 from pm_pipeline.core.config.spec import Classification, Thresholds
 from pm_pipeline.core.findings import ColumnStats, Finding, JsonValue, Severity
+from pm_pipeline.core.report.compliance import ComplianceSettings
 from pm_pipeline.core.verdict import RunVerdict, VerdictState
 
 REPORT_SCHEMA_VERSION = "1.0"
@@ -164,6 +165,7 @@ class ReportData:
     severity_counts: Mapping[str, int] = field(default_factory=dict)
     schema_version: str = REPORT_SCHEMA_VERSION
     decision: RunVerdict | None = None  # the verdict with its reasons, per table (core.verdict)
+    compliance: ComplianceSettings | None = None  # controls the evidence pack maps the checks to
 
     @property
     def finding_count(self) -> int:
