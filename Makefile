@@ -35,8 +35,10 @@ pytest: $(STAMP)
 
 test: lint typecheck pytest
 
+# The Dagster UI on PORT (default 3000); Ctrl-C or SIGTERM stops the server and its daemon.
+PORT ?= 3000
 ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -w workspace.yaml
+	$(BIN)/python -m pm_pipeline.devserver --port $(PORT) --workspace workspace.yaml
 
 # The reconciliation benchmark (docs/benchmarks.md); e.g. BENCH_ARGS="--rows 10000000".
 bench: $(STAMP)

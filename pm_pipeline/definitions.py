@@ -29,10 +29,13 @@ from pm_pipeline.defs.partitions import (
     partitioned_table,
     report_table_key,
 )
+from pm_pipeline.defs.presentation import owners
 from pm_pipeline.defs.reports import REPORT_KEY, build_report_asset
 from pm_pipeline.defs.resources import MigrationResource
+from pm_pipeline.defs.retention import retention_defs_from_environment
 from pm_pipeline.defs.rollback import build_rollback_job
 from pm_pipeline.defs.tables import build_table_assets
+from pm_pipeline.defs.tenancy import tenant_tags
 
 MAIN_JOB = "migration_check"
 CHECK_GROUPS = ("reconciliation", "integrity", "verification", "reports")
@@ -76,13 +79,15 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
             if bucket_key(k.table) in bucket_keys
             else k
             for k in keys
-        ]
+        ],
+        owners=owners(spec),
     )
     check_selection = dg.AssetSelection.groups(*CHECK_GROUPS) - dg.AssetSelection.assets(*bucket_keys)
     main_job = dg.define_asset_job(
         MAIN_JOB,
         selection=check_selection,
         description="Reconcile every mapped table, check schemas, verify against the thresholds, write the reports.",
+        tags=tenant_tags(spec),
     )
     check_keys = [
         asset_spec.key
@@ -97,9 +102,14 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
         partitioned_table(m, keys_of[m.source], bucket_jobs[m.source], report=REPORT_KEY) for m in partitioned
     ]
     jobs = {"reconcile": main_job, "all": main_job, "reports": main_job, "integrity": main_job}
+    settings = parse_monitoring(spec.monitoring, file=str(spec_path))
+    # The anomaly detector reads a window of earlier values plus the one it judges: those stay.
+    retention_job, retention_schedule = retention_defs_from_environment(
+        os.environ, history=settings.anomaly.window + 1
+    )
     monitoring = build_monitoring_defs(
         spec,
-        parse_monitoring(spec.monitoring, file=str(spec_path)),
+        settings,
         table_assets={k.table: k.verified for k in keys},
         jobs=jobs,  # type: ignore[arg-type]
         drift_selection={k.table: [k.reconciliation, k.schema, k.integrity, k.verified] for k in keys},
@@ -109,7 +119,7 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
     )
     if bucketed:
         monitoring.append(build_bucket_sensor(bucketed, job=main_job))
-    jobs_list: list[Any] = [main_job, *bucket_jobs.values()]
+    jobs_list: list[Any] = [main_job, *bucket_jobs.values(), retention_job]
     if spec.rollback:
         try:
             jobs_list.append(build_rollback_job(spec, spec_file=str(spec_path)))
@@ -121,7 +131,7 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
         assets=[*table_assets, report],
         jobs=jobs_list,
         sensors=[d for d in monitoring if isinstance(d, dg.SensorDefinition)],
-        schedules=[d for d in monitoring if isinstance(d, dg.ScheduleDefinition)],
+        schedules=[*(d for d in monitoring if isinstance(d, dg.ScheduleDefinition)), retention_schedule],
         resources={
             "migration": MigrationResource(spec_path=str(spec_path)),
             # Explicit, so that runs executed in-process also keep their outputs on disk: a table's

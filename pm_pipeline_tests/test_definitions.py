@@ -121,7 +121,8 @@ def demo_defs(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 def asset_graph_snapshot(defs: Any) -> list[dict[str, Any]]:
-    """Each asset's key, group, upstream keys and checks, sorted: what a reviewer approves."""
+    """Each asset's key, group, kinds, owners, tags, upstream keys and checks, sorted: what a reviewer
+    approves (the UI draws kinds and owners on every node and filters the catalog by tag)."""
     snapshot = []
     for spec in defs.resolve_all_asset_specs():
         assets_def = defs.resolve_assets_def(spec.key)
@@ -137,6 +138,9 @@ def asset_graph_snapshot(defs: Any) -> list[dict[str, Any]]:
             {
                 "key": spec.key.to_user_string(),
                 "group": spec.group_name,
+                "kinds": sorted(spec.kinds),
+                "owners": list(spec.owners),
+                "tags": {k: v for k, v in sorted(spec.tags.items()) if not k.startswith("dagster/kind/")},
                 "deps": sorted(d.asset_key.to_user_string() for d in spec.deps),
                 "checks": checks,
             }

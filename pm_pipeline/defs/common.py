@@ -13,8 +13,10 @@ from pm_pipeline.core.config import MigrationSpec, TableMapping
 from pm_pipeline.core.findings import TableReconciliation
 from pm_pipeline.core.monitor import metrics
 from pm_pipeline.core.report import Redactor
+from pm_pipeline.defs.presentation import percent
 
 TABLE_TAG = "pm_pipeline/table"
+MATCH_PERCENT = "match_score_percent"
 EXAMPLES_IN_METADATA = 10
 _BUCKET_FOLDER = re.compile(r"bucket=(\d+)")
 
@@ -78,6 +80,8 @@ def table_metadata(result: TableReconciliation, redactor: Redactor) -> dict[str,
     top = sorted((c for c in result.columns if c.mismatched), key=lambda c: -c.mismatched)[:5]
     compared = max(result.matched_rows, 1)
     metadata: dict[str, Any] = {
+        # Shown first, as people read it; match_score below stays the fraction the monitors trend.
+        MATCH_PERCENT: dg.MetadataValue.text(percent(result.match_score)),
         metrics.SOURCE_ROWS: dg.MetadataValue.int(result.source_rows),
         metrics.TARGET_ROWS: dg.MetadataValue.int(result.target_rows),
         "missing_rows": dg.MetadataValue.int(result.missing_rows),

@@ -21,7 +21,7 @@ REPORT_KEY = dg.AssetKey(["reports", "migration_report"])
 PREVIEW_CHARS = 20_000
 
 
-def build_report_asset(keys: Sequence[TableKeys]) -> dg.AssetsDefinition:
+def build_report_asset(keys: Sequence[TableKeys], *, owners: Sequence[str] = ()) -> dg.AssetsDefinition:
     ins = {f"t{i}": dg.AssetIn(key=k.reconciliation) for i, k in enumerate(keys)}
     ins.update({f"s{i}": dg.AssetIn(key=k.schema) for i, k in enumerate(keys)})
     ins.update({f"i{i}": dg.AssetIn(key=k.integrity) for i, k in enumerate(keys)})
@@ -31,6 +31,7 @@ def build_report_asset(keys: Sequence[TableKeys]) -> dg.AssetsDefinition:
         ins=ins,
         group_name="reports",
         kinds={"html", "pdf", "json", "csv", "xlsx"},
+        owners=list(owners),
         description=(
             "Technical HTML, executive summary (HTML, PDF), compliance evidence (PDF, JSON), findings JSON, "
             "CSV per category, Markdown summary and XLSX workbook of the latest reconciliation."

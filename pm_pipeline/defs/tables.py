@@ -36,23 +36,46 @@ from pm_pipeline.defs.common import (
     table_metadata,
 )
 from pm_pipeline.defs.partitions import build_bucket_assets
+from pm_pipeline.defs.presentation import (
+    CHECK_DESCRIPTIONS,
+    SIDE_TAG,
+    check_metadata,
+    engine_kind,
+    engine_tags,
+    observations,
+    owners,
+)
 from pm_pipeline.defs.progress import ProgressLog
 from pm_pipeline.defs.resources import MigrationResource
 
 
-def _engine(url: str) -> str:
-    return url.split(":", 1)[0].lower() if "://" in url else "files"
+@dataclass(frozen=True)
+class Look:
+    """What every asset of the migration shows in the UI besides its own description."""
+
+    engines: tuple[str, str]
+    owners: tuple[str, ...]
+    tags: dict[str, str]
 
 
-def _observed(key: dg.AssetKey, mapping: TableMapping, side: str, engine: str) -> dg.SourceAsset:
+def _observed(key: dg.AssetKey, mapping: TableMapping, side: str, look: Look) -> dg.AssetsDefinition:
     table = mapping.source
-
-    @dg.observable_source_asset(
-        key=key,
+    engine = look.engines[0 if side == "source" else 1]
+    name = table if side == "source" else mapping.target_name
+    spec = dg.AssetSpec(
+        key,
         group_name=f"{side}_tables",
-        tags={f"dagster/kind/{engine}": ""},
-        description=f"The {side} table {table}: observed row count and schema.",
+        kinds={engine},
+        owners=list(look.owners),
+        tags={**look.tags, TABLE_TAG: safe_name(table), SIDE_TAG: side},
+        description=(
+            f"The {side} table {name} ({engine}), read by the checks and never written: its row count "
+            "and column schema, observed by this asset, by every run that reconciles it and by the "
+            "drift sensor."
+        ),
     )
+
+    @dg.multi_observable_source_asset(specs=[spec], name=f"observe_{side}_{safe_name(table)}")  # type: ignore[untyped-decorator]
     def _observe(migration: MigrationResource) -> dg.ObserveResult:
         spec = migration.spec()
         with open_endpoint(spec.source if side == "source" else spec.target) as connector:
@@ -63,20 +86,23 @@ def _observed(key: dg.AssetKey, mapping: TableMapping, side: str, engine: str) -
             columns=[dg.TableColumn(c.name, c.data_type, description=str(c.family)) for c in schema.columns]
         )
         return dg.ObserveResult(
+            asset_key=key,
             data_version=dg.DataVersion(f"{rows}:{len(schema.columns)}"),
             metadata={"row_count": dg.MetadataValue.int(rows), "dagster/column_schema": columns},
         )
 
-    return _observe
+    observe: dg.AssetsDefinition = _observe
+    return observe
 
 
-def _reconciliation(mapping: TableMapping, keys: TableKeys, engines: tuple[str, str]) -> dg.AssetsDefinition:
+def _reconciliation(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.reconciliation,
         deps=[keys.source, keys.target],
         group_name="reconciliation",
-        kinds={"duckdb", *engines},
-        tags={TABLE_TAG: safe_name(mapping.source)},
+        kinds={"duckdb", *look.engines},
+        owners=list(look.owners),
+        tags={**look.tags, TABLE_TAG: safe_name(mapping.source)},
         description=(
             f"Row- and column-level diff of {mapping.source} (source) against {mapping.target_name} (target): "
             "missing, extra, duplicate and changed rows, each difference with raw and canonical values and the rule."
@@ -123,13 +149,14 @@ def _reconciliation(mapping: TableMapping, keys: TableKeys, engines: tuple[str, 
     return _reconcile
 
 
-def _schema(mapping: TableMapping, keys: TableKeys, engines: tuple[str, str]) -> dg.AssetsDefinition:
+def _schema(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.schema,
         deps=[keys.source, keys.target],
         group_name="reconciliation",
-        kinds=set(engines),
-        tags={TABLE_TAG: safe_name(mapping.source)},
+        kinds=set(look.engines),
+        owners=list(look.owners),
+        tags={**look.tags, TABLE_TAG: safe_name(mapping.source)},
         description=(
             f"Schema diff of {mapping.source}: missing, extra and renamed columns (with suggested mappings), "
             "narrowed types, nullability, defaults, keys, constraints, indexes, foreign keys and sequences."
@@ -172,14 +199,15 @@ class IntegrityOutput:
 
 
 def _integrity(
-    mapping: TableMapping, keys: TableKeys, engines: tuple[str, str], mappings: Sequence[TableMapping]
+    mapping: TableMapping, keys: TableKeys, look: Look, mappings: Sequence[TableMapping]
 ) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.integrity,
         deps=[keys.source, keys.target],
         group_name="integrity",
-        kinds=set(engines),
-        tags={TABLE_TAG: safe_name(mapping.source)},
+        kinds=set(look.engines),
+        owners=list(look.owners),
+        tags={**look.tags, TABLE_TAG: safe_name(mapping.source)},
         description=(
             f"Integrity of the migrated {mapping.target_name}: orphans under foreign keys, business and temporal "
             "rules, sequences, canonical checksums on both sides, and the expectation suite run inside the target."
@@ -233,12 +261,13 @@ def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
         severity=severity,
         description=outcome.description,
         metadata={
-            k: dg.MetadataValue.json(v) if isinstance(v, list | dict) else v for k, v in metadata.items()
+            k: dg.MetadataValue.json(v) if isinstance(v, list | dict) else v
+            for k, v in check_metadata(metadata).items()
         },
     )
 
 
-def _verified(mapping: TableMapping, keys: TableKeys) -> dg.AssetsDefinition:
+def _verified(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.verified,
         ins={
@@ -248,11 +277,19 @@ def _verified(mapping: TableMapping, keys: TableKeys) -> dg.AssetsDefinition:
         },
         group_name="verification",
         kinds={"python"},
-        tags={TABLE_TAG: safe_name(mapping.source)},
-        description=f"Verdict on {mapping.source}: blocking checks against the spec's thresholds.",
+        owners=list(look.owners),
+        tags={**look.tags, TABLE_TAG: safe_name(mapping.source)},
+        description=(
+            f"Verdict on {mapping.source}: whether it is ready for cut-over, from four blocking checks "
+            "against the spec's thresholds (rows, values, schema, integrity). A failing check fails the run "
+            "and stops whatever depends on the verdict; the reports are written anyway."
+        ),
         check_specs=[
             dg.AssetCheckSpec(
-                name, asset=keys.verified, blocking=True, description=f"{name} for {mapping.source}"
+                name,
+                asset=keys.verified,
+                blocking=True,
+                description=f"{mapping.source}: {CHECK_DESCRIPTIONS[name]}",
             )
             for name in CHECK_NAMES
         ],
@@ -273,6 +310,11 @@ def _verified(mapping: TableMapping, keys: TableKeys) -> dg.AssetsDefinition:
             mapping=current_mapping(spec, mapping),
         )
         passed = all(o.passed for o in outcomes)
+        # The tables were read for this verdict: their counts are the latest observation of both sides.
+        for observation in observations(
+            source=keys.source, target=keys.target, result=reconciliation, observer=f"run {context.run_id}"
+        ):
+            context.log_event(observation)
         yield dg.Output(
             passed, metadata={**table_metadata(reconciliation, redactor_for(spec)), "passed": passed}
         )
@@ -286,7 +328,10 @@ def build_table_assets(
     spec: MigrationSpec, mappings: Sequence[TableMapping]
 ) -> tuple[list[Any], list[TableKeys]]:
     """Observable source/target tables, reconciliation and verification assets for every mapping."""
-    engines = (_engine(spec.source.url), _engine(spec.target.url))
+    engines = (engine_kind(spec.source.url), engine_kind(spec.target.url))
+    look = Look(
+        engines=engines, owners=tuple(owners(spec)), tags=engine_tags(source=engines[0], target=engines[1])
+    )
     assets: list[Any] = []
     all_keys: list[TableKeys] = []
     for mapping in mappings:
@@ -295,15 +340,15 @@ def build_table_assets(
         reconciliation = (
             build_bucket_assets(mapping, keys, engines, mapping.partitions)
             if mapping.partitions
-            else [_reconciliation(mapping, keys, engines)]
+            else [_reconciliation(mapping, keys, look)]
         )
         assets += [
-            _observed(keys.source, mapping, "source", engines[0]),
-            _observed(keys.target, mapping, "target", engines[1]),
+            _observed(keys.source, mapping, "source", look),
+            _observed(keys.target, mapping, "target", look),
             *reconciliation,
-            _schema(mapping, keys, engines),
-            _integrity(mapping, keys, engines, mappings),
-            _verified(mapping, keys),
+            _schema(mapping, keys, look),
+            _integrity(mapping, keys, look, mappings),
+            _verified(mapping, keys, look),
         ]
     return assets, all_keys
 

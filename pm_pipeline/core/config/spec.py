@@ -51,6 +51,9 @@ def parse_duration(value: str | float | int) -> dt.timedelta:
     return dt.timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
 
 
+_OWNER = re.compile(r"team:[A-Za-z0-9_.-]+|[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
 def _check_zone(value: str | None) -> str | None:
     if value is None:
         return None
@@ -214,6 +217,10 @@ class MigrationSpec(_Model):
     target: Endpoint
     tables: list[TableMapping] = Field(default_factory=list)
     discover: bool = Field(default=False, description="also compare tables present on both sides by name")
+    owners: list[str] = Field(
+        default_factory=list,
+        description="who answers for the migration's assets: e-mail addresses or team:<name>",
+    )
     thresholds: Thresholds = Field(default_factory=Thresholds)
     reports: ReportSettings = Field(default_factory=ReportSettings)
     # Sections owned by the integrity, rollback, monitoring, audit and compliance features; validated there.
@@ -236,6 +243,14 @@ class MigrationSpec(_Model):
         if not self.tables and not self.discover and self.performance is None:
             raise ValueError("no tables: list them under 'tables' or set 'discover: true'")
         return self
+
+    @field_validator("owners")
+    @classmethod
+    def _owners(cls, value: list[str]) -> list[str]:
+        for owner in value:
+            if not _OWNER.fullmatch(owner):
+                raise ValueError(f"owner {owner!r} is neither an e-mail address nor team:<name>")
+        return value
 
     def mapping_for(self, source_table: str) -> TableMapping:
         for mapping in self.tables:

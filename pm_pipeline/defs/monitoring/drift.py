@@ -18,7 +18,9 @@ from pm_pipeline.core.monitor.fingerprint import (
     state_key,
 )
 from pm_pipeline.core.monitor.settings import MonitoringSettings
+from pm_pipeline.defs.common import table_keys
 from pm_pipeline.defs.partitions import PartitionedTable
+from pm_pipeline.defs.presentation import fingerprint_observations
 
 DRIFT_SENSOR_NAME = "pm_drift_sensor"
 TABLE_TAG = "pm_pipeline/table"
@@ -128,6 +130,19 @@ def build_drift_sensor(
             {"fingerprints": encode_fingerprints(scan.fingerprints), "pending": list(scan.pending)},
             sort_keys=True,
         )
-        return dg.SensorResult(run_requests=requests, cursor=new_cursor)
+        # Tables first seen or changed are observed: their row counts then show on both tables'
+        # assets between runs. Unchanged tables add nothing, so the event log grows with changes only.
+        observed = [t for t in tables if t in scan.changed or (t in scan.fingerprints and t not in previous)]
+        events = [
+            event
+            for table in observed
+            for event in fingerprint_observations(
+                source=table_keys(table).source,
+                target=table_keys(table).target,
+                rows={side: fp.rows for side, fp in scan.fingerprints[table].items()},
+                observer=name,
+            )
+        ]
+        return dg.SensorResult(run_requests=requests, cursor=new_cursor, asset_events=events)
 
     return drift_sensor
