@@ -101,7 +101,7 @@ def test_the_asset_graph_shows_every_group_without_a_sign_up_pop_up(
 def test_a_failing_check_says_what_fails_it_and_shows_its_metadata(
     ui_server: UiServer, page: Any, shots: Path
 ) -> None:
-    # The demo loses rows from orders and changes customers' values: both checks fail.
+    # The demo changes customers' values and adds a row to orders: both checks fail.
     _open(page, ui_server, "/assets/verified/customers?view=checks&checkDetail=values_match")
     page.get_by_text("Latest execution").wait_for()
     body = page.locator("body")

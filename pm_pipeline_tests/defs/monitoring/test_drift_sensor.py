@@ -21,6 +21,15 @@ def _tick(sensor: dg.SensorDefinition, instance: dg.DagsterInstance, cursor: str
     return sensor.evaluate_tick(context)
 
 
+def _observed(tick: Any) -> set[tuple[str, int]]:
+    """(asset, row_count) of the observations a tick recorded."""
+    return {
+        (event.asset_key.to_user_string(), event.metadata["row_count"].value)
+        for event in tick.asset_events
+        if isinstance(event, dg.AssetObservation)
+    }
+
+
 @pytest.mark.postgres
 def test_insert_into_one_source_table_requests_that_table_only(pg_db: Any, pg_db2: Any) -> None:
     for db in (pg_db, pg_db2):
@@ -47,13 +56,22 @@ def test_insert_into_one_source_table_requests_that_table_only(pg_db: Any, pg_db
         baseline = _tick(sensor, instance, None)
         assert baseline.run_requests == []  # first sight records the baseline only
         assert set(json.loads(baseline.cursor)["fingerprints"]) == {"orders", "customers"}
+        # Tables seen for the first time are observed on both sides with the rows just counted.
+        assert _observed(baseline) == {
+            ("source/orders", 200),
+            ("target/orders", 200),
+            ("source/customers", 50),
+            ("target/customers", 50),
+        }
 
         pg_db.execute("INSERT INTO orders VALUES (201, '2024-02-01')")
         changed = _tick(sensor, instance, baseline.cursor)
         assert [r.asset_selection for r in changed.run_requests] == [[assets["orders"]]]
         assert changed.run_requests[0].tags["pm_pipeline/table"] == "orders"
         assert json.loads(changed.cursor)["fingerprints"]["orders"]["source"]["rows"] == 201
+        assert _observed(changed) == {("source/orders", 201), ("target/orders", 200)}
 
         unchanged = _tick(sensor, instance, changed.cursor)
         assert unchanged.run_requests == []
         assert unchanged.cursor == changed.cursor
+        assert _observed(unchanged) == set()
