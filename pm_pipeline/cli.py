@@ -159,6 +159,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_rollback_parser(commands)
 
+    from pm_pipeline.cli_workspace import add_workspace_parser
+
+    add_workspace_parser(commands)
+
     from pm_pipeline.cli_perf import add_perf_parser
 
     add_perf_parser(commands)
@@ -311,6 +315,12 @@ def _audit(args: argparse.Namespace) -> int:
     return run_audit_verify(args)
 
 
+def _workspace(args: argparse.Namespace) -> int:
+    from pm_pipeline.cli_workspace import run_workspace
+
+    return run_workspace(args)
+
+
 def _rollback(args: argparse.Namespace) -> int:
     from pm_pipeline.cli_rollback import run_rollback
 
@@ -336,6 +346,7 @@ _HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {
     "verify-manifest": _verify_manifest,
     "audit": _audit,
     "rollback": _rollback,
+    "workspace": _workspace,
     "perf": _perf,
     "demo": _demo,
 }
