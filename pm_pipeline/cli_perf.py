@@ -159,9 +159,16 @@ def _write(
 
     report = check_report(result, spec_checksum=checksum, launched_by=f"cli:{getpass.getuser()}")
     if reports_dir is not None:
-        reports_dir.mkdir(parents=True, exist_ok=True)
-        for kind, path in write_reports(report, directory=reports_dir).items():
-            print(f"{kind}: {path}")
+        from pm_pipeline.core.report.report_set import new_run_id, publish_report_set, staged_report_set
+
+        # A report set as `check` writes one: staged privately, its manifest last, renamed into place.
+        with staged_report_set(root=reports_dir, run_id=new_run_id()) as staged:
+            write_reports(report, directory=staged.directory)
+            figures = json.dumps(perf.to_json(), indent=2, ensure_ascii=False) + "\n"
+            (staged.directory / "performance.json").write_text(figures, encoding="utf-8")
+            metadata = {"spec_name": report.run.spec_name, "verdict": str(report.verdict)}
+            published = publish_report_set(staged, metadata=metadata)
+        print(f"reports: {published}")
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         # Written beside the destination, then renamed over it: whole or absent.
@@ -169,9 +176,9 @@ def _write(
             written = write_reports(report, directory=Path(scratch), formats=[ReportFormat.JSON])
             document = json.loads(written[ReportFormat.JSON].read_text(encoding="utf-8"))
             document["performance"] = perf.to_json()
-            staged = Path(scratch) / "perf.json"
-            staged.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            staged.replace(json_path)
+            whole = Path(scratch) / "perf.json"
+            whole.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+            whole.replace(json_path)
         print(f"json: {json_path}")
 
 

@@ -67,6 +67,15 @@ def test_perf_reports_a_lost_unique_index_and_exits_1(
     assert ("login_by_email", "plan_regression", "email") in found
     assert ("login_by_email", "index_advice", "email") in found
     assert {query for query, _, _ in found} == {"login_by_email"}
+    reports = tmp_path / "reports"
+    code, out, err = _run(
+        capsys, "perf", "--spec", str(_spec(tmp_path, pg_db.url, pg_db2.url)), "--reports", str(reports)
+    )
+    assert code == 1, err
+    per_query = json.loads((reports / "latest" / "performance.json").read_text())
+    assert [q["query"] for q in per_query["queries"]] == ["login_by_email", "by_id"]
+    manifest = (reports / "latest" / "manifest.json").read_text()
+    assert "performance.json" in manifest and "findings.json" in manifest
     figures = {q["query"]: q for q in document["performance"]["queries"]}
     assert figures["by_id"]["source"]["runs"] == 6
     assert figures["login_by_email"]["advice"][0]["proof"] == "proven"
