@@ -27,6 +27,7 @@ class Category(StrEnum):
     EXTRA_ROW = "extra_row"
     DUPLICATE_KEY = "duplicate_key"
     VALUE_MISMATCH = "value_mismatch"
+    UNREADABLE_VALUE = "unreadable_value"  # a value that cannot be read as its column's type
     TABLE_MISSING = "table_missing"
     # schema
     COLUMN_MISSING = "column_missing"

@@ -11,7 +11,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
-from pm_pipeline.core.canonical.values import INFINITE_INSTANT, canonicalize
+from pm_pipeline.core.canonical.unreadable import raw_text, readable_canonical
+from pm_pipeline.core.canonical.values import INFINITE_INSTANT
 from pm_pipeline.core.connectors.schema import TypeFamily
 
 F = TypeFamily
@@ -46,6 +47,19 @@ def _null_safe_equal(left: pa.Array, right: pa.Array) -> list[bool]:
         both_null = pc.or_kleene(both_null, pc.fill_null(pc.and_(pc.is_nan(left), pc.is_nan(right)), False))
     merged = pc.or_kleene(pc.fill_null(equal, False), both_null)
     return [bool(v) for v in merged.to_pylist()]
+
+
+def _unreadable_cells(
+    equal: list[bool], source_raw: pa.Array, target_raw: pa.Array, bad_s: set[int], bad_t: set[int]
+) -> None:
+    """Set ``equal`` for cells holding an unreadable value: equal only to the same raw value
+    unreadable on the other side."""
+    for index in bad_s | bad_t:
+        equal[index] = (
+            index in bad_s
+            and index in bad_t
+            and raw_text(source_raw[index].as_py()) == raw_text(target_raw[index].as_py())
+        )
 
 
 def within_tolerance(plan: ColumnPlan, left: object, right: object) -> tuple[bool, float | None]:
@@ -86,15 +100,26 @@ def within_tolerance(plan: ColumnPlan, left: object, right: object) -> tuple[boo
 
 def compare_cells(plan: ColumnPlan, source_raw: pa.Array, target_raw: pa.Array) -> CellComparison:
     """Classify every aligned (source, target) cell of one column."""
-    strict_s = canonicalize(source_raw, plan=plan, side="source", strict=True)
-    strict_t = canonicalize(target_raw, plan=plan, side="target", strict=True)
+    # A value unreadable as the family (reported while the side was read) is compared as NULL
+    # here too, and its cell is equal only to the same raw value unreadable on the other side.
+    strict_s, bad_s = readable_canonical(source_raw, plan=plan, side="source", found=None, strict=True)
+    strict_t, bad_t = readable_canonical(target_raw, plan=plan, side="target", found=None, strict=True)
     exact = _null_safe_equal(strict_s, strict_t)
+    if bad_s or bad_t:
+        _unreadable_cells(exact, source_raw, target_raw, set(bad_s), set(bad_t))
     if plan.compares_under_rules:
-        ruled_s = canonicalize(source_raw, plan=plan, side="source", strict=False, for_cells=True)
-        ruled_t = canonicalize(target_raw, plan=plan, side="target", strict=False, for_cells=True)
+        ruled_s, _ = readable_canonical(
+            source_raw, plan=plan, side="source", found=None, strict=False, for_cells=True
+        )
+        ruled_t, _ = readable_canonical(
+            target_raw, plan=plan, side="target", found=None, strict=False, for_cells=True
+        )
     else:
         ruled_s, ruled_t = strict_s, strict_t
     ruled_equal = _null_safe_equal(ruled_s, ruled_t) if plan.compares_under_rules else exact
+    if (bad_s or bad_t) and plan.compares_under_rules:
+        _unreadable_cells(ruled_equal, source_raw, target_raw, set(bad_s), set(bad_t))
+    unreadable = set(bad_s) | set(bad_t)
     results: list[CellResult] = []
     distances: list[float | None] = []
     left_values, right_values = ruled_s.to_pylist(), ruled_t.to_pylist()
@@ -102,7 +127,9 @@ def compare_cells(plan: ColumnPlan, source_raw: pa.Array, target_raw: pa.Array) 
     for index, (is_exact, is_ruled) in enumerate(zip(exact, ruled_equal, strict=True)):
         left, right = left_values[index], right_values[index]
         distance: float | None = None
-        if plan.tolerant and not is_exact:
+        if index in unreadable:
+            pass  # no distance to a value that could not be read
+        elif plan.tolerant and not is_exact:
             ok, distance = within_tolerance(plan, left, right)
             is_ruled = is_ruled or ok
         elif numeric and left is not None and right is not None and not is_exact:

@@ -37,14 +37,18 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
-from pm_pipeline.core.canonical import ColumnPlan, canonicalize
+import pyarrow as pa
+
+from pm_pipeline.core.canonical import ColumnPlan
 from pm_pipeline.core.canonical.plan import recorded_plan
+from pm_pipeline.core.canonical.unreadable import readable_canonical
 from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import SideDigest
 from pm_pipeline.core.integrity.rowhash import digest_sum, row_digests
 from pm_pipeline.core.reconcile import tablesum
+from pm_pipeline.core.reconcile.planning import TablePlan
 
 ALGORITHM = "sha256-rowsum-mod2^256"
 CANONICALIZATION = "pm-row-json-1"
@@ -107,21 +111,78 @@ def from_digest(
     table: str,
     plans: Sequence[ColumnPlan],
 ) -> TableChecksum:
-    """A manifest side from a digest the reconciliation computed, over every compared column."""
-    columns = [plan.source if side == "source" else plan.target for plan in plans]
+    """A manifest side from a digest the reconciliation computed: over the checksummed columns
+    (this module's algorithm), or over every compared column (an in-database row hash)."""
+    if digest.algorithm == ALGORITHM:
+        kept, left = checksummed(plans)
+    else:
+        kept, left = list(plans), []
+    columns = [plan.source if side == "source" else plan.target for plan in kept]
+    excluded = [(plan.source if side == "source" else plan.target).name for plan in left]
     return TableChecksum(
         side=side,
         url=connector.url.masked,
         table=table,
         columns=tuple(col.name for col in columns),
-        families=tuple(plan.recorded_family for plan in plans),
-        excluded=(),
+        families=tuple(plan.recorded_family for plan in kept),
+        excluded=tuple(excluded),
         zone=(plans[0].source_zone if side == "source" else plans[0].target_zone) if plans else "UTC",
         rows=digest.rows,
         checksum=digest.checksum,
         algorithm=digest.algorithm,
-        recipe=dict(digest.recipe),
+        recipe=dict(digest.recipe) if digest.algorithm != ALGORITHM else None,
     )
+
+
+class ChecksumTap:
+    """This module's checksum of one side's whole table, from the batches the reconciliation reads
+    anyway (``ReconcileOptions.digest_tap``): canonicalised strictly, as ``table_checksum`` does."""
+
+    def __init__(self, *, plans: Sequence[ColumnPlan], side: Side) -> None:
+        self._plans = list(plans)
+        self._side: Side = side
+        self._total = 0
+        self._rows = 0
+        self._failed = False
+
+    def observe(self, batch: pa.RecordBatch) -> None:
+        if self._failed:
+            return
+        try:
+            # Summed as table_checksum sums them: an unreadable value as NULL.
+            canonical = [
+                readable_canonical(
+                    batch.column(_side_name(plan, self._side)),
+                    plan=plan,
+                    side=self._side,
+                    found=None,
+                    strict=True,
+                )[0]
+                for plan in self._plans
+            ]
+            rows = digest_sum(row_digests(canonical, num_rows=batch.num_rows))
+        except Exception:
+            # A value the strict canonical form refuses: the integrity check then reads the table
+            # itself and reports that value where it belongs (the reconciliation goes on).
+            self._failed = True
+            return
+        self._total = (self._total + rows) % _MOD
+        self._rows += batch.num_rows
+
+    def digest(self) -> SideDigest | None:
+        if self._failed:
+            return None
+        return SideDigest(algorithm=ALGORITHM, rows=self._rows, checksum=f"{self._total:064x}")
+
+
+def checksum_tap(plan: TablePlan, side: str) -> ChecksumTap:
+    """The tap for one side of ``plan`` (``ReconcileOptions.digest_tap``)."""
+    kept, _ = checksummed(plan.all_plans)
+    return ChecksumTap(plans=kept, side="source" if side == "source" else "target")
+
+
+def _side_name(plan: ColumnPlan, side: Side) -> str:
+    return plan.source.name if side == "source" else plan.target.name
 
 
 def checksummed(plans: Iterable[ColumnPlan]) -> tuple[list[ColumnPlan], list[ColumnPlan]]:
@@ -148,8 +209,10 @@ def table_checksum(
     if columns:
         schema = TableSchema(name=table, columns=tuple(columns))
         for batch in connector.stream_table(table, schema=schema, batch_rows=batch_rows):
+            # A value unreadable as its family (an unreadable_value finding of the reconciliation)
+            # is summed as NULL rather than ending the run.
             canonical = [
-                canonicalize(batch.column(i), plan=plan, side=side, strict=True)
+                readable_canonical(batch.column(i), plan=plan, side=side, found=None, strict=True)[0]
                 for i, plan in enumerate(plans)
             ]
             total = (total + digest_sum(row_digests(canonical, num_rows=batch.num_rows))) % _MOD

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from pm_pipeline.core.canonical import ColumnPlan, canonicalize
+from pm_pipeline.core.canonical.unreadable import readable_canonical
 from pm_pipeline.core.canonical.values import INFINITE_INSTANT, ZERO_INSTANT, Side
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import Column, TableSchema, TypeFamily
@@ -187,7 +188,8 @@ def _sample(
             for n, p in zip(names, plan.keys, strict=True)
         ]
         name = column.name if side == "source" else column.target.name
-        values = canonicalize(table.column(name), plan=column, side=side, strict=True).to_pylist()
+        values = readable_canonical(table.column(name), plan=column, side=side, found=None, strict=True)[0]
+        values = values.to_pylist()
         return dict(zip(zip(*keys, strict=True), values, strict=True))
 
     source_values = keyed(found, "source")
@@ -239,8 +241,8 @@ def range_and_shift(
     target_raw = _extremes(
         target, table, column.target, skip_zero_dates=_holds_zero_dates(column, column.target)
     )
-    source_ext = canonicalize(source_raw, plan=column, side="source", strict=True)
-    target_ext = canonicalize(target_raw, plan=column, side="target", strict=True)
+    source_ext, _ = readable_canonical(source_raw, plan=column, side="source", found=None, strict=True)
+    target_ext, _ = readable_canonical(target_raw, plan=column, side="target", found=None, strict=True)
     if source_ext.to_pylist() == target_ext.to_pylist():
         return []
     raw_source, raw_target = _shown(column, source_raw, source_ext), _shown(column, target_raw, target_ext)

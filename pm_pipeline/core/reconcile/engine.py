@@ -5,12 +5,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
+import pyarrow as pa
 
 from pm_pipeline.core.config.spec import Endpoint, TableMapping, Thresholds
 from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, Connector
@@ -21,6 +23,7 @@ from pm_pipeline.core.findings import (
     ColumnStats,
     Finding,
     Severity,
+    SideDigest,
     TableReconciliation,
     json_value,
 )
@@ -30,7 +33,8 @@ from pm_pipeline.core.reconcile.choice import Choice, choose_strategy
 from pm_pipeline.core.reconcile.detail import DetailAccumulator, diff_suspects
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 from pm_pipeline.core.reconcile.sides import SideReader, Slice, make_readers, stream_side
-from pm_pipeline.core.reconcile.stash import Progress, fill_stash
+from pm_pipeline.core.reconcile.stash import Progress, Unreadable, fill_stash
+from pm_pipeline.core.reconcile.unreadable import unreadable_findings
 from pm_pipeline.core.report.redact import FIXED_MASK, Redactor
 
 
@@ -50,6 +54,17 @@ class ReconcileOptions:
     partition: tuple[int, int] | None = None  # (index, count): only keys hashing into that bucket
     bucket_rows: int = ROWS_PER_BUCKET  # bucket strategy: rows per bucket (fewer: more, smaller buckets)
     prune_rows: int = join.PRUNE_ROWS  # stashes this large are compared by buckets before the join
+    # Given each side's whole-table batches as the arrow strategy reads them: a digest of the
+    # table taken on the way (the integrity checksum), so that nothing reads the table again.
+    digest_tap: Callable[[TablePlan, str], BatchTap | None] | None = None
+
+
+class BatchTap(Protocol):
+    """Sees every raw batch of one side's whole table, in order; ``digest`` after the last one."""
+
+    def observe(self, batch: pa.RecordBatch) -> None: ...
+
+    def digest(self) -> SideDigest | None: ...
 
 
 def _severity(category: Category, count: int, thresholds: Thresholds) -> Severity:
@@ -110,13 +125,22 @@ def reconcile_table(
             # Filling writes each stash row once: a small buffer suffices (the rest spills), and
             # leaves room for the batches in flight. The join gets the whole limit.
             connection.execute(f"SET memory_limit='{options.fill_memory_limit}'")
-            rows = _stash_both(connection, plan, readers, choice, options, progress)
+            unreadable: list[Unreadable] = []
+            taps: dict[str, BatchTap] = {}
+            rows = _stash_both(connection, plan, readers, choice, options, progress, unreadable, taps)
             connection.execute(f"SET memory_limit='{options.memory_limit}'")
             if plan.keyless:
                 result = _keyless(connection, plan, rows, options)
             else:
                 result = _keyed(connection, plan, rows, source, target, source_schema, target_schema, options)
+            if unreadable:
+                found = unreadable_findings(plan, unreadable, redactor=options.redactor)
+                result = {**result, "findings": (*found, *result["findings"])}
             result = choice.apply(result)
+            if len(taps) == 2:
+                tapped = (taps["source"].digest(), taps["target"].digest())
+                if tapped[0] is not None and tapped[1] is not None:
+                    result["digests"] = tapped
         except BadInputError as exc:
             raise BadInputError(f"table {plan.table}: {exc}") from exc
         finally:
@@ -133,8 +157,11 @@ def _stash_both(
     choice: Choice,
     options: ReconcileOptions,
     progress: Progress | None,
+    unreadable: list[Unreadable],
+    taps: dict[str, BatchTap],
 ) -> tuple[int, int]:
     part = Slice(partition=options.partition, buckets=choice.buckets, bucket_count=choice.bucket_count)
+    whole = choice.strategy == "arrow" and part.partition is None and part.buckets is None
 
     def side(reader: SideReader) -> int:
         batches = stream_side(
@@ -143,7 +170,12 @@ def _stash_both(
             pushed=choice.pushed,
             part=part,
             batch_rows=options.batch_rows,
+            unreadable=unreadable,
         )
+        tap = options.digest_tap(plan, reader.side) if whole and options.digest_tap else None
+        if tap is not None:
+            taps[reader.side] = tap
+            batches = _tapped(batches, tap)
         name = join.SRC if reader.side == "source" else join.TGT
         stashed = fill_stash(
             connection,
@@ -153,6 +185,7 @@ def _stash_both(
             side=reader.side,
             progress=progress,
             pushed=choice.pushed,
+            unreadable=unreadable,
         )
         return stashed.rows
 
@@ -161,6 +194,12 @@ def _stash_both(
         source_rows = pool.submit(side, readers[0])
         target_rows = pool.submit(side, readers[1])
         return source_rows.result(), target_rows.result()
+
+
+def _tapped(batches: Iterator[pa.RecordBatch], tap: BatchTap) -> Iterator[pa.RecordBatch]:
+    for batch in batches:
+        tap.observe(batch)
+        yield batch
 
 
 def _key_dict(plan: TablePlan, values: tuple[Any, ...]) -> dict[str, Any]:

@@ -25,13 +25,15 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
+from pm_pipeline.core.canonical.unreadable import UnreadableCell, readable_canonical
 from pm_pipeline.core.canonical.values import Side, canonicalize
 from pm_pipeline.core.config import spec
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
+from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.reconcile import sqlhash
 from pm_pipeline.core.reconcile.planning import TablePlan
-from pm_pipeline.core.reconcile.stash import PUSHED_HASH
+from pm_pipeline.core.reconcile.stash import PUSHED_HASH, Unreadable
 
 STRATEGIES = spec.STRATEGIES  # re-exported for the strategy choice
 
@@ -164,8 +166,10 @@ def stream_side(
     pushed: frozenset[int],
     part: Slice,
     batch_rows: int,
+    unreadable: list[Unreadable] | None = None,
 ) -> Iterator[pa.RecordBatch]:
-    """Batches of raw keys, ``__ph`` (when ``pushed``) and the other value columns."""
+    """Batches of raw keys, ``__ph`` (when ``pushed``) and the other value columns. A value hashed
+    here that cannot be read as its family is hashed as NULL and added to ``unreadable``."""
     if part.buckets is not None and not part.buckets:
         return
     if plan.keyless and part.partition is not None:
@@ -209,7 +213,7 @@ def stream_side(
             for count, stride, wanted in local_filter:
                 batch = _filter_buckets(local, batch, reader, plan, (count, stride, wanted))
             if local_hash_plans and batch.num_rows:
-                batch = _add_local_hash(local, batch, reader, local_hash_plans)
+                batch = _add_local_hash(local, batch, reader, plan, local_hash_plans, unreadable)
             if batch.num_rows:
                 yield batch
     finally:
@@ -302,11 +306,29 @@ def _filter_buckets(
 
 
 def _add_local_hash(
-    local: duckdb.DuckDBPyConnection, batch: pa.RecordBatch, reader: SideReader, plans: Sequence[ColumnPlan]
+    local: duckdb.DuckDBPyConnection,
+    batch: pa.RecordBatch,
+    reader: SideReader,
+    plan: TablePlan,
+    plans: Sequence[ColumnPlan],
+    unreadable: list[Unreadable] | None,
 ) -> pa.RecordBatch:
-    hashes = sqlhash.local_hashes(
-        local, _canonical(batch, reader, plans), [p.family for p in plans], rows=batch.num_rows
-    )
+    def found(cells: list[UnreadableCell]) -> None:
+        if unreadable is None:
+            raise BadInputError(
+                f"{reader.side} column {cells[0].column} ({cells[0].data_type}) holds a value that "
+                f"cannot be read as {cells[0].family}"
+            )
+        keys = [batch.column(reader.column_name(key)) for key in plan.keys]
+        unreadable.extend((cell, tuple(key[cell.row].as_py() for key in keys)) for cell in cells)
+
+    canonical = [
+        readable_canonical(
+            batch.column(reader.column_name(p)), plan=p, side=reader.side, found=found, strict=False
+        )[0]
+        for p in plans
+    ]
+    hashes = sqlhash.local_hashes(local, canonical, [p.family for p in plans], rows=batch.num_rows)
     names = {reader.column_name(p) for p in plans}
     keep = [i for i, name in enumerate(batch.schema.names) if name not in names]
     arrays = [batch.column(i) for i in keep] + [hashes]

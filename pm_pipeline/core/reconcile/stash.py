@@ -23,11 +23,15 @@ import duckdb
 import pyarrow as pa
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
+from pm_pipeline.core.canonical.unreadable import UnreadableCell, readable_canonical
 from pm_pipeline.core.canonical.values import Side, canonicalize
 from pm_pipeline.core.connectors.schema import TypeFamily
+from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.reconcile.planning import TablePlan
 
 Progress = Callable[[Side, int], None]
+# An unreadable value and the raw key of its row (empty for a keyless table).
+Unreadable = tuple[UnreadableCell, tuple[object, ...]]
 PUSHED_HASH = "__ph"
 
 
@@ -43,14 +47,38 @@ def _side_column(plan: ColumnPlan, side: Side) -> str:
 
 
 def canonical_batch(
-    batch: pa.RecordBatch, *, plan: TablePlan, side: Side, pushed: frozenset[int] = frozenset()
+    batch: pa.RecordBatch,
+    *,
+    plan: TablePlan,
+    side: Side,
+    pushed: frozenset[int] = frozenset(),
+    unreadable: list[Unreadable] | None = None,
 ) -> pa.RecordBatch:
     """The canonical columns of one batch of raw rows (named by the side's own column names).
 
     Columns: ``k<i>``/``r<i>`` (keys), ``c<i>`` (hashed), ``v<i>`` (strict value of a column with
     declared rules), ``t<i>`` (tolerant) and ``ph`` (the hash of the columns in ``pushed``, which
     are not in the batch). ``stash_sql`` turns them into the stash row.
+
+    A value that cannot be read as its column's family is hashed as NULL and added to
+    ``unreadable`` with its row's key (without ``unreadable``, it ends the read as bad input).
     """
+
+    def found(cells: list[UnreadableCell]) -> None:
+        if unreadable is None:
+            raise BadInputError(
+                f"{side} column {cells[0].column} ({cells[0].data_type}) holds a value that cannot be "
+                f"read as {cells[0].family}"
+            )
+        keys = [batch.column(_side_column(key, side)) for key in plan.keys]
+        unreadable.extend((cell, tuple(key[cell.row].as_py() for key in keys)) for cell in cells)
+
+    def value(raw: pa.Array, value_plan: ColumnPlan, *, report: bool, **mode: object) -> pa.Array:
+        canonical, _ = readable_canonical(
+            raw, plan=value_plan, side=side, found=found if report else None, **mode
+        )
+        return canonical
+
     columns: dict[str, pa.Array] = {}
     if not plan.keyless:
         for i, key in enumerate(plan.keys):
@@ -62,15 +90,15 @@ def canonical_batch(
             continue
         raw = batch.column(_side_column(value_plan, side))
         if value_plan.tolerant and not plan.keyless:
-            canonical = canonicalize(raw, plan=value_plan, side=side, strict=False)
+            canonical = value(raw, value_plan, report=True, strict=False)
             columns[f"t{i}"] = _stored_tolerant(canonical, value_plan)
             continue
         # Keyless rows are never compared cell by cell: their hash reads zero dates as the cells do.
-        columns[f"c{i}"] = canonicalize(
-            raw, plan=value_plan, side=side, strict=False, for_hash=True, for_cells=plan.keyless
+        columns[f"c{i}"] = value(
+            raw, value_plan, report=True, strict=False, for_hash=True, for_cells=plan.keyless
         )
         if value_plan.has_value_rules and not plan.keyless:
-            columns[f"v{i}"] = canonicalize(raw, plan=value_plan, side=side, strict=True)
+            columns[f"v{i}"] = value(raw, value_plan, report=False, strict=True)
     if pushed:
         columns["ph"] = batch.column(PUSHED_HASH).cast(pa.int64())
     arrays = [a.combine_chunks() if isinstance(a, pa.ChunkedArray) else a for a in columns.values()]
@@ -102,12 +130,16 @@ def fill_stash(
     side: Side,
     progress: Progress | None = None,
     pushed: frozenset[int] = frozenset(),
+    unreadable: list[Unreadable] | None = None,
 ) -> StashResult:
     """Create DuckDB table ``name`` from the stream; returns the number of rows read.
 
     An error raised while reading or canonicalising is raised as itself, not as DuckDB's wrapper.
     """
-    canonical = (canonical_batch(batch, plan=plan, side=side, pushed=pushed) for batch in batches)
+    canonical = (
+        canonical_batch(batch, plan=plan, side=side, pushed=pushed, unreadable=unreadable)
+        for batch in batches
+    )
     first = next(canonical, None)
     if first is None:
         first = canonical_batch(_empty_batch(plan, side, pushed), plan=plan, side=side, pushed=pushed)

@@ -1,0 +1,88 @@
+"""Values that cannot be read as their column's family ('abc' in a loosely typed SQLite INTEGER
+column): found, set aside as NULL so the rest of the column is compared, and reported.
+
+A batch is canonicalised whole first; only a batch that fails is split in halves until the
+failing values are isolated, so a clean batch costs nothing extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pm_pipeline.core.canonical.plan import ColumnPlan
+from pm_pipeline.core.canonical.values import Side, canonicalize
+from pm_pipeline.core.errors import BadInputError
+
+MAX_RAW_TEXT = 200  # characters of an unreadable value kept in its finding
+
+
+@dataclass(frozen=True)
+class UnreadableCell:
+    """One value of one side that could not be read as its column's family."""
+
+    side: Side
+    column: str  # the source name of the column
+    family: str
+    data_type: str  # the side's declared type
+    row: int  # index in its batch
+    raw: str  # the value as the driver delivered it, as text (cut to MAX_RAW_TEXT)
+
+
+Found = Callable[[list[UnreadableCell]], None]
+
+
+def readable_canonical(
+    array: pa.Array | pa.ChunkedArray,
+    *,
+    plan: ColumnPlan,
+    side: Side,
+    found: Found | None,
+    **mode: Any,
+) -> tuple[pa.Array, list[int]]:
+    """``canonicalize(array, ...)`` with every unreadable value read as NULL, and their indices.
+
+    ``found`` hears of the unreadable values (None: only their indices are returned). A failure
+    that no single value explains (a whole-column problem) is raised as before."""
+    try:
+        return canonicalize(array, plan=plan, side=side, **mode), []
+    except BadInputError:
+        whole = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
+        bad = _unreadable(whole, plan=plan, side=side, mode=mode, offset=0)
+        if not bad:
+            raise
+    column = plan.source if side == "source" else plan.target
+    if found is not None:
+        found([
+            UnreadableCell(side=side, column=plan.name, family=str(plan.family), data_type=column.data_type,
+                           row=index, raw=raw_text(whole[index].as_py()))
+            for index in bad
+        ])  # fmt: skip
+    mask = pc.is_in(pa.array(range(len(whole)), pa.int64()), value_set=pa.array(bad, pa.int64()))
+    nulled = pc.if_else(mask, pa.scalar(None, whole.type), whole)
+    return canonicalize(nulled, plan=plan, side=side, **mode), bad
+
+
+def _unreadable(
+    array: pa.Array, *, plan: ColumnPlan, side: Side, mode: dict[str, Any], offset: int
+) -> list[int]:
+    """Indices (from ``offset``) of the values of ``array`` that canonicalise on their own only by failing."""
+    try:
+        canonicalize(array, plan=plan, side=side, **mode)
+        return []
+    except BadInputError:
+        if len(array) == 1:
+            return [offset]
+    half = len(array) // 2
+    return _unreadable(array.slice(0, half), plan=plan, side=side, mode=mode, offset=offset) + _unreadable(
+        array.slice(half), plan=plan, side=side, mode=mode, offset=offset + half
+    )
+
+
+def raw_text(value: object) -> str:
+    text = value.hex() if isinstance(value, bytes) else str(value)
+    return text if len(text) <= MAX_RAW_TEXT else text[: MAX_RAW_TEXT - 3] + "..."
