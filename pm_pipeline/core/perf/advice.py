@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.errors import SystemFailure
 from pm_pipeline.core.perf.engines import POSTGRES, explain
 from pm_pipeline.core.perf.params import Bound
 from pm_pipeline.core.perf.plans import INDEX, TableAccess
@@ -104,8 +105,13 @@ def hypopg(target: Connector, *, allowed: bool) -> Iterator[str | None]:
     if schema is not None or not allowed or not hypopg_available(target):
         yield schema
         return
-    with target.transaction() as writer:
-        writer.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+    try:
+        with target.transaction() as writer:
+            writer.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+    except SystemFailure:
+        # Not allowed to create it (not a superuser, a read-only replica): the advice stays unverified.
+        yield None
+        return
     try:
         yield hypopg_schema(target)
     finally:
@@ -120,7 +126,7 @@ def prove(advice: IndexAdvice, *, target: Connector, bound: Bound, schema: str |
 
     if schema is None:
         note = (
-            "HypoPG is not installed on the target"
+            "HypoPG is not available on the target (install it, or set allow_hypopg)"
             if target.engine == POSTGRES
             else (f"{target.engine} has no hypothetical indexes")
         )

@@ -24,9 +24,10 @@ from pm_pipeline.core.perf.judge import Judged, is_regression, judge
 from pm_pipeline.core.perf.params import Bound, bind, parameter_sets
 from pm_pipeline.core.perf.plans import Plan
 from pm_pipeline.core.perf.results import Answer, answer, ordered
-from pm_pipeline.core.perf.stats import Comparison, Latency, compare, latency, median_is_stable
+from pm_pipeline.core.perf.stats import AUTO_MIN_RUNS, Comparison, Latency, compare, latency, median_is_stable
 
 _STABILITY_EVERY = 5  # runs between two looks at the interval of the median
+AUTO_BUDGET_S = 30.0  # seconds of timed runs per query and round under repetitions: auto
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ class QueryResult:
     target_plan: Plan | None = None
     advice: tuple[IndexAdvice, ...] = ()
     findings: tuple[Finding, ...] = ()
+    rows_fetched: tuple[int, int] = (0, 0)  # rows read into the process over every run, per side
 
     def to_json(self) -> dict[str, Any]:
         comparison = self.comparison
@@ -53,6 +55,7 @@ class QueryResult:
             "ratio": None if comparison is None else comparison.ratio,
             "ratio_ci": None if comparison is None else [comparison.ratio_ci.low, comparison.ratio_ci.high],
             "p_value": None if comparison is None else comparison.p_value,
+            "rows_fetched": {"source": self.rows_fetched[0], "target": self.rows_fetched[1]},
             "source_plan": None if self.source_plan is None else self.source_plan.to_json(),
             "target_plan": None if self.target_plan is None else self.target_plan.to_json(),
             "advice": [
@@ -100,12 +103,14 @@ class _Side:
     bound: list[Bound]
     timings: list[float] = field(default_factory=list)
     answers: dict[int, Answer] = field(default_factory=dict)
+    fetched: int = 0
 
     def once(self, index: int, *, timed: bool) -> None:
         slot = index % len(self.bound)
         started = time.perf_counter()
         rows = engines.run(self.connector, self.bound[slot])
         elapsed = time.perf_counter() - started
+        self.fetched += len(rows)
         if timed:
             self.timings.append(elapsed)
         if slot not in self.answers:
@@ -124,18 +129,19 @@ def _timed(settings: PerformanceSettings, source: _Side, target: _Side, *, warmu
         target.once(index, timed=False)
     fixed = settings.repetitions if isinstance(settings.repetitions, int) else None
     cap = fixed or settings.max_repetitions
+    started = time.perf_counter()
     for index in range(cap):
         # Interleaved, so a burst of load on the shared machine hits both sides alike.
         first, second = (source, target) if index % 2 == 0 else (target, source)
         first.once(index, timed=True)
         second.once(index, timed=True)
         runs = index + 1
-        if (
-            fixed is None
-            and runs % _STABILITY_EVERY == 0
-            and all(median_is_stable(side.timings) for side in (source, target))
-        ):
-            return
+        if fixed is None and runs % _STABILITY_EVERY == 0:
+            stable = all(median_is_stable(side.timings) for side in (source, target))
+            # A slow query stops auto at its time budget, once enough runs are in to test.
+            spent = time.perf_counter() - started > AUTO_BUDGET_S and runs >= AUTO_MIN_RUNS
+            if stable or spent:
+                return
 
 
 def _schema(
@@ -172,8 +178,8 @@ def run_query(
     if is_regression(settings, comparison):
         # A second, independent round: only a slowdown seen in both is reported.
         src, tgt = (
-            _Side(source, src.bound, answers=src.answers),
-            _Side(target, tgt.bound, answers=tgt.answers),
+            _Side(source, src.bound, answers=src.answers, fetched=src.fetched),
+            _Side(target, tgt.bound, answers=tgt.answers, fetched=tgt.fetched),
         )
         _timed(settings, src, tgt, warmup=0)
         comparison = compare(src.timings, tgt.timings)
@@ -213,6 +219,7 @@ def run_query(
         target_plan=target_plan,
         advice=judged.advice,
         findings=judged.findings,
+        rows_fetched=(src.fetched, tgt.fetched),
     )
 
 

@@ -121,6 +121,7 @@ def test_the_three_queries_that_used_the_lost_indexes_are_reported_with_proven_a
     figures = {q.name: q for q in result.queries}
     assert figures["by_id"].source_plan is not None and figures["by_id"].target_plan is not None
     assert figures["login_by_email"].source is not None and figures["login_by_email"].source.runs == 12
+    assert figures["by_id"].rows_fetched == (13, 13)  # one row per run: a warm-up and 12 timed
 
 
 def test_hypopg_leaves_nothing_behind(source: PgDatabase, lost_indexes: PgDatabase) -> None:
@@ -134,7 +135,7 @@ def test_without_hypopg_the_advice_is_unverified(source: PgDatabase, lost_indexe
     result = _run(source.url, lost_indexes.url, allow_hypopg=False, workload=WORKLOAD["workload"][1:2])  # type: ignore[index]
     advice = [f for f in result.findings if f.category is Category.INDEX_ADVICE]
     assert [f.rule for f in advice] == ["unverified"]
-    assert "HypoPG is not installed" in advice[0].message
+    assert "HypoPG is not available on the target" in advice[0].message
 
 
 def test_a_correct_target_raises_nothing_run_after_run(source: PgDatabase, correct: PgDatabase) -> None:
