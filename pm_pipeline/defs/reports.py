@@ -14,6 +14,7 @@ from pm_pipeline.core.integrity import write_manifest
 from pm_pipeline.core.report import ReportFormat, write_reports
 from pm_pipeline.core.report.markdown import render_markdown
 from pm_pipeline.core.run import CheckResult, check_report
+from pm_pipeline.defs.audit import record_report_run
 from pm_pipeline.defs.resources import MigrationResource
 from pm_pipeline.defs.tables import TableKeys
 
@@ -81,6 +82,15 @@ def build_report_asset(keys: Sequence[TableKeys], *, owners: Sequence[str] = ())
             f"{fmt}_path": dg.MetadataValue.path(str(path)) for fmt, path in written.items()
         }
         metadata["verdict"] = str(report.verdict)
+        metadata.update(
+            record_report_run(
+                context,
+                migration,
+                verdict=str(report.decision.state if report.decision else report.verdict),
+                tables=[t.table for t in results],
+                written=written,
+            )
+        )
         metadata["summary"] = dg.MetadataValue.md(render_markdown(report)[:PREVIEW_CHARS])
         if ReportFormat.HTML in written:
             metadata["open"] = dg.MetadataValue.url(written[ReportFormat.HTML].resolve().as_uri())
