@@ -324,6 +324,11 @@ def _verified(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.AssetsDe
     return _verify
 
 
+def _dressed(look: Look, spec: dg.AssetSpec) -> dg.AssetSpec:
+    """A bucket asset's spec with the owners and engine tags every other asset of the table has."""
+    return spec.replace_attributes(owners=list(look.owners), tags={**look.tags, **spec.tags})
+
+
 def build_table_assets(
     spec: MigrationSpec, mappings: Sequence[TableMapping]
 ) -> tuple[list[Any], list[TableKeys]]:
@@ -338,7 +343,10 @@ def build_table_assets(
         keys = table_keys(mapping.source)
         all_keys.append(keys)
         reconciliation = (
-            build_bucket_assets(mapping, keys, engines, mapping.partitions)
+            [
+                assets_def.map_asset_specs(partial(_dressed, look))
+                for assets_def in build_bucket_assets(mapping, keys, engines, mapping.partitions)
+            ]
             if mapping.partitions
             else [_reconciliation(mapping, keys, look)]
         )

@@ -19,6 +19,8 @@ from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import TableReconciliation
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.defs.partitions import bucket_job_name, bucket_key, report_table_key
+from pm_pipeline.defs.presentation import ENGINE_TAG
+from pm_pipeline.defs.reports import REPORT_KEY
 from pm_pipeline.defs.tables import table_keys
 from pm_pipeline.demo.generate import DemoPaths, demo_spec_text
 from pm_pipeline_tests.test_definitions import TABLES, build, definitions_module, demo_copy
@@ -118,6 +120,13 @@ def test_a_partitioned_table_has_a_bucket_asset_and_a_job_and_the_main_job_leave
         if not spec.group_name or not (spec.description or "").strip()
     ]
     assert undocumented == []
+    # The buckets and their combination carry the owners and engine tag of the table's other assets.
+    unowned = [
+        spec.key.to_user_string()
+        for spec in defs.resolve_all_asset_specs()
+        if spec.key != REPORT_KEY and (not spec.owners or ENGINE_TAG not in spec.tags)
+    ]
+    assert unowned == []
 
 
 def test_combining_before_every_bucket_ran_fails_naming_the_missing_buckets(defs: Any) -> None:
