@@ -118,7 +118,20 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--tables", type=table_list, help="only these source tables (comma-separated)")
     check.add_argument("--json", type=Path, help="write the findings JSON here")
     check.add_argument("--html", type=Path, help="write the technical HTML report here")
-    check.add_argument("--reports", type=Path, help="write every report format into this folder")
+    check.add_argument(
+        "--reports",
+        type=Path,
+        help="report sets go here, one folder per run and 'latest' pointing at the newest "
+        "(default: the spec's reports.directory, else ./pm-reports, unless --json/--html name the only files wanted)",
+    )
+    check.add_argument("--no-reports", action="store_true", help="write no report set")
+    check.add_argument(
+        "--format",
+        choices=("table", "json", "quiet"),
+        default="table",
+        help="console output: the summary and the findings grouped (table), one JSON document, "
+        "or the verdict and the reports' folder only (quiet)",
+    )
     check.add_argument("--no-progress", action="store_true", help="no progress display")
     check.add_argument(
         "--no-integrity",
@@ -136,9 +149,12 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("spec", type=Path)
 
     verify = commands.add_parser(
-        "verify-manifest", help="recompute a checksum manifest; exit 1 if any differs"
+        "verify-manifest",
+        help="recompute a checksum manifest, or the file hashes of a report set; exit 1 if any differs",
     )
-    verify.add_argument("manifest", type=Path)
+    verify.add_argument(
+        "manifest", type=Path, help="a checksum manifest, or a report set (its folder or manifest.json)"
+    )
     verify.add_argument("--spec", type=Path, help="spec giving the connection URLs (with their secrets)")
 
     audit = commands.add_parser("audit", help="the keyed, hash-chained audit log")
@@ -248,6 +264,8 @@ def _check(args: argparse.Namespace) -> int:
         raise BadInputError("pm-pipeline check: --source needs --target")
     if args.target and not args.source:
         raise BadInputError("pm-pipeline check: --target needs --source (or use --spec)")
+    if args.no_reports and args.reports:
+        raise BadInputError("pm-pipeline check: --no-reports and --reports contradict each other")
     audit_log = _check_audit_log(args.spec)
     state = run_cli_check(
         spec_path=args.spec,
@@ -260,6 +278,8 @@ def _check(args: argparse.Namespace) -> int:
         show_progress=not args.no_progress and sys.stderr.isatty(),
         strategy=args.strategy,
         integrity=not args.no_integrity,
+        write_reports_set=not args.no_reports,
+        output_format=args.format,
     )
     if audit_log is not None:
         from pm_pipeline.cli_audit import record_cli_check
@@ -304,7 +324,11 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _verify_manifest(args: argparse.Namespace) -> int:
-    from pm_pipeline.clitools import run_verify_manifest
+    from pm_pipeline.clitools import run_verify_manifest, run_verify_report_set
+    from pm_pipeline.core.report.report_set import is_report_set_manifest
+
+    if args.manifest.is_dir() or is_report_set_manifest(args.manifest):
+        return EXIT_OK if run_verify_report_set(args.manifest) else EXIT_DIFFERENCES
 
     return EXIT_OK if run_verify_manifest(manifest=args.manifest, spec_path=args.spec) else EXIT_DIFFERENCES
 

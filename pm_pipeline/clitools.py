@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import getpass
 import sys
 import tempfile
@@ -19,16 +20,30 @@ from rich.progress import (
     TimeElapsedColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
 
 from pm_pipeline.cli import remember_secrets
+from pm_pipeline.cli_console import (
+    json_document,
+    print_findings,
+    print_json,
+    print_paths,
+    print_summary,
+    print_verdict,
+)
 from pm_pipeline.core.config import MigrationSpec, TableMapping, load_spec, spec_checksum
 from pm_pipeline.core.connectors import open_endpoint
 from pm_pipeline.core.errors import BadInputError, SystemFailure, TableNotFoundError
 from pm_pipeline.core.integrity import verify_manifest, write_manifest
 from pm_pipeline.core.reconcile import ReconcileOptions
 from pm_pipeline.core.reconcile.stash import Progress as BatchProgress
-from pm_pipeline.core.report import ReportFormat, redactor_for, write_reports
+from pm_pipeline.core.report import FILE_NAMES, ReportData, ReportFormat, write_reports
+from pm_pipeline.core.report.report_set import (
+    StagedSet,
+    new_run_id,
+    publish_report_set,
+    staged_report_set,
+    verify_report_set,
+)
 from pm_pipeline.core.run import CheckResult, check_report, run_check, spec_for_urls
 from pm_pipeline.core.verdict import VerdictState
 
@@ -162,9 +177,15 @@ def run_cli_check(
     progress_console: Console | None = None,
     strategy: str = "auto",
     integrity: bool = True,
+    write_reports_set: bool = True,
+    output_format: str = "table",
+    stdout: Console | None = None,
 ) -> VerdictState:
-    """Run a check, print a summary on stdout, write the requested files; the run's verdict.
+    """Run a check, print what it found, write the requested files; the run's verdict.
 
+    The report set goes to ``reports_dir``; without it (and without ``--json``/``--html``, which
+    ask for those files only) to the spec's ``reports.directory``, or ``./pm-reports`` with no
+    spec, unless ``write_reports_set`` is false. See :mod:`pm_pipeline.core.report.report_set`.
     With ``show_progress`` and a terminal, a bar per table on ``progress_console`` (stderr by
     default); without, no row estimates are asked for (on some engines they cost a count)."""
     spec, checksum = _spec(spec_path, source_url, target_url, tables)
@@ -172,22 +193,74 @@ def run_cli_check(
     reports_dir, json_path, html_path = (
         None if path is None else path.expanduser().absolute() for path in (reports_dir, json_path, html_path)
     )
+    if reports_dir is None and json_path is None and html_path is None and write_reports_set:
+        reports_dir = default_reports_root(spec, spec_path=spec_path)
     for flag, path in (("--json", json_path), ("--html", html_path)):
         if path is not None and path.is_dir():
             raise BadInputError(f"{flag} {path}: is a folder; name the file to write")
     for flag, folder in (("--reports", reports_dir), ("--json", json_path), ("--html", html_path)):
         if folder is not None:
             _writable_folder(flag, folder if flag == "--reports" else folder.parent)
-    diff_dir = (reports_dir / "diffs") if reports_dir else None
+    run_id = new_run_id()
+    out = stdout or Console(file=sys.stdout, width=120)
+    with contextlib.ExitStack() as stack:
+        staged = (
+            None
+            if reports_dir is None
+            else stack.enter_context(staged_report_set(root=reports_dir, run_id=run_id))
+        )
+        result = _run(spec, staged, spec_path, tables, show_progress, progress_console, strategy, integrity)
+        report = check_report(
+            result, spec_checksum=checksum, launched_by=f"cli:{getpass.getuser()}", run_id=run_id
+        )
+        where = _where_findings_are(staged, json_path, html_path)
+        if output_format == "table":
+            print_summary(result, out)
+            print_findings(report, out, where=where)
+        if output_format != "json":
+            print_verdict(result, out)
+        written = _write_files(
+            report, result, staged, json_path=json_path, html_path=html_path
+        )  # the set's files
+        published = None if staged is None else publish_report_set(staged, metadata=_set_metadata(report))
+    named = {kind: path for kind, path in (("html", html_path), ("json", json_path)) if path is not None}
+    if output_format == "json":
+        print_json(json_document(report, written={**written, **named}, report_set=published), out)
+    elif output_format == "table" or published is None:
+        print_paths(named, out, report_set=published)
+    else:
+        print_paths({}, out, report_set=published)
+    return result.verdict.state
+
+
+def default_reports_root(spec: MigrationSpec, *, spec_path: Path | None) -> Path:
+    """Where a check's report sets go when no output is named: the spec's ``reports.directory``
+    (relative to the spec file), or ``./pm-reports`` for a check without a spec."""
+    if spec_path is None:
+        return Path.cwd() / "pm-reports"
+    directory = Path(spec.reports.directory).expanduser()
+    return directory if directory.is_absolute() else spec_path.absolute().parent / directory
+
+
+def _run(
+    spec: MigrationSpec,
+    staged: StagedSet | None,
+    spec_path: Path | None,
+    tables: Sequence[str] | None,
+    show_progress: bool,
+    progress_console: Console | None,
+    strategy: str,
+    integrity: bool,
+) -> CheckResult:
     console = progress_console or Console(file=sys.stderr)
     enabled = show_progress and console.is_terminal
     try:
         with progress_bar(console, enabled=enabled) as bar:
             result = run_check(
                 spec,
-                diff_dir=diff_dir,
+                diff_dir=None if staged is None else staged.directory / "diffs",
                 progress=TableBars(bar) if enabled else None,
-                data_docs_dir=(reports_dir / "data-docs") if reports_dir else None,
+                data_docs_dir=None if staged is None else staged.directory / "data-docs",
                 options=ReconcileOptions(strategy=strategy),
                 integrity=integrity,
             )
@@ -206,30 +279,53 @@ def run_cli_check(
         raise SystemFailure(
             f"no table could be compared {where}: {_names([m.source for m in result.compared_mappings])}"
         )
-    verdict = result.verdict
-    print_summary(result, Console(file=sys.stdout, width=120))
-    report = check_report(result, spec_checksum=checksum, launched_by=f"cli:{getpass.getuser()}")
-    written: dict[str, Path] = {}
-    if reports_dir is not None:
-        written.update({str(k): v for k, v in write_reports(report, directory=reports_dir).items()})
+    return result
+
+
+def _where_findings_are(staged: StagedSet | None, json_path: Path | None, html_path: Path | None) -> str:
+    if staged is not None:
+        return str(staged.destination / FILE_NAMES[ReportFormat.HTML])
+    if html_path is not None or json_path is not None:
+        return str(html_path or json_path)
+    return "the reports (run without --no-reports, or with --reports DIR)"
+
+
+def _write_files(
+    report: ReportData,
+    result: CheckResult,
+    staged: StagedSet | None,
+    *,
+    json_path: Path | None,
+    html_path: Path | None,
+) -> dict[str, Path]:
+    """Every report format into the staged set; ``--json`` and ``--html`` files beside their
+    destination, then renamed over it: whole or absent, and no other file of their folder touched."""
+    written: dict[str, Path] = {}  # the set's files, by format, at their published place
+    if staged is not None:
+        paths = write_reports(report, directory=staged.directory)
+        written.update(
+            {str(k): staged.destination / p.relative_to(staged.directory) for k, p in paths.items()}
+        )
         if result.manifest:
-            manifest = reports_dir / "checksum-manifest.json"
-            write_manifest(str(manifest), entries=result.manifest)
-            written["checksum_manifest"] = manifest
-    for kind, path, report_format in (
-        ("html", html_path, ReportFormat.HTML),
-        ("json", json_path, ReportFormat.JSON),
-    ):
+            write_manifest(str(staged.directory / "checksum-manifest.json"), entries=result.manifest)
+            written["checksum_manifest"] = staged.destination / "checksum-manifest.json"
+    for path, report_format in ((html_path, ReportFormat.HTML), (json_path, ReportFormat.JSON)):
         if path is not None:
-            # Written beside the destination, then renamed over it: the file is whole or absent,
-            # and no other file of that folder is overwritten on the way.
             with tempfile.TemporaryDirectory(dir=path.parent, prefix=".pm-pipeline-") as scratch:
                 out = write_reports(report, directory=Path(scratch), formats=[report_format])
                 out[report_format].replace(path)
-            written[kind] = path
-    for kind, path in written.items():
-        print(f"{kind}: {path}")
-    return verdict.state
+    return written
+
+
+def _set_metadata(report: ReportData) -> dict[str, object]:
+    """What the set's manifest says about the run, beside its files."""
+    return {
+        "spec_name": report.run.spec_name,
+        "spec_checksum": report.run.spec_checksum,
+        "verdict": str(report.verdict),
+        "source_url": report.run.source_url,
+        "target_url": report.run.target_url,
+    }
 
 
 def _writable_folder(flag: str, folder: Path) -> None:
@@ -240,58 +336,6 @@ def _writable_folder(flag: str, folder: Path) -> None:
             pass
     except OSError as exc:
         raise BadInputError(f"{flag} {folder}: cannot write there ({exc.strerror or exc})") from None
-
-
-def print_summary(result: CheckResult, console: Console) -> None:
-    # Every name and value printed comes from the databases: escaped, so that '[/]' or '[bold]' in
-    # a value is shown as written instead of breaking or restyling the console output.
-    table = Table(title=escape(f"{result.spec.name}: {result.source_url} -> {result.target_url}"))
-    for heading in (
-        "table",
-        "source rows",
-        "target rows",
-        "missing",
-        "extra",
-        "duplicates",
-        "changed",
-        "match score",
-    ):
-        table.add_column(heading, justify="left" if heading == "table" else "right")
-    for t in result.tables:
-        table.add_row(
-            escape(t.table if t.table == t.target_table else f"{t.table} -> {t.target_table}"),
-            f"{t.source_rows:,}",
-            f"{t.target_rows:,}",
-            f"{t.missing_rows:,}",
-            f"{t.extra_rows:,}",
-            f"{t.duplicate_keys_source + t.duplicate_keys_target:,}",
-            f"{t.changed_rows:,}",
-            f"{t.match_score:.4%}",
-        )
-    console.print(table)
-    for t in result.tables:
-        # Why a table was not simply read whole: what its rows-read count on the bar stands for.
-        if t.strategy_note and t.strategy != "arrow":
-            console.print(f"[dim]{escape(f'{t.table}: {t.strategy} strategy: {t.strategy_note}')}[/]")
-    colour = {"error": "red", "warning": "yellow"}
-    for finding in map(redactor_for(result.spec).redact, result.findings):
-        if str(finding.severity) in colour:
-            style = colour[str(finding.severity)]
-            where = escape(f"{finding.table}.{finding.column}" if finding.column else finding.table)
-            console.print(
-                f"[{style}]{finding.severity}[/] {where} [bold]{escape(str(finding.category))}[/]: "
-                f"{escape(finding.message)}"
-            )
-    decision = result.verdict
-    if decision.state is VerdictState.INCOMPLETE:
-        checks = "; ".join(decision.incomplete_checks)
-        console.print(f"[red]INCOMPLETE[/]: check(s) could not run to the end: {escape(checks)}")
-    elif decision.state is VerdictState.FAIL:
-        console.print("[red]FAIL[/]: differences found")
-    elif decision.state is VerdictState.PASS_WITH_WARNINGS:
-        console.print("[yellow]PASS[/] with warnings: differences within the accepted thresholds")
-    else:
-        console.print("[green]PASS[/]: source and target match")
 
 
 def run_verify_manifest(*, manifest: Path, spec_path: Path | None) -> bool:
@@ -306,3 +350,18 @@ def run_verify_manifest(*, manifest: Path, spec_path: Path | None) -> bool:
         print(f"{finding.table}: {finding.category}: {finding.message}")
     print("every checksum matches" if not findings else f"{len(findings)} checksum(s) differ")
     return not findings
+
+
+def run_verify_report_set(path: Path) -> bool:
+    """Recompute the SHA-256 of every file of a report set; print what differs. True when all match."""
+    document, problems = verify_report_set(path)
+    for problem in problems:
+        print(f"{problem.path}: {problem.problem}")
+    files = len(document.get("files", []))
+    run = document.get("run_id", "?")
+    print(
+        f"report set {run}: every file matches its manifest ({files} files)"
+        if not problems
+        else f"report set {run}: {len(problems)} file(s) differ from the manifest"
+    )
+    return not problems

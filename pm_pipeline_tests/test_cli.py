@@ -275,7 +275,7 @@ def test_verify_manifest_detects_a_change_after_the_check(
     reports = tmp_path / "reports"
     code, _out, _ = _run(capsys, "check", "--source", pair[0], "--target", pair[1], "--reports", str(reports))
     assert code == 0
-    manifest = reports / "checksum-manifest.json"
+    manifest = reports / "latest" / "checksum-manifest.json"
     code, out, _ = _run(capsys, "verify-manifest", str(manifest))
     assert code == 0, out
     connection = duckdb.connect(pair[1].removeprefix("duckdb:///"))
@@ -328,7 +328,7 @@ def test_restricted_values_appear_in_no_output_file(
         )
         for secret in ("111-22-3333", "111-22-3334"):
             assert secret not in text, f"{secret} leaked into {path}"
-    cells = pq.read_table(reports / "diffs" / "people" / "changed_cells.parquet").to_pylist()
+    cells = pq.read_table(reports / "latest" / "diffs" / "people" / "changed_cells.parquet").to_pylist()
     # The unclassified column keeps its values, so the diff is still useful.
     assert {c["column"]: (c["source_value"], c["target_value"]) for c in cells} == {
         "ssn": ("***", "***"),

@@ -68,6 +68,7 @@ def _check(
         progress_console=console,
         strategy=strategy,
         integrity=integrity,
+        write_reports_set=False,
     )
 
 

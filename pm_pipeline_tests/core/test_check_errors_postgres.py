@@ -50,7 +50,11 @@ def _run(tmp_path: Path, pg_db: PgDatabase, pg_db2: PgDatabase) -> tuple[int, di
     code = main(
         ["check", "--spec", str(_spec(tmp_path, pg_db, pg_db2)), "--reports", str(reports), "--no-progress"]
     )
-    return code, json.loads((reports / "findings.json").read_text(encoding="utf-8")), reports
+    return (
+        code,
+        json.loads((reports / "latest" / "findings.json").read_text(encoding="utf-8")),
+        reports / "latest",
+    )
 
 
 def _check_errors(document: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -65,6 +65,11 @@ class FindingGroup:
     examples: tuple[Finding, ...]
 
     @property
+    def check(self) -> str:
+        """The check that found them (reconciliation, schema, integrity, ...)."""
+        return self.examples[0].check if self.examples else ""
+
+    @property
     def where(self) -> str:
         return self.table if self.column is None else f"{self.table}.{self.column}"
 
