@@ -143,13 +143,7 @@ class AuditLog:
         with open(self.path, "a+", encoding="utf-8") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
-                handle.seek(0)
-                first: dict[str, Any] | None = None
-                last: dict[str, Any] | None = None
-                for line in handle:
-                    if line.strip():
-                        last = json.loads(line)
-                        first = first or last
+                first, last = _ends(self.path)
                 if last is not None and last.get("mac") == KEYED:
                     self._require_same_key(last, key)
                 record: dict[str, Any] = {
@@ -216,6 +210,26 @@ class AuditLog:
         if not chain.ok or not anchors:
             return chain
         return check_anchors(self, chain)
+
+
+def _ends(path: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The first and last records, read from both ends: an append costs the same on a long log."""
+    with open(path, "rb") as stream:
+        first = next((line for line in stream if line.strip()), None)
+        if first is None:
+            return None, None
+        end = stream.seek(0, os.SEEK_END)
+        tail = b""
+        position = end
+        while position > 0:
+            step = min(1 << 16, position)
+            position -= step
+            stream.seek(position)
+            tail = stream.read(step) + tail
+            lines = [line for line in tail.split(b"\n") if line.strip()]
+            if len(lines) > 1 or (lines and position == 0):
+                break
+        return json.loads(first), json.loads(lines[-1])
 
 
 def verify_audit_log(path: str | Path, *, config: AuditConfig | None = None) -> AuditVerification:
