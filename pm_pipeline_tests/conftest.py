@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 import pytest
 
+# The session's one served Dagster UI, shared by the browser test and the webserver's GraphQL test.
+from pm_pipeline_tests.ui_server import ui_server  # noqa: F401
+
 PG_HOST = os.environ.get("PM_TEST_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("PM_TEST_PG_PORT", "5432"))
 MY_HOST = os.environ.get("PM_TEST_MYSQL_HOST", "127.0.0.1")

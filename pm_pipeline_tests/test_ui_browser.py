@@ -1,7 +1,8 @@
 """The Dagster UI in a real browser (headless Chromium driven by Playwright) after a demo run, served
 the way `make ui` serves it: no sign-up pop-up, the asset graph shows the groups, a failing check
 shows what fails it and its metadata (match score as a percentage), the source tables are observed,
-the report asset links to the HTML report, and the server stops on SIGTERM.
+and the report asset links to the HTML report. The server is the session's shared UI
+(``ui_server``), which must stop on SIGTERM when the session ends.
 
 Screenshots are kept in the pytest temporary folder (``ui_screenshots``; the path is printed), and
 copied to ``$PM_UI_SCREENSHOTS`` when it is set."""
@@ -18,9 +19,7 @@ import pytest
 
 from pm_pipeline.defs.presentation import CHECK_DESCRIPTIONS
 from pm_pipeline_tests.test_definitions import TABLES
-from pm_pipeline_tests.ui_server import UiServer, answers, stop, ui_server
-
-__all__ = ["ui_server"]  # the module's server fixture
+from pm_pipeline_tests.ui_server import UiServer
 
 pytestmark = pytest.mark.slow
 CHROMIUM = os.environ.get("PM_CHROMIUM", "/usr/bin/chromium")
@@ -153,9 +152,3 @@ def test_the_runs_page_lists_the_demo_run(ui_server: UiServer, page: Any, shots:
     page.get_by_text(ui_server.run_id[:8]).first.wait_for()
     assert "migration_check" in page.locator("body").inner_text()
     page.screenshot(path=str(shots / "runs.png"))
-
-
-def test_the_ui_stops_on_sigterm(ui_server: UiServer) -> None:
-    # Last in the module: it ends the shared server.
-    assert stop(ui_server) == 0, ui_server.log.read_text(errors="replace")[-2000:]
-    assert not answers(ui_server.url)

@@ -1,5 +1,5 @@
-"""The real dagster-webserver loads the code location on the demo spec and serves its assets and
-asset checks over GraphQL; under `dagster dev`, a spec with a verified snapshot shows the rollback
+"""The Dagster UI (the session's shared `make ui` server, after a demo run) loads the code location on
+the demo spec, serves its assets and asset checks over GraphQL and shows no sign-up pop-up; under `dagster dev`, a spec with a verified snapshot shows the rollback
 job with its ops in foreign-key order, and a dry run launched over GraphQL writes nothing."""
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ from pm_pipeline.defs.rollback import ROLLBACK_JOB_NAME
 from pm_pipeline_tests.conftest import PgDatabase
 from pm_pipeline_tests.core.rollback import data
 from pm_pipeline_tests.test_cli_rollback import write_rollback_spec
-from pm_pipeline_tests.test_definitions import TABLES, dagster_home, demo_copy
+from pm_pipeline_tests.test_definitions import TABLES, dagster_home
+from pm_pipeline_tests.ui_server import UiServer
 
 STARTUP_SECONDS = 60
 QUERY = """
@@ -107,17 +108,6 @@ def _serving(arguments: list[str], *, spec: Path, home: Path, cwd: Path) -> Iter
         log.close()
 
 
-@pytest.fixture
-def webserver(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    paths = demo_copy(tmp_path_factory.getbasetemp(), tmp_path / "demo")
-    home = dagster_home(tmp_path / "dagster_home")
-    webserver = str(Path(sys.executable).with_name("dagster-webserver"))
-    with _serving(
-        [webserver, "-m", "pm_pipeline.definitions"], spec=paths.spec, home=home, cwd=tmp_path
-    ) as url:
-        yield url
-
-
 def _tail(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")[-3000:]
 
@@ -136,8 +126,8 @@ def _graphql(url: str, query: str, variables: dict[str, Any] | None = None) -> d
 
 
 @pytest.mark.slow
-def test_webserver_serves_the_assets_and_checks(webserver: str) -> None:
-    data = _graphql(webserver, QUERY)
+def test_webserver_serves_the_assets_and_checks(ui_server: UiServer) -> None:
+    data = _graphql(ui_server.url, QUERY)
     (entry,) = data["workspaceOrError"]["locationEntries"]
     location = entry["locationOrLoadError"]
     assert location["__typename"] == "RepositoryLocation", location
@@ -150,6 +140,8 @@ def test_webserver_serves_the_assets_and_checks(webserver: str) -> None:
         assert {(c["name"], c["blocking"]) for c in checks["checks"]} == {(n, True) for n in CHECK_NAMES}
     assert {"rows_match", "values_match", "schema_match"} <= set(CHECK_NAMES)
     assert "reports/migration_report" in nodes
+    # dagster.yaml's `nux: enabled: false`: the UI asks this before showing its sign-up pop-up.
+    assert _graphql(ui_server.url, "{ shouldShowNux }") == {"shouldShowNux": False}
 
 
 RUN_SECONDS = 300

@@ -1,9 +1,12 @@
-"""One Dagster UI for the tests that need a served UI: the demo's main job run once into a DAGSTER_HOME
-holding the project's own dagster.yaml, then `python -m pm_pipeline.devserver` (what `make ui` runs)
-serving it on a free port. Torn down with SIGTERM, as a user's terminal or service manager would."""
+"""One Dagster UI for every test that needs a served UI (the browser test, the webserver's GraphQL
+test): the demo's main job run once into a DAGSTER_HOME holding the project's own dagster.yaml,
+served by `python -m pm_pipeline.devserver` (what `make ui` runs) on a free port. At the end of the
+session it is stopped with SIGTERM, as a service manager would, and must be gone within
+STOP_SECONDS: a teardown error says otherwise."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
@@ -19,8 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from pm_pipeline_tests.test_definitions import ROOT, build, definitions_module, demo_copy
-
+ROOT = Path(__file__).resolve().parents[1]
 STARTUP_SECONDS = 90
 STOP_SECONDS = 60
 
@@ -59,6 +61,8 @@ def _demo_run(spec: Path, home: Path) -> str:
     """The main job on the demo, in-process, recorded in the instance at ``home``."""
     import dagster as dg
 
+    from pm_pipeline_tests.test_definitions import build, definitions_module
+
     previous = os.environ.get("DAGSTER_HOME")
     os.environ["DAGSTER_HOME"] = str(home)
     try:
@@ -85,19 +89,27 @@ def _create_storage(home: Path) -> None:
         instance.all_instigator_state()
 
 
-def stop(server: UiServer) -> int | None:
-    """SIGTERM to the launcher alone; its exit code, or None if it is still running after STOP_SECONDS."""
-    server.process.send_signal(signal.SIGTERM)
+def _kill(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=10)
+
+
+def stop(process: subprocess.Popen[bytes]) -> int | None:
+    """SIGTERM to the launcher alone; its exit code, or None (and SIGKILL) if it still runs after
+    STOP_SECONDS."""
+    process.send_signal(signal.SIGTERM)
     try:
-        return server.process.wait(timeout=STOP_SECONDS)
+        return process.wait(timeout=STOP_SECONDS)
     except subprocess.TimeoutExpired:
-        os.killpg(server.process.pid, signal.SIGKILL)
-        server.process.wait(timeout=10)
+        _kill(process)
         return None
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
+    from pm_pipeline_tests.test_definitions import demo_copy
+
     directory = tmp_path_factory.mktemp("ui")
     paths = demo_copy(tmp_path_factory.getbasetemp(), directory / "demo")
     home = directory / "dagster_home"
@@ -125,9 +137,6 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
         try:
             # The server starts while the demo runs: the UI reads the instance as runs are recorded.
             run_id = _demo_run(paths.spec, home)
-            server = UiServer(
-                url, directory, home, paths.spec, paths.directory / "reports", run_id, process, log
-            )
             deadline = time.monotonic() + STARTUP_SECONDS
             while not answers(url):
                 if process.poll() is not None:
@@ -135,12 +144,10 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
                 if time.monotonic() > deadline:
                     pytest.fail(f"no /server_info after {STARTUP_SECONDS} s: {_tail(log)}")
                 time.sleep(0.5)
-            yield server
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=STOP_SECONDS)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait(timeout=10)
+        except BaseException:
+            _kill(process)
+            raise
+        yield UiServer(url, directory, home, paths.spec, paths.directory / "reports", run_id, process, log)
+        code = stop(process)
+        assert code == 0, f"the UI did not stop on SIGTERM within {STOP_SECONDS} s: {_tail(log)}"
+        assert not answers(url), f"{url} still answers after the launcher stopped"
