@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import getpass
 import sys
 import tempfile
@@ -210,6 +211,8 @@ def run_cli_check(
             else stack.enter_context(staged_report_set(root=reports_dir, run_id=run_id))
         )
         result = _run(spec, staged, spec_path, tables, show_progress, progress_console, strategy, integrity)
+        if staged is not None:
+            result = _at_published_place(result, staged)
         report = check_report(
             result, spec_checksum=checksum, launched_by=f"cli:{getpass.getuser()}", run_id=run_id
         )
@@ -280,6 +283,18 @@ def _run(
             f"no table could be compared {where}: {_names([m.source for m in result.compared_mappings])}"
         )
     return result
+
+
+def _at_published_place(result: CheckResult, staged: StagedSet) -> CheckResult:
+    """The result with its diff paths where the set will be once published, not in its staging folder."""
+    staging, final = str(staged.directory), str(staged.destination)
+    tables = tuple(
+        dataclasses.replace(t, diff_path=final + t.diff_path[len(staging) :])
+        if t.diff_path is not None and t.diff_path.startswith(staging)
+        else t
+        for t in result.tables
+    )
+    return dataclasses.replace(result, tables=tables)
 
 
 def _where_findings_are(staged: StagedSet | None, json_path: Path | None, html_path: Path | None) -> str:

@@ -62,6 +62,11 @@ def _assert_consistent(report_set: Path) -> None:
     digest = hashlib.sha256((report_set / "findings.json").read_bytes()).hexdigest()
     assert evidence["artifacts"]["findings.json"] == f"sha256:{digest}"
     assert evidence["run"]["run_id"] == report_set.name
+    # Paths inside the set name its published place, never its staging folder.
+    assert PARTIAL not in (report_set / "findings.json").read_text(encoding="utf-8")
+    assert PARTIAL not in (report_set / "report.html").read_text(encoding="utf-8")
+    for table in findings["tables"]:
+        assert table["diff_path"] is None or Path(table["diff_path"]).is_relative_to(report_set)
 
 
 def test_four_concurrent_checks_into_one_folder_publish_four_whole_sets(

@@ -20,6 +20,7 @@ from pm_pipeline.core.findings import Category, Finding, JsonValue, Severity
 _CATEGORY_ORDER = (
     Category.MISSING_ROW,
     Category.VALUE_MISMATCH,
+    Category.UNREADABLE_VALUE,
     Category.EXTRA_ROW,
     Category.DUPLICATE_KEY,
     Category.TABLE_MISSING,
