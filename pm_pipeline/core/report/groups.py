@@ -120,8 +120,19 @@ def _importance(group: FindingGroup) -> tuple[int, int, int, int, str, str]:
     )
 
 
-def _key_order(finding: Finding) -> str:
-    return json.dumps(finding.key, sort_keys=True, ensure_ascii=False, default=str)
+def _key_order(finding: Finding) -> tuple[tuple[int, float, str], ...]:
+    """Keys in their values' order: numbers by value (id=42 before id=256), then text."""
+    return tuple(_value_order(value) for value in (finding.key or {}).values())
+
+
+def _value_order(value: JsonValue) -> tuple[int, float, str]:
+    if value is None:
+        return (0, 0.0, "")
+    if isinstance(value, bool | int | float):
+        return (1, float(value), "")
+    if isinstance(value, str):
+        return (2, 0.0, value)
+    return (3, 0.0, json.dumps(value, sort_keys=True, ensure_ascii=False))
 
 
 def visible(value: JsonValue) -> str:
