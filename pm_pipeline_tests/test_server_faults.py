@@ -283,3 +283,40 @@ def test_stopped_while_the_reports_are_written(
     up.start()
     assert (code, findings) == (1, baseline), err
     assert "Traceback" not in err
+
+
+def test_stopped_during_a_declared_expectation_suite(
+    up: PrivatePostgres, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from great_expectations.execution_engine.sqlalchemy_execution_engine import SqlAlchemyExecutionEngine
+
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        json.dumps(
+            {
+                "source": {"url": up.url("src"), "timeouts": TIMEOUTS},
+                "target": {"url": up.url("tgt"), "timeouts": TIMEOUTS},
+                "tables": [{"source": "customers"}],  # identical on both sides: a clean run passes
+                "integrity": {
+                    "expectations": {
+                        "customers": [
+                            {"type": "expect_column_values_to_not_be_null", "column": "name"},
+                            {"type": "expect_column_values_to_be_between", "column": "id", "min_value": 1},
+                            {"type": "expect_column_values_to_be_unique", "column": "id"},
+                        ]
+                    }
+                },
+            }
+        )
+    )
+    with monkeypatch.context() as patch:
+        # Lost while Great Expectations computes its metrics: once a traceback per expectation.
+        _inject(patch, SqlAlchemyExecutionEngine, "resolve_metrics", up.stop)
+        code, err, elapsed, _ = _check(capsys, spec, tmp_path / "stopped")
+    up.start()
+    assert code == 3, err
+    assert elapsed < WITHIN_S + 10, elapsed  # Great Expectations' own start is in it
+    _one_line_failure(err, up, "no longer answers", "declared expectation suite")
+    _nothing_written(tmp_path / "stopped")
+    code, err, _, findings = _check(capsys, spec, tmp_path / "rerun")
+    assert (code, findings) == (0, []), err

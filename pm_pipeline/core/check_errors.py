@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from pm_pipeline.core.connectors.base import Connector, NoAnswerFailure, mask_url
-from pm_pipeline.core.errors import BadInputError, PmError, SystemFailure
+from pm_pipeline.core.errors import BadInputError, ConnectionFailure, PmError, SystemFailure
 from pm_pipeline.core.findings import Category, Finding, Severity, TableReconciliation, not_compared
 
 _T = TypeVar("_T")
@@ -84,21 +84,41 @@ def guarded(
     try:
         return run(), None
     except NoAnswerFailure as exc:  # a stuck server: asking it again would only wait again
-        raise during(exc, unit) from exc
+        _end(exc, unit)
     except Exception as exc:
         if not is_check_error(exc):
             raise
-        if not databases_answer(connectors):
+        gone = [connector for connector in connectors if not connector.answers()]
+        if gone:
             if isinstance(exc, SystemFailure):
-                raise during(exc, unit) from exc
-            raise
+                _end(exc, unit)
+            # A driver's or library's own error (GX's "Attempt to connect to datasource failed")
+            # says what failed, not which server: name it.
+            secrets = [c.url.password for c in connectors]
+            lost = ConnectionFailure(
+                f"{', '.join(c.describe() for c in gone)} no longer answers: {reason(exc, secrets=secrets)}"
+            )
+            raise during(lost, unit) from exc
         secrets = [c.url.password for c in connectors]
         return None, check_error_finding(unit, exc, secrets=secrets)
 
 
+def _end(exc: SystemFailure, unit: Unit) -> NoReturn:
+    """Raise ``exc`` naming the phase it ended, unless an inner unit already named it."""
+    named = during(exc, unit)
+    if named is exc:
+        raise exc
+    raise named from exc
+
+
 def during(exc: SystemFailure, unit: Unit) -> SystemFailure:
-    """``exc`` naming the phase it ended: the check, its unit and the table."""
-    return type(exc)(f"{exc}, during the {unit.check} check ({unit.what} on {unit.table})")
+    """``exc`` naming the phase it ended (the check, its unit and the table), once: the innermost
+    guarded unit names it."""
+    if getattr(exc, "phase_named", False):
+        return exc
+    named = type(exc)(f"{exc}, during the {unit.check} check ({unit.what} on {unit.table})")
+    named.phase_named = True  # type: ignore[attr-defined]
+    return named
 
 
 def unreconciled(*, table: str, target_table: str, error: Finding) -> TableReconciliation:

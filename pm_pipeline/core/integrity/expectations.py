@@ -12,18 +12,20 @@ finding naming the expectation, the table, the column and the database's message
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
 from urllib.parse import quote as url_quote
 
-from pm_pipeline.core.check_errors import Unit, check_error_finding, guarded
+from pm_pipeline.core.check_errors import Unit, check_error_finding, guarded, reason
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
-from pm_pipeline.core.errors import BadInputError
+from pm_pipeline.core.errors import BadInputError, ConnectionFailure
 from pm_pipeline.core.findings import Category, Finding, Severity, json_value
 from pm_pipeline.core.integrity.settings import IntegritySettings
 from pm_pipeline.core.integrity.sql_expectations import (
@@ -258,6 +260,35 @@ def _run_gx(
     from great_expectations.checkpoint.actions import UpdateDataDocsAction
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
+    with _quiet_great_expectations():
+        return _validate_with_gx(gx, UpdateDataDocsAction, ProgressBarsConfig, target, table, suite, settings,
+                                 data_docs_dir, sample_limit)  # fmt: skip
+
+
+@contextlib.contextmanager
+def _quiet_great_expectations() -> Iterator[None]:
+    """GX logs every expectation that raised, with its traceback (hundreds of lines when the server
+    is lost); each is already a check_error finding, or the run's one-line end."""
+    logger = logging.getLogger("great_expectations")
+    level = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def _validate_with_gx(
+    gx: Any,
+    UpdateDataDocsAction: Any,  # the GX classes, imported lazily by the caller
+    ProgressBarsConfig: Any,
+    target: Connector,
+    table: str,
+    suite: Sequence[ExpectationCall],
+    settings: IntegritySettings,
+    data_docs_dir: str | None,
+    sample_limit: int,
+) -> tuple[list[Finding], str | None]:
     context = gx.get_context(mode="ephemeral")
     # Great Expectations draws a progress bar per validation on stderr; the CLI has its own.
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
@@ -314,6 +345,10 @@ def _run_gx(
     else:
         results = validation.run(result_format=result_format)
     findings: list[Finding] = []
+    messages = [m for r in results.results if not r.success and (m := _raised_message(r.exception_info))]
+    if messages and not target.answers():
+        # One failure for the whole suite, not a check error per expectation.
+        raise ConnectionFailure(f"{target.describe()} no longer answers: {reason(Exception(messages[0]))}")
     for result in results.results:
         if result.success:
             continue
