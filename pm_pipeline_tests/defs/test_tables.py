@@ -76,6 +76,25 @@ def test_checked_assets_are_materialized_before_their_checks_fail(failing_run: D
     assert metadata["missing_rows"] == 3
 
 
+def test_the_verdict_observes_both_tables_with_the_rows_it_compared(failing_run: DemoRun) -> None:
+    result, instance = failing_run.result, failing_run.instance
+    for table in TABLES:
+        metadata = _metadata(result, f"reconciliation__{table}")
+        for side in ("source", "target"):
+            (record,) = instance.fetch_observations(dg.AssetKey([side, table]), limit=5).records
+            observed = record.asset_observation.metadata
+            assert record.run_id == result.run_id
+            assert observed["row_count"].value == metadata[f"{side}_rows"], (table, side)
+
+
+def test_match_scores_read_as_percentages(failing_run: DemoRun) -> None:
+    metadata = _metadata(failing_run.result, "reconciliation__customers")
+    assert metadata["match_score_percent"] == f"{metadata['match_score'] * 100:.4f} %"
+    assert metadata["match_score_percent"] != "100.0000 %"  # customers lost rows and values
+    values = _checks(failing_run.result)[("verified/customers", "values_match")]
+    assert values.metadata["match_score"].value == metadata["match_score_percent"]
+
+
 def test_failing_checks_name_the_keys_and_columns(failing_run: DemoRun) -> None:
     paths, result = failing_run.paths, failing_run.result
     checks = _checks(result)
