@@ -16,85 +16,20 @@ from pm_pipeline.core.config.performance import PerformanceSettings, WorkloadQue
 from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.connectors.base import query_table
 from pm_pipeline.core.connectors.schema import TableSchema
-from pm_pipeline.core.errors import TableNotFoundError
+from pm_pipeline.core.errors import BadInputError, TableNotFoundError
 from pm_pipeline.core.findings import Finding
 from pm_pipeline.core.perf import engines
-from pm_pipeline.core.perf.advice import IndexAdvice, hypopg
+from pm_pipeline.core.perf.advice import hypopg
 from pm_pipeline.core.perf.judge import Judged, is_regression, judge
+from pm_pipeline.core.perf.model import PerfResult, QueryResult
 from pm_pipeline.core.perf.params import Bound, bind, parameter_sets
 from pm_pipeline.core.perf.plans import Plan
+from pm_pipeline.core.perf.refusals import refusal, target_refusal
 from pm_pipeline.core.perf.results import Answer, answer, ordered
-from pm_pipeline.core.perf.stats import AUTO_MIN_RUNS, Comparison, Latency, compare, latency, median_is_stable
+from pm_pipeline.core.perf.stats import AUTO_MIN_RUNS, compare, latency, median_is_stable
 
 _STABILITY_EVERY = 5  # runs between two looks at the interval of the median
 AUTO_BUDGET_S = 30.0  # seconds of timed runs per query and round under repetitions: auto
-
-
-@dataclass(frozen=True)
-class QueryResult:
-    """One workload query on both sides: its figures, plans, advice and findings."""
-
-    name: str
-    table: str
-    source: Latency | None = None
-    target: Latency | None = None
-    comparison: Comparison | None = None
-    source_plan: Plan | None = None
-    target_plan: Plan | None = None
-    advice: tuple[IndexAdvice, ...] = ()
-    findings: tuple[Finding, ...] = ()
-    rows_fetched: tuple[int, int] = (0, 0)  # rows read into the process over every run, per side
-
-    def to_json(self) -> dict[str, Any]:
-        comparison = self.comparison
-        return {
-            "query": self.name,
-            "table": self.table,
-            "source": None if self.source is None else self.source.to_json(),
-            "target": None if self.target is None else self.target.to_json(),
-            "ratio": None if comparison is None else comparison.ratio,
-            "ratio_ci": None if comparison is None else [comparison.ratio_ci.low, comparison.ratio_ci.high],
-            "p_value": None if comparison is None else comparison.p_value,
-            "rows_fetched": {"source": self.rows_fetched[0], "target": self.rows_fetched[1]},
-            "source_plan": None if self.source_plan is None else self.source_plan.to_json(),
-            "target_plan": None if self.target_plan is None else self.target_plan.to_json(),
-            "advice": [
-                {
-                    "table": a.table,
-                    "columns": list(a.columns),
-                    "statement": a.statement,
-                    "proof": a.proof,
-                    "cost_before": a.cost_before,
-                    "cost_after": a.cost_after,
-                    "factor": a.factor,
-                }
-                for a in self.advice
-            ],
-            "findings": len(self.findings),
-        }
-
-
-@dataclass(frozen=True)
-class PerfResult:
-    """The workload's outcome: per query figures, the servers' counters and the findings."""
-
-    queries: tuple[QueryResult, ...]
-    counters: Mapping[str, Mapping[str, Mapping[str, int]]] = field(default_factory=dict)
-    cpu_seconds: float = 0.0
-    peak_rss_bytes: int = 0
-    findings_extra: tuple[Finding, ...] = ()  # check errors of queries that could not run
-
-    @property
-    def findings(self) -> tuple[Finding, ...]:
-        return tuple(f for q in self.queries for f in q.findings) + self.findings_extra
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "queries": [q.to_json() for q in self.queries],
-            "counters": {side: dict(tables) for side, tables in self.counters.items()},
-            "cpu_seconds": self.cpu_seconds,
-            "peak_rss_bytes": self.peak_rss_bytes,
-        }
 
 
 @dataclass
@@ -166,12 +101,35 @@ def run_query(
     hypopg_schema: str | None,
     schemas: dict[tuple[str, str], TableSchema | None],
 ) -> QueryResult:
-    """Time, explain and judge one query (the same parameter values on both sides)."""
-    values = parameter_sets(query, source=source, target=target)
+    """Time, explain and judge one query (the same parameter values on both sides).
+
+    A query the source refuses is the workload's mistake (bad input); one only the target refuses
+    is a ``result_mismatch``: the application's query no longer runs there."""
+    try:
+        values = parameter_sets(query, source=source, target=target)
+    except Exception as exc:
+        side = "source" if query.sample is None or query.sample.side == "source" else "target"
+        why = refusal(exc, source if side == "source" else target)
+        raise BadInputError(
+            f"performance.workload {query.name}: the sample query fails on the {side}: {why}"
+        ) from None
     src = _Side(source, _bound(query, values, source, query.source))
     tgt = _Side(target, _bound(query, values, target, query.target))
-    source_plan = engines.explain(source, src.bound[0])
-    target_plan = engines.explain(target, tgt.bound[0])
+    try:
+        source_plan = engines.explain(source, src.bound[0])
+        src.once(0, timed=False)
+    except Exception as exc:
+        why = refusal(exc, source)
+        raise BadInputError(
+            f"performance.workload {query.name}: the source cannot run the query: {why}"
+        ) from None
+    try:
+        target_plan = engines.explain(target, tgt.bound[0])
+        tgt.once(0, timed=False)
+    except Exception as exc:
+        table = _main_table(query, source_plan)
+        finding = target_refusal(query, table=table, why=refusal(exc, target))
+        return QueryResult(name=query.name, table=table, source_plan=source_plan, findings=(finding,))
     _timed(settings, src, tgt, warmup=settings.warmup)
     comparison = compare(src.timings, tgt.timings)
     confirmed = True
@@ -184,11 +142,7 @@ def run_query(
         _timed(settings, src, tgt, warmup=0)
         comparison = compare(src.timings, tgt.timings)
         confirmed = is_regression(settings, comparison)
-    table = (
-        (source_plan.tables[0].table if source_plan and source_plan.tables else None)
-        or (query_table(query.source) or "").strip('"`').rsplit(".", 1)[-1]
-        or query.name
-    )
+    table = _main_table(query, source_plan)
     judged: Judged = judge(
         query=query,
         settings=settings,
@@ -220,6 +174,15 @@ def run_query(
         advice=judged.advice,
         findings=judged.findings,
         rows_fetched=(src.fetched, tgt.fetched),
+    )
+
+
+def _main_table(query: WorkloadQuery, source_plan: Plan | None) -> str:
+    """The table a query's findings are filed under: the first its source plan reads."""
+    return (
+        (source_plan.tables[0].table if source_plan and source_plan.tables else None)
+        or (query_table(query.source) or "").strip('"`').rsplit(".", 1)[-1]
+        or query.name
     )
 
 

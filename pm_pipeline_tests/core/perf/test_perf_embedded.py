@@ -7,9 +7,11 @@ import sqlite3
 from pathlib import Path
 
 import duckdb
+import pytest
 
 from pm_pipeline.core.config.performance import PerformanceSettings
 from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Severity
 from pm_pipeline.core.perf import PerfResult, run_workload
 
@@ -95,3 +97,27 @@ def test_a_wrong_answer_on_duckdb_is_found(tmp_path: Path) -> None:
     mismatches = [f for f in result.findings if f.category is Category.RESULT_MISMATCH]
     assert [(f.query, f.severity) for f in mismatches] == [("cities", Severity.ERROR)]
     assert "the same number of rows (40) with different values" in mismatches[0].message
+
+
+def test_a_query_the_target_cannot_run_is_a_mismatch_and_one_the_source_cannot_is_bad_input(
+    tmp_path: Path,
+) -> None:
+    source = _sqlite(tmp_path / "a.db", index=True)
+    target = tmp_path / "b.db"
+    with sqlite3.connect(target) as conn:  # the migration lost the column "name"
+        conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL, city TEXT)")
+    result = _run(source, f"sqlite:///{target}")
+    refused = [f for f in result.findings if f.rule == "target_refused"]
+    assert [(f.query, f.category, f.severity) for f in refused] == [
+        ("by_email", Category.RESULT_MISMATCH, Severity.ERROR)
+    ]
+    assert "name" in refused[0].message
+    settings = PerformanceSettings.model_validate(
+        {"repetitions": 3, "workload": [{"name": "typo", "sql": "SELECT id FROM customer"}]}
+    )
+    with (
+        connect(source) as src,
+        connect(f"sqlite:///{target}") as tgt,
+        pytest.raises(BadInputError, match="workload typo: the source cannot run the query"),
+    ):
+        run_workload(settings, source=src, target=tgt)
