@@ -28,7 +28,7 @@ from pm_pipeline.core.integrity import (
     parse_integrity,
     run_expectations,
 )
-from pm_pipeline.core.integrity.checksum import manifest_document
+from pm_pipeline.core.integrity.checksum import checksum_tap, manifest_document
 from pm_pipeline.core.names import RunNames, in_source_names, names_from_mappings
 from pm_pipeline.core.perf import PerfResult, run_workload
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
@@ -320,8 +320,14 @@ def run_check(
     """Reconcile every selected table, telling ``progress`` how far each one is."""
     started = dt.datetime.now(dt.UTC)
     given = options or ReconcileOptions()
+    # With the checksums on, the reconciliation's own reads of whole tables carry them.
+    taps = integrity and parse_integrity(spec.integrity, file=spec.name).checksums
     base = dataclasses.replace(
-        given, thresholds=spec.thresholds, diff_dir=diff_dir or given.diff_dir, redactor=redactor_for(spec)
+        given,
+        thresholds=spec.thresholds,
+        diff_dir=diff_dir or given.diff_dir,
+        redactor=redactor_for(spec),
+        digest_tap=checksum_tap if taps else given.digest_tap,
     )
     with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
         selection = select_tables(spec, source=source, target=target)

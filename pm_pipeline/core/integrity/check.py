@@ -27,6 +27,7 @@ from pm_pipeline.core.integrity.checksum import (
 from pm_pipeline.core.integrity.settings import AggregateRule, IntegritySettings
 from pm_pipeline.core.names import RunNames, names_from_tables
 from pm_pipeline.core.reconcile import bucket, tablesum
+from pm_pipeline.core.reconcile.choice import HASHES_SLOWLY
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 from pm_pipeline.core.reconcile.sides import make_readers, pushed_columns
 
@@ -269,6 +270,8 @@ def _checksum_entry(
 def _sql_digests(
     source: Connector, target: Connector, *, plan: TablePlan, schemas: tuple[TableSchema, TableSchema]
 ) -> tuple[SideDigest, SideDigest] | None:
+    if {source.engine, target.engine} & HASHES_SLOWLY:
+        return None  # its SQL hash costs more than reading the rows (reconcile.choice)
     readers = make_readers(plan, source, target, *schemas)
     pushed = pushed_columns(plan, readers)
     if bucket.ineligible_reason(plan, readers, pushed) is not None:

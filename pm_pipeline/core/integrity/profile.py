@@ -13,7 +13,9 @@
 A unique key the source's schema declares (one column, neither text nor UUID: the canonical value
 is the column itself) holds without a count. Not-null, uniqueness and length expectations come out
 of these counts with the very predicates the source check would run, so they hold by construction;
-ranges and value sets pass through drivers and parameters and are checked on the source again.
+so do ranges of integers, decimals and dates, and value sets, read exactly on PostgreSQL, MariaDB/MySQL
+and DuckDB. Other ranges (timestamps, floats) and SQLite's pass through drivers and parameters
+that may round them, and are checked on the source again.
 """
 
 from __future__ import annotations
@@ -41,6 +43,9 @@ from pm_pipeline.core.integrity.sql_expectations import (
 
 F = TypeFamily
 SAMPLE_ROWS = 50_000
+# Engines whose drivers read integers, decimals, dates and text exactly as stored (SQLite's
+# affinities may hand a float back for a DECIMAL column: its bounds are checked on the source).
+_EXACT_ENGINES = frozenset({"postgresql", "mysql", "duckdb"})
 _TEMPORAL = {F.DATE, F.TIMESTAMP, F.TIMESTAMPTZ}
 _PRECISION = {"s": dt.timedelta(seconds=1), "ms": dt.timedelta(milliseconds=1), "us": dt.timedelta(0)}
 
@@ -123,13 +128,30 @@ def profile_candidates(
         bounds = None if int(unbounded or 0) else _range(item.plan, low, high)
         if item.range and bounds is not None:
             ranged = GeneratedExpectation("between", item.plan, low=bounds[0], high=bounds[1])
-            found.append(Candidate(ranged, proven=False))
+            found.append(Candidate(ranged, proven=_exact_bounds(source, low, high)))
         if item.length and short is not None and long is not None:
             measured = GeneratedExpectation("length_between", item.plan, low=int(short), high=int(long))
             found.append(Candidate(measured, proven=True))
     counts = {id(item): int(row[1 + 7 * i]) for i, item in enumerate(eligible)}
     value_sets = _value_sets(source, table, set_items, value_set_max, counts)
-    return found + [Candidate(expectation, proven=False) for expectation in value_sets]
+    # A set's values are read back from the very expression the check compares, byte-wise, on the
+    # engines whose drivers hand text over unchanged: the source meets it by construction.
+    exact_sets = engine_dialect(source) in _EXACT_ENGINES
+    return found + [Candidate(expectation, proven=exact_sets) for expectation in value_sets]
+
+
+def _exact_bounds(source: Connector, low: Any, high: Any) -> bool:
+    """Whether the source's own extremes, as read, are exact bounds of the same column: integers,
+    decimals and dates from engines that store them as such (no float, no time zone on the way)."""
+    if engine_dialect(source) not in _EXACT_ENGINES:
+        return False
+    exact = (int, decimal.Decimal)
+    for value in (low, high):
+        if isinstance(value, bool) or not (
+            isinstance(value, exact) or (isinstance(value, dt.date) and not isinstance(value, dt.datetime))
+        ):
+            return False
+    return True
 
 
 def _any(*surpluses: Any) -> bool:

@@ -14,8 +14,8 @@ spelled with target names, so that a correct migration meets every one of them:
 Each generated expectation holds on the source: not-null, uniqueness and lengths by construction
 of the profile (:mod:`.profile`: one scan of the table beside a bounded sample, exact duplicate
 counts only for what the sample cannot settle, one bounded grouped query for value sets); ranges
-and value sets are evaluated on the source with the same SQL (source names) and dropped if it fails
-them.
+and value sets whose bounds a driver may round are evaluated on the source with the same SQL
+(source names) and dropped if it fails them, while the target counts every candidate in one scan.
 """
 
 from __future__ import annotations
