@@ -144,6 +144,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="auto",
         help="how tables are compared (default: each table's spec setting, else chosen by size and engines)",
     )
+    check.add_argument(
+        "--runs-per-source",
+        type=int,
+        default=None,
+        help="at most this many checks at once against the source database, across processes "
+        "(default: PM_RUNS_PER_SOURCE, else no limit); the others wait",
+    )
+    check.add_argument(
+        "--slot-wait",
+        type=float,
+        default=600.0,
+        help="seconds to wait for a free slot before giving up (exit 3)",
+    )
 
     validate = commands.add_parser("validate-spec", help="validate a migration spec and exit")
     validate.add_argument("spec", type=Path)
@@ -267,20 +280,23 @@ def _check(args: argparse.Namespace) -> int:
     if args.no_reports and args.reports:
         raise BadInputError("pm-pipeline check: --no-reports and --reports contradict each other")
     audit_log = _check_audit_log(args.spec)
-    state = run_cli_check(
-        spec_path=args.spec,
-        source_url=args.source,
-        target_url=args.target,
-        tables=args.tables,
-        json_path=args.json,
-        html_path=args.html,
-        reports_dir=args.reports,
-        show_progress=not args.no_progress and sys.stderr.isatty(),
-        strategy=args.strategy,
-        integrity=not args.no_integrity,
-        write_reports_set=not args.no_reports,
-        output_format=args.format,
-    )
+    from pm_pipeline.cli_workspace import source_limit
+
+    with source_limit(args):
+        state = run_cli_check(
+            spec_path=args.spec,
+            source_url=args.source,
+            target_url=args.target,
+            tables=args.tables,
+            json_path=args.json,
+            html_path=args.html,
+            reports_dir=args.reports,
+            show_progress=not args.no_progress and sys.stderr.isatty(),
+            strategy=args.strategy,
+            integrity=not args.no_integrity,
+            write_reports_set=not args.no_reports,
+            output_format=args.format,
+        )
     if audit_log is not None:
         from pm_pipeline.cli_audit import record_cli_check
 

@@ -1,9 +1,13 @@
-"""`pm-pipeline workspace`: a Dagster workspace.yaml with one code location per tenant folder."""
+"""`pm-pipeline workspace`: a Dagster workspace.yaml with one code location per tenant folder; and the
+command line's per-source limit, the counterpart of the run queue's."""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -75,3 +79,32 @@ def run_workspace(args: argparse.Namespace) -> int:
             f"{args.runs_per_source} per source database"
         )
     return EXIT_OK
+
+
+@contextmanager
+def source_limit(args: argparse.Namespace) -> Iterator[None]:
+    """Hold a slot of the check's source database when a per-source limit is set (flag or PM_RUNS_PER_SOURCE)."""
+    configured = args.runs_per_source
+    if configured is None and os.environ.get("PM_RUNS_PER_SOURCE"):
+        try:
+            configured = int(os.environ["PM_RUNS_PER_SOURCE"])
+        except ValueError:
+            raise BadInputError(
+                f"PM_RUNS_PER_SOURCE={os.environ['PM_RUNS_PER_SOURCE']!r}: expected a whole number of runs"
+            ) from None
+    if configured is None:
+        yield
+        return
+    from pm_pipeline.core.security.source_slots import source_slot
+
+    url = args.source
+    if url is None:
+        from pm_pipeline.core.config import load_spec
+
+        url = load_spec(args.spec).source.url
+
+    def waiting(message: str) -> None:
+        print(f"pm-pipeline check: {message}", file=sys.stderr)
+
+    with source_slot(url, limit=configured, wait_seconds=args.slot_wait, on_wait=waiting):
+        yield
