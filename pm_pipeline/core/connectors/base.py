@@ -21,35 +21,12 @@ import pyarrow as pa
 from pm_pipeline.core.config.timeouts import DEFAULT_TIMEOUTS as DEFAULT_TIMEOUTS
 from pm_pipeline.core.config.timeouts import Timeouts as Timeouts
 from pm_pipeline.core.connectors.schema import Column, TableSchema
+from pm_pipeline.core.connectors.watchdog import watchdog as watchdog
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure, SystemFailure
 
 DEFAULT_BATCH_ROWS = 100_000
 # Engines whose connectors may be used from another thread (one at a time): not sqlite3's or DuckDB's.
 THREAD_SAFE_ENGINES = frozenset({"postgresql", "mysql"})
-
-
-@contextlib.contextmanager
-def watchdog(seconds: float | None, expire: Callable[[], None]) -> Iterator[Callable[[], bool]]:
-    """Call ``expire`` from a thread of its own if the block is still running after ``seconds``;
-    yields a function telling whether it did. A blocked driver call cannot be timed out from its
-    own thread: ``expire`` breaks its connection or interrupts its engine instead."""
-    if not seconds:
-        yield lambda: False
-        return
-    fired = threading.Event()
-
-    def fire() -> None:
-        fired.set()
-        with contextlib.suppress(Exception):  # the connection may already be gone
-            expire()
-
-    timer = threading.Timer(seconds, fire)
-    timer.daemon = True
-    timer.start()
-    try:
-        yield fired.is_set
-    finally:
-        timer.cancel()
 
 
 def no_answer(where: str, seconds: float | None, sql: str) -> NoAnswerFailure:
