@@ -326,6 +326,7 @@ def _write_files(
             written["checksum_manifest"] = staged.destination / "checksum-manifest.json"
     for path, report_format in ((html_path, ReportFormat.HTML), (json_path, ReportFormat.JSON)):
         if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
             with tempfile.TemporaryDirectory(dir=path.parent, prefix=".pm-pipeline-") as scratch:
                 out = write_reports(report, directory=Path(scratch), formats=[report_format])
                 out[report_format].replace(path)
@@ -344,10 +345,15 @@ def _set_metadata(report: ReportData) -> dict[str, object]:
 
 
 def _writable_folder(flag: str, folder: Path) -> None:
-    """Fail before the run, not after it, when an output folder cannot be written."""
+    """Fail before the run, not after it, when an output folder cannot be written; a folder that
+    does not exist yet is created only when the run writes into it (a run that fails leaves none)."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=folder):
+        if not existing.is_dir():
+            raise NotADirectoryError(20, "a file stands in its path", str(existing))
+        with tempfile.TemporaryFile(dir=existing):
             pass
     except OSError as exc:
         raise BadInputError(f"{flag} {folder}: cannot write there ({exc.strerror or exc})") from None

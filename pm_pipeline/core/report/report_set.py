@@ -11,6 +11,7 @@ deletes another's files.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import fcntl
 import hashlib
@@ -62,6 +63,7 @@ def staged_report_set(*, root: Path, run_id: str) -> Iterator[StagedSet]:
     The caller writes its files into ``StagedSet.directory`` and calls :func:`publish_report_set`."""
     if not run_id or "/" in run_id or run_id.startswith("."):
         raise BadInputError(f"report set run id {run_id!r}: not a folder name")
+    created = [folder for folder in (root, *root.parents) if not folder.exists()]
     try:
         root.mkdir(parents=True, exist_ok=True)
         staging = root / f".{run_id}{_STAGING_SUFFIX}"
@@ -74,6 +76,9 @@ def staged_report_set(*, root: Path, run_id: str) -> Iterator[StagedSet]:
         yield staged
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        for folder in created:  # the folders this run created for its set, if still empty
+            with contextlib.suppress(OSError):
+                folder.rmdir()
         raise
 
 

@@ -62,6 +62,10 @@ def test_a_run_that_fails_removes_only_what_it_staged(tmp_path: Path) -> None:
         (staged.directory / "findings.json").write_text("{}", encoding="utf-8")
         raise RuntimeError("the check stopped")
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
+    # The folders it created for its set go too; none it found.
+    with pytest.raises(RuntimeError), staged_report_set(root=tmp_path / "a" / "b", run_id=new_run_id()):
+        raise RuntimeError("the check stopped")
+    assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
 def test_run_ids_sort_by_start_time() -> None:
