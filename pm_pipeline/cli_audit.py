@@ -61,6 +61,11 @@ def run_audit_verify(args: argparse.Namespace) -> int:
         print(
             f"keyed: every record checked with HMAC-SHA256 under {verification.key_id} from {log.config.key_env}{older}"
         )
+    elif log.config.key() is not None:
+        print(
+            f"UNKEYED so far: no record was written with {log.config.key_env} yet; the next record is keyed. "
+            "Until then the chain detects accidental damage only, and a rebuild only through its anchors."
+        )
     else:
         print(
             f"UNKEYED: {log.config.key_env} is not set, so the chain detects accidental damage only: anyone "

@@ -111,5 +111,8 @@ def test_unkeyed_log_says_so(
     log.append("check.run", actor="ci")
     code, out, _ = _run(capsys, "audit", "verify", str(log.path))
     assert code == 0 and "UNKEYED" in out and "accidental damage only" in out
+    monkeypatch.setenv("PM_AUDIT_KEY", KEY)
+    code, out, _ = _run(capsys, "audit", "verify", str(log.path))
+    assert code == 0 and "UNKEYED so far" in out and "the next record is keyed" in out
     code, _, err = _run(capsys, "audit", "verify")
     assert code == 2 and "name the log, or give --spec" in err

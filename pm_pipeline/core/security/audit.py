@@ -257,12 +257,9 @@ def verify_chain(path: str | Path, *, key: bytes | None, key_env: str = DEFAULT_
             problem = walk.step(line, file=file, key_env=key_env)
             if problem is not None:
                 return walk.result(problem, number)
-    if key is not None and walk.count and walk.keyed == 0:
-        return walk.result(
-            f"no record is keyed, though the key is given: the log was written (or rebuilt) without "
-            f"{key_env}",
-            walk.last_line,
-        )
+    # A log written before the key was set (all records unkeyed) still verifies, so that its next
+    # record can be the first keyed one; a forger who rebuilt a keyed log without the key is caught
+    # by the anchors (the rebuilt head is not the anchored one).
     return walk.result(None, None)
 
 

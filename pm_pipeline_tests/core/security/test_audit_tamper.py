@@ -90,7 +90,7 @@ def test_edit_and_rebuild_without_the_key_is_detected(tmp_path: Path, keyed: Non
             record["mac"], record["key"] = "sha256", None
         _write(log, _rechain(records))
         result = log.verify()
-        assert not result.ok and "no record is keyed" in (result.problem or "")
+        assert not result.ok and "anchored for another chain" in (result.problem or "")
     else:
         # The forger keeps the keyed format but cannot compute the HMAC.
         _write(log, _rechain(records, start=1))
@@ -185,9 +185,8 @@ def test_version_1_logs_stay_readable_and_continue_keyed(tmp_path: Path, keyed: 
     log = AuditLog(path)
     # Read before any new record: the key is given, but nothing is keyed yet (no record written with it).
     assert [r.actor for r in log.records()] == ["alice", "bob"]
-    assert log.verify().problem == (
-        "no record is keyed, though the key is given: the log was written (or rebuilt) without PM_AUDIT_KEY"
-    )
+    before = log.verify()
+    assert before.ok and not before.keyed and before.unkeyed == 2
     log.append("rollback.approved", actor="carol", data={"plan_checksum": "p0"})
     result = log.verify()
     assert result.ok and result.keyed and result.unkeyed == 2 and result.records == 3
@@ -212,3 +211,19 @@ def test_postgresql_anchor_catches_a_truncation_the_file_cannot(
     result = log.verify()
     assert not result.ok and "pm_audit_anchors" in (result.problem or "")
     assert "2 record(s) were removed from the end" in (result.problem or "")
+
+
+def test_a_log_written_before_the_key_continues_keyed(
+    tmp_path: Path, unkeyed: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    log = _log(tmp_path, 2)
+    monkeypatch.setenv("PM_AUDIT_KEY", KEY)
+    before = log.verify()
+    assert before.ok and not before.keyed and before.unkeyed == 2
+    log.append("rollback.approved", actor="carol", data={"plan_checksum": "p1"})
+    after = log.verify()
+    assert after.ok and after.keyed and after.unkeyed == 2 and after.records == 3
+    # From then on an unkeyed record is a forgery.
+    records = _lines(log)
+    _write(log, _rechain([*records, dict(records[-1], mac="sha256", key=None)], start=3))
+    assert "unkeyed record after keyed ones" in (log.verify().problem or "")
