@@ -62,10 +62,14 @@ def print_summary(result: CheckResult, console: Console) -> None:
 
 
 def print_findings(
-    report: ReportData, console: Console, *, where: str, screen_lines: int = SCREEN_LINES
+    report: ReportData, console: Console, *, where: str, screen_lines: int | None = None
 ) -> None:
-    """The findings grouped, most important first, until about a screen is full; then how many
-    more there are and where (``where``: the report to open, or how to get one)."""
+    """The findings grouped, most important first, until about a screen is full (the terminal's
+    height, else ``SCREEN_LINES``); then how many more there are and where (``where``: the report
+    to open, or how to get one)."""
+    if screen_lines is None:
+        # The verdict and the paths follow the findings: leave them room on the screen.
+        screen_lines = max(10, console.size.height - 6) if console.is_terminal else SCREEN_LINES
     findings = [f for f in report.all_findings() if shown_in_console(f)]
     if not findings:
         return

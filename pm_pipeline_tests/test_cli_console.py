@@ -157,3 +157,23 @@ def test_counts_of_a_table_whose_findings_were_sampled_are_lower_bounds() -> Non
     customers = [h for h in heads if " x customers" in h and any(c in h for c in rows)]
     assert customers and all("+ x customers" in h for h in customers), heads
     assert not [h for h in heads if "+ x accounts" in h]
+
+
+def test_on_a_terminal_the_findings_fit_its_height() -> None:
+    import io
+
+    from rich.console import Console
+
+    from pm_pipeline.cli_console import print_findings
+    from pm_pipeline_tests.core.report.support import sample_report
+
+    for height, expected in ((16, 10), (200, None)):
+        out = io.StringIO()
+        console = Console(file=out, width=200, height=height, force_terminal=True, color_system=None)
+        print_findings(sample_report(), console, where="report.html")
+        lines = out.getvalue().splitlines()
+        more = [line for line in lines if " more finding(s) in report.html" in line]
+        if expected is None:
+            assert more == []  # every finding fits a tall terminal
+        else:
+            assert len(lines) - len(more) <= expected and more, lines
