@@ -15,6 +15,9 @@ from pm_pipeline.core.rollback import RollbackPlan, parse_rollback, run_step
 from pm_pipeline.core.rollback.plan import PlanStep
 from pm_pipeline.core.rollback.settings import RollbackSettings
 from pm_pipeline.core.rollback.snapshot import latest_snapshot
+from pm_pipeline.core.security.audit import AuditLog
+from pm_pipeline.core.security.settings import spec_audit_log
+from pm_pipeline.defs.audit import run_origin
 
 ROLLBACK_JOB_NAME = "pm_rollback"
 
@@ -26,7 +29,7 @@ class RollbackRunResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     actor: str = "dagster"
 
 
-def _step_op(plan: RollbackPlan, step: PlanStep, *, audit_log: str, export_dir: str) -> dg.OpDefinition:
+def _step_op(plan: RollbackPlan, step: PlanStep, *, audit_log: AuditLog, export_dir: str) -> dg.OpDefinition:
     @dg.op(
         name=step.name,
         description=step.description,
@@ -35,10 +38,12 @@ def _step_op(plan: RollbackPlan, step: PlanStep, *, audit_log: str, export_dir: 
         tags={"pm/step": step.kind, "pm/destructive": str(step.destructive).lower()},
     )
     def _run(context: dg.OpExecutionContext, rollback: RollbackRunResource) -> Any:
+        # Keyed and anchored as the spec says, and recorded with where the run came from.
+        origin, _ = run_origin(context.run.tags)
         result = run_step(
             plan,
             step,
-            audit_log=audit_log,
+            audit_log=AuditLog(audit_log.path, config=audit_log.config, origin=origin),
             export_dir=export_dir,
             dry_run=rollback.dry_run,
             actor=rollback.actor,
@@ -73,10 +78,12 @@ def build_rollback_job(
     if isinstance(spec_or_plan, MigrationSpec):
         settings = parse_rollback(spec_or_plan.rollback, file=spec_file)
         plan = settings.plan(latest_snapshot(settings.snapshot_dir), target_url=spec_or_plan.target.url)
-        audit_log = audit_log or settings.audit_log
+        configured = spec_audit_log(spec_or_plan, file=spec_file, origin="dagster", for_rollback=True)
+        assert configured is not None  # the rollback always has a log
+        audit = AuditLog(audit_log, config=configured.config) if audit_log else configured
     else:
         plan = spec_or_plan
-    audit = str(audit_log or RollbackSettings().audit_log)
+        audit = AuditLog(audit_log or RollbackSettings().audit_log)
     exports = str(export_dir or plan.export_dir)
     ops = [_step_op(plan, step, audit_log=audit, export_dir=exports) for step in plan.steps]
     dependencies: dict[str, dict[str, dg.DependencyDefinition]] = {

@@ -127,3 +127,36 @@ def test_definitions_without_a_snapshot_load_and_a_corrupted_manifest_is_named(t
     manifest_file.write_text("[1, 2]")
     with pytest.raises(IntegrityRefusal, match="not a JSON object"):
         build_definitions(spec_path)
+
+
+def test_job_from_spec_keeps_the_spec_audit_settings(
+    pg_db: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A custom key variable and anchor file: the job's records must be keyed and anchored as the
+    # CLI's are, or the next `pm-pipeline rollback` would find the log's head unanchored.
+    monkeypatch.setenv("TEAM_AUDIT_KEY", "t" * 32)
+    monkeypatch.delenv("PM_AUDIT_KEY", raising=False)
+    pg_db.execute(*SCHEMA)
+    create_snapshot(pg_db.url, tables=["parent", "child"], snapshot_dir=tmp_path / "snap")
+    log, anchor = tmp_path / "audit" / "team.jsonl", tmp_path / "anchors" / "team.json"
+    spec = MigrationSpec.model_validate(
+        {
+            "source": {"url": pg_db.url},
+            "target": {"url": pg_db.url},
+            "tables": [{"source": "parent"}, {"source": "child"}],
+            "rollback": {"snapshot_dir": str(tmp_path / "snap")},
+            "audit": {"log": str(log), "key_env": "TEAM_AUDIT_KEY", "anchor_file": str(anchor)},
+        }
+    )
+    job = build_rollback_job(spec)
+    assert job.execute_in_process(run_config=_config(True)).success
+    from pm_pipeline.core.security.audit import AuditConfig, AuditLog
+
+    records = list(AuditLog(log).records())
+    assert (
+        records
+        and {r.mac for r in records} == {"hmac-sha256"}
+        and {r.origin for r in records} == {"dagster:ui"}
+    )
+    verified = AuditLog(log, config=AuditConfig(key_env="TEAM_AUDIT_KEY", anchor_file=str(anchor))).verify()
+    assert verified.ok and verified.keyed and verified.records == len(records)
