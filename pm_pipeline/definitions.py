@@ -29,6 +29,7 @@ from pm_pipeline.defs.partitions import (
     partitioned_table,
     report_table_key,
 )
+from pm_pipeline.defs.performance import build_performance_defs
 from pm_pipeline.defs.presentation import owners
 from pm_pipeline.defs.reports import REPORT_KEY, build_report_asset
 from pm_pipeline.defs.resources import MigrationResource
@@ -127,11 +128,17 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
             # No verified snapshot yet: the rollback job appears once one exists. A snapshot that
             # exists but cannot be read, or a plan refused, fails loading with its reason.
             logging.getLogger(__name__).info("rollback job not available: %s", exc)
+    # Only with a performance section: a spec without one keeps its asset graph.
+    perf_assets, perf_jobs, perf_schedules = build_performance_defs(spec)
     return dg.Definitions(
-        assets=[*table_assets, report],
-        jobs=jobs_list,
+        assets=[*table_assets, report, *perf_assets],
+        jobs=[*jobs_list, *perf_jobs],
         sensors=[d for d in monitoring if isinstance(d, dg.SensorDefinition)],
-        schedules=[*(d for d in monitoring if isinstance(d, dg.ScheduleDefinition)), retention_schedule],
+        schedules=[
+            *(d for d in monitoring if isinstance(d, dg.ScheduleDefinition)),
+            retention_schedule,
+            *perf_schedules,
+        ],
         resources={
             "migration": MigrationResource(spec_path=str(spec_path)),
             # Explicit, so that runs executed in-process also keep their outputs on disk: a table's

@@ -14,6 +14,9 @@ PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 # Quoted text and identifiers, and comments, where a colon is no parameter.
 QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"|`(?:[^`]|``)*`|--[^\n]*|/\*.*?\*/", re.DOTALL)
 MAX_REPETITIONS = 10_000
+CRON = re.compile(
+    r"(?:[\d*/,\-A-Za-z?LW#]+\s+){4}[\d*/,\-A-Za-z?LW#]+|@(?:hourly|daily|weekly|monthly|yearly)"
+)
 
 
 def parse_duration(value: str | float | int) -> dt.timedelta:
@@ -123,6 +126,9 @@ class PerformanceSettings(_Model):
     statement_timeout: str | float = Field(
         default="30s", description="per statement, where the engine has one"
     )
+    schedule: str | None = Field(
+        default=None, description="cron expression: the Dagster schedule that runs the workload"
+    )
     allow_hypopg: bool = Field(
         default=False, description="may create (and then drop) the hypopg extension on a PostgreSQL target"
     )
@@ -136,6 +142,13 @@ class PerformanceSettings(_Model):
             raise ValueError(
                 f"expected 'auto' or a whole number of runs from 3 to {MAX_REPETITIONS}, got {value!r}"
             )
+        return value
+
+    @field_validator("schedule")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None and not CRON.fullmatch(value.strip()):
+            raise ValueError(f"expected a cron expression of five fields such as '0 * * * *', got {value!r}")
         return value
 
     @field_validator("statement_timeout", "min_slowdown")

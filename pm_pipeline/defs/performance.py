@@ -1,0 +1,110 @@
+"""The performance workload as a Dagster asset: its latency figures as metadata (the UI plots their
+history), the ``latency_ok`` check, a job and, when the spec names one, a schedule.
+
+Built only when the spec has a ``performance:`` section; the workload itself runs in
+:func:`pm_pipeline.core.perf.run_workload`.
+"""
+
+from typing import Any
+
+import dagster as dg
+
+from pm_pipeline.core.config import MigrationSpec
+from pm_pipeline.core.findings import Severity
+from pm_pipeline.core.perf import PerfResult, run_workload
+from pm_pipeline.defs.presentation import engine_kind, owners
+from pm_pipeline.defs.resources import MigrationResource
+
+PERFORMANCE_KEY = dg.AssetKey(["performance", "workload"])
+PERFORMANCE_JOB = "performance_workload"
+LATENCY_OK = "latency_ok"
+
+
+def workload_metadata(result: PerfResult) -> dict[str, Any]:
+    """Per query p50/p95 on each side and their ratio, in milliseconds: numbers the UI plots."""
+    metadata: dict[str, Any] = {
+        "queries": dg.MetadataValue.int(len(result.queries)),
+        "findings": dg.MetadataValue.int(len(result.findings)),
+        "cpu_seconds": dg.MetadataValue.float(result.cpu_seconds),
+    }
+    for query in result.queries:
+        for side, figures in (("source", query.source), ("target", query.target)):
+            if figures is not None:
+                metadata[f"{query.name}/{side}_p50_ms"] = dg.MetadataValue.float(figures.p50 * 1000)
+                metadata[f"{query.name}/{side}_p95_ms"] = dg.MetadataValue.float(figures.p95 * 1000)
+        if query.comparison is not None:
+            metadata[f"{query.name}/ratio"] = dg.MetadataValue.float(query.comparison.ratio)
+    return metadata
+
+
+def latency_check(result: PerfResult) -> dg.AssetCheckResult:
+    """Passes when no query regressed, lost its plan or answered differently (errors); warnings and
+    advice are listed but do not fail it."""
+    errors = [f for f in result.findings if f.severity is Severity.ERROR]
+    warnings = [f for f in result.findings if f.severity is Severity.WARNING]
+    return dg.AssetCheckResult(
+        check_name=LATENCY_OK,
+        asset_key=PERFORMANCE_KEY,
+        passed=not errors,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={
+            "errors": dg.MetadataValue.int(len(errors)),
+            "warnings": dg.MetadataValue.int(len(warnings)),
+            "failing": dg.MetadataValue.md(
+                "\n".join(f"- {f.category}: {f.message}" for f in errors) or "none"
+            ),
+        },
+    )
+
+
+def build_performance_defs(
+    spec: MigrationSpec,
+) -> tuple[list[dg.AssetsDefinition], list[Any], list[dg.ScheduleDefinition]]:
+    """The workload's asset, job and schedule; nothing when the spec has no workload."""
+    if spec.performance is None:
+        return [], [], []
+
+    @dg.asset(
+        key=PERFORMANCE_KEY,
+        group_name="performance",
+        kinds={engine_kind(spec.source.url), engine_kind(spec.target.url)},
+        owners=owners(spec),
+        description="The spec's query workload timed on source and target: latency with confidence "
+        "intervals, plans, answers compared, proven index advice.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                LATENCY_OK,
+                asset=PERFORMANCE_KEY,
+                description="no query slower beyond doubt, scanning where the source used an index, "
+                "or answering differently",
+            )
+        ],
+    )
+    # No return annotation: Dagster reads it, and a subscripted MaterializeResult with a check
+    # output is taken for a tuple of outputs.
+    def performance_workload(context: dg.AssetExecutionContext, migration: MigrationResource):  # type: ignore[no-untyped-def]
+        current = migration.spec()
+        assert current.performance is not None
+        with migration.source() as source, migration.target() as target:
+            result = run_workload(
+                current.performance,
+                source=source,
+                target=target,
+                target_names={m.source: m.target_name for m in current.tables},
+            )
+        context.log.info(f"{len(result.queries)} queries timed, {len(result.findings)} findings")
+        return dg.MaterializeResult(metadata=workload_metadata(result), check_results=[latency_check(result)])
+
+    job = dg.define_asset_job(
+        PERFORMANCE_JOB,
+        selection=dg.AssetSelection.assets(PERFORMANCE_KEY),
+        description="Run the performance workload on source and target.",
+    )
+    schedules = []
+    if spec.performance.schedule:
+        schedules.append(
+            dg.ScheduleDefinition(
+                name=f"{PERFORMANCE_JOB}_schedule", job=job, cron_schedule=spec.performance.schedule
+            )
+        )
+    return [performance_workload], [job], schedules
