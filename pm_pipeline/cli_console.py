@@ -106,14 +106,15 @@ def _group_lines(group: FindingGroup, *, at_least: bool = False) -> list[str]:
         keys = "; ".join(key_text(f.key) for f in examples)
         more = f"; and {group.count - len(examples):,} more" if group.count > len(examples) else ""
         return [head, f"    {escape(keys + more)}"]
-    return [head, *(f"    {escape(_example(f))}" for f in examples)]
+    return [head, *(f"    {escape(example_text(f))}" for f in examples)]
 
 
 def _has_values(finding: Finding) -> bool:
     return finding.source_value is not None or finding.target_value is not None
 
 
-def _example(finding: Finding) -> str:
+def example_text(finding: Finding) -> str:
+    """``key: raw -> raw (canonical c -> c)``: the canonical forms only when they read otherwise."""
     raw = f"{_short(finding.source_value)} -> {_short(finding.target_value)}"
     canonical = f"{_short(finding.source_canonical)} -> {_short(finding.target_canonical)}"
     at = key_text(finding.key)

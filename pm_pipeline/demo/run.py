@@ -10,6 +10,7 @@ import dagster as dg
 from rich.console import Console
 from rich.table import Table
 
+from pm_pipeline.cli_console import example_text
 from pm_pipeline.core.config import load_spec
 from pm_pipeline.core.findings import Severity, TableReconciliation
 from pm_pipeline.core.report import redactor_for
@@ -78,12 +79,15 @@ def run_demo(*, directory: Path) -> int:
         # Printed under the spec's clearance, as every report is: restricted names stay masked.
         for finding in map(redactor.redact, recon.findings[:6]):
             where = f"{finding.column} " if finding.column else ""
-            values = (
-                f": {finding.source_value!r} -> {finding.target_value!r}"
-                if finding.category == "value_mismatch"
-                else ""
-            )
-            explanations.append(f"{name} {finding.key} {where}[{finding.category}] {finding.message}{values}")
+            # Raw values as stored, canonical ones beside them when they read otherwise (a shifted
+            # time in two zones looks equal until both are shown in UTC), white space made visible.
+            if finding.category == "value_mismatch":
+                line = (
+                    f"{name}.{finding.column} [{finding.category}] {finding.message}: {example_text(finding)}"
+                )
+            else:
+                line = f"{name} {finding.key} {where}[{finding.category}] {finding.message}"
+            explanations.append(line)
     console.print(table)
     console.print("[bold]What the migration got wrong, as found:[/]")
     for line in explanations:
