@@ -31,11 +31,14 @@ def is_mariadb(connector: Connector) -> bool:
 @contextlib.contextmanager
 def statement_timeout(connector: Connector, timeout: dt.timedelta) -> Iterator[None]:
     """Every statement of the block is cancelled after ``timeout`` where the engine can; the session's
-    own setting comes back afterwards."""
+    own setting comes back afterwards. On PostgreSQL the workload's unqualified names resolve in
+    the URL's ``schema`` first, as the connector's reads do."""
     ms = max(1, int(timeout.total_seconds() * 1000))
     if connector.engine == POSTGRES:
+        schema = str(getattr(connector, "schema", "public"))
+        connector.execute(f"SET search_path TO {connector.quote(schema)}, public")
         connector.execute(f"SET statement_timeout = {ms}")
-        reset = "RESET statement_timeout"
+        reset = "RESET statement_timeout; RESET search_path"
     elif connector.engine == MYSQL and is_mariadb(connector):
         connector.execute(f"SET SESSION max_statement_time = {ms / 1000:.3f}")
         reset = "SET SESSION max_statement_time = DEFAULT"

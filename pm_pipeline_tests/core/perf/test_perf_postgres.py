@@ -162,3 +162,18 @@ def test_the_counters_show_the_scans(source: PgDatabase, lost_indexes: PgDatabas
     source_counts = result.counters["source"]["customers"]
     assert target["seq_scan"] >= 12 and source_counts["idx_scan"] >= 12
     assert target["index_bytes"] < source_counts["index_bytes"]
+
+
+def test_unqualified_names_resolve_in_the_urls_schema(pg_db: PgDatabase) -> None:
+    # A migration into a schema of its own: the application's queries name tables unqualified.
+    pg_db.execute(
+        "CREATE SCHEMA app",
+        "CREATE TABLE app.things (id integer PRIMARY KEY, label text)",
+        "INSERT INTO app.things SELECT i, 'label ' || i FROM generate_series(1, 100) i",
+    )
+    url = f"{pg_db.url}?schema=app"
+    settings = {"repetitions": 3, "workload": [{"name": "t", "sql": "SELECT label FROM things WHERE id = 5"}]}
+    with connect(url) as source, connect(url) as target:
+        result = run_workload(PerformanceSettings.model_validate(settings), source=source, target=target)
+        assert source.execute("SHOW search_path") == [('"$user", public',)]  # the session's own again
+    assert [q.name for q in result.queries] == ["t"] and result.findings == ()
