@@ -9,6 +9,7 @@ copied to ``$PM_UI_SCREENSHOTS`` when it is set."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
@@ -27,10 +28,25 @@ GROUPS = ("source_tables", "target_tables", "reconciliation", "integrity", "veri
 WAIT_MS = 30_000
 
 
+def _missing() -> str | None:
+    """Why no browser can be driven here, or None."""
+    if not Path(CHROMIUM).exists():
+        return f"{CHROMIUM} is not installed (apt-get install -y chromium)"
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is not installed: pip install -e '.[test]'"
+    return None
+
+
 def _unavailable(reason: str) -> None:
     if os.environ.get("PM_REQUIRE_SERVICES") == "1":
         pytest.fail(f"PM_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+# Skipped before the session's UI server is started for nothing (it is set up before this module's
+# fixtures); under PM_REQUIRE_SERVICES=1 the browser fixture fails instead.
+if _missing() and os.environ.get("PM_REQUIRE_SERVICES") != "1":
+    pytest.skip(str(_missing()), allow_module_level=True)
 
 
 @pytest.fixture(scope="module")
@@ -49,12 +65,11 @@ def shots(tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config)
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    if not Path(CHROMIUM).exists():
-        _unavailable(f"{CHROMIUM} is not installed (apt-get install -y chromium)")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError as exc:
-        _unavailable(f"the playwright package is not installed ({exc}): pip install -e '.[test]'")
+    reason = _missing()
+    if reason:
+        _unavailable(reason)
+    from playwright.sync_api import sync_playwright
+
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -83,7 +98,7 @@ def _open(page: Any, server: UiServer, path: str) -> None:
 
 
 def test_the_asset_graph_shows_every_group_without_a_sign_up_pop_up(
-    ui_server: UiServer, page: Any, shots: Path
+    page: Any, ui_server: UiServer, shots: Path
 ) -> None:
     _open(page, ui_server, "/asset-groups")
     # Each group is a node of the graph's SVG (the sidebar lists them too: it does not count).
@@ -99,7 +114,7 @@ def test_the_asset_graph_shows_every_group_without_a_sign_up_pop_up(
 
 
 def test_a_failing_check_says_what_fails_it_and_shows_its_metadata(
-    ui_server: UiServer, page: Any, shots: Path
+    page: Any, ui_server: UiServer, shots: Path
 ) -> None:
     # The demo changes customers' values and adds a row to orders: both checks fail.
     _open(page, ui_server, "/assets/verified/customers?view=checks&checkDetail=values_match")
@@ -122,7 +137,7 @@ def test_a_failing_check_says_what_fails_it_and_shows_its_metadata(
     page.screenshot(path=str(shots / "failing-check-rows.png"), full_page=True)
 
 
-def test_source_tables_are_observed_by_the_run(ui_server: UiServer, page: Any, shots: Path) -> None:
+def test_source_tables_are_observed_by_the_run(page: Any, ui_server: UiServer, shots: Path) -> None:
     _open(page, ui_server, "/assets/source/customers")
     page.get_by_text("row_count", exact=True).first.wait_for()
     text = page.locator("body").inner_text()
@@ -132,7 +147,7 @@ def test_source_tables_are_observed_by_the_run(ui_server: UiServer, page: Any, s
     page.screenshot(path=str(shots / "source-asset.png"), full_page=True)
 
 
-def test_the_report_asset_links_to_the_html_report(ui_server: UiServer, page: Any, shots: Path) -> None:
+def test_the_report_asset_links_to_the_html_report(page: Any, ui_server: UiServer, shots: Path) -> None:
     _open(page, ui_server, "/assets/reports/migration_report")
     link = page.locator("a[href^='file:'][href$='.html']").first
     link.wait_for()
@@ -148,7 +163,7 @@ def test_the_report_asset_links_to_the_html_report(ui_server: UiServer, page: An
     page.screenshot(path=str(shots / "html-report.png"))
 
 
-def test_the_runs_page_lists_the_demo_run(ui_server: UiServer, page: Any, shots: Path) -> None:
+def test_the_runs_page_lists_the_demo_run(page: Any, ui_server: UiServer, shots: Path) -> None:
     _open(page, ui_server, "/runs")
     page.get_by_text(ui_server.run_id[:8]).first.wait_for()
     assert "migration_check" in page.locator("body").inner_text()
