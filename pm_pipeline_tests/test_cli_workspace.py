@@ -104,11 +104,12 @@ def test_runs_are_tagged_by_tenant_and_source_without_secrets() -> None:
     assert "s3cret" not in str([shop, same_source, other_source])
 
 
-def test_a_tenant_cannot_use_another_tenants_secret(
+def test_tenants_load_as_their_own_locations_and_none_uses_another_tenants_secret(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     root = tmp_path / "tenants"
     _tenant(root, "shop", "SHOP_DB")
+    _tenant(root, "ops", "OPS_DB")
     _tenant(root, "billing", "BILLING_DB", reads="SHOP_DB")  # billing's spec names shop's secret
     workspace = tmp_path / "workspace.yaml"
     assert main(["workspace", str(root), "--out", str(workspace)]) == 0
@@ -121,10 +122,11 @@ def test_a_tenant_cannot_use_another_tenants_secret(
     )  # fmt: skip
     output = done.stdout + done.stderr
     assert done.returncode == 1, output[-3000:]
-    # Both locations were loaded by Dagster, each in its own process: shop's loads, billing's
+    # Every location was loaded by Dagster, each in its own process: shop's and ops' load, billing's
     # spec cannot read shop's secret even though the process that started them holds it.
     assert "environment variable SHOP_DB is not set" in output
     assert "Validation successful for code location pm_shop" in output, output[-3000:]
+    assert "Validation successful for code location pm_ops" in output
     assert "Validation failed for code location pm_billing" in output
 
 
