@@ -280,9 +280,10 @@ def _check(args: argparse.Namespace) -> int:
     if args.no_reports and args.reports:
         raise BadInputError("pm-pipeline check: --no-reports and --reports contradict each other")
     audit_log = _check_audit_log(args.spec)
+    from pm_pipeline.cli_audit import audited_failure
     from pm_pipeline.cli_workspace import source_limit
 
-    with source_limit(args):
+    with audited_failure(audit_log, args=args), source_limit(args):
         state = run_cli_check(
             spec_path=args.spec,
             source_url=args.source,

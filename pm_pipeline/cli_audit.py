@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,7 +114,21 @@ def _report_files(args: argparse.Namespace, spec: MigrationSpec) -> dict[str, Pa
     return files
 
 
-def record_cli_check(log: AuditLog, *, args: argparse.Namespace, verdict: str) -> None:
+@contextmanager
+def audited_failure(log: AuditLog | None, *, args: argparse.Namespace) -> Iterator[None]:
+    """A check that ends in an exception is recorded too, by the exception's kind (its message may
+    quote values or a driver's text, so it stays out of the log)."""
+    try:
+        yield
+    except BaseException as exc:
+        if log is not None:
+            record_cli_check(log, args=args, verdict=f"error: {type(exc).__name__}", with_reports=False)
+        raise
+
+
+def record_cli_check(
+    log: AuditLog, *, args: argparse.Namespace, verdict: str, with_reports: bool = True
+) -> None:
     """Record the check run (spec checksum, verdict, who, from the CLI) and the reports it wrote."""
     from pm_pipeline.core.config import load_spec, spec_checksum
     from pm_pipeline.core.security.actions import record_check_run, record_reports
@@ -130,6 +146,6 @@ def record_cli_check(log: AuditLog, *, args: argparse.Namespace, verdict: str) -
         source=mask_url(spec.source.url),
         target=mask_url(spec.target.url),
     )
-    files = _report_files(args, spec)
+    files = _report_files(args, spec) if with_reports else {}
     if files:
         record_reports(log, actor=actor, spec_name=spec.name, files=files)

@@ -116,3 +116,15 @@ def test_unkeyed_log_says_so(
     assert code == 0 and "UNKEYED so far" in out and "the next record is keyed" in out
     code, _, err = _run(capsys, "audit", "verify")
     assert code == 2 and "name the log, or give --spec" in err
+
+
+def test_a_check_that_fails_to_run_is_recorded_by_its_kind(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOP_AUDIT_KEY", KEY)
+    spec.write_text(spec.read_text().replace("[{source: items}]", "[{source: absent_table}]"))
+    code, _, err = _run(capsys, "check", "--spec", str(spec), "--no-progress", "--no-reports")
+    assert code == 2 and "absent_table" in err
+    (record,) = _records(tmp_path)
+    assert record["event"] == "check.run" and str(record["data"]["verdict"]).startswith("error: ")  # type: ignore[index]
+    assert record["data"]["tables"] == ["absent_table"]  # type: ignore[index]
