@@ -183,6 +183,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--anchor-file", type=Path, help="the head's anchor file (default <log>.anchor.json)"
     )
     audit_verify.add_argument("--anchor-url", help="PostgreSQL URL of the anchor table pm_audit_anchors")
+    audit_verify.add_argument(
+        "--tenants",
+        type=Path,
+        help="verify every tenant's log, each in its tenant's own environment (after `pm-pipeline workspace`)",
+    )
 
     from pm_pipeline.cli_rollback import add_rollback_parser
 

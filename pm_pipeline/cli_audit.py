@@ -46,6 +46,12 @@ def _log_from_args(args: argparse.Namespace) -> AuditLog:
 
 
 def run_audit_verify(args: argparse.Namespace) -> int:
+    if getattr(args, "tenants", None) is not None:
+        if args.log is not None or args.spec is not None:
+            raise BadInputError(
+                "pm-pipeline audit verify: --tenants verifies every tenant's log; give no log or --spec"
+            )
+        return _verify_tenants(args.tenants)
     log = _log_from_args(args)
     try:
         verification = log.verify()
@@ -75,6 +81,40 @@ def run_audit_verify(args: argparse.Namespace) -> int:
         )
     for note in verification.anchors:
         print(note)
+    return EXIT_OK
+
+
+def _verify_tenants(root: Path) -> int:
+    """Each tenant's log verified by its own launcher, so each with only its own key and anchors."""
+    import subprocess
+    import sys
+
+    from pm_pipeline.core.security.tenants import LAUNCHER, discover_tenants
+
+    codes = []
+    for tenant in discover_tenants(root):
+        launcher = tenant.folder / LAUNCHER
+        if not launcher.is_file():
+            raise BadInputError(
+                f"tenant {tenant.name}: no {launcher}; run `pm-pipeline workspace {root}` first"
+            )
+        done = subprocess.run(
+            [str(launcher), "-m", "pm_pipeline.cli", "audit", "verify", "--spec", str(tenant.spec)],
+            cwd=tenant.folder,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        codes.append(done.returncode)
+        state = {EXIT_OK: "intact", EXIT_DIFFERENCES: "BROKEN"}.get(done.returncode, "not verified")
+        print(f"tenant {tenant.name}: {state}")
+        for line in (done.stdout + done.stderr).splitlines():
+            print(f"  {line}")
+    sys.stdout.flush()
+    # One code for all: a system failure first, then a tenant not verified at all, then a broken chain.
+    for code in (3, 2, EXIT_DIFFERENCES):
+        if code in codes:
+            return code
     return EXIT_OK
 
 

@@ -142,3 +142,35 @@ def test_bad_tenant_folders_are_bad_input(tmp_path: Path, capsys: pytest.Capture
     (tmp_path / "ok" / "tenant.env").write_text("not a variable line\n")
     assert main(["workspace", str(tmp_path), "--out", str(tmp_path / "w.yaml")]) == 2
     assert "tenant.env: line 1: expected NAME=value" in capsys.readouterr().err
+
+
+def test_every_tenants_log_is_verified_with_its_own_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pm_pipeline.core.security.audit import AuditConfig, AuditLog
+
+    root = tmp_path / "tenants"
+    for name in ("shop", "billing"):
+        _tenant(root, name, f"{name.upper()}_DB")
+        key_env, key = f"{name.upper()}_AUDIT_KEY", f"{name}-key-" + "0" * 24
+        with (root / name / "tenant.env").open("a") as env:
+            env.write(f"{key_env}={key}\n")
+        spec = yaml.safe_load((root / name / "spec.yaml").read_text())
+        spec["audit"] = {"log": "audit.jsonl", "key_env": key_env, "require_key": True}
+        (root / name / "spec.yaml").write_text(yaml.safe_dump(spec))
+        monkeypatch.setenv(key_env, key)
+        AuditLog(root / name / "audit.jsonl", config=AuditConfig(key_env=key_env)).append(
+            "check.run", actor=name
+        )
+        monkeypatch.delenv(key_env)
+    assert main(["workspace", str(root), "--out", str(tmp_path / "workspace.yaml")]) == 0
+    capsys.readouterr()
+    code = main(["audit", "verify", "--tenants", str(root)])
+    out = capsys.readouterr().out
+    assert code == 0 and "tenant billing: intact" in out and "tenant shop: intact" in out
+    assert out.count("keyed: every record checked with HMAC-SHA256") == 2
+    log = root / "billing" / "audit.jsonl"
+    log.write_text(log.read_text().replace('"billing"', '"mallory"'))
+    code = main(["audit", "verify", "--tenants", str(root)])
+    out = capsys.readouterr().out
+    assert code == 1 and "tenant billing: BROKEN" in out and "tenant shop: intact" in out
