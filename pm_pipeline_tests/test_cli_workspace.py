@@ -67,6 +67,12 @@ def test_each_location_sees_only_its_own_secrets_and_spec(
     assert code == 0 and "2 code location(s)" in out
     locations = [entry["python_module"] for entry in yaml.safe_load(workspace.read_text())["load_from"]]
     assert [loc["location_name"] for loc in locations] == ["pm_billing", "pm_shop"]
+    # Dagster itself reads the written instance: its run queue holds both limits.
+    import dagster as dg
+
+    with dg.DagsterInstance.from_config(str(tmp_path)) as loaded:
+        limits = loaded.get_concurrency_config().run_queue_config.tag_concurrency_limits  # type: ignore[union-attr]
+    assert {(limit["key"], limit["limit"]) for limit in limits} == {("pm/tenant", 2), ("pm/source", 1)}
     queue = yaml.safe_load(instance.read_text())["run_queue"]
     assert queue["max_concurrent_runs"] == 4
     assert {(limit["key"], limit["limit"]) for limit in queue["tag_concurrency_limits"]} == {
