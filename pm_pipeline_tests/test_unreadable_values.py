@@ -74,8 +74,15 @@ def test_text_in_an_integer_column_is_a_finding_and_the_rest_is_compared(
         "error",
     )
     assert "source value 'abc'" in str(unreadable["message"])
-    mismatches = {(f["column"], json.dumps(f["key"])) for f in _by(findings, "value_mismatch")}
-    assert mismatches == {("name", '{"id": 2}'), ("qty", '{"id": 3}')}
+    mismatches = {
+        (f["column"], json.dumps(f["key"]), f["severity"], f["caused_by"])
+        for f in _by(findings, "value_mismatch")
+    }
+    # The unreadable cell differs too, as a consequence: one defect, one error.
+    assert mismatches == {
+        ("name", '{"id": 2}', "error", None),
+        ("qty", '{"id": 3}', "info", "unreadable_value"),
+    }
     assert not [f for f in findings if f["table"] == "tags"]
 
 

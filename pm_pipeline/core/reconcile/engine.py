@@ -34,7 +34,7 @@ from pm_pipeline.core.reconcile.detail import DetailAccumulator, diff_suspects
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 from pm_pipeline.core.reconcile.sides import SideReader, Slice, make_readers, stream_side
 from pm_pipeline.core.reconcile.stash import Progress, Unreadable, fill_stash
-from pm_pipeline.core.reconcile.unreadable import unreadable_findings
+from pm_pipeline.core.reconcile.unreadable import linked_to_unreadable, unreadable_findings
 from pm_pipeline.core.report.redact import FIXED_MASK, Redactor
 
 
@@ -135,7 +135,8 @@ def reconcile_table(
                 result = _keyed(connection, plan, rows, source, target, source_schema, target_schema, options)
             if unreadable:
                 found = unreadable_findings(plan, unreadable, redactor=options.redactor)
-                result = {**result, "findings": (*found, *result["findings"])}
+                linked = linked_to_unreadable(result["findings"], found)
+                result = {**result, "findings": (*found, *linked)}
             result = choice.apply(result)
             if len(taps) == 2:
                 tapped = (taps["source"].digest(), taps["target"].digest())

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 from pm_pipeline.core.findings import Category, Finding, Severity, json_value
 from pm_pipeline.core.reconcile.planning import TablePlan
@@ -38,3 +39,22 @@ def unreadable_findings(
         )
         findings.append(finding if redactor is None else redactor.redact(finding))
     return findings
+
+
+def linked_to_unreadable(findings: Sequence[Finding], unreadable: Sequence[Finding]) -> list[Finding]:
+    """``findings`` with each value_mismatch of a cell that holds an unreadable value marked
+    ``caused_by`` it and demoted to info: one defect, one error. A mismatch whose key was masked
+    cannot be matched to its cell and stays as it is."""
+    cells = {(f.column, _key_text(f.key)) for f in unreadable}
+    return [
+        replace(finding, caused_by=str(Category.UNREADABLE_VALUE), severity=Severity.INFO)
+        if finding.category is Category.VALUE_MISMATCH
+        and finding.caused_by is None
+        and (finding.column, _key_text(finding.key)) in cells
+        else finding
+        for finding in findings
+    ]
+
+
+def _key_text(key: Mapping[str, object] | None) -> str:
+    return repr(sorted((key or {}).items()))
