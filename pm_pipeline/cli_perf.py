@@ -174,11 +174,7 @@ def _write(
         # Written beside the destination, then renamed over it: whole or absent.
         with tempfile.TemporaryDirectory(dir=json_path.parent, prefix=".pm-pipeline-") as scratch:
             written = write_reports(report, directory=Path(scratch), formats=[ReportFormat.JSON])
-            document = json.loads(written[ReportFormat.JSON].read_text(encoding="utf-8"))
-            document["performance"] = perf.to_json()
-            whole = Path(scratch) / "perf.json"
-            whole.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-            whole.replace(json_path)
+            written[ReportFormat.JSON].replace(json_path)
         print(f"json: {json_path}")
 
 

@@ -74,6 +74,8 @@ def test_perf_reports_a_lost_unique_index_and_exits_1(
     assert code == 1, err
     per_query = json.loads((reports / "latest" / "performance.json").read_text())
     assert [q["query"] for q in per_query["queries"]] == ["login_by_email", "by_id"]
+    html = (reports / "latest" / "report.html").read_text()
+    assert "Performance workload" in html and "log scale" in html and "CONCURRENTLY" in html
     manifest = (reports / "latest" / "manifest.json").read_text()
     assert "performance.json" in manifest and "findings.json" in manifest
     figures = {q["query"]: q for q in document["performance"]["queries"]}

@@ -461,6 +461,8 @@ def check_report(
         sums=result.child_sums,
         linked=result.linked,
     )
+    if result.performance is not None:
+        report = dataclasses.replace(report, performance=result.performance.to_json())
     compliance = parse_compliance(spec.compliance, file=f"spec {spec.name}")
     return report if compliance is None else dataclasses.replace(report, compliance=compliance)
 

@@ -75,6 +75,8 @@ def _summary_json(report: ReportData) -> dict[str, Any]:
         "thresholds": report.thresholds.model_dump(mode="json"),
         "severity_counts": dict(sorted(report.severity_counts.items())),
         "tables": [table_summary_json(t) for t in report.tables],
+        # Only when the run had a workload: other documents keep their exact shape.
+        **({"performance": dict(report.performance)} if report.performance is not None else {}),
     }
 
 

@@ -18,6 +18,7 @@ from pm_pipeline.core.findings import Finding, JsonValue
 from pm_pipeline.core.report.charts import bar_chart
 from pm_pipeline.core.report.markdown import pct
 from pm_pipeline.core.report.model import ReportData, TableSection, Verdict
+from pm_pipeline.core.report.perf_charts import latency_chart
 
 _CHECK_ORDER = ("reconciliation", "schema", "integrity", "performance", "rollback")
 _CHECK_TITLES = {
@@ -90,6 +91,7 @@ def _environment() -> jinja2.Environment:
     )
     env.globals.update(
         bar_chart=bar_chart,
+        latency_chart=latency_chart,
         mismatch_items=_mismatch_items,
         by_check=_by_check,
         check_title=lambda check: _CHECK_TITLES.get(check, check.capitalize()),

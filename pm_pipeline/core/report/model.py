@@ -166,6 +166,8 @@ class ReportData:
     schema_version: str = REPORT_SCHEMA_VERSION
     decision: RunVerdict | None = None  # the verdict with its reasons, per table (core.verdict)
     compliance: ComplianceSettings | None = None  # controls the evidence pack maps the checks to
+    # the performance workload's figures (PerfResult.to_json()), when the run had one
+    performance: Mapping[str, JsonValue] | None = None
 
     @property
     def finding_count(self) -> int:
