@@ -128,3 +128,15 @@ def test_a_check_that_fails_to_run_is_recorded_by_its_kind(
     (record,) = _records(tmp_path)
     assert record["event"] == "check.run" and str(record["data"]["verdict"]).startswith("error: ")  # type: ignore[index]
     assert record["data"]["tables"] == ["absent_table"]  # type: ignore[index]
+
+
+def test_a_check_is_not_run_on_a_broken_log(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SHOP_AUDIT_KEY", KEY)
+    assert _run(capsys, "check", "--spec", str(spec), "--no-progress", "--no-reports")[0] == 0
+    log = tmp_path / "audit" / "shop.jsonl"
+    log.write_text(log.read_text() + '{"half a record')  # a write cut short, or a hand edit
+    code, out, err = _run(capsys, "check", "--spec", str(spec), "--no-progress", "--no-reports")
+    assert code == 2 and "line 2: not a valid audit record; nothing was done" in err and "PASS" not in out
+    assert len(log.read_text().splitlines()) == 2

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pm_pipeline.core.errors import BadInputError
+from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
 
 GENESIS = "0" * 64
 RECORD_VERSION = 2
@@ -172,13 +172,21 @@ class AuditLog:
         return AuditRecord.from_json(record)
 
     def require_writable(self) -> None:
-        """Fail now, not after the work it records, when a record could not be appended (no key, wrong key)."""
+        """Fail now, not after the work it records, when a record could not be appended: no key or
+        another one, or a log that fails verification (a record chained after a broken one would
+        prove nothing)."""
         key = self.config.key()
-        last = None
-        for record in self.records():
-            last = record
-        if last is not None and last.mac == KEYED:
-            self._require_same_key({"key": last.key}, key)
+        if not self.path.exists():
+            return
+        verification = self.verify()
+        if not verification.ok:
+            raise IntegrityRefusal(
+                f"audit log {self.path}: line {verification.line}: {verification.problem}; nothing was done. "
+                f"Repair or move the log, then check it with `pm-pipeline audit verify {self.path}`"
+            )
+        _, last = _ends(self.path)
+        if last is not None and last.get("mac") == KEYED:
+            self._require_same_key(last, key)
 
     def _require_same_key(self, last: dict[str, Any], key: bytes | None) -> None:
         # Continuing a keyed chain without its key would let anyone extend it: refuse instead.
