@@ -97,6 +97,19 @@ def table_list(value: str) -> list[str]:
     return names
 
 
+TIMEOUT_NAMES = ("connect", "statement", "idle")
+
+
+def timeout_option(value: str) -> tuple[str, str]:
+    """``--timeout NAME=DURATION``; the duration is read with the spec's rules (``timeouts:``)."""
+    name, separator, duration = value.partition("=")
+    if not separator or name.strip() not in TIMEOUT_NAMES or not duration.strip():
+        raise argparse.ArgumentTypeError(
+            f"expected NAME=DURATION with NAME one of {', '.join(TIMEOUT_NAMES)} (e.g. idle=30s), got {value!r}"
+        )
+    return name.strip(), duration.strip()
+
+
 def current_user() -> str:
     """The login name recorded as who launched or approved something."""
     try:
@@ -137,6 +150,15 @@ def build_parser() -> argparse.ArgumentParser:
         "--no-integrity",
         action="store_true",
         help="reconcile and compare schemas only (no integrity checks, checksum manifest or GX suites)",
+    )
+    check.add_argument(
+        "--timeout",
+        type=timeout_option,
+        action="append",
+        default=[],
+        metavar="NAME=DURATION",
+        help="override a connection timeout of both sides: connect, statement or idle "
+        "(e.g. --timeout idle=30s --timeout statement=10m; 0 for no limit)",
     )
     check.add_argument(
         "--strategy",
@@ -302,6 +324,7 @@ def _check(args: argparse.Namespace) -> int:
             integrity=not args.no_integrity,
             write_reports_set=not args.no_reports,
             output_format=args.format,
+            timeouts=dict(args.timeout),
         )
     if audit_log is not None:
         from pm_pipeline.cli_audit import record_cli_check

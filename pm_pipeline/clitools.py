@@ -8,7 +8,7 @@ import getpass
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from rich.console import Console
@@ -61,6 +61,25 @@ def _spec(
     if tables:
         _require_in_source(spec, list(dict.fromkeys(tables)))
     return spec, "no-spec"
+
+
+def with_timeouts(spec: MigrationSpec, overrides: Mapping[str, str]) -> MigrationSpec:
+    """``spec`` with ``--timeout`` overrides applied to both sides' ``timeouts``."""
+    from pydantic import ValidationError
+
+    from pm_pipeline.core.config.timeouts import TimeoutSettings
+
+    sides = {}
+    for side in ("source", "target"):
+        endpoint = getattr(spec, side)
+        try:
+            limits = TimeoutSettings.model_validate({**endpoint.timeouts.model_dump(), **overrides})
+        except ValidationError as exc:
+            error = exc.errors()[0]
+            name = ".".join(str(part) for part in error["loc"])
+            raise BadInputError(f"--timeout {name}: {error['msg'].removeprefix('Value error, ')}") from None
+        sides[side] = endpoint.model_copy(update={"timeouts": limits})
+    return spec.model_copy(update=sides)
 
 
 def _selected(spec: MigrationSpec, tables: Sequence[str] | None, *, spec_path: Path) -> MigrationSpec:
@@ -181,6 +200,7 @@ def run_cli_check(
     write_reports_set: bool = True,
     output_format: str = "table",
     stdout: Console | None = None,
+    timeouts: Mapping[str, str] | None = None,
 ) -> VerdictState:
     """Run a check, print what it found, write the requested files; the run's verdict.
 
@@ -190,6 +210,8 @@ def run_cli_check(
     With ``show_progress`` and a terminal, a bar per table on ``progress_console`` (stderr by
     default); without, no row estimates are asked for (on some engines they cost a count)."""
     spec, checksum = _spec(spec_path, source_url, target_url, tables)
+    if timeouts:
+        spec = with_timeouts(spec, timeouts)
     # Absolute before use: some writers (Great Expectations' Data Docs) refuse a relative folder.
     reports_dir, json_path, html_path = (
         None if path is None else path.expanduser().absolute() for path in (reports_dir, json_path, html_path)

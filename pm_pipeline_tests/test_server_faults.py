@@ -331,3 +331,23 @@ def test_stopped_during_a_declared_expectation_suite(
     _nothing_written(tmp_path / "stopped")
     code, err, _, findings = _check(capsys, spec, tmp_path / "rerun")
     assert (code, findings) == (0, []), err
+
+
+def test_timeouts_given_on_the_command_line_end_a_frozen_read(
+    up: PrivatePostgres, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No spec: without --timeout the defaults would wait an hour and five minutes.
+    limits = [f"--timeout={name}={value}" for name, value in TIMEOUTS.items()]
+    with monkeypatch.context() as patch:
+        _inject(patch, PostgresConnector, "stream_query", up.freeze)
+        started = time.monotonic()
+        code = main(["check", "--source", up.url("src"), "--target", up.url("tgt"), "--tables", "customers",
+                     "--no-integrity", "--no-progress", "--json", str(tmp_path / "out" / "findings.json"),
+                     *limits])  # fmt: skip
+        elapsed = time.monotonic() - started
+    up.thaw()
+    _, err = capsys.readouterr()
+    assert code == 3, err
+    assert elapsed < WITHIN_S, elapsed
+    _one_line_failure(err, up, "reconciliation")
+    _nothing_written(tmp_path / "out")
