@@ -92,18 +92,48 @@ class DemoRun:
     paths: DemoPaths
     result: Any  # dagster.ExecuteInProcessResult
     instance: Any  # the dagster.DagsterInstance it ran on
+    home: Path  # that instance's DAGSTER_HOME (the served UI shows it)
+
+
+def demo_run_home(base: Path) -> Path:
+    """The DAGSTER_HOME of the session's demo run: the project's dagster.yaml, SQLite storage."""
+    return base / "demo_failing_run_home"
+
+
+def create_instance_home(home: Path) -> None:
+    """``home`` with the project's dagster.yaml and its SQLite databases created, so that two
+    processes (a server and a run) can open them at once: both would otherwise create their schema,
+    and the second migration would fail."""
+    import dagster as dg
+
+    home.mkdir(parents=True, exist_ok=True)
+    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        instance.get_run_records(limit=1)
+        instance.fetch_materializations(dg.AssetKey("none"), limit=1)
+        instance.all_instigator_state()
+
+
+@functools.cache
+def failing_demo_paths(base: Path) -> DemoPaths:
+    """The demo copy the session's demo run checks (made once)."""
+    return demo_copy(base, base / "demo_failing_run")
 
 
 @functools.cache
 def failing_demo_run(base: Path) -> DemoRun:
-    """The main job run in-process on the demo, once per session (the tables and reports tests share it)."""
+    """The main job run in-process on the demo, once per session, into a real instance (the tables,
+    reports and served-UI tests share it)."""
     import dagster as dg
 
-    paths = demo_copy(base, base / "demo_failing_run")
+    paths = failing_demo_paths(base)
     defs = build(paths.spec)
     job = defs.resolve_job_def(definitions_module(paths.spec).MAIN_JOB)
-    instance = dg.DagsterInstance.ephemeral()
-    return DemoRun(paths, job.execute_in_process(instance=instance, raise_on_error=False), instance)
+    home = demo_run_home(base)
+    if not (home / "dagster.yaml").exists():
+        create_instance_home(home)
+    instance = dg.DagsterInstance.from_config(str(home))
+    return DemoRun(paths, job.execute_in_process(instance=instance, raise_on_error=False), instance, home)
 
 
 def dagster_home(directory: Path) -> Path:

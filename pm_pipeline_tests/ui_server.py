@@ -1,6 +1,6 @@
 """One Dagster UI for every test that needs a served UI (the browser test, the webserver's GraphQL
-test): the demo's main job run once into a DAGSTER_HOME holding the project's own dagster.yaml,
-served by `python -m pm_pipeline.devserver` (what `make ui` runs) on a free port. At the end of the
+test): the session's demo run (``failing_demo_run``: a DAGSTER_HOME holding the project's own
+dagster.yaml), served by `python -m pm_pipeline.devserver` (what `make ui` runs) on a free port. At the end of the
 session it is stopped with SIGTERM, as a service manager would, and must be gone within
 STOP_SECONDS: a teardown error says otherwise."""
 
@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -57,38 +56,6 @@ def _tail(path: Path) -> str:
     return path.read_text(encoding="utf-8", errors="replace")[-3000:]
 
 
-def _demo_run(spec: Path, home: Path) -> str:
-    """The main job on the demo, in-process, recorded in the instance at ``home``."""
-    import dagster as dg
-
-    from pm_pipeline_tests.test_definitions import build, definitions_module
-
-    previous = os.environ.get("DAGSTER_HOME")
-    os.environ["DAGSTER_HOME"] = str(home)
-    try:
-        defs = build(spec)
-        job = defs.resolve_job_def(definitions_module(spec).MAIN_JOB)
-        with dg.DagsterInstance.get() as instance:
-            result = job.execute_in_process(instance=instance, raise_on_error=False)
-        return str(result.run_id)
-    finally:
-        if previous is None:
-            os.environ.pop("DAGSTER_HOME", None)
-        else:
-            os.environ["DAGSTER_HOME"] = previous
-
-
-def _create_storage(home: Path) -> None:
-    """Create the instance's SQLite databases before two processes (the server and the demo run)
-    open them at once: both would create their schema, and the second migration would fail."""
-    import dagster as dg
-
-    with dg.DagsterInstance.from_config(str(home)) as instance:
-        instance.get_run_records(limit=1)
-        instance.fetch_materializations(dg.AssetKey("none"), limit=1)
-        instance.all_instigator_state()
-
-
 def _kill(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
@@ -108,17 +75,21 @@ def stop(process: subprocess.Popen[bytes]) -> int | None:
 
 @pytest.fixture(scope="session")
 def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
-    from pm_pipeline_tests.test_definitions import demo_copy
+    from pm_pipeline_tests.test_definitions import (
+        create_instance_home,
+        demo_run_home,
+        failing_demo_paths,
+        failing_demo_run,
+    )
 
+    base = tmp_path_factory.getbasetemp()
+    spec = failing_demo_paths(base).spec  # the code location loads it as the server starts
+    home = demo_run_home(base)
+    if not (home / "dagster.yaml").exists():
+        create_instance_home(home)  # before the server opens it; the demo run then follows
     directory = tmp_path_factory.mktemp("ui")
-    paths = demo_copy(tmp_path_factory.getbasetemp(), directory / "demo")
-    home = directory / "dagster_home"
-    home.mkdir()
-    shutil.copy(ROOT / "dagster.yaml", home / "dagster.yaml")
-    _create_storage(home)
     port = free_port()
     log = directory / "devserver.log"
-    env = {**os.environ, "PM_SPEC": str(paths.spec), "DAGSTER_HOME": str(home)}
     command = [
         sys.executable,
         "-m",
@@ -128,6 +99,7 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
         "--workspace",
         str(ROOT / "workspace.yaml"),
     ]
+    env = {**os.environ, "PM_SPEC": str(spec), "DAGSTER_HOME": str(home)}
     with log.open("wb") as output:
         # A session of its own, so that the test's SIGTERM reaches the launcher only, as `kill` would.
         process = subprocess.Popen(
@@ -135,8 +107,10 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            # The server starts while the demo runs: the UI reads the instance as runs are recorded.
-            run_id = _demo_run(paths.spec, home)
+            # The session's demo run (the tables and reports tests share it) is made while the server
+            # starts, unless they made it already: the UI reads the instance as runs are recorded.
+            run = failing_demo_run(base)
+            assert run.paths.spec == spec and run.home == home
             deadline = time.monotonic() + STARTUP_SECONDS
             while not answers(url):
                 if process.poll() is not None:
@@ -147,7 +121,9 @@ def ui_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[UiServer]:
         except BaseException:
             _kill(process)
             raise
-        yield UiServer(url, directory, home, paths.spec, paths.directory / "reports", run_id, process, log)
+        yield UiServer(
+            url, directory, home, spec, run.paths.directory / "reports", str(run.result.run_id), process, log
+        )
         code = stop(process)
         assert code == 0, f"the UI did not stop on SIGTERM within {STOP_SECONDS} s: {_tail(log)}"
         assert not answers(url), f"{url} still answers after the launcher stopped"
