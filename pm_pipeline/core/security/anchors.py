@@ -12,17 +12,15 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from pm_pipeline.core.errors import BadInputError, SystemFailure
+from pm_pipeline.core.errors import BadInputError
 
 if TYPE_CHECKING:
     from pm_pipeline.core.security.audit import AuditConfig, AuditLog, AuditVerification
-
-ANCHOR_TABLE = "pm_audit_anchors"
 
 
 @dataclass(frozen=True)
@@ -37,9 +35,13 @@ class AnchorStore(Protocol):
 
     def describe(self) -> str: ...
 
-    def write(self, *, chain: str, seq: int, head: str) -> None: ...
+    def write(self, *, chain: str, seq: int, head: str, record: Mapping[str, Any] | None = None) -> None: ...
 
     def read(self, *, chain: str | None) -> Anchor | None: ...
+
+    def first_difference(self, *, chain: str, hashes: Sequence[str]) -> str | None:
+        """Why the log's records differ from the copy the store keeps, or None (also without a copy)."""
+        ...
 
 
 class FileAnchor:
@@ -53,7 +55,7 @@ class FileAnchor:
     def describe(self) -> str:
         return f"anchor file {self.path}"
 
-    def write(self, *, chain: str, seq: int, head: str) -> None:
+    def write(self, *, chain: str, seq: int, head: str, record: Mapping[str, Any] | None = None) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         document = {"chain": chain, "seq": seq, "head": head, "at": dt.datetime.now(dt.UTC).isoformat()}
         scratch = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
@@ -71,66 +73,8 @@ class FileAnchor:
                 f"{self.describe()}: not an audit anchor (expected chain, seq and head)"
             ) from None
 
-
-class PostgresAnchor:
-    """The head as one row per chain of the table pm_audit_anchors, created on first use."""
-
-    kind = "postgresql"
-
-    def __init__(self, url: str, *, log: Path) -> None:
-        self.url = url
-        self.log = log
-
-    def describe(self) -> str:
-        from pm_pipeline.core.connectors import mask_url
-
-        return f"anchor table {ANCHOR_TABLE} at {mask_url(self.url)}"
-
-    def _connect(self) -> object:
-        import psycopg
-
-        conninfo = re.sub(r"^postgres(?:ql)?(?:\+\w+)?://", "postgresql://", self.url)
-        try:
-            return psycopg.connect(conninfo, autocommit=True, connect_timeout=10)
-        except psycopg.Error as exc:
-            raise SystemFailure(f"{self.describe()}: cannot connect ({type(exc).__name__})") from None
-
-    def write(self, *, chain: str, seq: int, head: str) -> None:
-        import psycopg
-
-        with self._connect() as conn:  # type: ignore[attr-defined]
-            try:
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {ANCHOR_TABLE} (chain text PRIMARY KEY, log text NOT NULL, "
-                    "seq bigint NOT NULL, head text NOT NULL, anchored_at timestamptz NOT NULL DEFAULT now())"
-                )
-                conn.execute(
-                    f"INSERT INTO {ANCHOR_TABLE} (chain, log, seq, head) VALUES (%s, %s, %s, %s) "
-                    "ON CONFLICT (chain) DO UPDATE SET log = EXCLUDED.log, seq = EXCLUDED.seq, "
-                    "head = EXCLUDED.head, anchored_at = now()",
-                    (chain, str(self.log), seq, head),
-                )
-            except psycopg.Error as exc:
-                raise SystemFailure(
-                    f"{self.describe()}: record {seq} of {self.log} was written but not anchored "
-                    f"({type(exc).__name__}: {exc})"
-                ) from None
-
-    def read(self, *, chain: str | None) -> Anchor | None:
-        import psycopg
-
-        if chain is None:
-            return None
-        with self._connect() as conn:  # type: ignore[attr-defined]
-            try:
-                row = conn.execute(
-                    f"SELECT chain, seq, head FROM {ANCHOR_TABLE} WHERE chain = %s", (chain,)
-                ).fetchone()
-            except psycopg.errors.UndefinedTable:
-                return None
-            except psycopg.Error as exc:
-                raise SystemFailure(f"{self.describe()}: cannot be read ({type(exc).__name__})") from None
-        return None if row is None else Anchor(str(row[0]), int(row[1]), str(row[2]))
+    def first_difference(self, *, chain: str, hashes: Sequence[str]) -> str | None:
+        return None  # the file keeps the head only
 
 
 def default_anchor_file(log: Path) -> Path:
@@ -144,7 +88,9 @@ def anchor_stores(log: Path, config: AuditConfig) -> list[AnchorStore]:
             FileAnchor(Path(config.anchor_file) if config.anchor_file else default_anchor_file(log))
         )
     if config.anchor_url:
-        stores.append(PostgresAnchor(config.anchor_url, log=log))
+        from pm_pipeline.core.security.pg_store import PostgresStore
+
+        stores.append(PostgresStore(config.anchor_url, log=log))
     return stores
 
 
@@ -176,9 +122,11 @@ def check_anchors(log: AuditLog, chain: AuditVerification) -> AuditVerification:
     """``chain`` (an intact chain) checked against every anchor the log is configured with or claims."""
     first: str | None = None
     claimed: tuple[str, ...] = ()
+    hashes: list[str] = []
     for record in log.records():
         first = first or record.hash
         claimed = record.anchors
+        hashes.append(record.hash)
     stores = anchor_stores(log.path, log.config)
     notes: list[str] = []
     missing = sorted(set(claimed) - {store.kind for store in stores})
@@ -200,6 +148,8 @@ def check_anchors(log: AuditLog, chain: AuditVerification) -> AuditVerification:
             )
             return replace(chain, ok=False, problem=problem, line=chain.records)
         why = _compare(anchor, chain=first, seq=chain.records - 1, head=chain.last_hash)
+        if why is None and first is not None:
+            why = store.first_difference(chain=first, hashes=hashes)
         if why is not None:
             return replace(chain, ok=False, problem=f"{store.describe()}: {why}", line=chain.records or None)
         notes.append(f"{store.describe()}: head (record {anchor.seq}) matches")

@@ -166,7 +166,7 @@ class AuditLog:
                 os.fsync(handle.fileno())
                 chain = str((first or record)["hash"])
                 for store in stores:  # under the lock: anchors follow the log in the same order
-                    store.write(chain=chain, seq=int(record["seq"]), head=str(record["hash"]))
+                    store.write(chain=chain, seq=int(record["seq"]), head=str(record["hash"]), record=record)
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
         return AuditRecord.from_json(record)

@@ -227,3 +227,28 @@ def test_a_log_written_before_the_key_continues_keyed(
     records = _lines(log)
     _write(log, _rechain([*records, dict(records[-1], mac="sha256", key=None)], start=3))
     assert "unkeyed record after keyed ones" in (log.verify().problem or "")
+
+
+def test_postgresql_keeps_every_record_and_names_the_one_rewritten(
+    tmp_path: Path, unkeyed: None, pg_db: Any
+) -> None:
+    log = AuditLog(tmp_path / "audit.jsonl", config=AuditConfig(anchor_url=pg_db.url))
+    for index in range(4):
+        log.append("check.run", actor="ci", data={"index": index})
+    copies = pg_db.query("SELECT seq, record->>'actor', hash FROM pm_audit_records ORDER BY seq")
+    assert [(seq, actor) for seq, actor, _ in copies] == [(0, "ci"), (1, "ci"), (2, "ci"), (3, "ci")]
+    assert [digest for _, _, digest in copies] == [r["hash"] for r in _lines(log)]
+    # An unkeyed chain rebuilt from record 1 on, and the head anchors rewritten to match it: the
+    # record-by-record copy still names the first rewritten record.
+    records = _lines(log)
+    records[1]["actor"] = "mallory"
+    _write(log, _rechain(records, start=1))
+    head = records[-1]["hash"]
+    pg_db.execute(f"UPDATE pm_audit_anchors SET head = '{head}'")
+    (tmp_path / "audit.jsonl.anchor.json").write_text(
+        json.dumps({"chain": records[0]["hash"], "seq": 3, "head": head})
+    )
+    result = log.verify()
+    assert not result.ok and "record 1 differs from the copy kept in pm_audit_records" in (
+        result.problem or ""
+    )
