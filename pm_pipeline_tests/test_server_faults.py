@@ -351,3 +351,21 @@ def test_timeouts_given_on_the_command_line_end_a_frozen_read(
     assert elapsed < WITHIN_S, elapsed
     _one_line_failure(err, up, "reconciliation")
     _nothing_written(tmp_path / "out")
+
+
+def test_frozen_during_integrity_ends_within_the_timeouts(
+    up: PrivatePostgres, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import pm_pipeline.core.run as run
+
+    spec = _spec(up, tmp_path)
+    with monkeypatch.context() as patch:
+        # Integrity asks on the connector's own connection (psycopg): the watchdog cuts it.
+        _inject(patch, run, "check_integrity", up.freeze)
+        code, err, elapsed, _ = _check(capsys, spec, tmp_path / "frozen")
+    up.thaw()
+    assert code == 3, err
+    assert elapsed < WITHIN_S, elapsed
+    _one_line_failure(err, up, "integrity")
+    assert re.search(r"no answer|cannot connect .*: timeout expired", err), err
+    _nothing_written(tmp_path / "frozen")
