@@ -369,3 +369,21 @@ def test_frozen_during_integrity_ends_within_the_timeouts(
     _one_line_failure(err, up, "integrity")
     assert re.search(r"no answer|cannot connect .*: timeout expired", err), err
     _nothing_written(tmp_path / "frozen")
+
+
+def test_a_frozen_server_cut_off_on_the_metadata_connection(up: PrivatePostgres) -> None:
+    from pm_pipeline.core.connectors import Timeouts, connect
+    from pm_pipeline.core.connectors.base import NoAnswerFailure
+
+    with connect(up.url("src"), timeouts=Timeouts(connect=2, statement=1, idle=1)) as connector:
+        assert connector.execute("SELECT 1") == [(1,)]
+        up.freeze()
+        started = time.monotonic()
+        try:
+            with pytest.raises(NoAnswerFailure, match=r"no answer .*within 2 s"):
+                connector.execute("SELECT count(*) FROM customers")
+            # The probe after an error waits only the idle limit, and says the server is gone.
+            assert not connector.answers()
+        finally:
+            up.thaw()
+        assert time.monotonic() - started < 2 + 1 + 3
