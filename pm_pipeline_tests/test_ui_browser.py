@@ -153,7 +153,7 @@ def test_the_report_asset_links_to_the_html_report(page: Any, ui_server: UiServe
     link.wait_for()
     href = str(link.get_attribute("href"))
     report = Path(href.removeprefix("file://"))
-    assert report == (ui_server.reports / "report.html").resolve()
+    assert report == (ui_server.reports / "latest" / "report.html").resolve()
     assert report.is_file()
     page.screenshot(path=str(shots / "report-asset.png"), full_page=True)
     # A web page may not open file:// links itself; the browser opens the report it points to.

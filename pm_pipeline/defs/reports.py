@@ -13,6 +13,7 @@ from pm_pipeline.core.findings import TableReconciliation
 from pm_pipeline.core.integrity import write_manifest
 from pm_pipeline.core.report import ReportFormat, write_reports
 from pm_pipeline.core.report.markdown import render_markdown
+from pm_pipeline.core.report.report_set import LATEST, new_run_id, publish_report_set, staged_report_set
 from pm_pipeline.core.run import CheckResult, check_report
 from pm_pipeline.defs.audit import record_report_run
 from pm_pipeline.defs.resources import MigrationResource
@@ -72,12 +73,20 @@ def build_report_asset(keys: Sequence[TableKeys], *, owners: Sequence[str] = ())
             launched_by=f"dagster run {context.run_id}",
             run_id=context.run_id,
         )
-        written = write_reports(report, directory=migration.reports_directory())
+        # A set of its own per run, published whole (see core.report.report_set): a sensor's run
+        # and a manual one never mix their files, and a run killed while writing leaves none.
+        root = migration.reports_directory()
+        with staged_report_set(root=root, run_id=new_run_id(suffix=context.run_id[:8])) as staged:
+            staged_paths = write_reports(report, directory=staged.directory)
+            if manifest:
+                write_manifest(str(staged.directory / "checksum-manifest.json"), entries=manifest)
+            published = publish_report_set(
+                staged, metadata={"dagster_run_id": context.run_id, "verdict": str(report.verdict)}
+            )
+        written = {fmt: published / path.name for fmt, path in staged_paths.items()}
         if manifest:
-            path = migration.reports_directory() / "checksum-manifest.json"
-            write_manifest(str(path), entries=manifest)
-            written["checksum_manifest"] = path  # type: ignore[index]  # not one of the ReportFormats
-        context.log.info(f"reports written to {migration.reports_directory()}")
+            written["checksum_manifest"] = published / "checksum-manifest.json"  # type: ignore[index]  # not one of the ReportFormats
+        context.log.info(f"reports written to {published} ({root / LATEST} points at the newest)")
         metadata: dict[str, Any] = {
             f"{fmt}_path": dg.MetadataValue.path(str(path)) for fmt, path in written.items()
         }

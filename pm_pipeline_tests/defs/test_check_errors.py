@@ -37,6 +37,8 @@ def test_a_rule_with_an_sql_error_leaves_its_table_incomplete(
     assert description.startswith("incomplete: integrity check rule typo on customers could not run")
     assert all(checks[(f"verified/{t}", "integrity_ok")].passed for t in TABLES if t != "customers")
 
-    findings = json.loads((paths.directory / "clean_reports" / "findings.json").read_text(encoding="utf-8"))
+    findings = json.loads(
+        (paths.directory / "clean_reports" / "latest" / "findings.json").read_text(encoding="utf-8")
+    )
     assert findings["verdict"]["state"] == "incomplete"
     assert findings["verdict"]["incomplete_checks"] == ["integrity: rule typo on customers"]

@@ -300,7 +300,9 @@ def test_the_report_is_written_when_a_partitioned_table_has_no_buckets(
     assert "reconciliation__orders" in failed and "reports__migration_report" not in failed
     (materialization,) = result.asset_materializations_for_node("reports__migration_report")
     assert materialization.metadata["verdict"].value == "not_ready"
-    document = json.loads((paths.directory / "reports" / "findings.json").read_text(encoding="utf-8"))
+    document = json.loads(
+        (paths.directory / "reports" / "latest" / "findings.json").read_text(encoding="utf-8")
+    )
     (orders,) = [f for f in document["findings"] if f["table"] == "orders" and f["check"] == "reconciliation"]
     assert orders["severity"] == "error"
     assert orders["message"].startswith("orders has not been reconciled: bucket(s) 0, 1, 2, 3 of 4 have not")
@@ -319,7 +321,9 @@ def test_the_report_is_written_when_a_partitioned_table_has_no_buckets(
     assert "reconciliation__orders" not in {
         e.step_key for e in rerun.all_events if e.event_type_value == "STEP_FAILURE"
     }
-    document = json.loads((paths.directory / "reports" / "findings.json").read_text(encoding="utf-8"))
+    document = json.loads(
+        (paths.directory / "reports" / "latest" / "findings.json").read_text(encoding="utf-8")
+    )
     orders_table = next(t for t in document["tables"] if t["table"] == "orders")
     whole = whole_table(paths.spec, "orders")
     assert orders_table["counts"]["source_rows"] == whole.source_rows

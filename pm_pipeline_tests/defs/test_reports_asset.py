@@ -4,6 +4,7 @@ the seeded findings."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -24,9 +25,11 @@ def test_the_report_materializes_although_the_run_fails(failing_run: DemoRun) ->
     (materialization,) = result.asset_materializations_for_node("reports__migration_report")
     metadata = {k: v.value for k, v in materialization.metadata.items()}
     assert metadata["verdict"] == "not_ready"
-    reports = paths.directory / "reports"
-    assert metadata["html_path"] == str(reports / "report.html")
-    assert metadata["open"] == (reports / "report.html").resolve().as_uri()
+    # The run's own report set, which the reports folder's 'latest' names.
+    latest = (paths.directory / "reports" / "latest").resolve()
+    assert Path(metadata["html_path"]).resolve() == latest / "report.html"
+    assert metadata["open"] == (latest / "report.html").as_uri()
+    assert metadata["json_path"].startswith(str(paths.directory.resolve() / "reports"))
     assert "customers" in metadata["summary"]
     # The report did not wait for the verdicts, which all failed.
     failed = {e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE"}
@@ -36,7 +39,7 @@ def test_the_report_materializes_although_the_run_fails(failing_run: DemoRun) ->
 
 def test_the_report_files_hold_the_findings(failing_run: DemoRun) -> None:
     paths, result = failing_run.paths, failing_run.result
-    reports = paths.directory / "reports"
+    reports = paths.directory / "reports" / "latest"
     html = (reports / "report.html").read_text(encoding="utf-8")
     assert "<html" in html.lower()
     assert all(table in html for table in TABLES)
@@ -62,7 +65,9 @@ def test_the_report_files_hold_the_findings(failing_run: DemoRun) -> None:
 
 def test_report_and_reconciliation_agree(failing_run: DemoRun) -> None:
     paths, result = failing_run.paths, failing_run.result
-    document = json.loads((paths.directory / "reports" / "findings.json").read_text(encoding="utf-8"))
+    document = json.loads(
+        (paths.directory / "reports" / "latest" / "findings.json").read_text(encoding="utf-8")
+    )
     for table in TABLES:
         (materialization,) = result.asset_materializations_for_node(f"reconciliation__{table}")
         missing = materialization.metadata["missing_rows"].value

@@ -102,7 +102,9 @@ def test_failing_checks_name_the_keys_and_columns(failing_run: DemoRun) -> None:
     rows = checks[("verified/customers", "rows_match")]
     assert not rows.passed
     assert rows.severity == dg.AssetCheckSeverity.ERROR
-    findings = json.loads((paths.directory / "reports" / "findings.json").read_text(encoding="utf-8"))
+    findings = json.loads(
+        (paths.directory / "reports" / "latest" / "findings.json").read_text(encoding="utf-8")
+    )
     missing_keys = [
         f["key"] for f in findings["findings"] if f["table"] == "customers" and f["category"] == "missing_row"
     ]
@@ -131,7 +133,7 @@ def test_a_clean_migration_passes_every_check(tmp_path_factory: pytest.TempPathF
     metadata = _metadata(result, "reconciliation__customers")
     assert metadata["missing_rows"] == metadata["extra_rows"] == metadata["changed_rows"] == 0
     assert metadata["source_rows"] == metadata["target_rows"] > 0
-    assert (paths.directory / "clean_reports" / "report.html").exists()
+    assert (paths.directory / "clean_reports" / "latest" / "report.html").exists()
 
 
 def _materialize_with_cli(spec: Path, home: Path, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -37,10 +37,12 @@ _LOCK_NAME = ".latest.lock"
 _umask_lock = threading.Lock()
 
 
-def new_run_id(now: dt.datetime | None = None) -> str:
-    """A run id that sorts by start time and stays unique across concurrent runs."""
+def new_run_id(now: dt.datetime | None = None, *, suffix: str | None = None) -> str:
+    """A run id that sorts by start time and stays unique across concurrent runs; ``suffix``
+    (letters, digits and dashes: another system's run id) replaces the random part."""
     moment = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC)
-    return f"{moment:%Y%m%dT%H%M%S}{moment.microsecond // 1000:03d}Z-{secrets.token_hex(3)}"
+    tail = secrets.token_hex(3) if suffix is None else "".join(c for c in suffix if c.isalnum() or c == "-")
+    return f"{moment:%Y%m%dT%H%M%S}{moment.microsecond // 1000:03d}Z-{tail or secrets.token_hex(3)}"
 
 
 @dataclass(frozen=True)
