@@ -17,7 +17,8 @@ from pm_pipeline.core.report import redactor_for
 from pm_pipeline.core.schema import SchemaComparison
 from pm_pipeline.demo.generate import DEFECTS, build_demo
 
-_INSTANCE_YAML = "telemetry:\n  enabled: false\n"
+# As the project's dagster.yaml: no telemetry, and no sign-up pop-up when `make ui` shows this home.
+_INSTANCE_YAML = "telemetry:\n  enabled: false\nnux:\n  enabled: false\n"
 
 
 def _instance() -> dg.DagsterInstance:

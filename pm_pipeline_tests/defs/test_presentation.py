@@ -109,3 +109,13 @@ def test_the_launcher_names_a_bad_argument(
 ) -> None:
     assert main(arguments) == EXIT_BAD_INPUT
     assert message in capsys.readouterr().err
+
+
+def test_the_demo_instance_shows_no_sign_up_pop_up(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pm_pipeline.demo.run import _instance
+
+    # `pm-pipeline demo` run before `make ui` writes the home that the UI then shows.
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path))
+    with _instance() as instance:
+        assert instance.nux_enabled is False
+        assert instance.telemetry_enabled is False
