@@ -69,3 +69,12 @@ def test_validate_spec_loads_no_engine_or_dataframe_library(tmp_path: Path) -> N
 
 def test_the_command_line_offers_the_spec_strategies() -> None:
     assert CHECK_STRATEGIES == STRATEGIES
+
+
+def test_the_check_module_leaves_scipy_until_a_workload_runs() -> None:
+    # scipy costs about a second to import; a check without a performance workload never needs it.
+    probe = "import sys, pm_pipeline.core.run; print('scipy' in sys.modules)"
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=120, check=True
+    )
+    assert done.stdout.strip() == "False"

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
-from scipy import stats as scipy_stats
+# numpy and scipy load only when a workload runs: importing them costs about a second, which every
+# `pm-pipeline check` would otherwise pay, with or without a workload.
+if TYPE_CHECKING:
+    import numpy as np
 
 BOOTSTRAP_RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -59,6 +62,8 @@ class Comparison:
 
 
 def _resampled(samples: np.ndarray, statistic: str, rng: np.random.Generator) -> np.ndarray:
+    import numpy as np
+
     draws = rng.choice(samples, size=(BOOTSTRAP_RESAMPLES, samples.size), replace=True)
     if statistic == "mean":
         return np.asarray(draws.mean(axis=1))
@@ -67,6 +72,8 @@ def _resampled(samples: np.ndarray, statistic: str, rng: np.random.Generator) ->
 
 
 def _interval(values: np.ndarray) -> Interval:
+    import numpy as np
+
     tail = (1 - CONFIDENCE) / 2
     low, high = np.quantile(values, [tail, 1 - tail])
     return Interval(float(low), float(high))
@@ -74,6 +81,8 @@ def _interval(values: np.ndarray) -> Interval:
 
 def latency(timings: Sequence[float]) -> Latency:
     """Percentiles and mean of ``timings`` with percentile-bootstrap 95% intervals."""
+    import numpy as np
+
     samples = np.asarray(timings, dtype=float)
     if samples.size == 0:
         raise ValueError("no timings")
@@ -91,6 +100,8 @@ def latency(timings: Sequence[float]) -> Latency:
 
 def median_is_stable(timings: Sequence[float], *, precision: float = AUTO_PRECISION) -> bool:
     """Whether the bootstrap interval of the median is within ``precision`` of the median."""
+    import numpy as np
+
     samples = np.asarray(timings, dtype=float)
     if samples.size < AUTO_MIN_RUNS:
         return False
@@ -102,6 +113,9 @@ def median_is_stable(timings: Sequence[float], *, precision: float = AUTO_PRECIS
 def compare(source: Sequence[float], target: Sequence[float]) -> Comparison:
     """How much slower the target is, with the bootstrap interval of the ratio of medians and the
     one-sided rank test (robust to the outliers a shared machine produces)."""
+    import numpy as np
+    from scipy import stats as scipy_stats
+
     src = np.asarray(source, dtype=float)
     tgt = np.asarray(target, dtype=float)
     rng = np.random.default_rng(_SEED)
