@@ -29,7 +29,7 @@ from pm_pipeline.defs.partitions import (
     partitioned_table,
     report_table_key,
 )
-from pm_pipeline.defs.performance import build_performance_defs
+from pm_pipeline.defs.performance import PERFORMANCE_KEY, build_performance_defs
 from pm_pipeline.defs.presentation import owners
 from pm_pipeline.defs.reports import REPORT_KEY, build_report_asset
 from pm_pipeline.defs.resources import MigrationResource
@@ -117,6 +117,7 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
         partitioned=bucketed,
         check_job=main_job,
         check_keys=check_keys,
+        performance_asset=PERFORMANCE_KEY if spec.performance is not None else None,
     )
     if bucketed:
         monitoring.append(build_bucket_sensor(bucketed, job=main_job))

@@ -11,6 +11,14 @@ import dagster as dg
 
 from pm_pipeline.core.config import MigrationSpec
 from pm_pipeline.core.findings import Severity
+from pm_pipeline.core.monitor.metrics import (
+    LATENCY_RATIO,
+    SOURCE_P50_MS,
+    SOURCE_P95_MS,
+    TARGET_P50_MS,
+    TARGET_P95_MS,
+    latency_metric_key,
+)
 from pm_pipeline.core.perf import PerfResult, run_workload
 from pm_pipeline.defs.presentation import engine_kind, owners
 from pm_pipeline.defs.resources import MigrationResource
@@ -27,13 +35,17 @@ def workload_metadata(result: PerfResult) -> dict[str, Any]:
         "findings": dg.MetadataValue.int(len(result.findings)),
         "cpu_seconds": dg.MetadataValue.float(result.cpu_seconds),
     }
+    # The alert sensor reads these keys back as each query's latency history (core.monitor.metrics).
     for query in result.queries:
-        for side, figures in (("source", query.source), ("target", query.target)):
+        sides = ((SOURCE_P50_MS, SOURCE_P95_MS, query.source), (TARGET_P50_MS, TARGET_P95_MS, query.target))
+        for p50, p95, figures in sides:
             if figures is not None:
-                metadata[f"{query.name}/{side}_p50_ms"] = dg.MetadataValue.float(figures.p50 * 1000)
-                metadata[f"{query.name}/{side}_p95_ms"] = dg.MetadataValue.float(figures.p95 * 1000)
+                metadata[latency_metric_key(query.name, p50)] = dg.MetadataValue.float(figures.p50 * 1000)
+                metadata[latency_metric_key(query.name, p95)] = dg.MetadataValue.float(figures.p95 * 1000)
         if query.comparison is not None:
-            metadata[f"{query.name}/ratio"] = dg.MetadataValue.float(query.comparison.ratio)
+            metadata[latency_metric_key(query.name, LATENCY_RATIO)] = dg.MetadataValue.float(
+                query.comparison.ratio
+            )
     return metadata
 
 

@@ -25,6 +25,7 @@ def build_monitoring_defs(
     partitioned: Sequence[PartitionedTable] = (),
     check_job: JobLike | None = None,
     check_keys: Sequence[dg.AssetKey] = (),
+    performance_asset: dg.AssetKey | None = None,
 ) -> list[dg.SensorDefinition | dg.ScheduleDefinition]:
     """Sensors and schedules for ``Definitions(sensors=..., schedules=...)``.
 
@@ -38,6 +39,9 @@ def build_monitoring_defs(
     run covers ``check_keys`` (the assets of the scheduled job) less the tables' combination and
     verdict, tagged for the sensor ``pm_bucket_runs`` (``partitions.build_bucket_sensor``), which
     runs the buckets and then combines them.
+
+    ``performance_asset``, the workload's asset when the spec has one, feeds each query's latency
+    history to the alert rules and the anomaly detector (subjects ``performance/<query>``).
     """
     built: list[dg.SensorDefinition | dg.ScheduleDefinition] = []
     if partitioned and check_job is None:
@@ -53,7 +57,11 @@ def build_monitoring_defs(
             )
         )
     built.append(build_run_alert_sensor(spec, settings))
-    built.append(build_check_alert_sensor(spec, settings, table_assets=table_assets))
+    built.append(
+        build_check_alert_sensor(
+            spec, settings, table_assets=table_assets, performance_asset=performance_asset
+        )
+    )
     built += build_schedules(settings, jobs=jobs or {}, partitioned=partitioned, job_keys=check_keys)
     return built
 

@@ -16,7 +16,7 @@ import dagster as dg
 
 from pm_pipeline.core.config.spec import MigrationSpec
 from pm_pipeline.core.monitor.alerts import AlertState, Event, EventKind, evaluate
-from pm_pipeline.core.monitor.metrics import metric_events
+from pm_pipeline.core.monitor.metrics import latency_events, metric_events
 from pm_pipeline.core.monitor.notifiers import dispatch
 from pm_pipeline.core.monitor.settings import AlertRule, MonitoringSettings
 from pm_pipeline.defs.monitoring.history import metric_values, read_metric_history, series
@@ -89,10 +89,44 @@ def build_run_alert_sensor(spec: MigrationSpec, settings: MonitoringSettings) ->
     return run_alerts
 
 
+def _latency_events(
+    instance: dg.DagsterInstance,
+    key: dg.AssetKey,
+    *,
+    after: int,
+    settings: MonitoringSettings,
+    anomaly_metrics: list[str],
+) -> tuple[list[tuple[int, Event]], int]:
+    """The performance workload's runs after ``after``: per query its latency metrics, each judged
+    against the same query's earlier runs; and the new watermark."""
+    result = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=key, after_storage_id=after or None), limit=_BATCH, ascending=True
+    )
+    found: list[tuple[int, Event]] = []
+    for record in result.records:
+        history = read_metric_history(
+            instance, key, limit=settings.anomaly.window + 1, before_storage_id=record.storage_id, names=None
+        )
+        events = latency_events(
+            metric_values(record, None),
+            [point.values for point in history],
+            anomaly=settings.anomaly,
+            anomaly_metrics=anomaly_metrics,
+        )
+        found += [(record.storage_id, event) for event in events]
+    return found, max([after, *(record.storage_id for record in result.records)])
+
+
 def build_check_alert_sensor(
-    spec: MigrationSpec, settings: MonitoringSettings, *, table_assets: Mapping[str, dg.AssetKey]
+    spec: MigrationSpec,
+    settings: MonitoringSettings,
+    *,
+    table_assets: Mapping[str, dg.AssetKey],
+    performance_asset: dg.AssetKey | None = None,
 ) -> dg.SensorDefinition:
-    """Asset check results and table metrics (thresholds, anomalies) through the matching rules."""
+    """Asset check results, table metrics and, with ``performance_asset``, the workload's latency
+    metrics per query (subject ``performance/<query>``) through the matching rules (thresholds,
+    anomalies)."""
     rules = [rule for rule in settings.rules if rule.condition.kind != "run_failed"]
     table_of = {key.to_user_string(): table for table, key in table_assets.items()}
     anomaly_metrics = sorted(
@@ -153,6 +187,16 @@ def build_check_alert_sensor(
                 )
                 found += [(record.storage_id, event) for event in events]
             asset_marks[table] = max([after, *(record.storage_id for record in result.records)])
+        if performance_asset is not None:
+            mark = performance_asset.to_user_string()
+            latency, asset_marks[mark] = _latency_events(
+                instance,
+                performance_asset,
+                after=asset_marks.get(mark, 0),
+                settings=settings,
+                anomaly_metrics=anomaly_metrics,
+            )
+            found += latency
         state = AlertState.from_json(cursor.get("state"))
         events = [event for _, event in sorted(found, key=lambda pair: pair[0])]
         if events:
