@@ -12,7 +12,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import re
+import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -245,7 +247,7 @@ def _plan(ctx: _Context, args: argparse.Namespace) -> int:
     _print_risk(risk)
     ctx.plans_dir.mkdir(parents=True, exist_ok=True)
     path = ctx.plans_dir / f"{plan.checksum}.json"
-    path.write_text(json.dumps(_plan_document(plan, risk, ctx), indent=2, default=str), encoding="utf-8")
+    kept = _save_once(path, json.dumps(_plan_document(plan, risk, ctx), indent=2, default=str))
     ctx.log.append(
         "rollback.planned",
         actor=args.actor,
@@ -253,13 +255,33 @@ def _plan(ctx: _Context, args: argparse.Namespace) -> int:
               "changed_rows": risk.changed_rows, "export_dir": risk.export_dir},
     )  # fmt: skip
     found = approvals_for(plan.checksum, audit_log=ctx.log, allowed_signers=plan.allowed_signers)
-    print(f"plan written to {path}")
+    if kept:
+        # The plan is the same (same checksum); its saved risk is the first review's, which a rerun
+        # after the restore (nothing left to export) must not replace. This review's is above.
+        print(f"plan already saved at {path}: kept as first written")
+    else:
+        print(f"plan written to {path}")
     print(f"plan checksum: {plan.checksum}")
     print(
         f"approvals: {len(found)} of {plan.approvals_required}; approve with: pm-pipeline rollback approve "
         f"--spec {ctx.spec_path} --plan-checksum {plan.checksum} --approver NAME"
     )
     return EXIT_OK
+
+
+def _save_once(path: Path, text: str) -> bool:
+    """Write ``path`` whole, unless a file is already there: then leave it and return True."""
+    with tempfile.NamedTemporaryFile(
+        "w", dir=path.parent, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8"
+    ) as handle:
+        handle.write(text)
+    try:
+        os.link(handle.name, path)  # atomic, and refused when the file exists: never replaced
+    except FileExistsError:
+        return True
+    finally:
+        os.unlink(handle.name)
+    return False
 
 
 def _saved_plan(ctx: _Context, checksum: str) -> dict[str, Any]:
