@@ -53,6 +53,20 @@ def add_perf_parser(commands: Any) -> None:
     )
     perf.add_argument("--json", type=Path, help="write the findings JSON (with per-query figures) here")
     perf.add_argument("--reports", type=Path, help="write every report format into this folder")
+    perf.add_argument(
+        "--apply",
+        action="store_true",
+        help="create the advised indexes on the target (PostgreSQL, CONCURRENTLY) once the index plan "
+        "has the approvals a rollback needs; audited before and after",
+    )
+    perf.add_argument(
+        "--approve", metavar="CHECKSUM", help="approve the index plan with this checksum (no workload runs)"
+    )
+    perf.add_argument("--approver", help="who approves (with --approve)")
+    perf.add_argument("--comment", default="", help="recorded with the approval")
+    perf.add_argument(
+        "--sign-with", type=Path, help="your SSH private key (when rollback.allowed_signers is set)"
+    )
 
 
 def _spec(args: argparse.Namespace) -> tuple[MigrationSpec, str]:
@@ -109,7 +123,15 @@ def _settings(data: dict[str, Any]) -> Any:
 
 def run_perf(args: argparse.Namespace) -> int:
     from pm_pipeline.cli import exit_code
+    from pm_pipeline.cli_perf_apply import approve_index_plan, run_apply
 
+    if (args.apply or args.approve) and args.spec is None:
+        raise BadInputError(
+            "pm-pipeline perf: --apply and --approve need --spec (its rollback section names the approvals "
+            "and the audit log)"
+        )
+    if args.approve:
+        return approve_index_plan(args)
     spec, checksum = _spec(args)
     json_path = None if args.json is None else args.json.expanduser().absolute()
     reports_dir = None if args.reports is None else args.reports.expanduser().absolute()
@@ -120,6 +142,8 @@ def run_perf(args: argparse.Namespace) -> int:
 
     print_perf(perf, result, Console(file=sys.stdout, width=140))
     _write(result, perf, checksum=checksum, json_path=json_path, reports_dir=reports_dir)
+    if args.spec is not None:
+        run_apply(args, spec, perf)
     return exit_code(result.verdict.state)
 
 

@@ -354,6 +354,17 @@ class PostgresConnector(Connector):
             duplicate.shutdown(socket.SHUT_RDWR)
 
     @contextlib.contextmanager
+    def outside_transaction(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
+        """A writable session in autocommit, for the statements PostgreSQL refuses inside a
+        transaction block (CREATE INDEX CONCURRENTLY)."""
+        conn = self._connect(read_only=False)
+        try:
+            conn.autocommit = True
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
         conn = self._connect(read_only=False)
         try:

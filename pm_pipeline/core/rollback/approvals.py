@@ -85,42 +85,62 @@ def approve(
 
     When the plan names an ``allowed_signers`` file the approval is signed with the private key
     ``sign_with`` (ssh-keygen -Y sign) and the approver is that key's principal."""
+    return approve_checksum(
+        plan.checksum,
+        approver=approver,
+        audit_log=audit_log,
+        allowed_signers=plan.allowed_signers,
+        details={"snapshot": plan.snapshot_id},
+        comment=comment,
+        sign_with=sign_with,
+    )
+
+
+def approve_checksum(
+    plan_checksum: str,
+    *,
+    approver: str,
+    audit_log: str | Path | AuditLog,
+    allowed_signers: str | Path | None,
+    details: dict[str, object] | None = None,
+    comment: str = "",
+    sign_with: Path | None = None,
+) -> Approval:
+    """Record an approval of any reviewed plan named by its checksum (a rollback's, an index plan's):
+    the same record, signature and one-per-person rule, so every write behind approvals counts them
+    the same way. ``details`` are recorded with it (checksums and names, never values)."""
     identity = normalise_identity(approver)
     if not identity:
         raise BadInputError("an approval needs the approver's name")
     log = open_audit_log(audit_log)
-    data: dict[str, object] = {
-        "plan_checksum": plan.checksum,
-        "snapshot": plan.snapshot_id,
-        "comment": comment,
-    }
-    if plan.allowed_signers is not None:
+    data: dict[str, object] = {"plan_checksum": plan_checksum, **(details or {}), "comment": comment}
+    if allowed_signers is not None:
         if sign_with is None:
             raise BadInputError(
-                f"plan {plan.checksum[:12]} counts signed approvals only (rollback.allowed_signers "
-                f"{plan.allowed_signers}): approve with --sign-with YOUR_SSH_PRIVATE_KEY"
+                f"plan {plan_checksum[:12]} counts signed approvals only (rollback.allowed_signers "
+                f"{allowed_signers}): approve with --sign-with YOUR_SSH_PRIVATE_KEY"
             )
-        message = approval_message(plan_checksum=plan.checksum, chain=_chain_of(log))
+        message = approval_message(plan_checksum=plan_checksum, chain=_chain_of(log))
         signature = sign(message, key_file=sign_with)
-        principal = signer(message, signature=signature, allowed_signers=Path(plan.allowed_signers))
+        principal = signer(message, signature=signature, allowed_signers=Path(allowed_signers))
         if principal is None:
             raise BadInputError(
-                f"--sign-with {sign_with}: its key is not listed in {plan.allowed_signers}, so its approval "
+                f"--sign-with {sign_with}: its key is not listed in {allowed_signers}, so its approval "
                 "would not count"
             )
         identity = normalise_identity(principal)
         data.update(identity=identity, signature=signature)
     else:
         data["identity"] = identity
-    found = approvals_for(plan.checksum, audit_log=log, allowed_signers=plan.allowed_signers)
+    found = approvals_for(plan_checksum, audit_log=log, allowed_signers=allowed_signers)
     same = [a for a in found if a.identity == identity]
     if same:
         raise BadInputError(
-            f"{approver} has already approved plan {plan.checksum[:12]} (as {same[0].approver!r}, "
+            f"{approver} has already approved plan {plan_checksum[:12]} (as {same[0].approver!r}, "
             f"at {same[0].at}): one approval per person"
         )
     record = log.append(APPROVAL_EVENT, actor=approver, data=data)
-    return Approval(approver, record.at, plan.checksum, identity, plan.allowed_signers is not None)
+    return Approval(approver, record.at, plan_checksum, identity, allowed_signers is not None)
 
 
 def other_plans_note(plan: RollbackPlan, *, audit_log: str | Path | AuditLog) -> str:
