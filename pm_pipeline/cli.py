@@ -97,7 +97,7 @@ def table_list(value: str) -> list[str]:
     return names
 
 
-TIMEOUT_NAMES = ("connect", "statement", "idle")
+TIMEOUT_NAMES = ("connect", "statement", "idle", "lock")
 
 
 def timeout_option(value: str) -> tuple[str, str]:
@@ -157,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=DURATION",
-        help="override a connection timeout of both sides: connect, statement or idle "
+        help="override a connection timeout of both sides: connect, statement, idle or lock "
         "(e.g. --timeout idle=30s --timeout statement=10m; 0 for no limit)",
     )
     check.add_argument(

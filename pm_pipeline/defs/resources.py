@@ -5,6 +5,7 @@ from pathlib import Path
 import dagster as dg
 
 from pm_pipeline.core.config import MigrationSpec, load_spec, spec_checksum
+from pm_pipeline.core.config.spec import Endpoint
 from pm_pipeline.core.connectors import Connector, open_endpoint
 
 
@@ -23,7 +24,7 @@ class MigrationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
 
     def spec(self) -> MigrationSpec:
         spec = load_spec(self.spec_path)
-        updates = {}
+        updates: dict[str, Endpoint] = {}
         if self.source_url:
             updates["source"] = spec.source.model_copy(update={"url": self.source_url})
         if self.target_url:

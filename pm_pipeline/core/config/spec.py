@@ -15,7 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from pm_pipeline.core.config.performance import PerformanceSettings
-from pm_pipeline.core.config.timeouts import TimeoutSettings
+from pm_pipeline.core.config.protection import DEFAULT_READ_LIMITS, ReadLimits
+from pm_pipeline.core.config.timeouts import TimeoutSettings, parse_seconds
 
 
 class _Model(BaseModel):
@@ -202,6 +203,55 @@ class Endpoint(_Model):
         return _check_zone(value)
 
 
+class SourceEndpoint(Endpoint):
+    """The migration's source: every session on it is read-only, and these limits protect it."""
+
+    replica_url: str | None = Field(
+        default=None,
+        min_length=1,
+        description="a replica holding the same data: rows, aggregates and introspection are read there",
+    )
+    max_rows_per_second: float | None = Field(
+        default=None, description="pace of the rows streamed out of the source (none by default)"
+    )
+    max_readers: int = Field(
+        default=DEFAULT_READ_LIMITS.max_readers,
+        description="connections reading the source at once, across threads and processes",
+    )
+    readers_wait: float = Field(
+        default=DEFAULT_READ_LIMITS.readers_wait,
+        description="how long a reader past max_readers waits before it is refused",
+    )
+
+    @field_validator("max_rows_per_second", mode="before")
+    @classmethod
+    def _pace(cls, value: Any) -> Any:
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+            raise ValueError(f"expected a number of rows per second above 0, got {value!r}")
+        return float(value)
+
+    @field_validator("max_readers", mode="before")
+    @classmethod
+    def _readers(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"expected a whole number of readers, at least 1, got {value!r}")
+        return value
+
+    @field_validator("readers_wait", mode="before")
+    @classmethod
+    def _wait(cls, value: Any) -> float:
+        return parse_seconds(value)
+
+    def read_limits(self) -> ReadLimits:
+        return ReadLimits(
+            rows_per_second=self.max_rows_per_second,
+            max_readers=self.max_readers,
+            readers_wait=self.readers_wait,
+        )
+
+
 class ReportSettings(_Model):
     directory: str = "reports"
     clearance: Classification = Classification.INTERNAL
@@ -213,7 +263,7 @@ class MigrationSpec(_Model):
 
     version: Literal[1] = 1
     name: str = Field(default="migration", min_length=1, pattern=r"^[A-Za-z0-9_.-]+$")
-    source: Endpoint
+    source: SourceEndpoint
     target: Endpoint
     tables: list[TableMapping] = Field(default_factory=list)
     discover: bool = Field(default=False, description="also compare tables present on both sides by name")
@@ -243,6 +293,14 @@ class MigrationSpec(_Model):
         if not self.tables and not self.discover and self.performance is None:
             raise ValueError("no tables: list them under 'tables' or set 'discover: true'")
         return self
+
+    @field_validator("source", mode="before")
+    @classmethod
+    def _as_source(cls, value: Any) -> Any:
+        # A plain endpoint given as the source (code building a spec) gets the source's defaults.
+        if isinstance(value, Endpoint) and not isinstance(value, SourceEndpoint):
+            return value.model_dump(by_alias=True)
+        return value
 
     @field_validator("owners")
     @classmethod

@@ -17,11 +17,14 @@ class Timeouts:
     and embedded engines are interrupted. ``idle`` is the client's own limit for a server that
     answers nothing at all: a frozen server or a network that drops packets fires no server-side
     timeout, and its kernel still answers TCP keepalives. A statement's first answer may take
-    ``statement + idle``; the next batch of a stream, ``idle``."""
+    ``statement + idle``; the next batch of a stream, ``idle``. ``lock`` bounds the wait for a
+    table lock another session holds (PostgreSQL ``lock_timeout``, MariaDB ``lock_wait_timeout``
+    and ``innodb_lock_wait_timeout``), so a check never queues behind a production lock for long."""
 
     connect: float = 10.0
     statement: float = 3600.0
     idle: float = 300.0
+    lock: float = 10.0
 
     @property
     def first_answer(self) -> float | None:
@@ -42,7 +45,7 @@ DEFAULT_TIMEOUTS = Timeouts()
 _UNITS = {"ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 
-def _seconds(value: Any) -> float:
+def parse_seconds(value: Any) -> float:
     """'500ms', '10s', '5m', '1h', a number of seconds, or 0 / 'none' for no limit."""
     if isinstance(value, bool):
         raise ValueError(f"expected a duration such as '10s', '5m' or 0 for none, got {value!r}")
@@ -67,7 +70,8 @@ def _seconds(value: Any) -> float:
 class TimeoutSettings(BaseModel):
     """``connect``: opening a connection; ``statement``: one statement (the server ends it, an
     embedded engine is interrupted); ``idle``: how long beyond that a server that answers nothing
-    at all (frozen, or behind a dead network) is waited for. 0 means no limit."""
+    at all (frozen, or behind a dead network) is waited for; ``lock``: how long a read waits for a
+    lock another session holds. 0 means no limit."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -76,11 +80,12 @@ class TimeoutSettings(BaseModel):
     idle: float = Field(
         default=Timeouts.idle, description="seconds of silence from a server before giving up"
     )
+    lock: float = Field(default=Timeouts.lock, description="seconds a read waits for another session's lock")
 
-    @field_validator("connect", "statement", "idle", mode="before")
+    @field_validator("connect", "statement", "idle", "lock", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
-        return _seconds(value)
+        return parse_seconds(value)
 
     def limits(self) -> Timeouts:
-        return Timeouts(connect=self.connect, statement=self.statement, idle=self.idle)
+        return Timeouts(connect=self.connect, statement=self.statement, idle=self.idle, lock=self.lock)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import re
 from typing import TYPE_CHECKING
@@ -74,8 +75,21 @@ def connect(url: str, *, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> Connector:
 
 
 def open_endpoint(endpoint: Endpoint) -> Connector:
-    """Open a connector for a spec's source or target, with its timeouts."""
-    return connect(endpoint.url, timeouts=endpoint.timeouts.limits())
+    """Open a connector for a spec's source or target, with its timeouts. The source's connector
+    reads its replica when it names one, holds one of its reader slots until closed (waiting for
+    one, then refused with SystemFailure), paces its streams and refuses to write."""
+    from pm_pipeline.core.config.spec import SourceEndpoint
+    from pm_pipeline.core.connectors.limits import reader_slot
+    from pm_pipeline.core.security.tenants import source_tag
+
+    if not isinstance(endpoint, SourceEndpoint):
+        return connect(endpoint.url, timeouts=endpoint.timeouts.limits())
+    limits = endpoint.read_limits()
+    with contextlib.ExitStack() as slot:
+        slot.enter_context(reader_slot(source_tag(endpoint.url), limits))
+        connector = connect(endpoint.replica_url or endpoint.url, timeouts=endpoint.timeouts.limits())
+        connector.protect_as_source(limits, release=slot.pop_all())
+    return connector
 
 
 __all__ = [

@@ -18,8 +18,10 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pyarrow as pa
 
+from pm_pipeline.core.config.protection import ReadLimits
 from pm_pipeline.core.config.timeouts import DEFAULT_TIMEOUTS as DEFAULT_TIMEOUTS
 from pm_pipeline.core.config.timeouts import Timeouts as Timeouts
+from pm_pipeline.core.connectors.limits import paced
 from pm_pipeline.core.connectors.schema import Column, TableSchema
 from pm_pipeline.core.connectors.watchdog import watchdog as watchdog
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure, SystemFailure
@@ -152,10 +154,28 @@ class Connector(abc.ABC):
     # primary-key range in key order at no extra cost: large tables are then read range by range.
     reads_key_ranges: bool = False
     fetch_chunk: int = 500  # keys per query of fetch_by_keys
+    # Set on a source's connector (open_endpoint): streams paced, writes refused, a reader slot held.
+    read_limits: ReadLimits | None = None
+    _release: contextlib.ExitStack | None = None
 
     def __init__(self, url: ConnectionUrl, *, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
         self.url = url
         self.timeouts = timeouts
+
+    def protect_as_source(self, limits: ReadLimits, *, release: contextlib.ExitStack) -> None:
+        """Make this the source's connector: its streams keep ``limits``' pace, it refuses to
+        write, and ``release`` (its reader slot) is let go when the connector is closed."""
+        self.read_limits = limits
+        self._release = release
+
+    def refuse_writes_on_source(self) -> None:
+        if self.read_limits is not None:
+            raise BadInputError(f"{self.describe()} is the migration's source: it is only ever read")
+
+    def paced(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        """``batches`` at the source's ``max_rows_per_second``, if it has one."""
+        rate = self.read_limits.rows_per_second if self.read_limits is not None else None
+        return batches if rate is None else paced(batches, rate)
 
     # -- lifecycle ---------------------------------------------------------------------------
     @abc.abstractmethod
@@ -165,7 +185,11 @@ class Connector(abc.ABC):
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.close()
+        try:
+            self.close()
+        finally:
+            if self._release is not None:
+                self._release.close()
 
     # -- metadata ----------------------------------------------------------------------------
     @abc.abstractmethod

@@ -356,6 +356,9 @@ class DuckDbConnector(Connector):
     def stream_query(
         self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS
     ) -> Iterator[pa.RecordBatch]:
+        return self.paced(self._stream_query(sql, params, batch_rows))
+
+    def _stream_query(self, sql: str, params: Sequence[Any], batch_rows: int) -> Iterator[pa.RecordBatch]:
         # A cursor of its own, so a concurrent execute() on the connector cannot cut the stream short.
         cursor = self._connection().cursor()
         try:
@@ -405,6 +408,7 @@ class DuckDbConnector(Connector):
         DuckDB refuses a read-write and a read-only connection to one file in the same process, so the
         reading connection is closed first (streams still open on it end) and reopened on next use.
         """
+        self.refuse_writes_on_source()
         if self.path != ":memory:":
             self.close()
         conn = self._open(read_only=False) if self.path != ":memory:" else self._connection()

@@ -81,8 +81,15 @@ class MySqlConnector(Connector):
         self.schema = url.database
         self._conn = self._connect(read_only=True)
         self._is_mariadb = "mariadb" in self._conn.get_server_info().lower()
-        self._session = ["SET time_zone = '+00:00'", "SET NAMES utf8mb4", *self._statement_limit()]
-        for statement in self._session[2:]:
+        # connectorx opens its own sessions: each gets the same settings, read-only included.
+        self._session = [
+            "SET time_zone = '+00:00'",
+            "SET NAMES utf8mb4",
+            "SET SESSION TRANSACTION READ ONLY",
+            *self._statement_limit(),
+            *self._lock_limit(),
+        ]
+        for statement in self._session[3:]:
             self.execute(statement)
         if not self._is_mariadb:
             # MySQL 8 caches information_schema statistics (AUTO_INCREMENT) for a day by default.
@@ -121,6 +128,17 @@ class MySqlConnector(Connector):
         if self._is_mariadb:
             return [f"SET SESSION max_statement_time = {seconds:.3f}"]
         return [f"SET SESSION max_execution_time = {max(1, round(seconds * 1000))}"]
+
+    def _lock_limit(self) -> list[str]:
+        """How long a read waits for a lock another session holds: metadata locks (an ALTER TABLE)
+        and InnoDB row locks (a locking read). Both servers take whole seconds, at least 1."""
+        if not self.timeouts.lock:
+            return []
+        seconds = max(1, round(self.timeouts.lock))
+        return [
+            f"SET SESSION lock_wait_timeout = {seconds}",
+            f"SET SESSION innodb_lock_wait_timeout = {seconds}",
+        ]
 
     def close(self) -> None:
         if self._conn.open:
@@ -240,7 +258,7 @@ class MySqlConnector(Connector):
     ) -> Iterator[pa.RecordBatch]:
         rendered = self.render(sql, params)
         # connectorx blocks inside its driver, out of reach: a stuck read is abandoned in its thread.
-        return read_ahead(self._batches(rendered, batch_rows), 1, **self._waits(rendered))
+        return self.paced(read_ahead(self._batches(rendered, batch_rows), 1, **self._waits(rendered)))
 
     def _batches(self, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
         reader = self._reader(sql, (), batch_rows)
@@ -279,6 +297,7 @@ class MySqlConnector(Connector):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
+        self.refuse_writes_on_source()
         conn = self._connect(read_only=False)
         try:
             conn.begin()

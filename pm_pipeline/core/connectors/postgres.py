@@ -112,6 +112,9 @@ class PostgresConnector(Connector):
         # is never cut short by it.
         if read_only and limits.statement:
             options += f" -c statement_timeout={round(limits.statement * 1000)}"
+        if read_only and limits.lock:
+            # A read queued behind a production lock (an ALTER TABLE, a VACUUM FULL) gives up.
+            options += f" -c lock_timeout={max(1, round(limits.lock * 1000))}"
         params = {"options": options, "keepalives": "1"}
         if limits.connect:
             # libpq's unit is whole seconds, and it treats 1 as 2.
@@ -295,7 +298,9 @@ class PostgresConnector(Connector):
     ) -> Iterator[pa.RecordBatch]:
         # Rendered here: the metadata connection quotes the literals, in the caller's thread.
         rendered = self.render(sql, params)
-        return read_ahead(self._stream(rendered, batch_rows), READ_AHEAD_BATCHES, **self._waits(rendered))
+        return self.paced(
+            read_ahead(self._stream(rendered, batch_rows), READ_AHEAD_BATCHES, **self._waits(rendered))
+        )
 
     def _waits(self, sql: str) -> dict[str, Any]:
         """read_ahead's limits: ADBC blocks inside libpq, out of reach; its thread is abandoned."""
@@ -357,6 +362,7 @@ class PostgresConnector(Connector):
     def outside_transaction(self) -> Iterator[psycopg.Connection[tuple[Any, ...]]]:
         """A writable session in autocommit, for the statements PostgreSQL refuses inside a
         transaction block (CREATE INDEX CONCURRENTLY)."""
+        self.refuse_writes_on_source()
         conn = self._connect(read_only=False)
         try:
             conn.autocommit = True
@@ -366,6 +372,7 @@ class PostgresConnector(Connector):
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[Any]:
+        self.refuse_writes_on_source()
         conn = self._connect(read_only=False)
         try:
             with conn.transaction():

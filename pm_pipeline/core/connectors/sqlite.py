@@ -219,6 +219,9 @@ class SqliteConnector(Connector):
             self._uri = file.resolve().as_uri()
         self._conn = self._open("ro")
         try:
+            if self._uri != ":memory:":
+                # mode=ro covers the file; query_only also covers any database ATTACHed to it.
+                self._conn.execute("PRAGMA query_only = ON")
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
@@ -410,6 +413,16 @@ class SqliteConnector(Connector):
         ``scan_from`` is the FROM clause the storage-class scan runs on (the whole table for table
         reads, so every chunk of a keyed fetch gets the same schema); by default the query itself.
         """
+        return self.paced(self._stream_query(sql, params, batch_rows, families, scan_from))
+
+    def _stream_query(
+        self,
+        sql: str,
+        params: Sequence[Any],
+        batch_rows: int,
+        families: Sequence[TypeFamily] | None,
+        scan_from: str | None,
+    ) -> Iterator[pa.RecordBatch]:
         with self._bounded(sql):
             cursor = self._run(sql, params)
         try:
@@ -490,6 +503,7 @@ class SqliteConnector(Connector):
     @contextlib.contextmanager
     def transaction(self) -> Iterator[_Writer]:
         """A write transaction (BEGIN IMMEDIATE) on its own read-write connection."""
+        self.refuse_writes_on_source()
         conn = self._conn if self._uri == ":memory:" else self._open("rw")
         try:
             conn.execute("BEGIN IMMEDIATE")

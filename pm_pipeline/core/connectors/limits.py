@@ -1,0 +1,99 @@
+"""Reading a source gently: a pace for the rows streamed in, and a bound on concurrent readers.
+
+The reader bound holds within a process (a counting semaphore per source, so threads wait their
+turn without touching the file system) and across processes (an exclusive ``flock`` on one of N
+files named by the source's tag, as the per-source run limit does). A process that dies releases
+its files with its descriptors, so a crash never leaks a reader.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+
+from pm_pipeline.core.config.protection import ReadLimits
+from pm_pipeline.core.errors import SystemFailure
+
+_POLL_SECONDS = 0.1
+_semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
+_semaphores_guard = threading.Lock()
+
+
+def paced(batches: Iterator[pa.RecordBatch], rows_per_second: float) -> Iterator[pa.RecordBatch]:
+    """``batches`` cut into pieces of a quarter second's rows, each handed on no sooner than the
+    pace allows: after t seconds at most ``rows_per_second * t`` rows have passed. The bounded
+    read-ahead behind a stream then stops asking the server for more."""
+    piece = max(1, int(rows_per_second / 4))
+    started = time.monotonic()
+    passed = 0
+    for batch in batches:
+        for start in range(0, batch.num_rows, piece):
+            part = batch.slice(start, piece)
+            passed += part.num_rows
+            delay = started + passed / rows_per_second - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            yield part
+        if batch.num_rows == 0:
+            yield batch
+
+
+def default_lock_dir() -> Path:
+    return Path(os.environ.get("XDG_RUNTIME_DIR") or "/tmp") / "pm-pipeline-source-readers"
+
+
+def _semaphore(tag: str, limit: int) -> threading.BoundedSemaphore:
+    with _semaphores_guard:
+        return _semaphores.setdefault((tag, limit), threading.BoundedSemaphore(limit))
+
+
+def _take_file_slot(paths: list[Path]) -> int | None:
+    for path in paths:
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            continue
+        return descriptor
+    return None
+
+
+def _refused(tag: str, limits: ReadLimits) -> SystemFailure:
+    return SystemFailure(
+        f"source {tag}: {limits.max_readers} reader(s) already reading it (source.max_readers); "
+        f"waited {limits.readers_wait:g} s (source.readers_wait), none ended. Try again later, "
+        "or raise max_readers"
+    )
+
+
+@contextlib.contextmanager
+def reader_slot(tag: str, limits: ReadLimits, *, lock_dir: Path | None = None) -> Iterator[None]:
+    """Hold one of the source's ``max_readers`` reader slots while the block runs."""
+    deadline = time.monotonic() + limits.readers_wait
+    semaphore = _semaphore(tag, limits.max_readers)
+    if not semaphore.acquire(timeout=limits.readers_wait):
+        raise _refused(tag, limits)
+    try:
+        folder = lock_dir or default_lock_dir()
+        folder.mkdir(parents=True, exist_ok=True)
+        paths = [folder / f"{tag}.{number}.lock" for number in range(limits.max_readers)]
+        descriptor = _take_file_slot(paths)
+        while descriptor is None:
+            if time.monotonic() >= deadline:
+                raise _refused(tag, limits)
+            time.sleep(_POLL_SECONDS)
+            descriptor = _take_file_slot(paths)
+        try:
+            yield
+        finally:
+            os.close(descriptor)
+    finally:
+        semaphore.release()
