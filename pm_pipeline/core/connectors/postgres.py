@@ -283,7 +283,9 @@ class PostgresConnector(Connector):
             return ConnectionFailure(f"cannot connect to {self.url.masked}: {short_reason(message)}")
         table = query_table(sql)
         on = f"on table {table} " if table else ""
-        return ConnectionFailure(f"{self.describe()}: the query {on}failed: {short_reason(message)}")
+        return ConnectionFailure(
+            f"{self.describe()}: the query {on}failed: {self._lock_hint(short_reason(message), sql)}"
+        )
 
     def _reading(self, sql: str, *, connecting: bool = False) -> contextlib.AbstractContextManager[None]:
         return reading_errors(
@@ -344,8 +346,17 @@ class PostgresConnector(Connector):
                 if expired():
                     raise no_answer(self.describe(), limit, sql) from None
                 raise ConnectionFailure(
-                    f"query failed on {self.url.masked}: {short_reason(str(exc))}"
+                    f"query failed on {self.url.masked}: {self._lock_hint(short_reason(str(exc)), sql)}"
                 ) from None
+
+    def _lock_hint(self, reason: str, sql: str) -> str:
+        """``reason``, saying whose lock and which limit when the read gave up waiting for a lock."""
+        if "lock timeout" not in reason:
+            return reason
+        table = query_table(sql)
+        # A catalog query (a size estimate) waits on the table it asks about, not on the catalog.
+        on = f" on table {table}" if table and not table.strip('"').startswith("pg_") else ""
+        return f"{reason} (another session holds a lock{on}; waited timeouts.lock: {self.timeouts.lock:g} s)"
 
     def answers(self) -> bool:
         # A server that stopped answering would make the probe wait a whole statement's limit.

@@ -218,3 +218,20 @@ def test_a_malformed_limit_is_refused_with_its_key(key: str, value: object, expe
     with pytest.raises(ValueError, match=expected) as raised:
         _spec("sqlite:///s.db", "sqlite:///t.db", **{key: value})
     assert key in str(raised.value)
+
+
+def test_a_mariadb_read_behind_a_table_lock_gives_up_after_timeouts_lock(mariadb_db: MyDatabase) -> None:
+    import pymysql
+
+    mariadb_db.execute(ITEMS, ROWS)
+    spec = _spec(mariadb_db.url, mariadb_db.url, timeouts={"lock": "1s", "statement": "60s"})
+    holder = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="", database=mariadb_db.name)
+    try:
+        with holder.cursor() as cur:
+            cur.execute("LOCK TABLES items WRITE")  # what an ALTER TABLE holds while it copies
+        with open_endpoint(spec.source) as source:
+            for read in (lambda: source.row_count("items"), lambda: list(source.stream_table("items"))):
+                with pytest.raises(Exception, match=r"(?i)lock wait timeout"):
+                    read()
+    finally:
+        holder.close()

@@ -1,0 +1,104 @@
+"""A check against a protected source: it gives up on a production lock within timeouts.lock
+(exit 3, naming the lock), and with replica_url the primary sees no row read at all."""
+
+from __future__ import annotations
+
+import re
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from pm_pipeline_tests.conftest import PG_HOST, PG_PORT, PgDatabase, make_pg_database
+from pm_pipeline_tests.test_bad_input import EXIT_OK, EXIT_SYSTEM, _outputs, _run
+
+ITEMS = (
+    "CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(20))",
+    "INSERT INTO items SELECT k, 'n' || k FROM generate_series(1, 500) k",
+)
+
+
+def _spec(tmp_path: Path, source: str, target: str, *lines: str) -> Path:
+    path = tmp_path / "spec.yaml"
+    body = [f"source:\n  url: {source}", *(f"  {line}" for line in lines), f"target:\n  url: {target}"]
+    path.write_text("\n".join(body) + "\ntables:\n  - source: items\n")
+    return path
+
+
+def test_a_check_behind_a_production_lock_ends_within_the_lock_timeout(
+    pg_db: PgDatabase, pg_db2: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for database in (pg_db, pg_db2):
+        database.execute(*ITEMS)
+    # statement: 60s only guards the test: without lock_timeout the check would end on it instead.
+    spec = _spec(tmp_path, pg_db.url, pg_db2.url, "timeouts: {lock: 1s, statement: 60s}")
+    with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname=pg_db.name) as holder:
+        holder.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")  # what an ALTER TABLE holds
+        code, out, err = _run(capsys, "check", "--spec", spec, "--no-progress", *_outputs(tmp_path))
+        holder.rollback()
+    assert code == EXIT_SYSTEM, out + err
+    # The run is incomplete (exit 3) and says why, for each check that gave up.
+    said = " ".join(out.split())  # the console wraps long lines
+    assert re.search(
+        r"check_error: reconciliation check reconciliation on items could not run: .*"
+        r"lock timeout \(another session holds a lock( on table \S*items\S*)?; waited timeouts.lock: 1 s\)",
+        said,
+    ), said
+    assert "Traceback" not in out + err
+
+
+def _reads(database: PgDatabase) -> tuple[int, ...]:
+    """What pg_stat_user_tables has counted of reads of items: scans and rows fetched."""
+    rows = database.query(
+        "SELECT seq_scan, seq_tup_read, coalesce(idx_scan, 0), coalesce(idx_tup_fetch, 0) "
+        "FROM pg_stat_user_tables WHERE relname = 'items'"
+    )
+    return tuple(int(value) for value in rows[0])  # type: ignore[call-overload]
+
+
+def _settled(database: PgDatabase, before: tuple[int, ...]) -> tuple[int, ...]:
+    """The counters once the check's sessions have flushed them (a backend flushes at its end)."""
+    deadline = time.monotonic() + 15
+    now = _reads(database)
+    while now == before and time.monotonic() < deadline:
+        time.sleep(0.2)
+        now = _reads(database)
+    return now
+
+
+def test_with_a_replica_the_primary_sees_no_row_read(
+    pg_db: PgDatabase, pg_db2: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    replica_databases = make_pg_database()
+    replica = next(replica_databases)
+    try:
+        for database in (pg_db, pg_db2, replica):
+            database.execute(*ITEMS)
+        time.sleep(1.2)  # the setup's own counts are flushed before the first reading
+        primary_before, replica_before = _reads(pg_db), _reads(replica)
+        spec = _spec(tmp_path, pg_db.url, pg_db2.url, f"replica_url: {replica.url}")
+        code, out, err = _run(capsys, "check", "--spec", spec, "--no-progress", *_outputs(tmp_path))
+        assert code == EXIT_OK, out + err
+        assert _settled(replica, replica_before) != replica_before  # the rows were read there
+        time.sleep(1.2)
+        assert _reads(pg_db) == primary_before
+
+        # The same check without the replica reads the primary: the counters can see it.
+        plain = _spec(tmp_path, pg_db.url, pg_db2.url)
+        code, out, err = _run(capsys, "check", "--spec", plain, "--no-progress", *_outputs(tmp_path))
+        assert code == EXIT_OK, out + err
+        assert _settled(pg_db, primary_before) != primary_before
+    finally:
+        replica_databases.close()
+
+
+def test_a_whole_check_needs_one_reader_of_the_source(
+    pg_db: PgDatabase, pg_db2: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for database in (pg_db, pg_db2):
+        database.execute(*ITEMS)
+    # One reader and no wait: a check that opened the source twice at once would refuse itself.
+    spec = _spec(tmp_path, pg_db.url, pg_db2.url, "max_readers: 1", "readers_wait: 0")
+    code, out, err = _run(capsys, "check", "--spec", spec, "--no-progress", *_outputs(tmp_path))
+    assert code == EXIT_OK, out + err
