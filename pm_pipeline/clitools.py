@@ -38,6 +38,7 @@ from pm_pipeline.core.integrity import verify_manifest, write_manifest
 from pm_pipeline.core.reconcile import ReconcileOptions
 from pm_pipeline.core.reconcile.stash import Progress as BatchProgress
 from pm_pipeline.core.report import FILE_NAMES, ReportData, ReportFormat, write_reports
+from pm_pipeline.core.report.audiences import audience_root, audiences_of, collecting_spec, shown_audience
 from pm_pipeline.core.report.report_set import (
     StagedSet,
     new_run_id,
@@ -226,28 +227,63 @@ def run_cli_check(
             _writable_folder(flag, folder if flag == "--reports" else folder.parent)
     run_id = new_run_id()
     out = stdout or Console(file=sys.stdout, width=120)
+    audiences = audiences_of(spec) if reports_dir is not None else ()
+    launched_by = f"cli:{getpass.getuser()}"
     with contextlib.ExitStack() as stack:
+        sets = {
+            audience: stack.enter_context(
+                staged_report_set(root=audience_root(reports_dir, audience), run_id=run_id)
+            )
+            for audience in audiences
+            if reports_dir is not None
+        }
         staged = (
             None
             if reports_dir is None
+            else sets[audiences[-1]]
+            if audiences
             else stack.enter_context(staged_report_set(root=reports_dir, run_id=run_id))
         )
-        result = _run(spec, staged, spec_path, tables, show_progress, progress_console, strategy, integrity)
-        if staged is not None:
-            result = _at_published_place(result, staged)
-        report = check_report(
-            result, spec_checksum=checksum, launched_by=f"cli:{getpass.getuser()}", run_id=run_id
+        result = _run(
+            collecting_spec(spec),
+            staged,
+            spec_path,
+            tables,
+            show_progress,
+            progress_console,
+            strategy,
+            integrity,
         )
-        where = _where_findings_are(staged, json_path, html_path)
+        if audiences:  # the console stays at the run's clearance, whatever the audiences see
+            result = dataclasses.replace(result, spec=spec)
+        elif staged is not None:
+            result = _at_published_place(result, staged)
+        report = check_report(result, spec_checksum=checksum, launched_by=launched_by, run_id=run_id)
+        # With audiences the console names the set at its own clearance, never a higher one.
+        named_set = sets[shown_audience(audiences, spec.reports.clearance)] if audiences else staged
+        where = _where_findings_are(named_set, json_path, html_path)
         if output_format == "table":
             print_summary(result, out)
             print_findings(report, out, where=where)
         if output_format != "json":
             print_verdict(result, out)
-        written = _write_files(
-            report, result, staged, json_path=json_path, html_path=html_path
-        )  # the set's files
-        published = None if staged is None else publish_report_set(staged, metadata=_set_metadata(report))
+        published: Path | None
+        if audiences:
+            from pm_pipeline.cli_audiences import print_audience_sets, write_audience_sets
+
+            _write_files(report, result, None, json_path=json_path, html_path=html_path)
+            by_audience = write_audience_sets(
+                result, sets, spec_checksum=checksum, launched_by=launched_by, run_id=run_id
+            )
+            published = by_audience[shown_audience(audiences, spec.reports.clearance)]
+            written = {"reports": published}
+            if output_format != "json":
+                print_audience_sets(by_audience, out, last=published)
+        else:
+            written = _write_files(
+                report, result, staged, json_path=json_path, html_path=html_path
+            )  # the set's files
+            published = None if staged is None else publish_report_set(staged, metadata=_set_metadata(report))
     named = {kind: path for kind, path in (("html", html_path), ("json", json_path)) if path is not None}
     if output_format == "json":
         print_json(json_document(report, written={**written, **named}, report_set=published), out)

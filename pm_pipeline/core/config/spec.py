@@ -203,6 +203,14 @@ class Endpoint(_Model):
         return _check_zone(value)
 
 
+_SAME_ENGINE = {"postgres": "postgresql", "mariadb": "mysql"}
+
+
+def _engine(url: str) -> str:
+    scheme = url.partition("://")[0].split("+", 1)[0].lower() if "://" in url else ""
+    return _SAME_ENGINE.get(scheme, scheme)
+
+
 class SourceEndpoint(Endpoint):
     """The migration's source: every session on it is read-only, and these limits protect it."""
 
@@ -244,6 +252,15 @@ class SourceEndpoint(Endpoint):
     def _wait(cls, value: Any) -> float:
         return parse_seconds(value)
 
+    @model_validator(mode="after")
+    def _same_engine(self) -> SourceEndpoint:
+        if self.replica_url is not None and _engine(self.replica_url) != _engine(self.url):
+            raise ValueError(
+                f"replica_url is a {_engine(self.replica_url) or 'schemeless'} URL but url is "
+                f"{_engine(self.url) or 'schemeless'}: a replica holds the same database"
+            )
+        return self
+
     def read_limits(self) -> ReadLimits:
         return ReadLimits(
             rows_per_second=self.max_rows_per_second,
@@ -256,6 +273,16 @@ class ReportSettings(_Model):
     directory: str = "reports"
     clearance: Classification = Classification.INTERNAL
     sample_limit: int = Field(default=1000, ge=1, description="findings shown inline; the rest go to files")
+    # One report set per audience, each masked at its own level; empty: one set at ``clearance``.
+    audiences: tuple[Classification, ...] = ()
+
+    @field_validator("audiences")
+    @classmethod
+    def _distinct(cls, value: tuple[Classification, ...]) -> tuple[Classification, ...]:
+        repeated = sorted({str(a) for a in value if value.count(a) > 1})
+        if repeated:
+            raise ValueError(f"each audience once; repeated: {', '.join(repeated)}")
+        return tuple(sorted(value, key=lambda audience: audience.rank))
 
 
 class MigrationSpec(_Model):

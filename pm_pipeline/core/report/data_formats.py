@@ -133,6 +133,8 @@ def evidence_json(report: ReportData, artifacts: Mapping[str, Path]) -> dict[str
         "checksum_manifest": report.checksum_manifest,
         "artifacts": {name: "sha256:" + file_sha256(path) for name, path in sorted(artifacts.items())},
     }
+    if report.audience is not None:
+        evidence["audience"] = report.audience.to_json()
     compliance = compliance_json(report)
     if compliance is not None:
         evidence["compliance"] = compliance

@@ -148,6 +148,21 @@ class RuleRecord:
 
 
 @dataclass(frozen=True)
+class AudienceRecord:
+    """Which audience a report set was written for: its clearance and the columns masked for it."""
+
+    audience: Classification
+    masked_columns: tuple[str, ...]  # "table.column", classified above the audience's clearance
+
+    def to_json(self) -> dict[str, JsonValue]:
+        return {
+            "audience": str(self.audience),
+            "clearance": str(self.audience),
+            "masked_columns": list(self.masked_columns),
+        }
+
+
+@dataclass(frozen=True)
 class ReportData:
     """All findings of one run with its metadata and scores; every format is a view of this."""
 
@@ -168,6 +183,7 @@ class ReportData:
     compliance: ComplianceSettings | None = None  # controls the evidence pack maps the checks to
     # the performance workload's figures (PerfResult.to_json()), when the run had one
     performance: Mapping[str, JsonValue] | None = None
+    audience: AudienceRecord | None = None  # set when the spec renders one report set per audience
 
     @property
     def finding_count(self) -> int:
