@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import dagster as dg
 
 from pm_pipeline.core.config.spec import MigrationSpec
-from pm_pipeline.core.connectors import Connector, connect
+from pm_pipeline.core.connectors import Connector, open_endpoint
 from pm_pipeline.core.monitor.fingerprint import (
     Fingerprint,
     decode_fingerprints,
@@ -33,7 +34,7 @@ def build_drift_sensor(
     table_assets: Mapping[str, dg.AssetKey | Sequence[dg.AssetKey]] | None = None,
     job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition | None = None,
     name: str = DRIFT_SENSOR_NAME,
-    open_connector: Callable[[str], Connector] = connect,
+    open_connector: Callable[[str], Connector] | None = None,
     partitioned: Mapping[str, PartitionedTable] | None = None,
 ) -> dg.SensorDefinition:
     """A sensor whose cursor holds every table's fingerprints; a changed table gets a run request.
@@ -98,7 +99,7 @@ def build_drift_sensor(
     def drift_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
         cursor = json.loads(context.cursor) if context.cursor else None
         previous = decode_fingerprints(cursor["fingerprints"]) if cursor else {}
-        with open_connector(spec.source.url) as source, open_connector(spec.target.url) as target:
+        with _sides(spec, open_connector) as (source, target):
             scan = scan_drift(
                 tables,
                 previous,
@@ -146,3 +147,23 @@ def build_drift_sensor(
         return dg.SensorResult(run_requests=requests, cursor=new_cursor, asset_events=events)
 
     return drift_sensor
+
+
+# A tick never waits long for a reader slot of the source: the next tick tries again.
+_TICK_READERS_WAIT = 20.0
+
+
+@contextlib.contextmanager
+def _sides(
+    spec: MigrationSpec, open_connector: Callable[[str], Connector] | None
+) -> Iterator[tuple[Connector, Connector]]:
+    """Both sides' connectors: by default with the source's protection (replica, readers, pace)."""
+    with contextlib.ExitStack() as stack:
+        if open_connector is not None:
+            source = stack.enter_context(open_connector(spec.source.url))
+            target = stack.enter_context(open_connector(spec.target.url))
+        else:
+            wait = min(spec.source.readers_wait, _TICK_READERS_WAIT)
+            source = stack.enter_context(open_endpoint(spec.source.model_copy(update={"readers_wait": wait})))
+            target = stack.enter_context(open_endpoint(spec.target))
+        yield source, target

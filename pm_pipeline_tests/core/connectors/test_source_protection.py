@@ -212,6 +212,8 @@ def test_a_plain_endpoint_given_as_the_source_is_protected_too(tmp_path: Path) -
         ("max_readers", 0, "whole number of readers"),
         ("readers_wait", "soon", "expected a duration"),
         ("replica_url", "", "at least 1 character"),
+        # A replica is the same database: another engine's URL is a mistake, not a replica.
+        ("replica_url", "mysql://ro@replica/shop", "replica_url is a mysql URL but url is sqlite"),
     ],
 )
 def test_a_malformed_limit_is_refused_with_its_key(key: str, value: object, expected: str) -> None:
