@@ -6,6 +6,7 @@ when they fail, the run fails and nothing downstream of the verdict (cutover ste
 the spec splits into ``partitions`` is reconciled bucket by bucket (see ``partitions``).
 """
 
+import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -23,7 +24,7 @@ from pm_pipeline.core.integrity import ManifestEntry
 from pm_pipeline.core.monitor import metrics
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.verdict import CHECK_NAMES, CheckOutcome, evaluate_table
-from pm_pipeline.core.report import redactor_for
+from pm_pipeline.core.report import Redactor, pseudonymiser_for, redactor_for
 from pm_pipeline.core.run import check_integrity, check_table_schema, expected_rows_per_side
 from pm_pipeline.core.schema import SchemaComparison
 from pm_pipeline.defs.common import (
@@ -138,15 +139,25 @@ def _reconciliation(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.As
             assert error is not None
             context.log.error(error.message)
             result = unreconciled(table=mapping.source, target_table=current.target_name, error=error)
-            return dg.Output(result, metadata=table_metadata(result, redactor_for(spec)))
+            return dg.Output(
+                _stored(result, spec, context), metadata=table_metadata(result, redactor_for(spec))
+            )
         result = reconciled
         context.log.info(progress.finished(result) + f", match score {result.match_score:.4%}")
         # Bucket folders of an earlier partitioned reconciliation would mix into this diff.
         for path in remove_stale_diffs(diff_dir / mapping.source, buckets=0):
             context.log.info(f"{mapping.source}: removed {path}, which is no longer part of the table's diff")
-        return dg.Output(result, metadata=table_metadata(result, redactor_for(spec)))
+        return dg.Output(_stored(result, spec, context), metadata=table_metadata(result, redactor_for(spec)))
 
     return _reconcile
+
+
+def _stored(
+    result: TableReconciliation, spec: MigrationSpec, context: AssetExecutionContext
+) -> TableReconciliation:
+    """The result as Dagster may store it (a pickle on disk): no value above the clearance."""
+    pseudonymise = pseudonymiser_for(spec, run_id=context.run_id).redact
+    return dataclasses.replace(result, findings=tuple(map(pseudonymise, result.findings)))
 
 
 def _schema(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.AssetsDefinition:
@@ -245,16 +256,19 @@ def _integrity(
         }
         if entry is not None:
             metadata["target_checksum"] = entry.target.to_json().get("checksum", "")
-        return dg.Output(IntegrityOutput(findings=findings, manifest_entry=entry), metadata=metadata)
+        stored = tuple(map(pseudonymiser_for(spec, run_id=context.run_id).redact, findings))
+        return dg.Output(IntegrityOutput(findings=stored, manifest_entry=entry), metadata=metadata)
 
     return _check_integrity
 
 
-def _check_result(outcome: CheckOutcome) -> dg.AssetCheckResult:
+def _check_result(outcome: CheckOutcome, redactor: Redactor, table: str) -> dg.AssetCheckResult:
     severity = (
         dg.AssetCheckSeverity.ERROR if outcome.severity is Severity.ERROR else dg.AssetCheckSeverity.WARN
     )
     metadata = {k: v for k, v in outcome.metadata.items() if v is not None}
+    if "sample_keys" in metadata:
+        metadata["sample_keys"] = [redactor.mask_key(table, key) for key in metadata["sample_keys"]]
     return dg.AssetCheckResult(
         check_name=outcome.name,
         passed=outcome.passed,
@@ -319,7 +333,7 @@ def _verified(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.AssetsDe
             passed, metadata={**table_metadata(reconciliation, redactor_for(spec)), "passed": passed}
         )
         for outcome in outcomes:
-            yield _check_result(outcome)
+            yield _check_result(outcome, redactor_for(spec), mapping.source)
 
     return _verify
 

@@ -219,9 +219,11 @@ def run_expectations(
         if chosen == "sql":
             findings += _run_declared_sql(target, table, declared, sample_limit)
         else:
+            # Data Docs show raw sample values, which no redactor reaches: none for a classified column.
+            docs_dir = data_docs_dir if not _touches(declared, classified_columns(mapping)) else None
             ran, error = guarded(
                 Unit(CHECK, "declared expectation suite (Great Expectations)", table),
-                partial(_run_gx, target, table, declared, settings, data_docs_dir, sample_limit),
+                partial(_run_gx, target, table, declared, settings, docs_dir, sample_limit),
                 connectors=[target],
             )
             findings += ran[0] if ran is not None else [error] if error else []
@@ -230,6 +232,22 @@ def run_expectations(
     failed = sum(1 for f in findings if f.category is Category.EXPECTATION_FAILED)
     errors = sum(1 for f in findings if f.category is Category.CHECK_ERROR)
     return ExpectationRun(table, chosen, evaluated, failed, tuple(findings), docs, errors)
+
+
+def classified_columns(mapping: TableMapping) -> frozenset[str]:
+    """The table's classified columns, by source and by target name."""
+    classified = [column for column, rule in mapping.columns.items() if rule.classification is not None]
+    return frozenset(classified) | {mapping.renames.get(column, column) for column in classified}
+
+
+def _touches(declared: Sequence[ExpectationCall], columns: frozenset[str]) -> bool:
+    named: set[str] = set()
+    for call in declared:
+        for argument in ("column", "column_A", "column_B"):
+            if isinstance(call.kwargs.get(argument), str):
+                named.add(call.kwargs[argument])
+        named.update(c for c in call.kwargs.get("column_list") or () if isinstance(c, str))
+    return bool(named & columns)
 
 
 def _run_declared_sql(
@@ -290,6 +308,10 @@ def _validate_with_gx(
     sample_limit: int,
 ) -> tuple[list[Finding], str | None]:
     context = gx.get_context(mode="ephemeral")
+    # The ephemeral context's own docs site lives in a world-readable temporary folder it never
+    # removes; only the site below, in the run's private report set, is ever built.
+    for site in list(context.get_site_names()):
+        context.delete_data_docs_site(site)
     # Great Expectations draws a progress bar per validation on stderr; the CLI has its own.
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     name = f"pm_{uuid.uuid4().hex[:8]}"
@@ -335,7 +357,7 @@ def _validate_with_gx(
             gx.Checkpoint(
                 name=f"{table}_checkpoint",
                 validation_definitions=[validation],
-                actions=[UpdateDataDocsAction(name="docs")],
+                actions=[UpdateDataDocsAction(name="docs", site_names=["pm_pipeline"])],
                 result_format=result_format,
             )
         )

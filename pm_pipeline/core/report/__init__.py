@@ -1,6 +1,11 @@
 """Reports: ReportData (typed, frozen, redacted) and its views: HTML, JSON, CSV, Parquet, Markdown, XLSX, PDF."""
 
-from pm_pipeline.core.report.build import build_report_data, classifications_from_spec, redactor_for
+from pm_pipeline.core.report.build import (
+    build_report_data,
+    classifications_from_spec,
+    pseudonymiser_for,
+    redactor_for,
+)
 from pm_pipeline.core.report.model import (
     REPORT_SCHEMA_VERSION,
     RedactionMode,
@@ -32,6 +37,7 @@ __all__ = [
     "Verdict",
     "build_report_data",
     "classifications_from_spec",
+    "pseudonymiser_for",
     "redactor_for",
     "write_reports",
 ]

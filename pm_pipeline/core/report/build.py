@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import importlib.metadata
+import os
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -31,7 +33,7 @@ from pm_pipeline.core.report.model import (
     TopIssue,
     Verdict,
 )
-from pm_pipeline.core.report.redact import Redactor
+from pm_pipeline.core.report.redact import REDACTION_KEY_ENV, Redactor
 from pm_pipeline.core.verdict import VerdictState, decide
 
 TOP_ISSUES = 5
@@ -45,20 +47,37 @@ _SEVERITY_ORDER = {Severity.ERROR: 0, Severity.WARNING: 1, Severity.INFO: 2}
 
 
 def classifications_from_spec(spec: MigrationSpec) -> dict[str, dict[str, Classification]]:
-    """table -> column -> classification, as declared under each table's ``columns``."""
-    return {
-        mapping.source: {
-            column: rule.classification
-            for column, rule in mapping.columns.items()
-            if rule.classification is not None
-        }
-        for mapping in spec.tables
-    }
+    """table -> column -> classification, as declared under each table's ``columns``, under both
+    the source and the target names (findings about the target, expectations, use the latter)."""
+    classes: dict[str, dict[str, Classification]] = {}
+    for mapping in spec.tables:
+        columns: dict[str, Classification] = {}
+        for column, rule in mapping.columns.items():
+            if rule.classification is not None:
+                columns[column] = columns[mapping.renames.get(column, column)] = rule.classification
+        for table in (mapping.source, mapping.target_name):
+            classes.setdefault(table, {}).update(columns)
+    return classes
 
 
 def redactor_for(spec: MigrationSpec) -> Redactor:
     """The masking every output of a run applies: the spec's clearance and column classifications."""
     return Redactor(clearance=spec.reports.clearance, column_classes=classifications_from_spec(spec))
+
+
+def pseudonymiser_for(spec: MigrationSpec, *, run_id: str) -> Redactor:
+    """The masking of results a run stores between its steps (Dagster's step outputs): values above
+    the clearance become keyed hashes, equal for equal values, so steps still join findings by key,
+    while the stored bytes hold none. The key is PM_REDACTION_KEY (when set), the run id and both
+    connection URLs (passwords included), none of which the stored results hold."""
+    secret = os.environ.get(REDACTION_KEY_ENV, "")
+    material = "\0".join((secret, run_id, spec.source.url, spec.target.url))
+    return Redactor(
+        clearance=spec.reports.clearance,
+        mode=RedactionMode.HMAC,
+        column_classes=classifications_from_spec(spec),
+        key=hashlib.sha256(material.encode()).digest(),
+    )
 
 
 def build_report_data(

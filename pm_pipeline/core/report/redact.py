@@ -62,6 +62,13 @@ class Redactor:
         text = json.dumps(value, sort_keys=True, ensure_ascii=False)
         return "hmac:" + hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:12]
 
+    def mask_key(self, table: str, key: Mapping[str, JsonValue]) -> dict[str, JsonValue]:
+        """A row's key with the values of its hidden columns masked."""
+        return {
+            column: self.mask(value) if self.is_hidden(self.classification_of(table, column)) else value
+            for column, value in key.items()
+        }
+
     def redact(self, finding: Finding) -> Finding:
         """Return the finding with every value above clearance masked (values, canonicals, keys)."""
         hidden: list[JsonValue] = []
@@ -83,13 +90,40 @@ class Redactor:
                     new_key[key_column] = value
             if hidden:
                 changes["key"] = new_key
-        if not hidden:
+        message = self._message(finding, hidden)
+        if message != finding.message:
+            changes["message"] = message
+        if not changes:
             return finding
-        # Messages are free text written by the checks; one quoting a hidden value is replaced whole.
-        if any(_text(v) and _text(v) in finding.message for v in hidden):
-            changes["message"] = "[message redacted: it quotes values above the report's clearance]"
         return dataclasses.replace(finding, **changes)  # type: ignore[arg-type]
 
+    def _message(self, finding: Finding, hidden: list[JsonValue]) -> str:
+        """Messages are free text written by the checks: one quoting a hidden value (a sample list's
+        item included, in any quoting) is replaced whole. An expectation's message names its first
+        failing row (``first at {...}``), whose key columns may be hidden whatever the column is."""
+        message = finding.message
+        head, at, tail = message.partition(_FIRST_AT)
+        if at and any(
+            self.is_hidden(c)
+            for name, c in self.column_classes.get(finding.table, {}).items()
+            if repr(name) in tail
+        ):
+            message = head
+        if any(text in message for value in hidden for text in _texts(value)):
+            return "[message redacted: it quotes values above the report's clearance]"
+        return message
 
-def _text(value: JsonValue) -> str:
-    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+_FIRST_AT = "; first at "
+
+
+def _texts(value: JsonValue) -> set[str]:
+    """Every way a message may quote the value or, for a list or mapping, any item of it."""
+    texts = {json.dumps(value, ensure_ascii=False), repr(value)} if not isinstance(value, str) else {value}
+    if isinstance(value, list):
+        for item in value:
+            texts |= _texts(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            texts |= _texts(item)
+    return {text for text in texts if text and text != "None"}

@@ -89,3 +89,46 @@ def test_hmac_reads_its_key_from_the_environment(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv(REDACTION_KEY_ENV)
     with pytest.raises(BadInputError, match=REDACTION_KEY_ENV):
         Redactor(clearance=Classification.INTERNAL, mode=RedactionMode.HMAC)
+
+
+def test_an_expectation_message_quoting_a_sample_item_is_redacted() -> None:
+    # Expectation failures carry their samples as a list and quote them as Python text in the message.
+    failed = Finding(
+        table="customers",
+        category=Category.EXPECTATION_FAILED,
+        severity=Severity.ERROR,
+        column="ssn",
+        target_value=["123-45-6789", "987-65-4321"],
+        message="expect_column_values_to_match_regex failed (spec): 2 unexpected value(s); "
+        "sample ['123-45-6789', '987-65-4321']",
+    )
+    redactor = Redactor(
+        clearance=Classification.INTERNAL, column_classes={"customers": {"ssn": Classification.RESTRICTED}}
+    )
+    redacted = redactor.redact(failed)
+    assert redacted.target_value == FIXED_MASK
+    assert "123-45" not in redacted.message and "987-65" not in redacted.message
+
+
+def test_the_first_failing_row_of_an_expectation_hides_a_classified_key() -> None:
+    # The expectation is on an unclassified column, but the row it names is keyed by an e-mail address.
+    failed = Finding(
+        table="customers",
+        category=Category.EXPECTATION_FAILED,
+        severity=Severity.ERROR,
+        column="city",
+        target_value=["Lyon"],
+        message="be_in_set failed (generated from the source): 1 unexpected value(s); sample ['Lyon']; "
+        "first at {'email': 'bob@example.com'}",
+    )
+    classes = {"customers": {"email": Classification.CONFIDENTIAL}}
+    redacted = Redactor(clearance=Classification.INTERNAL, column_classes=classes).redact(failed)
+    assert "bob@" not in redacted.message and "sample ['Lyon']" in redacted.message
+    # At a clearance that may read the key, the message is untouched.
+    assert Redactor(clearance=Classification.CONFIDENTIAL, column_classes=classes).redact(failed) == failed
+
+
+def test_mask_key_masks_only_hidden_key_columns() -> None:
+    classes = {"orders": {"iban": Classification.RESTRICTED}}
+    redactor = Redactor(clearance=Classification.INTERNAL, column_classes=classes)
+    assert redactor.mask_key("orders", {"iban": "DE89", "line": 2}) == {"iban": FIXED_MASK, "line": 2}

@@ -1,0 +1,183 @@
+"""No classified value above the reports' clearance and no password reaches any byte a check writes:
+the CLI's report set (every format), a Dagster materialisation's instance (SQLite run storage, event
+logs, pickled step outputs), temporary folders, the audit log, stdout and stderr."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+
+from pm_pipeline_tests.conftest import PG_HOST, PG_PORT, PgDatabase, make_pg_database
+from pm_pipeline_tests.leak_search import files_under, hits, text_hits
+from pm_pipeline_tests.test_definitions import build, create_instance_home, definitions_module
+
+pytestmark = pytest.mark.filterwarnings("ignore::dagster.BetaWarning")
+
+TOKEN = f"cnry{uuid.uuid4().hex[:10]}"  # in every classified value
+PASSWORD_TOKEN = f"pwcnry{uuid.uuid4().hex[:10]}"
+PASSWORD = f"k#/?@:%{PASSWORD_TOKEN}"
+CONTROL = f"ctl{uuid.uuid4().hex[:10]}"  # an unclassified column's value, which reports do show
+ROLE = f"pm_leak_{uuid.uuid4().hex[:8]}"
+NEEDLES = (TOKEN, PASSWORD_TOKEN, PASSWORD, quote(PASSWORD, safe=""), quote(PASSWORD))
+
+DDL = "CREATE TABLE customers (email text PRIMARY KEY, full_name text, ssn text, tier text, city text)"
+
+
+def _rows(*, target: bool) -> str:
+    rows = []
+    for i in range(1, 8):
+        email, name, ssn = f"{TOKEN}-{i}@example.org", f"{TOKEN} Name {i}", f"{TOKEN}-ssn-{i}"
+        tier, city = f"{TOKEN}-{'gold' if i % 2 else 'silver'}", f"city-{i}"
+        if target:
+            # The target lost row 1, gained row 7, and changed a value in every kind of column.
+            if i == 1:
+                continue
+            name = f"{TOKEN} Renamed" if i == 3 else name
+            ssn = f"{TOKEN}-ssn-changed" if i == 4 else ssn
+            tier = f"{TOKEN}-platinum" if i == 5 else tier
+            city = f"{CONTROL}-moved" if i == 2 else city
+        elif i == 7:
+            continue
+        rows.append(f"('{email}', '{name}', '{ssn}', '{tier}', '{city}')")
+    return "INSERT INTO customers VALUES " + ", ".join(rows)
+
+
+@pytest.fixture(scope="module")
+def migration(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[PgDatabase, PgDatabase]]:
+    sources, targets = make_pg_database(), make_pg_database()
+    source, target = next(sources), next(targets)
+    source.execute(DDL, _rows(target=False), f"CREATE ROLE {ROLE} LOGIN SUPERUSER PASSWORD '{PASSWORD}'")
+    target.execute(DDL, _rows(target=True))
+    try:
+        yield source, target
+    finally:
+        source.execute(f"DROP ROLE IF EXISTS {ROLE}")
+        for created in (sources, targets):
+            created.close()
+
+
+def _spec(directory: Path, source: PgDatabase, target: PgDatabase) -> Path:
+    spec = directory / "leak.yaml"
+    spec.write_text(
+        f"""version: 1
+name: leak-hunt
+source:
+  url: "postgresql://{ROLE}:${{PM_LEAK_PASSWORD}}@{PG_HOST}:{PG_PORT}/{source.name}"
+target:
+  url: "postgresql://{ROLE}:${{PM_LEAK_PASSWORD}}@{PG_HOST}:{PG_PORT}/{target.name}"
+tables:
+  - source: customers
+    key: [email]
+    columns:
+      email: {{classification: confidential}}
+      full_name: {{classification: restricted}}
+      ssn: {{classification: confidential}}
+      tier: {{classification: restricted}}
+reports:
+  directory: {directory / "reports"}
+  clearance: internal
+integrity:
+  expectations:
+    customers:
+      - {{type: expect_column_values_to_match_regex, column: ssn, regex: "^[0-9]{{3}}-[0-9]{{2}}-[0-9]{{4}}$"}}
+      - {{type: expect_column_values_to_be_in_set, column: full_name, value_set: [nobody]}}
+      - {{type: expect_column_values_to_be_in_set, column: city, value_set: [nowhere]}}
+audit:
+  log: {directory / "audit" / "leak.jsonl"}
+""",
+        encoding="utf-8",
+    )
+    return spec
+
+
+def _environment(tmp: Path) -> dict[str, str]:
+    tmp.mkdir(parents=True, exist_ok=True)
+    return {
+        "PM_LEAK_PASSWORD": quote(PASSWORD, safe=""),
+        "PM_AUDIT_KEY": "leak-test-audit-key",
+        "TMPDIR": str(tmp),
+    }
+
+
+def test_the_password_reaches_the_product(
+    migration: tuple[PgDatabase, PgDatabase], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Without it, the search below would prove nothing about the password.
+    from pm_pipeline.core.config import load_spec
+    from pm_pipeline.core.connectors import open_endpoint
+
+    for name, value in _environment(tmp_path / "tmp").items():
+        monkeypatch.setenv(name, value)
+    spec = load_spec(_spec(tmp_path, *migration))
+    connector = open_endpoint(spec.source)
+    try:
+        assert connector.url.password == PASSWORD
+        assert connector.url.user == ROLE
+    finally:
+        connector.close()
+
+
+def test_a_cli_check_leaks_nothing(migration: tuple[PgDatabase, PgDatabase], tmp_path: Path) -> None:
+    spec = _spec(tmp_path, *migration)
+    reports = tmp_path / "cli_reports"
+    env = {**os.environ, **_environment(tmp_path / "tmp"), "COLUMNS": "200"}
+    done = subprocess.run(
+        [sys.executable, "-m", "pm_pipeline.cli", "--debug", "check", "--spec", str(spec), "--reports",
+         str(reports), "--no-progress"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr[-3000:]
+    found = hits(NEEDLES, tmp_path) + text_hits(NEEDLES, done.stdout, "stdout")
+    found += text_hits(NEEDLES, done.stderr, "stderr")
+    assert not found, "\n".join(found)
+    _assert_the_search_sees_reported_values(reports / "latest")
+    assert not files_under(tmp_path / "tmp"), "temporary files left behind"
+
+
+def _assert_the_search_sees_reported_values(reports: Path) -> None:
+    # The unclassified column's difference is in every format that lists values: the search reads them.
+    for name in ("findings.json", "report.html", "report.xlsx", "findings-csv/value_mismatch.csv",
+                 "findings.parquet", "diffs/customers/changed_cells.parquet"):  # fmt: skip
+        assert hits([CONTROL], reports / name), name
+    # And the classified differences were reported, masked.
+    assert hits(["***"], reports / "findings.json")
+
+
+def test_a_dagster_materialisation_leaks_nothing(
+    migration: tuple[PgDatabase, PgDatabase],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    import dagster as dg
+
+    spec = _spec(tmp_path, *migration)
+    for name, value in _environment(tmp_path / "tmp").items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    home = tmp_path / "dagster_home"
+    create_instance_home(home)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    defs = build(spec)
+    job = defs.resolve_job_def(definitions_module(spec).MAIN_JOB)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        result = job.execute_in_process(instance=instance, raise_on_error=False)
+    out, err = capfd.readouterr()
+    assert result.run_id
+    assert any(p.name == "findings.json" for p in files_under(tmp_path / "reports"))
+    assert any(p.parent.name == result.run_id or "storage" in p.parts for p in files_under(home))
+    found = hits(NEEDLES, tmp_path) + text_hits(NEEDLES, out, "stdout") + text_hits(NEEDLES, err, "stderr")
+    for event in result.all_events:
+        found += text_hits(NEEDLES, repr(event), f"event {event.event_type_value}")
+    assert not found, "\n".join(sorted(set(found)))
+    # The stored step outputs do hold the unclassified difference: the search reads the pickles.
+    assert hits([CONTROL], home / "storage" / "reconciliation" / "customers")
+    assert not files_under(tmp_path / "tmp"), "temporary files left behind"
