@@ -229,6 +229,8 @@ def print_perf(perf: PerfResult, result: CheckResult, console: Any) -> None:
             escape(_plan_text(query.target_plan)),
         )
     console.print(table)
+    for name, reason in perf.skipped:
+        console.print(f"[dim]captured {escape(name)} not run: {escape(reason)}[/]")
     colour = {"error": "red", "warning": "yellow", "info": "cyan"}
     for finding in result.findings:
         style = colour[str(finding.severity)]

@@ -159,10 +159,10 @@ class PerformanceSettings(_Model):
 
     @model_validator(mode="after")
     def _something_to_run(self) -> PerformanceSettings:
-        if self.capture is not None:
-            raise ValueError("'capture' is not supported yet: list the queries under 'workload'")
-        if not self.workload:
-            raise ValueError("no queries: list them under 'workload'")
+        if not self.workload and self.capture is None:
+            raise ValueError(
+                "no queries: list them under 'workload', or take the source's top ones with 'capture'"
+            )
         names = [query.name for query in self.workload]
         twice = sorted({name for name in names if names.count(name) > 1})
         if twice:

@@ -66,6 +66,8 @@ class PerfResult:
     cpu_seconds: float = 0.0
     peak_rss_bytes: int = 0
     findings_extra: tuple[Finding, ...] = ()  # check errors of queries that could not run
+    # captured statements left out of the workload, and why (no parameter could be drawn, ...)
+    skipped: tuple[tuple[str, str], ...] = ()
 
     @property
     def findings(self) -> tuple[Finding, ...]:
@@ -77,4 +79,5 @@ class PerfResult:
             "counters": {side: dict(tables) for side, tables in self.counters.items()},
             "cpu_seconds": self.cpu_seconds,
             "peak_rss_bytes": self.peak_rss_bytes,
+            "skipped": [{"query": name, "reason": reason} for name, reason in self.skipped],
         }

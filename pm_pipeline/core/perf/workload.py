@@ -20,6 +20,7 @@ from pm_pipeline.core.errors import BadInputError, TableNotFoundError
 from pm_pipeline.core.findings import Finding
 from pm_pipeline.core.perf import engines
 from pm_pipeline.core.perf.advice import hypopg
+from pm_pipeline.core.perf.capture import capture
 from pm_pipeline.core.perf.judge import Judged, is_regression, judge
 from pm_pipeline.core.perf.model import PerfResult, QueryResult
 from pm_pipeline.core.perf.params import Bound, bind, parameter_sets
@@ -186,8 +187,8 @@ def _main_table(query: WorkloadQuery, source_plan: Plan | None) -> str:
     )
 
 
-def _tables(settings: PerformanceSettings) -> list[str]:
-    names = {(query_table(q.source) or "").strip('"`').rsplit(".", 1)[-1] for q in settings.workload}
+def _tables(workload: Sequence[WorkloadQuery]) -> list[str]:
+    names = {(query_table(q.source) or "").strip('"`').rsplit(".", 1)[-1] for q in workload}
     return sorted(name for name in names if name)
 
 
@@ -205,18 +206,20 @@ def run_workload(
     schemas: dict[tuple[str, str], TableSchema | None] = {}
     results: list[QueryResult] = []
     errors: list[Finding] = []
-    tables = _tables(settings)
-    target_tables = sorted({names.get(t.lower(), t) for t in tables})
     with (
         engines.statement_timeout(source, settings.timeout),
         engines.statement_timeout(target, settings.timeout),
         hypopg(target, allowed=settings.allow_hypopg) as hypo,
     ):
+        captured = capture(settings, source=source, target=target)
+        workload = [*settings.workload, *captured.queries]
+        tables = _tables(workload)
+        target_tables = sorted({names.get(t.lower(), t) for t in tables})
         before = {
             "source": engines.counters(source, tables),
             "target": engines.counters(target, target_tables),
         }
-        for query in settings.workload:
+        for query in workload:
             where = (query_table(query.source) or query.name).strip('"`').rsplit(".", 1)[-1]
             done, error = guarded(
                 Unit("performance", f"query {query.name}", where),
@@ -247,4 +250,5 @@ def run_workload(
         cpu_seconds=(finished.ru_utime + finished.ru_stime) - (started.ru_utime + started.ru_stime),
         peak_rss_bytes=finished.ru_maxrss * 1024,
         findings_extra=tuple(errors),
+        skipped=captured.skipped,
     )

@@ -48,7 +48,7 @@ def test_a_spec_with_only_a_workload_is_valid_and_typed() -> None:
         ({"workload": [{"name": "q", "sql": "SELECT 1"}], "repetitions": 1}, "from 3 to"),
         ({"workload": [{"name": "q", "sql": "SELECT 1"}], "statement_timeout": "soon"}, "duration"),
         ({"workload": [{"name": "q", "sql": "SELECT 1"}], "regression_ratio": 0.5}, "greater than 1"),
-        ({"workload": [{"name": "q", "sql": "SELECT 1"}], "capture": {"top": 5}}, "not supported yet"),
+        ({"capture": {"top": 0}}, "greater than or equal to 1"),
         ({"workload": []}, "no queries"),
     ],
 )
