@@ -56,7 +56,8 @@ def _semaphore(tag: str, limit: int) -> threading.BoundedSemaphore:
 
 def _take_file_slot(paths: list[Path]) -> int | None:
     for path in paths:
-        descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        # Read-only suffices for flock, so a slot file another user created (mode 0644) still works.
+        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o666)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -83,14 +84,20 @@ def reader_slot(tag: str, limits: ReadLimits, *, lock_dir: Path | None = None) -
         raise _refused(tag, limits)
     try:
         folder = lock_dir or default_lock_dir()
-        folder.mkdir(parents=True, exist_ok=True)
         paths = [folder / f"{tag}.{number}.lock" for number in range(limits.max_readers)]
-        descriptor = _take_file_slot(paths)
-        while descriptor is None:
-            if time.monotonic() >= deadline:
-                raise _refused(tag, limits)
-            time.sleep(_POLL_SECONDS)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
             descriptor = _take_file_slot(paths)
+            while descriptor is None:
+                if time.monotonic() >= deadline:
+                    raise _refused(tag, limits)
+                time.sleep(_POLL_SECONDS)
+                descriptor = _take_file_slot(paths)
+        except OSError as exc:
+            raise SystemFailure(
+                f"source {tag}: cannot take a reader slot in {folder} ({exc.strerror}); "
+                "set XDG_RUNTIME_DIR to a folder of your own"
+            ) from None
         try:
             yield
         finally:

@@ -36,6 +36,7 @@ from pm_pipeline.core.connectors.base import (
     ConnectionUrl,
     Connector,
     Timeouts,
+    query_table,
     statement_too_long,
     watchdog,
     write_failure,
@@ -197,6 +198,9 @@ def parse_create_table(sql: str) -> tuple[list[CheckConstraint], bool, bool]:
     return checks, "AUTOINCREMENT" in words, without_rowid
 
 
+_NO_LIMIT_SECONDS = 365 * 86400.0
+
+
 class SqliteConnector(Connector):
     engine = "sqlite"
 
@@ -225,12 +229,21 @@ class SqliteConnector(Connector):
             self._conn.execute("SELECT count(*) FROM sqlite_master").fetchall()
         except sqlite3.DatabaseError as exc:
             self._conn.close()
+            if "database is locked" in str(exc):
+                raise ConnectionFailure(
+                    f"cannot open SQLite database {self.path}: database is locked (another connection "
+                    f"writes to the file; waited timeouts.lock: {timeouts.lock:g} s)"
+                ) from None
             raise BadInputError(f"{self.path} is not a readable SQLite database: {exc}") from exc
 
     def _open(self, mode: str) -> sqlite3.Connection:
         target = self._uri if self._uri == ":memory:" else f"{self._uri}?mode={mode}"
         try:
-            return sqlite3.connect(target, uri=True, isolation_level=None, check_same_thread=False)
+            # A reader waits for a writer's lock (a rollback journal's commit) up to timeouts.lock.
+            busy = self.timeouts.lock or _NO_LIMIT_SECONDS
+            return sqlite3.connect(
+                target, uri=True, isolation_level=None, check_same_thread=False, timeout=busy
+            )
         except sqlite3.Error as exc:
             raise ConnectionFailure(f"cannot open SQLite database {self.path}: {exc}") from exc
 
@@ -397,6 +410,13 @@ class SqliteConnector(Connector):
             except sqlite3.OperationalError as exc:
                 if expired() and "interrupt" in str(exc):
                     raise statement_too_long(self.describe(), limit, sql) from None
+                if "database is locked" in str(exc):
+                    table = query_table(sql)
+                    on = f" on table {table}" if table else ""
+                    raise ConnectionFailure(
+                        f"{self.describe()}: the query{on} gave up: database is locked (another "
+                        f"connection writes to the file; waited timeouts.lock: {self.timeouts.lock:g} s)"
+                    ) from None
                 raise
 
     def stream_query(

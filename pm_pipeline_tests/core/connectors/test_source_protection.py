@@ -15,9 +15,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from pm_pipeline.core.config.protection import ReadLimits
 from pm_pipeline.core.config.spec import Endpoint, MigrationSpec
 from pm_pipeline.core.connectors import Connector, open_endpoint
-from pm_pipeline.core.errors import BadInputError, SystemFailure
+from pm_pipeline.core.connectors.limits import reader_slot
+from pm_pipeline.core.errors import BadInputError, ConnectionFailure, SystemFailure
 from pm_pipeline_tests.conftest import MyDatabase, PgDatabase
 
 ITEMS = "CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(20))"
@@ -237,3 +239,42 @@ def test_a_mariadb_read_behind_a_table_lock_gives_up_after_timeouts_lock(mariadb
                     read()
     finally:
         holder.close()
+
+
+def test_a_sqlite_read_behind_a_writer_gives_up_after_timeouts_lock(tmp_path: Path) -> None:
+    source = _sqlite(tmp_path / "s.db", ITEMS, ROWS)
+    spec = _spec(source, source, timeouts={"lock": "300ms"})
+    holder = sqlite3.connect(tmp_path / "s.db", isolation_level=None)
+    try:
+        with open_endpoint(spec.source) as connector:
+            holder.execute("BEGIN EXCLUSIVE")  # a writer committing, in a rollback-journal database
+            with pytest.raises(ConnectionFailure) as raised:
+                connector.row_count("items")
+        with pytest.raises(ConnectionFailure) as opening:  # the lock was there before the check
+            open_endpoint(spec.source)
+    finally:
+        holder.close()
+    for failure in (raised, opening):
+        assert "database is locked" in str(failure.value)
+        assert "waited timeouts.lock: 0.3 s" in str(failure.value)
+
+
+def test_an_unusable_reader_lock_folder_is_a_system_failure_naming_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("")
+    with (
+        pytest.raises(SystemFailure, match=r"cannot take a reader slot in .*not-a-folder"),
+        reader_slot("src-x", ReadLimits(max_readers=1, readers_wait=0), lock_dir=blocker),
+    ):
+        pass
+
+
+def test_a_paced_postgresql_stream_keeps_the_pace(pg_db: PgDatabase) -> None:
+    # The Arrow reader (ADBC) decodes ahead in a thread of its own: the pace still holds.
+    pg_db.execute(ITEMS, "INSERT INTO items SELECT k, 'n' || k FROM generate_series(1, 20000) k")
+    spec = _spec(pg_db.url, pg_db.url, max_rows_per_second=10_000)
+    started = time.monotonic()
+    with open_endpoint(spec.source) as source:
+        rows = sum(batch.num_rows for batch in source.stream_query("SELECT id, name FROM items"))
+    assert time.monotonic() - started >= 1.9  # a lower bound only
+    assert rows == 20_000
