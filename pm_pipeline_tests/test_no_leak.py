@@ -125,18 +125,35 @@ def test_the_password_reaches_the_product(
         connector.close()
 
 
-def test_a_cli_check_leaks_nothing(migration: tuple[PgDatabase, PgDatabase], tmp_path: Path) -> None:
-    spec = _spec(tmp_path, *migration)
-    reports = tmp_path / "cli_reports"
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, **_environment(tmp_path / "tmp"), "COLUMNS": "200"}
-    done = subprocess.run(
-        [sys.executable, "-m", "pm_pipeline.cli", "--debug", "check", "--spec", str(spec), "--reports",
-         str(reports), "--no-progress"],
+    return subprocess.run(
+        [sys.executable, "-m", "pm_pipeline.cli", "--debug", *args],
         capture_output=True, text=True, env=env, timeout=300, check=False,
     )  # fmt: skip
-    assert done.returncode == 1, done.stderr[-3000:]
-    found = hits(NEEDLES, tmp_path) + text_hits(NEEDLES, done.stdout, "stdout")
-    found += text_hits(NEEDLES, done.stderr, "stderr")
+
+
+def test_the_cli_leaks_nothing(migration: tuple[PgDatabase, PgDatabase], tmp_path: Path) -> None:
+    source, target = migration
+    spec = _spec(tmp_path, source, target)
+    reports = tmp_path / "cli_reports"
+    check = _cli(tmp_path, "check", "--spec", str(spec), "--reports", str(reports), "--no-progress")
+    assert check.returncode == 1, check.stderr[-3000:]
+    # The performance workload reads the classified columns and prints its plans.
+    url = f"postgresql://{ROLE}:{quote(PASSWORD, safe='')}@{PG_HOST}:{PG_PORT}"
+    perf = _cli(tmp_path, "perf", "--source", f"{url}/{source.name}", "--target", f"{url}/{target.name}",
+                "--query", "SELECT email, full_name, ssn FROM customers ORDER BY email", "--repetitions", "3",
+                "--reports", str(tmp_path / "perf_reports"))  # fmt: skip
+    assert perf.returncode in (0, 1), perf.stderr[-3000:]
+    # A failure prints the URL (and with --debug, a traceback).
+    lost = _cli(tmp_path, "check", "--source", f"{url}/{source.name}", "--target", f"{url}/{target.name}_gone",
+                "--no-reports", "--no-progress")  # fmt: skip
+    assert lost.returncode in (2, 3), lost.stderr[-3000:]
+    found = hits(NEEDLES, tmp_path)
+    for name, done in (("check", check), ("perf", perf), ("unreachable", lost)):
+        found += text_hits(NEEDLES, done.stdout, f"{name} stdout") + text_hits(
+            NEEDLES, done.stderr, f"{name} stderr"
+        )
     assert not found, "\n".join(found)
     _assert_the_search_sees_reported_values(reports / "latest")
     assert not files_under(tmp_path / "tmp"), "temporary files left behind"
