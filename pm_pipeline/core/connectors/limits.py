@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import logging
 import os
 import threading
 import time
@@ -22,6 +23,7 @@ from pm_pipeline.core.config.protection import ReadLimits
 from pm_pipeline.core.errors import SystemFailure
 
 _POLL_SECONDS = 0.1
+_log = logging.getLogger("pm_pipeline.source")
 _semaphores: dict[tuple[str, int], threading.BoundedSemaphore] = {}
 _semaphores_guard = threading.Lock()
 
@@ -67,6 +69,16 @@ def _take_file_slot(paths: list[Path]) -> int | None:
     return None
 
 
+def _say_waiting(tag: str, limits: ReadLimits) -> None:
+    # A check waiting in silence for minutes looks hung.
+    _log.warning(
+        "source %s: %d reader(s) already reading it (source.max_readers); waiting up to %g s for one to end",
+        tag,
+        limits.max_readers,
+        limits.readers_wait,
+    )
+
+
 def _refused(tag: str, limits: ReadLimits) -> SystemFailure:
     return SystemFailure(
         f"source {tag}: {limits.max_readers} reader(s) already reading it (source.max_readers); "
@@ -80,14 +92,18 @@ def reader_slot(tag: str, limits: ReadLimits, *, lock_dir: Path | None = None) -
     """Hold one of the source's ``max_readers`` reader slots while the block runs."""
     deadline = time.monotonic() + limits.readers_wait
     semaphore = _semaphore(tag, limits.max_readers)
-    if not semaphore.acquire(timeout=limits.readers_wait):
-        raise _refused(tag, limits)
+    if not semaphore.acquire(blocking=False):
+        _say_waiting(tag, limits)
+        if not semaphore.acquire(timeout=limits.readers_wait):
+            raise _refused(tag, limits)
     try:
         folder = lock_dir or default_lock_dir()
         paths = [folder / f"{tag}.{number}.lock" for number in range(limits.max_readers)]
         try:
             folder.mkdir(parents=True, exist_ok=True)
             descriptor = _take_file_slot(paths)
+            if descriptor is None:
+                _say_waiting(tag, limits)
             while descriptor is None:
                 if time.monotonic() >= deadline:
                     raise _refused(tag, limits)

@@ -132,7 +132,9 @@ def test_a_paced_read_takes_its_time_and_returns_the_same_rows(tmp_path: Path) -
     assert got.equals(expected)
 
 
-def test_readers_past_max_readers_wait_then_are_refused(tmp_path: Path) -> None:
+def test_readers_past_max_readers_wait_then_are_refused(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     source = _sqlite(tmp_path / "s.db", ITEMS, ROWS)
     spec = _spec(source, source, max_readers=2, readers_wait="300ms")
     active, peak, guard = 0, 0, threading.Lock()
@@ -158,6 +160,7 @@ def test_readers_past_max_readers_wait_then_are_refused(tmp_path: Path) -> None:
     first, second = open_endpoint(spec.source), open_endpoint(spec.source)
     with pytest.raises(SystemFailure, match=r"2 reader\(s\) already reading it \(source.max_readers\)"):
         open_endpoint(spec.source)
+    assert "waiting up to 0.3 s for one to end" in caplog.text  # said while waiting, not only at the end
     first.__exit__(None, None, None)
     with open_endpoint(spec.source) as third:
         assert third.row_count("items") == 2
