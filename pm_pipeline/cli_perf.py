@@ -150,14 +150,15 @@ def run_perf(args: argparse.Namespace) -> int:
 def _run(spec: MigrationSpec) -> tuple[CheckResult, PerfResult]:
     import datetime as dt
 
-    from pm_pipeline.core.connectors import connect, mask_url
+    from pm_pipeline.core.connectors import mask_url, open_endpoint
     from pm_pipeline.core.perf import run_workload
     from pm_pipeline.core.run import CheckResult
 
     assert spec.performance is not None
     started = dt.datetime.now(dt.UTC)
     names = {m.source: m.target_name for m in spec.tables}
-    with connect(spec.source.url) as source, connect(spec.target.url) as target:
+    # Opened as a check opens them: the spec's timeouts, and the source's replica and readers.
+    with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
         perf = run_workload(spec.performance, source=source, target=target, target_names=names)
         result = CheckResult(
             spec=spec,
