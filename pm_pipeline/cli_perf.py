@@ -81,7 +81,7 @@ def _spec(args: argparse.Namespace) -> tuple[MigrationSpec, str]:
         if args.query or args.target:
             raise BadInputError("pm-pipeline perf: --spec takes its workload and URLs from the spec")
         spec = load_spec(args.spec)
-        remember_secrets(spec.source.url, spec.target.url)
+        remember_secrets(spec.source.url, spec.source.replica_url or "", spec.target.url)
         if spec.performance is None:
             raise BadInputError(f"{args.spec}: no 'performance' section: nothing to run")
         settings = spec.performance

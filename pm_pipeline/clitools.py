@@ -55,7 +55,7 @@ def _spec(
 ) -> tuple[MigrationSpec, str]:
     if spec_path is not None:
         spec = load_spec(spec_path)
-        remember_secrets(spec.source.url, spec.target.url)
+        remember_secrets(spec.source.url, spec.source.replica_url or "", spec.target.url)
         return _selected(spec, tables, spec_path=spec_path), spec_checksum(spec_path)
     assert source_url and target_url
     spec = spec_for_urls(source_url=source_url, target_url=target_url, tables=tables)

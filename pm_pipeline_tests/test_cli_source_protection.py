@@ -11,7 +11,15 @@ import psycopg
 import pytest
 
 from pm_pipeline_tests.conftest import PG_HOST, PG_PORT, PgDatabase, make_pg_database
-from pm_pipeline_tests.test_bad_input import EXIT_OK, EXIT_SYSTEM, _outputs, _run
+from pm_pipeline_tests.test_bad_input import (
+    EXIT_OK,
+    EXIT_SYSTEM,
+    PREFIX,
+    SUFFIX,
+    _outputs,
+    _run,
+    assert_clean,
+)
 
 ITEMS = (
     "CREATE TABLE items (id INTEGER PRIMARY KEY, name VARCHAR(20))",
@@ -102,3 +110,15 @@ def test_a_whole_check_needs_one_reader_of_the_source(
     spec = _spec(tmp_path, pg_db.url, pg_db2.url, "max_readers: 1", "readers_wait: 0")
     code, out, err = _run(capsys, "check", "--spec", spec, "--no-progress", *_outputs(tmp_path))
     assert code == EXIT_OK, out + err
+
+
+def test_an_unreachable_replica_is_a_system_failure_that_keeps_its_password(
+    pg_db: PgDatabase, pg_db2: PgDatabase, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for database in (pg_db, pg_db2):
+        database.execute(*ITEMS)
+    # The replica's password differs from the primary's: it must be masked on its own account.
+    replica = f"postgresql://postgres:{PREFIX}{SUFFIX}@{PG_HOST}:{PG_PORT}/{pg_db.name}_no_such_replica"
+    spec = _spec(tmp_path, pg_db.url, pg_db2.url, f"replica_url: {replica}")
+    code, out, err = _run(capsys, "check", "--spec", spec, "--no-progress", *_outputs(tmp_path))
+    assert_clean(code, out, err, tmp_path, expected=EXIT_SYSTEM, names=["_no_such_replica", "does not exist"])
