@@ -140,7 +140,7 @@ _REPORT_FILES = ("manifest.json", "findings.json", "evidence-pack.json", "checks
 def _report_files(args: argparse.Namespace, spec: MigrationSpec) -> dict[str, Path]:
     """The files a check wrote that stand for its reports: the report set's manifest, the findings,
     the evidence pack and the checksum manifest (in ``--reports`` or the spec's report folder, and
-    its newest set under ``latest``), and the ``--json``/``--html`` files."""
+    its newest set under ``latest``, or each audience's), and the ``--json``/``--html`` files."""
     named = {"json": args.json, "html": args.html}
     files = {kind: path for kind, path in named.items() if path is not None and path.is_file()}
     root = args.reports
@@ -151,6 +151,11 @@ def _report_files(args: argparse.Namespace, spec: MigrationSpec) -> dict[str, Pa
     if root is not None:
         for folder in (root, root / "latest"):
             files.update({name: folder / name for name in _REPORT_FILES if (folder / name).is_file()})
+        for audience in spec.reports.audiences:  # one set per audience, each under its own root
+            folder = root / str(audience) / "latest"
+            files.update(
+                {f"{audience}/{name}": folder / name for name in _REPORT_FILES if (folder / name).is_file()}
+            )
     return files
 
 

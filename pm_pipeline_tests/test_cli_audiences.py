@@ -46,7 +46,7 @@ def _database(path: Path, *, target: bool) -> str:
     return f"sqlite:///{path}"
 
 
-def _spec(directory: Path, *, clearance: str, audiences: str) -> Path:
+def audience_spec(directory: Path, *, clearance: str, audiences: str) -> Path:
     spec = directory / "audiences.yaml"
     spec.write_text(
         f"""version: 1
@@ -96,7 +96,7 @@ def _files_holding(report_set: Path, needle: str) -> set[str]:
 @pytest.fixture(scope="module")
 def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
     directory = tmp_path_factory.mktemp("audiences")
-    spec = _spec(directory, clearance="public", audiences="[restricted, public, internal]")
+    spec = audience_spec(directory, clearance="public", audiences="[restricted, public, internal]")
     output = io.StringIO()
     from contextlib import redirect_stdout
 
@@ -172,6 +172,6 @@ def test_the_console_stays_at_the_runs_clearance(run: tuple[Path, int, str]) -> 
 
 
 def test_repeated_audiences_are_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    spec = _spec(tmp_path, clearance="internal", audiences="[public, public]")
+    spec = audience_spec(tmp_path, clearance="internal", audiences="[public, public]")
     assert main(["check", "--spec", str(spec), "--no-progress"]) == 2
     assert "repeated: public" in capsys.readouterr().err

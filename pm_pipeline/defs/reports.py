@@ -1,8 +1,10 @@
 """The report asset: every format, downstream of the diffs (not of the verdicts), so it is produced
 even when the migration fails its checks."""
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -10,8 +12,15 @@ from dagster import AssetExecutionContext
 
 from pm_pipeline.core.connectors import mask_url, open_endpoint
 from pm_pipeline.core.findings import TableReconciliation
-from pm_pipeline.core.integrity import write_manifest
-from pm_pipeline.core.report import ReportFormat, write_reports
+from pm_pipeline.core.integrity import ManifestEntry, write_manifest
+from pm_pipeline.core.report import ReportData, ReportFormat, write_reports
+from pm_pipeline.core.report.audiences import (
+    INSTANCE_CLEARANCE_ENV,
+    at_clearance,
+    audience_record,
+    audience_root,
+    audiences_of,
+)
 from pm_pipeline.core.report.markdown import render_markdown
 from pm_pipeline.core.report.report_set import LATEST, new_run_id, publish_report_set, staged_report_set
 from pm_pipeline.core.run import CheckResult, check_report
@@ -73,23 +82,46 @@ def build_report_asset(keys: Sequence[TableKeys], *, owners: Sequence[str] = ())
             launched_by=f"dagster run {context.run_id}",
             run_id=context.run_id,
         )
-        # A set of its own per run, published whole (see core.report.report_set): a sensor's run
-        # and a manual one never mix their files, and a run killed while writing leaves none.
         root = migration.reports_directory()
-        with staged_report_set(root=root, run_id=new_run_id(suffix=context.run_id[:8])) as staged:
-            staged_paths = write_reports(report, directory=staged.directory)
-            if manifest:
-                write_manifest(str(staged.directory / "checksum-manifest.json"), entries=manifest)
-            published = publish_report_set(
-                staged, metadata={"dagster_run_id": context.run_id, "verdict": str(report.verdict)}
+        set_id = new_run_id(suffix=context.run_id[:8])
+        metadata: dict[str, Any] = {}
+        audiences = audiences_of(spec)
+        if audiences:
+            # The run holds values up to the instance's clearance only: higher audiences' sets are
+            # written by `pm-pipeline check`, never from what Dagster stored.
+            shown = [a for a in audiences if a.rank <= spec.reports.clearance.rank]
+            for audience in sorted(set(audiences) - set(shown), key=lambda a: a.rank):
+                context.log.warning(
+                    f"no '{audience}' report set: this code location is cleared for "
+                    f"'{spec.reports.clearance}' at most ({INSTANCE_CLEARANCE_ENV})"
+                )
+            sets = {
+                audience: _publish(
+                    context,
+                    dataclasses.replace(
+                        check_report(
+                            dataclasses.replace(check, spec=at_clearance(spec, audience)),
+                            spec_checksum=migration.checksum(),
+                            launched_by=f"dagster run {context.run_id}",
+                            run_id=context.run_id,
+                        ),
+                        audience=audience_record(spec, audience),
+                    ),
+                    root=audience_root(root, audience),
+                    set_id=set_id,
+                    manifest=manifest,
+                )
+                for audience in shown
+            }
+            metadata["report_sets"] = dg.MetadataValue.json(
+                {str(a): str(next(iter(paths.values())).parent) for a, paths in sets.items() if paths}
             )
-        written = {fmt: published / path.name for fmt, path in staged_paths.items()}
-        if manifest:
-            written["checksum_manifest"] = published / "checksum-manifest.json"  # type: ignore[index]  # not one of the ReportFormats
-        context.log.info(f"reports written to {published} ({root / LATEST} points at the newest)")
-        metadata: dict[str, Any] = {
-            f"{fmt}_path": dg.MetadataValue.path(str(path)) for fmt, path in written.items()
-        }
+            written = sets[shown[-1]] if shown else {}
+            audited = {f"{a}/{name}": path for a, paths in sets.items() for name, path in paths.items()}
+        else:
+            written = _publish(context, report, root=root, set_id=set_id, manifest=manifest)
+            audited = written
+        metadata.update({f"{fmt}_path": dg.MetadataValue.path(str(path)) for fmt, path in written.items()})
         metadata["verdict"] = str(report.verdict)
         metadata.update(
             record_report_run(
@@ -97,7 +129,7 @@ def build_report_asset(keys: Sequence[TableKeys], *, owners: Sequence[str] = ())
                 migration,
                 verdict=str(report.decision.state if report.decision else report.verdict),
                 tables=[t.table for t in results],
-                written=written,
+                written=audited,
             )
         )
         metadata["summary"] = dg.MetadataValue.md(render_markdown(report)[:PREVIEW_CHARS])
@@ -106,3 +138,30 @@ def build_report_asset(keys: Sequence[TableKeys], *, owners: Sequence[str] = ())
         return dg.MaterializeResult(metadata=metadata)
 
     return migration_report
+
+
+def _publish(
+    context: AssetExecutionContext,
+    report: ReportData,
+    *,
+    root: Path,
+    set_id: str,
+    manifest: tuple[ManifestEntry, ...],
+) -> dict[str, Path]:
+    """Write one report set and publish it; its files by format, at their published place.
+
+    A set of its own per run, published whole (see core.report.report_set): a sensor's run and a
+    manual one never mix their files, and a run killed while writing leaves none."""
+    metadata: dict[str, Any] = {"dagster_run_id": context.run_id, "verdict": str(report.verdict)}
+    if report.audience is not None:
+        metadata.update(report.audience.to_json())
+    with staged_report_set(root=root, run_id=set_id) as staged:
+        staged_paths = write_reports(report, directory=staged.directory)
+        if manifest:
+            write_manifest(str(staged.directory / "checksum-manifest.json"), entries=manifest)
+        published = publish_report_set(staged, metadata=metadata)
+    written = {str(fmt): published / path.name for fmt, path in staged_paths.items()}
+    if manifest:
+        written["checksum_manifest"] = published / "checksum-manifest.json"
+    context.log.info(f"reports written to {published} ({root / LATEST} points at the newest)")
+    return written

@@ -1,5 +1,6 @@
 """Dagster resources: the migration spec and the two connections it names."""
 
+import os
 from pathlib import Path
 
 import dagster as dg
@@ -7,6 +8,18 @@ import dagster as dg
 from pm_pipeline.core.config import MigrationSpec, load_spec, spec_checksum
 from pm_pipeline.core.config.spec import Endpoint
 from pm_pipeline.core.connectors import Connector, open_endpoint
+from pm_pipeline.core.report.audiences import INSTANCE_CLEARANCE_ENV, at_clearance, clearance_from_env
+
+
+def capped_to_instance(spec: MigrationSpec) -> MigrationSpec:
+    """The spec with its reports' clearance lowered to the code location's (PM_DAGSTER_CLEARANCE):
+    what Dagster stores (metadata, step outputs, its report sets) is seen by everyone who can open
+    the instance, so it never holds values above what the instance is cleared for. An environment
+    variable, not resource configuration: a run's configuration must not be able to raise it."""
+    cap = clearance_from_env(os.environ.get(INSTANCE_CLEARANCE_ENV))
+    if cap is None or spec.reports.clearance.rank <= cap.rank:
+        return spec
+    return at_clearance(spec, cap)
 
 
 class MigrationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
@@ -29,7 +42,8 @@ class MigrationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
             updates["source"] = spec.source.model_copy(update={"url": self.source_url})
         if self.target_url:
             updates["target"] = spec.target.model_copy(update={"url": self.target_url})
-        return spec.model_copy(update=updates) if updates else spec
+        spec = spec.model_copy(update=updates) if updates else spec
+        return capped_to_instance(spec)
 
     def checksum(self) -> str:
         return spec_checksum(self.spec_path)

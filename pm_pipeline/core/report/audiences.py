@@ -18,14 +18,29 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from pm_pipeline.core.config.spec import Classification, MigrationSpec
-from pm_pipeline.core.errors import SystemFailure
+from pm_pipeline.core.errors import BadInputError, SystemFailure
 from pm_pipeline.core.report.model import AudienceRecord
 from pm_pipeline.core.report.redact import FIXED_MASK
 
+# The highest clearance a Dagster code location shows (metadata, stored outputs, its report sets).
+INSTANCE_CLEARANCE_ENV = "PM_DAGSTER_CLEARANCE"
 _CELL_VALUES = ("source_value", "target_value", "source_canonical", "target_canonical")
 # Folders pm-pipeline creates for audiences above this one are readable by their owner only: a
 # restricted set is never readable by default because its parent folder happened to be.
 _OPEN_UP_TO = Classification.PUBLIC
+
+
+def clearance_from_env(value: str | None) -> Classification | None:
+    """The clearance named by :data:`INSTANCE_CLEARANCE_ENV`; unset or empty: none."""
+    if not value or not value.strip():
+        return None
+    try:
+        return Classification(value.strip().lower())
+    except ValueError:
+        choices = ", ".join(Classification)
+        raise BadInputError(
+            f"{INSTANCE_CLEARANCE_ENV}={value!r}: not a clearance; choose from {choices}"
+        ) from None
 
 
 def audiences_of(spec: MigrationSpec) -> tuple[Classification, ...]:
