@@ -51,7 +51,7 @@ def _guard(spec: MigrationSpec, spec_path: Path) -> _Guard:
 def approve_index_plan(args: argparse.Namespace) -> int:
     """Record one approval of a reviewed index plan; no workload runs."""
     from pm_pipeline.core.config import load_spec
-    from pm_pipeline.core.rollback.approvals import approvals_for, approve_checksum
+    from pm_pipeline.core.rollback.approvals import INDEX_PLAN, approvals_for, approve_checksum
 
     checksum = str(args.approve).strip().lower()
     if not _CHECKSUM.match(checksum):
@@ -72,7 +72,7 @@ def approve_index_plan(args: argparse.Namespace) -> int:
         approver=args.approver,
         audit_log=guard.log,
         allowed_signers=guard.settings.allowed_signers,
-        details={"kind": "index_plan"},
+        details={"kind": INDEX_PLAN},
         comment=args.comment,
         sign_with=args.sign_with,
     )
@@ -101,9 +101,13 @@ def run_apply(args: argparse.Namespace, spec: MigrationSpec, perf: PerfResult) -
         )
         return
     guard = _guard(spec, args.spec)
-    path = save_plan(plan, plans_dir=guard.plans_dir)
-    try:
-        with connect(spec.target.url) as target:
+    with connect(spec.target.url) as target:
+        if target.engine != "postgresql":
+            raise BadInputError(
+                f"--apply creates indexes CONCURRENTLY on PostgreSQL targets only; the target is {target.engine}"
+            )
+        path = save_plan(plan, plans_dir=guard.plans_dir)
+        try:
             created = apply_plan(
                 plan,
                 target=target,
@@ -112,11 +116,11 @@ def run_apply(args: argparse.Namespace, spec: MigrationSpec, perf: PerfResult) -
                 approvals_required=guard.settings.approvals_required,
                 allowed_signers=guard.settings.allowed_signers,
             )
-    except IntegrityRefusal as exc:
-        raise IntegrityRefusal(
-            f"{exc}. Review {path}, then approve with: pm-pipeline perf --spec {args.spec} "
-            f"--approve {plan.checksum} --approver NAME"
-        ) from None
+        except IntegrityRefusal as exc:
+            raise IntegrityRefusal(
+                f"{exc}. Review {path}, then approve with: pm-pipeline perf --spec {args.spec} "
+                f"--approve {plan.checksum} --approver NAME"
+            ) from None
     for statement in created:
         print(f"created: {statement}")
     print(f"--apply: {len(created)} index(es) created on the target (index plan {plan.checksum[:12]})")

@@ -150,3 +150,29 @@ def test_a_failed_build_leaves_no_invalid_index_and_is_audited(tmp_path: Path, p
     assert _target_indexes(pg_db) == []  # the invalid index the failed build left was dropped
     assert _audit_events(log.path)[-2:] == ["perf.index_apply.started", "perf.index_apply.failed"]
     assert "same@example.com" not in log.path.read_text()  # the duplicate value is not recorded
+
+
+def test_apply_on_a_target_other_than_postgresql_is_refused_before_anything_is_written(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    import sqlite3
+
+    for name, index in (("source.db", True), ("target.db", False)):
+        with sqlite3.connect(tmp_path / name) as conn:
+            conn.execute("CREATE TABLE customers (id INTEGER PRIMARY KEY, email TEXT NOT NULL, city TEXT)")
+            conn.executemany(
+                "INSERT INTO customers VALUES (?, ?, ?)",
+                [(i, f"user{i}@example.com", "x") for i in range(1, 3001)],
+            )
+            if index:
+                conn.execute("CREATE UNIQUE INDEX customers_email_key ON customers (email)")
+    log = tmp_path / "audit" / "rollback.jsonl"
+    spec = tmp_path / "migration.yaml"
+    spec.write_text(
+        f"name: perf\nsource: {{url: 'sqlite:///{tmp_path}/source.db'}}\n"
+        f"target: {{url: 'sqlite:///{tmp_path}/target.db'}}\nrollback: {{audit_log: '{log}'}}\n{WORKLOAD}"
+    )
+    code, out, err = _run(capsys, "perf", "--spec", str(spec), "--apply")
+    assert "index_advice" in out  # there was advice to apply
+    assert code == 2 and "PostgreSQL targets only; the target is sqlite" in err
+    assert not (log.parent / "plans").exists() and not log.exists()

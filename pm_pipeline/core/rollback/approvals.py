@@ -16,6 +16,7 @@ from pm_pipeline.core.security.audit import AuditLog, AuditRecord, open_audit_lo
 from pm_pipeline.core.security.identity import approval_message, normalise_identity, sign, signer
 
 APPROVAL_EVENT = "rollback.approved"
+INDEX_PLAN = "index_plan"  # the ``kind`` recorded with an approval of `perf --apply`'s index plan
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,9 @@ def other_plans_note(plan: RollbackPlan, *, audit_log: str | Path | AuditLog) ->
         {
             (str(r.data.get("plan_checksum", ""))[:12], r.actor)
             for r in log.records()
-            if r.event == APPROVAL_EVENT and r.data.get("plan_checksum") != plan.checksum
+            if r.event == APPROVAL_EVENT
+            and r.data.get("plan_checksum") != plan.checksum
+            and r.data.get("kind") != INDEX_PLAN  # an index plan's approvals are no rollback's
         }
     )
     if not others:
