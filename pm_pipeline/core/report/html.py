@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import json
+import re
 from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
@@ -16,10 +16,15 @@ from markupsafe import Markup
 
 from pm_pipeline.core.findings import Finding, JsonValue
 from pm_pipeline.core.report.charts import bar_chart
+from pm_pipeline.core.report.groups import key_text, visible
+from pm_pipeline.core.report.impact import fix_actions
 from pm_pipeline.core.report.markdown import pct
 from pm_pipeline.core.report.model import ReportData, TableSection, Verdict
 from pm_pipeline.core.report.perf_charts import latency_chart
 
+# visible()'s stand-ins: ␠ ␉ ␤ ␍ ⍽ and \uXXXX escapes.
+_STAND_INS = re.compile(r"([␠␉␤␍⍽]+|\\u[0-9a-f]{4})")
+_BREAKS = re.compile(r"(?<=[_(,=])(?=\w)|(?<=\.)(?=[A-Za-z_])")
 _CHECK_ORDER = ("reconciliation", "schema", "integrity", "performance", "rollback")
 _CHECK_TITLES = {
     "reconciliation": "Row and value differences",
@@ -36,20 +41,45 @@ def _num(value: int | float | None) -> str:
     return "" if value is None else f"{value:,}"
 
 
-def _val(value: JsonValue) -> Markup | str:
+def _val(value: JsonValue) -> Markup:
+    """A value in one line, clipped by the stylesheet with the whole of it on hover (and on click,
+    table.js): white space at either end and invisible characters shown as in the console."""
     if value is None:
         return Markup('<span class="null">NULL</span>')
+    if isinstance(value, str) and (value == "***" or value.startswith("hmac:")):
+        return Markup('<span class="clip masked" title="{0}">{0}</span>').format(value)
+    if value == "":
+        return Markup('<span class="ws" title="empty text">\'\'</span>')
+    shown = visible(value)
     if isinstance(value, str):
-        if value == "***" or value.startswith("hmac:"):
-            return Markup('<span class="masked">{}</span>').format(value)
-        return value
-    return json.dumps(value, ensure_ascii=False, sort_keys=True)
+        shown = shown[1:-1]  # the console's quotes: the cell's edges show where the text ends
+    return Markup('<span class="clip" title="{0}">{1}</span>').format(shown, _marked(shown))
 
 
-def _keytext(key: Mapping[str, JsonValue] | None) -> str:
+def _clip(text: str | None) -> Markup | str:
+    """Free text (a rule's name) in one line, clipped like the values."""
+    return Markup('<span class="clip" title="{0}">{0}</span>').format(text) if text else ""
+
+
+def _breakable(text: str | None) -> Markup:
+    """Free text that may wrap after ``_``, ``(`` or ``,`` inside long identifiers
+    (``expect_column_values_to_be_between(min_value=1,``), never in the middle of a word."""
+    return Markup("<wbr>").join(Markup.escape(part) for part in _BREAKS.split(text or ""))
+
+
+def _marked(text: str) -> Markup:
+    # The stand-ins for spaces and invisible characters are styled apart from the text itself.
+    return Markup("").join(
+        Markup('<span class="ws">{}</span>').format(part) if index % 2 else part
+        for index, part in enumerate(_STAND_INS.split(text))
+    )
+
+
+def _keytext(key: Mapping[str, JsonValue] | None) -> Markup | str:
     if not key:
         return ""
-    return ", ".join(f"{k}={v if isinstance(v, str) else json.dumps(v)}" for k, v in key.items())
+    text = key_text(dict(key))
+    return Markup('<span class="clip" title="{0}">{1}</span>').format(text, _marked(text))
 
 
 def _when(value: dt.datetime) -> str:
@@ -87,13 +117,26 @@ def _environment() -> jinja2.Environment:
         lstrip_blocks=True,
     )
     env.filters.update(
-        num=_num, pct=pct, val=_val, keytext=_keytext, when=_when, seconds=_seconds, link=_link
+        num=_num,
+        pct=pct,
+        val=_val,
+        clip=_clip,
+        breakable=_breakable,
+        keytext=_keytext,
+        when=_when,
+        seconds=_seconds,
+        link=_link,
     )
     env.globals.update(
         bar_chart=bar_chart,
         latency_chart=latency_chart,
         mismatch_items=_mismatch_items,
         by_check=_by_check,
+        # Canonical columns only where a finding has a canonical value: schema and integrity
+        # findings have none, and two empty columns would squeeze the messages.
+        any_canonical=lambda findings: any(
+            f.source_canonical is not None or f.target_canonical is not None for f in findings
+        ),
         check_title=lambda check: _CHECK_TITLES.get(check, check.capitalize()),
         css=Markup(_template_text("report.css")),
         script=Markup(_template_text("table.js")),
@@ -138,7 +181,12 @@ def render_executive_html(report: ReportData) -> str:
     return (
         _environment()
         .get_template("executive.html.j2")
-        .render(report=report, figures=figures, recommendation=recommendation(report))
+        .render(
+            report=report,
+            figures=figures,
+            recommendation=recommendation(report),
+            actions=fix_actions(report),
+        )
     )
 
 

@@ -70,20 +70,27 @@ def test_sample_limit_bounds_the_inline_findings() -> None:
     assert report.finding_count == 9  # every finding is still in the model
 
 
-def test_top_issues_rank_errors_first_then_by_count() -> None:
+def test_top_issues_rank_errors_first_then_by_business_impact() -> None:
     many = tuple(
         Finding(
             table="orders",
             category=Category.RULE_VIOLATION,
-            severity=Severity.WARNING,
+            severity=Severity.ERROR,
             column="total",
             check="integrity",
         )
         for _ in range(5)
     )
     report = sample_report(extra_findings=EXTRA_FINDINGS + many)
-    assert [i.severity for i in report.top_issues][:4] == [Severity.ERROR] * 4
-    assert report.top_issues[4].category == "rule_violation" and report.top_issues[4].count == 5
+    ranked = [(i.severity, i.table, i.column, i.category, i.count) for i in report.top_issues]
+    # Five broken rules do not outrank one lost row or one changed amount.
+    assert ranked == [
+        (Severity.ERROR, "customers", None, "missing_row", 1),
+        (Severity.ERROR, "customers", "balance", "value_mismatch", 1),
+        (Severity.ERROR, "customers", "email", "value_mismatch", 1),
+        (Severity.ERROR, "orders", "total", "rule_violation", 5),
+        (Severity.ERROR, "orders", "customer_id", "orphan_row", 1),
+    ]
 
 
 def test_truncated_reconciliation_uses_the_complete_counts() -> None:

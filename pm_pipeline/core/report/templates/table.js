@@ -37,5 +37,10 @@
       });
     });
   });
+  // A clipped value opens in place on click (its title shows it on hover too).
+  document.addEventListener("click", function (event) {
+    var clip = event.target.closest && event.target.closest(".clip");
+    if (clip) clip.classList.toggle("open");
+  });
   document.documentElement.setAttribute("data-tables-ready", "1");
 })();
