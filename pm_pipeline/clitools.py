@@ -276,7 +276,7 @@ def run_cli_check(
                 result, sets, spec_checksum=checksum, launched_by=launched_by, run_id=run_id
             )
             published = by_audience[shown_audience(audiences, spec.reports.clearance)]
-            written = {"reports": published}
+            written = {f"reports ({audience})": path for audience, path in by_audience.items()}
             if output_format != "json":
                 print_audience_sets(by_audience, out, last=published)
         else:

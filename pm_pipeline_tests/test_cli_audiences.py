@@ -46,7 +46,7 @@ def _database(path: Path, *, target: bool) -> str:
     return f"sqlite:///{path}"
 
 
-def audience_spec(directory: Path, *, clearance: str, audiences: str) -> Path:
+def audience_spec(directory: Path, *, clearance: str, audiences: str, extra: str = "") -> Path:
     spec = directory / "audiences.yaml"
     spec.write_text(
         f"""version: 1
@@ -66,7 +66,7 @@ reports:
   directory: reports
   clearance: {clearance}
   audiences: {audiences}
-""",
+{extra}""",
         encoding="utf-8",
     )
     return spec
@@ -175,3 +175,25 @@ def test_repeated_audiences_are_bad_input(tmp_path: Path, capsys: pytest.Capture
     spec = audience_spec(tmp_path, clearance="internal", audiences="[public, public]")
     assert main(["check", "--spec", str(spec), "--no-progress"]) == 2
     assert "repeated: public" in capsys.readouterr().err
+
+
+def test_json_output_and_the_audit_log_name_every_audiences_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AUDIENCES_AUDIT_KEY", "audiences-test-key")
+    audit = f"audit:\n  log: {tmp_path / 'audit.jsonl'}\n  key_env: AUDIENCES_AUDIT_KEY\n"
+    spec = audience_spec(tmp_path, clearance="internal", audiences="[public, restricted]", extra=audit)
+    code = main(["check", "--spec", str(spec), "--no-progress", "--no-integrity", "--format", "json"])
+    out = capsys.readouterr().out
+    assert code == 1 and RESTRICTED not in out and INTERNAL in out  # the console at internal
+    # No internal set: the console names the highest audience not above its clearance.
+    document = json.loads(out)
+    assert document["reports"] == str((tmp_path / "reports" / "public" / "latest").resolve())
+    assert document["files"] == {
+        f"reports ({audience})": str((tmp_path / "reports" / audience / "latest").resolve())
+        for audience in ("public", "restricted")
+    }
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    (written,) = [r for r in records if r["event"] == "report.written"]
+    files = set(written["data"]["files"])
+    assert {"public/manifest.json", "restricted/manifest.json", "restricted/evidence-pack.json"} <= files
