@@ -28,6 +28,13 @@ SAMPLE_SIZE = 5
 _OWN = re.compile(
     r"\bpg_|information_schema|performance_schema|hypopg|pm_sample|\bmysql\.|\bsys\.", re.IGNORECASE
 )
+# A SELECT that locks rows, creates a table or moves a sequence: the workload runs read-only, and the
+# source refuses these there.
+_WRITES = re.compile(
+    r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bINTO\b"
+    r"|\b(?:nextval|setval|pg_advisory\w*|get_lock)\s*\(",
+    re.IGNORECASE,
+)
 _IDENT = r"(?:`[^`]+`|\"[^\"]+\"|[A-Za-z_][\w$]*)"
 _COLUMN = rf"(?:{_IDENT}\s*\.\s*)?({_IDENT})"
 _OPERATOR = r"(?:=|<>|!=|<=|>=|<|>|\bLIKE\b|\bILIKE\b)"
@@ -181,6 +188,9 @@ def _prepared(
     statement: _Statement, *, source: Connector, target: Connector, into: list[WorkloadQuery]
 ) -> str:
     """Adds the statement to ``into`` as a workload query; the reason it cannot be, else ''."""
+    writes = _WRITES.search(statement.text)
+    if writes:
+        return f"it locks or writes ({' '.join(writes.group(0).split())}): the workload runs read-only"
     named = _named(statement.text, dollar=source.engine == POSTGRES)
     if isinstance(named, str):
         return named
@@ -200,6 +210,13 @@ def _prepared(
             return f"no parameter could be drawn from real rows: {exc}"
         except Exception as exc:
             return f"no parameter could be drawn from real rows: {refusal(exc, source)}"
+    # A statement the source itself no longer runs (a dropped table, another schema on the search
+    # path, a temporary table) is left out rather than ending the whole workload as bad input.
+    bound = bind(sql, values[0], placeholder=source.placeholder)
+    try:
+        source.execute(f"EXPLAIN {bound.sql}", bound.params)
+    except Exception as exc:
+        return f"the source does not run it as captured: {refusal(exc, source)}"
     target_sql = sql
     if source.engine == MYSQL and target.engine != MYSQL:
         # A digest quotes every identifier with backticks; the other engines quote with "".
