@@ -10,6 +10,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pm_pipeline.core.config.protection import ReadLimits
+from pm_pipeline.core.connectors.limits import reader_slot
+from pm_pipeline.core.security.tenants import source_tag
 from pm_pipeline_tests.conftest import PG_HOST, PG_PORT, PgDatabase, make_pg_database
 from pm_pipeline_tests.test_bad_input import (
     EXIT_OK,
@@ -18,6 +21,7 @@ from pm_pipeline_tests.test_bad_input import (
     SUFFIX,
     _outputs,
     _run,
+    _sqlite,
     assert_clean,
 )
 
@@ -122,3 +126,24 @@ def test_an_unreachable_replica_is_a_system_failure_that_keeps_its_password(
     spec = _spec(tmp_path, pg_db.url, pg_db2.url, f"replica_url: {replica}")
     code, out, err = _run(capsys, "check", "--spec", spec, "--no-progress", *_outputs(tmp_path))
     assert_clean(code, out, err, tmp_path, expected=EXIT_SYSTEM, names=["_no_such_replica", "does not exist"])
+
+
+def test_a_check_past_max_readers_is_refused_with_exit_3_naming_the_limit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ddl = "CREATE TABLE items (id INTEGER PRIMARY KEY, name TEXT)"
+    source, target = _sqlite(tmp_path / "s.db", ddl), _sqlite(tmp_path / "t.db", ddl)
+    spec = _spec(tmp_path, source, target, "max_readers: 1", "readers_wait: 200ms")
+    # Another check of the same source holds its only reader slot.
+    with reader_slot(source_tag(source), ReadLimits(max_readers=1, readers_wait=0)):
+        code, out, err = _run(capsys, "check", "--spec", spec, "--no-progress", *_outputs(tmp_path))
+    assert_clean(
+        code,
+        out,
+        err,
+        tmp_path,
+        expected=EXIT_SYSTEM,
+        names=["1 reader(s) already reading it (source.max_readers)", "waited 0.2 s (source.readers_wait)"],
+    )
+    code, out, err = _run(capsys, "check", "--spec", spec, "--no-progress", *_outputs(tmp_path))
+    assert code == EXIT_OK, out + err  # the slot free again, the same check runs
