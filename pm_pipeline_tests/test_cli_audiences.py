@@ -105,7 +105,9 @@ def run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, int, str]:
     return directory / "reports", code, output.getvalue()
 
 
-def test_each_audience_gets_its_own_set_that_verifies(run: tuple[Path, int, str]) -> None:
+def test_each_audience_gets_its_own_set_that_verifies(
+    run: tuple[Path, int, str], capsys: pytest.CaptureFixture[str]
+) -> None:
     reports, code, _ = run
     assert code == 1  # the target lost a row and changed values
     assert sorted(p.name for p in reports.iterdir()) == sorted(AUDIENCES)
@@ -118,6 +120,8 @@ def test_each_audience_gets_its_own_set_that_verifies(run: tuple[Path, int, str]
         run_ids.add(manifest["run_id"])
         assert (report_set / "diffs" / "customers" / "changed_cells.parquet").is_file()
     assert len(run_ids) == 1  # one run, three views of it
+    assert main(["verify-manifest", str(reports)]) == 2  # the root is no set: it names one to verify
+    assert f"name one, e.g. {reports / 'public' / 'latest'}" in capsys.readouterr().err
     # Folders above public are created for their owner alone.
     assert stat.S_IMODE((reports / "restricted").stat().st_mode) & 0o077 == 0
     assert stat.S_IMODE((reports / "internal").stat().st_mode) & 0o077 == 0

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pm_pipeline.core.config.spec import Classification
 from pm_pipeline.core.errors import BadInputError, SystemFailure
 
 MANIFEST_NAME = "manifest.json"
@@ -184,7 +185,11 @@ def verify_report_set(path: Path) -> tuple[dict[str, Any], list[SetProblem]]:
     try:
         document = json.loads(manifest.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise BadInputError(f"{manifest}: no report set manifest there") from None
+        audiences = [
+            f"{path / a / LATEST}" for a in Classification if (path / a / LATEST / MANIFEST_NAME).exists()
+        ]
+        hint = f" (it holds one set per audience: name one, e.g. {audiences[0]})" if audiences else ""
+        raise BadInputError(f"{manifest}: no report set manifest there{hint}") from None
     except ValueError as exc:
         raise BadInputError(f"{manifest}: not a report set manifest ({exc})") from None
     if not isinstance(document, dict) or document.get("kind") != MANIFEST_KIND:
