@@ -44,10 +44,13 @@ def test_a_check_behind_a_production_lock_ends_within_the_lock_timeout(
     for database in (pg_db, pg_db2):
         database.execute(*ITEMS)
     # statement: 60s only guards the test: without lock_timeout the check would end on it instead.
-    spec = _spec(tmp_path, pg_db.url, pg_db2.url, "timeouts: {lock: 1s, statement: 60s}")
+    spec = _spec(tmp_path, pg_db.url, pg_db2.url, "timeouts: {lock: 10m, statement: 60s}")
     with psycopg.connect(host=PG_HOST, port=PG_PORT, user="postgres", dbname=pg_db.name) as holder:
         holder.execute("LOCK TABLE items IN ACCESS EXCLUSIVE MODE")  # what an ALTER TABLE holds
-        code, out, err = _run(capsys, "check", "--spec", spec, "--no-progress", *_outputs(tmp_path))
+        # --timeout overrides the spec's lock limit, which the test would otherwise wait out.
+        code, out, err = _run(
+            capsys, "check", "--spec", spec, "--no-progress", "--timeout", "lock=1s", *_outputs(tmp_path)
+        )
         holder.rollback()
     assert code == EXIT_SYSTEM, out + err
     # The run is incomplete (exit 3) and says why, for each check that gave up.
