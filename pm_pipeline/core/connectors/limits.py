@@ -35,16 +35,22 @@ def paced(batches: Iterator[pa.RecordBatch], rows_per_second: float) -> Iterator
     piece = max(1, int(rows_per_second / 4))
     started = time.monotonic()
     passed = 0
-    for batch in batches:
-        for start in range(0, batch.num_rows, piece):
-            part = batch.slice(start, piece)
-            passed += part.num_rows
-            delay = started + passed / rows_per_second - time.monotonic()
-            if delay > 0:
-                time.sleep(delay)
-            yield part
-        if batch.num_rows == 0:
-            yield batch
+    try:
+        for batch in batches:
+            for start in range(0, batch.num_rows, piece):
+                part = batch.slice(start, piece)
+                passed += part.num_rows
+                delay = started + passed / rows_per_second - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                yield part
+            if batch.num_rows == 0:
+                yield batch
+    finally:
+        # A reader that stops early ends the stream's query now, not when it is collected.
+        close = getattr(batches, "close", None)
+        if close is not None:
+            close()
 
 
 def default_lock_dir() -> Path:
