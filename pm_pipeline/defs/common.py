@@ -1,6 +1,7 @@
 """What the per-table asset modules share: asset keys, the spec's current mapping of a table, the
 metadata a reconciliation shows in Dagster, and the upkeep of a table's diff folder."""
 
+import dataclasses
 import re
 import shutil
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ import dagster as dg
 from pm_pipeline.core.config import MigrationSpec, TableMapping
 from pm_pipeline.core.findings import TableReconciliation
 from pm_pipeline.core.monitor import metrics
-from pm_pipeline.core.report import Redactor
+from pm_pipeline.core.report import Redactor, pseudonymiser_for
 from pm_pipeline.defs.presentation import percent
 
 TABLE_TAG = "pm_pipeline/table"
@@ -123,3 +124,8 @@ def remove_stale_diffs(folder: Path, *, buckets: int) -> list[Path]:
             child.unlink()
             removed.append(child)
     return removed
+
+
+def stored(result: TableReconciliation, spec: MigrationSpec) -> TableReconciliation:
+    """The result as Dagster stores it between steps (a pickle on disk): no value above the clearance."""
+    return dataclasses.replace(result, findings=tuple(map(pseudonymiser_for(spec).redact, result.findings)))

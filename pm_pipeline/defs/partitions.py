@@ -44,6 +44,7 @@ from pm_pipeline.defs.common import (
     current_mapping,
     remove_stale_diffs,
     safe_name,
+    stored,
     table_metadata,
 )
 from pm_pipeline.defs.progress import ProgressLog
@@ -331,7 +332,7 @@ def _bucket_asset(
         bucket = BucketReconciliation(
             bucket=index,
             buckets=count,
-            result=result,
+            result=stored(result, spec),
             ran_at=ran_at,
             settings=settings_digest(spec, current),
         )

@@ -6,7 +6,6 @@ when they fail, the run fails and nothing downstream of the verdict (cutover ste
 the spec splits into ``partitions`` is reconciled bucket by bucket (see ``partitions``).
 """
 
-import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,6 +32,7 @@ from pm_pipeline.defs.common import (
     current_mapping,
     remove_stale_diffs,
     safe_name,
+    stored,
     table_keys,
     table_metadata,
 )
@@ -139,25 +139,15 @@ def _reconciliation(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.As
             assert error is not None
             context.log.error(error.message)
             result = unreconciled(table=mapping.source, target_table=current.target_name, error=error)
-            return dg.Output(
-                _stored(result, spec, context), metadata=table_metadata(result, redactor_for(spec))
-            )
+            return dg.Output(stored(result, spec), metadata=table_metadata(result, redactor_for(spec)))
         result = reconciled
         context.log.info(progress.finished(result) + f", match score {result.match_score:.4%}")
         # Bucket folders of an earlier partitioned reconciliation would mix into this diff.
         for path in remove_stale_diffs(diff_dir / mapping.source, buckets=0):
             context.log.info(f"{mapping.source}: removed {path}, which is no longer part of the table's diff")
-        return dg.Output(_stored(result, spec, context), metadata=table_metadata(result, redactor_for(spec)))
+        return dg.Output(stored(result, spec), metadata=table_metadata(result, redactor_for(spec)))
 
     return _reconcile
-
-
-def _stored(
-    result: TableReconciliation, spec: MigrationSpec, context: AssetExecutionContext
-) -> TableReconciliation:
-    """The result as Dagster may store it (a pickle on disk): no value above the clearance."""
-    pseudonymise = pseudonymiser_for(spec, run_id=context.run_id).redact
-    return dataclasses.replace(result, findings=tuple(map(pseudonymise, result.findings)))
 
 
 def _schema(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.AssetsDefinition:
@@ -256,8 +246,8 @@ def _integrity(
         }
         if entry is not None:
             metadata["target_checksum"] = entry.target.to_json().get("checksum", "")
-        stored = tuple(map(pseudonymiser_for(spec, run_id=context.run_id).redact, findings))
-        return dg.Output(IntegrityOutput(findings=stored, manifest_entry=entry), metadata=metadata)
+        kept = tuple(map(pseudonymiser_for(spec).redact, findings))
+        return dg.Output(IntegrityOutput(findings=kept, manifest_entry=entry), metadata=metadata)
 
     return _check_integrity
 

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from pm_pipeline.core.config import load_spec
 from pm_pipeline.core.config.spec import Classification
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Finding, Severity
-from pm_pipeline.core.report import FIXED_MASK, REDACTION_KEY_ENV, RedactionMode, Redactor
+from pm_pipeline.core.report import FIXED_MASK, REDACTION_KEY_ENV, RedactionMode, Redactor, pseudonymiser_for
 
 EMAIL = Finding(
     table="customers",
@@ -132,3 +135,21 @@ def test_mask_key_masks_only_hidden_key_columns() -> None:
     classes = {"orders": {"iban": Classification.RESTRICTED}}
     redactor = Redactor(clearance=Classification.INTERNAL, column_classes=classes)
     assert redactor.mask_key("orders", {"iban": "DE89", "line": 2}) == {"iban": FIXED_MASK, "line": 2}
+
+
+def test_stored_results_hold_keyed_hashes_that_still_join(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Dagster pickles step outputs; the verdict joins integrity and reconciliation findings by key.
+    spec_file = tmp_path / "m.yaml"
+    spec_file.write_text(
+        "source: {url: 'postgresql://app:s3cret@db/a'}\ntarget: {url: 'postgresql://app:s3cret@db/b'}\n"
+        "tables:\n  - source: customers\n    columns: {email: {classification: restricted}}\n"
+    )
+    spec = load_spec(spec_file)
+    monkeypatch.delenv(REDACTION_KEY_ENV, raising=False)
+    first, again = pseudonymiser_for(spec).redact(EMAIL), pseudonymiser_for(spec).redact(EMAIL)
+    assert first == again and "bob@" not in repr(first)
+    assert str(first.source_value).startswith("hmac:") and first.source_value != first.target_value
+    monkeypatch.setenv(REDACTION_KEY_ENV, "another key")
+    assert pseudonymiser_for(spec).redact(EMAIL).source_value != first.source_value
