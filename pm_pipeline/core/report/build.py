@@ -23,6 +23,7 @@ from pm_pipeline.core.findings import (
     overall_match_score,
 )
 from pm_pipeline.core.names import in_source_names
+from pm_pipeline.core.report.impact import rank_issues
 from pm_pipeline.core.report.model import (
     RedactionMode,
     ReportData,
@@ -30,7 +31,6 @@ from pm_pipeline.core.report.model import (
     RuleRecord,
     RunInfo,
     TableSection,
-    TopIssue,
     Verdict,
 )
 from pm_pipeline.core.report.redact import REDACTION_KEY_ENV, Redactor
@@ -183,7 +183,7 @@ def build_report_data(
         verdict=verdict,
         overall_match_score=overall_match_score(tables) if tables else None,
         tables=sections,
-        top_issues=_top_issues(sections),
+        top_issues=rank_issues(sections, limit=TOP_ISSUES),
         rules=_rules(tables, sections, rule_versions or {}, run.tool_version),
         checksum_manifest=checksum_manifest,
         severity_counts=dict(severity_counts),
@@ -262,33 +262,6 @@ def _section(
         findings_truncated=table.findings_truncated if table is not None else False,
         diff_path=table.diff_path if table is not None else None,
         state=state,
-    )
-
-
-def _top_issues(sections: Sequence[TableSection]) -> tuple[TopIssue, ...]:
-    """Group errors and warnings by (table, column, category); rank errors first, then by count."""
-    groups: dict[tuple[str, str, str, Severity], list[Finding]] = defaultdict(list)
-    counts: dict[tuple[str, str, str, Severity], int] = {}
-    for section in sections:
-        for finding in section.findings:
-            if finding.severity is not Severity.INFO:
-                group = (finding.table, finding.column or "", str(finding.category), finding.severity)
-                groups[group].append(finding)
-                counts[group] = len(groups[group])
-                if section.findings_truncated and finding.category in ROW_CATEGORIES and not finding.column:
-                    # The list stopped early; the complete count is in the table's counts.
-                    counts[group] = max(counts[group], section.category_counts.get(group[2], 0))
-    ranked = sorted(groups, key=lambda group: (_SEVERITY_ORDER[group[3]], -counts[group], group[:3]))
-    return tuple(
-        TopIssue(
-            table=group[0],
-            column=group[1] or None,
-            category=group[2],
-            severity=group[3],
-            count=counts[group],
-            example=groups[group][0].message,
-        )
-        for group in ranked[:TOP_ISSUES]
     )
 
 
