@@ -157,6 +157,9 @@ def test_the_cli_leaks_nothing(migration: tuple[PgDatabase, PgDatabase], tmp_pat
     assert not found, "\n".join(found)
     _assert_the_search_sees_reported_values(reports / "latest")
     assert not files_under(tmp_path / "tmp"), "temporary files left behind"
+    assert (tmp_path / "audit" / "leak.jsonl").stat().st_size > 0  # searched above
+    # Data Docs would show the raw samples of the suite's classified columns.
+    assert not (reports / "latest" / "data-docs").exists()
 
 
 def _assert_the_search_sees_reported_values(reports: Path) -> None:
