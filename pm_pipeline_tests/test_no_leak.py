@@ -186,16 +186,25 @@ def test_a_dagster_materialisation_leaks_nothing(
     home = tmp_path / "dagster_home"
     create_instance_home(home)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    defs = build(spec)
-    job = defs.resolve_job_def(definitions_module(spec).MAIN_JOB)
+    # A second run whose target is gone: its failure events carry the URL and the error chain.
+    source, target = migration
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    lost_spec = _spec(gone, source, PgDatabase(name=f"{target.name}_gone", url=""))
     with dg.DagsterInstance.from_config(str(home)) as instance:
-        result = job.execute_in_process(instance=instance, raise_on_error=False)
+        result, lost = (
+            build(path)
+            .resolve_job_def(definitions_module(path).MAIN_JOB)
+            .execute_in_process(instance=instance, raise_on_error=False)
+            for path in (spec, lost_spec)
+        )
     out, err = capfd.readouterr()
-    assert result.run_id
+    assert result.run_id and not lost.success
+    assert any(f":***@{PG_HOST}" in repr(event) for event in lost.all_events)  # the URL, masked
     assert any(p.name == "findings.json" for p in files_under(tmp_path / "reports"))
     assert any(p.parent.name == result.run_id or "storage" in p.parts for p in files_under(home))
     found = hits(NEEDLES, tmp_path) + text_hits(NEEDLES, out, "stdout") + text_hits(NEEDLES, err, "stderr")
-    for event in result.all_events:
+    for event in (*result.all_events, *lost.all_events):
         found += text_hits(NEEDLES, repr(event), f"event {event.event_type_value}")
     assert not found, "\n".join(sorted(set(found)))
     # The stored step outputs do hold the unclassified difference: the search reads the pickles.
