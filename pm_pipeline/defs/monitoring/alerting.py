@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Literal
 
 import dagster as dg
 
@@ -45,6 +45,38 @@ def _deliver(
 
 def _latest_storage_id(result: Any) -> int:
     return max((record.storage_id for record in result.records), default=0)
+
+
+_Finish = Literal[
+    dg.DagsterEventType.RUN_SUCCESS, dg.DagsterEventType.RUN_FAILURE, dg.DagsterEventType.RUN_CANCELED
+]
+_FINISHED: tuple[_Finish, ...] = (
+    dg.DagsterEventType.RUN_SUCCESS,
+    dg.DagsterEventType.RUN_FAILURE,
+    dg.DagsterEventType.RUN_CANCELED,
+)
+
+
+def _finished_runs(instance: dg.DagsterInstance, *, after: int) -> tuple[list[tuple[int, str]], int]:
+    """(storage id of the finish, run id) of the runs finished after ``after``, oldest first, and the
+    new watermark. A kind that filled its batch bounds the watermark: nothing of another kind
+    beyond that point is taken before the next tick."""
+    records: list[tuple[int, str]] = []
+    bound: int | None = None
+    for kind in _FINISHED:
+        result = instance.fetch_run_status_changes(
+            dg.RunStatusChangeRecordsFilter(event_type=kind, after_storage_id=after or None),
+            limit=_BATCH,
+            ascending=True,
+        )
+        found = [(record.storage_id, record.run_id) for record in result.records]
+        if len(found) == _BATCH:
+            bound = found[-1][0] if bound is None else min(bound, found[-1][0])
+        records += found
+    if bound is not None:
+        records = [record for record in records if record[0] <= bound]
+    records.sort()
+    return records, max([after, *(storage_id for storage_id, _ in records)])
 
 
 def build_run_alert_sensor(spec: MigrationSpec, settings: MonitoringSettings) -> dg.SensorDefinition:
@@ -143,29 +175,25 @@ def build_check_alert_sensor(
         cursor: dict[str, Any] = json.loads(context.cursor) if context.cursor else {"checks": 0, "assets": {}}
         instance = context.instance
         found: list[tuple[int, Event]] = []
-        check_records = instance.get_event_records(
-            dg.EventRecordsFilter(
-                event_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION, after_cursor=cursor["checks"]
-            ),
-            limit=_BATCH,
-            ascending=True,
-        )
-        for record in check_records:
-            evaluation = record.event_log_entry.dagster_event.event_specific_data  # type: ignore[union-attr]
-            if not isinstance(evaluation, dg.AssetCheckEvaluation):
-                continue
-            subject = table_of.get(
-                evaluation.asset_key.to_user_string(), evaluation.asset_key.to_user_string()
-            )
-            event = Event(
-                EventKind.CHECK,
-                subject,
-                evaluation.check_name,
-                ok=evaluation.passed,
-                detail=f"{evaluation.check_name} {'passed' if evaluation.passed else 'failed'}",
-            )
-            found.append((record.storage_id, event))
-        checks_mark = max([cursor["checks"], *(record.storage_id for record in check_records)])
+        finished, checks_mark = _finished_runs(instance, after=cursor["checks"])
+        for finished_at, run_id in finished:
+            # Run by run: the default SQLite instance keeps one event log per run and refuses a
+            # query for one event type across all of them; every instance answers this one.
+            for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+                evaluation = entry.dagster_event.event_specific_data if entry.dagster_event else None
+                if not isinstance(evaluation, dg.AssetCheckEvaluation):
+                    continue
+                subject = table_of.get(
+                    evaluation.asset_key.to_user_string(), evaluation.asset_key.to_user_string()
+                )
+                event = Event(
+                    EventKind.CHECK,
+                    subject,
+                    evaluation.check_name,
+                    ok=evaluation.passed,
+                    detail=f"{evaluation.check_name} {'passed' if evaluation.passed else 'failed'}",
+                )
+                found.append((finished_at, event))
         asset_marks = dict(cursor["assets"])
         for table, key in table_assets.items():
             after = asset_marks.get(table, 0)

@@ -1,9 +1,15 @@
-"""Alert sensors on a real ephemeral instance: failed checks, metric thresholds and failed runs reach the rules."""
+"""Alert sensors on real instances (ephemeral, and the project's own SQLite instance, which keeps one
+event log per run): failed checks, metric thresholds and failed runs reach the rules."""
 
 import json
+import shutil
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 import dagster as dg
+import pytest
 
 from pm_pipeline.core.config.loader import spec_from_mapping
 from pm_pipeline.core.monitor.alerts import AlertState
@@ -39,7 +45,20 @@ def nightly() -> None:
     boom()
 
 
-def test_check_metric_and_run_alerts_flow_into_cursor_state() -> None:
+@contextmanager
+def _instance(kind: str, home: Path) -> Iterator[dg.DagsterInstance]:
+    if kind == "ephemeral":
+        with dg.DagsterInstance.ephemeral() as instance:
+            yield instance
+        return
+    # What make ui and make demo run on: the dagster.yaml template in a DAGSTER_HOME of its own.
+    shutil.copy(Path(__file__).parents[3] / "dagster.yaml", home / "dagster.yaml")
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        yield instance
+
+
+@pytest.mark.parametrize("kind", ["ephemeral", "project_sqlite"])
+def test_check_metric_and_run_alerts_flow_into_cursor_state(kind: str, tmp_path: Path) -> None:
     spec = spec_from_mapping(
         {
             "source": {"url": "sqlite:///a.db"},
@@ -66,7 +85,7 @@ def test_check_metric_and_run_alerts_flow_into_cursor_state() -> None:
     )
     _drift, runs, checks = build_monitoring_defs(spec, settings, table_assets={"orders": KEY})
     assert isinstance(checks, dg.SensorDefinition) and isinstance(runs, dg.SensorDefinition)
-    with dg.DagsterInstance.ephemeral() as instance:
+    with _instance(kind, tmp_path) as instance:
         run_start = runs.evaluate_tick(dg.build_sensor_context(instance=instance)).cursor
         assert dg.materialize([orders], instance=instance, tags={"rate": "0.2"}, raise_on_error=False)
         first = checks.evaluate_tick(dg.build_sensor_context(instance=instance))
