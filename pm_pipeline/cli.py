@@ -13,6 +13,7 @@ import gc
 import getpass
 import os
 import re
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -285,6 +286,10 @@ def _raised_at(exc: BaseException) -> str:
     return f" in {module}:{frame.lineno} ({frame.name})"
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(signal.Signals(signum).name)
+
+
 def entry() -> None:
     """The console script: ``main``, then the usual exit, minus its last garbage collection.
 
@@ -292,6 +297,9 @@ def entry() -> None:
     hold, about a quarter of a second, to free memory the process is about to give back anyway.
     Everything else of an exit happens as usual: exit handlers, threads waited for, files closed.
     """
+    # A terminated run (a CI job cancelled, a container stopped) unwinds like Ctrl-C: its temporary
+    # folders and staging report set are removed and it exits 3, instead of dying where it stood.
+    signal.signal(signal.SIGTERM, _interrupt)
     code = main()
     gc.freeze()  # objects alive now are no longer tracked: the final collection skips them
     sys.exit(code)

@@ -5,9 +5,11 @@ logs, pickled step outputs), temporary folders, the audit log, stdout and stderr
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -210,3 +212,34 @@ def test_a_dagster_materialisation_leaks_nothing(
     # The stored step outputs do hold the unclassified difference: the search reads the pickles.
     assert hits([CONTROL], home / "storage" / "reconciliation" / "customers")
     assert not files_under(tmp_path / "tmp"), "temporary files left behind"
+
+
+def test_a_terminated_check_leaves_no_temporary_files(tmp_path: Path) -> None:
+    # The reconciliation's work folder holds rows as read; a cancelled CI job must not leave it behind.
+    sources, targets = make_pg_database(), make_pg_database()
+    source, target = next(sources), next(targets)
+    try:
+        for side in (source, target):
+            side.execute(
+                "CREATE TABLE big (id int PRIMARY KEY, payload text)",
+                "INSERT INTO big SELECT i, md5(i::text) FROM generate_series(1, 400000) AS i",
+            )
+        tmp = tmp_path / "tmp"
+        env = {**os.environ, **_environment(tmp)}
+        process = subprocess.Popen(
+            [sys.executable, "-m", "pm_pipeline.cli", "check", "--source", source.url, "--target", target.url,
+             "--strategy", "arrow", "--no-integrity", "--no-reports", "--no-progress"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        deadline = time.monotonic() + 60
+        while not any(tmp.iterdir()) and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert any(tmp.iterdir()), "the check ended before it wrote a temporary file"
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=60)
+        assert process.returncode == 3, err[-2000:]
+        assert "interrupted" in err
+        assert not list(tmp.iterdir()), "temporary files left behind"
+    finally:
+        for created in (sources, targets):
+            created.close()
