@@ -188,6 +188,10 @@ class TableReconciliation:
     strategy_note: str = ""  # why the strategy was chosen (size, engines, differing buckets)
     # Each side's whole-table digest when the strategy computed one on its way (source, target).
     digests: tuple[SideDigest, SideDigest] | None = None
+    # When the comparison ran (UTC): the evidence pack's "what was checked, and when". Two results
+    # of the same comparison are equal whenever they ran.
+    started_at: dt.datetime | None = field(default=None, compare=False)
+    finished_at: dt.datetime | None = field(default=None, compare=False)
 
     @property
     def match_score(self) -> float:

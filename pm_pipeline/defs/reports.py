@@ -32,6 +32,27 @@ REPORT_KEY = dg.AssetKey(["reports", "migration_report"])
 PREVIEW_CHARS = 20_000
 
 
+def checks_window(
+    context: AssetExecutionContext, keys: Sequence[TableKeys], results: Sequence[TableReconciliation]
+) -> tuple[dt.datetime, dt.datetime]:
+    """When the checks this report reads ran: their own times (each reconciliation's start and end,
+    the materializations of the schema, reconciliation and integrity assets), never this step's.
+    Materializations of this run are preferred: an upstream asset that failed here keeps an older one."""
+    events = [
+        event
+        for key in (k for table in keys for k in (table.schema, table.reconciliation, table.integrity))
+        if (event := context.instance.get_latest_materialization_event(key)) is not None
+    ]
+    ours = [e for e in events if e.run_id == context.run_id] or events
+    stamps = [dt.datetime.fromtimestamp(e.timestamp, dt.UTC) for e in ours]
+    starts = [t.started_at for t in results if t.started_at is not None] + stamps
+    ends = [t.finished_at for t in results if t.finished_at is not None] + stamps
+    if not starts or not ends:
+        now = dt.datetime.now(dt.UTC)
+        return now - dt.timedelta(seconds=sum(t.seconds for t in results)), now
+    return min(starts), max(ends)
+
+
 def build_report_asset(keys: Sequence[TableKeys], *, owners: Sequence[str] = ()) -> dg.AssetsDefinition:
     ins = {f"t{i}": dg.AssetIn(key=k.reconciliation) for i, k in enumerate(keys)}
     ins.update({f"s{i}": dg.AssetIn(key=k.schema) for i, k in enumerate(keys)})
@@ -62,8 +83,7 @@ def build_report_asset(keys: Sequence[TableKeys], *, owners: Sequence[str] = ())
         manifest = tuple(b.manifest_entry for b in integrity if b.manifest_entry is not None)
         with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
             versions = source.server_version(), target.server_version()
-        now = dt.datetime.now(dt.UTC)
-        started = now - dt.timedelta(seconds=sum(t.seconds for t in results))
+        started, now = checks_window(context, keys, results)
         check = CheckResult(
             spec=spec,
             started_at=started,

@@ -112,6 +112,9 @@ def combine_partitions(
         strategy="+".join(sorted({p.strategy for p in parts})),
         strategy_note="; ".join(dict.fromkeys(p.strategy_note for p in parts if p.strategy_note)),
         seconds=round(sum(p.seconds for p in parts), 3),
+        # The span of the buckets' own runs (they may have run at different times).
+        started_at=min((p.started_at for p in parts if p.started_at is not None), default=None),
+        finished_at=max((p.finished_at for p in parts if p.finished_at is not None), default=None),
         diff_path=_common_folder(p.diff_path for p in parts),
     )
     findings = [f for p in parts for f in p.findings]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import shutil
 import tempfile
 import time
@@ -94,6 +95,7 @@ def reconcile_table(
     """Compare ``mapping.source`` on ``source`` with ``mapping.target_name`` on ``target``."""
     options = options or ReconcileOptions()
     started = time.perf_counter()
+    started_at = dt.datetime.now(dt.UTC)
     source_schema = source_schema or source.introspect(mapping.source)
     target_schema = target_schema or target.introspect(mapping.target_name)
     plan = plan_table(
@@ -148,7 +150,14 @@ def reconcile_table(
             connection.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return TableReconciliation(**{**result, "seconds": round(time.perf_counter() - started, 3)})
+    return TableReconciliation(
+        **{
+            **result,
+            "seconds": round(time.perf_counter() - started, 3),
+            "started_at": started_at,
+            "finished_at": dt.datetime.now(dt.UTC),
+        }
+    )
 
 
 def _stash_both(

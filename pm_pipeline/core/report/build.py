@@ -262,6 +262,8 @@ def _section(
         findings_truncated=table.findings_truncated if table is not None else False,
         diff_path=table.diff_path if table is not None else None,
         state=state,
+        started_at=table.started_at if table is not None else None,
+        finished_at=table.finished_at if table is not None else None,
     )
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from pm_pipeline.core.findings import FINDINGS_SCHEMA_VERSION, Finding, JsonValue
 from pm_pipeline.core.report.model import ReportData, RunInfo, TableSection
 
-EVIDENCE_SCHEMA_VERSION = "1.0"
+EVIDENCE_SCHEMA_VERSION = "1.1"  # 1.1: tables_checked, checks timed by their results
 EVIDENCE_STATEMENT = (
     "This evidence pack records which checks pm-pipeline ran, when, by which run, under which rules "
     "and rule versions, and what they found. It states what was verified and nothing more: it is not "
@@ -106,13 +106,19 @@ def evidence_json(report: ReportData, artifacts: Mapping[str, Path]) -> dict[str
         "run": run_json(report.run),
         "clearance": str(report.clearance),
         "checks": [
-            {
-                "check": check,
-                "tables": tables,
-                "started_at": report.run.started_at.isoformat(),
-                "finished_at": report.run.finished_at.isoformat(),
-            }
+            {"check": check, "tables": tables, **_check_window(report, check)}
             for check, tables in sorted(checks.items())
+        ],
+        "tables_checked": [
+            {
+                "table": t.name,
+                "check": "reconciliation",
+                "started_at": t.started_at.isoformat(),
+                "finished_at": t.finished_at.isoformat(),
+                "seconds": None if t.counts is None else t.counts.seconds,
+            }
+            for t in report.tables
+            if t.started_at is not None and t.finished_at is not None
         ],
         "rules": [{"name": r.name, "version": r.version, "used_by": list(r.used_by)} for r in report.rules],
         "thresholds": report.thresholds.model_dump(mode="json"),
@@ -139,6 +145,20 @@ def evidence_json(report: ReportData, artifacts: Mapping[str, Path]) -> dict[str
     if compliance is not None:
         evidence["compliance"] = compliance
     return evidence
+
+
+def _check_window(report: ReportData, check: str) -> dict[str, str]:
+    """When a check ran, from its own results: the span of its tables' times where the results
+    carry them (reconciliation), else the run's window, which holds every check."""
+    sections = [t for t in report.tables if check in t.checks]
+    starts = [t.started_at for t in sections if t.started_at is not None]
+    ends = [t.finished_at for t in sections if t.finished_at is not None]
+    if check != "reconciliation" or not starts or not ends:
+        return {
+            "started_at": report.run.started_at.isoformat(),
+            "finished_at": report.run.finished_at.isoformat(),
+        }
+    return {"started_at": min(starts).isoformat(), "finished_at": max(ends).isoformat()}
 
 
 def compliance_json(report: ReportData) -> dict[str, Any] | None:

@@ -102,6 +102,9 @@ class TableSection:
     findings_truncated: bool  # reconciliation stopped collecting findings for this table
     diff_path: str | None
     state: VerdictState | None = None  # the table's verdict (core.verdict); None: from severities
+    # When its reconciliation ran (from the check's result); None when it was not reconciled.
+    started_at: dt.datetime | None = None
+    finished_at: dt.datetime | None = None
 
     @property
     def passed(self) -> bool:

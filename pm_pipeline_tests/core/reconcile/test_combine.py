@@ -5,6 +5,7 @@ arithmetic of combining (sums, maxima, limits, severities from the table's total
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import decimal
 import json
 from pathlib import Path
@@ -80,7 +81,7 @@ def _finding_keys(result: TableReconciliation) -> list[tuple[str, str, str | Non
 def _counts(result: TableReconciliation) -> dict[str, Any]:
     # Everything but the findings and columns (compared on their own), the timing, and the note on
     # why a strategy was chosen (which names each slice's size).
-    left_out = {"columns", "findings", "seconds", "strategy_note"}
+    left_out = {"columns", "findings", "seconds", "started_at", "finished_at", "strategy_note"}
     values = {f.name: getattr(result, f.name) for f in dataclasses.fields(result) if f.name not in left_out}
     return values | {"match_score": result.match_score}
 
@@ -113,6 +114,10 @@ def test_four_buckets_combined_equal_the_whole_table(
     ]
     combined = combine_partitions(parts, thresholds=THRESHOLDS)
     assert _counts(combined) == _counts(whole)
+    # Each run records when it ran; the combination spans its buckets' runs.
+    assert whole.started_at is not None and whole.finished_at is not None
+    assert whole.started_at <= whole.finished_at <= parts[0].started_at  # type: ignore[operator]
+    assert combined.started_at == parts[0].started_at and combined.finished_at == parts[-1].finished_at
     assert _finding_keys(combined) == _finding_keys(whole)
     assert combined.columns == whole.columns
     assert [f.message for f in combined.findings if f.key is None] == [
@@ -188,6 +193,16 @@ def test_counts_add_up_and_column_statistics_merge() -> None:
     assert combined.strategy == "arrow-hash+pushdown"
     assert combined.seconds == 2.5
     assert combined.diff_path == "/r/diffs/orders"
+
+
+def test_a_combination_spans_its_buckets_runs_even_out_of_order() -> None:
+    at = dt.datetime(2026, 1, 5, 3, 0, tzinfo=dt.UTC)
+    late = _part(started_at=at + dt.timedelta(hours=2), finished_at=at + dt.timedelta(hours=2, seconds=4))
+    early = _part(started_at=at, finished_at=at + dt.timedelta(seconds=3))
+    untimed = _part()  # a bucket stored before results carried their times
+    combined = combine_partitions([late, untimed, early], thresholds=Thresholds())
+    assert (combined.started_at, combined.finished_at) == (at, at + dt.timedelta(hours=2, seconds=4))
+    assert combine_partitions([untimed], thresholds=Thresholds()).started_at is None
 
 
 def test_severities_follow_the_tables_totals_not_the_slices() -> None:

@@ -24,7 +24,8 @@ JOINED = ReconcileOptions(prune_rows=10**12)  # every row is joined
 
 def _answer(result: TableReconciliation) -> dict[str, Any]:
     fields = dataclasses.asdict(result)
-    fields.pop("seconds")
+    for timing in ("seconds", "started_at", "finished_at"):
+        fields.pop(timing)
     fields["findings"] = sorted(map(repr, result.findings))
     return fields
 

@@ -105,6 +105,8 @@ def customers_reconciliation() -> TableReconciliation:
         findings=findings,
         strategy="arrow",
         seconds=1.25,
+        started_at=STARTED + dt.timedelta(seconds=2),
+        finished_at=STARTED + dt.timedelta(seconds=3.25),
         diff_path="diffs/customers.parquet",
     )
 
@@ -148,6 +150,8 @@ def accounts_reconciliation() -> TableReconciliation:
         findings=findings,
         strategy="pushdown",
         seconds=0.5,
+        started_at=STARTED + dt.timedelta(seconds=30),
+        finished_at=STARTED + dt.timedelta(seconds=30.5),
     )
 
 
