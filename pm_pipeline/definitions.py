@@ -61,8 +61,10 @@ def spec_path_from_environment() -> Path:
 def _mappings(spec: MigrationSpec) -> list:  # type: ignore[type-arg]
     if not spec.discover:
         return list(spec.tables)
-    # Discovered tables become assets, so the databases are asked which tables they share.
-    with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
+    # Discovered tables become assets, so the databases are asked which tables they share. A code
+    # location that waits long for a reader slot of the source fails to load: it waits 20 s at most.
+    source_endpoint = spec.source.model_copy(update={"readers_wait": min(spec.source.readers_wait, 20.0)})
+    with open_endpoint(source_endpoint) as source, open_endpoint(spec.target) as target:
         return list(select_tables(spec, source=source, target=target).mappings)
 
 
