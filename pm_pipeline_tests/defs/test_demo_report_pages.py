@@ -42,6 +42,7 @@ def test_top_issues_lead_with_lost_rows_then_changed_money_and_time(demo: DemoRu
     ], issues
     assert "The actions that fix the most" in html
     assert "Load the missing rows again: customers (3), payments (1)" in html
+    assert "Correct the conversion of: orders.ordered_at (1), products.price (1), " in html
 
 
 def test_evidence_times_are_the_checks_own(demo: DemoRun) -> None:

@@ -162,9 +162,14 @@ def fix_actions(report: ReportData, *, limit: int = 3) -> tuple[Action, ...]:
 
 
 def _places(findings: Iterable[Finding]) -> str:
+    """``products.price (1), orders.ordered_at (1) and 3 more``: the most affected places first,
+    and among equals those of most impact (money and time before other values)."""
     per_place: dict[str, int] = defaultdict(int)
+    tiers: dict[str, int] = {}
     for finding in findings:
-        per_place[f"{finding.table}.{finding.column}" if finding.column else finding.table] += 1
-    shown = sorted(per_place, key=lambda p: (-per_place[p], p))
+        place = f"{finding.table}.{finding.column}" if finding.column else finding.table
+        per_place[place] += 1
+        tiers[place] = min(tiers.get(place, 9), impact_tier(finding))
+    shown = sorted(per_place, key=lambda p: (-per_place[p], tiers[p], p))
     text = ", ".join(f"{p} ({per_place[p]:,})" for p in shown[:4])
     return text + (f" and {len(shown) - 4:,} more" if len(shown) > 4 else "")
