@@ -243,12 +243,16 @@ def test_a_terminated_check_leaves_no_temporary_files(tmp_path: Path) -> None:
              "--strategy", "arrow", "--no-integrity", "--no-reports", "--no-progress"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
         )  # fmt: skip
-        deadline = time.monotonic() + 60
-        while not any(tmp.iterdir()) and process.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert any(tmp.iterdir()), "the check ended before it wrote a temporary file"
-        process.send_signal(signal.SIGTERM)
-        _, err = process.communicate(timeout=60)
+        with process:
+            deadline = time.monotonic() + 60
+            while not any(tmp.iterdir()) and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.02)
+            try:
+                assert any(tmp.iterdir()), "the check ended before it wrote a temporary file"
+                process.send_signal(signal.SIGTERM)
+                _, err = process.communicate(timeout=60)
+            finally:
+                process.kill()  # a no-op once it has exited; never leave a check running
         assert process.returncode == 3, err[-2000:]
         assert "interrupted" in err
         assert not list(tmp.iterdir()), "temporary files left behind"
