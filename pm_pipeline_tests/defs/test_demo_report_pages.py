@@ -100,7 +100,15 @@ def test_the_technical_report_never_scrolls_sideways(demo: DemoRun, browser: Any
             "v => v.getBoundingClientRect().height > 24).map(v => v.textContent)"
         )
         lines = page.evaluate("document.querySelectorAll('td .clip').length")
+        # A clipped value (the customers' checksum) opens whole on a click, inside its section.
+        clipped = page.locator("td .clip", has_text="2087159c").first
+        before = clipped.evaluate("v => v.scrollWidth > v.clientWidth")
+        clipped.click()
+        opened = clipped.evaluate("v => v.scrollWidth <= v.clientWidth")
+        after = page.evaluate("document.documentElement.scrollWidth")
     finally:
         page.close()
     assert widths[0] <= widths[1], f"the page is {widths[0]} px wide in a {widths[1]} px window"
     assert lines > 100 and tall == []
+    assert before and opened
+    assert after <= widths[1]
