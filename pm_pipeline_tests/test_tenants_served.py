@@ -23,7 +23,7 @@ from pm_pipeline.cli import main
 from pm_pipeline_tests.test_webserver import LAUNCH, _graphql, _serving
 
 STOP_SECONDS = 15
-QUEUE_SECONDS = 120
+QUEUE_SECONDS = 180
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 LOCATIONS = """
 {
