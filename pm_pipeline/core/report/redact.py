@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import os
+import re
 from collections.abc import Mapping
 
 from pm_pipeline.core.config.spec import Classification
@@ -100,8 +101,19 @@ class Redactor:
     def _message(self, finding: Finding, hidden: list[JsonValue]) -> str:
         """Messages are free text written by the checks: one quoting a hidden value (a sample list's
         item included, in any quoting) is replaced whole. An expectation's message names its first
-        failing row (``first at {...}``), whose key columns may be hidden whatever the column is."""
+        failing row (``first at {...}``), whose key columns may be hidden whatever the column is. A
+        rule over several columns (``updated_at >= created_at``) quotes each one's value: a hidden
+        column named in the rule hides the message."""
         message = finding.message
+        if (
+            finding.rule
+            and message
+            and any(
+                self.is_hidden(c) and re.search(rf"\b{re.escape(name)}\b", finding.rule)
+                for name, c in self.column_classes.get(finding.table, {}).items()
+            )
+        ):
+            return _REDACTED
         head, at, tail = message.partition(_FIRST_AT)
         if at and any(
             self.is_hidden(c)
@@ -110,11 +122,12 @@ class Redactor:
         ):
             message = head
         if any(text in message for value in hidden for text in _texts(value)):
-            return "[message redacted: it quotes values above the report's clearance]"
+            return _REDACTED
         return message
 
 
 _FIRST_AT = "; first at "
+_REDACTED = "[message redacted: it quotes values above the report's clearance]"
 
 
 def _texts(value: JsonValue) -> set[str]:

@@ -153,3 +153,25 @@ def test_stored_results_hold_keyed_hashes_that_still_join(
     assert str(first.source_value).startswith("hmac:") and first.source_value != first.target_value
     monkeypatch.setenv(REDACTION_KEY_ENV, "another key")
     assert pseudonymiser_for(spec).redact(EMAIL).source_value != first.source_value
+
+
+def test_a_rule_over_a_hidden_column_hides_its_message() -> None:
+    # A temporal rule reports on updated_at but quotes created_at's value too.
+    violation = Finding(
+        table="accounts",
+        category=Category.TEMPORAL_VIOLATION,
+        severity=Severity.ERROR,
+        column="updated_at",
+        key={"id": 1},
+        target_value="2024-01-01",
+        rule="updated_at >= opened_on",
+        message="updated_at 2024-01-01 is before opened_on 1987-06-05 (1 row(s) in all)",
+    )
+    classes = {"accounts": {"opened_on": Classification.RESTRICTED, "opened": Classification.RESTRICTED}}
+    redacted = Redactor(clearance=Classification.INTERNAL, column_classes=classes).redact(violation)
+    assert "1987" not in redacted.message and redacted.target_value == "2024-01-01"
+    # A column whose name is only part of a word in the rule is not named by it.
+    only_prefix = {"accounts": {"opened": Classification.RESTRICTED}}
+    assert (
+        Redactor(clearance=Classification.INTERNAL, column_classes=only_prefix).redact(violation) == violation
+    )
