@@ -24,6 +24,7 @@ from pm_pipeline_tests.test_webserver import LAUNCH, _graphql, _serving
 
 STOP_SECONDS = 15
 QUEUE_SECONDS = 180
+LOAD_SECONDS = 120
 FINISHED = {"SUCCESS", "FAILURE", "CANCELED"}
 LOCATIONS = """
 {
@@ -32,6 +33,7 @@ LOCATIONS = """
     ... on Workspace {
       locationEntries {
         name
+        loadStatus
         locationOrLoadError {
           __typename
           ... on RepositoryLocation { repositories { name assetNodes { assetKey { path } } } }
@@ -134,13 +136,31 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
             [webserver, "-w", str(workspace)], spec=root / "shop" / "spec.yaml", home=home, cwd=directory
         ) as url,
     ):
+        _wait_for_locations(url)
         yield Served(url, directory, daemon)
 
 
-def _locations(url: str) -> dict[str, dict[str, Any]]:
+def _entries(url: str) -> list[dict[str, Any]]:
     workspace = _graphql(url, LOCATIONS)["workspaceOrError"]
     assert workspace["__typename"] == "Workspace", workspace
-    return {entry["name"]: entry["locationOrLoadError"] for entry in workspace["locationEntries"]}
+    return list(workspace["locationEntries"])
+
+
+def _wait_for_locations(url: str) -> None:
+    """The webserver answers before it has loaded its locations: wait until each has loaded or failed."""
+    deadline = time.monotonic() + LOAD_SECONDS
+    while True:
+        entries = _entries(url)
+        loading = [entry["name"] for entry in entries if entry["loadStatus"] != "LOADED"]
+        if entries and not loading:
+            return
+        if time.monotonic() > deadline:
+            pytest.fail(f"locations still loading after {LOAD_SECONDS} s: {loading}")
+        time.sleep(0.5)
+
+
+def _locations(url: str) -> dict[str, dict[str, Any]]:
+    return {entry["name"]: entry["locationOrLoadError"] for entry in _entries(url)}
 
 
 def _asset_keys(location: dict[str, Any]) -> set[str]:
