@@ -12,7 +12,7 @@ from collections.abc import Mapping
 
 from pm_pipeline.core.config.spec import Classification
 from pm_pipeline.core.errors import BadInputError
-from pm_pipeline.core.findings import Finding, JsonValue
+from pm_pipeline.core.findings import Category, Finding, JsonValue
 from pm_pipeline.core.report.model import RedactionMode
 
 FIXED_MASK = "***"
@@ -103,7 +103,7 @@ class Redactor:
         item included, in any quoting) is replaced whole. An expectation's message names its first
         failing row (``first at {...}``), whose key columns may be hidden whatever the column is. A
         rule over several columns (``updated_at >= created_at``) quotes each one's value: a hidden
-        column named in the rule hides the message."""
+        column named in the rule hides the message (a check error's, only what it quotes)."""
         message = finding.message
         if (
             finding.rule
@@ -113,7 +113,9 @@ class Redactor:
                 for name, c in self.column_classes.get(finding.table, {}).items()
             )
         ):
-            return _REDACTED
+            # A check that could not run keeps the database's reason, minus what it quotes (a value
+            # it could not cast, say).
+            return _QUOTED.sub("'***'", message) if finding.category is Category.CHECK_ERROR else _REDACTED
         head, at, tail = message.partition(_FIRST_AT)
         if at and any(
             self.is_hidden(c)
@@ -128,6 +130,7 @@ class Redactor:
 
 _FIRST_AT = "; first at "
 _REDACTED = "[message redacted: it quotes values above the report's clearance]"
+_QUOTED = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
 
 
 def _texts(value: JsonValue) -> set[str]:

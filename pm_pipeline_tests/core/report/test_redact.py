@@ -175,3 +175,20 @@ def test_a_rule_over_a_hidden_column_hides_its_message() -> None:
     assert (
         Redactor(clearance=Classification.INTERNAL, column_classes=only_prefix).redact(violation) == violation
     )
+
+
+def test_a_check_error_on_a_hidden_column_keeps_its_reason_but_not_what_it_quotes() -> None:
+    # PostgreSQL quotes the value it could not cast: on a restricted column, that is the value.
+    error = Finding(
+        table="people",
+        category=Category.CHECK_ERROR,
+        severity=Severity.ERROR,
+        column="ssn",
+        rule="expectation be_unique(ssn)",
+        message="integrity check expectation be_unique(ssn) on people.ssn could not run: invalid input "
+        'syntax for type integer: "123-45-6789"',
+    )
+    classes = {"people": {"ssn": Classification.RESTRICTED}}
+    redacted = Redactor(clearance=Classification.INTERNAL, column_classes=classes).redact(error)
+    assert "123-45" not in redacted.message
+    assert "invalid input syntax for type integer" in redacted.message
