@@ -34,6 +34,7 @@ from pm_pipeline.core.report.model import (
     Verdict,
 )
 from pm_pipeline.core.report.redact import REDACTION_KEY_ENV, Redactor
+from pm_pipeline.core.report.redaction_key import installation_key
 from pm_pipeline.core.verdict import VerdictState, decide
 
 TOP_ISSUES = 5
@@ -69,15 +70,15 @@ def pseudonymiser_for(spec: MigrationSpec) -> Redactor:
     """The masking of results stored between steps (Dagster's step outputs): values above the
     clearance become keyed hashes, equal for equal values, so steps, and runs (a bucket backfill, an
     integrity rerun), still join findings by key while the stored bytes hold none. The key is
-    PM_REDACTION_KEY (when set) and both connection URLs (passwords included), which the stored
-    results never hold."""
-    secret = os.environ.get(REDACTION_KEY_ENV, "")
-    material = "\0".join((secret, spec.source.url, spec.target.url))
+    PM_REDACTION_KEY, or without it the installation's random key (:mod:`.redaction_key`), mixed
+    with both connection URLs: never only what a reader of the spec could rebuild."""
+    secret = os.environ.get(REDACTION_KEY_ENV, "").encode() or installation_key()
+    material = b"\0".join((secret, spec.source.url.encode(), spec.target.url.encode()))
     return Redactor(
         clearance=spec.reports.clearance,
         mode=RedactionMode.HMAC,
         column_classes=classifications_from_spec(spec),
-        key=hashlib.sha256(material.encode()).digest(),
+        key=hashlib.sha256(material).digest(),
     )
 
 
