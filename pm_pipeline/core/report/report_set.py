@@ -17,13 +17,14 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import secrets
 import shutil
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pm_pipeline.core.config.spec import Classification
@@ -197,18 +198,38 @@ def verify_report_set(path: Path) -> tuple[dict[str, Any], list[SetProblem]]:
     directory = manifest.parent
     problems: list[SetProblem] = []
     listed: set[str] = set()
-    for entry in document.get("files", []):
-        name = str(entry["path"])
+    for name, digest in _entries(document, manifest=manifest):
         listed.add(name)
         file = directory / name
         if not file.is_file():
             problems.append(SetProblem(name, "missing"))
-        elif file_sha256(file) != entry["sha256"]:
-            problems.append(
-                SetProblem(name, f"SHA-256 differs from the manifest ({entry['sha256'][:12]}...)")
-            )
+        elif not file.resolve().is_relative_to(directory.resolve()):
+            problems.append(SetProblem(name, "a link to a file outside the set"))
+        elif file_sha256(file) != digest:
+            problems.append(SetProblem(name, f"SHA-256 differs from the manifest ({digest[:12]}...)"))
     for file in sorted(directory.rglob("*")):
         relative = file.relative_to(directory).as_posix()
         if file.is_file() and relative != MANIFEST_NAME and relative not in listed:
             problems.append(SetProblem(relative, "not in the manifest"))
     return document, problems
+
+
+def _entries(document: dict[str, Any], *, manifest: Path) -> list[tuple[str, str]]:
+    """The manifest's (path, sha256) pairs, refused whole when one is malformed or leaves the set:
+    verification never reads a file the set does not hold."""
+    files = document.get("files", [])
+    if not isinstance(files, list):
+        raise BadInputError(f"{manifest}: 'files' is not a list")
+    entries: list[tuple[str, str]] = []
+    for index, entry in enumerate(files):
+        where = f"{manifest}: files[{index}]"
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str):
+            raise BadInputError(f"{where}: expected an object with 'path' and 'sha256'")
+        name, digest = entry["path"], entry.get("sha256")
+        if not isinstance(digest, str) or not re.fullmatch(r"[0-9a-f]{64}", digest):
+            raise BadInputError(f"{where} ({name!r}): 'sha256' is missing or not 64 hexadecimal digits")
+        parts = PurePosixPath(name).parts
+        if not name or name.startswith("/") or ".." in parts or name in (".", MANIFEST_NAME):
+            raise BadInputError(f"{where}: path {name!r} is not a file inside the report set")
+        entries.append((name, digest))
+    return entries

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import stat
 from pathlib import Path
 
 import pytest
 
+from pm_pipeline.cli import main
+from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.report.report_set import (
     LATEST,
     new_run_id,
@@ -72,3 +75,39 @@ def test_run_ids_sort_by_start_time() -> None:
     first = new_run_id(dt.datetime(2026, 1, 1, 9, 0, 0, 5000, tzinfo=dt.UTC))
     second = new_run_id(dt.datetime(2026, 1, 1, 9, 0, 0, 6000, tzinfo=dt.UTC))
     assert first.startswith("20260101T090000005Z-") and first < second
+
+
+@pytest.mark.parametrize(
+    ("entry", "named"),
+    [
+        # A manifest edited by hand, or written by another tool, that lost a field.
+        ({"path": "findings.json"}, "'sha256' is missing"),
+        ({"path": "findings.json", "sha256": "abc"}, "not 64 hexadecimal digits"),
+        ({"sha256": "0" * 64}, "expected an object"),
+        # Entries that would have the verifier hash files the set does not hold.
+        ({"path": "../../etc/hostname", "sha256": "0" * 64}, "not a file inside the report set"),
+        ({"path": "/etc/hostname", "sha256": "0" * 64}, "not a file inside the report set"),
+    ],
+)
+def test_a_malformed_manifest_entry_is_bad_input_naming_it(
+    tmp_path: Path, entry: dict[str, str], named: str
+) -> None:
+    published = _publish(tmp_path, new_run_id(), "{}")
+    manifest = published / "manifest.json"
+    document = json.loads(manifest.read_text(encoding="utf-8"))
+    document["files"].append(entry)
+    manifest.write_text(json.dumps(document), encoding="utf-8")
+    with pytest.raises(BadInputError, match=r"manifest\.json: files\[2\]") as raised:
+        verify_report_set(manifest)
+    assert named in str(raised.value) and raised.value.exit_code == 2
+    assert main(["verify-manifest", str(manifest)]) == 2
+
+
+def test_a_link_out_of_the_set_is_not_hashed(tmp_path: Path) -> None:
+    outside = tmp_path / "secret.txt"
+    outside.write_text("outside", encoding="utf-8")
+    with staged_report_set(root=tmp_path / "reports", run_id=new_run_id()) as staged:
+        (staged.directory / "findings.json").symlink_to(outside)
+        published = publish_report_set(staged, metadata={})
+    _, problems = verify_report_set(published)
+    assert [(p.path, p.problem) for p in problems] == [("findings.json", "a link to a file outside the set")]
