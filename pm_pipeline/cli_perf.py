@@ -152,6 +152,7 @@ def _run(spec: MigrationSpec) -> tuple[CheckResult, PerfResult]:
 
     from pm_pipeline.core.connectors import mask_url, open_endpoint
     from pm_pipeline.core.perf import run_workload
+    from pm_pipeline.core.perf.refusals import values_may_be_hidden
     from pm_pipeline.core.run import CheckResult
 
     assert spec.performance is not None
@@ -159,7 +160,13 @@ def _run(spec: MigrationSpec) -> tuple[CheckResult, PerfResult]:
     names = {m.source: m.target_name for m in spec.tables}
     # Opened as a check opens them: the spec's timeouts, and the source's replica and readers.
     with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
-        perf = run_workload(spec.performance, source=source, target=target, target_names=names)
+        perf = run_workload(
+            spec.performance,
+            source=source,
+            target=target,
+            target_names=names,
+            withhold=values_may_be_hidden(spec),
+        )
         result = CheckResult(
             spec=spec,
             started_at=started,

@@ -259,3 +259,50 @@ def test_a_terminated_check_leaves_no_temporary_files(tmp_path: Path) -> None:
     finally:
         for created in (sources, targets):
             created.close()
+
+
+def test_a_refused_workload_query_quotes_no_classified_parameter(tmp_path: Path) -> None:
+    # The target refuses a parameter drawn from a classified column; its error message quotes it.
+    sources, targets = make_pg_database(), make_pg_database()
+    source, target = next(sources), next(targets)
+    try:
+        source.execute(
+            "CREATE TABLE customers (id int PRIMARY KEY, ssn text)",
+            f"INSERT INTO customers VALUES (1, '{TOKEN}-0001'), (2, '{TOKEN}-0002')",
+        )
+        target.execute(
+            "CREATE TABLE customers (id int PRIMARY KEY, ssn bigint)",
+            "INSERT INTO customers VALUES (1, 1230001), (2, 1230002)",
+        )
+        spec = tmp_path / "refused.yaml"
+        spec.write_text(
+            f"""version: 1
+source: {{url: "{source.url}"}}
+target: {{url: "{target.url}"}}
+tables:
+  - source: customers
+    columns:
+      ssn: {{classification: restricted}}
+reports: {{clearance: internal}}
+performance:
+  repetitions: 3
+  workload:
+    - name: by_ssn
+      sql: "SELECT id FROM customers WHERE ssn = :ssn"
+      sample: {{sql: "SELECT ssn FROM customers ORDER BY id"}}
+""",
+            encoding="utf-8",
+        )
+        perf = _cli(tmp_path, "perf", "--spec", str(spec), "--reports", str(tmp_path / "reports"),
+                    "--json", str(tmp_path / "perf.json"))  # fmt: skip
+    finally:
+        for created in (sources, targets):
+            created.close()
+    assert perf.returncode == 1, perf.stderr[-3000:]
+    found = hits(NEEDLES, tmp_path) + text_hits(NEEDLES, perf.stdout, "stdout")
+    found += text_hits(NEEDLES, perf.stderr, "stderr")
+    assert not found, "\n".join(found)
+    # The finding is still there, with the error's code.
+    document = json.loads((tmp_path / "perf.json").read_text(encoding="utf-8"))
+    assert [f["rule"] for f in document["findings"]] == ["target_refused"]
+    assert "SQLSTATE 22P02" in document["findings"][0]["message"]

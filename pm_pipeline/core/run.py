@@ -31,6 +31,7 @@ from pm_pipeline.core.integrity import (
 from pm_pipeline.core.integrity.checksum import checksum_tap, manifest_document
 from pm_pipeline.core.names import RunNames, in_source_names, names_from_mappings
 from pm_pipeline.core.perf import PerfResult, run_workload
+from pm_pipeline.core.perf.refusals import values_may_be_hidden
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.stash import Progress
 from pm_pipeline.core.report import ReportData, build_report_data, classifications_from_spec, redactor_for
@@ -397,6 +398,7 @@ def run_check(
                 source=source,
                 target=target,
                 target_names={m.source: m.target_name for m in selection.mappings},
+                withhold=values_may_be_hidden(spec),
             )
             findings.extend(performance.findings)
         result = CheckResult(

@@ -20,6 +20,7 @@ from pm_pipeline.core.monitor.metrics import (
     latency_metric_key,
 )
 from pm_pipeline.core.perf import PerfResult, run_workload
+from pm_pipeline.core.perf.refusals import values_may_be_hidden
 from pm_pipeline.defs.presentation import engine_kind, owners
 from pm_pipeline.defs.resources import MigrationResource
 
@@ -103,6 +104,7 @@ def build_performance_defs(
                 source=source,
                 target=target,
                 target_names={m.source: m.target_name for m in current.tables},
+                withhold=values_may_be_hidden(current),
             )
         context.log.info(f"{len(result.queries)} queries timed, {len(result.findings)} findings")
         return dg.MaterializeResult(metadata=workload_metadata(result), check_results=[latency_check(result)])

@@ -152,7 +152,9 @@ def _sample(named: str, columns: dict[str, str], source: Connector) -> Sample | 
     return Sample(sql=f"SELECT {picked} FROM {table} WHERE {present}", size=SAMPLE_SIZE)
 
 
-def capture(settings: PerformanceSettings, *, source: Connector, target: Connector) -> Captured:
+def capture(
+    settings: PerformanceSettings, *, source: Connector, target: Connector, withhold: bool = False
+) -> Captured:
     """The source's top ``capture.top`` SELECT statements by total time, as workload queries whose
     parameters are drawn from real rows; BadInputError when the source keeps no such statistics."""
     if settings.capture is None:
@@ -178,14 +180,19 @@ def capture(settings: PerformanceSettings, *, source: Connector, target: Connect
         if _OWN.search(statement.text) or statement.name in listed or query_table(statement.text) is None:
             continue
         listed.add(statement.name)  # the same statement under another queryid or user
-        reason = _prepared(statement, source=source, target=target, into=queries)
+        reason = _prepared(statement, source=source, target=target, into=queries, withhold=withhold)
         if reason:
             skipped.append((statement.name, reason))
     return Captured(tuple(queries), tuple(skipped))
 
 
 def _prepared(
-    statement: _Statement, *, source: Connector, target: Connector, into: list[WorkloadQuery]
+    statement: _Statement,
+    *,
+    source: Connector,
+    target: Connector,
+    into: list[WorkloadQuery],
+    withhold: bool = False,
 ) -> str:
     """Adds the statement to ``into`` as a workload query; the reason it cannot be, else ''."""
     writes = _WRITES.search(statement.text)
@@ -209,14 +216,14 @@ def _prepared(
         except BadInputError as exc:  # the table holds no row with every column set
             return f"no parameter could be drawn from real rows: {exc}"
         except Exception as exc:
-            return f"no parameter could be drawn from real rows: {refusal(exc, source)}"
+            return f"no parameter could be drawn from real rows: {refusal(exc, source, withhold=withhold)}"
     # A statement the source itself no longer runs (a dropped table, another schema on the search
     # path, a temporary table) is left out rather than ending the whole workload as bad input.
     bound = bind(sql, values[0], placeholder=source.placeholder)
     try:
         source.execute(f"EXPLAIN {bound.sql}", bound.params)
     except Exception as exc:
-        return f"the source does not run it as captured: {refusal(exc, source)}"
+        return f"the source does not run it as captured: {refusal(exc, source, withhold=withhold)}"
     target_sql = sql
     if source.engine == MYSQL and target.engine != MYSQL:
         # A digest quotes every identifier with backticks; the other engines quote with "".
@@ -228,7 +235,7 @@ def _prepared(
         try:
             target.execute(f"EXPLAIN {bound.sql}", bound.params)
         except Exception as exc:
-            return f"the target cannot run it as captured (another dialect): {refusal(exc, target)}"
+            return f"the target cannot run it as captured (another dialect): {refusal(exc, target, withhold=withhold)}"
     if target_sql == sql:
         into.append(WorkloadQuery(name=statement.name, sql=sql, sample=sample))
     else:

@@ -25,7 +25,7 @@ from pm_pipeline.core.perf.judge import Judged, is_regression, judge
 from pm_pipeline.core.perf.model import PerfResult, QueryResult
 from pm_pipeline.core.perf.params import Bound, bind, parameter_sets
 from pm_pipeline.core.perf.plans import Plan
-from pm_pipeline.core.perf.refusals import refusal, target_refusal
+from pm_pipeline.core.perf.refusals import refusal, target_refusal, withholding
 from pm_pipeline.core.perf.results import Answer, answer, ordered
 from pm_pipeline.core.perf.stats import AUTO_MIN_RUNS, compare, latency, median_is_stable
 
@@ -101,16 +101,18 @@ def run_query(
     target_names: Mapping[str, str],
     hypopg_schema: str | None,
     schemas: dict[tuple[str, str], TableSchema | None],
+    withhold: bool = False,
 ) -> QueryResult:
     """Time, explain and judge one query (the same parameter values on both sides).
 
     A query the source refuses is the workload's mistake (bad input); one only the target refuses
-    is a ``result_mismatch``: the application's query no longer runs there."""
+    is a ``result_mismatch``: the application's query no longer runs there. ``withhold``: the
+    database's messages are reduced to their codes (see :mod:`pm_pipeline.core.perf.refusals`)."""
     try:
         values = parameter_sets(query, source=source, target=target)
     except Exception as exc:
         side = "source" if query.sample is None or query.sample.side == "source" else "target"
-        why = refusal(exc, source if side == "source" else target)
+        why = refusal(exc, source if side == "source" else target, withhold=withhold)
         raise BadInputError(
             f"performance.workload {query.name}: the sample query fails on the {side}: {why}"
         ) from None
@@ -120,7 +122,7 @@ def run_query(
         source_plan = engines.explain(source, src.bound[0])
         src.once(0, timed=False)
     except Exception as exc:
-        why = refusal(exc, source)
+        why = refusal(exc, source, withhold=withhold)
         raise BadInputError(
             f"performance.workload {query.name}: the source cannot run the query: {why}"
         ) from None
@@ -129,7 +131,7 @@ def run_query(
         tgt.once(0, timed=False)
     except Exception as exc:
         table = _main_table(query, source_plan)
-        finding = target_refusal(query, table=table, why=refusal(exc, target))
+        finding = target_refusal(query, table=table, why=refusal(exc, target, withhold=withhold))
         return QueryResult(name=query.name, table=table, source_plan=source_plan, findings=(finding,))
     _timed(settings, src, tgt, warmup=settings.warmup)
     comparison = compare(src.timings, tgt.timings)
@@ -198,9 +200,11 @@ def run_workload(
     source: Connector,
     target: Connector,
     target_names: Mapping[str, str] | None = None,
+    withhold: bool = False,
 ) -> PerfResult:
     """Every workload query on both sides, read-only, under the statement timeout. A query that an
-    engine refuses is a check_error finding; the other queries still run."""
+    engine refuses is a check_error finding; the other queries still run. ``withhold``: a column is
+    classified above a reader's clearance, so the databases' messages keep only their codes."""
     started = resource.getrusage(resource.RUSAGE_SELF)
     names = {k.lower(): v for k, v in (target_names or {}).items()}
     schemas: dict[tuple[str, str], TableSchema | None] = {}
@@ -211,7 +215,7 @@ def run_workload(
         engines.statement_timeout(target, settings.timeout),
         hypopg(target, allowed=settings.allow_hypopg) as hypo,
     ):
-        captured = capture(settings, source=source, target=target)
+        captured = capture(settings, source=source, target=target, withhold=withhold)
         workload = [*settings.workload, *captured.queries]
         tables = _tables(workload)
         target_tables = sorted({names.get(t.lower(), t) for t in tables})
@@ -223,15 +227,19 @@ def run_workload(
             where = (query_table(query.source) or query.name).strip('"`').rsplit(".", 1)[-1]
             done, error = guarded(
                 Unit("performance", f"query {query.name}", where),
-                partial(
-                    run_query,
-                    query,
-                    settings=settings,
-                    source=source,
-                    target=target,
-                    target_names=names,
-                    hypopg_schema=hypo,
-                    schemas=schemas,
+                withholding(
+                    partial(
+                        run_query,
+                        query,
+                        settings=settings,
+                        source=source,
+                        target=target,
+                        target_names=names,
+                        hypopg_schema=hypo,
+                        schemas=schemas,
+                        withhold=withhold,
+                    ),
+                    withhold=withhold,
                 ),
                 connectors=(source, target),
             )

@@ -189,3 +189,49 @@ def test_auto_repetitions_stop_when_the_median_is_tight() -> None:
     assert not median_is_stable([0.001] * 5)  # too few runs to tell
     assert median_is_stable([0.001 + 0.000001 * (i % 3) for i in range(20)])
     assert not median_is_stable([0.001, 0.01] * 10)
+
+
+def test_a_database_message_is_withheld_only_when_a_column_is_hidden_from_a_reader() -> None:
+    import psycopg.errors
+    import pymysql.err
+
+    from pm_pipeline.core.check_errors import Unit, guarded
+    from pm_pipeline.core.perf.refusals import values_may_be_hidden, withheld, withholding
+
+    def spec(clearance: str, audiences: list[str]) -> Any:
+        return spec_from_mapping(
+            {
+                "source": {"url": "sqlite:///a.db"},
+                "target": {"url": "sqlite:///b.db"},
+                "tables": [{"source": "t", "columns": {"ssn": {"classification": "confidential"}}}],
+                "reports": {"clearance": clearance, "audiences": audiences},
+            },
+            file="m.yaml",
+        )
+
+    assert values_may_be_hidden(spec("internal", []))
+    assert not values_may_be_hidden(spec("confidential", []))
+    assert values_may_be_hidden(spec("confidential", ["public"]))  # the lowest audience reads it too
+    assert not values_may_be_hidden(_spec({"workload": [{"name": "q", "sql": "SELECT 1"}]}))
+    quoting = psycopg.errors.InvalidTextRepresentation('invalid input syntax for type bigint: "123-45-0001"')
+    assert withheld(quoting).startswith("SQLSTATE 22P02 (InvalidTextRepresentation);")
+    mysql = pymysql.err.DataError(1292, "Truncated incorrect DOUBLE value: '123-45-0001'")
+    assert withheld(mysql).startswith("error 1292 (DataError);")
+
+    def refused() -> None:
+        raise quoting
+
+    class Answering:
+        url = type("Url", (), {"password": None})()
+
+        def answers(self) -> bool:
+            return True
+
+    for withhold, expected in ((True, "SQLSTATE 22P02"), (False, "123-45-0001")):
+        _, error = guarded(
+            Unit("performance", "query q", "t"),
+            withholding(refused, withhold=withhold),
+            connectors=[Answering()],  # type: ignore[list-item]
+        )
+        assert error is not None and expected in error.message
+        assert withhold is ("123-45-0001" not in error.message)
