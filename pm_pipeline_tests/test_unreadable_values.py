@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from pm_pipeline.cli import main
+from pm_pipeline.core.reconcile.unreadable import UNREADABLE_SAMPLE
 
 EXIT_DIFFERENCES = 1
 DDL = [
@@ -98,17 +99,72 @@ def test_an_unreadable_value_in_the_target_names_the_target(
     assert "target value '3 units'" in str(unreadable["message"])
 
 
-def test_the_same_unreadable_value_on_both_sides_is_reported_not_a_mismatch(
+def test_the_same_unreadable_value_on_both_sides_is_reported_not_a_failure(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = _database(tmp_path / "s.db", qty_of_3="abc")
     target = _database(tmp_path / "t.db", qty_of_3="abc")
     code, output, findings, _ = _check(tmp_path, capsys, source, target)
-    # Neither side's value could be read: the check cannot vouch for it, so it never passes.
-    assert code == EXIT_DIFFERENCES, output
-    sides = sorted("source" if f["source_value"] else "target" for f in _by(findings, "unreadable_value"))
-    assert sides == ["source", "target"]
+    # Copied faithfully: the source's data quality, not a migration defect. A correct migration passes.
+    assert code == 0, output
+    [copied] = _by(findings, "unreadable_value")
+    assert (copied["severity"], copied["column"], copied["key"]) == ("info", "qty", {"id": 3})
+    assert (copied["source_value"], copied["target_value"]) == ("abc", "abc")
+    assert "1 value(s) of column qty" in str(copied["message"])
     assert _by(findings, "value_mismatch") == []
+
+
+def _whole_column(path: Path, rows: int, text: str) -> str:
+    with sqlite3.connect(path) as conn:
+        for statement in DDL:
+            conn.execute(statement)
+        conn.executemany(
+            "INSERT INTO items VALUES (?, ?, 'n')", [(i, text.format(i) if text else i) for i in range(rows)]
+        )
+    return f"sqlite:///{path}"
+
+
+def test_a_whole_column_copied_faithfully_is_one_info_finding_with_its_count(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _whole_column(tmp_path / "s.db", 3000, "q{}")
+    target = _whole_column(tmp_path / "t.db", 3000, "q{}")
+    code, output, findings, _ = _check(tmp_path, capsys, source, target)
+    assert code == 0, output
+    [copied] = findings
+    assert (copied["category"], copied["severity"], copied["key"]) == ("unreadable_value", "info", {"id": 0})
+    assert "3,000 value(s) of column qty" in str(copied["message"])
+    assert "keys id=0; id=1; id=2; id=3; id=4, ..." in str(copied["message"])
+
+
+def test_a_copy_that_changed_an_unreadable_value_is_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _database(tmp_path / "s.db", qty_of_3="abc")
+    target = _database(tmp_path / "t.db", qty_of_3="abd")
+    code, output, findings, _ = _check(tmp_path, capsys, source, target)
+    assert code == EXIT_DIFFERENCES, output
+    unreadable = {
+        (f["severity"], f["source_value"], f["target_value"]) for f in _by(findings, "unreadable_value")
+    }
+    assert unreadable == {("error", None, "abd"), ("error", "abc", None)}
+
+
+def test_unreadable_values_on_one_side_are_listed_up_to_a_sample_and_counted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _whole_column(tmp_path / "s.db", 3000, "q{}")
+    # The target read the text as numbers: every source value stands alone.
+    target = _whole_column(tmp_path / "t.db", 3000, "")
+    code, output, findings, _ = _check(tmp_path, capsys, source, target)
+    assert code == EXIT_DIFFERENCES, output
+    unreadable = _by(findings, "unreadable_value")
+    assert {f["severity"] for f in unreadable} == {"error"}
+    listed = [f["key"] for f in unreadable if f["key"] is not None]
+    assert listed == [{"id": i} for i in range(UNREADABLE_SAMPLE)]
+    [rest] = [f for f in unreadable if f["key"] is None]
+    assert "3,000 source value(s) of column qty" in str(rest["message"])
+    assert f"{3000 - UNREADABLE_SAMPLE:,} more" in str(rest["message"])
 
 
 def test_the_raw_text_of_a_classified_column_is_masked(

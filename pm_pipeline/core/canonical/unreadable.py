@@ -2,7 +2,9 @@
 column): found, set aside as NULL so the rest of the column is compared, and reported.
 
 A batch is canonicalised whole first; only a batch that fails is split in halves until the
-failing values are isolated, so a clean batch costs nothing extra.
+failing values are isolated, so a clean batch costs nothing extra. Text holding a character no
+readable value of its family can hold is set aside in one vectorised pass first, so a column of
+such text (a whole loosely typed column) costs about what a clean one does.
 """
 
 from __future__ import annotations
@@ -11,14 +13,23 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.canonical.values import Side, canonicalize
+from pm_pipeline.core.connectors.schema import TypeFamily
 from pm_pipeline.core.errors import BadInputError
 
 MAX_RAW_TEXT = 200  # characters of an unreadable value kept in its finding
+# Characters outside what Arrow's text casts accept (digits, a sign, '0x' and hex digits; for
+# floats a point, an exponent, 'inf', 'infinity' and 'nan' in any case): text holding one cannot
+# be read, whatever its shape.
+_FOREIGN = {
+    TypeFamily.INTEGER: r"[^0-9a-fA-FxX+\-]",
+    TypeFamily.FLOAT: r"[^0-9+\-.eEiInNfFtTyYaA]",
+}
 
 
 @dataclass(frozen=True)
@@ -52,7 +63,7 @@ def readable_canonical(
         return canonicalize(array, plan=plan, side=side, **mode), []
     except BadInputError:
         whole = array.combine_chunks() if isinstance(array, pa.ChunkedArray) else array
-        bad = _unreadable(whole, plan=plan, side=side, mode=mode, offset=0)
+        bad = _find_unreadable(whole, plan=plan, side=side, mode=mode)
         if not bad:
             raise
     column = plan.source if side == "source" else plan.target
@@ -65,6 +76,26 @@ def readable_canonical(
     mask = pc.is_in(pa.array(range(len(whole)), pa.int64()), value_set=pa.array(bad, pa.int64()))
     nulled = pc.if_else(mask, pa.scalar(None, whole.type), whole)
     return canonicalize(nulled, plan=plan, side=side, **mode), bad
+
+
+def _find_unreadable(array: pa.Array, *, plan: ColumnPlan, side: Side, mode: dict[str, Any]) -> list[int]:
+    sure = _surely_unreadable(array, plan=plan, side=side)
+    if sure is None:
+        return _unreadable(array, plan=plan, side=side, mode=mode, offset=0)
+    found = np.flatnonzero(sure.to_numpy(zero_copy_only=False))
+    rest = pc.if_else(sure, pa.scalar(None, array.type), array)
+    return sorted([*found.tolist(), *_unreadable(rest, plan=plan, side=side, mode=mode, offset=0)])
+
+
+def _surely_unreadable(array: pa.Array, *, plan: ColumnPlan, side: Side) -> pa.Array | None:
+    """Which text values hold a character their family never reads, or None (no such value, or
+    no such test for the family: a value map may turn any text into a readable value)."""
+    pattern = _FOREIGN.get(plan.family)
+    text = pa.types.is_string(array.type) or pa.types.is_large_string(array.type)
+    if pattern is None or not text or (side == "source" and plan.rule.value_map):
+        return None
+    sure = pc.fill_null(pc.match_substring_regex(pc.utf8_trim_whitespace(array), pattern), False)
+    return sure if pc.any(sure).as_py() else None
 
 
 def _unreadable(
