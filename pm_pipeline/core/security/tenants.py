@@ -83,10 +83,11 @@ def discover_tenants(root: Path) -> list[Tenant]:
 
 
 def source_tag(url: str) -> str:
-    """A run tag naming a source database without its secrets: engine, host and database, hashed."""
-    from pm_pipeline.core.connectors import mask_url
+    """A run tag naming a source database without its secrets: its engine, host, port and database
+    however the URL spells them (:func:`.source_identity.source_identity`), hashed."""
+    from pm_pipeline.core.security.source_identity import source_identity
 
-    return "src-" + hashlib.sha256(mask_url(url).encode()).hexdigest()[:16]
+    return "src-" + hashlib.sha256(source_identity(url).encode()).hexdigest()[:16]
 
 
 def launcher_text(tenant: Tenant, *, others: list[str], python: str) -> str:
