@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterator
 
 
 class _Armed:
-    __slots__ = ("cancelled", "expire", "fired")
+    __slots__ = ("cancelled", "expire", "fired", "firing")
 
     def __init__(self, expire: Callable[[], None]) -> None:
         self.expire = expire
         self.cancelled = False
         self.fired = False
+        self.firing = False  # expire() is running: its block must not end before it has
 
 
 class _Deadlines:
@@ -46,8 +47,12 @@ class _Deadlines:
         return armed
 
     def disarm(self, armed: _Armed) -> None:
+        """Cancel ``armed``; if its expiry has begun, wait until it is done, so that it cannot reach
+        the next statement on the connection its block hands back."""
         with self._lock:
             armed.cancelled = True
+            while armed.firing:
+                self._lock.wait()
             self._cancelled += 1
             # Deadlines far ahead would pile up: drop the cancelled ones once they are the most.
             if self._cancelled > 64 and self._cancelled * 2 > len(self._heap):
@@ -70,9 +75,16 @@ class _Deadlines:
                     self._lock.wait(delay)
                     continue
                 heapq.heappop(self._heap)
-                armed.fired = True
-            with contextlib.suppress(Exception):  # the connection may already be gone
-                armed.expire()
+                # Decided under the lock: a block disarmed first is never expired, and one
+                # expired first waits in disarm until expire() has returned.
+                armed.fired = armed.firing = True
+            try:
+                with contextlib.suppress(Exception):  # the connection may already be gone
+                    armed.expire()
+            finally:
+                with self._lock:
+                    armed.firing = False
+                    self._lock.notify_all()
 
 
 _DEADLINES = _Deadlines()

@@ -3,6 +3,7 @@ over nothing: what a frozen server looks like to a connector."""
 
 from __future__ import annotations
 
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -73,3 +74,32 @@ def test_read_ahead_without_limits_waits_for_a_slow_producer() -> None:
         yield 1
 
     assert list(read_ahead(slow(), 1)) == [1]
+
+
+def test_an_expiry_never_reaches_past_the_end_of_its_block() -> None:
+    # A statement ending right at its deadline once had its expiry run after the block had handed
+    # the connection back: the next statement's connection was cut (or its fetch interrupted).
+    on_connection: list[int | None] = [None]
+    strays: list[tuple[int, int | None]] = []
+    fired = 0
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # interleave the two threads as often as the interpreter can
+    try:
+        for statement in range(3000):
+            on_connection[0] = statement
+
+            def expire(statement: int = statement) -> None:
+                time.sleep(0.0005)  # the cut lands when the expiry's work is done (a socket shut down)
+                if on_connection[0] != statement:
+                    strays.append((statement, on_connection[0]))
+
+            with watchdog(0.0002, expire) as expired:
+                end = time.perf_counter() + 0.0002 * (statement % 3)
+                while time.perf_counter() < end:
+                    pass
+            fired += expired()
+            on_connection[0] = None  # the connection is back in use by the next statement
+    finally:
+        sys.setswitchinterval(switch)
+    assert strays == []
+    assert fired  # the deadlines did pass: the race was run, not avoided
