@@ -81,6 +81,8 @@ def run_audit_verify(args: argparse.Namespace) -> int:
         )
     for note in verification.anchors:
         print(note)
+    for warning in verification.warnings:
+        print(f"WARNING: {warning}")
     return EXIT_OK
 
 

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from pm_pipeline.core.errors import BadInputError
+from pm_pipeline.core.security.audit import KEYED
 
 if TYPE_CHECKING:
-    from pm_pipeline.core.security.audit import AuditConfig, AuditLog, AuditVerification
+    from pm_pipeline.core.security.audit import AuditConfig, AuditLog, AuditRecord, AuditVerification
 
 
 @dataclass(frozen=True)
@@ -123,12 +124,15 @@ def check_anchors(log: AuditLog, chain: AuditVerification) -> AuditVerification:
     first: str | None = None
     claimed: tuple[str, ...] = ()
     hashes: list[str] = []
+    last: AuditRecord | None = None
     for record in log.records():
         first = first or record.hash
         claimed = record.anchors
         hashes.append(record.hash)
+        last = record
     stores = anchor_stores(log.path, log.config)
     notes: list[str] = []
+    warnings: list[str] = []
     missing = sorted(set(claimed) - {store.kind for store in stores})
     if missing:
         problem = (
@@ -147,12 +151,32 @@ def check_anchors(log: AuditLog, chain: AuditVerification) -> AuditVerification:
                 "the last record (the next record anchors it)"
             )
             return replace(chain, ok=False, problem=problem, line=chain.records)
-        why = _compare(anchor, chain=first, seq=chain.records - 1, head=chain.last_hash)
+        interrupted = chain.keyed and last is not None and is_interrupted_append(anchor, last)
+        why = (
+            None
+            if interrupted
+            else _compare(anchor, chain=first, seq=chain.records - 1, head=chain.last_hash)
+        )
         if why is None and first is not None:
             why = store.first_difference(chain=first, hashes=hashes)
         if why is not None:
             return replace(chain, ok=False, problem=f"{store.describe()}: {why}", line=chain.records or None)
-        notes.append(f"{store.describe()}: head (record {anchor.seq}) matches")
+        if interrupted:
+            warnings.append(
+                f"{store.describe()}: record {anchor.seq + 1} was written but not anchored (an append "
+                "interrupted between the log and its anchor); its keyed hash and link are valid, and the "
+                "next record anchors it"
+            )
+        else:
+            notes.append(f"{store.describe()}: head (record {anchor.seq}) matches")
     if not stores:
         notes.append("no anchor: records removed from the end cannot be detected")
-    return replace(chain, anchors=tuple(notes))
+    return replace(chain, anchors=tuple(notes), warnings=tuple(warnings))
+
+
+def is_interrupted_append(anchor: Anchor, last: AuditRecord) -> bool:
+    """Whether the log is one keyed record past its anchor, chained to the anchored head: what an
+    append killed (or an anchor store down) between writing the record and anchoring it leaves.
+    Only a keyed record counts, checked under the key before this is asked: without the key nobody
+    can write one, so it is no bypass; an unkeyed record past the anchor could be anyone's."""
+    return last.mac == KEYED and anchor.seq == last.seq - 1 and anchor.head == last.prev

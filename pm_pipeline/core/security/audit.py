@@ -103,7 +103,9 @@ class AuditVerification:
     """The outcome of checking a log: ``ok`` with the record count, or the first broken line and why.
 
     ``keyed`` says whether the records were checked against the key (``key_id``); ``unkeyed``
-    counts the records written before a key was used; ``anchors`` says what each anchor showed."""
+    counts the records written before a key was used; ``anchors`` says what each anchor showed;
+    ``warnings`` name what verifies but needs the next record (an append interrupted before its
+    anchor)."""
 
     ok: bool
     records: int
@@ -114,6 +116,7 @@ class AuditVerification:
     key_id: str | None = None
     unkeyed: int = 0
     anchors: tuple[str, ...] = field(default_factory=tuple)
+    warnings: tuple[str, ...] = field(default_factory=tuple)
 
 
 class AuditLog:
@@ -146,6 +149,7 @@ class AuditLog:
                 first, last = _ends(self.path)
                 if last is not None and last.get("mac") == KEYED:
                     self._require_same_key(last, key)
+                    _reanchor(stores, chain=str((first or last)["hash"]), last=last, key=key)
                 record: dict[str, Any] = {
                     "v": RECORD_VERSION,
                     "seq": 0 if last is None else int(last["seq"]) + 1,
@@ -219,6 +223,20 @@ class AuditLog:
         if not chain.ok or not anchors:
             return chain
         return check_anchors(self, chain)
+
+
+def _reanchor(stores: list[Any], *, chain: str, last: dict[str, Any], key: bytes | None) -> None:
+    """Anchor the last record where an interrupted append left it unanchored, so that a store
+    keeping every record (PostgreSQL) holds it too, before the next record is anchored."""
+    from pm_pipeline.core.security.anchors import is_interrupted_append
+
+    record = AuditRecord.from_json(last)
+    if key is None or not hmac.compare_digest(_digest(last, key), record.hash):
+        return  # not a record of this key's: verification names it, anchoring would launder it
+    for store in stores:
+        anchor = store.read(chain=chain)
+        if anchor is not None and is_interrupted_append(anchor, record):
+            store.write(chain=chain, seq=record.seq, head=record.hash, record=last)
 
 
 def _ends(path: Path) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
