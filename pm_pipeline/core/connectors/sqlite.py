@@ -418,6 +418,10 @@ class SqliteConnector(Connector):
                         f"connection writes to the file; waited timeouts.lock: {self.timeouts.lock:g} s)"
                     ) from None
                 raise
+        if expired():
+            # Interrupted as the block ended: with a cursor still open, SQLite keeps the interrupt
+            # for the next step, which would fail as a bare error. The deadline did pass: say so.
+            raise statement_too_long(self.describe(), limit, sql)
 
     def stream_query(
         self,

@@ -93,3 +93,21 @@ def test_default_limits() -> None:
     limits = Endpoint(url="sqlite:///x.db").timeouts.limits()
     assert (limits.connect, limits.statement, limits.idle) == (10.0, 3600.0, 300.0)
     assert (limits.first_answer, limits.next_answer) == (3900.0, 300.0)
+
+
+def test_a_tiny_statement_limit_ends_reads_only_as_timeouts(sqlite_url: str) -> None:
+    # Batches ending right at their deadline once left an interrupt meant for them to hit the next
+    # fetch (or statement), which then failed as a bare driver error instead of a timeout.
+    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
+        conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(200)])
+    outcomes = {"read": 0, "timed out": 0}
+    with connect(sqlite_url, timeouts=Timeouts(connect=2, statement=0.00005, idle=1)) as connector:
+        for _ in range(150):
+            try:
+                rows = sum(b.num_rows for b in connector.stream_query("SELECT id FROM t", batch_rows=1))
+                assert rows == 200
+                outcomes["read"] += 1
+            except SystemFailure as exc:
+                assert "ran longer than" in str(exc)
+                outcomes["timed out"] += 1
+    assert outcomes["timed out"]  # the deadlines did pass: the race was run, not avoided
