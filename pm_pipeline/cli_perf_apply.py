@@ -86,7 +86,7 @@ def approve_index_plan(args: argparse.Namespace) -> int:
 
 def run_apply(args: argparse.Namespace, spec: MigrationSpec, perf: PerfResult) -> None:
     """After a workload run: name the index plan, and with ``--apply`` create it behind the approvals."""
-    from pm_pipeline.core.connectors import connect, mask_url
+    from pm_pipeline.core.connectors import mask_url, open_endpoint
     from pm_pipeline.core.perf.apply import apply_plan, index_plan, save_plan
 
     plan = index_plan(perf, target=mask_url(spec.target.url))
@@ -101,7 +101,8 @@ def run_apply(args: argparse.Namespace, spec: MigrationSpec, perf: PerfResult) -
         )
         return
     guard = _guard(spec, args.spec)
-    with connect(spec.target.url) as target:
+    # Opened as a check opens it: the spec's timeouts (lock_timeout for the index builds too).
+    with open_endpoint(spec.target) as target:
         if target.engine != "postgresql":
             raise BadInputError(
                 f"--apply creates indexes CONCURRENTLY on PostgreSQL targets only; the target is {target.engine}"

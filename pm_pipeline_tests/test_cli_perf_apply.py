@@ -176,3 +176,62 @@ def test_apply_on_a_target_other_than_postgresql_is_refused_before_anything_is_w
     assert "index_advice" in out  # there was advice to apply
     assert code == 2 and "PostgreSQL targets only; the target is sqlite" in err
     assert not (log.parent / "plans").exists() and not log.exists()
+
+
+def test_a_build_behind_a_production_lock_gives_up_after_the_lock_timeout(
+    tmp_path: Path, pg_db: PgDatabase
+) -> None:
+    import threading
+
+    import psycopg
+
+    from pm_pipeline.core.config.timeouts import Timeouts
+    from pm_pipeline.core.connectors import connect
+    from pm_pipeline.core.errors import SystemFailure
+    from pm_pipeline.core.perf.apply import IndexPlan, apply_plan
+    from pm_pipeline.core.rollback.approvals import approve_checksum
+    from pm_pipeline.core.security.audit import AuditLog
+
+    pg_db.execute(*TABLE)
+    plan = IndexPlan(
+        target="postgresql://target",
+        statements=('CREATE INDEX CONCURRENTLY ON "public"."customers" ("email")',),
+        tables=("customers",),
+    )
+    log = AuditLog(tmp_path / "audit.jsonl")
+    for name in ("Alice", "Bob"):
+        approve_checksum(plan.checksum, approver=name, audit_log=log, allowed_signers=None)
+    holder = psycopg.connect(pg_db.url)
+    holder.execute("LOCK TABLE customers IN ACCESS EXCLUSIVE MODE")
+    # Released long after the lock timeout: a build that waits for it would succeed, late.
+    release = threading.Timer(20, holder.close)
+    release.start()
+    try:
+        with (
+            connect(pg_db.url, timeouts=Timeouts(lock=0.5)) as target,
+            pytest.raises(SystemFailure, match="lock timeout"),
+        ):
+            apply_plan(plan, target=target, audit_log=log, actor="ops", approvals_required=2)
+    finally:
+        release.cancel()
+        holder.close()
+    assert _target_indexes(pg_db) == []
+    assert _audit_events(log.path)[-1] == "perf.index_apply.failed"
+
+
+def test_a_saved_index_plan_is_written_whole_and_never_rewritten(tmp_path: Path) -> None:
+    import os
+
+    from pm_pipeline.core.perf.apply import IndexPlan, save_plan
+
+    plan = IndexPlan(
+        target="postgresql://target",
+        statements=('CREATE INDEX CONCURRENTLY ON "public"."customers" ("email")',),
+        tables=("customers",),
+    )
+    path = save_plan(plan, plans_dir=tmp_path / "plans")
+    assert json.loads(path.read_text(encoding="utf-8"))["checksum"] == plan.checksum
+    os.utime(path, (0, 0))  # as first reviewed
+    assert save_plan(plan, plans_dir=tmp_path / "plans") == path
+    assert path.stat().st_mtime == 0
+    assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no partial file left

@@ -554,6 +554,7 @@ ORDER BY c.conname
 """
 _INDEXES_SQL = """
 SELECT ic.relname, i.indisunique, i.indisprimary, i.indpred IS NOT NULL, i.indexrelid,
+       CASE WHEN i.indpred IS NOT NULL OR i.indexprs IS NOT NULL THEN pg_get_indexdef(i.indexrelid) END,
        ARRAY(SELECT CASE WHEN k.num = 0 THEN pg_get_indexdef(i.indexrelid, k.pos::int, true)
                          ELSE (SELECT a.attname FROM pg_attribute a
                                WHERE a.attrelid = i.indrelid AND a.attnum = k.num) END
@@ -621,10 +622,10 @@ def _read_table_schema(execute: _Execute, *, schema: str, table: str) -> TableSc
     for column, domain, name, definition in execute(_DOMAIN_CHECKS_SQL, (oid,)):
         checks.append(CheckConstraint(name=f"{domain}.{name}", expression=_domain_check(definition, column)))
     indexes: list[Index] = []
-    for name, unique, primary, partial, index_oid, cols in execute(_INDEXES_SQL, (oid,)):
+    for name, unique, primary, partial, index_oid, definition, cols in execute(_INDEXES_SQL, (oid,)):
         if primary:
             continue
-        indexes.append(Index(name=name, columns=tuple(cols), unique=bool(unique)))
+        indexes.append(Index(name=name, columns=tuple(cols), unique=bool(unique), definition=definition))
         # A unique index is a uniqueness guarantee like a constraint; a partial one is not.
         if unique and not partial and index_oid not in constraint_indexes:
             uniques.append(UniqueConstraint(name=name, columns=tuple(cols)))

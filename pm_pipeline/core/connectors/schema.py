@@ -79,6 +79,10 @@ class Index:
     name: str
     columns: tuple[str, ...]
     unique: bool = False
+    # The engine's own definition when the columns do not say it all: a partial index's predicate,
+    # an expression key. An index rebuilt from its columns alone would be another index (stricter,
+    # for a unique one).
+    definition: str | None = None
 
 
 @dataclass(frozen=True)

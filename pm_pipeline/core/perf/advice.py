@@ -10,13 +10,14 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from pm_pipeline.core.connectors import Connector
-from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.connectors.schema import Index, TableSchema
 from pm_pipeline.core.errors import SystemFailure
 from pm_pipeline.core.perf.engines import POSTGRES, explain
 from pm_pipeline.core.perf.params import Bound
 from pm_pipeline.core.perf.plans import INDEX, TableAccess
 
 PROVEN, NOT_PICKED, UNVERIFIED = "proven", "not_picked", "unverified"
+NOT_APPLICABLE = "not_applicable"  # a partial or expression index: reproduced by hand only
 
 
 @dataclass(frozen=True)
@@ -28,10 +29,14 @@ class IndexAdvice:
     unique: bool
     statement: str
     reason: str  # where the columns come from: the source's index, or the plan's conditions
-    proof: str = UNVERIFIED  # PROVEN, NOT_PICKED or UNVERIFIED
+    proof: str = UNVERIFIED  # PROVEN, NOT_PICKED, UNVERIFIED or NOT_APPLICABLE
     cost_before: float | None = None
     cost_after: float | None = None
     proof_note: str = ""
+    # False: the source's index is partial or on expressions; ``statement`` is its definition, to
+    # reproduce by hand. Never proven, never in an index plan: rebuilt from its columns alone, a
+    # unique one would refuse rows the source accepts.
+    applicable: bool = True
 
     @property
     def factor(self) -> float | None:
@@ -57,6 +62,8 @@ def advise(
     if source_schema is not None and source_access.index:
         for index in source_schema.indexes:
             if index.name.lower() == source_access.index.lower():
+                if index.definition or not all(index.columns):  # MySQL: a functional key part has no name
+                    return _by_hand(index, target_table=target_table)
                 columns, unique, reason = index.columns, index.unique, f"the source's index {index.name}"
         for constraint in source_schema.unique_constraints:
             if not columns and (constraint.name or "").lower() == source_access.index.lower():
@@ -80,6 +87,21 @@ def advise(
     return IndexAdvice(table=target_table, columns=columns, unique=unique, statement=statement, reason=reason)
 
 
+def _by_hand(index: Index, *, target_table: str) -> IndexAdvice:
+    what = "a unique index" if index.unique else "an index"
+    return IndexAdvice(
+        table=target_table,
+        columns=tuple(c for c in index.columns if c),
+        unique=index.unique,
+        statement=index.definition
+        or f"{index.name} ({', '.join(c or '<expression>' for c in index.columns)})",
+        reason=f"the source's index {index.name}, {what} with a predicate or expressions",
+        applicable=False,
+        proof=NOT_APPLICABLE,
+        proof_note="create its equivalent on the target by hand (--apply never does)",
+    )
+
+
 def hypopg_schema(target: Connector) -> str | None:
     """The schema holding the hypopg extension on the target, or None when it is not installed."""
     if target.engine != POSTGRES:
@@ -97,26 +119,51 @@ def hypopg_available(target: Connector) -> bool:
     )
 
 
+# Held shared by every run that uses hypopg on a target, exclusively by the one dropping it.
+_HYPOPG_LOCK = 0x706D_6879  # an advisory lock key: "pmhy"
+
+
 @contextlib.contextmanager
 def hypopg(target: Connector, *, allowed: bool) -> Iterator[str | None]:
     """The schema of a usable hypopg extension, or None. When ``allowed`` and not yet installed, it
-    is created for the block and dropped afterwards, leaving the target as it was."""
-    schema = hypopg_schema(target)
-    if schema is not None or not allowed or not hypopg_available(target):
-        yield schema
-        return
-    try:
-        with target.transaction() as writer:
-            writer.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
-    except SystemFailure:
-        # Not allowed to create it (not a superuser, a read-only replica): the advice stays unverified.
+    is created for the block and dropped afterwards, leaving the target as it was, unless another
+    run is using it then: each run holds a shared advisory lock while it may use the extension, and
+    the run that created it drops it only if it can take that lock exclusively (else the extension
+    stays installed, as another run found it)."""
+    if target.engine != POSTGRES:
         yield None
         return
+    # Taken before looking: a run that finds the extension keeps it from being dropped under it.
+    target.execute("SELECT pg_advisory_lock_shared(%s)", (_HYPOPG_LOCK,))
+    shared = True
     try:
-        yield hypopg_schema(target)
+        schema = hypopg_schema(target)
+        if schema is not None or not allowed or not hypopg_available(target):
+            yield schema
+            return
+        try:
+            with target.transaction() as writer:
+                writer.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+        except SystemFailure:
+            # Not allowed to create it (not a superuser, a read-only replica): the advice stays unverified.
+            yield None
+            return
+        try:
+            yield hypopg_schema(target)
+        finally:
+            target.execute("SELECT pg_advisory_unlock_shared(%s)", (_HYPOPG_LOCK,))
+            shared = False
+            if target.execute("SELECT pg_try_advisory_lock(%s)", (_HYPOPG_LOCK,))[0][0]:
+                try:
+                    with target.transaction() as writer:
+                        writer.execute("DROP EXTENSION IF EXISTS hypopg")
+                finally:
+                    target.execute("SELECT pg_advisory_unlock(%s)", (_HYPOPG_LOCK,))
     finally:
-        with target.transaction() as writer:
-            writer.execute("DROP EXTENSION IF EXISTS hypopg")
+        if shared:
+            # A lost session has released it already; its own error is the one to report.
+            with contextlib.suppress(Exception):
+                target.execute("SELECT pg_advisory_unlock_shared(%s)", (_HYPOPG_LOCK,))
 
 
 def prove(advice: IndexAdvice, *, target: Connector, bound: Bound, schema: str | None) -> IndexAdvice:
@@ -124,6 +171,8 @@ def prove(advice: IndexAdvice, *, target: Connector, bound: Bound, schema: str |
     explained again, and every hypothetical index removed (hypopg_reset) whatever happens."""
     from dataclasses import replace
 
+    if not advice.applicable:
+        return advice
     if schema is None:
         note = (
             "HypoPG is not available on the target (install it, or set allow_hypopg)"

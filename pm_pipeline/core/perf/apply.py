@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -50,21 +52,33 @@ class IndexPlan:
 
 
 def index_plan(perf: PerfResult, *, target: str) -> IndexPlan:
-    """Every distinct advice of the workload, except what HypoPG showed the planner would not use."""
+    """Every distinct advice of the workload, except what HypoPG showed the planner would not use and
+    what only a person can reproduce (a partial or expression index)."""
     advised: dict[str, str] = {}
     for query in perf.queries:
         for advice in query.advice:
-            if advice.proof != NOT_PICKED:
+            if advice.applicable and advice.proof != NOT_PICKED:
                 advised.setdefault(advice.statement, advice.table)
     statements = tuple(sorted(advised))
     return IndexPlan(target=target, statements=statements, tables=tuple(advised[s] for s in statements))
 
 
 def save_plan(plan: IndexPlan, *, plans_dir: Path) -> Path:
-    """The plan as reviewers read it, beside the audit log (as rollback plans are kept)."""
+    """The plan as reviewers read it, beside the audit log, kept as rollback plans are: written
+    whole (a reader never sees half a file) and once (a plan under review is never rewritten; the
+    same checksum is the same statements)."""
     plans_dir.mkdir(parents=True, exist_ok=True)
     path = plans_dir / f"{plan.checksum}.json"
-    path.write_text(json.dumps(plan.to_json(), indent=2) + "\n", encoding="utf-8")
+    with tempfile.NamedTemporaryFile(
+        "w", dir=plans_dir, prefix=f".{path.name}.", suffix=".tmp", delete=False, encoding="utf-8"
+    ) as handle:
+        handle.write(json.dumps(plan.to_json(), indent=2) + "\n")
+    try:
+        os.link(handle.name, path)  # atomic, and refused when the file exists
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(handle.name)
     return path
 
 
@@ -124,6 +138,11 @@ def apply_plan(
     )
     done: list[str] = []
     with target.outside_transaction() as conn:  # type: ignore[attr-defined]
+        lock = target.timeouts.lock
+        if lock:
+            # A build queued behind a production lock would queue every later query of the table
+            # behind itself: it gives up after timeouts.lock instead.
+            conn.execute(f"SET lock_timeout = {max(1, round(lock * 1000))}")
         for statement, table in zip(plan.statements, plan.tables, strict=True):
             before = _invalid_indexes(conn, schema=schema, table=table)
             try:

@@ -12,6 +12,7 @@ from pm_pipeline.core.config.performance import PerformanceSettings
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import Category, Severity
 from pm_pipeline.core.perf import run_workload
+from pm_pipeline.core.perf.apply import index_plan
 from pm_pipeline_tests.conftest import PgDatabase, make_pg_database
 
 pytestmark = pytest.mark.postgres
@@ -177,3 +178,66 @@ def test_unqualified_names_resolve_in_the_urls_schema(pg_db: PgDatabase) -> None
         result = run_workload(PerformanceSettings.model_validate(settings), source=source, target=target)
         assert source.execute("SHOW search_path") == [('"$user", public',)]  # the session's own again
     assert [q.name for q in result.queries] == ["t"] and result.findings == ()
+
+
+def test_a_partial_or_expression_index_is_advised_by_hand_never_as_a_stricter_index() -> None:
+    # Rebuilt from its columns alone, the partial unique index would refuse the deleted duplicates.
+    table = (
+        "CREATE TABLE acct (id integer PRIMARY KEY, email text NOT NULL, deleted boolean NOT NULL)",
+        "INSERT INTO acct SELECT i, 'user' || (i % 15000) || '@example.com', i > 15000 "
+        "FROM generate_series(1, 20000) i",
+    )
+    indexes = (
+        "CREATE UNIQUE INDEX acct_live_email ON acct (email) WHERE NOT deleted",
+        "CREATE INDEX acct_lower_email ON acct (lower(email))",
+    )
+    sources, targets = make_pg_database(), make_pg_database()
+    src, tgt = next(sources), next(targets)
+    try:
+        src.execute(*table, *indexes, "ANALYZE")
+        tgt.execute(*table, "ANALYZE")
+        workload = [
+            {
+                "name": "live",
+                "sql": "SELECT id FROM acct WHERE email = :e AND NOT deleted",
+                "params": {"e": "user77@example.com"},
+            },
+            {
+                "name": "lower",
+                "sql": "SELECT id FROM acct WHERE lower(email) = :e",
+                "params": {"e": "user77@example.com"},
+            },
+        ]
+        result = _run(src.url, tgt.url, repetitions=3, workload=workload)
+    finally:
+        for created in (sources, targets):
+            created.close()
+    advice = {f.query: f for f in result.findings if f.category is Category.INDEX_ADVICE}
+    assert set(advice) == {"live", "lower"}
+    assert {f.rule for f in advice.values()} == {"not_applicable"}
+    assert "ON public.acct USING btree (email) WHERE (NOT deleted)" in advice["live"].message
+    assert "UNIQUE INDEX acct_live_email" in advice["live"].message
+    assert "USING btree (lower(email))" in advice["lower"].message
+    assert not any("CONCURRENTLY" in f.message for f in advice.values())
+    assert index_plan(result, target="t").statements == ()
+
+
+def test_hypopg_is_not_dropped_under_a_concurrent_run(pg_db: PgDatabase) -> None:
+    from pm_pipeline.core.perf.advice import hypopg
+
+    pg_db.execute("CREATE TABLE t (x integer)")
+    with connect(pg_db.url) as first, connect(pg_db.url) as second:
+        created = hypopg(first, allowed=True)
+        assert created.__enter__() is not None  # the first run creates it
+        using = hypopg(second, allowed=True)
+        schema = using.__enter__()
+        assert schema is not None
+        created.__exit__(None, None, None)  # the first run ends while the second still uses it
+        hypothetical = second.execute(
+            f"SELECT indexname FROM {schema}.hypopg_create_index('CREATE INDEX ON t (x)')"
+        )
+        assert hypothetical
+        second.execute(f"SELECT {schema}.hypopg_reset()")
+        using.__exit__(None, None, None)
+    # Found installed by the second run, it is left installed; a run alone drops what it created.
+    assert pg_db.query("SELECT extname FROM pg_extension WHERE extname = 'hypopg'") == [("hypopg",)]
