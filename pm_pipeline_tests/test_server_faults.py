@@ -24,10 +24,13 @@ from pm_pipeline.cli import main
 from pm_pipeline.core.connectors.postgres import PostgresConnector
 
 PG_BIN = Path(os.environ.get("PM_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-# Short limits keep the module fast (a frozen server must end the run within their sum), with room
-# for an undisturbed statement on a loaded machine.
+# Short limits keep the module fast, with room for an undisturbed statement on a loaded machine.
 TIMEOUTS = {"connect": "2s", "statement": "3s", "idle": "1s"}
-WITHIN_S = 2 + 3 + 1 + 3  # connect + statement + idle, plus the run's own start and finish
+# Under the default limits a frozen server holds a check for 5 min to over an hour (idle 300 s,
+# first answer 3,900 s): ending within a minute proves it did not hang, with room for a loaded
+# machine. How fast it ends is for a benchmark; the exit code and the message naming the limit say
+# which limit ended it.
+NO_HANG_S = 60
 
 
 class PrivatePostgres:
@@ -238,7 +241,7 @@ def test_frozen_during_a_read_ends_within_the_timeouts(
         code, err, elapsed, _ = _check(capsys, spec, tmp_path / "frozen", "--no-integrity")
     up.thaw()
     assert code == 3, err
-    assert elapsed < WITHIN_S, elapsed
+    assert elapsed < NO_HANG_S, elapsed
     # The read's first answer or its own connection, whichever waits first, runs out of time.
     _one_line_failure(err, up, "reconciliation")
     assert re.search(r"no answer .* within 2 s|cannot connect .*: timeout expired", err), err
@@ -256,7 +259,7 @@ def test_stopped_during_a_read(
         code, err, elapsed, _ = _check(capsys, spec, tmp_path / "stopped", "--no-integrity")
     up.start()
     assert code == 3, err
-    assert elapsed < WITHIN_S, elapsed
+    assert elapsed < NO_HANG_S, elapsed
     _one_line_failure(err, up, "reconciliation")
     _nothing_written(tmp_path / "stopped")
     assert _baseline(capsys, spec, tmp_path / "rerun", "--no-integrity") == baseline
@@ -274,7 +277,7 @@ def test_stopped_during_integrity(
         code, err, elapsed, _ = _check(capsys, spec, tmp_path / "stopped")
     up.start()
     assert code == 3, err
-    assert elapsed < WITHIN_S, elapsed
+    assert elapsed < NO_HANG_S, elapsed
     _one_line_failure(err, up, "integrity")
     _nothing_written(tmp_path / "stopped")
     assert _baseline(capsys, spec, tmp_path / "rerun") == baseline
@@ -326,7 +329,7 @@ def test_stopped_during_a_declared_expectation_suite(
         code, err, elapsed, _ = _check(capsys, spec, tmp_path / "stopped")
     up.start()
     assert code == 3, err
-    assert elapsed < WITHIN_S + 10, elapsed  # Great Expectations' own start is in it
+    assert elapsed < NO_HANG_S, elapsed
     _one_line_failure(err, up, "no longer answers", "declared expectation suite")
     _nothing_written(tmp_path / "stopped")
     code, err, _, findings = _check(capsys, spec, tmp_path / "rerun")
@@ -348,8 +351,9 @@ def test_timeouts_given_on_the_command_line_end_a_frozen_read(
     up.thaw()
     _, err = capsys.readouterr()
     assert code == 3, err
-    assert elapsed < WITHIN_S, elapsed
+    assert elapsed < NO_HANG_S, elapsed
     _one_line_failure(err, up, "reconciliation")
+    assert re.search(r"no answer .* within 2 s|cannot connect .*: timeout expired", err), err
     _nothing_written(tmp_path / "out")
 
 
@@ -365,7 +369,7 @@ def test_frozen_during_integrity_ends_within_the_timeouts(
         code, err, elapsed, _ = _check(capsys, spec, tmp_path / "frozen")
     up.thaw()
     assert code == 3, err
-    assert elapsed < WITHIN_S, elapsed
+    assert elapsed < NO_HANG_S, elapsed
     _one_line_failure(err, up, "integrity")
     assert re.search(r"no answer|cannot connect .*: timeout expired", err), err
     _nothing_written(tmp_path / "frozen")
@@ -386,4 +390,4 @@ def test_a_frozen_server_cut_off_on_the_metadata_connection(up: PrivatePostgres)
             assert not connector.answers()
         finally:
             up.thaw()
-        assert time.monotonic() - started < 2 + 1 + 3
+        assert time.monotonic() - started < NO_HANG_S
