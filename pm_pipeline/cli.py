@@ -319,7 +319,7 @@ def _check(args: argparse.Namespace) -> int:
     from pm_pipeline.cli_workspace import source_limit
 
     with audited_failure(audit_log, args=args), source_limit(args):
-        state = run_cli_check(
+        run = run_cli_check(
             spec_path=args.spec,
             source_url=args.source,
             target_url=args.target,
@@ -337,8 +337,8 @@ def _check(args: argparse.Namespace) -> int:
     if audit_log is not None:
         from pm_pipeline.cli_audit import record_cli_check
 
-        record_cli_check(audit_log, args=args, verdict=str(state))
-    return exit_code(state)
+        record_cli_check(audit_log, args=args, verdict=str(run.state), report_sets=run.report_sets)
+    return exit_code(run.state)
 
 
 def _check_audit_log(spec_path: Path | None) -> AuditLog | None:

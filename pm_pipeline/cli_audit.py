@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -139,25 +139,15 @@ def check_audit_log(spec: MigrationSpec, *, spec_path: Path | None) -> AuditLog 
 _REPORT_FILES = ("manifest.json", "findings.json", "evidence-pack.json", "checksum-manifest.json")
 
 
-def _report_files(args: argparse.Namespace, spec: MigrationSpec) -> dict[str, Path]:
-    """The files a check wrote that stand for its reports: the report set's manifest, the findings,
-    the evidence pack and the checksum manifest (in ``--reports`` or the spec's report folder, and
-    its newest set under ``latest``, or each audience's), and the ``--json``/``--html`` files."""
+def _report_files(args: argparse.Namespace, report_sets: Mapping[str, Path]) -> dict[str, Path]:
+    """The files a check wrote that stand for its reports: each report set's manifest, findings,
+    evidence pack and checksum manifest (an audience's under its name), and the ``--json``/``--html``
+    files. The sets are the run's own: ``latest`` may point at a concurrent run's by now."""
     named = {"json": args.json, "html": args.html}
     files = {kind: path for kind, path in named.items() if path is not None and path.is_file()}
-    root = args.reports
-    default = args.json is None and args.html is None and not getattr(args, "no_reports", False)
-    if root is None and default:
-        directory = Path(spec.reports.directory).expanduser()
-        root = directory if directory.is_absolute() else args.spec.absolute().parent / directory
-    if root is not None:
-        for folder in (root, root / "latest"):
-            files.update({name: folder / name for name in _REPORT_FILES if (folder / name).is_file()})
-        for audience in spec.reports.audiences:  # one set per audience, each under its own root
-            folder = root / str(audience) / "latest"
-            files.update(
-                {f"{audience}/{name}": folder / name for name in _REPORT_FILES if (folder / name).is_file()}
-            )
+    for audience, folder in report_sets.items():
+        prefix = f"{audience}/" if audience else ""
+        files.update({prefix + name: folder / name for name in _REPORT_FILES if (folder / name).is_file()})
     return files
 
 
@@ -174,7 +164,12 @@ def audited_failure(log: AuditLog | None, *, args: argparse.Namespace) -> Iterat
 
 
 def record_cli_check(
-    log: AuditLog, *, args: argparse.Namespace, verdict: str, with_reports: bool = True
+    log: AuditLog,
+    *,
+    args: argparse.Namespace,
+    verdict: str,
+    with_reports: bool = True,
+    report_sets: Mapping[str, Path] | None = None,
 ) -> None:
     """Record the check run (spec checksum, verdict, who, from the CLI) and the reports it wrote."""
     from pm_pipeline.core.config import load_spec, spec_checksum
@@ -193,6 +188,6 @@ def record_cli_check(
         source=mask_url(spec.source.url),
         target=mask_url(spec.target.url),
     )
-    files = _report_files(args, spec) if with_reports else {}
+    files = _report_files(args, report_sets or {}) if with_reports else {}
     if files:
         record_reports(log, actor=actor, spec_name=spec.name, files=files)

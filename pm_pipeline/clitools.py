@@ -185,6 +185,15 @@ class TableBars:
             self._bar.update(task, completed=done, total=done, rows=_finished_text(done, expected_rows))
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckRun:
+    """A check's verdict and the report sets it published (``""`` for its one set, else each
+    audience's name): what the run wrote, whatever ``latest`` points at by the time it is read."""
+
+    state: VerdictState
+    report_sets: Mapping[str, Path] = dataclasses.field(default_factory=dict)
+
+
 def run_cli_check(
     *,
     spec_path: Path | None,
@@ -202,8 +211,8 @@ def run_cli_check(
     output_format: str = "table",
     stdout: Console | None = None,
     timeouts: Mapping[str, str] | None = None,
-) -> VerdictState:
-    """Run a check, print what it found, write the requested files; the run's verdict.
+) -> CheckRun:
+    """Run a check, print what it found, write the requested files; the run's verdict and sets.
 
     The report set goes to ``reports_dir``; without it (and without ``--json``/``--html``, which
     ask for those files only) to the spec's ``reports.directory``, or ``./pm-reports`` with no
@@ -276,6 +285,7 @@ def run_cli_check(
                 result, sets, spec_checksum=checksum, launched_by=launched_by, run_id=run_id
             )
             published = by_audience[shown_audience(audiences, spec.reports.clearance)]
+            report_sets = {str(audience): path for audience, path in by_audience.items()}
             written = {f"reports ({audience})": path for audience, path in by_audience.items()}
             if output_format != "json":
                 print_audience_sets(by_audience, out, last=published)
@@ -284,6 +294,7 @@ def run_cli_check(
                 report, result, staged, json_path=json_path, html_path=html_path
             )  # the set's files
             published = None if staged is None else publish_report_set(staged, metadata=_set_metadata(report))
+            report_sets = {} if published is None else {"": published}
     named = {kind: path for kind, path in (("html", html_path), ("json", json_path)) if path is not None}
     if output_format == "json":
         print_json(json_document(report, written={**written, **named}, report_set=published), out)
@@ -291,7 +302,7 @@ def run_cli_check(
         print_paths(named, out, report_set=published)
     else:
         print_paths({}, out, report_set=published)
-    return result.verdict.state
+    return CheckRun(result.verdict.state, report_sets)
 
 
 def default_reports_root(spec: MigrationSpec, *, spec_path: Path | None) -> Path:

@@ -201,3 +201,28 @@ def test_json_output_and_the_audit_log_name_every_audiences_set(
     (written,) = [r for r in records if r["event"] == "report.written"]
     files = set(written["data"]["files"])
     assert {"public/manifest.json", "restricted/manifest.json", "restricted/evidence-pack.json"} <= files
+
+
+def test_the_audit_log_holds_each_audiences_own_set_while_latest_is_another_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pm_pipeline.core.report.report_set import file_sha256
+
+    monkeypatch.setenv("AUDIENCES_AUDIT_KEY", "audiences-test-key")
+    audit = f"audit:\n  log: {tmp_path / 'audit.jsonl'}\n  key_env: AUDIENCES_AUDIT_KEY\n"
+    spec = audience_spec(tmp_path, clearance="internal", audiences="[public, restricted]", extra=audit)
+    # A concurrent run that started later published its public set first: public/latest is its.
+    later = tmp_path / "reports" / "public" / "99991231T235959999Z-later0"
+    later.mkdir(parents=True)
+    (later / "manifest.json").write_text('{"run": "later"}', encoding="utf-8")
+    (later.parent / "latest").symlink_to(later.name)
+    main(["check", "--spec", str(spec), "--no-progress", "--no-integrity", "--format", "json"])
+    sets = json.loads(capsys.readouterr().out)["files"]
+    records = [json.loads(line) for line in (tmp_path / "audit.jsonl").read_text().splitlines()]
+    (written,) = [r for r in records if r["event"] == "report.written"]
+    for audience in ("public", "restricted"):
+        own = Path(sets[f"reports ({audience})"])
+        assert own != later
+        assert written["data"]["files"][f"{audience}/manifest.json"] == "sha256:" + file_sha256(
+            own / "manifest.json"
+        )

@@ -140,3 +140,32 @@ def test_a_check_is_not_run_on_a_broken_log(
     code, out, err = _run(capsys, "check", "--spec", str(spec), "--no-progress", "--no-reports")
     assert code == 2 and "line 2: not a valid audit record; nothing was done" in err and "PASS" not in out
     assert len(log.read_text().splitlines()) == 2
+
+
+def _later_run(root: Path) -> Path:
+    """A concurrent run that started after this one and published first: ``latest`` points at its
+    set and never moves back to an earlier run's."""
+    later = root / "99991231T235959999Z-later0"
+    later.mkdir(parents=True)
+    for name in ("manifest.json", "findings.json"):
+        (later / name).write_text('{"run": "later"}', encoding="utf-8")
+    (root / "latest").symlink_to(later.name)
+    return later
+
+
+def test_a_run_records_its_own_report_set_while_latest_is_another_runs(
+    spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pm_pipeline.core.report.report_set import file_sha256
+
+    monkeypatch.setenv("SHOP_AUDIT_KEY", KEY)
+    reports = tmp_path / "reports"
+    later = _later_run(reports)
+    code, out, err = _run(capsys, "check", "--spec", str(spec), "--reports", str(reports), "--no-progress")
+    assert code == 0, out + err
+    assert (reports / "latest").resolve() == later
+    (own,) = [p for p in reports.iterdir() if p.is_dir() and not p.is_symlink() and p not in (later,)]
+    files = _records(tmp_path)[-1]["data"]["files"]  # type: ignore[index]
+    assert {name: files[name] for name in ("manifest.json", "findings.json")} == {
+        name: "sha256:" + file_sha256(own / name) for name in ("manifest.json", "findings.json")
+    }
