@@ -235,3 +235,40 @@ def test_a_saved_index_plan_is_written_whole_and_never_rewritten(tmp_path: Path)
     assert save_plan(plan, plans_dir=tmp_path / "plans") == path
     assert path.stat().st_mtime == 0
     assert sorted(p.name for p in path.parent.iterdir()) == [path.name]  # no partial file left
+
+
+def test_apply_waits_at_most_the_specs_lock_timeout_for_a_production_lock(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, pg_db: PgDatabase, pg_db2: PgDatabase
+) -> None:
+    import threading
+
+    import psycopg
+
+    pg_db.execute(*TABLE, "CREATE INDEX customers_email_idx ON customers (email)", "ANALYZE")
+    pg_db2.execute(*TABLE, "ANALYZE")
+    log = tmp_path / "audit" / "rollback.jsonl"
+    spec = tmp_path / "migration.yaml"
+    spec.write_text(
+        f"name: perf\nsource: {{url: '{pg_db.url}'}}\ntarget: {{url: '{pg_db2.url}', timeouts: {{lock: 500ms}}}}\n"
+        f"rollback: {{approvals_required: 2, audit_log: '{log}'}}\n{WORKLOAD}"
+    )
+    code, out, err = _run(capsys, "perf", "--spec", str(spec), "--apply")
+    checksum = re.search(r"--approve ([0-9a-f]{64})", err)
+    assert code == 2 and checksum is not None, out + err
+    for name in ("Alice", "Bob"):
+        assert _run(capsys, "perf", "--spec", str(spec), "--approve", checksum[1], "--approver", name)[0] == 0
+    # Reads go on beside this lock (a VACUUM's, say); an index build queues behind it.
+    holder = psycopg.connect(pg_db2.url)
+    holder.execute("LOCK TABLE customers IN SHARE UPDATE EXCLUSIVE MODE")
+    # Released before the default lock timeout (10 s) but long after the spec's.
+    release = threading.Timer(6, holder.close)
+    release.start()
+    try:
+        code, out, err = _run(capsys, "perf", "--spec", str(spec), "--apply")
+    finally:
+        release.cancel()
+        holder.close()
+    assert code == 3, out + err
+    assert "lock timeout" in err
+    assert _target_indexes(pg_db2) == []
+    assert _audit_events(log)[-1] == "perf.index_apply.failed"
