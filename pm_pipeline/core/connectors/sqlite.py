@@ -350,8 +350,8 @@ class SqliteConnector(Connector):
 
     def _indexes(self, table: str) -> dict[str, Any]:
         uniques, indexes = [], []
-        for index_name, unique, origin in self.execute(
-            'SELECT name, "unique", origin FROM pragma_index_list(?) ORDER BY name', [table]
+        for index_name, unique, origin, partial in self.execute(
+            'SELECT name, "unique", origin, partial FROM pragma_index_list(?) ORDER BY name', [table]
         ):
             cols = tuple(
                 str(r[0]) if r[0] is not None else "<expression>"
@@ -360,7 +360,16 @@ class SqliteConnector(Connector):
             if origin == "u":
                 uniques.append(UniqueConstraint(name=None, columns=cols))
             elif origin == "c":
-                indexes.append(Index(name=str(index_name), columns=cols, unique=bool(unique)))
+                definition = None
+                if partial or "<expression>" in cols:
+                    # Its columns alone would be another index: keep the statement that made it.
+                    sql = self.execute(
+                        "SELECT sql FROM sqlite_master WHERE type = 'index' AND name = ?", [index_name]
+                    )
+                    definition = str(sql[0][0]) if sql and sql[0][0] else None
+                indexes.append(
+                    Index(name=str(index_name), columns=cols, unique=bool(unique), definition=definition)
+                )
         return {"unique_constraints": tuple(uniques), "indexes": tuple(indexes)}
 
     def _sequences(

@@ -121,3 +121,20 @@ def test_a_query_the_target_cannot_run_is_a_mismatch_and_one_the_source_cannot_i
         pytest.raises(BadInputError, match="workload typo: the source cannot run the query"),
     ):
         run_workload(settings, source=src, target=tgt)
+
+
+def test_a_sqlite_partial_unique_index_is_advised_by_hand_only(tmp_path: Path) -> None:
+    source, target = _sqlite(tmp_path / "a.db", index=False), _sqlite(tmp_path / "b.db", index=False)
+    with sqlite3.connect(tmp_path / "a.db") as conn:
+        conn.execute("CREATE UNIQUE INDEX customers_live_email ON customers (email) WHERE city <> 'city 0'")
+    query = {
+        "name": "live",
+        "sql": "SELECT id FROM customers WHERE email = :email AND city <> 'city 0'",
+        "params": {"email": "user77@example.com"},
+    }
+    settings = PerformanceSettings.model_validate({**WORKLOAD, "workload": [query]})
+    with connect(source) as src, connect(target) as tgt:
+        result = run_workload(settings, source=src, target=tgt)
+    advice = [f for f in result.findings if f.category is Category.INDEX_ADVICE]
+    assert [f.rule for f in advice] == ["not_applicable"]
+    assert "WHERE city <> 'city 0'" in advice[0].message and "CONCURRENTLY" not in advice[0].message
