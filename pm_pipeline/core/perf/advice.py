@@ -206,12 +206,14 @@ def prove(advice: IndexAdvice, *, target: Connector, bound: Bound, schema: str |
 
 
 def covered(schema: TableSchema | None, columns: Sequence[str]) -> str | None:
-    """The name of a target index whose leading columns are ``columns``, if one exists."""
+    """The name of a target index whose leading columns are ``columns``, if one exists. A partial
+    or expression index does not count: it serves only the queries its predicate or expressions
+    match."""
     if schema is None:
         return None
     wanted = [c.lower() for c in columns]
     for index in schema.indexes:
-        if [c.lower() for c in index.columns[: len(wanted)]] == wanted:
+        if index.definition is None and [c.lower() for c in index.columns[: len(wanted)]] == wanted:
             return index.name
     for constraint in schema.unique_constraints:
         if [c.lower() for c in constraint.columns[: len(wanted)]] == wanted:

@@ -241,3 +241,18 @@ def test_hypopg_is_not_dropped_under_a_concurrent_run(pg_db: PgDatabase) -> None
         using.__exit__(None, None, None)
     # Found installed by the second run, it is left installed; a run alone drops what it created.
     assert pg_db.query("SELECT extname FROM pg_extension WHERE extname = 'hypopg'") == [("hypopg",)]
+
+
+def test_a_target_partial_index_on_the_columns_does_not_hide_the_lost_index(source: PgDatabase) -> None:
+    sources = make_pg_database()
+    target = next(sources)
+    try:
+        target.execute(
+            *TABLES, "CREATE INDEX customers_email_few ON customers (email) WHERE id < 10", "ANALYZE"
+        )
+        result = _run(source.url, target.url, allow_hypopg=False, workload=WORKLOAD["workload"][:1])  # type: ignore[index]
+    finally:
+        sources.close()
+    found = {(f.category, f.severity) for f in result.findings if f.query == "login_by_email"}
+    assert (Category.PLAN_REGRESSION, Severity.ERROR) in found
+    assert (Category.INDEX_ADVICE, Severity.INFO) in found
