@@ -352,6 +352,14 @@ class DuckDbConnector(Connector):
                 if not expired():
                     raise
                 raise statement_too_long(self.describe(), limit, sql) from None
+            except OSError as exc:  # a stream's Arrow reader reports DuckDB's interrupt as an OSError
+                if not (expired() and "INTERRUPT" in str(exc)):
+                    raise
+                raise statement_too_long(self.describe(), limit, sql) from None
+        if expired():
+            # Interrupted as the block ended: the interrupt would otherwise end the stream's next
+            # batch, whose own limit never passed. The deadline did pass: say so.
+            raise statement_too_long(self.describe(), limit, sql)
 
     def stream_query(
         self, sql: str, params: Sequence[Any] = (), *, batch_rows: int = DEFAULT_BATCH_ROWS

@@ -95,13 +95,18 @@ def test_default_limits() -> None:
     assert (limits.first_answer, limits.next_answer) == (3900.0, 300.0)
 
 
-def test_a_tiny_statement_limit_ends_reads_only_as_timeouts(sqlite_url: str) -> None:
+@pytest.mark.parametrize("engine", ["sqlite", "duckdb"])
+def test_a_tiny_statement_limit_ends_reads_only_as_timeouts(
+    engine: str, sqlite_url: str, duckdb_url: str
+) -> None:
     # Batches ending right at their deadline once left an interrupt meant for them to hit the next
     # fetch (or statement), which then failed as a bare driver error instead of a timeout.
-    with sqlite3.connect(sqlite_url.removeprefix("sqlite:///")) as conn:
+    url = sqlite_url if engine == "sqlite" else duckdb_url
+    path = url.split(":///", 1)[1]
+    with sqlite3.connect(path) if engine == "sqlite" else duckdb.connect(path) as conn:
         conn.executemany("INSERT INTO t VALUES (?)", [(i,) for i in range(200)])
     outcomes = {"read": 0, "timed out": 0}
-    with connect(sqlite_url, timeouts=Timeouts(connect=2, statement=0.00005, idle=1)) as connector:
+    with connect(url, timeouts=Timeouts(connect=2, statement=0.00005, idle=1)) as connector:
         for _ in range(150):
             try:
                 rows = sum(b.num_rows for b in connector.stream_query("SELECT id FROM t", batch_rows=1))
