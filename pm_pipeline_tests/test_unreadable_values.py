@@ -187,3 +187,25 @@ def test_the_raw_text_of_a_classified_column_is_masked(
     written = [path.read_bytes() for path in (tmp_path / "reports").rglob("*") if path.is_file()]
     assert canary not in text and canary not in output
     assert not [blob for blob in written if canary.encode() in blob]
+
+
+def test_the_raw_text_of_a_classified_column_copied_faithfully_is_masked(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    canary = "Qx7vCanary"
+    source = _database(tmp_path / "s.db", qty_of_3=canary)
+    target = _database(tmp_path / "t.db", qty_of_3=canary)
+    code, output, findings, text = _check(
+        tmp_path,
+        capsys,
+        source,
+        target,
+        "    columns:\n      qty: {classification: restricted}\n",
+        extra=("--reports", str(tmp_path / "reports")),
+    )
+    assert code == 0, output
+    [copied] = _by(findings, "unreadable_value")
+    assert copied["severity"] == "info" and copied["source_value"] not in (None, canary)
+    written = [path.read_bytes() for path in (tmp_path / "reports").rglob("*") if path.is_file()]
+    assert canary not in text and canary not in output
+    assert not [blob for blob in written if canary.encode() in blob]
