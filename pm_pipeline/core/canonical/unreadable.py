@@ -68,10 +68,12 @@ def readable_canonical(
             raise
     column = plan.source if side == "source" else plan.target
     if found is not None:
+        raws = whole.take(pa.array(bad, pa.int64())).to_pylist()  # one conversion, not one per value
+        family = str(plan.family)
         found([
-            UnreadableCell(side=side, column=plan.name, family=str(plan.family), data_type=column.data_type,
-                           row=index, raw=raw_text(whole[index].as_py()))
-            for index in bad
+            UnreadableCell(side=side, column=plan.name, family=family, data_type=column.data_type,
+                           row=index, raw=raw_text(raw))
+            for index, raw in zip(bad, raws, strict=True)
         ])  # fmt: skip
     mask = pc.is_in(pa.array(range(len(whole)), pa.int64()), value_set=pa.array(bad, pa.int64()))
     nulled = pc.if_else(mask, pa.scalar(None, whole.type), whole)

@@ -320,7 +320,9 @@ def _add_local_hash(
                 f"cannot be read as {cells[0].family}"
             )
         keys = [batch.column(reader.column_name(key)) for key in plan.keys]
-        unreadable.extend((cell, tuple(key[cell.row].as_py() for key in keys)) for cell in cells)
+        rows = pa.array([cell.row for cell in cells], pa.int64())
+        values = [key.take(rows).to_pylist() for key in keys]  # one conversion per key column
+        unreadable.extend((cell, tuple(column[i] for column in values)) for i, cell in enumerate(cells))
 
     canonical = [
         readable_canonical(

@@ -71,7 +71,9 @@ def canonical_batch(
                 f"read as {cells[0].family}"
             )
         keys = [batch.column(_side_column(key, side)) for key in plan.keys]
-        unreadable.extend((cell, tuple(key[cell.row].as_py() for key in keys)) for cell in cells)
+        rows = pa.array([cell.row for cell in cells], pa.int64())
+        values = [key.take(rows).to_pylist() for key in keys]  # one conversion per key column
+        unreadable.extend((cell, tuple(column[i] for column in values)) for i, cell in enumerate(cells))
 
     def value(raw: pa.Array, value_plan: ColumnPlan, *, report: bool, **mode: object) -> pa.Array:
         canonical, _ = readable_canonical(
