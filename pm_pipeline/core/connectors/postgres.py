@@ -339,7 +339,7 @@ class PostgresConnector(Connector):
             try:
                 with self._conn.cursor() as cur:
                     cur.execute(sql.encode(), list(params) if params else None)
-                    return list(cur.fetchall()) if cur.description else []
+                    rows = list(cur.fetchall()) if cur.description else []
             except psycopg.errors.UndefinedTable as exc:
                 raise TableNotFoundError(f"{short_reason(str(exc))} in {self.url.masked}") from None
             except psycopg.OperationalError as exc:
@@ -348,6 +348,11 @@ class PostgresConnector(Connector):
                 raise ConnectionFailure(
                     f"query failed on {self.url.masked}: {self._lock_hint(short_reason(str(exc)), sql)}"
                 ) from None
+        if expired():
+            # Cut as it answered: the rows arrived, but the connection is shut and the next
+            # statement would fail as a lost connection. The deadline did pass: say so here.
+            raise no_answer(self.describe(), limit, sql)
+        return rows
 
     def _lock_hint(self, reason: str, sql: str) -> str:
         """``reason``, saying whose lock and which limit when the read gave up waiting for a lock."""

@@ -12,8 +12,9 @@ import pytest
 
 from pm_pipeline.core.config.spec import Endpoint
 from pm_pipeline.core.connectors import Timeouts, connect
+from pm_pipeline.core.connectors.base import NoAnswerFailure
 from pm_pipeline.core.errors import SystemFailure
-from pm_pipeline_tests.conftest import MyDatabase
+from pm_pipeline_tests.conftest import MyDatabase, PgDatabase
 
 # A statement that runs for minutes unless stopped: a recursive count to ten billion.
 SLOW_SQLITE = (
@@ -114,5 +115,21 @@ def test_a_tiny_statement_limit_ends_reads_only_as_timeouts(
                 outcomes["read"] += 1
             except SystemFailure as exc:
                 assert "ran longer than" in str(exc)
+                outcomes["timed out"] += 1
+    assert outcomes["timed out"]  # the deadlines did pass: the race was run, not avoided
+
+
+def test_a_postgres_statement_ending_at_its_deadline_is_its_own_timeout(pg_db: PgDatabase) -> None:
+    # Cut as it answered, a statement once returned its rows and left its connection shut: the
+    # next statement, whose own limit never passed, failed as a lost connection.
+    outcomes = {"answered": 0, "timed out": 0}
+    for attempt in range(60):
+        limits = Timeouts(connect=5, statement=0.0001 * (attempt % 6 + 1), idle=0.0001)
+        with connect(pg_db.url, timeouts=limits) as connector:
+            try:
+                for _ in range(5):
+                    assert connector.execute("SELECT 1") == [(1,)]
+                outcomes["answered"] += 1
+            except NoAnswerFailure:
                 outcomes["timed out"] += 1
     assert outcomes["timed out"]  # the deadlines did pass: the race was run, not avoided
