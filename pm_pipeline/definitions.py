@@ -29,14 +29,14 @@ from pm_pipeline.defs.partitions import (
     partitioned_table,
     report_table_key,
 )
-from pm_pipeline.defs.performance import PERFORMANCE_KEY, build_performance_defs
+from pm_pipeline.defs.performance import build_performance_defs, performance_key
 from pm_pipeline.defs.presentation import owners
-from pm_pipeline.defs.reports import REPORT_KEY, build_report_asset
+from pm_pipeline.defs.reports import build_report_asset, report_key
 from pm_pipeline.defs.resources import MigrationResource
 from pm_pipeline.defs.retention import retention_defs_from_environment
-from pm_pipeline.defs.rollback import build_rollback_job
+from pm_pipeline.defs.rollback import ROLLBACK_JOB_NAME, build_rollback_job
 from pm_pipeline.defs.tables import build_table_assets
-from pm_pipeline.defs.tenancy import tenant_tags
+from pm_pipeline.defs.tenancy import tenant_name, tenant_tags
 
 MAIN_JOB = "migration_check"
 CHECK_GROUPS = ("reconciliation", "integrity", "verification", "reports")
@@ -87,7 +87,7 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
     )
     check_selection = dg.AssetSelection.groups(*CHECK_GROUPS) - dg.AssetSelection.assets(*bucket_keys)
     main_job = dg.define_asset_job(
-        MAIN_JOB,
+        tenant_name(MAIN_JOB),
         selection=check_selection,
         description="Reconcile every mapped table, check schemas, verify against the thresholds, write the reports.",
         tags=tenant_tags(spec),
@@ -102,7 +102,8 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
     bucket_jobs = {m.source: build_bucket_job(m, m.partitions or 0) for m in partitioned}
     keys_of = {k.table: k for k in keys}
     bucketed = [
-        partitioned_table(m, keys_of[m.source], bucket_jobs[m.source], report=REPORT_KEY) for m in partitioned
+        partitioned_table(m, keys_of[m.source], bucket_jobs[m.source], report=report_key())
+        for m in partitioned
     ]
     jobs = {"reconcile": main_job, "all": main_job, "reports": main_job, "integrity": main_job}
     settings = parse_monitoring(spec.monitoring, file=str(spec_path))
@@ -119,14 +120,16 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
         partitioned=bucketed,
         check_job=main_job,
         check_keys=check_keys,
-        performance_asset=PERFORMANCE_KEY if spec.performance is not None else None,
+        performance_asset=performance_key() if spec.performance is not None else None,
     )
     if bucketed:
         monitoring.append(build_bucket_sensor(bucketed, job=main_job))
     jobs_list: list[Any] = [main_job, *bucket_jobs.values(), retention_job]
     if spec.rollback:
         try:
-            jobs_list.append(build_rollback_job(spec, spec_file=str(spec_path)))
+            jobs_list.append(
+                build_rollback_job(spec, spec_file=str(spec_path), name=tenant_name(ROLLBACK_JOB_NAME))
+            )
         except NoSnapshotError as exc:
             # No verified snapshot yet: the rollback job appears once one exists. A snapshot that
             # exists but cannot be read, or a plan refused, fails loading with its reason.

@@ -189,8 +189,11 @@ def test_ui_lists_each_locations_assets_apart(served: Served) -> None:
     locations = _locations(served.url)
     assert set(locations) == {"pm_shop", "pm_billing", "pm_broken"}
     shop, billing = _asset_keys(locations["pm_shop"]), _asset_keys(locations["pm_billing"])
-    assert {"reconciliation/orders", "verified/orders"} <= shop
-    assert {"reconciliation/invoices", "verified/invoices"} <= billing
+    # Each location's keys start with its tenant: the instance keeps one asset per key, so no two
+    # tenants' materialization histories mix.
+    assert {"shop/reconciliation/orders", "shop/verified/orders", "shop/reports/migration_report"} <= shop
+    assert {"billing/reconciliation/invoices", "billing/verified/invoices"} <= billing
+    assert all(key.startswith("shop/") for key in shop) and all(key.startswith("billing/") for key in billing)
     assert not any("invoices" in key for key in shop) and not any("orders" in key for key in billing)
     # broken's spec names a secret only another environment could hold: its location fails with the
     # reason, and the two others load as if it were not there.
@@ -199,12 +202,12 @@ def test_ui_lists_each_locations_assets_apart(served: Served) -> None:
     assert "environment variable NOWHERE_DB is not set" in str([error["message"], error["causes"]])
 
 
-def _launch(url: str, location: str) -> str:
+def _launch(url: str, location: str, job: str) -> str:
     params = {
         "selector": {
             "repositoryLocationName": location,
             "repositoryName": "__repository__",
-            "pipelineName": "migration_check",
+            "pipelineName": job,
         },
         "runConfigData": {},
     }
@@ -232,8 +235,8 @@ def _dequeued_at(url: str, run_id: str) -> float:
 def test_the_queue_holds_a_third_run_on_one_source_while_the_other_tenant_proceeds(served: Served) -> None:
     url, daemon = served.url, served.daemon
     # Submitted in this order: billing's run comes last, behind shop's held third run.
-    shop = [_launch(url, "pm_shop") for _ in range(3)]
-    billing = _launch(url, "pm_billing")
+    shop = [_launch(url, "pm_shop", "shop__migration_check") for _ in range(3)]
+    billing = _launch(url, "pm_billing", "billing__migration_check")
     ids = [*shop, billing]
     held_while_running = False
     deadline = time.monotonic() + QUEUE_SECONDS
@@ -264,3 +267,11 @@ def test_the_queue_holds_a_third_run_on_one_source_while_the_other_tenant_procee
     assert dequeued[shop[2]] >= min(end[shop[0]], end[shop[1]]), (dequeued, end)
     assert dequeued[billing] < dequeued[shop[2]] and start[billing] < start[shop[2]], (dequeued, start)
     assert held_while_running, "shop's third run was never seen queued while the first two ran"
+    # Each tenant's report asset holds only its own runs, and the daemon saw no key in two locations.
+    with dg.DagsterInstance.from_config(str(served.directory / "dagster_home")) as instance:
+        for tenant, own in (("shop", shop), ("billing", [billing])):
+            key = dg.AssetKey([tenant, "reports", "migration_report"])
+            records = instance.fetch_materializations(key, limit=10).records
+            assert sorted(record.run_id for record in records) == sorted(own), tenant
+    log = (served.directory / "daemon.log").read_text(errors="replace")
+    assert "in multiple code locations" not in log

@@ -15,6 +15,7 @@ from pm_pipeline.core.findings import TableReconciliation
 from pm_pipeline.core.monitor import metrics
 from pm_pipeline.core.report import Redactor, pseudonymiser_for
 from pm_pipeline.defs.presentation import percent
+from pm_pipeline.defs.tenancy import tenant_key
 
 TABLE_TAG = "pm_pipeline/table"
 MATCH_PERCENT = "match_score_percent"
@@ -42,12 +43,12 @@ def table_keys(table: str) -> TableKeys:
     name = safe_name(table)
     return TableKeys(
         table=table,
-        source=dg.AssetKey(["source", name]),
-        target=dg.AssetKey(["target", name]),
-        reconciliation=dg.AssetKey(["reconciliation", name]),
-        schema=dg.AssetKey(["schema", name]),
-        integrity=dg.AssetKey(["integrity", name]),
-        verified=dg.AssetKey(["verified", name]),
+        source=tenant_key("source", name),
+        target=tenant_key("target", name),
+        reconciliation=tenant_key("reconciliation", name),
+        schema=tenant_key("schema", name),
+        integrity=tenant_key("integrity", name),
+        verified=tenant_key("verified", name),
     )
 
 

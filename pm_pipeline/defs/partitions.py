@@ -49,6 +49,7 @@ from pm_pipeline.defs.common import (
 )
 from pm_pipeline.defs.progress import ProgressLog
 from pm_pipeline.defs.resources import MigrationResource
+from pm_pipeline.defs.tenancy import own_runs, tenant_key, tenant_name
 
 JobLike: TypeAlias = "dg.JobDefinition | dg.UnresolvedAssetJobDefinition"
 BUCKET_SENSOR_NAME = "pm_bucket_runs"
@@ -71,15 +72,15 @@ class BucketReconciliation:
 
 
 def bucket_key(table: str) -> dg.AssetKey:
-    return dg.AssetKey(["reconciliation_buckets", safe_name(table)])
+    return tenant_key("reconciliation_buckets", safe_name(table))
 
 
 def report_table_key(table: str) -> dg.AssetKey:
-    return dg.AssetKey(["report_tables", safe_name(table)])
+    return tenant_key("report_tables", safe_name(table))
 
 
 def bucket_job_name(table: str) -> str:
-    return f"reconcile_{safe_name(table)}_buckets"
+    return tenant_name(f"reconcile_{safe_name(table)}_buckets")
 
 
 def buckets_definition(count: int) -> dg.StaticPartitionsDefinition:
@@ -466,9 +467,11 @@ def _buckets_done_since(
         cursor = result.cursor
 
 
-def _rechecks_since(instance: dg.DagsterInstance, after_run: str) -> list[dg.RunRecord]:
+def _rechecks_since(
+    instance: dg.DagsterInstance, after_run: str, mine: Mapping[str, str]
+) -> list[dg.RunRecord]:
     """Runs tagged to re-check the buckets, created after the run ``after_run`` ("": every one)."""
-    filters = dg.RunsFilter(tags={RECHECK_TAG: "true"})
+    filters = dg.RunsFilter(tags={RECHECK_TAG: "true", **mine})
     return list(
         instance.get_run_records(filters=filters, limit=_FETCH, ascending=True, cursor=after_run or None)
     )
@@ -484,9 +487,11 @@ def build_bucket_sensor(
     - for each table whose every bucket has been materialized since its reconciliation last was
       (a backfill, or the bucket runs of the drift sensor and the schedules), one run of its
       ``combine`` keys. One request per such state of the buckets."""
+    # Another tenant's re-checks share the instance: only this tenant's runs start bucket runs.
+    mine = own_runs()
 
     @dg.sensor(
-        name=BUCKET_SENSOR_NAME,
+        name=tenant_name(BUCKET_SENSOR_NAME),
         jobs=[job, *(table.job for table in tables)],
         minimum_interval_seconds=minimum_interval_seconds,
         description=(
@@ -501,12 +506,14 @@ def build_bucket_sensor(
         cursor = json.loads(context.cursor) if context.cursor else None
         if cursor is None:
             # Start from now: re-checks scheduled before the sensor was on are not replayed.
-            latest = instance.get_run_records(filters=dg.RunsFilter(tags={RECHECK_TAG: "true"}), limit=1)
+            latest = instance.get_run_records(
+                filters=dg.RunsFilter(tags={RECHECK_TAG: "true", **mine}), limit=1
+            )
             after_run = latest[0].dagster_run.run_id if latest else ""
             rechecks: list[dg.RunRecord] = []
         else:
             after_run = cursor["after_run"]
-            rechecks = _rechecks_since(instance, after_run)
+            rechecks = _rechecks_since(instance, after_run, mine)
         requests: list[dg.RunRequest] = []
         for record in rechecks:
             run = record.dagster_run

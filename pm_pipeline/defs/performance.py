@@ -23,9 +23,17 @@ from pm_pipeline.core.perf import PerfResult, run_workload
 from pm_pipeline.core.perf.refusals import values_may_be_hidden
 from pm_pipeline.defs.presentation import engine_kind, owners
 from pm_pipeline.defs.resources import MigrationResource
+from pm_pipeline.defs.tenancy import tenant_key, tenant_name
 
 PERFORMANCE_KEY = dg.AssetKey(["performance", "workload"])
 PERFORMANCE_JOB = "performance_workload"
+
+
+def performance_key() -> dg.AssetKey:
+    """The workload's asset key in this code location (under its tenant, with one)."""
+    return tenant_key(*PERFORMANCE_KEY.path)
+
+
 LATENCY_OK = "latency_ok"
 
 
@@ -50,14 +58,14 @@ def workload_metadata(result: PerfResult) -> dict[str, Any]:
     return metadata
 
 
-def latency_check(result: PerfResult) -> dg.AssetCheckResult:
+def latency_check(result: PerfResult, *, asset_key: dg.AssetKey = PERFORMANCE_KEY) -> dg.AssetCheckResult:
     """Passes when no query regressed, lost its plan or answered differently (errors); warnings and
     advice are listed but do not fail it."""
     errors = [f for f in result.findings if f.severity is Severity.ERROR]
     warnings = [f for f in result.findings if f.severity is Severity.WARNING]
     return dg.AssetCheckResult(
         check_name=LATENCY_OK,
-        asset_key=PERFORMANCE_KEY,
+        asset_key=asset_key,
         passed=not errors,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
@@ -76,9 +84,10 @@ def build_performance_defs(
     """The workload's asset, job and schedule; nothing when the spec has no workload."""
     if spec.performance is None:
         return [], [], []
+    key = performance_key()
 
     @dg.asset(
-        key=PERFORMANCE_KEY,
+        key=key,
         group_name="performance",
         kinds={engine_kind(spec.source.url), engine_kind(spec.target.url)},
         owners=owners(spec),
@@ -87,7 +96,7 @@ def build_performance_defs(
         check_specs=[
             dg.AssetCheckSpec(
                 LATENCY_OK,
-                asset=PERFORMANCE_KEY,
+                asset=key,
                 description="no query slower beyond doubt, scanning where the source used an index, "
                 "or answering differently",
             )
@@ -107,18 +116,22 @@ def build_performance_defs(
                 withhold=values_may_be_hidden(current),
             )
         context.log.info(f"{len(result.queries)} queries timed, {len(result.findings)} findings")
-        return dg.MaterializeResult(metadata=workload_metadata(result), check_results=[latency_check(result)])
+        return dg.MaterializeResult(
+            metadata=workload_metadata(result), check_results=[latency_check(result, asset_key=key)]
+        )
 
     job = dg.define_asset_job(
-        PERFORMANCE_JOB,
-        selection=dg.AssetSelection.assets(PERFORMANCE_KEY),
+        tenant_name(PERFORMANCE_JOB),
+        selection=dg.AssetSelection.assets(key),
         description="Run the performance workload on source and target.",
     )
     schedules = []
     if spec.performance.schedule:
         schedules.append(
             dg.ScheduleDefinition(
-                name=f"{PERFORMANCE_JOB}_schedule", job=job, cron_schedule=spec.performance.schedule
+                name=tenant_name(f"{PERFORMANCE_JOB}_schedule"),
+                job=job,
+                cron_schedule=spec.performance.schedule,
             )
         )
     return [performance_workload], [job], schedules

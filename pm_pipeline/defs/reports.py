@@ -27,9 +27,15 @@ from pm_pipeline.core.run import CheckResult, check_report
 from pm_pipeline.defs.audit import record_report_run
 from pm_pipeline.defs.resources import MigrationResource
 from pm_pipeline.defs.tables import TableKeys
+from pm_pipeline.defs.tenancy import tenant_key
 
 REPORT_KEY = dg.AssetKey(["reports", "migration_report"])
 PREVIEW_CHARS = 20_000
+
+
+def report_key() -> dg.AssetKey:
+    """The report's asset key in this code location (under its tenant, with one)."""
+    return tenant_key(*REPORT_KEY.path)
 
 
 def checks_window(
@@ -59,7 +65,7 @@ def build_report_asset(keys: Sequence[TableKeys], *, owners: Sequence[str] = ())
     ins.update({f"i{i}": dg.AssetIn(key=k.integrity) for i, k in enumerate(keys)})
 
     @dg.asset(
-        key=REPORT_KEY,
+        key=report_key(),
         ins=ins,
         group_name="reports",
         kinds={"html", "pdf", "json", "csv", "xlsx"},

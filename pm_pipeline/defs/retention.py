@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 import dagster as dg
 
+from pm_pipeline.defs.tenancy import tenant_name
+
 RETENTION_JOB = "pm_retention"
 RETENTION_SCHEDULE = "pm_retention_daily"
 DEFAULT_MAX_AGE_DAYS = 90
@@ -127,7 +129,7 @@ def build_retention_defs(
         )
 
     @dg.job(
-        name=RETENTION_JOB,
+        name=tenant_name(RETENTION_JOB),
         description="Keeps the instance small over months: prunes old runs and their event-log rows.",
         config=dg.RunConfig(ops={"prune_old_runs": RetentionConfig(max_age_days=max_age_days)}),
     )
@@ -135,7 +137,7 @@ def build_retention_defs(
         prune_old_runs()
 
     schedule = dg.ScheduleDefinition(
-        name=RETENTION_SCHEDULE,
+        name=tenant_name(RETENTION_SCHEDULE),
         job=retention_job,
         cron_schedule="30 3 * * *",
         default_status=dg.DefaultScheduleStatus.RUNNING,

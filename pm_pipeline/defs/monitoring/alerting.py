@@ -20,6 +20,7 @@ from pm_pipeline.core.monitor.metrics import latency_events, metric_events
 from pm_pipeline.core.monitor.notifiers import dispatch
 from pm_pipeline.core.monitor.settings import AlertRule, MonitoringSettings
 from pm_pipeline.defs.monitoring.history import metric_values, read_metric_history, series
+from pm_pipeline.defs.tenancy import tenant_name, tenant_prefix
 
 RUN_ALERTS_SENSOR_NAME = "pm_run_alerts"
 CHECK_ALERTS_SENSOR_NAME = "pm_check_alerts"
@@ -79,6 +80,18 @@ def _finished_runs(instance: dg.DagsterInstance, *, after: int) -> tuple[list[tu
     return records, max([after, *(storage_id for storage_id, _ in records)])
 
 
+def _own_run(instance: dg.DagsterInstance, job: str, run_id: str, *, jobs: str, keys: list[str]) -> bool:
+    """A run of this location: one of its jobs (named ``jobs`` + ...), or an ad-hoc materialization
+    (Dagster's implicit asset job, ``__...``) of assets and checks under ``keys`` only."""
+    if not keys or job.startswith(jobs):
+        return True
+    run = instance.get_run_by_id(run_id) if job.startswith("__") else None
+    if run is None:
+        return False
+    selected = {*(run.asset_selection or ()), *(check.asset_key for check in run.asset_check_selection or ())}
+    return bool(selected) and all(key.has_prefix(keys) for key in selected)
+
+
 def build_run_alert_sensor(spec: MigrationSpec, settings: MonitoringSettings) -> dg.SensorDefinition:
     """Run failures (and the successes that clear them) of any job, through the run_failed rules."""
     rules = [rule for rule in settings.rules if rule.condition.kind == "run_failed"]
@@ -87,8 +100,11 @@ def build_run_alert_sensor(spec: MigrationSpec, settings: MonitoringSettings) ->
         "success": dg.DagsterEventType.RUN_SUCCESS,
     }
 
+    # Every tenant's runs share the instance: only this location's are news here.
+    jobs, keys = tenant_name(""), [prefix] if (prefix := tenant_prefix()) else []
+
     @dg.sensor(
-        name=RUN_ALERTS_SENSOR_NAME,
+        name=tenant_name(RUN_ALERTS_SENSOR_NAME),
         minimum_interval_seconds=settings.alert_interval_seconds,
         description="Alerts on failed runs and sends a recovery notice when the job succeeds again.",
         default_status=dg.DefaultSensorStatus.STOPPED,
@@ -110,6 +126,8 @@ def build_run_alert_sensor(spec: MigrationSpec, settings: MonitoringSettings) ->
             marks[label] = max(cursor[label], _latest_storage_id(result))
             for record in result.records:
                 job = record.event_log_entry.job_name or "unknown"
+                if not _own_run(instance, job, record.run_id, jobs=jobs, keys=keys):
+                    continue
                 event = Event(EventKind.RUN, job, job, ok=label == "success", detail=f"run {record.run_id}")
                 found.append((record.storage_id, event))
         state = AlertState.from_json(cursor["state"] if cursor else None)
@@ -165,8 +183,10 @@ def build_check_alert_sensor(
         {r.condition.metric for r in rules if r.condition.kind == "anomaly" and r.condition.metric}
     )
 
+    own = [prefix] if (prefix := tenant_prefix()) else []
+
     @dg.sensor(
-        name=CHECK_ALERTS_SENSOR_NAME,
+        name=tenant_name(CHECK_ALERTS_SENSOR_NAME),
         minimum_interval_seconds=settings.alert_interval_seconds,
         description="Alerts on failed asset checks, metric thresholds and metric anomalies per table.",
         default_status=dg.DefaultSensorStatus.STOPPED,
@@ -181,7 +201,9 @@ def build_check_alert_sensor(
             # query for one event type across all of them; every instance answers this one.
             for entry in instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
                 evaluation = entry.dagster_event.event_specific_data if entry.dagster_event else None
-                if not isinstance(evaluation, dg.AssetCheckEvaluation):
+                if not isinstance(evaluation, dg.AssetCheckEvaluation) or not evaluation.asset_key.has_prefix(
+                    own
+                ):
                     continue
                 subject = table_of.get(
                     evaluation.asset_key.to_user_string(), evaluation.asset_key.to_user_string()

@@ -22,6 +22,7 @@ from pm_pipeline.core.monitor.settings import MonitoringSettings
 from pm_pipeline.defs.common import table_keys
 from pm_pipeline.defs.partitions import PartitionedTable
 from pm_pipeline.defs.presentation import fingerprint_observations
+from pm_pipeline.defs.tenancy import tenant_name
 
 DRIFT_SENSOR_NAME = "pm_drift_sensor"
 TABLE_TAG = "pm_pipeline/table"
@@ -33,7 +34,7 @@ def build_drift_sensor(
     *,
     table_assets: Mapping[str, dg.AssetKey | Sequence[dg.AssetKey]] | None = None,
     job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition | None = None,
-    name: str = DRIFT_SENSOR_NAME,
+    name: str | None = None,
     open_connector: Callable[[str], Connector] | None = None,
     partitioned: Mapping[str, PartitionedTable] | None = None,
 ) -> dg.SensorDefinition:
@@ -49,6 +50,7 @@ def build_drift_sensor(
     combines them once they are done). The other tables' requests then run
     ``job`` with their ``table_assets``, which ``job`` must hold.
     """
+    name = name or tenant_name(DRIFT_SENSOR_NAME)
     if table_assets is None and job is None:
         raise ValueError("build_drift_sensor needs table_assets or job")
     partitioned = dict(partitioned or {})
@@ -62,6 +64,7 @@ def build_drift_sensor(
     by_job = bool(partitioned)
     drift = settings.drift
     tables = drift.tables or [mapping.source for mapping in spec.tables]
+    keys_of = {table: table_keys(table) for table in tables}
 
     def measure_with(source: Connector, target: Connector) -> Callable[[str], dict[str, Fingerprint]]:
         def measure(table: str) -> dict[str, Fingerprint]:
@@ -138,8 +141,8 @@ def build_drift_sensor(
             event
             for table in observed
             for event in fingerprint_observations(
-                source=table_keys(table).source,
-                target=table_keys(table).target,
+                source=keys_of[table].source,
+                target=keys_of[table].target,
                 rows={side: fp.rows for side, fp in scan.fingerprints[table].items()},
                 observer=name,
             )

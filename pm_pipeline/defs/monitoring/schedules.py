@@ -16,6 +16,7 @@ import dagster as dg
 
 from pm_pipeline.core.monitor.settings import MonitoringSettings, ScheduleSettings, ScheduleTarget
 from pm_pipeline.defs.partitions import RECHECK_TAG, PartitionedTable
+from pm_pipeline.defs.tenancy import tenant_name
 
 JobLike: TypeAlias = "dg.JobDefinition | dg.UnresolvedAssetJobDefinition"
 TRIGGER_TAG = "pm_pipeline/trigger"
@@ -56,7 +57,7 @@ def build_schedules(
             tables = ", ".join(table.table for table in partitioned)
             schedules.append(
                 dg.ScheduleDefinition(
-                    name=entry.name,
+                    name=tenant_name(entry.name),
                     cron_schedule=entry.cron,
                     execution_timezone=entry.timezone,
                     job=job,
@@ -71,7 +72,7 @@ def build_schedules(
             continue
         schedules.append(
             dg.ScheduleDefinition(
-                name=entry.name,
+                name=tenant_name(entry.name),
                 cron_schedule=entry.cron,
                 execution_timezone=entry.timezone,
                 job=job,
