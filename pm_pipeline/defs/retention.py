@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import dagster as dg
 
-from pm_pipeline.defs.tenancy import tenant_name
+from pm_pipeline.defs.tenancy import owns_run, tenant_name, tenant_prefix
 
 RETENTION_JOB = "pm_retention"
 RETENTION_SCHEDULE = "pm_retention_daily"
@@ -70,26 +70,36 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
-def _old_runs(instance: dg.DagsterInstance, cutoff: dt.datetime) -> list[RunAge]:
+def _old_runs(instance: dg.DagsterInstance, cutoff: dt.datetime, *, tenant: str | None) -> list[RunAge]:
     found: list[RunAge] = []
     cursor: str | None = None
     while True:
         batch = instance.get_run_records(
             filters=dg.RunsFilter(statuses=_FINISHED, updated_before=cutoff), limit=_BATCH, cursor=cursor
         )
-        found += [RunAge(r.dagster_run.run_id, _aware(r.update_timestamp)) for r in batch]
+        found += [
+            RunAge(r.dagster_run.run_id, _aware(r.update_timestamp))
+            for r in batch
+            if owns_run(r.dagster_run, prefix=tenant)
+        ]
         if len(batch) < _BATCH:
             return found
         cursor = batch[-1].dagster_run.run_id
 
 
 def prune_runs(
-    instance: dg.DagsterInstance, *, max_age_days: int, history: int, now: dt.datetime | None = None
+    instance: dg.DagsterInstance,
+    *,
+    max_age_days: int,
+    history: int,
+    now: dt.datetime | None = None,
+    tenant: str | None = None,
 ) -> Pruning:
     """Delete the finished runs older than ``max_age_days`` that no metric history or latest
-    materialization needs, with their event-log rows and captured logs."""
+    materialization needs, with their event-log rows and captured logs. With ``tenant`` (its key
+    prefix), only that tenant's runs: another tenant's location prunes its own."""
     cutoff = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=max_age_days)
-    candidates = _old_runs(instance, cutoff)
+    candidates = _old_runs(instance, cutoff, tenant=tenant)
     keep = runs_to_keep(instance, history=history)
     deleted = prunable(candidates, keep=keep, cutoff=cutoff)
     for run_id in deleted:
@@ -110,6 +120,7 @@ def build_retention_defs(
 ) -> tuple[dg.JobDefinition, dg.ScheduleDefinition]:
     """The retention job and its daily schedule. ``history`` is how many materializations of each
     asset are kept whatever their age: the anomaly detection's window and the one it judges."""
+    tenant = tenant_prefix()
 
     @dg.op(
         name="prune_old_runs",
@@ -122,7 +133,9 @@ def build_retention_defs(
     def prune_old_runs(context: dg.OpExecutionContext, config: RetentionConfig) -> None:
         if config.max_age_days < 1:
             raise dg.Failure(f"max_age_days={config.max_age_days}: expected at least 1 day")
-        result = prune_runs(context.instance, max_age_days=config.max_age_days, history=history)
+        result = prune_runs(
+            context.instance, max_age_days=config.max_age_days, history=history, tenant=tenant
+        )
         context.log.info(
             f"deleted {len(result.deleted)} run(s) older than {config.max_age_days} days; kept "
             f"{result.kept_for_history} old run(s) that hold metric history or a latest materialization"

@@ -51,3 +51,15 @@ def own_runs(environ: Mapping[str, str] | None = None) -> dict[str, str]:
     env = os.environ if environ is None else environ
     name = env.get(TENANT_VARIABLE)
     return {TENANT_TAG: name} if name else {}
+
+
+def owns_run(run: dg.DagsterRun, *, prefix: str | None) -> bool:
+    """Whether ``run`` belongs to the location of tenant ``prefix`` (every run, without one): a run of
+    one of its jobs, or an ad-hoc materialization (Dagster's implicit ``__`` asset job) of its assets
+    and checks only."""
+    if prefix is None or run.job_name.startswith(f"{prefix}__"):
+        return True
+    if not run.job_name.startswith("__"):
+        return False
+    selected = {*(run.asset_selection or ()), *(check.asset_key for check in run.asset_check_selection or ())}
+    return bool(selected) and all(key.has_prefix([prefix]) for key in selected)

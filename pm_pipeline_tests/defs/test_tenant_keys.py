@@ -1,8 +1,10 @@
 """Two tenants' code locations in one instance: every asset key, check key, job, sensor and schedule name
-carries its tenant, none is shared, and each tenant's report history holds only its own runs."""
+carries its tenant, none is shared, each tenant's report history holds only its own runs, and its
+alert sensors and retention job read and prune only its own runs."""
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from pathlib import Path
@@ -183,3 +185,18 @@ def test_alert_sensors_read_only_their_own_tenants_runs_and_checks() -> None:
         shop_nightly.execute_in_process(instance=instance, raise_on_error=False)
         assert _firing(checks, instance, None) == {"checks|orders"}
         assert _firing(runs, instance, run_start) == {"runs|shop__nightly"}
+
+
+def test_retention_prunes_only_its_own_tenants_runs() -> None:
+    from pm_pipeline.defs.retention import prune_runs
+
+    with dg.DagsterInstance.ephemeral() as instance:
+        shop = [
+            _tenant_assets("shop")[1].execute_in_process(instance=instance, raise_on_error=False)
+            for _ in "ab"
+        ]
+        billing = _tenant_assets("billing")[1].execute_in_process(instance=instance, raise_on_error=False)
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(days=200)
+        pruning = prune_runs(instance, max_age_days=90, history=1, now=later, tenant="shop")
+        assert sorted(pruning.deleted) == sorted(result.run_id for result in shop)
+        assert [record.dagster_run.run_id for record in instance.get_run_records()] == [billing.run_id]

@@ -20,7 +20,7 @@ from pm_pipeline.core.monitor.metrics import latency_events, metric_events
 from pm_pipeline.core.monitor.notifiers import dispatch
 from pm_pipeline.core.monitor.settings import AlertRule, MonitoringSettings
 from pm_pipeline.defs.monitoring.history import metric_values, read_metric_history, series
-from pm_pipeline.defs.tenancy import tenant_name, tenant_prefix
+from pm_pipeline.defs.tenancy import owns_run, tenant_name, tenant_prefix
 
 RUN_ALERTS_SENSOR_NAME = "pm_run_alerts"
 CHECK_ALERTS_SENSOR_NAME = "pm_check_alerts"
@@ -80,18 +80,6 @@ def _finished_runs(instance: dg.DagsterInstance, *, after: int) -> tuple[list[tu
     return records, max([after, *(storage_id for storage_id, _ in records)])
 
 
-def _own_run(instance: dg.DagsterInstance, job: str, run_id: str, *, jobs: str, keys: list[str]) -> bool:
-    """A run of this location: one of its jobs (named ``jobs`` + ...), or an ad-hoc materialization
-    (Dagster's implicit asset job, ``__...``) of assets and checks under ``keys`` only."""
-    if not keys or job.startswith(jobs):
-        return True
-    run = instance.get_run_by_id(run_id) if job.startswith("__") else None
-    if run is None:
-        return False
-    selected = {*(run.asset_selection or ()), *(check.asset_key for check in run.asset_check_selection or ())}
-    return bool(selected) and all(key.has_prefix(keys) for key in selected)
-
-
 def build_run_alert_sensor(spec: MigrationSpec, settings: MonitoringSettings) -> dg.SensorDefinition:
     """Run failures (and the successes that clear them) of any job, through the run_failed rules."""
     rules = [rule for rule in settings.rules if rule.condition.kind == "run_failed"]
@@ -101,7 +89,7 @@ def build_run_alert_sensor(spec: MigrationSpec, settings: MonitoringSettings) ->
     }
 
     # Every tenant's runs share the instance: only this location's are news here.
-    jobs, keys = tenant_name(""), [prefix] if (prefix := tenant_prefix()) else []
+    prefix = tenant_prefix()
 
     @dg.sensor(
         name=tenant_name(RUN_ALERTS_SENSOR_NAME),
@@ -126,7 +114,9 @@ def build_run_alert_sensor(spec: MigrationSpec, settings: MonitoringSettings) ->
             marks[label] = max(cursor[label], _latest_storage_id(result))
             for record in result.records:
                 job = record.event_log_entry.job_name or "unknown"
-                if not _own_run(instance, job, record.run_id, jobs=jobs, keys=keys):
+                if prefix is not None and not (
+                    (run := instance.get_run_by_id(record.run_id)) and owns_run(run, prefix=prefix)
+                ):
                     continue
                 event = Event(EventKind.RUN, job, job, ok=label == "success", detail=f"run {record.run_id}")
                 found.append((record.storage_id, event))
