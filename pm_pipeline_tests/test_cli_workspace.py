@@ -150,6 +150,17 @@ def test_bad_tenant_folders_are_bad_input(tmp_path: Path, capsys: pytest.Capture
     assert "tenant.env: line 1: expected NAME=value" in capsys.readouterr().err
 
 
+def test_tenants_whose_names_differ_only_by_hyphen_and_underscore_are_bad_input(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Both would put their assets under one key prefix (Dagster names have no '-').
+    _tenant(tmp_path, "shop-eu", "SHOP_EU_DB")
+    _tenant(tmp_path, "shop_eu", "SHOP_EU2_DB")
+    assert main(["workspace", str(tmp_path), "--out", str(tmp_path / "w.yaml")]) == 2
+    assert "differ only by '-' and '_'" in capsys.readouterr().err
+    assert not (tmp_path / "w.yaml").exists()
+
+
 def test_every_tenants_log_is_verified_with_its_own_key(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -79,6 +79,16 @@ def discover_tenants(root: Path) -> list[Tenant]:
         )
     if not tenants:
         raise BadInputError(f"tenants folder {root}: no sub-folder holds a {SPEC_FILE}")
+    # A tenant's asset keys and job names start with its name, '-' spelled '_' (Dagster allows no '-'):
+    # two names equal but for that would share one prefix, and with it their assets' history.
+    spelled: dict[str, str] = {}
+    for tenant in tenants:
+        other = spelled.setdefault(tenant.name.replace("-", "_"), tenant.name)
+        if other != tenant.name:
+            raise BadInputError(
+                f"tenant folders {root / other} and {root / tenant.name}: names that differ only by '-' and '_' "
+                "would share their Dagster asset keys; rename one"
+            )
     return tenants
 
 
