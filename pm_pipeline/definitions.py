@@ -99,7 +99,9 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
         for asset_spec in assets_def.specs
         if asset_spec.group_name in CHECK_GROUPS and asset_spec.key not in bucket_keys
     ]
-    bucket_jobs = {m.source: build_bucket_job(m, m.partitions or 0) for m in partitioned}
+    bucket_jobs = {
+        m.source: build_bucket_job(m, m.partitions or 0, tags=tenant_tags(spec)) for m in partitioned
+    }
     keys_of = {k.table: k for k in keys}
     bucketed = [
         partitioned_table(m, keys_of[m.source], bucket_jobs[m.source], report=report_key())

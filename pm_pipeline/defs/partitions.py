@@ -436,13 +436,17 @@ def build_bucket_assets(
     ]
 
 
-def build_bucket_job(mapping: TableMapping, count: int) -> "dg.UnresolvedAssetJobDefinition":
-    """A partitioned job over the table's buckets (for `dagster job backfill` and schedules)."""
+def build_bucket_job(
+    mapping: TableMapping, count: int, *, tags: Mapping[str, str] | None = None
+) -> "dg.UnresolvedAssetJobDefinition":
+    """A partitioned job over the table's buckets (for `dagster job backfill` and schedules); ``tags``
+    go on its runs (the tenant's and source's, which the run queue limits)."""
     return dg.define_asset_job(
         bucket_job_name(mapping.source),
         selection=[bucket_key(mapping.source)],
         partitions_def=buckets_definition(count),
         description=f"Reconcile one key-hash bucket of {mapping.source} per run.",
+        tags=dict(tags or {}),
     )
 
 

@@ -23,7 +23,7 @@ from pm_pipeline.core.perf import PerfResult, run_workload
 from pm_pipeline.core.perf.refusals import values_may_be_hidden
 from pm_pipeline.defs.presentation import engine_kind, owners
 from pm_pipeline.defs.resources import MigrationResource
-from pm_pipeline.defs.tenancy import tenant_key, tenant_name
+from pm_pipeline.defs.tenancy import tenant_key, tenant_name, tenant_tags
 
 PERFORMANCE_KEY = dg.AssetKey(["performance", "workload"])
 PERFORMANCE_JOB = "performance_workload"
@@ -124,6 +124,7 @@ def build_performance_defs(
         tenant_name(PERFORMANCE_JOB),
         selection=dg.AssetSelection.assets(key),
         description="Run the performance workload on source and target.",
+        tags=tenant_tags(spec),
     )
     schedules = []
     if spec.performance.schedule:

@@ -90,6 +90,19 @@ def test_the_main_job_selects_its_own_tenants_assets(tenants: dict[str, dg.Defin
     assert all(key.startswith("shop/") for key in keys), keys
 
 
+def test_every_job_reading_the_source_carries_its_tenants_tag(tenants: dict[str, dg.Definitions]) -> None:
+    # The run queue limits runs per tenant and per source by these tags: a bucket or workload run
+    # without them would escape both limits.
+    for tenant, defs in tenants.items():
+        prefix = tenant.replace("-", "_")
+        for job in (f"{MAIN_JOB}", "reconcile_ledger_buckets", "performance_workload"):
+            tags = defs.resolve_job_def(f"{prefix}__{job}").tags
+            assert tags.get("pm/tenant") == tenant and tags.get("pm/source", "").startswith("src-"), (
+                job,
+                tags,
+            )
+
+
 def test_each_tenants_report_history_holds_only_its_own_runs(
     tenants: dict[str, dg.Definitions], tmp_path: Path
 ) -> None:
