@@ -4,15 +4,8 @@ phase, no report set presented as complete, and a rerun gives the baseline findi
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -22,8 +15,8 @@ import pytest
 
 from pm_pipeline.cli import main
 from pm_pipeline.core.connectors.postgres import PostgresConnector
+from pm_pipeline_tests.private_postgres import PrivatePostgres, private_postgres
 
-PG_BIN = Path(os.environ.get("PM_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
 # Short limits keep the module fast, with room for an undisturbed statement on a loaded machine.
 TIMEOUTS = {"connect": "2s", "statement": "3s", "idle": "1s"}
 # Under the default limits a frozen server holds a check for 5 min to over an hour (idle 300 s,
@@ -33,110 +26,21 @@ TIMEOUTS = {"connect": "2s", "statement": "3s", "idle": "1s"}
 NO_HANG_S = 60
 
 
-class PrivatePostgres:
-    """A throwaway PostgreSQL cluster on a free port: initdb, start, stop, freeze, thaw."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.data = root / "data"
-        self.port = _free_port()
-
-    def _as_owner(self, *command: str | Path) -> subprocess.CompletedProcess[str]:
-        # initdb and postgres refuse to run as root: they run as the postgres user then.
-        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        return subprocess.run(
-            [*prefix, *map(str, command)], capture_output=True, text=True, timeout=60, check=True
-        )
-
-    def create(self) -> None:
-        self._as_owner(PG_BIN / "initdb", "-D", self.data, "-A", "trust", "-U", "postgres", "--no-sync",
-                       "-E", "UTF8", "--locale=C.UTF-8")  # fmt: skip
-        self.start()
-
-    def start(self) -> None:
-        options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
-        self._as_owner(
-            PG_BIN / "pg_ctl", "-D", self.data, "-o", options, "-l", self.root / "log", "-w", "start"
-        )
-
-    def stop(self) -> None:
-        self._as_owner(PG_BIN / "pg_ctl", "-D", self.data, "-m", "immediate", "-w", "stop")
-
-    def running(self) -> bool:
-        return (self.data / "postmaster.pid").exists()
-
-    def _pids(self) -> list[int]:
-        postmaster = int((self.data / "postmaster.pid").read_text().split()[0])
-        children = subprocess.run(["pgrep", "-P", str(postmaster)], capture_output=True, text=True)
-        return [postmaster, *map(int, children.stdout.split())]
-
-    def freeze(self) -> None:
-        self._signal(signal.SIGSTOP)
-
-    def thaw(self) -> None:
-        self._signal(signal.SIGCONT)
-
-    def _signal(self, number: int) -> None:
-        for pid in self._pids():
-            with contextlib.suppress(ProcessLookupError):  # a backend that just ended
-                os.kill(pid, number)
-
-    def url(self, database: str) -> str:
-        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
-
-    def sql(self, database: str, *statements: str) -> None:
-        import psycopg
-
-        with psycopg.connect(self.url(database), autocommit=True) as conn:
-            for statement in statements:
-                conn.execute(statement)  # type: ignore[arg-type]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("PM_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"PM_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
 @pytest.fixture(scope="module")
 def server() -> Iterator[PrivatePostgres]:
-    if not (PG_BIN / "initdb").is_file():
-        _unavailable(f"no PostgreSQL binaries in {PG_BIN} (set PM_TEST_PG_BIN)")
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        _unavailable("running as root without runuser: initdb refuses root")
-    root = Path(tempfile.mkdtemp(prefix="pm-faults-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, user="postgres")
-    instance = PrivatePostgres(root)
-    try:
-        instance.create()
-    except (subprocess.CalledProcessError, OSError) as exc:
-        shutil.rmtree(root, ignore_errors=True)
-        _unavailable(f"cannot start a private PostgreSQL: {getattr(exc, 'stderr', '') or exc}")
-    instance.sql("postgres", "CREATE DATABASE src", "CREATE DATABASE tgt")
-    for database in ("src", "tgt"):
-        instance.sql(
-            database,
-            "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL)",
-            "CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers(id), total numeric(9,2))",
-            "INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 200) g",
-            "INSERT INTO orders SELECT g, 1 + g % 200, g * 1.5 FROM generate_series(1, 500) g",
-        )
-    # A real difference, so the baseline is not an empty pass: one order's total changed.
-    instance.sql("tgt", "UPDATE orders SET total = 0 WHERE id = 7")
-    try:
+    with private_postgres("pm-faults-") as instance:
+        instance.sql("postgres", "CREATE DATABASE src", "CREATE DATABASE tgt")
+        for database in ("src", "tgt"):
+            instance.sql(
+                database,
+                "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL)",
+                "CREATE TABLE orders (id int PRIMARY KEY, customer_id int REFERENCES customers(id), total numeric(9,2))",
+                "INSERT INTO customers SELECT g, 'c' || g FROM generate_series(1, 200) g",
+                "INSERT INTO orders SELECT g, 1 + g % 200, g * 1.5 FROM generate_series(1, 500) g",
+            )
+        # A real difference, so the baseline is not an empty pass: one order's total changed.
+        instance.sql("tgt", "UPDATE orders SET total = 0 WHERE id = 7")
         yield instance
-    finally:
-        if instance.running():
-            instance.thaw()
-            instance.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import sqlite3
 import subprocess
 import tempfile
@@ -25,7 +24,7 @@ from pm_pipeline.core.findings import Category, Finding, Severity
 from pm_pipeline.core.perf import run_workload
 from pm_pipeline.core.perf.capture import _named
 from pm_pipeline_tests.conftest import MyDatabase, PgDatabase
-from pm_pipeline_tests.test_server_faults import PG_BIN, PrivatePostgres
+from pm_pipeline_tests.private_postgres import PrivatePostgres, free_port, private_postgres, unavailable
 
 ROWS = 20_000
 SETTINGS = PerformanceSettings.model_validate({"capture": {"top": 10}, "repetitions": 5, "warmup": 1})
@@ -61,58 +60,19 @@ def _kinds(skipped: tuple[tuple[str, str], ...]) -> list[str]:
     return sorted(next((why for why in SKIPPED if reason.startswith(why)), reason) for _, reason in skipped)
 
 
-def _unavailable(reason: str) -> None:
-    if os.environ.get("PM_REQUIRE_SERVICES") == "1":
-        pytest.fail(f"PM_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
-    pytest.skip(reason)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-class _StatementsPostgres(PrivatePostgres):
-    def start(self) -> None:
-        options = (
-            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c shared_preload_libraries=pg_stat_statements"
-        )
-        self._as_owner(
-            PG_BIN / "pg_ctl", "-D", self.data, "-o", options, "-l", self.root / "log", "-w", "start"
-        )
-
-
 @pytest.fixture(scope="module")
-def statements_pg() -> Iterator[_StatementsPostgres]:
-    if not (PG_BIN / "initdb").is_file():
-        _unavailable(f"no PostgreSQL binaries in {PG_BIN} (set PM_TEST_PG_BIN)")
-    if os.geteuid() == 0 and shutil.which("runuser") is None:
-        _unavailable("running as root without runuser: initdb refuses root")
-    root = Path(tempfile.mkdtemp(prefix="pm-capture-"))
-    if os.geteuid() == 0:
-        shutil.chown(root, user="postgres")
-    server = _StatementsPostgres(root)
-    try:
-        server.create()
-    except (subprocess.CalledProcessError, OSError) as exc:
-        shutil.rmtree(root, ignore_errors=True)
-        _unavailable(f"cannot start a private PostgreSQL: {getattr(exc, 'stderr', '') or exc}")
-    try:
+def statements_pg() -> Iterator[PrivatePostgres]:
+    # pg_stat_statements collects only when preloaded: a server the shared one is not.
+    with private_postgres("pm-capture-", settings="-c shared_preload_libraries=pg_stat_statements") as server:
         server.sql("postgres", "CREATE DATABASE src", "CREATE DATABASE lost", "CREATE DATABASE correct")
         server.sql("src", "CREATE EXTENSION pg_stat_statements", *PG_TABLE, UNIQUE_EMAIL, "ANALYZE")
         server.sql("lost", *PG_TABLE, "ANALYZE")
         server.sql("correct", *PG_TABLE, UNIQUE_EMAIL, "ANALYZE")
         server.sql("src", "SELECT pg_stat_statements_reset()", *APPLICATION)
         yield server
-    finally:
-        if server.running():
-            server.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
-def test_pg_stat_statements_top_queries_run_with_drawn_parameters(statements_pg: _StatementsPostgres) -> None:
+def test_pg_stat_statements_top_queries_run_with_drawn_parameters(statements_pg: PrivatePostgres) -> None:
     with connect(statements_pg.url("src")) as source, connect(statements_pg.url("lost")) as target:
         result = run_workload(SETTINGS, source=source, target=target)
     by_sql = {q.name: q for q in result.queries}
@@ -168,9 +128,9 @@ def digests_mariadb() -> Iterator[str]:
     """A private mariadbd with performance_schema on, holding the source: its URL."""
     server_bin, install = shutil.which("mariadbd") or "/usr/sbin/mariadbd", shutil.which("mariadb-install-db")
     if install is None or not Path(server_bin).is_file():
-        _unavailable("no mariadbd / mariadb-install-db on this machine")
+        unavailable("no mariadbd / mariadb-install-db on this machine")
     root = Path(tempfile.mkdtemp(prefix="pm-digests-"))
-    port = _free_port()
+    port = free_port()
     user = ["--user=root"] if os.geteuid() == 0 else []
     import pymysql
 
@@ -200,7 +160,7 @@ def digests_mariadb() -> Iterator[str]:
                         raise
                     time.sleep(0.3)
         except (subprocess.SubprocessError, OSError, pymysql.err.OperationalError) as exc:
-            _unavailable(f"cannot start a private MariaDB with performance_schema: {exc}")
+            unavailable(f"cannot start a private MariaDB with performance_schema: {exc}")
         with admin.cursor() as cur:
             cur.execute("CREATE DATABASE src")
             cur.execute("USE src")
