@@ -24,11 +24,11 @@ demo: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/pm-pipeline demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check pm_pipeline pm_pipeline_tests
-	$(BIN)/ruff format --check pm_pipeline pm_pipeline_tests
+	$(BIN)/ruff check pm_pipeline pm_pipeline_bench pm_pipeline_tests
+	$(BIN)/ruff format --check pm_pipeline pm_pipeline_bench pm_pipeline_tests
 
 typecheck: $(STAMP)
-	$(BIN)/mypy pm_pipeline
+	$(BIN)/mypy pm_pipeline pm_pipeline_bench
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider
@@ -42,7 +42,7 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 
 # The reconciliation benchmark (docs/benchmarks.md); e.g. BENCH_ARGS="--rows 10000000".
 bench: $(STAMP)
-	$(BIN)/python -m pm_pipeline.bench $(BENCH_ARGS)
+	$(BIN)/python -m pm_pipeline_bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .dagster_home .pytest_cache .mypy_cache .ruff_cache

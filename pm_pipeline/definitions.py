@@ -17,16 +17,14 @@ import dagster as dg
 
 from pm_pipeline.core.config import MigrationSpec, load_spec
 from pm_pipeline.core.connectors import open_endpoint
-from pm_pipeline.core.monitor.settings import parse_monitoring
 from pm_pipeline.core.rollback.snapshot import NoSnapshotError
 from pm_pipeline.core.run import select_tables
 from pm_pipeline.defs.executors import executor_from_environment
 from pm_pipeline.defs.monitoring import build_monitoring_defs
+from pm_pipeline.defs.monitoring.buckets import build_bucket_sensor, partitioned_table
 from pm_pipeline.defs.partitions import (
     bucket_key,
     build_bucket_job,
-    build_bucket_sensor,
-    partitioned_table,
     report_table_key,
 )
 from pm_pipeline.defs.performance import build_performance_defs, performance_key
@@ -108,7 +106,7 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
         for m in partitioned
     ]
     jobs = {"reconcile": main_job, "all": main_job, "reports": main_job, "integrity": main_job}
-    settings = parse_monitoring(spec.monitoring, file=str(spec_path))
+    settings = spec.monitoring
     # The anomaly detector reads a window of earlier values plus the one it judges: those stay.
     retention_job, retention_schedule = retention_defs_from_environment(
         os.environ, history=settings.anomaly.window + 1
@@ -127,7 +125,7 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
     if bucketed:
         monitoring.append(build_bucket_sensor(bucketed, job=main_job))
     jobs_list: list[Any] = [main_job, *bucket_jobs.values(), retention_job]
-    if spec.rollback:
+    if spec.rollback is not None:
         try:
             jobs_list.append(
                 build_rollback_job(spec, spec_file=str(spec_path), name=tenant_name(ROLLBACK_JOB_NAME))
@@ -157,4 +155,8 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
     )
 
 
-defs = build_definitions(spec_path_from_environment())
+@dg.definitions
+def defs() -> dg.Definitions:
+    """The code location, built when Dagster loads it (not when this module is imported), from the
+    spec that ``PM_SPEC`` names (the demo's by default)."""
+    return build_definitions(spec_path_from_environment())

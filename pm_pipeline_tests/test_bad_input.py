@@ -419,7 +419,7 @@ def test_console_script_unexpected_error_is_exit_3_in_one_line(tmp_path: Path) -
     # A fault injected where no input can reach it: an exception pm-pipeline did not expect, whose
     # message quotes a connection URL. Its exit code must not read as "differences found".
     script = (
-        "import sys\nimport pm_pipeline.cli as cli\n"
+        "import sys\nimport pm_pipeline.cli.app as cli\n"
         "def broken(args):\n"
         f"    raise RuntimeError('lost postgresql://u:{PREFIX}@{SUFFIX}@h/db')\n"
         "cli._HANDLERS['audit'] = broken\n"

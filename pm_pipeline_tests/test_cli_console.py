@@ -55,8 +55,8 @@ def test_findings_are_grouped_most_important_first_with_visible_values(
     headers = [line for line in lines[start + 1 :] if not line.startswith(" ") and " x " in line]
     assert [h.split(" x ")[1].split(":")[0] for h in headers] == [
         "people missing_row",
+        "people.seen value_mismatch",  # a changed time before a changed text: business impact
         "people.city value_mismatch",
-        "people.seen value_mismatch",
         "people.ssn value_mismatch",
         "people.id sequence_behind",  # the lost row was the last one: ids would be handed out again
     ]
@@ -141,7 +141,7 @@ def test_counts_of_a_table_whose_findings_were_sampled_are_lower_bounds() -> Non
 
     from rich.console import Console
 
-    from pm_pipeline.cli_console import print_findings
+    from pm_pipeline.cli.console import print_findings
     from pm_pipeline_tests.core.report.support import (
         accounts_reconciliation,
         customers_reconciliation,
@@ -164,7 +164,7 @@ def test_on_a_terminal_the_findings_fit_its_height() -> None:
 
     from rich.console import Console
 
-    from pm_pipeline.cli_console import print_findings
+    from pm_pipeline.cli.console import print_findings
     from pm_pipeline_tests.core.report.support import sample_report
 
     for height, expected in ((16, 10), (200, None)):

@@ -15,7 +15,8 @@ import pytest
 from rich.console import Console
 from rich.progress import Progress
 
-from pm_pipeline.clitools import TableBars, progress_bar, run_cli_check
+from pm_pipeline.cli.check_run import run_cli_check
+from pm_pipeline.cli.progress import TableBars, progress_bar
 from pm_pipeline.core import run as run_module
 from pm_pipeline.core.config import load_spec
 from pm_pipeline.core.connectors import connect

@@ -190,13 +190,13 @@ def test_stopped_during_integrity(
 def test_stopped_while_the_reports_are_written(
     up: PrivatePostgres, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import pm_pipeline.clitools as clitools
+    import pm_pipeline.cli.check_run as check_run
 
     spec = _spec(up, tmp_path)
     baseline = _first_baseline(capsys, spec, tmp_path / "baseline")
     with monkeypatch.context() as patch:
         # Every value was read before the reports: they are built from the results alone.
-        _inject(patch, clitools, "check_report", up.stop)
+        _inject(patch, check_run, "check_report", up.stop)
         code, err, _, findings = _check(capsys, spec, tmp_path / "stopped")
     up.start()
     assert (code, findings) == (1, baseline), err

@@ -15,9 +15,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 
-from pm_pipeline.core.connectors.base import Connector, NoAnswerFailure, mask_url
+from pm_pipeline.core.connectors.base import Connector, NoAnswerFailure
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure, PmError, SystemFailure
 from pm_pipeline.core.findings import Category, Finding, Severity, TableReconciliation, not_compared
+from pm_pipeline.core.security.masking import mask_url
 
 _T = TypeVar("_T")
 _MAX_REASON = 400

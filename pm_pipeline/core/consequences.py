@@ -34,7 +34,7 @@ from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.findings import Category, Finding, JsonValue, Severity, TableReconciliation
 
 if TYPE_CHECKING:  # integrity imports reconciliation, whose reports import this module
-    from pm_pipeline.core.integrity.settings import IntegritySettings
+    from pm_pipeline.core.config.integrity import IntegritySettings
 
 CONSEQUENCES = frozenset(
     {

@@ -1,6 +1,7 @@
-"""A whole check over a migration: open both sides, pick the tables, reconcile each, collect findings.
+"""A whole check over a migration: open both sides, pick the tables, check each, collect findings.
 
-The CLI and the Dagster assets both stand on these functions; Dagster runs one table per asset.
+Each table is checked through its :class:`~pm_pipeline.core.check.TablePair`, as the Dagster
+assets check it (one table per asset).
 """
 
 from __future__ import annotations
@@ -14,36 +15,25 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pm_pipeline.core import discovery
+from pm_pipeline.core.check import TablePair, check_integrity, compare_schema, reconcile
 from pm_pipeline.core.check_errors import Unit, guarded
 from pm_pipeline.core.config.spec import Endpoint, MigrationSpec, TableMapping
-from pm_pipeline.core.connectors import Connector, mask_url, open_endpoint
-from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
+from pm_pipeline.core.connectors import Connector, open_endpoint
 from pm_pipeline.core.consequences import ChildSum, child_sums, link_consequences
 from pm_pipeline.core.discovery import TableSelection
-from pm_pipeline.core.errors import BadInputError
-from pm_pipeline.core.findings import Category, Finding, SideDigest, TableReconciliation
+from pm_pipeline.core.findings import Category, Finding, TableReconciliation
 from pm_pipeline.core.integrity import (
     ManifestEntry,
-    check_table_integrity,
-    parse_integrity,
-    run_expectations,
 )
 from pm_pipeline.core.integrity.checksum import checksum_tap, manifest_document
-from pm_pipeline.core.names import RunNames, in_source_names, names_from_mappings
+from pm_pipeline.core.names import in_source_names
 from pm_pipeline.core.perf import PerfResult, run_workload
 from pm_pipeline.core.perf.refusals import values_may_be_hidden
-from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
+from pm_pipeline.core.reconcile import ReconcileOptions
 from pm_pipeline.core.reconcile.stash import Progress
 from pm_pipeline.core.report import ReportData, build_report_data, classifications_from_spec, redactor_for
 from pm_pipeline.core.report.compliance import parse_compliance
-from pm_pipeline.core.schema import (
-    ColumnProfile,
-    SchemaComparison,
-    compare_schemas,
-    key_max,
-    profile_columns,
-    profiled_columns,
-)
+from pm_pipeline.core.security.masking import mask_url
 from pm_pipeline.core.verdict import RunVerdict, decide
 
 
@@ -62,174 +52,6 @@ def select_tables(spec: MigrationSpec, *, source: Connector, target: Connector) 
     """The spec's tables (each must exist on both sides) plus, with ``discover``, every table found on
     both sides by name, case or normalised name; see :mod:`pm_pipeline.core.discovery`."""
     return discovery.select_tables(spec, source=source, target=target)
-
-
-def _profiles(
-    connector: Connector, table: str, schema: TableSchema, columns: set[str]
-) -> dict[str, ColumnProfile]:
-    """Value profiles of ``columns`` only (each profile is a scan of the whole table)."""
-    if not columns:
-        return {}
-    wanted = tuple(col for col in schema.columns if col.name in columns)
-    return profile_columns(connector, table, dataclasses.replace(schema, columns=wanted))
-
-
-def check_table_schema(
-    *,
-    source: Connector,
-    target: Connector,
-    mapping: TableMapping,
-    source_schema: TableSchema | None = None,
-    target_schema: TableSchema | None = None,
-    names: RunNames | None = None,
-) -> SchemaComparison:
-    """Schema findings for one mapped table, with value profiles (pushdown aggregates) for rename
-    suggestions and width checks, and max(key) for the target's sequences. A database error on the
-    way gives a comparison holding one check_error finding instead."""
-    compared, error = guarded(
-        Unit("schema", "schema comparison", mapping.source),
-        partial(
-            _compare_table_schema,
-            source=source,
-            target=target,
-            mapping=mapping,
-            source_schema=source_schema,
-            target_schema=target_schema,
-            names=names,
-        ),
-        connectors=(source, target),
-    )
-    if compared is not None:
-        return compared
-    assert error is not None
-    return SchemaComparison(
-        table=mapping.source, target_table=mapping.target_name, column_map={}, findings=(error,)
-    )
-
-
-def _compare_table_schema(
-    *,
-    source: Connector,
-    target: Connector,
-    mapping: TableMapping,
-    source_schema: TableSchema | None,
-    target_schema: TableSchema | None,
-    names: RunNames | None,
-) -> SchemaComparison:
-    source_schema = source_schema or source.introspect(mapping.source)
-    target_schema = target_schema or target.introspect(mapping.target_name)
-    counters = {seq.column for seq in target_schema.sequences if seq.column} | {
-        col.name for col in target_schema.columns if col.identity
-    }
-    maxima: dict[str, int] = {}
-    for name in sorted(counters):
-        column = next((c for c in target_schema.columns if c.name == name), None)
-        if column is not None and column.family is TypeFamily.INTEGER:
-            value = key_max(target, mapping.target_name, name)
-            if value is not None:
-                maxima[name] = value
-    wanted_source, wanted_target = profiled_columns(
-        mapping.source,
-        source_schema,
-        target_schema,
-        source_engine=source.engine,
-        target_engine=target.engine,
-        mapping=mapping,
-    )
-    return compare_schemas(
-        table=mapping.source,
-        source=source_schema,
-        target=target_schema,
-        source_engine=source.engine,
-        target_engine=target.engine,
-        mapping=mapping,
-        source_profiles=_profiles(source, mapping.source, source_schema, wanted_source),
-        target_profiles=_profiles(target, mapping.target_name, target_schema, wanted_target),
-        target_key_max=maxima,
-        names=names,
-    )
-
-
-def check_integrity(
-    *,
-    spec: MigrationSpec,
-    source: Connector,
-    target: Connector,
-    mapping: TableMapping,
-    mappings: Sequence[TableMapping],
-    source_schema: TableSchema,
-    target_schema: TableSchema,
-    data_docs_dir: Path | None = None,
-    names: RunNames | None = None,
-    digests: tuple[SideDigest, SideDigest] | None = None,
-) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
-    """Integrity findings for one table (referential, rules, temporal, sequences, checksums, and the
-    expectation suite run inside the target) and its checksum manifest entry."""
-    try:
-        return _check_integrity(
-            spec=spec,
-            source=source,
-            target=target,
-            mapping=mapping,
-            mappings=mappings,
-            source_schema=source_schema,
-            target_schema=target_schema,
-            data_docs_dir=data_docs_dir,
-            names=names,
-            digests=digests,
-        )
-    except BadInputError as exc:
-        raise BadInputError(f"table {mapping.source}: integrity: {exc}") from exc
-
-
-def _check_integrity(
-    *,
-    spec: MigrationSpec,
-    source: Connector,
-    target: Connector,
-    mapping: TableMapping,
-    mappings: Sequence[TableMapping],
-    source_schema: TableSchema,
-    target_schema: TableSchema,
-    data_docs_dir: Path | None,
-    names: RunNames | None = None,
-    digests: tuple[SideDigest, SideDigest] | None = None,
-) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
-    settings = parse_integrity(spec.integrity, file=spec.name)
-    result = check_table_integrity(
-        source=source,
-        target=target,
-        mapping=mapping,
-        settings=settings,
-        source_schema=source_schema,
-        target_schema=target_schema,
-        names=names if names is not None else names_from_mappings(mappings),
-        source_zone=spec.source.timezone or "UTC",
-        target_zone=spec.target.timezone or "UTC",
-        digests=digests,
-    )
-    findings = list(result.findings)
-    if settings.gx.enabled:
-        # The suite runs as a whole (Great Expectations validates it in one call).
-        expectations, error = guarded(
-            Unit("integrity", "expectation suite", mapping.target_name),
-            partial(
-                run_expectations,
-                source=source,
-                target=target,
-                mapping=mapping,
-                settings=settings,
-                source_schema=source_schema,
-                target_schema=target_schema,
-                data_docs_dir=None if data_docs_dir is None else str(data_docs_dir),
-                # The zones the spec declares, or none: a guessed zone must not judge a range.
-                source_zone=spec.source.timezone,
-                target_zone=spec.target.timezone,
-            ),
-            connectors=(source, target),
-        )
-        findings.extend(expectations.findings if expectations is not None else [error] if error else [])
-    return tuple(findings), result.manifest_entry
 
 
 class CheckProgress(Protocol):
@@ -292,7 +114,7 @@ class CheckResult:
         """The spec's aggregate rules, read only when one of them was violated."""
         if not any(f.category is Category.RULE_VIOLATION for f in self.findings):
             return ()
-        return child_sums(parse_integrity(self.spec.integrity, file=self.spec.name))
+        return child_sums(self.spec.integrity)
 
     @property
     def verdict(self) -> RunVerdict:
@@ -322,7 +144,7 @@ def run_check(
     started = dt.datetime.now(dt.UTC)
     given = options or ReconcileOptions()
     # With the checksums on, the reconciliation's own reads of whole tables carry them.
-    taps = integrity and parse_integrity(spec.integrity, file=spec.name).checksums
+    taps = integrity and spec.integrity.checksums
     base = dataclasses.replace(
         given,
         thresholds=spec.thresholds,
@@ -337,15 +159,15 @@ def run_check(
         manifest: list[ManifestEntry] = []
         for mapping in selection.mappings:
             # Read once, while the tables were selected (a table whose catalog failed is not here).
-            source_schema, target_schema = selection.schemas[mapping.source]
-            schema = check_table_schema(
+            pair = TablePair.build(
                 source=source,
                 target=target,
                 mapping=mapping,
-                source_schema=source_schema,
-                target_schema=target_schema,
+                spec=spec,
                 names=selection.names,
+                schemas=selection.schemas[mapping.source],
             )
+            schema = compare_schema(pair)
             findings.extend(schema.findings)
             callback = None
             if progress is not None:
@@ -353,18 +175,7 @@ def run_check(
                 callback = progress.start_table(mapping.source, expected)
             reconciled, error = guarded(
                 Unit("reconciliation", "reconciliation", mapping.source),
-                partial(
-                    reconcile_table,
-                    source=source,
-                    target=target,
-                    mapping=mapping,
-                    source_endpoint=spec.source,
-                    target_endpoint=spec.target,
-                    options=base,
-                    progress=callback,
-                    source_schema=source_schema,
-                    target_schema=target_schema,
-                ),
+                partial(reconcile, pair, options=base, progress=callback),
                 connectors=(source, target),
             )
             if reconciled is not None:
@@ -376,15 +187,9 @@ def run_check(
             # After the reconciliation, whose pass may already hold each table's checksum.
             if integrity:
                 integrity_findings, entry = check_integrity(
-                    spec=spec,
-                    source=source,
-                    target=target,
-                    mapping=mapping,
-                    mappings=selection.mappings,
-                    source_schema=source_schema,
-                    target_schema=target_schema,
+                    pair,
+                    settings=spec.integrity,
                     data_docs_dir=data_docs_dir,
-                    names=selection.names,
                     digests=None if reconciled is None else reconciled.digests,
                 )
                 findings.extend(integrity_findings)

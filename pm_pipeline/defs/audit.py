@@ -12,8 +12,8 @@ from typing import Any
 
 import dagster as dg
 
-from pm_pipeline.core.connectors import mask_url
 from pm_pipeline.core.security.actions import record_check_run, record_reports
+from pm_pipeline.core.security.masking import mask_url
 from pm_pipeline.core.security.settings import spec_audit_log
 from pm_pipeline.defs.resources import MigrationResource
 

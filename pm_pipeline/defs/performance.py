@@ -107,7 +107,7 @@ def build_performance_defs(
     def performance_workload(context: dg.AssetExecutionContext, migration: MigrationResource):  # type: ignore[no-untyped-def]
         current = migration.spec()
         assert current.performance is not None
-        with migration.source() as source, migration.target() as target:
+        with migration.connections(current) as (source, target):
             result = run_workload(
                 current.performance,
                 source=source,

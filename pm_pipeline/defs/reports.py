@@ -10,7 +10,6 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
-from pm_pipeline.core.connectors import mask_url, open_endpoint
 from pm_pipeline.core.findings import TableReconciliation
 from pm_pipeline.core.integrity import ManifestEntry, write_manifest
 from pm_pipeline.core.report import ReportData, ReportFormat, write_reports
@@ -24,6 +23,7 @@ from pm_pipeline.core.report.audiences import (
 from pm_pipeline.core.report.markdown import render_markdown
 from pm_pipeline.core.report.report_set import LATEST, new_run_id, publish_report_set, staged_report_set
 from pm_pipeline.core.run import CheckResult, check_report
+from pm_pipeline.core.security.masking import mask_url
 from pm_pipeline.defs.audit import record_report_run
 from pm_pipeline.defs.resources import MigrationResource
 from pm_pipeline.defs.tables import TableKeys
@@ -87,7 +87,7 @@ def build_report_asset(keys: Sequence[TableKeys], *, owners: Sequence[str] = ())
         integrity = [tables[name] for name in sorted(tables) if name.startswith("i")]
         schema_findings += [f for bundle in integrity for f in bundle.findings]
         manifest = tuple(b.manifest_entry for b in integrity if b.manifest_entry is not None)
-        with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
+        with migration.connections(spec) as (source, target):
             versions = source.server_version(), target.server_version()
         started, now = checks_window(context, keys, results)
         check = CheckResult(

@@ -1,6 +1,8 @@
 """Dagster resources: the migration spec and the two connections it names."""
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import dagster as dg
@@ -48,11 +50,16 @@ class MigrationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def checksum(self) -> str:
         return spec_checksum(self.spec_path)
 
-    def source(self) -> Connector:
-        return open_endpoint(self.spec().source)
+    def open(self, endpoint: Endpoint) -> Connector:
+        """A connector to one side of ``spec()`` (close it, or use it as a context manager).
+        Every asset connects through here, so a test or another deployment can substitute it."""
+        return open_endpoint(endpoint)
 
-    def target(self) -> Connector:
-        return open_endpoint(self.spec().target)
+    @contextmanager
+    def connections(self, spec: MigrationSpec) -> Iterator[tuple[Connector, Connector]]:
+        """Both sides of ``spec``, closed on exit."""
+        with self.open(spec.source) as source, self.open(spec.target) as target:
+            yield source, target
 
     def reports_directory(self) -> Path:
         directory = Path(self.spec().reports.directory)

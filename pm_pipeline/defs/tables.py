@@ -1,3 +1,4 @@
+# Over 300 lines: the per-table assets (observations, reconciliation, schema, integrity, verdict) built from one look and one set of keys.
 """Per mapped table: observed source and target tables, the reconciliation diff, and its verdict.
 
 ``reconciliation/<table>`` always materializes the diff, whatever it finds, so reports downstream
@@ -15,16 +16,16 @@ from typing import Any
 import dagster as dg
 from dagster import AssetExecutionContext
 
+from pm_pipeline.core.check import TablePair, check_integrity, compare_schema, reconcile
 from pm_pipeline.core.check_errors import Unit, guarded, unreconciled
 from pm_pipeline.core.config import MigrationSpec, TableMapping
-from pm_pipeline.core.connectors import open_endpoint
 from pm_pipeline.core.findings import Finding, Severity, TableReconciliation
 from pm_pipeline.core.integrity import ManifestEntry
 from pm_pipeline.core.monitor import metrics
-from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
+from pm_pipeline.core.reconcile import ReconcileOptions
 from pm_pipeline.core.reconcile.verdict import CHECK_NAMES, CheckOutcome, evaluate_table
 from pm_pipeline.core.report import Redactor, pseudonymiser_for, redactor_for
-from pm_pipeline.core.run import check_integrity, check_table_schema, expected_rows_per_side
+from pm_pipeline.core.run import expected_rows_per_side
 from pm_pipeline.core.schema import SchemaComparison
 from pm_pipeline.defs.common import (
     TABLE_TAG,
@@ -79,7 +80,7 @@ def _observed(key: dg.AssetKey, mapping: TableMapping, side: str, look: Look) ->
     @dg.multi_observable_source_asset(specs=[spec], name=f"observe_{side}_{safe_name(table)}")  # type: ignore[untyped-decorator]
     def _observe(migration: MigrationResource) -> dg.ObserveResult:
         spec = migration.spec()
-        with open_endpoint(spec.source if side == "source" else spec.target) as connector:
+        with migration.open(spec.source if side == "source" else spec.target) as connector:
             name = table if side == "source" else current_mapping(spec, mapping).target_name
             schema = connector.introspect(name)
             rows = connector.row_count(name)
@@ -96,7 +97,9 @@ def _observed(key: dg.AssetKey, mapping: TableMapping, side: str, look: Look) ->
     return observe
 
 
-def _reconciliation(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.AssetsDefinition:
+def _reconciliation(
+    mapping: TableMapping, keys: TableKeys, look: Look, mappings: Sequence[TableMapping]
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.reconciliation,
         deps=[keys.source, keys.target],
@@ -115,21 +118,19 @@ def _reconciliation(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.As
         spec = migration.spec()
         diff_dir = migration.reports_directory() / "diffs"
         current = current_mapping(spec, mapping)
-        with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
+        with migration.connections(spec) as (source, target):
             expected = expected_rows_per_side(source=source, target=target, mapping=current)
             progress = ProgressLog(mapping.source, expected, context.log.info)
+            options = ReconcileOptions(
+                thresholds=spec.thresholds, diff_dir=diff_dir, redactor=redactor_for(spec)
+            )
             reconciled, error = guarded(
                 Unit("reconciliation", "reconciliation", mapping.source),
-                partial(
-                    reconcile_table,
-                    source=source,
-                    target=target,
-                    mapping=current,
-                    source_endpoint=spec.source,
-                    target_endpoint=spec.target,
-                    options=ReconcileOptions(
-                        thresholds=spec.thresholds, diff_dir=diff_dir, redactor=redactor_for(spec)
+                lambda: reconcile(
+                    TablePair.build(
+                        source=source, target=target, mapping=current, spec=spec, mappings=mappings
                     ),
+                    options=options,
                     progress=progress,
                 ),
                 connectors=(source, target),
@@ -150,7 +151,9 @@ def _reconciliation(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.As
     return _reconcile
 
 
-def _schema(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.AssetsDefinition:
+def _schema(
+    mapping: TableMapping, keys: TableKeys, look: Look, mappings: Sequence[TableMapping]
+) -> dg.AssetsDefinition:
     @dg.asset(
         key=keys.schema,
         deps=[keys.source, keys.target],
@@ -167,10 +170,22 @@ def _schema(mapping: TableMapping, keys: TableKeys, look: Look) -> dg.AssetsDefi
         context: AssetExecutionContext, migration: MigrationResource
     ) -> dg.Output[SchemaComparison]:
         spec = migration.spec()
-        with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
-            comparison = check_table_schema(
-                source=source, target=target, mapping=current_mapping(spec, mapping)
+        current = current_mapping(spec, mapping)
+        with migration.connections(spec) as (source, target):
+            pair, error = guarded(
+                Unit("schema", "schema comparison", mapping.source),
+                lambda: TablePair.build(
+                    source=source, target=target, mapping=current, spec=spec, mappings=mappings
+                ),
+                connectors=(source, target),
             )
+            if pair is not None:
+                comparison = compare_schema(pair)
+            else:
+                assert error is not None
+                comparison = SchemaComparison(
+                    table=mapping.source, target_table=current.target_name, column_map={}, findings=(error,)
+                )
         by_category = Counter(str(f.category) for f in comparison.findings)
         lines = ["| category | column | source | target | severity | why |", "|---|---|---|---|---|---|"]
         lines += [
@@ -219,24 +234,19 @@ def _integrity(
     ) -> dg.Output[IntegrityOutput]:
         spec = migration.spec()
         current = current_mapping(spec, mapping)
-        with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
-            schemas, error = guarded(
+        with migration.connections(spec) as (source, target):
+            pair, error = guarded(
                 Unit("integrity", "introspection", current.target_name),
-                lambda: (source.introspect(current.source), target.introspect(current.target_name)),
+                lambda: TablePair.build(
+                    source=source, target=target, mapping=current, spec=spec, mappings=mappings
+                ),
                 connectors=(source, target),
             )
             findings: tuple[Finding, ...] = (error,) if error is not None else ()
             entry = None
-            if schemas is not None:
+            if pair is not None:
                 findings, entry = check_integrity(
-                    spec=spec,
-                    source=source,
-                    target=target,
-                    mapping=current,
-                    mappings=mappings,
-                    source_schema=schemas[0],
-                    target_schema=schemas[1],
-                    data_docs_dir=migration.reports_directory() / "data-docs",
+                    pair, settings=spec.integrity, data_docs_dir=migration.reports_directory() / "data-docs"
                 )
         by_category = Counter(str(f.category) for f in findings)
         failures = sum(1 for f in findings if f.severity is Severity.ERROR)
@@ -352,13 +362,13 @@ def build_table_assets(
                 for assets_def in build_bucket_assets(mapping, keys, engines, mapping.partitions)
             ]
             if mapping.partitions
-            else [_reconciliation(mapping, keys, look)]
+            else [_reconciliation(mapping, keys, look, mappings)]
         )
         assets += [
             _observed(keys.source, mapping, "source", look),
             _observed(keys.target, mapping, "target", look),
             *reconciliation,
-            _schema(mapping, keys, look),
+            _schema(mapping, keys, look, mappings),
             _integrity(mapping, keys, look, mappings),
             _verified(mapping, keys, look),
         ]

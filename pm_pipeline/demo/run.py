@@ -10,7 +10,7 @@ import dagster as dg
 from rich.console import Console
 from rich.table import Table
 
-from pm_pipeline.cli_console import example_text
+from pm_pipeline.cli.console import example_text
 from pm_pipeline.core.config import load_spec
 from pm_pipeline.core.findings import Severity, TableReconciliation
 from pm_pipeline.core.report import redactor_for

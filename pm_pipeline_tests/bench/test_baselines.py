@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from pm_pipeline.bench import baselines, load
-from pm_pipeline.bench.generate import DataSet, generate
-from pm_pipeline.bench.load import Server
-from pm_pipeline.bench.machine import _server_version
-from pm_pipeline.bench.score import from_key_lists, load_truth, score
 from pm_pipeline.core.canonical.plan import DEFAULT_FLOAT_REL_TOLERANCE
+from pm_pipeline_bench import baselines, load
+from pm_pipeline_bench.generate import DataSet, generate
+from pm_pipeline_bench.load import Server
+from pm_pipeline_bench.machine import _server_version
+from pm_pipeline_bench.score import from_key_lists, load_truth, score
 from pm_pipeline_tests.conftest import MY_HOST, MY_PORT, PG_HOST, PG_PORT, MyDatabase, PgDatabase
 
 PG = Server("postgresql", PG_HOST, PG_PORT, "postgres", "")

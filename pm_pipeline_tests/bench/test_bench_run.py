@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pm_pipeline.bench.__main__ import main
 from pm_pipeline.core.reconcile.sides import STRATEGIES
+from pm_pipeline_bench.__main__ import main
 
 
 def test_tiny_bench_finds_every_seeded_difference_and_leaves_no_data(

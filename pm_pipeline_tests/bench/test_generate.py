@@ -9,11 +9,11 @@ from typing import Any
 import duckdb
 import pytest
 
-from pm_pipeline.bench.generate import COLUMNS, EDITS, DataSet, generate, is_complete
-from pm_pipeline.bench.load import Server
-from pm_pipeline.bench.pairs import Servers, build_pairs
-from pm_pipeline.bench.run import _prepare_data
-from pm_pipeline.bench.score import load_truth
+from pm_pipeline_bench.generate import COLUMNS, EDITS, DataSet, generate, is_complete
+from pm_pipeline_bench.load import Server
+from pm_pipeline_bench.pairs import Servers, build_pairs
+from pm_pipeline_bench.run import _prepare_data
+from pm_pipeline_bench.score import load_truth
 
 ROWS = 2_000
 RATE = 0.05  # high enough that every edit hits a few of the 2,000 rows

@@ -8,9 +8,9 @@ from typing import Any
 import duckdb
 import pytest
 
-from pm_pipeline.bench import load
-from pm_pipeline.bench.generate import COLUMNS, DataSet, generate
 from pm_pipeline.core.errors import BadInputError, SystemFailure
+from pm_pipeline_bench import load
+from pm_pipeline_bench.generate import COLUMNS, DataSet, generate
 from pm_pipeline_tests.conftest import MY_HOST, MY_PORT, PG_HOST, PG_PORT, MyDatabase, PgDatabase
 
 PG = load.Server("postgresql", PG_HOST, PG_PORT, "postgres", "")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from pm_pipeline.bench.measure import GNU_TIME, ToolFailed, run_measured
+from pm_pipeline_bench.measure import GNU_TIME, ToolFailed, run_measured
 
 HOG = [sys.executable, "-c", "b = bytearray(300 * 1024 * 1024); print(len(b)); raise SystemExit(3)"]
 CHILD_HOG = [sys.executable, "-c", f"import subprocess; subprocess.run({HOG!r})"]

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from pm_pipeline.bench.phases import Phases
-from pm_pipeline.bench.report import (
+from pm_pipeline_bench.phases import Phases
+from pm_pipeline_bench.report import (
     HEADERS,
     PHASE_HEADERS,
     markdown,
@@ -19,8 +19,8 @@ from pm_pipeline.bench.report import (
     rows_of,
     to_json,
 )
-from pm_pipeline.bench.run import BenchOptions, BenchResult, ToolResult
-from pm_pipeline.bench.score import Score
+from pm_pipeline_bench.run import BenchOptions, BenchResult, ToolResult
+from pm_pipeline_bench.score import Score
 
 PERFECT = Score(
     reported=4,

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from pm_pipeline.bench.measure import ToolFailed
-from pm_pipeline.bench.score import Truth, from_findings_json, from_key_lists, from_reladiff, score
 from pm_pipeline.core.reconcile.engine import ReconcileOptions
+from pm_pipeline_bench.measure import ToolFailed
+from pm_pipeline_bench.score import Truth, from_findings_json, from_key_lists, from_reladiff, score
 
 TRUTH = Truth(
     expected=frozenset({(1, "missing"), (2, "extra"), (3, "changed"), (4, "changed")}),

@@ -6,13 +6,13 @@ from pathlib import Path
 
 import pytest
 
-from pm_pipeline.bench.load import Server
-from pm_pipeline.bench.pairs import PAIR_NAMES, Servers, build_pairs
-from pm_pipeline.bench.run import resolve_strategies
-from pm_pipeline.bench.tools import Invocation, invocations, supports
 from pm_pipeline.core.canonical.plan import DEFAULT_FLOAT_REL_TOLERANCE
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.reconcile.sides import STRATEGIES
+from pm_pipeline_bench.load import Server
+from pm_pipeline_bench.pairs import PAIR_NAMES, Servers, build_pairs
+from pm_pipeline_bench.run import resolve_strategies
+from pm_pipeline_bench.tools import Invocation, invocations, supports
 
 SERVERS = Servers(
     postgres=Server("postgresql", "127.0.0.1", 5432, "postgres", ""),

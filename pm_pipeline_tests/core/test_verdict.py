@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 import yaml
 
-from pm_pipeline.cli import exit_code, main
+from pm_pipeline.cli import main
+from pm_pipeline.cli.common import exit_code
+from pm_pipeline.core.check import TablePair, check_integrity, compare_schema
 from pm_pipeline.core.config import load_spec
 from pm_pipeline.core.config.spec import MigrationSpec
 from pm_pipeline.core.connectors import connect
@@ -23,7 +25,7 @@ from pm_pipeline.core.reconcile.combine import combine_partitions, slice_thresho
 from pm_pipeline.core.reconcile.verdict import evaluate_table
 from pm_pipeline.core.report import ReportFormat, write_reports
 from pm_pipeline.core.report.model import Verdict
-from pm_pipeline.core.run import CheckResult, check_integrity, check_report, check_table_schema, run_check
+from pm_pipeline.core.run import CheckResult, check_report, run_check
 from pm_pipeline.core.verdict import VerdictState
 
 ROWS = [(i, f"c{i % 3}", f"{10 * i}.50") for i in range(1, 11)]
@@ -78,16 +80,9 @@ def _dagster_state(result: TableReconciliation, spec: MigrationSpec) -> VerdictS
     """The four asset checks of ``verified/<table>``, computed as the Dagster assets compute them."""
     mapping = spec.tables[0]
     with connect(spec.source.url) as source, connect(spec.target.url) as target:
-        schema = check_table_schema(source=source, target=target, mapping=mapping)
-        integrity, _ = check_integrity(
-            spec=spec,
-            source=source,
-            target=target,
-            mapping=mapping,
-            mappings=spec.tables,
-            source_schema=source.introspect(mapping.source),
-            target_schema=target.introspect(mapping.target_name),
-        )
+        pair = TablePair.build(source=source, target=target, mapping=mapping, spec=spec, mappings=spec.tables)
+        schema = compare_schema(pair)
+        integrity, _ = check_integrity(pair, settings=spec.integrity)
     outcomes = evaluate_table(
         result,
         thresholds=spec.thresholds,

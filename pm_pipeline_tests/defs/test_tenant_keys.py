@@ -146,7 +146,7 @@ def _tenant_assets(tenant: str) -> tuple[dg.AssetsDefinition, dg.JobDefinition]:
 
 def _alert_sensors(patch: pytest.MonkeyPatch, tenant: str) -> tuple[dg.SensorDefinition, dg.SensorDefinition]:
     from pm_pipeline.core.config.loader import spec_from_mapping
-    from pm_pipeline.core.monitor.settings import parse_monitoring
+    from pm_pipeline.core.config.monitoring import parse_monitoring
     from pm_pipeline.defs.monitoring import build_monitoring_defs
 
     patch.setenv("PM_TENANT", tenant)

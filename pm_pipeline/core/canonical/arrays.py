@@ -12,7 +12,7 @@ NULL stays NULL; an empty array, an empty list and the empty SET ``''`` are all 
 PostgreSQL value with more than one dimension becomes ``'?'`` followed by its text: it equals
 only the same value, never a list.
 
-The same text is written in SQL by ``pm_pipeline.core.reconcile.sqlhash``.
+The same text is written in SQL by ``pm_pipeline.core.canonical.sqllists``.
 """
 
 from __future__ import annotations
@@ -153,7 +153,7 @@ def _pg_bytea(elements: pa.Array) -> pa.Array:
 
 
 def _element_texts(canonical: pa.Array) -> list[Any]:
-    """Canonical elements as the texts the JSON array holds (as ``sqlhash`` renders them)."""
+    """Canonical elements as the texts the JSON array holds (as ``canonical.sqllists`` renders them)."""
     kind = canonical.type
     if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
         return [None if v is None else v.hex() for v in canonical.to_pylist()]

@@ -1,3 +1,4 @@
+# Over 300 lines: one canonical rule per type family, side by side, so that the families stay consistent with each other.
 """Turn a column's values, as one engine's driver delivered them, into the canonical form of a family.
 
 Canonical Arrow types, one per family (both sides of a pair end in the same type):

@@ -12,6 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from pm_pipeline.core.config.messages import describe_error, location_text
 from pm_pipeline.core.config.spec import MigrationSpec
 from pm_pipeline.core.errors import SpecError
 
@@ -49,30 +50,6 @@ def _resolve_tree(node: Any, *, file: str, path: str, environ: Mapping[str, str]
     return node
 
 
-def location_text(loc: tuple[int | str, ...]) -> str:
-    text = ""
-    for part in loc:
-        if isinstance(part, int):
-            text += f"[{part}]"
-        else:
-            text += f".{part}" if text else str(part)
-    return text
-
-
-def describe_error(error: Mapping[str, Any]) -> str:
-    kind = error.get("type", "")
-    if kind == "extra_forbidden":
-        return "unknown key (check its spelling)"
-    if kind == "missing":
-        return "required key is missing"
-    message = str(error.get("msg", "invalid value"))
-    message = message.removeprefix("Value error, ")
-    given = error.get("input")
-    if kind != "model_type" and not isinstance(given, dict | list) and repr(given) not in message:
-        return f"{message} (got {given!r})"
-    return message
-
-
 def spec_from_mapping(
     data: Any, *, file: str = "<spec>", environ: Mapping[str, str] | None = None
 ) -> MigrationSpec:
@@ -81,7 +58,7 @@ def spec_from_mapping(
         raise SpecError(file=file, path="", problem="expected a mapping at the top level of the spec")
     resolved = _resolve_tree(data, file=file, path="", environ=environ)
     try:
-        spec = MigrationSpec.model_validate(resolved)
+        spec = MigrationSpec.model_validate(resolved, context={"file": file})
     except ValidationError as exc:
         first = exc.errors()[0]
         more = len(exc.errors()) - 1
@@ -94,17 +71,12 @@ def spec_from_mapping(
 
 
 def _validate_sections(spec: MigrationSpec, *, file: str) -> None:
-    """The integrity, rollback and monitoring sections are validated by their own features, here at load time
-    so that a bad section fails `validate-spec`. Imported late: those modules use this loader."""
-    from pm_pipeline.core.integrity.settings import parse_integrity
-    from pm_pipeline.core.monitor.settings import parse_monitoring
+    """The audit and compliance sections are validated by their own features, here at load time so
+    that a bad section fails `validate-spec`. Imported late: those settings belong to layers above
+    the spec's."""
     from pm_pipeline.core.report.compliance import parse_compliance
-    from pm_pipeline.core.rollback.settings import parse_rollback
     from pm_pipeline.core.security.settings import parse_audit
 
-    parse_integrity(spec.integrity, file=file)
-    parse_rollback(spec.rollback, file=file)
-    parse_monitoring(spec.monitoring, file=file)
     parse_audit(spec.audit, file=file)
     parse_compliance(spec.compliance, file=file)
 

@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pm_pipeline.core.config.durations import parse_duration
+
 # ``:name`` not part of a PostgreSQL cast (``x::int``) or a word; quoted text is skipped first.
 PARAMETER = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 # Quoted text and identifiers, and comments, where a colon is no parameter.
@@ -17,13 +19,6 @@ MAX_REPETITIONS = 10_000
 CRON = re.compile(
     r"(?:[\d*/,\-A-Za-z?LW#]+\s+){4}[\d*/,\-A-Za-z?LW#]+|@(?:hourly|daily|weekly|monthly|yearly)"
 )
-
-
-def parse_duration(value: str | float | int) -> dt.timedelta:
-    # Imported here: spec.py imports this module for its ``performance`` key.
-    from pm_pipeline.core.config.spec import parse_duration as parse
-
-    return parse(value)
 
 
 def named_parameters(sql: str) -> list[str]:

@@ -1,3 +1,4 @@
+# Over 300 lines: the spec's models cross-reference each other and validate as one document.
 """The migration spec: one YAML document describing one migration, as frozen pydantic models.
 
 Unknown keys are errors everywhere (``extra="forbid"``) so a misspelled option never silently
@@ -12,11 +13,16 @@ from enum import StrEnum
 from typing import Any, Literal, get_args
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from pm_pipeline.core.config.durations import parse_duration
+from pm_pipeline.core.config.integrity import IntegritySettings, parse_integrity
+from pm_pipeline.core.config.monitoring import MonitoringSettings, parse_monitoring
 from pm_pipeline.core.config.performance import PerformanceSettings
 from pm_pipeline.core.config.protection import DEFAULT_READ_LIMITS, ReadLimits
+from pm_pipeline.core.config.rollback import RollbackSettings, parse_rollback
 from pm_pipeline.core.config.timeouts import TimeoutSettings, parse_seconds
+from pm_pipeline.core.dialects import canonical_engine
 
 
 class _Model(BaseModel):
@@ -34,22 +40,6 @@ class Classification(StrEnum):
     @property
     def rank(self) -> int:
         return list(Classification).index(self)
-
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m|h|d)\s*$")
-_DURATION_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def parse_duration(value: str | float | int) -> dt.timedelta:
-    """Parse '500ms', '1s', '2h', or a number of seconds, into a timedelta."""
-    if isinstance(value, int | float):
-        return dt.timedelta(seconds=float(value))
-    match = _DURATION.match(value)
-    if not match:
-        raise ValueError(
-            f"expected a duration such as '1s', '500ms', '2h' or a number of seconds, got {value!r}"
-        )
-    return dt.timedelta(seconds=float(match.group(1)) * _DURATION_UNITS[match.group(2)])
 
 
 _OWNER = re.compile(r"team:[A-Za-z0-9_.-]+|[^@\s]+@[^@\s]+\.[^@\s]+")
@@ -203,12 +193,10 @@ class Endpoint(_Model):
         return _check_zone(value)
 
 
-_SAME_ENGINE = {"postgres": "postgresql", "mariadb": "mysql"}
-
-
 def _engine(url: str) -> str:
+    """The engine a URL's scheme names (a server's aliases included), else the scheme itself."""
     scheme = url.partition("://")[0].split("+", 1)[0].lower() if "://" in url else ""
-    return _SAME_ENGINE.get(scheme, scheme)
+    return canonical_engine(scheme, formats=False) or scheme
 
 
 class SourceEndpoint(Endpoint):
@@ -300,10 +288,11 @@ class MigrationSpec(_Model):
     )
     thresholds: Thresholds = Field(default_factory=Thresholds)
     reports: ReportSettings = Field(default_factory=ReportSettings)
-    # Sections owned by the integrity, rollback, monitoring, audit and compliance features; validated there.
-    integrity: dict[str, Any] = Field(default_factory=dict)
-    rollback: dict[str, Any] = Field(default_factory=dict)
-    monitoring: dict[str, Any] = Field(default_factory=dict)
+    # Parsed once, here; a problem names the file (the loader's validation context) and key path.
+    integrity: IntegritySettings = Field(default_factory=IntegritySettings)
+    rollback: RollbackSettings | None = None  # None: no rollback section (see ``rollback_settings``)
+    monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
+    # Owned by the audit and compliance features; validated there when the spec is loaded.
     audit: dict[str, Any] = Field(default_factory=dict)
     compliance: dict[str, Any] | None = None  # None: no compliance section in the evidence pack
     performance: PerformanceSettings | None = Field(
@@ -320,6 +309,21 @@ class MigrationSpec(_Model):
         if not self.tables and not self.discover and self.performance is None:
             raise ValueError("no tables: list them under 'tables' or set 'discover: true'")
         return self
+
+    @field_validator("integrity", "rollback", "monitoring", mode="before")
+    @classmethod
+    def _section(cls, value: Any, info: ValidationInfo) -> Any:
+        file = str((info.context or {}).get("file", "<spec>"))
+        if info.field_name == "rollback":
+            return None if value is None or value == {} else parse_rollback(value, file=file)
+        if info.field_name == "integrity":
+            return parse_integrity(value, file=file)
+        return parse_monitoring(value, file=file)
+
+    @property
+    def rollback_settings(self) -> RollbackSettings:
+        """The rollback section, or its defaults when the spec has none."""
+        return self.rollback or RollbackSettings()
 
     @field_validator("source", mode="before")
     @classmethod

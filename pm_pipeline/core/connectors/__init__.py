@@ -12,7 +12,6 @@ from pm_pipeline.core.connectors.base import (
     ConnectionUrl,
     Connector,
     Timeouts,
-    mask_url,
     parse_url,
 )
 from pm_pipeline.core.connectors.schema import (
@@ -26,6 +25,7 @@ from pm_pipeline.core.connectors.schema import (
     UniqueConstraint,
 )
 from pm_pipeline.core.errors import UnknownSchemeError
+from pm_pipeline.core.security.masking import mask_url
 
 if TYPE_CHECKING:
     from pm_pipeline.core.config.spec import Endpoint
@@ -105,7 +105,6 @@ __all__ = [
     "TypeFamily",
     "UniqueConstraint",
     "connect",
-    "mask_url",
     "normalise_url",
     "open_endpoint",
     "parse_url",

@@ -1,3 +1,4 @@
+# Over 300 lines: the one contract every engine's connector fulfils, with the defaults they share.
 """The one protocol every engine implements, and helpers shared by SQL engines.
 
 A connector reads. Writes happen only through :meth:`Connector.transaction`, which the rollback
@@ -24,7 +25,9 @@ from pm_pipeline.core.config.timeouts import Timeouts as Timeouts
 from pm_pipeline.core.connectors.limits import paced
 from pm_pipeline.core.connectors.schema import Column, TableSchema
 from pm_pipeline.core.connectors.watchdog import watchdog as watchdog
+from pm_pipeline.core.dialects.base import Dialect
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure, SystemFailure
+from pm_pipeline.core.security.masking import mask_url
 
 DEFAULT_BATCH_ROWS = 100_000
 # Engines whose connectors may be used from another thread (one at a time): not sqlite3's or DuckDB's.
@@ -77,30 +80,6 @@ class ConnectionUrl:
         return f"ConnectionUrl({self.masked!r})"
 
 
-# Query parameters that carry a secret (libpq's ?password=, tokens of HTTP-style URLs).
-_SECRET_PARAMETER = re.compile(
-    r"(?i)([?&;](?:[a-z_]*pass(?:word)?|pwd|[a-z_]*secret|[a-z_]*token)=)[^&;#\s]*"
-)
-
-
-def mask_url(url: str) -> str:
-    """Replace the secrets of a URL with ***, leaving the user, host and database readable.
-
-    Everything between the user name and the last ``@`` is the password, whatever it holds: an
-    unencoded ``#``, ``/``, ``?``, ``@`` or ``:`` makes a URL parser split it elsewhere, and it
-    would then be printed in clear. So no parser is used. A ``@`` later in the query hides the host
-    too: showing too little is the safe side."""
-    scheme, separator, rest = url.partition("://")
-    if not separator:
-        return _SECRET_PARAMETER.sub(r"\1***", url)
-    at = rest.rfind("@")
-    if at >= 0 and not rest.startswith("/"):  # sqlite:///a@b.db names a file, it has no user part
-        user, colon, _ = rest[:at].partition(":")
-        if colon:
-            rest = f"{user}:***{rest[at:]}"
-    return scheme + "://" + _SECRET_PARAMETER.sub(r"\1***", rest)
-
-
 def parse_url(url: str) -> ConnectionUrl:
     """Split a connection URL. File engines follow SQLAlchemy's form: ``sqlite:///rel.db``, ``sqlite:////abs.db``."""
     try:
@@ -150,6 +129,7 @@ class Connector(abc.ABC):
 
     engine: str = ""
     placeholder: str = "?"
+    dialect: Dialect = Dialect()  # each engine's connector sets its own
     # The driver reads ahead without bound when its consumer is slower, and the engine reads a
     # primary-key range in key order at no extra cost: large tables are then read range by range.
     reads_key_ranges: bool = False
@@ -237,7 +217,7 @@ class Connector(abc.ABC):
         """The SQL that reads ``column`` faithfully. Engines override it where the driver would lose
         information (exact decimals, zero dates): a column may come back as its text rendering, which
         canonicalisation parses according to the column's family."""
-        return self.quote(column.name)
+        return self.dialect.select_expression(column)
 
     def compact_expression(self, column: Column) -> str:
         """The SQL that reads ``column`` for hashing only: it canonicalises to the same values as
@@ -343,7 +323,12 @@ class Connector(abc.ABC):
         yield  # pragma: no cover
 
     def quote(self, identifier: str) -> str:
-        return '"' + identifier.replace('"', '""') + '"'
+        return self.dialect.quote(identifier)
+
+    def hash_aggregation(self) -> contextlib.AbstractContextManager[None]:
+        """Grouped queries read inside the block have few groups over many rows: they aggregate in
+        memory, where the engine would otherwise sort every row (nothing to change here)."""
+        return contextlib.nullcontext()
 
     def qualified(self, table: str) -> str:
         """The quoted, schema-qualified name of a table."""

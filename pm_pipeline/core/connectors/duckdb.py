@@ -1,3 +1,4 @@
+# Over 300 lines: one engine's whole connector (connection, introspection, type families, Arrow reads, timeouts) in one place, as every engine has it.
 """DuckDB connector (``duckdb:///rel.duckdb``, ``duckdb:////abs.duckdb``, ``duckdb:///:memory:``).
 
 A database file is opened read-only and never created; a write connection is opened only inside
@@ -45,6 +46,7 @@ from pm_pipeline.core.connectors.schema import (
 from pm_pipeline.core.connectors.schema import (
     Sequence as SequenceInfo,
 )
+from pm_pipeline.core.dialects.duckdb import DuckDbDialect
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure, SystemFailure, TableNotFoundError
 
 _NO_DOWNLOADS = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
@@ -165,6 +167,7 @@ def _index_columns(expressions: str) -> tuple[str, ...]:
 
 class DuckDbConnector(Connector):
     engine = "duckdb"
+    dialect = DuckDbDialect()
     fetch_chunk = 100_000  # list parameters: a semi join reads the table once per query
     # Past its memory limit, a large aggregate spills to a temporary directory instead of failing
     # (read-only files too). DuckDB shares one database instance per file within a process and

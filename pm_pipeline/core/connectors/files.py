@@ -31,6 +31,7 @@ import duckdb
 from pm_pipeline.core.connectors.base import DEFAULT_TIMEOUTS, ConnectionUrl, Timeouts
 from pm_pipeline.core.connectors.duckdb import DuckDbConnector, duckdb_column
 from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.dialects.files import FilesDialect
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure, TableNotFoundError
 
 _SUFFIXES = {"parquet": (".parquet",), "csv": (".csv",), "file": (".parquet", ".csv")}
@@ -106,6 +107,7 @@ def _not_data(name: str, paths: list[Path], url: ConnectionUrl, exc: Exception) 
 
 class FilesConnector(DuckDbConnector):
     engine = "files"
+    dialect = FilesDialect()
 
     def __init__(self, url: ConnectionUrl, *, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
         if not url.path:

@@ -1,3 +1,4 @@
+# Over 300 lines: one engine's whole connector (connection, introspection, type families, Arrow reads, timeouts) in one place, as every engine has it.
 """SQLite connector (``sqlite:///rel.db``, ``sqlite:////abs.db``) over the standard library's sqlite3.
 
 The file is opened through a read-only ``file:...?mode=ro`` URI and never created; only
@@ -53,6 +54,7 @@ from pm_pipeline.core.connectors.schema import (
 from pm_pipeline.core.connectors.schema import (
     Sequence as SequenceInfo,
 )
+from pm_pipeline.core.dialects.sqlite import SqliteDialect
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure, TableNotFoundError
 
 F = TypeFamily
@@ -203,6 +205,7 @@ _NO_LIMIT_SECONDS = 365 * 86400.0
 
 class SqliteConnector(Connector):
     engine = "sqlite"
+    dialect = SqliteDialect()
 
     def __init__(self, url: ConnectionUrl, *, timeouts: Timeouts = DEFAULT_TIMEOUTS) -> None:
         super().__init__(url, timeouts=timeouts)

@@ -8,27 +8,27 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pm_pipeline.core.config.integrity import IntegritySettings, parse_integrity
     from pm_pipeline.core.integrity.check import IntegrityResult, check_table_integrity
     from pm_pipeline.core.integrity.checksum import ManifestEntry, TableChecksum, write_manifest
     from pm_pipeline.core.integrity.expectations import ExpectationRun, run_expectations
-    from pm_pipeline.core.integrity.settings import IntegritySettings, parse_integrity
     from pm_pipeline.core.integrity.sql_expectations import GeneratedExpectation
     from pm_pipeline.core.integrity.suite import GeneratedSuite, generate_expectations
     from pm_pipeline.core.integrity.verify import verify_manifest
 
-# Imported on first use: loading a spec reads integrity.settings, which must not pull in the
+# Imported on first use: importing a name from here must not pull in the
 # checks themselves (the reconciliation engine, pandas, DuckDB) just to validate a file.
 _EXPORTS = {
     "ExpectationRun": "pm_pipeline.core.integrity.expectations",
     "GeneratedExpectation": "pm_pipeline.core.integrity.sql_expectations",
     "GeneratedSuite": "pm_pipeline.core.integrity.suite",
     "IntegrityResult": "pm_pipeline.core.integrity.check",
-    "IntegritySettings": "pm_pipeline.core.integrity.settings",
+    "IntegritySettings": "pm_pipeline.core.config.integrity",
     "ManifestEntry": "pm_pipeline.core.integrity.checksum",
     "TableChecksum": "pm_pipeline.core.integrity.checksum",
     "check_table_integrity": "pm_pipeline.core.integrity.check",
     "generate_expectations": "pm_pipeline.core.integrity.suite",
-    "parse_integrity": "pm_pipeline.core.integrity.settings",
+    "parse_integrity": "pm_pipeline.core.config.integrity",
     "run_expectations": "pm_pipeline.core.integrity.expectations",
     "verify_manifest": "pm_pipeline.core.integrity.verify",
     "write_manifest": "pm_pipeline.core.integrity.checksum",

@@ -1,3 +1,4 @@
+# Over 300 lines: one table's checks in the order they run, and the checksum that closes them.
 """Every integrity check of one mapped table, run inside the databases: the fast path.
 
 Great Expectations suites are the slow path and run separately (:mod:`.expectations`).
@@ -12,6 +13,7 @@ from functools import partial
 from typing import TypeVar
 
 from pm_pipeline.core.check_errors import Unit, guarded
+from pm_pipeline.core.config.integrity import AggregateRule, IntegritySettings
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
 from pm_pipeline.core.connectors.schema import TableSchema
@@ -24,10 +26,8 @@ from pm_pipeline.core.integrity.checksum import (
     from_digest,
     pair_checksums,
 )
-from pm_pipeline.core.integrity.settings import AggregateRule, IntegritySettings
 from pm_pipeline.core.names import RunNames, names_from_tables
 from pm_pipeline.core.reconcile import bucket, tablesum
-from pm_pipeline.core.reconcile.choice import HASHES_SLOWLY
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 from pm_pipeline.core.reconcile.sides import make_readers, pushed_columns
 
@@ -270,7 +270,7 @@ def _checksum_entry(
 def _sql_digests(
     source: Connector, target: Connector, *, plan: TablePlan, schemas: tuple[TableSchema, TableSchema]
 ) -> tuple[SideDigest, SideDigest] | None:
-    if {source.engine, target.engine} & HASHES_SLOWLY:
+    if source.dialect.hashes_slowly or target.dialect.hashes_slowly:
         return None  # its SQL hash costs more than reading the rows (reconcile.choice)
     readers = make_readers(plan, source, target, *schemas)
     pushed = pushed_columns(plan, readers)

@@ -1,3 +1,4 @@
+# Over 300 lines: the checksum's canonical row text, its computation and its manifest are one versioned contract.
 """Order-independent table checksums over canonical rows, and the manifest that lets anyone recompute them.
 
 Canonical row text (version ``pm-row-json-1``):

@@ -9,11 +9,9 @@ from typing import Any
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Finding, Severity, json_value
-from pm_pipeline.core.integrity.sql_expectations import engine_dialect
 from pm_pipeline.core.integrity.suite import ExpectationCall
 
 CHECK = "integrity"
-_LENGTH = {"postgresql": "char_length", "mysql": "CHAR_LENGTH", "duckdb": "length", "sqlite": "length"}
 SUPPORTED = (
     "expect_column_values_to_not_be_null",
     "expect_column_values_to_be_unique",
@@ -44,9 +42,7 @@ def _condition(target: Connector, table: str, call: ExpectationCall) -> tuple[st
     if call.type == "expect_column_values_to_be_unique":
         dupes = f"SELECT {q} FROM {target.qualified(table)} WHERE {q} IS NOT NULL GROUP BY {q} HAVING COUNT(*) > 1"
         return f"{q} IN ({dupes})", []
-    expr = (
-        q if call.type == "expect_column_values_to_be_between" else f"{_LENGTH[engine_dialect(target)]}({q})"
-    )
+    expr = q if call.type == "expect_column_values_to_be_between" else target.dialect.char_length(q)
     parts, params = [], []
     if args.get("min_value") is not None:
         parts.append(f"{expr} < {p}")

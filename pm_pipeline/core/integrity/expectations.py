@@ -1,3 +1,4 @@
+# Over 300 lines: both runners (generated SQL, declared GX) fill the one ExpectationRun and finding shape.
 """Run a table's expectations: the generated ones as our own pushdown SQL on every engine, the
 declared ones (``integrity.expectations``) through Great Expectations where it runs in SQL.
 
@@ -22,12 +23,12 @@ from typing import Any, Literal
 from urllib.parse import quote as url_quote
 
 from pm_pipeline.core.check_errors import Unit, check_error_finding, guarded, reason
+from pm_pipeline.core.config.integrity import IntegritySettings
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure
 from pm_pipeline.core.findings import Category, Finding, Severity, json_value
-from pm_pipeline.core.integrity.settings import IntegritySettings
 from pm_pipeline.core.integrity.sql_expectations import (
     GeneratedExpectation,
     sample_unexpected,
@@ -36,7 +37,6 @@ from pm_pipeline.core.integrity.suite import ExpectationCall, declared_suite, ge
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 
 CHECK = "integrity"
-GX_ENGINES = frozenset({"postgresql", "mysql", "sqlite"})
 Runner = Literal["great_expectations", "sql"]
 
 
@@ -58,19 +58,27 @@ class ExpectationRun:
         return self.failed == 0 and self.errors == 0
 
 
+def runs_gx(target: Connector) -> bool:
+    """Whether Great Expectations runs declared suites in SQL on the target's engine."""
+    return target.dialect.sqlalchemy_url_template is not None
+
+
 def sqlalchemy_url(target: Connector) -> str:
     """The SQLAlchemy URL GX connects with (it carries the password: never log it)."""
     url = target.url
-    if target.engine == "sqlite":
-        return f"sqlite:///{url.path}"
-    driver = {"postgresql": "postgresql+psycopg2", "mysql": "mysql+pymysql"}.get(target.engine)
-    if driver is None:
+    template = target.dialect.sqlalchemy_url_template
+    if template is None:
         raise BadInputError(f"Great Expectations cannot run against {target.engine} ({url.masked})")
     auth = url_quote(url.user or "", safe="")
     if url.password:
         auth += ":" + url_quote(url.password, safe="")
-    port = f":{url.port}" if url.port else ""
-    return f"{driver}://{auth}@{url.host or 'localhost'}{port}/{url_quote(url.database or '', safe='')}"
+    return template.format(
+        auth=auth,
+        host=url.host or "localhost",
+        port=f":{url.port}" if url.port else "",
+        database=url_quote(url.database or "", safe=""),
+        path=url.path,
+    )
 
 
 def _failure(
@@ -215,7 +223,7 @@ def run_expectations(
     chosen: Runner = "sql"
     docs: str | None = None
     if declared:
-        chosen = runner or ("great_expectations" if target.engine in GX_ENGINES else "sql")
+        chosen = runner or ("great_expectations" if runs_gx(target) else "sql")
         if chosen == "sql":
             findings += _run_declared_sql(target, table, declared, sample_limit)
         else:
@@ -315,14 +323,9 @@ def _validate_with_gx(
     # Great Expectations draws a progress bar per validation on stderr; the CLI has its own.
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     name = f"pm_{uuid.uuid4().hex[:8]}"
-    source: Any
-    if target.engine == "postgresql":
-        source = context.data_sources.add_postgres(name=name, connection_string=sqlalchemy_url(target))
-    elif target.engine == "sqlite":
-        source = context.data_sources.add_sqlite(name=name, connection_string=sqlalchemy_url(target))
-    else:
-        source = context.data_sources.add_sql(name=name, connection_string=sqlalchemy_url(target))
-    schema_name = getattr(target, "schema", None) if target.engine == "postgresql" else None
+    add_source = getattr(context.data_sources, f"add_{target.dialect.gx_data_source}")
+    source: Any = add_source(name=name, connection_string=sqlalchemy_url(target))
+    schema_name = getattr(target, "schema", None) if target.dialect.has_schemas else None
     asset = source.add_table_asset(name=table, table_name=table, schema_name=schema_name)
     batch = asset.add_batch_definition_whole_table(f"{table}_whole")
     gx_suite = context.suites.add(gx.ExpectationSuite(name=f"{table}_integrity"))

@@ -1,3 +1,4 @@
+# Over 300 lines: the profile's statements and the reading of their one result row belong together.
 """The source's profile that generated expectations are drawn from, in two or three statements.
 
 1. One statement: an aggregate scan of the whole table (rows, NULLs, ranges, lengths) beside an
@@ -35,7 +36,6 @@ from pm_pipeline.core.integrity.sql_expectations import (
     canonical_text,
     comparable,
     distinct_value,
-    engine_dialect,
     held_by_key,
     length_value,
     present_value,
@@ -43,9 +43,6 @@ from pm_pipeline.core.integrity.sql_expectations import (
 
 F = TypeFamily
 SAMPLE_ROWS = 50_000
-# Engines whose drivers read integers, decimals, dates and text exactly as stored (SQLite's
-# affinities may hand a float back for a DECIMAL column: its bounds are checked on the source).
-_EXACT_ENGINES = frozenset({"postgresql", "mysql", "duckdb"})
 _TEMPORAL = {F.DATE, F.TIMESTAMP, F.TIMESTAMPTZ}
 _PRECISION = {"s": dt.timedelta(seconds=1), "ms": dt.timedelta(milliseconds=1), "us": dt.timedelta(0)}
 
@@ -136,14 +133,14 @@ def profile_candidates(
     value_sets = _value_sets(source, table, set_items, value_set_max, counts)
     # A set's values are read back from the very expression the check compares, byte-wise, on the
     # engines whose drivers hand text over unchanged: the source meets it by construction.
-    exact_sets = engine_dialect(source) in _EXACT_ENGINES
+    exact_sets = source.dialect.exact_aggregates
     return found + [Candidate(expectation, proven=exact_sets) for expectation in value_sets]
 
 
 def _exact_bounds(source: Connector, low: Any, high: Any) -> bool:
     """Whether the source's own extremes, as read, are exact bounds of the same column: integers,
     decimals and dates from engines that store them as such (no float, no time zone on the way)."""
-    if engine_dialect(source) not in _EXACT_ENGINES:
+    if not source.dialect.exact_aggregates:
         return False
     exact = (int, decimal.Decimal)
     for value in (low, high):
@@ -173,8 +170,8 @@ def _whole_table_parts(source: Connector, eligible: Sequence[Eligible]) -> list[
         parts.append(f"COUNT({quoted})")
         parts.append(f"COUNT(CASE WHEN {gone} THEN 1 END)")
         unbounded = "NULL"
-        if engine_dialect(source) == "postgresql" and plan.source.family in _TEMPORAL:
-            # ±infinity: no driver reads it as a bound, and it would fail the range on the source
+        if source.dialect.unreadable_infinity and plan.source.family in _TEMPORAL:
+            # ±infinity: the driver reads it as no bound, and it would fail the range on the source
             unbounded = f"COUNT(CASE WHEN NOT {gone} AND NOT isfinite({quoted}) THEN 1 END)"
             gone = f"({gone} OR NOT isfinite({quoted}))"
         parts.append(unbounded if item.range else "NULL")

@@ -11,11 +11,11 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from pm_pipeline.core.config.integrity import ForeignKeyDecl
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import ForeignKey, TableSchema
 from pm_pipeline.core.findings import Category, Finding, Severity, json_value
-from pm_pipeline.core.integrity.settings import ForeignKeyDecl
 from pm_pipeline.core.names import RunNames, resolve_columns
 
 CHECK = "integrity"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from pm_pipeline.core.config.integrity import AggregateRule, RowRule
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.findings import Category, Finding, Severity, json_value
-from pm_pipeline.core.integrity.settings import AggregateRule, RowRule
 
 CHECK = "integrity"
 

@@ -1,7 +1,7 @@
 """Expectations as our own pushdown SQL, on every engine (PostgreSQL, MariaDB/MySQL, SQLite, DuckDB).
 
 A generated expectation is stated in the comparison family of its column pair and evaluated on
-either side with that side's column: the canonical text of a value (``sqlhash``) for sets and
+either side with that side's column: the canonical text of a value (``canonical.sqltext``) for sets and
 lengths, compared byte for byte (a MariaDB ``_ci`` collation or a SQLite NOCASE column must not
 merge 'a' and 'A'); the typed value for ranges. What a declared rule makes equal to NULL ('' under
 ``null_equals_empty``, zero dates) counts as NULL. Every expectation of a table is counted in one
@@ -17,10 +17,11 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
+from pm_pipeline.core.canonical.sqltext import canonical_text_sql
 from pm_pipeline.core.check_errors import databases_answer, is_check_error
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import Column, TypeFamily
-from pm_pipeline.core.reconcile.sqlhash import canonical_text_sql, dialect_of
+from pm_pipeline.core.reconcile.sqlhash import dialect_of
 
 F = TypeFamily
 Side = Literal["source", "target"]
@@ -32,8 +33,6 @@ GX_TYPES: dict[str, str] = {
     "between": "expect_column_values_to_be_between",
     "length_between": "expect_column_value_lengths_to_be_between",
 }
-_LENGTH = {"postgresql": "char_length", "mysql": "CHAR_LENGTH", "duckdb": "length", "sqlite": "length"}
-_TEXT = {"postgresql": "text", "mysql": "CHAR", "duckdb": "VARCHAR", "sqlite": "TEXT"}
 _ZERO_DATE = "'0000-00-00'"
 
 
@@ -74,38 +73,24 @@ def _shown(value: Any) -> Any:
     return value if isinstance(value, int | float | str | None) else str(value)
 
 
-def engine_dialect(connector: Connector) -> str:
-    """postgresql, mysql, duckdb or sqlite: the SQL the side speaks."""
-    return "sqlite" if connector.engine == "sqlite" else dialect_of(connector.engine) or "duckdb"
-
-
 def side_column(plan: ColumnPlan, side: Side) -> Column:
     return plan.source if side == "source" else plan.target
 
 
 def canonical_text(connector: Connector, plan: ColumnPlan, side: Side) -> str | None:
     """The canonical text of the side's column (text and integer families), or None."""
-    dialect = engine_dialect(connector)
     column = side_column(plan, side)
     quoted = connector.quote(column.name)
-    if dialect == "sqlite":
-        # SQLite keeps values as stored: text is text, integers render as digits.
-        return f"CAST({quoted} AS TEXT)" if column.family in (F.TEXT, F.INTEGER) else None
-    return canonical_text_sql(dialect, plan, side, quoted)  # type: ignore[arg-type]
+    if connector.dialect.dynamic_typing:
+        # Values are kept as stored: text is text, integers render as digits.
+        return connector.dialect.text_cast(quoted) if column.family in (F.TEXT, F.INTEGER) else None
+    hashed = dialect_of(connector.engine)
+    return None if hashed is None else canonical_text_sql(hashed, plan, side, quoted)
 
 
 def comparable(connector: Connector, text: str) -> str:
     """``text`` compared byte for byte, whatever the column's collation."""
-    dialect = engine_dialect(connector)
-    if dialect == "mysql":
-        return f"CAST({text} AS BINARY)"
-    if dialect == "sqlite":
-        return f"({text} COLLATE BINARY)"
-    if dialect == "postgresql":
-        # A cast keeps the column's collation, and a nondeterministic one (case-insensitive ICU,
-        # the usual home of a MariaDB _ci column) holds 'a' = 'A'; so does DuckDB's NOCASE.
-        return f'(({text}) COLLATE "C")'
-    return f'(({text}) COLLATE "binary")'
+    return connector.dialect.bytewise(text)
 
 
 def maps_zero_dates(plan: ColumnPlan) -> bool:
@@ -117,15 +102,13 @@ def absent(connector: Connector, plan: ColumnPlan, side: Side) -> str:
     """True where the side's value is NULL in canonical form (declared rules included)."""
     column = side_column(plan, side)
     quoted = connector.quote(column.name)
-    dialect = engine_dialect(connector)
+    dialect = connector.dialect
     parts = [f"{quoted} IS NULL"]
     if plan.rule.null_equals_empty and column.family is F.TEXT:
         parts.append(f"{quoted} = ''")
-    holds_zero = getattr(column, "zero_dates", dialect == "mysql") or column.family in (F.TEXT, F.OTHER)
+    holds_zero = getattr(column, "zero_dates", dialect.has_zero_dates) or column.family in (F.TEXT, F.OTHER)
     if maps_zero_dates(plan) and holds_zero:
-        first = f"substr(CAST({quoted} AS TEXT), 1, 10)" if dialect == "sqlite" else None
-        first = first or f"LEFT(CAST({quoted} AS {_TEXT[dialect]}), 10)"
-        parts.append(f"{first} = {_ZERO_DATE}")
+        parts.append(f"{dialect.text_prefix(dialect.text_cast(quoted), 10)} = {_ZERO_DATE}")
     return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
 
 
@@ -147,7 +130,7 @@ def present_value(connector: Connector, plan: ColumnPlan, side: Side) -> str | N
 
 def length_value(connector: Connector, plan: ColumnPlan, side: Side) -> str | None:
     text = canonical_text(connector, plan, side)
-    return None if text is None else f"{_LENGTH[engine_dialect(connector)]}({text})"
+    return None if text is None else connector.dialect.char_length(text)
 
 
 def condition(connector: Connector, expectation: GeneratedExpectation, side: Side) -> tuple[str, list[Any]]:
@@ -180,8 +163,9 @@ def condition(connector: Connector, expectation: GeneratedExpectation, side: Sid
 
 
 def _param(connector: Connector, value: Any) -> Any:
-    # sqlite3 binds no Decimal; a numeric column's affinity turns the text back into its number.
-    if connector.engine == "sqlite" and isinstance(value, decimal.Decimal):
+    # A driver that binds no Decimal gets its text; a numeric column's affinity (SQLite) turns
+    # it back into its number.
+    if not connector.dialect.binds_decimals and isinstance(value, decimal.Decimal):
         return str(value)
     return value
 

@@ -28,17 +28,16 @@ from typing import Any, Literal
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.check_errors import Unit, check_error_finding, guarded
+from pm_pipeline.core.config.integrity import IntegritySettings
 from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
 from pm_pipeline.core.connectors.schema import Column, TableSchema, TypeFamily
 from pm_pipeline.core.findings import Finding
 from pm_pipeline.core.integrity.profile import held_unique, profile_candidates
-from pm_pipeline.core.integrity.settings import IntegritySettings
 from pm_pipeline.core.integrity.sql_expectations import (
     GeneratedExpectation,
     canonical_text,
     count_unexpected,
     distinct_value,
-    engine_dialect,
 )
 from pm_pipeline.core.reconcile.planning import TablePlan
 
@@ -104,7 +103,8 @@ class _Eligible:
         self.plan, self.key, self.zones_known = plan, key, zones_known
         texts = [canonical_text(source, plan, "source"), canonical_text(target, plan, "target")]
         self.has_text = None not in texts
-        self.sqlite = "sqlite" in (engine_dialect(source), engine_dialect(target))
+        # a side that keeps dates as text or numbers (SQLite) compares them as such: no date range
+        self.untyped = source.dialect.dynamic_typing or target.dialect.dynamic_typing
         self.has_distinct = None not in (
             distinct_value(source, plan, "source"),
             distinct_value(target, plan, "target"),
@@ -156,7 +156,7 @@ class _Eligible:
             and plan.source_zone == plan.target_zone
             and not (plan.rule.source_timezone or plan.rule.target_timezone)
         )
-        if self.sqlite or (plan.family is F.TIMESTAMP and not same_zone):
+        if self.untyped or (plan.family is F.TIMESTAMP and not same_zone):
             return False
         return plan.family in (F.DATE, F.TIMESTAMP) and _both(plan, {plan.family})
 

@@ -28,7 +28,6 @@ CHECK = "integrity"
 HOUR_US = 3_600_000_000
 # At least this share of the compared rows must move by the same whole hours to call it systematic.
 SHIFT_SHARE = 0.5
-_INFINITE_ENGINES = ("postgresql", "duckdb", "files")
 _INFINITE_FAMILIES = (TypeFamily.DATE, TypeFamily.TIMESTAMP, TypeFamily.TIMESTAMPTZ)
 _SENTINELS = (ZERO_INSTANT, INFINITE_INSTANT, -INFINITE_INSTANT)  # no instants to shift
 
@@ -81,7 +80,7 @@ def order_violations(
 def _bound_param(target: Connector, column: Column, latest: dt.datetime) -> object:
     if column.family is TypeFamily.DATE:
         return latest.date()
-    if target.engine == "postgresql" and column.family is TypeFamily.TIMESTAMPTZ:
+    if target.dialect.binds_aware_timestamps and column.family is TypeFamily.TIMESTAMPTZ:
         return latest
     # naive columns hold UTC wall time here (connectors run their sessions in UTC)
     return latest.astimezone(dt.UTC).replace(tzinfo=None)
@@ -99,7 +98,7 @@ def future_values(
     """Rows whose ``column`` is later than ``latest`` (the cut-over instant, or now plus the skew)."""
     q = target.quote
     body = f"FROM {target.qualified(table)} WHERE {q(column.name)} > {target.placeholder}"
-    if target.engine in _INFINITE_ENGINES and column.family in _INFINITE_FAMILIES:
+    if target.dialect.supports_infinite_timestamps and column.family in _INFINITE_FAMILIES:
         # 'infinity' ("valid forever") is no instant of the future; the range check compares it with the source.
         body += f" AND isfinite({q(column.name)})"
     params = (_bound_param(target, column, latest),)

@@ -17,7 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from pm_pipeline.core.monitor.settings import AlertRule, AlertSeverity
+from pm_pipeline.core.config.monitoring import AlertRule, AlertSeverity
 
 _FAILED_KEEP = 50
 

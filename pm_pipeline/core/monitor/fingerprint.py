@@ -14,8 +14,6 @@ from dataclasses import asdict, dataclass
 
 from pm_pipeline.core.connectors.base import Connector
 
-_NULL = "~pm-null~"
-
 
 @dataclass(frozen=True)
 class Fingerprint:
@@ -42,16 +40,11 @@ class Fingerprint:
 
 def _row_hash(connector: Connector, table: str) -> str | None:
     """A per-row integer hash expression over alias ``t``, or None if the engine has none."""
-    engine = connector.engine.lower()
-    if engine.startswith("postgres"):
-        return "hashtext(t::text)::bigint"
-    if engine.startswith("duckdb"):
-        return "hash(t)"
-    if engine in ("mysql", "mariadb"):
-        columns = connector.introspect(table).column_names
-        parts = ", ".join(f"COALESCE(CAST({connector.quote(c)} AS CHAR), '{_NULL}')" for c in columns)
-        return f"CRC32(CONCAT_WS('|', {parts}))"
-    return None
+
+    def columns() -> list[str]:
+        return [connector.quote(name) for name in connector.introspect(table).column_names]
+
+    return connector.dialect.record_hash("t", columns)
 
 
 def bucket_checksum(connector: Connector, table: str, *, buckets: int) -> str | None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+from pm_pipeline.core.config.monitoring import AnomalySettings
 from pm_pipeline.core.monitor.alerts import Event, EventKind
 from pm_pipeline.core.monitor.anomaly import detect
-from pm_pipeline.core.monitor.settings import AnomalySettings
 
 # Metadata keys a table's reconciliation asset records on every materialization; the history
 # reader, the threshold rules and the anomaly detector all read these names.

@@ -15,9 +15,9 @@ from typing import Any
 
 import httpx
 
-from pm_pipeline.core.connectors.base import mask_url
+from pm_pipeline.core.config.monitoring import SmtpNotifier, WebhookNotifier, duration_seconds
 from pm_pipeline.core.monitor.alerts import Notification, Transition
-from pm_pipeline.core.monitor.settings import SmtpNotifier, WebhookNotifier, duration_seconds
+from pm_pipeline.core.security.masking import mask_url
 
 PAYLOAD_SCHEMA_VERSION = "1.0"
 _SLACK_EMOJI = {

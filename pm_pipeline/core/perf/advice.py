@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.connectors.schema import Index, TableSchema
 from pm_pipeline.core.errors import SystemFailure
-from pm_pipeline.core.perf.engines import POSTGRES, explain
+from pm_pipeline.core.perf.engines import explain
 from pm_pipeline.core.perf.params import Bound
 from pm_pipeline.core.perf.plans import INDEX, TableAccess
 
@@ -104,7 +104,7 @@ def _by_hand(index: Index, *, target_table: str) -> IndexAdvice:
 
 def hypopg_schema(target: Connector) -> str | None:
     """The schema holding the hypopg extension on the target, or None when it is not installed."""
-    if target.engine != POSTGRES:
+    if not target.dialect.takes_hypothetical_indexes:
         return None
     rows = target.execute(
         "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
@@ -114,7 +114,7 @@ def hypopg_schema(target: Connector) -> str | None:
 
 
 def hypopg_available(target: Connector) -> bool:
-    return target.engine == POSTGRES and bool(
+    return target.dialect.takes_hypothetical_indexes and bool(
         target.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'")
     )
 
@@ -130,7 +130,7 @@ def hypopg(target: Connector, *, allowed: bool) -> Iterator[str | None]:
     run is using it then: each run holds a shared advisory lock while it may use the extension, and
     the run that created it drops it only if it can take that lock exclusively (else the extension
     stays installed, as another run found it)."""
-    if target.engine != POSTGRES:
+    if not target.dialect.takes_hypothetical_indexes:
         yield None
         return
     # Taken before looking: a run that finds the extension keeps it from being dropped under it.
@@ -176,7 +176,7 @@ def prove(advice: IndexAdvice, *, target: Connector, bound: Bound, schema: str |
     if schema is None:
         note = (
             "HypoPG is not available on the target (install it, or set allow_hypopg)"
-            if target.engine == POSTGRES
+            if target.dialect.takes_hypothetical_indexes
             else (f"{target.engine} has no hypothetical indexes")
         )
         return replace(advice, proof=UNVERIFIED, proof_note=note)

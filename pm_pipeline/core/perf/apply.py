@@ -122,7 +122,7 @@ def apply_plan(
     SystemFailure (after an audit record of the failure) when a statement fails."""
     if not plan.statements:
         return []
-    if target.engine != "postgresql":
+    if not target.dialect.builds_indexes_concurrently:
         raise BadInputError(
             f"--apply creates indexes CONCURRENTLY on PostgreSQL targets only; the target is {target.engine}"
         )

@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from pm_pipeline.core.config.performance import PerformanceSettings, Sample, WorkloadQuery
 from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.connectors.base import query_table
+from pm_pipeline.core.dialects import Dialect
+from pm_pipeline.core.dialects.mysql import MySqlDialect
+from pm_pipeline.core.dialects.postgres import PostgresDialect
 from pm_pipeline.core.errors import BadInputError
-from pm_pipeline.core.perf.engines import MYSQL, POSTGRES
 from pm_pipeline.core.perf.params import bind, draw
 from pm_pipeline.core.perf.refusals import refusal
 
@@ -58,6 +60,10 @@ class Captured:
 class _Statement:
     name: str
     text: str
+
+
+def _quotes_with_backticks(connector: Connector) -> bool:
+    return connector.quote("x") == "`x`"
 
 
 def _unquoted(identifier: str) -> str:
@@ -108,7 +114,15 @@ def _top_mysql(source: Connector, top: int) -> list[_Statement]:
     return [_Statement(f"digest_{str(digest)[:16]}", str(text)) for digest, text in rows]
 
 
-def _named(text: str, *, dollar: bool) -> tuple[str, dict[str, str]] | str:
+# Where each engine keeps its top statements, and how they mark a parameter: PostgreSQL numbers
+# its placeholders ($1); a digest marks them '?' (on PostgreSQL, '?' is an operator).
+_STATISTICS: dict[type[Dialect], tuple[Callable[[Connector, int], list[_Statement]], re.Pattern[str]]] = {
+    PostgresDialect: (_top_postgres, _DOLLAR),
+    MySqlDialect: (_top_mysql, _QUESTION),
+}
+
+
+def _named(text: str, *, placeholder: re.Pattern[str]) -> tuple[str, dict[str, str]] | str:
     """The statement with ``:pN`` parameters and the column each is drawn from, or why it cannot be."""
     if "..." in text:
         return "the digest shortened the statement ('...')"
@@ -131,8 +145,7 @@ def _named(text: str, *, dollar: bool) -> tuple[str, dict[str, str]] | str:
     by_position = {start: (token, column) for start, token, column in spans}
     pieces: list[str] = []
     position = 0
-    # PostgreSQL numbers its placeholders ($1); a digest marks them '?' (on PostgreSQL, '?' is an operator).
-    for found in (_DOLLAR if dollar else _QUESTION).finditer(text):
+    for found in placeholder.finditer(text):
         name = number(found.group(0))
         if found.start() not in by_position:
             return f"no column to draw parameter {found.group(0)} from"
@@ -160,15 +173,14 @@ def capture(
     if settings.capture is None:
         return Captured((), ())
     top = settings.capture.top
-    if source.engine == POSTGRES:
-        statements = _top_postgres(source, top)
-    elif source.engine == MYSQL:
-        statements = _top_mysql(source, top)
-    else:
+    statistics = _STATISTICS.get(type(source.dialect))
+    if statistics is None:
         raise BadInputError(
             f"performance.capture: a {source.engine} source keeps no statement statistics "
             "(PostgreSQL pg_stat_statements, MariaDB/MySQL performance_schema); list the queries under 'workload'"
         )
+    read_top, placeholder = statistics
+    statements = read_top(source, top)
     listed = {query.name for query in settings.workload}
     queries: list[WorkloadQuery] = []
     skipped: list[tuple[str, str]] = []
@@ -180,7 +192,9 @@ def capture(
         if _OWN.search(statement.text) or statement.name in listed or query_table(statement.text) is None:
             continue
         listed.add(statement.name)  # the same statement under another queryid or user
-        reason = _prepared(statement, source=source, target=target, into=queries, withhold=withhold)
+        reason = _prepared(
+            statement, source=source, target=target, into=queries, placeholder=placeholder, withhold=withhold
+        )
         if reason:
             skipped.append((statement.name, reason))
     return Captured(tuple(queries), tuple(skipped))
@@ -192,13 +206,14 @@ def _prepared(
     source: Connector,
     target: Connector,
     into: list[WorkloadQuery],
+    placeholder: re.Pattern[str],
     withhold: bool = False,
 ) -> str:
     """Adds the statement to ``into`` as a workload query; the reason it cannot be, else ''."""
     writes = _WRITES.search(statement.text)
     if writes:
         return f"it locks or writes ({' '.join(writes.group(0).split())}): the workload runs read-only"
-    named = _named(statement.text, dollar=source.engine == POSTGRES)
+    named = _named(statement.text, placeholder=placeholder)
     if isinstance(named, str):
         return named
     sql, columns = named
@@ -225,9 +240,9 @@ def _prepared(
     except Exception as exc:
         return f"the source does not run it as captured: {refusal(exc, source, withhold=withhold)}"
     target_sql = sql
-    if source.engine == MYSQL and target.engine != MYSQL:
-        # A digest quotes every identifier with backticks; the other engines quote with "".
-        target_sql = _BACKTICKED.sub(lambda m: '"' + m.group(1).replace('"', '""') + '"', sql)
+    if _quotes_with_backticks(source) and not _quotes_with_backticks(target):
+        # A digest quotes every identifier with backticks, which the target does not read.
+        target_sql = _BACKTICKED.sub(lambda m: target.quote(m.group(1)), sql)
     if target.engine != source.engine:
         # Captured in the source's dialect: a statement the target cannot parse is skipped, not
         # reported as a query the target refuses.

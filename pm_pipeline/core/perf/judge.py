@@ -28,7 +28,6 @@ from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.findings import Category, Finding, Severity
 from pm_pipeline.core.perf.advice import PROVEN, IndexAdvice, advise, covered, prove
-from pm_pipeline.core.perf.engines import INDEXED_ENGINES
 from pm_pipeline.core.perf.params import Bound
 from pm_pipeline.core.perf.plans import INDEX, SCAN, Plan
 from pm_pipeline.core.perf.results import Answer
@@ -156,7 +155,7 @@ def judge(
     slower = bool(regressed)
     advice: list[IndexAdvice] = []
     lost = False
-    if source_plan is not None and target_plan is not None and target.engine in INDEXED_ENGINES:
+    if source_plan is not None and target_plan is not None and target.dialect.reads_tables_by_index:
         for access in source_plan.tables:
             if access.path != INDEX:
                 continue

@@ -9,9 +9,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from pm_pipeline.core.dialects import Dialect
+from pm_pipeline.core.dialects.duckdb import DuckDbDialect
+from pm_pipeline.core.dialects.mysql import MySqlDialect
+from pm_pipeline.core.dialects.postgres import PostgresDialect
+from pm_pipeline.core.dialects.sqlite import SqliteDialect
 
 SCAN = "scan"
 INDEX = "index"
@@ -136,7 +142,10 @@ def parse_postgres(document: Any) -> Plan:
         )
     tables = _with_sort_columns(tables, sort_columns)
     return Plan(
-        engine="postgresql", tables=tuple(tables), cost=root.get("Total Cost"), rows=root.get("Plan Rows")
+        engine=PostgresDialect.name,
+        tables=tuple(tables),
+        cost=root.get("Total Cost"),
+        rows=root.get("Plan Rows"),
     )
 
 
@@ -184,7 +193,7 @@ def parse_mysql(document: Any) -> Plan:
         )
     block = document.get("query_block", {}) if isinstance(document, Mapping) else {}
     cost = block.get("cost") or (block.get("cost_info") or {}).get("query_cost")
-    return Plan(engine="mysql", tables=tuple(tables), cost=None if cost is None else float(cost))
+    return Plan(engine=MySqlDialect.name, tables=tuple(tables), cost=None if cost is None else float(cost))
 
 
 # -- SQLite ----------------------------------------------------------------------------------
@@ -218,7 +227,7 @@ def parse_sqlite(details: Sequence[str]) -> Plan:
                 columns=tuple(c for c in columns if c),
             )
         )
-    return Plan(engine="sqlite", tables=tuple(tables))
+    return Plan(engine=SqliteDialect.name, tables=tuple(tables))
 
 
 # -- DuckDB ----------------------------------------------------------------------------------
@@ -253,4 +262,19 @@ def parse_duckdb(document: Any) -> Plan:
                 columns=condition_columns(" AND ".join(filters) if isinstance(filters, list) else filters),
             )
         )
-    return Plan(engine="duckdb", tables=tuple(tables))
+    return Plan(engine=DuckDbDialect.name, tables=tuple(tables))
+
+
+# -- by dialect ------------------------------------------------------------------------------
+# The rows of each dialect's ``explain`` statement as a plan; a dialect not listed gives none.
+_READERS: dict[type[Dialect], Callable[[Sequence[tuple[Any, ...]]], Plan]] = {
+    PostgresDialect: lambda rows: parse_postgres(rows[0][0]),
+    MySqlDialect: lambda rows: parse_mysql(json.loads(rows[0][0])),
+    SqliteDialect: lambda rows: parse_sqlite([str(row[-1]) for row in rows]),
+    DuckDbDialect: lambda rows: parse_duckdb(json.loads(rows[0][-1])),
+}
+
+
+def plan_reader(dialect: Dialect) -> Callable[[Sequence[tuple[Any, ...]]], Plan] | None:
+    """How the rows of ``dialect.explain(...)`` become a :class:`Plan`; None where they do not."""
+    return _READERS.get(type(dialect))

@@ -3,21 +3,19 @@
 Each database computes its buckets in one aggregate scan; only buckets whose count or sum
 differ are read row by row (``sides.stream_side`` with their numbers). The bucket row hash
 covers the key, every pushed column and, for columns compared with a relative tolerance, a
-bin of the value: two values in the same bin are always within tolerance (bin width is half
-the tolerance at the value's magnitude), so equal buckets never hide a difference; values
-within tolerance but in different bins only send their bucket to the row-level comparison.
+bin of the value (``pm_pipeline.core.canonical.sqlbins``): equal buckets never hide a
+difference; values within tolerance but in different bins only send their bucket to the
+row-level comparison.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
-from pm_pipeline.core.connectors.base import Connector
-from pm_pipeline.core.connectors.postgres import PostgresConnector
+from pm_pipeline.core.canonical.sqlbins import bin_text_sql, typed_bin_sql
 from pm_pipeline.core.connectors.schema import TypeFamily
 from pm_pipeline.core.reconcile import sqlhash
 from pm_pipeline.core.reconcile.planning import TablePlan
@@ -62,60 +60,6 @@ def ineligible_reason(plan: TablePlan, readers: Sequence[SideReader], pushed: fr
     return None
 
 
-# Bin edges sit off round numbers: values with few decimals (prices) are multiples of the bin
-# width, and would otherwise lie on an edge, where the least noise changes their bin.
-_EDGE_OFFSET = "0.3819660112501051"
-
-
-def _bin_sql(dialect: sqlhash.Dialect, quoted: str, rel_tolerance: float) -> str:
-    width = repr(rel_tolerance / 2)
-    if dialect == "postgresql":
-        x = f"({quoted})::float8"
-        e = f"floor(log10(abs({x})))"
-        k = f"floor({x} / ({width} * power(10::float8, {e})) + {_EDGE_OFFSET})::bigint"
-        special = f"WHEN {x} = 'NaN'::float8 THEN 'nan' WHEN abs({x}) = 'Infinity'::float8 THEN {x}::text"
-        return f"CASE WHEN {x} IS NULL THEN NULL WHEN {x} = 0 THEN 'z' {special} ELSE {e}::bigint || ':' || {k} END"
-    if dialect == "mysql":
-        x = f"CAST({quoted} AS DOUBLE)"
-        e = f"FLOOR(LOG10(ABS({x})))"
-        k = f"CAST(FLOOR({x} / ({width} * POW(10, {e})) + {_EDGE_OFFSET}) AS SIGNED)"
-        return f"CASE WHEN {x} IS NULL THEN NULL WHEN {x} = 0 THEN 'z' ELSE CONCAT(CAST({e} AS SIGNED), ':', {k}) END"
-    x = f"CAST({quoted} AS DOUBLE)"
-    e = f"floor(log10(abs({x})))"
-    k = f"CAST(floor({x} / ({width} * pow(10, {e})) + {_EDGE_OFFSET}) AS BIGINT)"
-    special = f"WHEN isnan({x}) THEN 'nan' WHEN isinf({x}) THEN CAST({x} AS VARCHAR)"
-    return (
-        f"CASE WHEN {x} IS NULL THEN NULL WHEN {x} = 0 THEN 'z' {special} "
-        f"ELSE CAST(CAST({e} AS BIGINT) AS VARCHAR) || ':' || CAST({k} AS VARCHAR) END"
-    )
-
-
-def _typed_bin(dialect: sqlhash.Dialect, quoted: str, rel_tolerance: float) -> tuple[str, ...]:
-    """The same bin as numbers (kind, decade, bin) for an engine's own record hash: no text is built."""
-    width = repr(rel_tolerance / 2)
-    if dialect == "postgresql":
-        x = f"({quoted})::float8"
-        special = f"{x} IS NULL OR {x} = 0 OR {x} = 'NaN'::float8 OR abs({x}) = 'Infinity'::float8"
-        kind = f"CASE WHEN {x} IS NULL THEN 0 WHEN {x} = 0 THEN 1 WHEN {x} = 'NaN'::float8 THEN 2 WHEN {x} > 0 AND abs({x}) = 'Infinity'::float8 THEN 3 WHEN abs({x}) = 'Infinity'::float8 THEN 4 ELSE 5 END"
-        e = f"floor(log10(abs({x})))"
-        k = f"floor({x} / ({width} * power(10::float8, {e})) + {_EDGE_OFFSET})::bigint"
-        return (
-            kind,
-            f"CASE WHEN {special} THEN NULL ELSE {e}::int END",
-            f"CASE WHEN {special} THEN NULL ELSE {k} END",
-        )
-    x = f"CAST({quoted} AS DOUBLE)"
-    special = f"{x} IS NULL OR {x} = 0 OR isnan({x}) OR isinf({x})"
-    kind = f"CASE WHEN {x} IS NULL THEN 0 WHEN {x} = 0 THEN 1 WHEN isnan({x}) THEN 2 WHEN isinf({x}) AND {x} > 0 THEN 3 WHEN isinf({x}) THEN 4 ELSE 5 END"
-    e = f"floor(log10(abs({x})))"
-    k = f"CAST(floor({x} / ({width} * pow(10, {e})) + {_EDGE_OFFSET}) AS BIGINT)"
-    return (
-        kind,
-        f"CASE WHEN {special} THEN NULL ELSE CAST({e} AS INTEGER) END",
-        f"CASE WHEN {special} THEN NULL ELSE {k} END",
-    )
-
-
 def row_hash_sql(reader: SideReader, plan: TablePlan, pushed: frozenset[int]) -> str:
     """A row's hash: key, pushed columns' canonical text (or typed values), tolerance bins of the rest."""
     dialect = reader.dialect
@@ -127,10 +71,11 @@ def row_hash_sql(reader: SideReader, plan: TablePlan, pushed: frozenset[int]) ->
         quoted = reader.connector.quote(reader.column_name(column))
         index = i - len(plan.keys)
         if index >= 0 and index not in pushed:
-            text = _bin_sql(dialect, quoted, column.rel_tolerance)
-            bins = _typed_bin(dialect, quoted, column.rel_tolerance)
-            values.extend(bins)
-            types.extend([None] * len(bins))
+            text = bin_text_sql(dialect, quoted, column.rel_tolerance)
+            if reader.native_hash:
+                bins = typed_bin_sql(dialect, quoted, column.rel_tolerance)
+                values.extend(bins)
+                types.extend([None] * len(bins))
         else:
             found = reader.text_sql(column)
             assert found is not None
@@ -141,23 +86,6 @@ def row_hash_sql(reader: SideReader, plan: TablePlan, pushed: frozenset[int]) ->
     if reader.native_hash:
         return sqlhash.native_hash_sql(dialect, values, types)
     return sqlhash.hash60_sql(dialect, fields)
-
-
-def text_sql(dialect: sqlhash.Dialect, expression: str) -> str:
-    if dialect == "mysql":
-        return f"CAST({expression} AS CHAR)"
-    return f"CAST({expression} AS {'text' if dialect == 'postgresql' else 'VARCHAR'})"
-
-
-@contextlib.contextmanager
-def _hash_aggregate(connector: Connector) -> Iterator[None]:
-    # PostgreSQL takes the bucket expression for a unique one (a group per row) and sorts every
-    # row to disk; the groups are few, so a hash aggregate in memory is right.
-    if isinstance(connector, PostgresConnector):
-        with connector.planner(enable_sort="off", work_mem="'64MB'"):
-            yield
-    else:
-        yield
 
 
 def summary(
@@ -176,9 +104,9 @@ def summary(
         f"FROM {reader.connector.qualified(reader.table)}{where}"
     )
     sql = (
-        f"SELECT b, count(*) AS n, {text_sql(reader.dialect, 'bit_xor(h)')} AS s FROM ({inner}) x GROUP BY b"
+        f"SELECT b, count(*) AS n, {reader.dialect.text_cast('bit_xor(h)')} AS s FROM ({inner}) x GROUP BY b"
     )
-    with _hash_aggregate(reader.connector):
+    with reader.connector.hash_aggregation():
         table = reader.connector.query_arrow(sql)
     if table.num_rows == 0:
         return {}

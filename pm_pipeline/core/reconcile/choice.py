@@ -102,7 +102,10 @@ def choose_strategy(
     if rows is not None and rows < SMALL_TABLE_ROWS:
         return Choice("arrow", note=f"small table (about {rows} rows)")
     size = f"about {rows} rows" if rows is not None else "size unknown"
-    slow = sorted(r.side for r in readers if r.connector.engine in HASHES_SLOWLY)
+    # A side whose SQL hashing costs more than sending its values (``Dialect.hashes_slowly``): the
+    # automatic choice streams both sides' values; a strategy forced by the spec or --strategy
+    # still hashes there.
+    slow = sorted(r.side for r in readers if r.dialect is not None and r.dialect.hashes_slowly)
     if slow:
         # Its rows would be hashed on our side anyway; the other side's SQL hash would only add
         # a canonical-text digest per row to the other database's work.
@@ -113,12 +116,6 @@ def choose_strategy(
     if reason is None:
         return _bucketed(plan, readers, pushed, bucket.bucket_count_for(rows, bucket_rows), partition)
     return Choice("pushdown", pushed, note=f"{size}; bucket checksums not usable: {reason}")
-
-
-# Engines whose SQL hashing costs more than sending the values (MariaDB's MD5 and string
-# building run at a fraction of the rate of a plain read): the automatic choice streams both
-# sides' values; a strategy forced by the spec or --strategy still hashes there.
-HASHES_SLOWLY = frozenset({"mysql"})
 
 
 def _bucketed(

@@ -23,9 +23,9 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from pm_pipeline.core.config.spec import MigrationSpec, TableMapping, Thresholds
-from pm_pipeline.core.connectors.base import mask_url
 from pm_pipeline.core.findings import Category, ColumnStats, Finding, Severity, TableReconciliation
 from pm_pipeline.core.reconcile.engine import ReconcileOptions
+from pm_pipeline.core.security.masking import mask_url
 
 _COUNT_LIMITS = {
     Category.MISSING_ROW: "max_missing_rows",

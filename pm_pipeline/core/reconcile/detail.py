@@ -1,3 +1,4 @@
+# Over 300 lines: fetching suspect rows and diffing them column by column share the canonical plan and the key encoding.
 """Fetch the full rows of suspect keys from both sides and diff them column by column."""
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.findings import Category, ColumnStats, Finding, JsonValue, Severity, json_value
 from pm_pipeline.core.reconcile.join import JoinOutcome
 from pm_pipeline.core.reconcile.planning import TablePlan
-from pm_pipeline.core.report.redact import Redactor
+from pm_pipeline.core.security.redaction import Redactor
 
 F = TypeFamily
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)

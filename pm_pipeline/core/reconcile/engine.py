@@ -1,3 +1,4 @@
+# Over 300 lines: one table's reconciliation in the order it runs: plan, strategy, stash, join, diff, findings.
 """Reconcile one mapped table: stream both sides, join hashes, diff suspect rows column by column."""
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 from pm_pipeline.core.reconcile.sides import SideReader, Slice, make_readers, stream_side
 from pm_pipeline.core.reconcile.stash import Progress, Unreadable, fill_stash
 from pm_pipeline.core.reconcile.unreadable import linked_to_unreadable, unreadable_findings
-from pm_pipeline.core.report.redact import FIXED_MASK, Redactor
+from pm_pipeline.core.security.redaction import FIXED_MASK, Redactor
 
 
 @dataclass(frozen=True)

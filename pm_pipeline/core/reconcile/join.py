@@ -1,3 +1,4 @@
+# Over 300 lines: every query over the two stashes, so that duplicate keys are set aside the same way in each.
 """SQL over the two stashes: duplicates, missing and extra keys, suspect rows, per-column screening stats."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# Over 300 lines: what one side sends under every strategy (filters, key ranges, local hashes) is read in one pass.
 """What each side of a table sends to the stash, under each strategy.
 
     arrow     every compared column travels as Arrow; both sides hash on our side.
@@ -30,6 +31,7 @@ from pm_pipeline.core.canonical.values import Side, canonicalize
 from pm_pipeline.core.config import spec
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
+from pm_pipeline.core.dialects import Dialect
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.reconcile import sqlhash
 from pm_pipeline.core.reconcile.planning import TablePlan
@@ -46,7 +48,7 @@ class SideReader:
     connector: Connector
     table: str
     schema: TableSchema
-    dialect: sqlhash.Dialect | None
+    dialect: Dialect | None
     native: bool = False  # both sides are the same engine with identical column types
     native_keys: bool = False  # ... and both hash the key in SQL: the key hash is native too
 
@@ -65,7 +67,7 @@ class SideReader:
     @property
     def native_hash(self) -> bool:
         """Hash typed values with the engine's own record hash (identical same-engine types)."""
-        return self.native and self.dialect in ("postgresql", "duckdb")
+        return self.native and self.dialect is not None and self.dialect.has_native_row_hash
 
     def text_sql(self, plan: ColumnPlan) -> str | None:
         """The canonical text of a column in SQL, or None if the engine cannot render it."""

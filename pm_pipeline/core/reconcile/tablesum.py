@@ -39,7 +39,7 @@ def recipe(reader: SideReader, plan: TablePlan, pushed: frozenset[int]) -> dict[
         if index not in pushed
     }
     return {
-        "dialect": reader.dialect,
+        "dialect": None if reader.dialect is None else reader.dialect.name,
         "native_hash": reader.native_hash,
         "key_columns": len(plan.keys),
         "binned": binned,
@@ -74,7 +74,7 @@ def from_buckets(
 def _aggregate(reader: SideReader, row_hash: str) -> tuple[int, int]:
     assert reader.dialect is not None
     inner = f"SELECT {row_hash} AS h FROM {reader.connector.qualified(reader.table)}"
-    xor = bucket.text_sql(reader.dialect, "bit_xor(h)")
+    xor = reader.dialect.text_cast("bit_xor(h)")
     rows, text = reader.connector.execute(f"SELECT count(*), {xor} FROM ({inner}) x")[0]
     return int(rows), 0 if text is None else int(text)
 
@@ -116,7 +116,7 @@ def recompute(
         target_only=(),
     )
     dialect = sqlhash.dialect_of(connector.engine)
-    if dialect is None or dialect != recipe.get("dialect"):
+    if dialect is None or dialect.name != recipe.get("dialect"):
         raise ValueError(f"{connector.engine} cannot recompute a {recipe.get('dialect')} row hash")
     native = bool(recipe.get("native_hash"))
     reader = SideReader("source" if side == "source" else "target", connector, table, schema, dialect, native)

@@ -10,7 +10,7 @@ from pm_pipeline.core.canonical.unreadable import UnreadableCell
 from pm_pipeline.core.findings import Category, Finding, JsonValue, Severity, json_value
 from pm_pipeline.core.reconcile.planning import TablePlan
 from pm_pipeline.core.reconcile.stash import Unreadable
-from pm_pipeline.core.report.redact import Redactor
+from pm_pipeline.core.security.redaction import Redactor
 
 UNREADABLE_SAMPLE = 20  # findings listed per column and side; the rest are counted in one more
 EXAMPLE_KEYS = 5  # keys named in a column's summary

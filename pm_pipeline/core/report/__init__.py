@@ -8,7 +8,6 @@ from pm_pipeline.core.report.build import (
 )
 from pm_pipeline.core.report.model import (
     REPORT_SCHEMA_VERSION,
-    RedactionMode,
     ReportData,
     RowCounts,
     RuleRecord,
@@ -17,8 +16,8 @@ from pm_pipeline.core.report.model import (
     TopIssue,
     Verdict,
 )
-from pm_pipeline.core.report.redact import FIXED_MASK, REDACTION_KEY_ENV, Redactor
 from pm_pipeline.core.report.writer import FILE_NAMES, ReportFormat, write_reports
+from pm_pipeline.core.security.redaction import FIXED_MASK, REDACTION_KEY_ENV, RedactionMode, Redactor
 
 __all__ = [
     "FILE_NAMES",

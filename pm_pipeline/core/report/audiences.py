@@ -20,7 +20,7 @@ import pyarrow.parquet as pq
 from pm_pipeline.core.config.spec import Classification, MigrationSpec
 from pm_pipeline.core.errors import BadInputError, SystemFailure
 from pm_pipeline.core.report.model import AudienceRecord
-from pm_pipeline.core.report.redact import FIXED_MASK
+from pm_pipeline.core.security.redaction import FIXED_MASK
 
 # The highest clearance a Dagster code location shows (metadata, stored outputs, its report sets).
 INSTANCE_CLEARANCE_ENV = "PM_DAGSTER_CLEARANCE"

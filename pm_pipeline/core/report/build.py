@@ -11,7 +11,6 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 
 from pm_pipeline.core.config.spec import Classification, MigrationSpec, TableMapping, Thresholds
-from pm_pipeline.core.connectors.base import mask_url
 from pm_pipeline.core.consequences import ChildSum, link_consequences
 from pm_pipeline.core.findings import (
     ROW_CATEGORIES,
@@ -25,7 +24,6 @@ from pm_pipeline.core.findings import (
 from pm_pipeline.core.names import in_source_names
 from pm_pipeline.core.report.impact import rank_issues
 from pm_pipeline.core.report.model import (
-    RedactionMode,
     ReportData,
     RowCounts,
     RuleRecord,
@@ -33,8 +31,9 @@ from pm_pipeline.core.report.model import (
     TableSection,
     Verdict,
 )
-from pm_pipeline.core.report.redact import REDACTION_KEY_ENV, Redactor
-from pm_pipeline.core.report.redaction_key import installation_key
+from pm_pipeline.core.security.masking import mask_url
+from pm_pipeline.core.security.redaction import REDACTION_KEY_ENV, RedactionMode, Redactor
+from pm_pipeline.core.security.redaction_key import installation_key
 from pm_pipeline.core.verdict import VerdictState, decide
 
 TOP_ISSUES = 5
@@ -70,7 +69,7 @@ def pseudonymiser_for(spec: MigrationSpec) -> Redactor:
     """The masking of results stored between steps (Dagster's step outputs): values above the
     clearance become keyed hashes, equal for equal values, so steps, and runs (a bucket backfill, an
     integrity rerun), still join findings by key while the stored bytes hold none. The key is
-    PM_REDACTION_KEY, or without it the installation's random key (:mod:`.redaction_key`), mixed
+    PM_REDACTION_KEY, or without it the installation's random key (:mod:`pm_pipeline.core.security.redaction_key`), mixed
     with both connection URLs: never only what a reader of the spec could rebuild."""
     secret = os.environ.get(REDACTION_KEY_ENV, "").encode() or installation_key()
     material = b"\0".join((secret, spec.source.url.encode(), spec.target.url.encode()))

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from pm_pipeline.core.findings import Category, Finding, JsonValue, Severity
+from pm_pipeline.core.report.impact import impact_tier
 
 # Lost and changed data first, then what breaks the data's meaning, then the schema.
 _CATEGORY_ORDER = (
@@ -64,6 +65,7 @@ class FindingGroup:
     caused_by: str | None
     count: int
     examples: tuple[Finding, ...]
+    impact: int = 0  # the highest business impact among all its findings (report.impact tiers)
 
     @property
     def check(self) -> str:
@@ -104,16 +106,19 @@ def group_findings(findings: Iterable[Finding], *, examples: int = 3) -> list[Fi
                 caused_by=caused_by,
                 count=len(found),
                 examples=tuple(ordered[:examples]),
+                impact=min(impact_tier(f) for f in found),
             )
         )
     return sorted(groups, key=_importance)
 
 
-def _importance(group: FindingGroup) -> tuple[int, int, int, int, str, str]:
+def _importance(group: FindingGroup) -> tuple[int, int, int, int, int, str, str]:
+    # Within a category, business impact first: changed money and times before other changes.
     return (
         group.caused_by is not None,
         _SEVERITY_RANK[group.severity],
         _CATEGORY_RANK.get(group.category, len(_CATEGORY_RANK)),
+        group.impact,
         -group.count,
         group.table,
         group.column or "",

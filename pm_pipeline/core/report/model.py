@@ -14,6 +14,7 @@ from enum import StrEnum
 from pm_pipeline.core.config.spec import Classification, Thresholds
 from pm_pipeline.core.findings import ColumnStats, Finding, JsonValue, Severity
 from pm_pipeline.core.report.compliance import ComplianceSettings
+from pm_pipeline.core.security.redaction import RedactionMode
 from pm_pipeline.core.verdict import RunVerdict, VerdictState
 
 REPORT_SCHEMA_VERSION = "1.0"
@@ -33,13 +34,6 @@ class Verdict(StrEnum):
             Verdict.NOT_READY: "Not ready",
             Verdict.INCOMPLETE: "Incomplete",
         }[self]
-
-
-class RedactionMode(StrEnum):
-    """How values above clearance are shown: a fixed mask, or a keyed hash that keeps equal values equal."""
-
-    FIXED = "fixed"
-    HMAC = "hmac"
 
 
 @dataclass(frozen=True)

@@ -15,33 +15,14 @@ verified against the manifest afterwards whichever source was used.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import IntegrityRefusal
 from pm_pipeline.core.rollback.checksum import relation_checksum
-
-if TYPE_CHECKING:
-    from pm_pipeline.core.rollback.snapshot import TableSnapshot
+from pm_pipeline.core.rollback.manifest import CopyRecord, DbCopy, TableSnapshot
 
 SCHEMA_PREFIX = "pm_snapshot_"
-
-
-@dataclass(frozen=True)
-class CopyRecord:
-    """A copy as verified at snapshot time: its canonical checksum (equal to the Parquet file's) and
-    its fingerprint, which the database recomputes cheaply to tell whether the copy changed since."""
-
-    rows: int
-    checksum: str
-    fingerprint: str
-
-
-@dataclass(frozen=True)
-class DbCopy:
-    schema: str
-    tables: dict[str, CopyRecord]
 
 
 def schema_for(snapshot_id: str) -> str:

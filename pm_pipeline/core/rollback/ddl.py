@@ -1,4 +1,4 @@
-"""Engine-specific DDL captured at snapshot time: table DDL, index DDL, constraint DDL.
+"""DDL captured at snapshot time: table DDL, index DDL, constraint DDL.
 
 Restores recreate what the manifest lists and the live table lacks (a dropped index, a dropped
 foreign key), using the statements the engine itself reported when the snapshot was taken.
@@ -21,13 +21,18 @@ class CapturedDdl:
 
 
 def capture(connector: Any, schema: TableSchema) -> CapturedDdl:
-    if connector.engine == "postgresql":
-        return _postgres(connector, schema)
-    if connector.engine == "mysql":
-        return _mysql(connector, schema)
-    return CapturedDdl(
-        table=_generic_table(connector, schema), indexes=_generic_indexes(connector, schema), constraints={}
-    )
+    """The table's DDL as the engine reports it where it does, else as its schema describes it."""
+    relation = connector.qualified(schema.name)
+    table = _table(connector, schema, relation)
+    indexes = _indexes(connector, schema, relation)
+    constraints, deferrable = _constraints(connector, schema, relation)
+    return CapturedDdl(table=table, indexes=indexes, constraints=constraints, deferrable_fks=deferrable)
+
+
+def _table(connector: Any, schema: TableSchema, relation: str) -> str:
+    query = connector.dialect.table_ddl_query(relation)
+    rows = connector.execute(query) if query is not None else []
+    return str(rows[0][1]) if rows else _generic_table(connector, schema)
 
 
 def _generic_table(connector: Any, schema: TableSchema) -> str:
@@ -40,60 +45,44 @@ def _generic_table(connector: Any, schema: TableSchema) -> str:
     return f"CREATE TABLE {connector.qualified(schema.name)} (\n" + ",\n".join(lines) + "\n)"
 
 
-def _generic_indexes(connector: Any, schema: TableSchema) -> dict[str, str]:
-    return {
+def _indexes(connector: Any, schema: TableSchema, relation: str) -> dict[str, str]:
+    query = connector.dialect.index_ddl_query
+    if query is not None:
+        return {str(name): str(definition) for name, definition in connector.execute(query, (relation,))}
+    indexes = {
         index.name: f"CREATE {'UNIQUE ' if index.unique else ''}INDEX {connector.quote(index.name)} "
-        f"ON {connector.qualified(schema.name)} ({', '.join(connector.quote(c) for c in index.columns)})"
+        f"ON {relation} ({', '.join(connector.quote(c) for c in index.columns)})"
         for index in schema.indexes
     }
+    if connector.dialect.names_foreign_key_index_after_constraint:
+        # Recreating the foreign key recreates its index.
+        fk_names = {fk.name for fk in schema.foreign_keys}
+        indexes = {name: ddl for name, ddl in indexes.items() if name not in fk_names}
+    return indexes
 
 
-def _postgres(connector: Any, schema: TableSchema) -> CapturedDdl:
-    relation = connector.qualified(schema.name)
-    # Indexes that back a constraint come back with the constraint, not on their own.
-    indexes = {
-        str(name): str(definition)
-        for name, definition in connector.execute(
-            "SELECT ic.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i "
-            "JOIN pg_class ic ON ic.oid = i.indexrelid "
-            "WHERE i.indrelid = %s::regclass "
-            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)",
-            (relation,),
-        )
-    }
+def _constraints(
+    connector: Any, schema: TableSchema, relation: str
+) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Each constraint's ADD CONSTRAINT statement, and the foreign keys declared DEFERRABLE."""
+    dialect = connector.dialect
+    query = dialect.constraint_ddl_query
+    if query is None:
+        if not dialect.can_add_foreign_key:
+            return {}, ()
+        return {
+            str(fk.name): dialect.add_foreign_key(
+                relation, str(fk.name), fk.columns, fk.ref_table, fk.ref_columns
+            )
+            for fk in schema.foreign_keys
+            if fk.name
+        }, ()
     constraints: dict[str, str] = {}
     deferrable: list[str] = []
-    for name, definition, kind, is_deferrable in connector.execute(
-        "SELECT conname, pg_get_constraintdef(oid), contype, condeferrable FROM pg_constraint "
-        "WHERE conrelid = %s::regclass AND contype IN ('p', 'u', 'f', 'c') ORDER BY conname",
-        (relation,),
-    ):
+    for name, definition, kind, is_deferrable in connector.execute(query, (relation,)):
         constraints[str(name)] = (
             f"ALTER TABLE {relation} ADD CONSTRAINT {connector.quote(str(name))} {definition}"
         )
         if kind == "f" and is_deferrable:
             deferrable.append(str(name))
-    return CapturedDdl(
-        table=_generic_table(connector, schema),
-        indexes=indexes,
-        constraints=constraints,
-        deferrable_fks=tuple(deferrable),
-    )
-
-
-def _mysql(connector: Any, schema: TableSchema) -> CapturedDdl:
-    rows = connector.execute(f"SHOW CREATE TABLE {connector.qualified(schema.name)}")
-    table = str(rows[0][1]) if rows else _generic_table(connector, schema)
-    # A MySQL foreign key needs an index on its columns; MariaDB names it after the constraint.
-    fk_names = {fk.name for fk in schema.foreign_keys}
-    indexes = {name: ddl for name, ddl in _generic_indexes(connector, schema).items() if name not in fk_names}
-    constraints = {
-        str(
-            fk.name
-        ): f"ALTER TABLE {connector.qualified(schema.name)} ADD CONSTRAINT {connector.quote(str(fk.name))} "
-        f"FOREIGN KEY ({', '.join(connector.quote(c) for c in fk.columns)}) "
-        f"REFERENCES {connector.quote(fk.ref_table)} ({', '.join(connector.quote(c) for c in fk.ref_columns)})"
-        for fk in schema.foreign_keys
-        if fk.name
-    }
-    return CapturedDdl(table=table, indexes=indexes, constraints=constraints)
+    return constraints, tuple(deferrable)

@@ -7,29 +7,24 @@ can skip them. Every step returns the SQL it runs (or, in a dry run, would run) 
 
 from __future__ import annotations
 
-import importlib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
-from pm_pipeline.core.connectors import Column, connect, parse_url
+from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.dialects import dialect_for
 from pm_pipeline.core.errors import IntegrityRefusal
 from pm_pipeline.core.rollback import sql as restore_sql
 from pm_pipeline.core.rollback import swap
 from pm_pipeline.core.rollback.approvals import approvals_for, require_approvals
-from pm_pipeline.core.rollback.checksum import select_sql, table_checksum
 from pm_pipeline.core.rollback.dbcopy import check_copies, fingerprint_sql, relation
 from pm_pipeline.core.rollback.plan import PlanStep, RollbackPlan
 from pm_pipeline.core.rollback.reconcile import as_audit_data, diff_folder, reconcile_with_snapshot
-from pm_pipeline.core.rollback.risk import EXPORT_SUMMARY, assess_risk
-from pm_pipeline.core.rollback.snapshot import (
-    Manifest,
-    TableSnapshot,
-    file_sha256,
-    load_manifest,
-    verify_snapshot,
-)
+from pm_pipeline.core.rollback.risk import assess_risk, export_done
+from pm_pipeline.core.rollback.snapshot import load_manifest, verify_snapshot
+from pm_pipeline.core.rollback.sql import Pause, no_pause
+from pm_pipeline.core.rollback.verify import check_file, read_sql, unchanged_snapshot, verify_restored
 from pm_pipeline.core.security.audit import AuditLog, open_audit_log
 
 StepStatus = Literal["done", "dry_run", "refused"]
@@ -56,13 +51,6 @@ class ExecutionResult:
         return not self.dry_run and any(s.name == "apply_restore" and s.status == "done" for s in self.steps)
 
 
-def _export_done(plan: RollbackPlan, export_dir: Path) -> bool:
-    summary = export_dir / EXPORT_SUMMARY
-    if not summary.exists():
-        return False
-    return bool(json.loads(summary.read_text()).get("plan_checksum") == plan.checksum)
-
-
 def run_step(
     plan: RollbackPlan,
     step: PlanStep,
@@ -71,14 +59,20 @@ def run_step(
     export_dir: str | Path,
     dry_run: bool,
     actor: str = "system",
+    pause: Pause = no_pause,
 ) -> StepResult:
-    """Run one step. Dry runs read everything and write nothing to the target, showing the SQL instead."""
+    """Run one step. Dry runs read everything and write nothing to the target, showing the SQL instead.
+
+    ``pause`` is told each point the restore reaches (:mod:`pm_pipeline.core.rollback.sql`).
+    """
     audit = open_audit_log(audit_log)
     exports = Path(export_dir)
     base = {"plan_checksum": plan.checksum, "step": step.name, "dry_run": dry_run}
     audit.append("rollback.step.started", actor=actor, data=base)
     try:
-        result = _run(plan, step, audit_log=audit_log, exports=exports, dry_run=dry_run, actor=actor)
+        result = _run(
+            plan, step, audit_log=audit_log, exports=exports, dry_run=dry_run, actor=actor, pause=pause
+        )
     except Exception as exc:
         audit.append("rollback.step.failed", actor=actor, data={**base, "error": str(exc)})
         raise
@@ -96,6 +90,7 @@ def _run(
     exports: Path,
     dry_run: bool,
     actor: str,
+    pause: Pause,
 ) -> StepResult:
     kind = step.kind
     if kind in ("freeze_writes", "unfreeze_writes"):
@@ -114,7 +109,7 @@ def _run(
             step.name,
             "done",
             f"{risk.changed_rows} changed row(s) exported to {exports}; risk {risk.level}",
-            _read_sql(plan),
+            read_sql(plan),
         )
     if kind == "check_approvals":
         note = (
@@ -131,7 +126,7 @@ def _run(
         assert step.table is not None
         manifest = load_manifest(plan.snapshot_dir)
         entry = manifest.table(step.table)
-        _check_file(manifest, entry)
+        check_file(manifest, entry)
         return StepResult(
             step.name,
             "done",
@@ -139,89 +134,17 @@ def _run(
             (f"-- no SQL: reads {entry.file}",),
         )
     if kind == "apply_restore":
-        return _apply(plan, step, audit_log=audit_log, exports=exports, dry_run=dry_run, actor=actor)
+        return _apply(
+            plan, step, audit_log=audit_log, exports=exports, dry_run=dry_run, actor=actor, pause=pause
+        )
     if kind == "verify_restore":
         if dry_run:
-            return StepResult(step.name, "dry_run", "nothing restored to verify", _read_sql(plan))
+            return StepResult(step.name, "dry_run", "nothing restored to verify", read_sql(plan))
         checksums = verify_restored(plan, diff_dir=diff_folder(exports))
-        return StepResult(
-            step.name, "done", json.dumps(checksums, sort_keys=True), _read_sql(plan), checksums
-        )
+        return StepResult(step.name, "done", json.dumps(checksums, sort_keys=True), read_sql(plan), checksums)
     if kind == "reconcile":
         return _reconcile_step(plan, step, audit_log=audit_log, exports=exports, dry_run=dry_run, actor=actor)
     raise AssertionError(f"unknown step kind {kind}")
-
-
-_CONNECTORS = {
-    "postgresql": "pm_pipeline.core.connectors.postgres:PostgresConnector",
-    "mysql": "pm_pipeline.core.connectors.mysql:MySqlConnector",
-    "duckdb": "pm_pipeline.core.connectors.duckdb:DuckDbConnector",
-    "sqlite": "pm_pipeline.core.connectors.sqlite:SqliteConnector",
-}
-
-
-class _TargetNames:
-    """The target connector's own rendering of names and column reads, without a connection.
-
-    Quoting, qualified names and select expressions come from the engine's connector class; only
-    the schema it qualifies with is read from the URL, as the connector reads it.
-    """
-
-    def __init__(self, target_url: str, engine: str) -> None:
-        module, name = _CONNECTORS.get(engine, "pm_pipeline.core.connectors.base:Connector").split(":")
-        self._connector: Any = getattr(importlib.import_module(module), name)
-        url = parse_url(target_url)
-        self.engine = engine
-        self.schema = url.query.get("schema", "public") if engine == "postgresql" else url.database
-
-    def quote(self, identifier: str) -> str:
-        return str(self._connector.quote(self, identifier))
-
-    def qualified(self, table: str) -> str:
-        return str(self._connector.qualified(self, table))
-
-    def select_expression(self, column: Column) -> str:
-        return str(self._connector.select_expression(self, column))
-
-
-def _read_sql(plan: RollbackPlan) -> tuple[str, ...]:
-    """The SELECTs that read the target's tables, as the connector renders them."""
-    manifest = load_manifest(plan.snapshot_dir)
-    names = _TargetNames(plan.target_url, plan.engine)
-    return tuple(
-        select_sql(names, names.qualified(name), manifest.table(name).schema) for name in plan.load_order
-    )
-
-
-def _check_file(manifest: Manifest, entry: TableSnapshot) -> None:
-    """Refuse a snapshot file that is not byte for byte the one its manifest names (SHA-256).
-
-    A verified manifest's files were re-read and checked canonically when it was written; the
-    verify_snapshot and verify_restore steps check them canonically again.
-    """
-    path = Path(manifest.directory) / entry.file
-    if not path.exists():
-        raise IntegrityRefusal(
-            f"snapshot {manifest.directory}: file {entry.file} of table {entry.name} is missing"
-        )
-    if file_sha256(path) != entry.file_sha256:
-        raise IntegrityRefusal(
-            f"snapshot {manifest.directory}: file {entry.file} of table {entry.name} was modified "
-            "(SHA-256 differs)"
-        )
-
-
-def _unchanged_snapshot(folder: str | Path) -> Manifest:
-    """The manifest of a verified snapshot whose files are unchanged since (each file's SHA-256).
-
-    A snapshot never marked verified is verified in full instead.
-    """
-    manifest = load_manifest(folder)
-    if not manifest.verified:
-        return verify_snapshot(folder)
-    for entry in manifest.tables:
-        _check_file(manifest, entry)
-    return manifest
 
 
 def _verify_snapshot_step(plan: RollbackPlan, step: PlanStep) -> StepResult:
@@ -253,7 +176,7 @@ def _reconcile_step(
     actor: str,
 ) -> StepResult:
     manifest = load_manifest(plan.snapshot_dir)
-    sql = _read_sql(plan) + tuple(f"-- and reads {manifest.table(name).file}" for name in plan.load_order)
+    sql = read_sql(plan) + tuple(f"-- and reads {manifest.table(name).file}" for name in plan.load_order)
     if dry_run:
         return StepResult(step.name, "dry_run", "nothing restored to reconcile", sql)
     results = reconcile_with_snapshot(
@@ -281,18 +204,19 @@ def _apply(
     exports: Path,
     dry_run: bool,
     actor: str,
+    pause: Pause,
 ) -> StepResult:
     if dry_run:
         return StepResult(step.name, "dry_run", "no statement run", step.sql)
     # The guards, in the order a careful person would check them, right before the first write.
-    manifest = _unchanged_snapshot(plan.snapshot_dir)
+    manifest = unchanged_snapshot(plan.snapshot_dir)
     approvals = require_approvals(plan, audit_log=audit_log)
     audit = open_audit_log(audit_log)
 
     def export_then_write() -> None:
         # Export again right before writing: rows changed since the export_changes step are saved too.
         risk = assess_risk(plan, export_dir=exports)
-        if not _export_done(plan, exports):
+        if not export_done(plan, exports):
             raise IntegrityRefusal(
                 f"rollback refused: rows changed since the snapshot were not exported to {exports}"
             )
@@ -313,8 +237,10 @@ def _apply(
 
     order = list(plan.load_order)
     with connect(plan.target_url) as connector:
-        if connector.engine == "mysql":
-            outcome = swap.restore_by_swap(connector, manifest, order=order, before_write=export_then_write)
+        if not connector.dialect.supports_transactional_ddl:
+            outcome = swap.restore_by_swap(
+                connector, manifest, order=order, before_write=export_then_write, pause=pause
+            )
         else:
             outcome = restore_sql.apply_restore(
                 connector,
@@ -322,6 +248,7 @@ def _apply(
                 order=order,
                 defer=bool(plan.deferred_cycles),
                 before_write=export_then_write,
+                pause=pause,
             )
     for table, reason in outcome.fallbacks.items():
         audit.append(
@@ -334,39 +261,13 @@ def _apply(
         actor=actor,
         data={"plan_checksum": plan.checksum, "sources": outcome.sources},
     )
-    how = "swapped in with one RENAME TABLE" if manifest.engine == "mysql" else "restored in one transaction"
+    swapped = not dialect_for(manifest.engine).supports_transactional_ddl
+    how = "swapped in with one RENAME TABLE" if swapped else "restored in one transaction"
     sources = ", ".join(f"{table} from {source}" for table, source in outcome.sources.items())
     unused = "".join(
         f"; {reason}, so {table} was loaded from Parquet" for table, reason in outcome.fallbacks.items()
     )
     return StepResult(step.name, "done", f"{len(order)} table(s) {how}: {sources}{unused}", outcome.sql)
-
-
-def verify_restored(plan: RollbackPlan, *, diff_dir: Path | None = None) -> dict[str, str]:
-    """Recompute every restored table's canonical checksum; raise IntegrityRefusal if one differs.
-
-    With ``diff_dir``, the tables that differ are also reconciled against the snapshot, so that the
-    error names their missing, extra and changed rows (written to ``diff_dir``).
-    """
-    manifest = load_manifest(plan.snapshot_dir)
-    checksums: dict[str, str] = {}
-    wrong: list[str] = []
-    with connect(plan.target_url) as connector:
-        for entry in manifest.tables:
-            digest = table_checksum(connector, entry.name, schema=entry.schema)
-            if digest.checksum != entry.checksum or digest.rows != entry.rows:
-                wrong.append(
-                    f"restored table {entry.name} has {digest.rows} rows / {digest.checksum[:12]}, "
-                    f"snapshot {entry.rows} rows / {entry.checksum[:12]}"
-                )
-            checksums[entry.name] = digest.checksum
-    if wrong:
-        tables = [name for name in plan.load_order if checksums.get(name) != manifest.table(name).checksum]
-        if diff_dir is not None:
-            results = reconcile_with_snapshot(plan.target_url, manifest, tables=tables, diff_dir=diff_dir)
-            wrong += [result.describe() for result in results]
-        raise IntegrityRefusal("; ".join(wrong))
-    return checksums
 
 
 def execute_plan(
@@ -376,10 +277,13 @@ def execute_plan(
     export_dir: str | Path,
     dry_run: bool,
     actor: str = "system",
+    pause: Pause = no_pause,
 ) -> ExecutionResult:
     """Run every step in order. A refusal (IntegrityRefusal) stops the run before any later step."""
     results = [
-        run_step(plan, step, audit_log=audit_log, export_dir=export_dir, dry_run=dry_run, actor=actor)
+        run_step(
+            plan, step, audit_log=audit_log, export_dir=export_dir, dry_run=dry_run, actor=actor, pause=pause
+        )
         for step in plan.steps
     ]
     checksums: dict[str, str] = {}

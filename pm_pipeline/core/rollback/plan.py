@@ -8,11 +8,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from pm_pipeline.core.connectors import mask_url, parse_url
+from pm_pipeline.core.config.rollback import RollbackSettings
+from pm_pipeline.core.connectors import parse_url
+from pm_pipeline.core.dialects import Dialect, dialect_for
 from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
 from pm_pipeline.core.rollback import sql as restore_sql
 from pm_pipeline.core.rollback import swap
-from pm_pipeline.core.rollback.snapshot import Manifest, load_manifest
+from pm_pipeline.core.rollback.manifest import Manifest
+from pm_pipeline.core.rollback.snapshot import load_manifest
+from pm_pipeline.core.security.masking import mask_url
 
 StepKind = Literal[
     "freeze_writes", "verify_snapshot", "export_changes", "check_approvals", "stage_table",
@@ -86,12 +90,12 @@ def fk_order(manifest: Manifest) -> tuple[list[str], list[list[str]]]:
     return order, cycles
 
 
-def _check_cycles(manifest: Manifest, cycles: list[list[str]], engine: str) -> None:
+def _check_cycles(manifest: Manifest, cycles: list[list[str]], dialect: Dialect) -> None:
     if not cycles:
         return
-    if engine in ("mysql", "sqlite"):
-        return  # the restore session turns foreign-key checks off (MySQL) or defers them (SQLite)
-    if engine == "postgresql":
+    if dialect.foreign_key_deferral == "all":
+        return  # the restore session turns foreign-key checks off or defers them all
+    if dialect.foreign_key_deferral == "deferrable":
         for cycle in cycles:
             for name in cycle:
                 entry = manifest.table(name)
@@ -108,7 +112,7 @@ def _check_cycles(manifest: Manifest, cycles: list[list[str]], engine: str) -> N
                     )
         return
     raise IntegrityRefusal(
-        f"rollback plan refused: {engine} cannot defer foreign keys and tables "
+        f"rollback plan refused: {manifest.engine} cannot defer foreign keys and tables "
         f"{', '.join(cycles[0])} form a cycle"
     )
 
@@ -121,7 +125,7 @@ def _op_name(prefix: str, table: str) -> str:
 def _apply_step(
     manifest: Manifest, order: list[str], cycles: list[list[str]], target_url: str, after: tuple[str, ...]
 ) -> PlanStep:
-    if manifest.engine == "mysql":
+    if not dialect_for(manifest.engine).supports_transactional_ddl:
         database = parse_url(target_url).database or ""
         statements = swap.describe_swap(manifest, order=order, database=database)
         description = (
@@ -154,8 +158,9 @@ def build_plan(
     manifest = load_manifest(snapshot)
     order, cycles = fk_order(manifest)
     engine = manifest.engine
-    _check_cycles(manifest, cycles, engine)
-    if engine == "duckdb" and any(
+    dialect = dialect_for(engine)
+    _check_cycles(manifest, cycles, dialect)
+    if dialect.checks_deleted_children and any(
         fk.ref_table in order for entry in manifest.tables for fk in entry.schema.foreign_keys
     ):
         # DuckDB checks a parent's DELETE against child rows deleted earlier in the same transaction.
@@ -269,3 +274,15 @@ def _signers_sha256(path: Path) -> str:
         return hashlib.sha256(path.read_bytes()).hexdigest()
     except FileNotFoundError:
         raise BadInputError(f"rollback.allowed_signers: {path} does not exist") from None
+
+
+def plan_for(settings: RollbackSettings, snapshot: str | Path, *, target_url: str) -> RollbackPlan:
+    """The restore plan of ``snapshot`` onto ``target_url`` under a spec's rollback settings."""
+    return build_plan(
+        snapshot,
+        target_url=target_url,
+        approvals_required=settings.approvals_required,
+        freeze_writes_sql=settings.freeze_writes_sql,
+        unfreeze_sql=settings.unfreeze_sql,
+        allowed_signers=settings.allowed_signers,
+    )

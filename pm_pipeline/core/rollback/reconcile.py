@@ -16,7 +16,7 @@ from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import TableReconciliation
 from pm_pipeline.core.reconcile.engine import ReconcileOptions, reconcile_table
-from pm_pipeline.core.rollback.snapshot import Manifest
+from pm_pipeline.core.rollback.manifest import Manifest
 
 
 @dataclass(frozen=True)

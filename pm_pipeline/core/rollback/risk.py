@@ -19,10 +19,12 @@ import pyarrow.parquet as pq
 
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.dialects import dialect_for
 from pm_pipeline.core.rollback.checksum import DigestedBatch, iter_digests
+from pm_pipeline.core.rollback.manifest import TableSnapshot
 from pm_pipeline.core.rollback.plan import RollbackPlan
 from pm_pipeline.core.rollback.references import refuse_outside_references
-from pm_pipeline.core.rollback.snapshot import TableSnapshot, load_manifest
+from pm_pipeline.core.rollback.snapshot import load_manifest
 
 RiskLevel = Literal["low", "medium", "high"]
 # Rows rewritten per second relative to rows read: writes with index maintenance are slower.
@@ -60,21 +62,6 @@ class RiskAssessment:
     @property
     def changed_rows(self) -> int:
         return sum(t.changed for t in self.tables)
-
-
-def _locks(engine: str, tables: list[str]) -> tuple[str, ...]:
-    if engine == "postgresql":
-        return (
-            f"EXCLUSIVE on {', '.join(tables)} from the last export of changed rows to COMMIT "
-            "(reads go on, writes wait)",
-            "SHARE lock on a table while a missing index is rebuilt",
-        )
-    if engine == "mysql":
-        return (
-            "none on the target while the shadow tables are loaded and verified",
-            f"an exclusive metadata lock on {', '.join(tables)} for the one RENAME TABLE that swaps them",
-        )
-    return (f"{engine}: database write lock for the whole transaction",)
 
 
 # Rows are matched by a 128-bit hash of their canonical key and compared by the first 128 bits of
@@ -251,7 +238,7 @@ def assess_risk(plan: RollbackPlan, *, export_dir: str | Path) -> RiskAssessment
         reasons.append("the target still matches the snapshot; the restore rewrites identical rows")
     assessment = RiskAssessment(
         plan.checksum, level, tuple(reasons), tuple(changes), rows_to_write, estimated, throughput,
-        _locks(plan.engine, list(plan.load_order)), str(out),
+        dialect_for(plan.engine).restore_locks(list(plan.load_order)), str(out),
     )  # fmt: skip
     summary = {
         "plan_checksum": plan.checksum,
@@ -278,3 +265,11 @@ def _write_summary(out: Path, summary: dict[str, Any], *, stamp: str) -> None:
     link = out / f".{EXPORT_SUMMARY}.{stamp}"
     link.symlink_to(dated.name)
     os.replace(link, latest)
+
+
+def export_done(plan: RollbackPlan, export_dir: Path) -> bool:
+    """Whether the newest export summary in ``export_dir`` is of ``plan``."""
+    summary = export_dir / EXPORT_SUMMARY
+    if not summary.exists():
+        return False
+    return bool(json.loads(summary.read_text()).get("plan_checksum") == plan.checksum)

@@ -9,56 +9,25 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pm_pipeline.core.connectors import Column, ForeignKey, Index, TableSchema, TypeFamily, connect, mask_url
+from pm_pipeline.core.connectors import Column, ForeignKey, Index, TableSchema, TypeFamily, connect
 from pm_pipeline.core.connectors import Sequence as SequenceInfo
 from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
 from pm_pipeline.core.rollback import dbcopy
 from pm_pipeline.core.rollback.checksum import digest_batches, select_sql
-from pm_pipeline.core.rollback.dbcopy import CopyRecord, DbCopy
 from pm_pipeline.core.rollback.ddl import capture
+from pm_pipeline.core.rollback.manifest import CopyRecord, DbCopy, Manifest, TableSnapshot
 from pm_pipeline.core.security.audit import AuditLog
+from pm_pipeline.core.security.masking import mask_url
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
-
-
-@dataclass(frozen=True)
-class TableSnapshot:
-    name: str
-    rows: int
-    checksum: str
-    file: str
-    file_sha256: str
-    ddl: str
-    schema: TableSchema
-    index_ddl: dict[str, str]
-    constraint_ddl: dict[str, str]
-    deferrable_fks: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Manifest:
-    snapshot_id: str
-    directory: str
-    engine: str
-    target: str  # masked URL
-    created_at: str
-    tables: tuple[TableSnapshot, ...]
-    verified: bool
-    db_copy: DbCopy | None = None  # PostgreSQL in-database copy of every table
-
-    def table(self, name: str) -> TableSnapshot:
-        for entry in self.tables:
-            if entry.name == name:
-                return entry
-        raise KeyError(name)
 
 
 def file_sha256(path: Path) -> str:
@@ -164,7 +133,7 @@ def create_snapshot(
         raise BadInputError("rollback snapshot: no tables named (rollback.tables or the spec's tables)")
     snapshot_id = dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S%fZ")
     with connect(url) as connector:
-        if in_database and connector.engine != "postgresql":
+        if in_database and not connector.dialect.supports_in_database_copies:
             raise BadInputError(
                 f"rollback snapshot of {mask_url(url)}: in-database snapshots are offered on PostgreSQL "
                 f"only, not {connector.engine}; the Parquet snapshot covers every engine"

@@ -1,7 +1,7 @@
-"""The statements of a restore, per engine, and the one transaction that runs them.
+"""The statements of a restore and the one transaction that runs them.
 
-PostgreSQL, SQLite and DuckDB run everything (DDL included) in one transaction: stop other
-sessions' writes, export the rows changed since the snapshot one last time, empty children
+Where DDL is transactional (PostgreSQL, SQLite, DuckDB) everything runs in one transaction: stop
+other sessions' writes, export the rows changed since the snapshot one last time, empty children
 before parents, load parents before children (from the PostgreSQL in-database copy when it still
 verifies, else from the Parquet files), recreate missing indexes and constraints, reset sequences,
 check row counts, COMMIT. MariaDB/MySQL, where DDL commits implicitly, restore by shadow tables
@@ -18,12 +18,14 @@ No row another session writes after the last export can be deleted unexported:
   to a file next to a writing one. No other process can open the file for writing while this one
   has it open, which it does from the first read to COMMIT but for the instant its reading
   connection is exchanged for the writing one.
+
+A restore names its steps to ``pause`` (``begin``, ``empty:<table>``, ``load:<table>``, ``commit``,
+``committed``; the swap adds ``verified``, ``swap`` and ``swapped``) as it reaches them, so that a
+test can stop the process at a known point and check what a crash there leaves.
 """
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,23 +33,17 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
+from pm_pipeline.core.dialects import Dialect, dialect_for
 from pm_pipeline.core.errors import IntegrityRefusal
 from pm_pipeline.core.rollback.dbcopy import check_copies, fingerprint_sql, relation
-from pm_pipeline.core.rollback.snapshot import Manifest, TableSnapshot
+from pm_pipeline.core.rollback.manifest import Manifest, TableSnapshot
 
 INSERT_CHUNK_ROWS = 200
-PAUSE_ENV = "PM_ROLLBACK_PAUSE_AT"  # test hook: block at this named point of the restore
-PAUSE_FILE_ENV = "PM_ROLLBACK_PAUSE_FILE"  # written when the pause point is reached
+Pause = Callable[[str], None]  # called with the name of each point a restore reaches
 
 
-def pause_point(name: str) -> None:
-    """Let a crash test kill the process at a known point; does nothing unless the env var names ``name``."""
-    if os.environ.get(PAUSE_ENV) != name:
-        return
-    marker = os.environ.get(PAUSE_FILE_ENV)
-    if marker:
-        Path(marker).write_text(name)
-    time.sleep(float(os.environ.get("PM_ROLLBACK_PAUSE_SECONDS", "60")))
+def no_pause(point: str) -> None:
+    """The ``pause`` of every restore but crash tests: goes straight on."""
 
 
 @dataclass(frozen=True)
@@ -59,53 +55,21 @@ class RestoreOutcome:
     fallbacks: dict[str, str]  # table -> why its in-database copy was not used
 
 
-class _Dialect:
-    def __init__(self, engine: str, quote: Any, qualified: Any, placeholder: str) -> None:
-        self.engine = engine
-        self.quote = quote
-        self.qualified = qualified
-        self.placeholder = placeholder
+@dataclass(frozen=True)
+class RestoreStatements:
+    """A dialect's restore statements for a manifest's tables, each table named by ``relation``."""
 
-    def prelude(self, *, defer: bool) -> list[str]:
-        if self.engine == "postgresql":
-            return ["SET CONSTRAINTS ALL DEFERRED"] if defer else []
-        if self.engine == "sqlite":
-            return ["PRAGMA defer_foreign_keys = ON"]
-        return []
-
-    def lock(self, tables: list[str]) -> list[str]:
-        """Statements that stop other sessions' writes to ``tables`` until the transaction ends."""
-        if self.engine == "postgresql" and tables:
-            return [f"LOCK TABLE {', '.join(self.qualified(t) for t in tables)} IN EXCLUSIVE MODE"]
-        return []
-
-    def empty(self, table: str) -> str:
-        return f"DELETE FROM {self.qualified(table)}"
-
-    def _overriding(self, entry: TableSnapshot) -> str:
-        if self.engine != "postgresql":
-            return ""
-        columns = entry.schema.columns
-        identity = any(c.identity and not (c.default or "").startswith("nextval(") for c in columns)
-        return " OVERRIDING SYSTEM VALUE" if identity else ""
+    dialect: Dialect
+    relation: Callable[[str], str]  # table -> its quoted (and qualified) name
+    placeholder: str | None = None  # the dialect's own unless given (plans show "?")
 
     def insert(self, entry: TableSnapshot, rows: int, *, into: str | None = None) -> str:
-        columns = entry.schema.columns
-        names = ", ".join(self.quote(c.name) for c in columns)
-        if self.engine == "postgresql":
-            # Values come back as read (numeric, uuid, json as text): cast each to the column type.
-            cells = ", ".join(f"CAST({self.placeholder} AS {c.data_type})" for c in columns)
-        else:
-            cells = ", ".join([self.placeholder] * len(columns))
-        values = ", ".join([f"({cells})"] * rows)
-        return f"INSERT INTO {into or self.qualified(entry.name)} ({names}){self._overriding(entry)} VALUES {values}"
+        return self.dialect.insert_rows(
+            into or self.relation(entry.name), entry.schema.columns, rows, placeholder=self.placeholder
+        )
 
     def insert_select(self, entry: TableSnapshot, source: str) -> str:
-        names = ", ".join(self.quote(c.name) for c in entry.schema.columns)
-        return (
-            f"INSERT INTO {self.qualified(entry.name)} ({names}){self._overriding(entry)} "
-            f"SELECT {names} FROM {source}"
-        )
+        return self.dialect.insert_select(self.relation(entry.name), entry.schema.columns, source)
 
     def sequences(
         self, entry: TableSnapshot, schema_name: str | None, *, table: str | None = None
@@ -114,54 +78,48 @@ class _Dialect:
         for seq in entry.schema.sequences:
             if seq.next_value is None:
                 continue
-            if self.engine == "postgresql":
-                name = (
-                    f"{self.quote(schema_name)}.{self.quote(seq.name)}"
-                    if schema_name
-                    else self.quote(seq.name)
-                )
-                out.append(f"ALTER SEQUENCE {name} RESTART WITH {int(seq.next_value)}")
-            elif self.engine == "mysql":
-                out.append(
-                    f"ALTER TABLE {table or self.qualified(entry.name)} AUTO_INCREMENT = {int(seq.next_value)}"
-                )
+            statement = self.dialect.reset_sequence(
+                sequence=seq.name,
+                schema=schema_name,
+                table=table or self.relation(entry.name),
+                next_value=int(seq.next_value),
+            )
+            if statement is not None:
+                out.append(statement)
         return out
 
 
-def dialect_for(connector: Any) -> _Dialect:
-    return _Dialect(connector.engine, connector.quote, connector.qualified, connector.placeholder)
-
-
-def quote_for(engine: str) -> Any:
-    if engine == "mysql":
-        return lambda name: "`" + name.replace("`", "``") + "`"
-    return lambda name: '"' + name.replace('"', '""') + '"'
+def connector_statements(connector: Any) -> RestoreStatements:
+    """The restore statements of ``connector``'s engine, naming tables as the connector does."""
+    return RestoreStatements(connector.dialect, connector.qualified)
 
 
 def describe_apply(manifest: Manifest, *, order: list[str], defer: bool) -> list[str]:
     """The statements the apply step runs, for plans and dry runs (row values are parameters, not shown)."""
-    quote = quote_for(manifest.engine)
-    dialect = _Dialect(manifest.engine, quote, quote, "?")
+    dialect = dialect_for(manifest.engine)
+    quote = dialect.quote
+    statements = RestoreStatements(dialect, quote, "?")
     export = "-- export the rows changed since the snapshot, the last time before writing"
-    if _export_in_transaction(manifest.engine):
-        lines = ["BEGIN", *dialect.prelude(defer=defer), *dialect.lock(order), export]
+    prelude = dialect.restore_prelude(defer=defer)
+    if dialect.reads_beside_a_writer:
+        lines = ["BEGIN", *prelude, *dialect.lock_for_restore([quote(name) for name in order]), export]
     else:
-        lines = [export, "BEGIN", *dialect.prelude(defer=defer)]
+        lines = [export, "BEGIN", *prelude]
     copy = manifest.db_copy
     if copy is not None:
         lines.append("-- a copy that is missing or whose fingerprint differs is loaded from its Parquet file")
         for name in order:
             where = f"{quote(copy.schema)}.{quote(name)}"
             lines += [f"LOCK TABLE {where} IN SHARE MODE", fingerprint_sql(where)]
-    lines += [dialect.empty(name) for name in reversed(order)]
+    lines += [dialect.empty_table(quote(name)) for name in reversed(order)]
     for name in order:
         entry = manifest.table(name)
         if copy is not None:
-            lines.append(dialect.insert_select(entry, f"{quote(copy.schema)}.{quote(name)}"))
+            lines.append(statements.insert_select(entry, f"{quote(copy.schema)}.{quote(name)}"))
         else:
-            lines.append(f"{dialect.insert(entry, 1)}  -- x {entry.rows} rows from {entry.file}")
+            lines.append(f"{statements.insert(entry, 1)}  -- x {entry.rows} rows from {entry.file}")
     lines.append("-- recreate indexes and constraints listed in the manifest but missing on the target")
-    lines += [line for name in order for line in dialect.sequences(manifest.table(name), None)]
+    lines += [line for name in order for line in statements.sequences(manifest.table(name), None)]
     lines.append("-- check every table's row count against the manifest")
     return [*lines, "COMMIT"]
 
@@ -195,10 +153,6 @@ def _usable_copies(
     return {name for name in order if name not in problems}, problems
 
 
-def _export_in_transaction(engine: str) -> bool:
-    return engine != "duckdb"
-
-
 def apply_restore(
     connector: Any,
     manifest: Manifest,
@@ -206,55 +160,61 @@ def apply_restore(
     order: list[str],
     defer: bool,
     before_write: Callable[[], None] | None = None,
+    pause: Pause = no_pause,
 ) -> RestoreOutcome:
     """Replace the rows of every table in ``order`` with the snapshot's in one transaction (not MariaDB).
 
     ``before_write`` (the last export of changed rows) runs inside the transaction once other
-    sessions can no longer write to the restored tables, before the first write (on DuckDB right
-    before the transaction; see the module's docstring).
+    sessions can no longer write to the restored tables, before the first write (right before the
+    transaction where the engine cannot read beside a writer; see the module's docstring).
     """
-    dialect = dialect_for(connector)
+    dialect = connector.dialect
+    statements = connector_statements(connector)
     schema_name = getattr(connector, "schema", None)
     missing = [ddl for name in order for ddl in _missing_ddl(connector, manifest.table(name))]
     ran: list[str] = []
     sources: dict[str, str] = {}
-    inside = _export_in_transaction(connector.engine)
+    inside = dialect.reads_beside_a_writer
     if before_write is not None and not inside:
         before_write()
     with connector.transaction() as tx:
-        pause_point("begin")
-        for statement in [*dialect.prelude(defer=defer), *dialect.lock(order)]:
+        pause("begin")
+        opening = dialect.restore_prelude(defer=defer)
+        opening += dialect.lock_for_restore([connector.qualified(name) for name in order])
+        for statement in opening:
             tx.execute(statement)
             ran.append(statement)
         if before_write is not None and inside:
             before_write()
         copies, fallbacks = _usable_copies(tx, connector, manifest, order)
         for name in reversed(order):
-            tx.execute(dialect.empty(name))
-            ran.append(dialect.empty(name))
-            pause_point(f"empty:{name}")
+            tx.execute(dialect.empty_table(connector.qualified(name)))
+            ran.append(dialect.empty_table(connector.qualified(name)))
+            pause(f"empty:{name}")
         for name in order:
             entry = manifest.table(name)
             if name in copies and manifest.db_copy is not None:
                 source = relation(connector, manifest.db_copy.schema, name)
-                tx.execute(dialect.insert_select(entry, source))
-                ran.append(dialect.insert_select(entry, source))
+                tx.execute(statements.insert_select(entry, source))
+                ran.append(statements.insert_select(entry, source))
                 sources[name] = f"in-database copy {manifest.db_copy.schema}.{name}"
             else:
                 for rows in chunks(Path(manifest.directory) / entry.file):
-                    tx.execute(dialect.insert(entry, len(rows)), [value for row in rows for value in row])
-                ran.append(f"{dialect.insert(entry, 1)}  -- x {entry.rows} rows")
+                    tx.execute(statements.insert(entry, len(rows)), [value for row in rows for value in row])
+                ran.append(f"{statements.insert(entry, 1)}  -- x {entry.rows} rows")
                 sources[name] = f"parquet {entry.file}"
-            pause_point(f"load:{name}")
+            pause(f"load:{name}")
         for ddl in missing:
             tx.execute(ddl)
             ran.append(ddl)
-        for statement in [s for name in order for s in dialect.sequences(manifest.table(name), schema_name)]:
+        for statement in [
+            s for name in order for s in statements.sequences(manifest.table(name), schema_name)
+        ]:
             tx.execute(statement)
             ran.append(statement)
         _check_counts(tx, connector, manifest, order)
-        pause_point("commit")
-    pause_point("committed")
+        pause("commit")
+    pause("committed")
     return RestoreOutcome(tuple(ran), sources, fallbacks)
 
 

@@ -29,11 +29,19 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from pm_pipeline.core.dialects import Dialect, dialect_for
 from pm_pipeline.core.errors import IntegrityRefusal
 from pm_pipeline.core.rollback.checksum import relation_checksum
+from pm_pipeline.core.rollback.manifest import Manifest, TableSnapshot
 from pm_pipeline.core.rollback.references import refuse_outside_references
-from pm_pipeline.core.rollback.snapshot import Manifest, TableSnapshot
-from pm_pipeline.core.rollback.sql import RestoreOutcome, chunks, dialect_for, pause_point, quote_for
+from pm_pipeline.core.rollback.sql import (
+    Pause,
+    RestoreOutcome,
+    RestoreStatements,
+    chunks,
+    connector_statements,
+    no_pause,
+)
 
 SHADOW_SUFFIX = "__pm_shadow"
 OLD_SUFFIX = "__pm_old"
@@ -55,9 +63,11 @@ _LOCAL_REFERENCE = re.compile(
 )
 
 
-def _shadow_ddl(entry: TableSnapshot, shadow: str, *, database: str, restored: list[str]) -> str:
+def _shadow_ddl(
+    dialect: Dialect, entry: TableSnapshot, shadow: str, *, database: str, restored: list[str]
+) -> str:
     """The snapshot's CREATE TABLE, creating the shadow; parents that are not restored stay the live ones."""
-    quote = quote_for("mysql")
+    quote = dialect.quote
     prefix = f"CREATE TABLE {quote(entry.name)} "
     if not entry.ddl.startswith(prefix):
         raise IntegrityRefusal(
@@ -94,7 +104,7 @@ def preflight(connector: Any, manifest: Manifest, order: list[str]) -> None:
         )
     refuse_outside_references(connector, order)
     for name in order:
-        _shadow_ddl(manifest.table(name), "", database=database, restored=order)
+        _shadow_ddl(connector.dialect, manifest.table(name), "", database=database, restored=order)
 
 
 def _drop_helpers(tx: Any, quote: Any, shadow: str, old: str) -> list[str]:
@@ -104,32 +114,36 @@ def _drop_helpers(tx: Any, quote: Any, shadow: str, old: str) -> list[str]:
     return statements
 
 
-def _build_shadows(connector: Any, manifest: Manifest, order: list[str], shadow: str, old: str) -> list[str]:
+def _build_shadows(
+    connector: Any, manifest: Manifest, order: list[str], shadow: str, old: str, pause: Pause
+) -> list[str]:
     """Leftovers of an earlier run dropped, every shadow created and loaded; returns the SQL run."""
-    dialect = dialect_for(connector)
+    statements = connector_statements(connector)
     quote = connector.quote
-    ran = ["SET FOREIGN_KEY_CHECKS = 0"]
+    ran = [connector.dialect.foreign_key_checks_off()]
     with connector.transaction() as tx:
         tx.execute(ran[0])  # the shadows are loaded in any order; their checksums are verified after
         ran += _drop_helpers(tx, quote, shadow, old)
-        pause_point("begin")
+        pause("begin")
         for statement in [f"CREATE DATABASE {quote(shadow)}", f"CREATE DATABASE {quote(old)}"]:
             tx.execute(statement)
             ran.append(statement)
         for name in order:
-            statement = _shadow_ddl(manifest.table(name), shadow, database=connector.schema, restored=order)
+            statement = _shadow_ddl(
+                connector.dialect, manifest.table(name), shadow, database=connector.schema, restored=order
+            )
             tx.execute(statement)
             ran.append(statement)
         for name in order:
             entry = manifest.table(name)
             into = f"{quote(shadow)}.{quote(name)}"
             for rows in chunks(Path(manifest.directory) / entry.file):
-                tx.execute(dialect.insert(entry, len(rows), into=into), [v for row in rows for v in row])
-            ran.append(f"{dialect.insert(entry, 1, into=into)}  -- x {entry.rows} rows from {entry.file}")
-            pause_point(f"load:{name}")
+                tx.execute(statements.insert(entry, len(rows), into=into), [v for row in rows for v in row])
+            ran.append(f"{statements.insert(entry, 1, into=into)}  -- x {entry.rows} rows from {entry.file}")
+            pause(f"load:{name}")
         tx.execute("COMMIT")
         for name in order:
-            for statement in dialect.sequences(
+            for statement in statements.sequences(
                 manifest.table(name), None, table=f"{quote(shadow)}.{quote(name)}"
             ):
                 tx.execute(statement)
@@ -151,13 +165,14 @@ def _verify_shadows(connector: Any, manifest: Manifest, order: list[str], shadow
 
 
 def _rename_statement(
-    quote: Any, database: str, shadow: str, old: str, live: list[str], order: list[str]
+    dialect: Dialect, database: str, shadow: str, old: str, live: list[str], order: list[str]
 ) -> str:
-    pairs = [
-        f"{quote(database)}.{quote(name)} TO {quote(old)}.{quote(name)}" for name in order if name in live
+    quote = dialect.quote
+    moves = [
+        (f"{quote(database)}.{quote(name)}", f"{quote(old)}.{quote(name)}") for name in order if name in live
     ]
-    pairs += [f"{quote(shadow)}.{quote(name)} TO {quote(database)}.{quote(name)}" for name in order]
-    return "RENAME TABLE " + ", ".join(pairs)
+    moves += [(f"{quote(shadow)}.{quote(name)}", f"{quote(database)}.{quote(name)}") for name in order]
+    return dialect.swap_statement(moves)
 
 
 def restore_by_swap(
@@ -166,15 +181,16 @@ def restore_by_swap(
     *,
     order: list[str],
     before_write: Callable[[], None] | None = None,
+    pause: Pause = no_pause,
 ) -> RestoreOutcome:
     """Build and verify the shadows, run ``before_write`` (the last export), then swap and clean up."""
     database = connector.schema
     shadow, old = helper_databases(database)
     preflight(connector, manifest, order)
-    ran = _build_shadows(connector, manifest, order, shadow, old)
+    ran = _build_shadows(connector, manifest, order, shadow, old, pause)
     _verify_shadows(connector, manifest, order, shadow)
     ran.append(f"-- {len(order)} shadow table(s) verified against the manifest's checksums")
-    pause_point("verified")
+    pause("verified")
     if before_write is not None:
         before_write()
     live = [
@@ -184,53 +200,46 @@ def restore_by_swap(
             (database, *order),
         )
     ]
-    rename = _rename_statement(connector.quote, database, shadow, old, live, order)
+    rename = _rename_statement(connector.dialect, database, shadow, old, live, order)
     with connector.transaction() as tx:
-        tx.execute("SET FOREIGN_KEY_CHECKS = 0")
-        pause_point("swap")
+        tx.execute(connector.dialect.foreign_key_checks_off())
+        pause("swap")
         tx.execute(rename)
         ran.append(rename)
-        pause_point("swapped")
+        pause("swapped")
         ran += _drop_helpers(tx, connector.quote, shadow, old)
-    pause_point("committed")
+    pause("committed")
     sources = {name: f"parquet {manifest.table(name).file} via {shadow}.{name}" for name in order}
     return RestoreOutcome(tuple(ran), sources, {})
 
 
 def describe_swap(manifest: Manifest, *, order: list[str], database: str) -> list[str]:
     """The statements of a swap restore, for plans and dry runs (row values are parameters, not shown)."""
-    quote = quote_for("mysql")
+    dialect = dialect_for(manifest.engine)
+    quote = dialect.quote
     shadow, old = helper_databases(database)
-    dialect = dialect_for(_Describer(quote))
+    statements = RestoreStatements(dialect, quote, "?")
     lines = [
-        "SET FOREIGN_KEY_CHECKS = 0",
+        dialect.foreign_key_checks_off(),
         f"DROP DATABASE IF EXISTS {quote(old)}",
         f"DROP DATABASE IF EXISTS {quote(shadow)}",
         f"CREATE DATABASE {quote(shadow)}",
         f"CREATE DATABASE {quote(old)}",
     ]
-    lines += [_shadow_ddl(manifest.table(name), shadow, database=database, restored=order) for name in order]
+    lines += [
+        _shadow_ddl(dialect, manifest.table(name), shadow, database=database, restored=order)
+        for name in order
+    ]
     for name in order:
         entry = manifest.table(name)
         into = f"{quote(shadow)}.{quote(name)}"
-        lines.append(f"{dialect.insert(entry, 1, into=into)}  -- x {entry.rows} rows from {entry.file}")
+        lines.append(f"{statements.insert(entry, 1, into=into)}  -- x {entry.rows} rows from {entry.file}")
     lines.append("COMMIT")
     for name in order:
-        lines += dialect.sequences(manifest.table(name), None, table=f"{quote(shadow)}.{quote(name)}")
+        lines += statements.sequences(manifest.table(name), None, table=f"{quote(shadow)}.{quote(name)}")
     lines.append(
         "-- verify every shadow table's canonical checksum against the manifest; export changed rows"
     )
-    lines.append(_rename_statement(quote, database, shadow, old, order, order))
+    lines.append(_rename_statement(dialect, database, shadow, old, order, order))
     lines += [f"DROP DATABASE IF EXISTS {quote(old)}", f"DROP DATABASE IF EXISTS {quote(shadow)}"]
     return lines
-
-
-class _Describer:
-    """Enough of a connector for :func:`dialect_for` when no connection is open (plans)."""
-
-    engine = "mysql"
-    placeholder = "?"
-
-    def __init__(self, quote: Any) -> None:
-        self.quote = quote
-        self.qualified = quote

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.schema import Column, TableSchema
+from pm_pipeline.core.dialects import ENGINES, canonical_engine
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Finding, Severity
 from pm_pipeline.core.names import RunNames
@@ -15,7 +16,7 @@ from pm_pipeline.core.schema.defaults import is_sequence_default, normalise_defa
 from pm_pipeline.core.schema.profile import ColumnProfile
 from pm_pipeline.core.schema.renames import DEFAULT_THRESHOLD, RenameSuggestion, suggest_renames
 from pm_pipeline.core.schema.sequences import sequences
-from pm_pipeline.core.schema.type_map import ENGINES, canonical_engine, effective_family
+from pm_pipeline.core.schema.type_map import effective_family
 from pm_pipeline.core.schema.widths import judge_types, needs_profile
 
 CHECK = "schema"

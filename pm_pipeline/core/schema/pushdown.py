@@ -14,38 +14,24 @@ from typing import Any
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import Column, TableSchema
 from pm_pipeline.core.connectors.schema import TypeFamily as F
+from pm_pipeline.core.dialects import canonical_engine
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.schema.profile import ColumnProfile, value_text
-from pm_pipeline.core.schema.type_map import canonical_engine, effective_family
+from pm_pipeline.core.schema.type_map import effective_family
 
 TOP_VALUES = 20
 
-_TEXT_CAST = {
-    "postgresql": "TEXT",
-    "mysql": "CHAR",
-    "duckdb": "VARCHAR",
-    "sqlite": "TEXT",
-    "files": "VARCHAR",
-}
-_CHAR_LENGTH = {"postgresql": "char_length", "mysql": "CHAR_LENGTH", "duckdb": "length", "sqlite": "length"}
-_BYTE_LENGTH = {"postgresql": "octet_length", "mysql": "LENGTH", "duckdb": "octet_length", "sqlite": "length"}
 _LENGTH_FAMILIES = {F.TEXT, F.ENUM, F.SET, F.BINARY}
 _ORDERED_FAMILIES = {F.INTEGER, F.DECIMAL, F.FLOAT, F.DATE, F.TIME, F.TIMESTAMP, F.TIMESTAMPTZ}
 # Values of these families cannot be grouped or counted distinct on every engine (PostgreSQL json).
 _UNGROUPABLE = {F.JSON, F.OTHER}
 
 
-def _dialect(connector: Connector) -> str:
-    engine = canonical_engine(connector.engine) or "duckdb"
-    return "duckdb" if engine == "files" else engine
-
-
 def _length_sql(connector: Connector, column: Column, family: F) -> str:
-    engine = _dialect(connector)
-    quoted = connector.quote(column.name)
+    dialect, quoted = connector.dialect, connector.quote(column.name)
     if family is F.BINARY:
-        return f"{_BYTE_LENGTH[engine]}({quoted})"
-    return f"{_CHAR_LENGTH[engine]}(CAST({quoted} AS {_TEXT_CAST[engine]}))"
+        return dialect.byte_length(quoted)
+    return dialect.char_length(dialect.text_cast(quoted))
 
 
 def _int_or_none(value: Any) -> int | None:

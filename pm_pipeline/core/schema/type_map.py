@@ -4,18 +4,22 @@ Each :class:`TypeRule` row says what moving a value from a source type family to
 family does: ``same`` (no finding unless the width check fails), ``changed`` (compatible but a
 different kind of value: ``type_changed``, INFO), ``narrowed`` (information is always lost:
 ``type_narrowed``, ERROR). A pair found in no row is ``incompatible`` (``type_incompatible``,
-ERROR). Rows restricted to source engines come first and win. :data:`SPELLINGS` first re-reads
-engine spellings whose meaning differs from their family (MariaDB ``tinyint(1)`` is a boolean).
+ERROR). Rows restricted to source engines come first and win. :data:`SPELLINGS` (each dialect's
+``type_spellings``) first re-reads engine spellings whose meaning differs from their family
+(MariaDB ``tinyint(1)`` is a boolean).
 :func:`type_table_markdown` renders both tables into docs/readme/schema.md.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
 from pm_pipeline.core.connectors.schema import TypeFamily as F
+from pm_pipeline.core.dialects import ENGINES, Dialect, dialect_for
+from pm_pipeline.core.dialects import canonical_engine as canonical_engine
 
 
 class Verdict(StrEnum):
@@ -60,20 +64,33 @@ class TypeRule:
         return source in self.source and target in self.target
 
 
+_NO_ENGINE = Dialect()
+
+
+def dialect_of(engine: str) -> Dialect:
+    """The dialect of ``engine``; for a name no dialect knows, one with no engine's particulars."""
+    return dialect_for(engine) if canonical_engine(engine) else _NO_ENGINE
+
+
+def _engines_where(capability: Callable[[Dialect], bool]) -> frozenset[str]:
+    return frozenset(engine for engine in ENGINES if capability(dialect_for(engine)))
+
+
 _SCALARS = (F.INTEGER, F.DECIMAL, F.FLOAT, F.BOOLEAN, F.DATE, F.TIME, F.TIMESTAMP, F.TIMESTAMPTZ)
-_SQLITE = frozenset({"sqlite"})
+_DYNAMIC_TYPING = _engines_where(lambda dialect: dialect.dynamic_typing)
+_UTC_WALL_TIME = _engines_where(lambda dialect: dialect.instants_read_as_utc_wall_time)
 _ALL = tuple(F)
 
 TYPE_RULES: tuple[TypeRule, ...] = (
     # SQLite declares loose types: dates, decimals and UUIDs live in TEXT, booleans in INTEGER.
     TypeRule("sqlite_text_as_typed", (F.TEXT,), (F.DATE, F.TIME, F.TIMESTAMP, F.TIMESTAMPTZ, F.DECIMAL, F.UUID),
-             Verdict.CHANGED, source_engines=_SQLITE,
+             Verdict.CHANGED, source_engines=_DYNAMIC_TYPING,
              note="SQLite keeps these as text; reconciliation parses and verifies every value"),
-    TypeRule("sqlite_integer_as_boolean", (F.INTEGER,), (F.BOOLEAN,), Verdict.CHANGED, source_engines=_SQLITE,
-             note="SQLite has no boolean type: 0/1 integers become booleans"),
+    TypeRule("sqlite_integer_as_boolean", (F.INTEGER,), (F.BOOLEAN,), Verdict.CHANGED,
+             source_engines=_DYNAMIC_TYPING, note="SQLite has no boolean type: 0/1 integers become booleans"),
     # Connectors read MariaDB/MySQL in a UTC session: a TIMESTAMP arrives as its UTC wall time.
     TypeRule("mysql_timestamp_to_timestamp", (F.TIMESTAMPTZ,), (F.TIMESTAMP,), Verdict.CHANGED,
-             Check.FRACTIONAL_SECONDS, source_engines=frozenset({"mysql"}),
+             Check.FRACTIONAL_SECONDS, source_engines=_UTC_WALL_TIME,
              note="MariaDB/MySQL TIMESTAMP is read in UTC: a timestamp holding the UTC wall time is equal; "
              "reconciliation checks every value"),
     # Same kind of value: only the width can lose information.
@@ -151,35 +168,19 @@ class Spelling:
     note: str
 
 
-SPELLINGS: tuple[Spelling, ...] = (
-    Spelling("mysql_tinyint1_is_boolean", frozenset({"mysql"}), r"^tinyint\s*\(\s*1\s*\)", F.BOOLEAN,
-             "MariaDB/MySQL BOOLEAN is declared tinyint(1)"),
-    Spelling("mysql_bit1_is_boolean", frozenset({"mysql"}), r"^bit\s*\(\s*1\s*\)", F.BOOLEAN,
-             "bit(1) flags are booleans"),
-    Spelling("mysql_timestamp_is_instant", frozenset({"mysql"}), r"^timestamp\b", F.TIMESTAMPTZ,
-             "MariaDB/MySQL TIMESTAMP stores an instant in UTC and converts it with the session zone"),
-)  # fmt: skip
-
-ENGINES = ("postgresql", "mysql", "duckdb", "sqlite", "files")
-_ENGINE_ALIASES = {"postgres": "postgresql", "mariadb": "mysql", "parquet": "files", "csv": "files"}
-
-# Fractional-second digits a temporal type has when its declaration does not say.
-DEFAULT_FRACTIONAL_DIGITS: dict[str, int | None] = {
-    "postgresql": 6,
-    "mysql": 0,
-    "duckdb": 6,
-    "sqlite": None,  # text: any precision
-    "files": None,
-}
-
-# Engines whose declared types do not constrain values: an unverifiable narrowing is INFO there.
-LOOSE_ENGINES = frozenset({"sqlite"})
+def _spellings() -> tuple[Spelling, ...]:
+    """Every dialect's type spellings, each once with the engines that share it."""
+    engines: dict[tuple[str, str, str, str], set[str]] = {}
+    for engine in ENGINES:
+        for spelling in dialect_for(engine).type_spellings:
+            engines.setdefault(spelling, set()).add(engine)
+    return tuple(
+        Spelling(name, frozenset(found), pattern, F(family), note)
+        for (name, pattern, family, note), found in engines.items()
+    )
 
 
-def canonical_engine(engine: str) -> str | None:
-    name = engine.lower()
-    name = _ENGINE_ALIASES.get(name, name)
-    return name if name in ENGINES else None
+SPELLINGS = _spellings()
 
 
 def effective_family(data_type: str, family: F, engine: str) -> tuple[F, str | None]:

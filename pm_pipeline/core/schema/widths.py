@@ -10,15 +10,9 @@ from enum import StrEnum
 from pm_pipeline.core.connectors.schema import Column
 from pm_pipeline.core.connectors.schema import TypeFamily as F
 from pm_pipeline.core.findings import Category, Severity
+from pm_pipeline.core.schema.declared_widths import float_bits, fractional_digits, int_range, stored_int_range
 from pm_pipeline.core.schema.profile import ColumnProfile
-from pm_pipeline.core.schema.type_map import (
-    DEFAULT_FRACTIONAL_DIGITS,
-    LOOSE_ENGINES,
-    Check,
-    Verdict,
-    effective_family,
-    find_rule,
-)
+from pm_pipeline.core.schema.type_map import Check, Verdict, dialect_of, effective_family, find_rule
 
 
 class Fit(StrEnum):
@@ -41,64 +35,6 @@ class Side:
     engine: str
 
 
-# Longest names first so 'bigint' is not read as 'int'.
-_INT_NAMES = (
-    ("bigserial", 64), ("smallserial", 16), ("bigint", 64), ("smallint", 16), ("tinyint", 8),
-    ("mediumint", 24), ("hugeint", 128), ("integer", 32), ("serial", 32), ("int8", 64), ("int4", 32),
-    ("int2", 16), ("int", 32),
-)  # fmt: skip
-
-
-def int_bits(col: Column, engine: str) -> int | None:
-    # Some engines report decimal digits as the precision of an integer; only bit widths count.
-    if col.precision in (8, 16, 24, 32, 64, 128):
-        return col.precision
-    name = col.data_type.strip().lower()
-    name = name[1:] if name.startswith("u") and not name.startswith("uuid") else name
-    for prefix, bits in _INT_NAMES:
-        if name.startswith(prefix):
-            return bits
-    return 64 if engine == "sqlite" else None
-
-
-# MariaDB/MySQL YEAR holds 1901..2155 and the zero year 0000, whatever its display width.
-_MYSQL_YEAR = (0, 2155)
-
-
-def int_range(col: Column, engine: str) -> tuple[int, int] | None:
-    if engine == "mysql" and col.data_type.strip().lower().startswith("year"):
-        return _MYSQL_YEAR
-    bits = int_bits(col, engine)
-    if bits is None:
-        return None
-    unsigned = col.unsigned or bool(re.match(r"^u(tiny|small|big|huge)?int", col.data_type.strip().lower()))
-    return (0, 2**bits - 1) if unsigned else (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1)
-
-
-# SQLite stores any integer in up to 64 bits whatever its declared name: as a target, that is the
-# range it holds (as a source, the declared name says what its values were meant to be).
-_LOOSE_STORAGE = (-(2**63), 2**63 - 1)
-
-
-def _target_int_range(t: Side) -> tuple[int, int] | None:
-    return _LOOSE_STORAGE if t.engine in LOOSE_ENGINES else int_range(t.column, t.engine)
-
-
-def float_bits(col: Column, engine: str) -> int:
-    if col.precision in (24, 53):
-        return col.precision
-    name = col.data_type.strip().lower()
-    if any(word in name for word in ("double", "float8", "float64")):
-        return 53
-    if any(word in name for word in ("real", "float4", "float32")):
-        return 53 if engine in ("sqlite", "mysql") and name.startswith("real") else 24
-    return 24 if engine in ("mysql", "duckdb") else 53
-
-
-def _digits(col: Column, engine: str) -> int | None:
-    return col.precision if col.precision is not None else DEFAULT_FRACTIONAL_DIGITS.get(engine)
-
-
 def _longest(profile: ColumnProfile | None) -> int | None:
     return None if profile is None else profile.max_length
 
@@ -118,7 +54,7 @@ def _bounded(source: int | None, target: int | None, unit: str, profile_max: int
 
 
 def _int_range(s: Side, t: Side, _: ColumnProfile | None) -> WidthResult:
-    src, tgt = int_range(s.column, s.engine), _target_int_range(t)
+    src, tgt = int_range(s.column, s.engine), stored_int_range(t.column, t.engine)
     if src is None or tgt is None:
         return WidthResult(Fit.UNKNOWN, "integer width unknown")
     if src[0] < tgt[0] or src[1] > tgt[1]:
@@ -155,7 +91,7 @@ def _binary_length(s: Side, t: Side, profile: ColumnProfile | None) -> WidthResu
 
 
 def _fractional(s: Side, t: Side, _: ColumnProfile | None) -> WidthResult:
-    src, tgt = _digits(s.column, s.engine), _digits(t.column, t.engine)
+    src, tgt = fractional_digits(s.column, s.engine), fractional_digits(t.column, t.engine)
     if tgt is None:
         return WidthResult(Fit.FITS)
     if src is None:
@@ -223,7 +159,7 @@ def _int_in_float(s: Side, t: Side, _: ColumnProfile | None) -> WidthResult:
 def _decimal_in_int(s: Side, t: Side, _: ColumnProfile | None) -> WidthResult:
     if (s.column.scale or 0) > 0:
         return WidthResult(Fit.LOSS, f"scale {s.column.scale} is truncated")
-    tgt = _target_int_range(t)
+    tgt = stored_int_range(t.column, t.engine)
     if s.column.precision is None or tgt is None:
         return WidthResult(Fit.UNKNOWN, "digits unknown")
     if 10**s.column.precision - 1 > tgt[1]:
@@ -233,7 +169,7 @@ def _decimal_in_int(s: Side, t: Side, _: ColumnProfile | None) -> WidthResult:
 
 def _rendered_width(s: Side) -> int | None:
     col = s.column
-    fsp = _digits(col, s.engine) or 0
+    fsp = fractional_digits(col, s.engine) or 0
     fraction = fsp + 1 if fsp else 0
     if s.family is F.INTEGER:
         span = int_range(col, s.engine)
@@ -341,7 +277,7 @@ def judge_types(
         Side(source, s_family, source_engine), Side(target, t_family, target_engine), source_profile
     )
     detail = f"{change}: {result.detail}" if result.detail else change
-    if result.fit is Fit.LOSS or (result.fit is Fit.UNKNOWN and source_engine not in LOOSE_ENGINES):
+    if result.fit is Fit.LOSS or (result.fit is Fit.UNKNOWN and not dialect_of(source_engine).dynamic_typing):
         return TypeJudgement(Category.TYPE_NARROWED, Severity.ERROR, rule_name, detail)
     if result.fit is not Fit.FITS or rule.verdict is Verdict.CHANGED:
         if rule.note and not result.detail:

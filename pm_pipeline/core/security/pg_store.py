@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from pm_pipeline.core.dialects.postgres import PostgresDialect
 from pm_pipeline.core.errors import SystemFailure
 from pm_pipeline.core.security.anchors import Anchor
 
@@ -31,14 +32,14 @@ _SCHEMA = (
 class PostgresStore:
     """The head (one row per chain) and a copy of every record, in tables created on first use."""
 
-    kind = "postgresql"
+    kind = PostgresDialect.name
 
     def __init__(self, url: str, *, log: Path) -> None:
         self.url = url
         self.log = log
 
     def describe(self) -> str:
-        from pm_pipeline.core.connectors import mask_url
+        from pm_pipeline.core.security.masking import mask_url
 
         return f"anchor table {ANCHOR_TABLE} at {mask_url(self.url)}"
 

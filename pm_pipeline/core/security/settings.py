@@ -73,12 +73,11 @@ def parse_audit(data: Any, *, file: str) -> AuditSettings:
 def audit_log_path(spec: MigrationSpec, *, file: str, for_rollback: bool = False) -> Path | None:
     """The spec's audit log: ``audit.log``; for the rollback commands ``rollback.audit_log`` when set
     (else ``audit.log``, else the rollback default). None when checks are not audited (no ``audit.log``)."""
-    from pm_pipeline.core.rollback.settings import parse_rollback
 
     settings = parse_audit(spec.audit, file=file)
     if not for_rollback:
         return None if settings.log is None else Path(settings.log)
-    rollback = parse_rollback(spec.rollback, file=file)
+    rollback = spec.rollback_settings
     if "audit_log" in rollback.model_fields_set or settings.log is None:
         return Path(rollback.audit_log)
     return Path(settings.log)

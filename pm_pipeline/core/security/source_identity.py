@@ -11,16 +11,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from pm_pipeline.core.connectors.base import parse_url
+from pm_pipeline.core.dialects import canonical_engine, dialect_for
 
-# Schemes that reach the same kind of server: the same server may be named by either.
-_FAMILIES = {
-    "postgres": "postgresql",
-    "mariadb": "mysql",
-    "csv": "files",
-    "parquet": "files",
-    "file": "files",
-}
-_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 # Names of this machine: resolving them costs nothing and never waits for a DNS server.
 _LOOPBACK = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback", "::1", "0:0:0:0:0:0:0:1"}
 
@@ -31,15 +23,19 @@ def source_identity(url: str) -> str:
     from pm_pipeline.core.connectors import normalise_url
 
     parsed = parse_url(normalise_url(url))
-    family = _FAMILIES.get(parsed.scheme.split("+")[0], parsed.scheme.split("+")[0])
-    if family not in _DEFAULT_PORTS:
+    scheme = parsed.scheme.split("+")[0]
+    # Schemes that reach the same kind of server (postgres://, postgresql://) name one family.
+    engine = canonical_engine(scheme)
+    family = engine or scheme
+    dialect = dialect_for(engine) if engine else None
+    if dialect is None or dialect.default_port is None:
         location = parsed.path or parsed.database or ""
         return f"{family}:///{Path(location).expanduser().resolve().as_posix().lstrip('/')}"
     host = _canonical_host(parsed.query.get("host") or parsed.host)
-    port = parsed.port or _port(parsed.query.get("port")) or _DEFAULT_PORTS[family]
+    port = parsed.port or _port(parsed.query.get("port")) or dialect.default_port
     database = parsed.database or parsed.query.get("dbname") or ""
-    if family == "postgresql" and not database:
-        database = parsed.user or ""  # libpq's default database is the user's name
+    if dialect.database_defaults_to_user and not database:
+        database = parsed.user or ""
     return f"{family}://{host}:{port}/{database}"
 
 

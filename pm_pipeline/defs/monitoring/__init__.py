@@ -6,13 +6,13 @@ from collections.abc import Mapping, Sequence
 
 import dagster as dg
 
+from pm_pipeline.core.config.monitoring import MonitoringSettings, ScheduleTarget
 from pm_pipeline.core.config.spec import MigrationSpec
-from pm_pipeline.core.monitor.settings import MonitoringSettings, ScheduleTarget
 from pm_pipeline.defs.monitoring.alerting import build_check_alert_sensor, build_run_alert_sensor
+from pm_pipeline.defs.monitoring.buckets import PartitionedTable
 from pm_pipeline.defs.monitoring.drift import build_drift_sensor
 from pm_pipeline.defs.monitoring.history import read_metric_history
 from pm_pipeline.defs.monitoring.schedules import JobLike, build_schedules
-from pm_pipeline.defs.partitions import PartitionedTable
 
 
 def build_monitoring_defs(

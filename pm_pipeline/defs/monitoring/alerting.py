@@ -14,11 +14,11 @@ from typing import Any, Literal
 
 import dagster as dg
 
+from pm_pipeline.core.config.monitoring import AlertRule, MonitoringSettings
 from pm_pipeline.core.config.spec import MigrationSpec
 from pm_pipeline.core.monitor.alerts import AlertState, Event, EventKind, evaluate
 from pm_pipeline.core.monitor.metrics import latency_events, metric_events
 from pm_pipeline.core.monitor.notifiers import dispatch
-from pm_pipeline.core.monitor.settings import AlertRule, MonitoringSettings
 from pm_pipeline.defs.monitoring.history import metric_values, read_metric_history, series
 from pm_pipeline.defs.tenancy import owns_run, tenant_name, tenant_prefix
 

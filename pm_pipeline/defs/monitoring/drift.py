@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import dagster as dg
 
+from pm_pipeline.core.config.monitoring import MonitoringSettings
 from pm_pipeline.core.config.spec import MigrationSpec
 from pm_pipeline.core.connectors import Connector, open_endpoint
 from pm_pipeline.core.monitor.fingerprint import (
@@ -18,9 +19,8 @@ from pm_pipeline.core.monitor.fingerprint import (
     scan_drift,
     state_key,
 )
-from pm_pipeline.core.monitor.settings import MonitoringSettings
 from pm_pipeline.defs.common import table_keys
-from pm_pipeline.defs.partitions import PartitionedTable
+from pm_pipeline.defs.monitoring.buckets import PartitionedTable
 from pm_pipeline.defs.presentation import fingerprint_observations
 from pm_pipeline.defs.tenancy import tenant_name
 

@@ -14,8 +14,9 @@ from typing import TypeAlias
 
 import dagster as dg
 
-from pm_pipeline.core.monitor.settings import MonitoringSettings, ScheduleSettings, ScheduleTarget
-from pm_pipeline.defs.partitions import RECHECK_TAG, PartitionedTable
+from pm_pipeline.core.config.monitoring import MonitoringSettings, ScheduleSettings, ScheduleTarget
+from pm_pipeline.defs.monitoring.buckets import PartitionedTable
+from pm_pipeline.defs.partitions import RECHECK_TAG
 from pm_pipeline.defs.tenancy import tenant_name
 
 JobLike: TypeAlias = "dg.JobDefinition | dg.UnresolvedAssetJobDefinition"

@@ -10,10 +10,10 @@ from typing import Any
 
 import dagster as dg
 
+from pm_pipeline.core.config.rollback import RollbackSettings
 from pm_pipeline.core.config.spec import MigrationSpec
-from pm_pipeline.core.rollback import RollbackPlan, parse_rollback, run_step
+from pm_pipeline.core.rollback import RollbackPlan, plan_for, run_step
 from pm_pipeline.core.rollback.plan import PlanStep
-from pm_pipeline.core.rollback.settings import RollbackSettings
 from pm_pipeline.core.rollback.snapshot import latest_snapshot
 from pm_pipeline.core.security.audit import AuditLog
 from pm_pipeline.core.security.settings import spec_audit_log
@@ -76,8 +76,8 @@ def build_rollback_job(
 ) -> dg.JobDefinition:
     """A job for a plan, or for the newest verified snapshot named by a spec's ``rollback`` section."""
     if isinstance(spec_or_plan, MigrationSpec):
-        settings = parse_rollback(spec_or_plan.rollback, file=spec_file)
-        plan = settings.plan(latest_snapshot(settings.snapshot_dir), target_url=spec_or_plan.target.url)
+        settings = spec_or_plan.rollback_settings
+        plan = plan_for(settings, latest_snapshot(settings.snapshot_dir), target_url=spec_or_plan.target.url)
         configured = spec_audit_log(spec_or_plan, file=spec_file, origin="dagster", for_rollback=True)
         assert configured is not None  # the rollback always has a log
         audit = AuditLog(audit_log, config=configured.config) if audit_log else configured

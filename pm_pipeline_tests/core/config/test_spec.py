@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from pm_pipeline.core.config import load_spec, spec_checksum, spec_from_mapping
-from pm_pipeline.core.config.spec import Classification, parse_duration
+from pm_pipeline.core.config.durations import parse_duration
+from pm_pipeline.core.config.spec import Classification
 from pm_pipeline.core.errors import SpecError
 
 GOOD = """

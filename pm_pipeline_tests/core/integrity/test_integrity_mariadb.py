@@ -7,10 +7,10 @@ from collections import Counter
 
 import pytest
 
+from pm_pipeline.core.check import TablePair, compare_schema
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.integrity import IntegrityResult, check_table_integrity, parse_integrity
-from pm_pipeline.core.run import check_table_schema
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mariadb]
 
@@ -118,8 +118,8 @@ def test_planted_defects_in_mariadb_are_found(pg_db, mariadb_db) -> None:
     with connect(pg_db.url) as source, connect(mariadb_db.url) as target:
         behind = [
             f
-            for f in check_table_schema(
-                source=source, target=target, mapping=TableMapping(source="orders")
+            for f in compare_schema(
+                TablePair.build(source=source, target=target, mapping=TableMapping(source="orders"))
             ).findings
             if str(f.category) == "sequence_behind"
         ]

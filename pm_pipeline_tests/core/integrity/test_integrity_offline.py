@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from pm_pipeline.core.config.integrity import AggregateRule, RowRule
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.errors import SpecError
 from pm_pipeline.core.integrity import parse_integrity, verify_manifest, write_manifest
 from pm_pipeline.core.integrity.checksum import ManifestEntry, checksummed, table_checksum
-from pm_pipeline.core.integrity.settings import AggregateRule, RowRule
 from pm_pipeline.core.reconcile.planning import plan_table
 
 

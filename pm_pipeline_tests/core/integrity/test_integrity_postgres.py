@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pm_pipeline.core.check import TablePair, compare_schema
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import Category
@@ -18,7 +19,6 @@ from pm_pipeline.core.integrity import (
     verify_manifest,
     write_manifest,
 )
-from pm_pipeline.core.run import check_table_schema
 
 pytestmark = pytest.mark.postgres
 
@@ -94,8 +94,8 @@ def _schema_categories(source_url: str, target_url: str) -> Counter[tuple[str, s
         return Counter(
             (f.table, str(f.category))
             for table in ("customers", "orders", "order_items")
-            for f in check_table_schema(
-                source=source, target=target, mapping=TableMapping(source=table)
+            for f in compare_schema(
+                TablePair.build(source=source, target=target, mapping=TableMapping(source=table))
             ).findings
         )
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from pm_pipeline.core.config.monitoring import AlertRule, AlertSeverity
 from pm_pipeline.core.monitor.alerts import AlertState, Event, EventKind, Transition, evaluate
-from pm_pipeline.core.monitor.settings import AlertRule, AlertSeverity
 
 RULE = AlertRule.model_validate(
     {

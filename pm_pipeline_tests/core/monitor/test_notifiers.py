@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from pm_pipeline.core.config.monitoring import parse_monitoring
 from pm_pipeline.core.monitor.alerts import AlertState, Event, EventKind, evaluate
 from pm_pipeline.core.monitor.notifiers import dispatch
-from pm_pipeline.core.monitor.settings import parse_monitoring
 
 
 def _settings(http_port: int, smtp_port: int, *, fmt: str = "json") -> object:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from pm_pipeline.core.config.monitoring import AlertSeverity, WebhookNotifier, parse_monitoring
 from pm_pipeline.core.errors import SpecError
-from pm_pipeline.core.monitor.settings import AlertSeverity, WebhookNotifier, parse_monitoring
 
 GOOD = {
     "drift": {"interval": "2m", "budget": "20s", "checksum_max_rows": 1000},

@@ -19,10 +19,13 @@ import pytest
 from pm_pipeline.cli import main
 from pm_pipeline.core.config.performance import PerformanceSettings
 from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.dialects import Dialect
+from pm_pipeline.core.dialects.mysql import MySqlDialect
+from pm_pipeline.core.dialects.postgres import PostgresDialect
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Finding, Severity
 from pm_pipeline.core.perf import run_workload
-from pm_pipeline.core.perf.capture import _named
+from pm_pipeline.core.perf.capture import _STATISTICS, _named
 from pm_pipeline_tests.conftest import MyDatabase, PgDatabase
 from pm_pipeline_tests.private_postgres import PrivatePostgres, free_port, private_postgres, unavailable
 
@@ -202,22 +205,23 @@ def test_mariadb_digests_feed_the_workload_against_a_postgresql_target(
 
 
 @pytest.mark.parametrize(
-    ("text", "dollar", "expected"),
+    ("text", "dialect", "expected"),
     [
         # pg_stat_statements: numbered placeholders, a qualified column, the operator either side
-        ("SELECT id FROM t WHERE t.email = $1 AND $2 < age", True,
+        ("SELECT id FROM t WHERE t.email = $1 AND $2 < age", PostgresDialect,
          ("SELECT id FROM t WHERE t.email = :p1 AND :p2 < age", {"p1": "email", "p2": "age"})),
         # a digest: backticked identifiers, '?' numbered in order
-        ("SELECT `id` FROM `t` WHERE `a` = ? AND `b` LIKE ?", False,
+        ("SELECT `id` FROM `t` WHERE `a` = ? AND `b` LIKE ?", MySqlDialect,
          ("SELECT `id` FROM `t` WHERE `a` = :p1 AND `b` LIKE :p2", {"p1": "a", "p2": "b"})),
         # JSON's '?' operator on PostgreSQL is no placeholder
-        ("SELECT id FROM t WHERE doc ? 'k' AND id = $1", True,
+        ("SELECT id FROM t WHERE doc ? 'k' AND id = $1", PostgresDialect,
          ("SELECT id FROM t WHERE doc ? 'k' AND id = :p1", {"p1": "id"})),
-        ("SELECT id FROM t LIMIT $1", True, "no column to draw parameter $1 from"),
-        ("SELECT id FROM t WHERE id IN (...)", False, "the digest shortened the statement ('...')"),
+        ("SELECT id FROM t LIMIT $1", PostgresDialect, "no column to draw parameter $1 from"),
+        ("SELECT id FROM t WHERE id IN (...)", MySqlDialect, "the digest shortened the statement ('...')"),
     ],
 )  # fmt: skip
 def test_normalised_statements_get_named_parameters_or_a_reason(
-    text: str, dollar: bool, expected: object
+    text: str, dialect: type[Dialect], expected: object
 ) -> None:
-    assert _named(text, dollar=dollar) == expected
+    _, placeholder = _STATISTICS[dialect]
+    assert _named(text, placeholder=placeholder) == expected

@@ -22,6 +22,7 @@ from pm_pipeline.core.config.spec import ColumnRule, TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
+from pm_pipeline.core.dialects import Dialect, dialect_for
 from pm_pipeline.core.reconcile import sqlhash
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 
@@ -42,7 +43,7 @@ class Col:
 class Engine:
     """One real engine holding test tables."""
 
-    dialect: sqlhash.Dialect
+    dialect: Dialect
 
     @property
     def url(self) -> str:
@@ -53,7 +54,7 @@ class Engine:
 
 
 class PgEngine(Engine):
-    dialect = "postgresql"
+    dialect = dialect_for("postgresql")
 
     def __init__(self, url: str, *, setup: Sequence[str] = ()) -> None:
         import psycopg
@@ -78,7 +79,7 @@ class PgEngine(Engine):
 
 
 class MyEngine(Engine):
-    dialect = "mysql"
+    dialect = dialect_for("mysql")
 
     def __init__(self, url: str) -> None:
         self._url = url
@@ -122,7 +123,7 @@ def _my_value(value: Any) -> Any:
 
 
 class DuckEngine(Engine):
-    dialect = "duckdb"
+    dialect = dialect_for("duckdb")
 
     def __init__(self, path: Path, *, setup: Sequence[str] = ()) -> None:
         self.path = path
@@ -259,7 +260,7 @@ def _name(plan: ColumnPlan, side: Side) -> str:
     return plan.source.name if side == "source" else plan.target.name
 
 
-def _text_sql(dialect: sqlhash.Dialect, connector: Connector, plan: ColumnPlan, side: Side) -> str | None:
+def _text_sql(dialect: Dialect, connector: Connector, plan: ColumnPlan, side: Side) -> str | None:
     return sqlhash.canonical_text_sql(dialect, plan, side, connector.quote(_name(plan, side)))
 
 

@@ -45,6 +45,32 @@ def test_lost_rows_and_changed_values_come_before_schema_and_consequences() -> N
     assert [f.key for f in missing.examples] == [{"id": 17}, {"id": 42}, {"id": 256}]
 
 
+def test_changed_money_and_times_come_before_other_changed_values() -> None:
+    renamed = [
+        _finding(Category.VALUE_MISMATCH, key=k, column="city", message="differs", source_canonical=f"c{k}")
+        for k in (1, 2, 3)
+    ]
+    money = _finding(
+        Category.VALUE_MISMATCH, key=4, column="amount", message="differs", source_canonical="10.50"
+    )
+    shifted = _finding(
+        Category.VALUE_MISMATCH,
+        key=5,
+        column="paid_at",
+        message="shifted",
+        source_canonical="2023-02-20T10:54:00+00:00",
+    )
+    groups = group_findings([*renamed, money, shifted])
+    # Fewer rows, but money and time: first. Among equals, the larger group first.
+    assert [g.column for g in groups] == ["amount", "paid_at", "city"]
+    # Without examples (counts only) the order is the same.
+    assert [g.column for g in group_findings([*renamed, money, shifted], examples=0)] == [
+        "amount",
+        "paid_at",
+        "city",
+    ]
+
+
 def test_explanations_that_differ_only_in_numbers_are_one_group() -> None:
     findings = [
         _finding(

@@ -16,7 +16,7 @@ from pm_pipeline.core.config.spec import Classification
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Finding, Severity
 from pm_pipeline.core.report import REDACTION_KEY_ENV, pseudonymiser_for
-from pm_pipeline.core.report.redaction_key import installation_key, installation_key_path
+from pm_pipeline.core.security.redaction_key import installation_key, installation_key_path
 
 SOURCE, TARGET = "postgresql://app@db/a", "postgresql://app@db/b"
 SSN = Finding(

@@ -16,12 +16,20 @@ from pm_pipeline.core.rollback import create_snapshot, execute_plan
 
 from . import data
 
+# Stops at the named point of the restore, after writing the marker file, until killed.
 CHILD = """
-import sys
+import sys, time
+from pathlib import Path
 from pm_pipeline.core.rollback import build_plan, execute_plan
-snapshot, url, audit, exports = sys.argv[1:5]
+snapshot, url, audit, exports, point, marker = sys.argv[1:7]
+
+def pause(name):
+    if name == point:
+        Path(marker).write_text(name)
+        time.sleep(60)
+
 plan = build_plan(snapshot, target_url=url)
-execute_plan(plan, audit_log=audit, export_dir=exports, dry_run=False)
+execute_plan(plan, audit_log=audit, export_dir=exports, dry_run=False, pause=pause)
 """
 
 # PostgreSQL (one transaction): before it, after emptying a child, half way through loading, just
@@ -37,8 +45,7 @@ RESTORED_AT = {"swapped", "committed"}
 
 def _kill_at(point: str, plan_args: list[str], tmp_path: Path) -> None:
     marker = tmp_path / f"reached-{point.replace(':', '_')}"
-    env = {**os.environ, "PM_ROLLBACK_PAUSE_AT": point, "PM_ROLLBACK_PAUSE_FILE": str(marker)}
-    child = subprocess.Popen([sys.executable, "-c", CHILD, *plan_args], env=env, cwd=Path.cwd())
+    child = subprocess.Popen([sys.executable, "-c", CHILD, *plan_args, point, str(marker)], cwd=Path.cwd())
     deadline = time.monotonic() + 60
     while not marker.exists():
         if child.poll() is not None:

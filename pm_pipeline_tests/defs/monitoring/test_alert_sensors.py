@@ -12,8 +12,8 @@ import dagster as dg
 import pytest
 
 from pm_pipeline.core.config.loader import spec_from_mapping
+from pm_pipeline.core.config.monitoring import parse_monitoring
 from pm_pipeline.core.monitor.alerts import AlertState
-from pm_pipeline.core.monitor.settings import parse_monitoring
 from pm_pipeline.defs.monitoring import build_monitoring_defs
 from pm_pipeline.defs.monitoring.history import read_metric_history
 

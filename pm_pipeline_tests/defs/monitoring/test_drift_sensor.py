@@ -9,7 +9,7 @@ import dagster as dg
 import pytest
 
 from pm_pipeline.core.config.loader import spec_from_mapping
-from pm_pipeline.core.monitor.settings import parse_monitoring
+from pm_pipeline.core.config.monitoring import parse_monitoring
 from pm_pipeline.defs.monitoring.drift import build_drift_sensor
 
 
