@@ -31,7 +31,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy pm_pipeline pm_pipeline_bench
 
 pytest: $(STAMP)
-	$(BIN)/pytest -q -p no:cacheprovider
+	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadscope
 
 test: lint typecheck pytest
 

@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 
@@ -27,6 +28,16 @@ def _unavailable(service: str, error: Exception) -> None:
     if os.environ.get("PM_REQUIRE_SERVICES") == "1":
         pytest.fail(f"PM_REQUIRE_SERVICES=1 but {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    """With ``--dist loadscope`` (`make pytest`), the project's units of work (pm_pipeline_tests/parallel.py)."""
+    if config.getvalue("dist") != "loadscope":
+        return None
+    from pm_pipeline_tests.parallel import module_scheduler
+
+    return module_scheduler(config, log)
 
 
 @dataclass(frozen=True)
