@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test lint typecheck pytest ui clean bench
+.PHONY: install demo test lint typecheck tools pytest ui clean bench
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "pm-pipeline needs Python 3.11, found " + sys.version' 
@@ -33,7 +33,15 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadscope
 
-test: lint typecheck pytest
+test: lint typecheck tools pytest
+
+# The report-rendering tests need Debian's chromium and poppler-utils (without them they skip), the
+# tests of proven index advice PostgreSQL's HypoPG extension (without it they fail); .ci/run
+# installs all three.
+tools:
+	@command -v chromium >/dev/null || echo "note: chromium is missing: the browser and HTML-rendering tests will skip (apt-get install chromium)"
+	@command -v pdftoppm >/dev/null || echo "note: pdftoppm is missing: the PDF-rendering tests will skip (apt-get install poppler-utils)"
+	@ls /usr/share/postgresql/*/extension/hypopg.control >/dev/null 2>&1 || echo "note: HypoPG is missing: the tests of proven index advice will fail (apt-get install postgresql-15-hypopg)"
 
 # The Dagster UI on PORT (default 3000); Ctrl-C or SIGTERM stops the server and its daemon.
 PORT ?= 3000

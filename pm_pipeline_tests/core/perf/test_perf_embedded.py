@@ -65,10 +65,14 @@ def _run(source_url: str, target_url: str) -> PerfResult:
 def test_sqlite_target_that_lost_its_index_gets_unverified_advice(tmp_path: Path) -> None:
     result = _run(_sqlite(tmp_path / "a.db", index=True), _sqlite(tmp_path / "b.db", index=False))
     found = {(f.query, f.category, f.severity, f.column, f.rule) for f in result.findings}
-    assert found == {
+    planned = {
         ("by_email", Category.PLAN_REGRESSION, Severity.ERROR, "email", "index_to_scan"),
         ("by_email", Category.INDEX_ADVICE, Severity.INFO, "email", "unverified"),
     }
+    assert planned <= found
+    # The scan of 20,000 rows may also be measurably slower (true, and timing-dependent on a busy
+    # machine); nothing else may be found, and nothing at all on the unchanged ``cities``.
+    assert {(q, c) for q, c, *_ in found - planned} <= {("by_email", Category.QUERY_REGRESSION)}
     advice = next(f for f in result.findings if f.category is Category.INDEX_ADVICE)
     assert 'CREATE UNIQUE INDEX CONCURRENTLY ON "customers" ("email")' in advice.message
 
