@@ -169,6 +169,7 @@ def _finished_runs(
         time.sleep(1)
 
 
+@pytest.mark.long
 def test_bucket_backfill_runs_in_parallel_on_postgres_storage_and_combines_into_the_whole_table(
     pg_db: PgDatabase, pg_db2: PgDatabase, storage_db: PgDatabase, tmp_path: Path
 ) -> None:

@@ -231,6 +231,7 @@ def _dequeued_at(url: str, run_id: str) -> float:
     return int(dequeued[0]["timestamp"]) / 1000
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_queue_holds_a_third_run_on_one_source_while_the_other_tenant_proceeds(served: Served) -> None:
     url, daemon = served.url, served.daemon

@@ -240,6 +240,7 @@ def _wait_for(url: str, run_id: str) -> str:
     pytest.fail(f"run {run_id} did not finish within {RUN_SECONDS} s")
 
 
+@pytest.mark.long
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_ui_shows_the_rollback_job_in_fk_order_and_runs_it_dry(rollback_ui: RollbackUi) -> None:

@@ -158,6 +158,7 @@ def _materialize_with_cli(spec: Path, home: Path, cwd: Path) -> subprocess.Compl
     )
 
 
+@pytest.mark.long
 @pytest.mark.slow
 def test_the_dagster_cli_exits_non_zero_on_failing_checks(tmp_path_factory: pytest.TempPathFactory) -> None:
     work = tmp_path_factory.mktemp("cli")

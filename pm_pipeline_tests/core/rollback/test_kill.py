@@ -16,6 +16,9 @@ from pm_pipeline.core.rollback import create_snapshot, execute_plan
 
 from . import data
 
+# A real process killed mid-restore at every point, then the restore run again: over 20 s each.
+pytestmark = pytest.mark.long
+
 # Stops at the named point of the restore, after writing the marker file, until killed.
 CHILD = """
 import sys, time
