@@ -19,6 +19,7 @@ from dagster import AssetExecutionContext
 from pm_pipeline.core.check import TablePair, check_integrity, compare_schema, reconcile
 from pm_pipeline.core.check_errors import Unit, guarded, unreconciled
 from pm_pipeline.core.config import MigrationSpec, TableMapping
+from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.findings import Finding, Severity, TableReconciliation
 from pm_pipeline.core.integrity import ManifestEntry
 from pm_pipeline.core.monitor import metrics
@@ -97,6 +98,22 @@ def _observed(key: dg.AssetKey, mapping: TableMapping, side: str, look: Look) ->
     return observe
 
 
+def _pair(
+    unit: Unit,
+    spec: MigrationSpec,
+    source: Connector,
+    target: Connector,
+    mapping: TableMapping,
+    mappings: Sequence[TableMapping],
+) -> tuple[TablePair | None, Finding | None]:
+    """The table's pair, both schemas read, or the check_error finding of ``unit`` if reading failed."""
+    return guarded(
+        unit,
+        lambda: TablePair.build(source=source, target=target, mapping=mapping, spec=spec, mappings=mappings),
+        connectors=(source, target),
+    )
+
+
 def _reconciliation(
     mapping: TableMapping, keys: TableKeys, look: Look, mappings: Sequence[TableMapping]
 ) -> dg.AssetsDefinition:
@@ -172,12 +189,8 @@ def _schema(
         spec = migration.spec()
         current = current_mapping(spec, mapping)
         with migration.connections(spec) as (source, target):
-            pair, error = guarded(
-                Unit("schema", "schema comparison", mapping.source),
-                lambda: TablePair.build(
-                    source=source, target=target, mapping=current, spec=spec, mappings=mappings
-                ),
-                connectors=(source, target),
+            pair, error = _pair(
+                Unit("schema", "schema comparison", mapping.source), spec, source, target, current, mappings
             )
             if pair is not None:
                 comparison = compare_schema(pair)
@@ -235,12 +248,13 @@ def _integrity(
         spec = migration.spec()
         current = current_mapping(spec, mapping)
         with migration.connections(spec) as (source, target):
-            pair, error = guarded(
+            pair, error = _pair(
                 Unit("integrity", "introspection", current.target_name),
-                lambda: TablePair.build(
-                    source=source, target=target, mapping=current, spec=spec, mappings=mappings
-                ),
-                connectors=(source, target),
+                spec,
+                source,
+                target,
+                current,
+                mappings,
             )
             findings: tuple[Finding, ...] = (error,) if error is not None else ()
             entry = None
