@@ -21,6 +21,7 @@ from pm_pipeline.core.dialects import Dialect, dialect_for
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.integrity.expectations import runs_gx, sqlalchemy_url
 from pm_pipeline_tests.conftest import make_mariadb_database, make_pg_database
+from pm_pipeline_tests.support.embedded import in_process
 
 
 @dataclass
@@ -36,34 +37,21 @@ class Engine:
         return dialect_for(self.name)
 
     def prepare(self, *statements: str) -> None:
-        self.native(statements)
+        self.native(*statements)
 
     def connect(self) -> Connector:
         return connect(self.url)
 
 
-def _in_process(module: Any, path: Path) -> Any:
-    def run(statements: tuple[str, ...]) -> None:
-        conn = module.connect(str(path))
-        try:
-            for statement in statements:
-                conn.execute(statement)
-            conn.commit()
-        finally:
-            conn.close()
-
-    return run
-
-
 def _engine(name: str, tmp_path: Path, stack: ExitStack) -> Engine:
     if name == "postgresql":
         pg = stack.enter_context(contextmanager(make_pg_database)())
-        return Engine(name, pg.url, lambda statements: pg.execute(*statements))
+        return Engine(name, pg.url, lambda *statements: pg.execute(*statements))
     if name == "mysql":
         my = stack.enter_context(contextmanager(make_mariadb_database)())
-        return Engine(name, my.url, lambda statements: my.execute(*statements))
+        return Engine(name, my.url, lambda *statements: my.execute(*statements))
     module, path = (duckdb, tmp_path / "d.duckdb") if name == "duckdb" else (sqlite3, tmp_path / "s.db")
-    engine = Engine(name, f"{name}:///{path}", _in_process(module, path))
+    engine = Engine(name, f"{name}:///{path}", in_process(module, path))
     engine.prepare()  # the file exists: connectors never create a database
     return engine
 

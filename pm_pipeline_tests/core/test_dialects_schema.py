@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +23,9 @@ from pm_pipeline.core.perf.plans import INDEX, plan_reader
 from pm_pipeline.core.schema.type_map import SPELLINGS, effective_family
 from pm_pipeline.core.security.source_identity import source_identity
 from pm_pipeline_tests.conftest import MyDatabase, PgDatabase, make_mariadb_database, make_pg_database
+from pm_pipeline_tests.support.embedded import Setup, in_process
 
 SERVERS = ("postgresql", "mysql")
-Setup = Callable[..., None]
 
 # Per engine: a binary column type and a 3-byte literal of it, a double type to read a float back
 # through, and the declared types whose widths the dialect states.
@@ -46,19 +46,6 @@ def _server(name: str) -> Iterator[PgDatabase | MyDatabase]:
         yield from make_mariadb_database()
 
 
-def _in_process(module: Any, path: Path) -> Setup:
-    def run(*statements: str) -> None:
-        conn = module.connect(str(path))
-        try:
-            for statement in statements:
-                conn.execute(statement)
-            conn.commit()
-        finally:
-            conn.close()
-
-    return run
-
-
 @pytest.fixture(params=("postgresql", "mysql", "duckdb", "sqlite"))
 def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str, Setup, str]]:
     """(engine name, a function running setup statements natively, the URL a connector reads)."""
@@ -67,9 +54,9 @@ def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[str
         with _server(name) as database:
             yield name, database.execute, database.url
     elif name == "duckdb":
-        yield name, _in_process(duckdb, tmp_path / "d.duckdb"), f"duckdb:///{tmp_path / 'd.duckdb'}"
+        yield name, in_process(duckdb, tmp_path / "d.duckdb"), f"duckdb:///{tmp_path / 'd.duckdb'}"
     else:
-        yield name, _in_process(sqlite3, tmp_path / "s.db"), f"sqlite:///{tmp_path / 's.db'}"
+        yield name, in_process(sqlite3, tmp_path / "s.db"), f"sqlite:///{tmp_path / 's.db'}"
 
 
 def _one(connector: Connector, sql: str) -> tuple[Any, ...]:
@@ -129,7 +116,7 @@ def test_mariadb_year_holds_the_range_its_dialect_states(mariadb_db: Any) -> Non
 def test_sqlite_stores_64_bit_integers_whatever_the_declared_type(tmp_path: Path) -> None:
     bits = dialect_for("sqlite").default_integer_bits
     assert bits == 64
-    _in_process(sqlite3, tmp_path / "s.db")("CREATE TABLE i (v WHOLE)", f"INSERT INTO i VALUES ({2**63 - 1})")
+    in_process(sqlite3, tmp_path / "s.db")("CREATE TABLE i (v WHOLE)", f"INSERT INTO i VALUES ({2**63 - 1})")
     with connect(f"sqlite:///{tmp_path / 's.db'}") as connector:
         assert _one(connector, "SELECT v FROM i") == (2**63 - 1,)
 
