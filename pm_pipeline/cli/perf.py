@@ -154,7 +154,6 @@ def _run(spec: MigrationSpec) -> tuple[CheckResult, PerfResult]:
     from pm_pipeline.core.perf import run_workload
     from pm_pipeline.core.perf.refusals import values_may_be_hidden
     from pm_pipeline.core.run import CheckResult
-    from pm_pipeline.core.security.masking import mask_url
 
     assert spec.performance is not None
     started = dt.datetime.now(dt.UTC)
@@ -168,15 +167,11 @@ def _run(spec: MigrationSpec) -> tuple[CheckResult, PerfResult]:
             target_names=names,
             withhold=values_may_be_hidden(spec),
         )
-        result = CheckResult(
-            spec=spec,
-            started_at=started,
-            finished_at=dt.datetime.now(dt.UTC),
-            source_url=mask_url(spec.source.url),
-            target_url=mask_url(spec.target.url),
-            source_version=source.server_version(),
-            target_version=target.server_version(),
-            tables=(),
+        result = CheckResult.ended(
+            spec,
+            started=started,
+            source=source,
+            target=target,
             findings=perf.findings,
             linked=True,
             performance=perf,

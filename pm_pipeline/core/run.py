@@ -101,6 +101,31 @@ class CheckResult:
     linked: bool = False  # findings already linked (caused_by) and in source names, as run_check leaves them
     performance: PerfResult | None = None  # the workload's figures, when the spec has one
 
+    @classmethod
+    def ended(
+        cls,
+        spec: MigrationSpec,
+        *,
+        started: dt.datetime,
+        source: Connector,
+        target: Connector,
+        tables: Sequence[TableReconciliation] = (),
+        **parts: Any,
+    ) -> CheckResult:
+        """The result of a check that started at ``started`` and ends now on these two connections:
+        both URLs masked, both server versions, and ``parts`` (tables, findings, ...)."""
+        return cls(
+            spec=spec,
+            started_at=started,
+            finished_at=dt.datetime.now(dt.UTC),
+            source_url=mask_url(spec.source.url),
+            target_url=mask_url(spec.target.url),
+            source_version=source.server_version(),
+            target_version=target.server_version(),
+            tables=tuple(tables),
+            **parts,
+        )
+
     @property
     def all_findings(self) -> tuple[Finding, ...]:
         return self.findings + tuple(f for table in self.tables for f in table.findings)
@@ -206,15 +231,12 @@ def run_check(
                 withhold=values_may_be_hidden(spec),
             )
             findings.extend(performance.findings)
-        result = CheckResult(
-            spec=spec,
-            started_at=started,
-            finished_at=dt.datetime.now(dt.UTC),
-            source_url=mask_url(spec.source.url),
-            target_url=mask_url(spec.target.url),
-            source_version=source.server_version(),
-            target_version=target.server_version(),
-            tables=tuple(tables),
+        result = CheckResult.ended(
+            spec,
+            started=started,
+            source=source,
+            target=target,
+            tables=tables,
             findings=tuple(findings),
             manifest=tuple(manifest),
             mappings=tuple(selection.mappings),
