@@ -14,7 +14,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pm_pipeline.core.config.spec import Classification
 
@@ -119,11 +119,17 @@ class Finding:
     # reported, folded under its cause, and never counted as another error.
     caused_by: str | None = None
     query: str | None = None  # the performance workload entry; written to JSON only when set
+    # The side a finding counts on and how many: a duplicated key (the side holding it, how many
+    # times), a keyless table's surplus rows (the side having more, how many rows). Written to
+    # JSON only when set, like ``query``.
+    side: Literal["source", "target"] | None = None
+    count: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
-        if self.query is None:
-            del data["query"]
+        for optional in ("query", "side", "count"):
+            if data[optional] is None:
+                del data[optional]
         data["category"] = str(self.category)
         data["severity"] = str(self.severity)
         data["classification"] = None if self.classification is None else str(self.classification)

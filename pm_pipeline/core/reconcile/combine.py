@@ -18,13 +18,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
+from pm_pipeline.core.canonical.values import Side
 from pm_pipeline.core.config.spec import MigrationSpec, TableMapping, Thresholds
 from pm_pipeline.core.findings import Category, ColumnStats, Finding, Severity, TableReconciliation
-from pm_pipeline.core.reconcile.engine import ReconcileOptions
+from pm_pipeline.core.reconcile.engine import ReconcileOptions, keyless_message
 from pm_pipeline.core.security.masking import mask_url
 
 _COUNT_LIMITS = {
@@ -35,7 +35,10 @@ _COUNT_LIMITS = {
 }
 # Findings come out in the order a whole-table run lists them.
 _ORDER = (Category.DUPLICATE_KEY, Category.MISSING_ROW, Category.EXTRA_ROW, Category.VALUE_MISMATCH)
-_LEADING_COUNT = re.compile(r"^\d+")
+# What a stored bucket's findings hold for combining to read; raised when that changes, so that
+# results stored in an older form are reconciled again instead of misread.
+# 2: duplicate-key and keyless findings carry their side and count.
+RESULT_FORM = 2
 
 
 def slice_thresholds(thresholds: Thresholds) -> Thresholds:
@@ -47,7 +50,8 @@ def settings_digest(spec: MigrationSpec, mapping: TableMapping) -> str:
     """A digest of every setting that decides what a bucket of ``mapping`` finds: the mapping (key,
     renames, ignored columns, column rules, strategy, ...), the thresholds a bucket is reconciled
     with (:func:`slice_thresholds`: the tolerated categories), both endpoints (URL without its
-    password, time zone, schema) and the clearance its diff files are masked for.
+    password, time zone, schema), the clearance its diff files are masked for, and the form of
+    the result (``RESULT_FORM``).
 
     Left out, because they do not change a bucket's result: the number of buckets (checked on its
     own), the drift sensor's ``updated_at`` column, the count limits and the minimum match score
@@ -63,6 +67,7 @@ def settings_digest(spec: MigrationSpec, mapping: TableMapping) -> str:
         ),
         "endpoints": endpoints,
         "clearance": str(spec.reports.clearance),
+        "result": RESULT_FORM,
     }
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -167,13 +172,16 @@ def _common_folder(paths: Iterable[str | None]) -> str | None:
 
 def _keyless_findings(findings: list[Finding], combined: TableReconciliation) -> list[Finding]:
     """A keyless table has one counted finding per direction: the slices' counts are summed into it."""
-    totals = {Category.MISSING_ROW: combined.missing_rows, Category.EXTRA_ROW: combined.extra_rows}
+    totals: dict[Category, tuple[Side, int]] = {
+        Category.MISSING_ROW: ("source", combined.missing_rows),
+        Category.EXTRA_ROW: ("target", combined.extra_rows),
+    }
     merged: dict[Category, Finding] = {}
     for finding in findings:
         if finding.category in totals and finding.category not in merged:
-            count = str(totals[finding.category])
+            side, count = totals[finding.category]
             merged[finding.category] = Finding(
-                **{**finding.__dict__, "message": _LEADING_COUNT.sub(count, finding.message)}
+                **{**finding.__dict__, "message": keyless_message(side, count), "count": count}
             )
     return [merged[c] for c in (Category.MISSING_ROW, Category.EXTRA_ROW) if c in merged]
 
@@ -182,30 +190,21 @@ def _limit(findings: list[Finding], limit: int) -> tuple[list[Finding], bool]:
     rank = {category: index for index, category in enumerate(_ORDER)}
     ordered = sorted(findings, key=lambda f: rank.get(f.category, len(_ORDER)))
     kept: list[Finding] = []
-    per_category: Counter[tuple[Category, str]] = Counter()
+    per_category: Counter[tuple[Category, Side | None]] = Counter()
     for finding in ordered:
         # Duplicate keys are limited per side, as a whole-table run lists them.
-        group = (
-            finding.category,
-            _duplicate_side(finding) if finding.category is Category.DUPLICATE_KEY else "",
-        )
+        group = (finding.category, finding.side if finding.category is Category.DUPLICATE_KEY else None)
         per_category[group] += 1
         if per_category[group] <= limit:
             kept.append(finding)
     return kept, len(kept) < len(findings)
 
 
-def _duplicate_side(finding: Finding) -> str:
-    # The engine names the side in the message ("key appears 2 times in the target").
-    return "target" if finding.message.endswith("in the target") else "source"
-
-
 def _with_table_severity(finding: Finding, table: TableReconciliation, thresholds: Thresholds) -> Finding:
     if finding.severity is not Severity.ERROR or finding.category not in _COUNT_LIMITS:
         return finding
     if finding.category is Category.DUPLICATE_KEY:
-        side = _duplicate_side(finding)
-        count = table.duplicate_keys_target if side == "target" else table.duplicate_keys_source
+        count = table.duplicate_keys_target if finding.side == "target" else table.duplicate_keys_source
     else:
         count = {
             Category.MISSING_ROW: table.missing_rows,

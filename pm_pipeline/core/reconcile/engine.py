@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import duckdb
 import pyarrow as pa
 
+from pm_pipeline.core.canonical.values import Side
 from pm_pipeline.core.config.spec import Endpoint, TableMapping, Thresholds
 from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, Connector
 from pm_pipeline.core.connectors.schema import TableSchema
@@ -229,26 +230,35 @@ def _base(plan: TablePlan, rows: tuple[int, int]) -> dict[str, Any]:
     }
 
 
+def keyless_message(side: Side, count: int) -> str:
+    """What a keyless table's finding says of the ``count`` rows ``side`` has more of."""
+    other = "target" if side == "source" else "source"
+    return (
+        f"{count} row(s) occur more often in the {side} than in the {other} "
+        "(table has no key: compared as multisets)"
+    )
+
+
 def _keyless(
     connection: duckdb.DuckDBPyConnection, plan: TablePlan, rows: tuple[int, int], options: ReconcileOptions
 ) -> dict[str, Any]:
     missing, extra = join.run_multiset(connection)
     findings: list[Finding] = []
     thresholds = options.thresholds
-    for category, count, side in (
+    sides: tuple[tuple[Category, int, Side], ...] = (
         (Category.MISSING_ROW, missing, "source"),
         (Category.EXTRA_ROW, extra, "target"),
-    ):
+    )
+    for category, count, side in sides:
         if count:
             findings.append(
                 Finding(
                     table=plan.table,
                     category=category,
                     severity=_severity(category, count, thresholds),
-                    message=(
-                        f"{count} row(s) occur more often in the {side} than in the "
-                        f"{'target' if side == 'source' else 'source'} (table has no key: compared as multisets)"
-                    ),
+                    message=keyless_message(side, count),
+                    side=side,
+                    count=count,
                 )
             )
     return {
@@ -291,10 +301,11 @@ def _keyed(
     )
     findings: list[Finding] = []
     limit = options.findings_limit
-    for side, dups, count in (
+    duplicates: tuple[tuple[Side, list[tuple[tuple[Any, ...], int]], int], ...] = (
         ("source", outcome.duplicates_source, outcome.duplicate_count_source),
         ("target", outcome.duplicates_target, outcome.duplicate_count_target),
-    ):
+    )
+    for side, dups, count in duplicates:
         severity = _severity(Category.DUPLICATE_KEY, count, thresholds)
         for key, n in dups:
             findings.append(
@@ -304,6 +315,8 @@ def _keyed(
                     severity=severity,
                     key=_key_dict(plan, key),
                     message=f"key appears {n} times in the {side}",
+                    side=side,
+                    count=n,
                 )
             )
     for category, table, count in (

@@ -99,11 +99,43 @@ def run_join(
     tolerant_cols = [(i, p) for i, p in enumerate(plan.values) if p.tolerant]
     ruled_cols = [(i, p) for i, p in enumerate(plan.values) if not p.tolerant and p.has_value_rules]
     screen = " AND ".join(["s.h = t.h", *(_tolerance_screen(i, p) for i, p in tolerant_cols)])
-    if out.duplicate_count_source or out.duplicate_count_target:
-        _classify_with_duplicates(connection, plan, out, screen, tolerant_cols, ruled_cols)
-    else:
-        _classify(connection, plan, out, screen, tolerant_cols, ruled_cols, prune_rows)
+    if not (out.duplicate_count_source or out.duplicate_count_target):
+        _classify(connection, plan, out, (SRC, TGT), screen, tolerant_cols, ruled_cols, prune_rows)
+        return out
+    sides = _set_aside_duplicates(connection, plan)
+    _classify(connection, plan, out, sides, screen, tolerant_cols, ruled_cols, None)
+    for table in ("missing", "extra"):
+        connection.execute(f"INSERT INTO {table} SELECT * FROM {table}_aside")
+    out.missing_count += _count(connection, "missing_aside")
+    out.extra_count += _count(connection, "extra_aside")
     return out
+
+
+def _set_aside_duplicates(connection: duckdb.DuckDBPyConnection, plan: TablePlan) -> tuple[str, str]:
+    """Take the rows of keys duplicated on either side out of the join: they are reported as
+    duplicates and left out of the value diff.
+
+    A source row among them is missing when no target row has its key (a target row extra when
+    no source row has it); tables ``missing_aside`` and ``extra_aside`` hold their raw keys, one
+    row each. Returns the two stashes without those rows: their keys are unique on each side.
+    """
+    keys = _keys(plan)
+    key_list = ", ".join(keys)
+    sql = connection.execute
+    sql(
+        f"CREATE TABLE duplicated AS SELECT {key_list} FROM dup_source UNION SELECT {key_list} FROM dup_target"
+    )
+    # GROUP BY found NULL keys duplicated too: they are set aside the same way.
+    same = " AND ".join(f"d.{k} IS NOT DISTINCT FROM x.{k}" for k in keys)
+    on = " AND ".join(f"x.{k} = o.{k}" for k in keys)  # a NULL key is found on no side
+    raw = ", ".join(f"x.r{i} AS r{i}" for i in range(len(keys)))
+    for table, name, other in (("missing_aside", SRC, TGT), ("extra_aside", TGT, SRC)):
+        sql(
+            f"CREATE TABLE {table} AS SELECT {raw} FROM "
+            f"(SELECT x.* FROM {name} x SEMI JOIN duplicated d ON {same}) x ANTI JOIN {other} o ON {on}"
+        )
+    source, target = (f"(SELECT x.* FROM {name} x ANTI JOIN duplicated d ON {same})" for name in (SRC, TGT))
+    return source, target
 
 
 def _stats(column: ColumnPlan, a: str, b: str) -> tuple[str, str, str]:
@@ -119,23 +151,27 @@ def _classify(
     connection: duckdb.DuckDBPyConnection,
     plan: TablePlan,
     out: JoinOutcome,
+    sides: tuple[str, str],
     screen: str,
     tolerant_cols: list[tuple[int, ColumnPlan]],
     ruled_cols: list[tuple[int, ColumnPlan]],
-    prune_rows: int,
+    prune_rows: int | None,
 ) -> None:
-    """No duplicate keys: one full outer join classifies every key.
+    """One full outer join of ``sides`` (source and target relations, keys unique on each side)
+    classifies every key.
 
     Its rows are grouped so that all clean matched rows fall into one group, whose aggregates are
     the screening statistics, and every other row is a group of its own: missing, extra and
-    suspect rows come out of the same pass, and nothing is stored for the clean rows. When the
-    stashes were compared by buckets first, the join reads only the buckets that differ, and the
-    rows of the others count as clean matched rows.
+    suspect rows come out of the same pass, and nothing is stored for the clean rows. Unless
+    ``prune_rows`` is None, stashes that large are compared by buckets first: the join then reads
+    only the buckets that differ, and the rows of the others count as clean matched rows.
     """
     keys = _keys(plan)
     nkeys = len(keys)
-    pruned = _differing_buckets(connection, plan, tolerant_cols, ruled_cols, prune_rows)
-    source, target = SRC, TGT
+    pruned = None
+    if prune_rows is not None:
+        pruned = _differing_buckets(connection, plan, tolerant_cols, ruled_cols, prune_rows)
+    source, target = sides
     if pruned is not None:
         bucket = _bucket_sql(plan, pruned.count, "x")
         source, target = (
@@ -285,60 +321,6 @@ def _differing_buckets(
     valued = {i: int(totals[1 + 2 * j] or 0) for j, (i, _) in enumerate(tolerant_cols)}
     nonzero = {i: int(totals[2 + 2 * j] or 0) for j, (i, _) in enumerate(tolerant_cols)}
     return _Pruned(count=count, rows=int(totals[0]), valued=valued, nonzero=nonzero)
-
-
-def _classify_with_duplicates(
-    connection: duckdb.DuckDBPyConnection,
-    plan: TablePlan,
-    out: JoinOutcome,
-    screen: str,
-    tolerant_cols: list[tuple[int, ColumnPlan]],
-    ruled_cols: list[tuple[int, ColumnPlan]],
-) -> None:
-    """Duplicate keys on a side: they are reported as duplicates and left out of the value diff."""
-    keys = _keys(plan)
-    on = " AND ".join(f"s.{k} = t.{k}" for k in keys)
-    sql = connection.execute
-    raw_s = ", ".join(f"s.r{i} AS sr{i}" for i in range(len(keys)))
-    raw_t = ", ".join(f"t.r{i} AS tr{i}" for i in range(len(keys)))
-    sql(f"CREATE TABLE missing AS SELECT s.* FROM {SRC} s ANTI JOIN {TGT} t ON {on}")
-    sql(f"CREATE TABLE extra AS SELECT t.* FROM {TGT} t ANTI JOIN {SRC} s ON {on}")
-    out.missing_count = _count(connection, "missing")
-    out.extra_count = _count(connection, "extra")
-    not_dup = (
-        f"NOT EXISTS (SELECT 1 FROM dup_source d WHERE {' AND '.join(f'd.{k} = s.{k}' for k in keys)}) "
-        f"AND NOT EXISTS (SELECT 1 FROM dup_target d WHERE {' AND '.join(f'd.{k} = s.{k}' for k in keys)})"
-    )
-    extra_select = [f"s.t{i} AS st{i}, t.t{i} AS tt{i}" for i, _ in tolerant_cols]
-    extra_select += [f"(s.s{i} IS DISTINCT FROM t.s{i}) AS ruled{i}" for i, _ in ruled_cols]
-    sql(
-        f"CREATE TABLE matched AS SELECT {', '.join('s.' + k for k in keys)}, {raw_s}, {raw_t}, "
-        f"({screen}) AS clean{''.join(', ' + e for e in extra_select)} "
-        f"FROM {SRC} s JOIN {TGT} t ON {on} WHERE {not_dup}"
-    )
-    out.matched_count = _count(connection, "matched")
-    sql("CREATE TABLE suspects AS SELECT * FROM matched WHERE NOT clean")
-    out.suspect_count = _count(connection, "suspects")
-    under_rule = [f"ruled{i}" for i, _ in ruled_cols] + [
-        f"st{i} IS DISTINCT FROM tt{i}" for i, _ in tolerant_cols
-    ]
-    if under_rule:
-        row = sql(f"SELECT count(*) FROM matched WHERE clean AND ({' OR '.join(under_rule)})").fetchone()
-        out.screened_rule_rows = int(row[0]) if row else 0
-    for i, _ in ruled_cols:
-        row = sql(f"SELECT count(*) FILTER (WHERE ruled{i}) FROM matched WHERE clean").fetchone()
-        out.screened_rule_counts[i] = int(row[0]) if row else 0
-    for i, column in tolerant_cols:
-        unequal, diff, rel = _stats(column, f"st{i}", f"tt{i}")
-        row = sql(
-            f"SELECT count(*) FILTER (WHERE {unequal}), max({diff}), max({rel}) FROM matched WHERE clean"
-        ).fetchone()
-        if row:
-            out.screened_rule_counts[i] = int(row[0])
-            if row[1] is not None:
-                out.screened_max_abs[i] = float(row[1])
-            if row[2] is not None:
-                out.screened_max_rel[i] = float(row[2])
 
 
 def run_multiset(connection: duckdb.DuckDBPyConnection) -> tuple[int, int]:

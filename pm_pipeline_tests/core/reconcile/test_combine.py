@@ -15,11 +15,13 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from pm_pipeline.core.canonical.values import Side
 from pm_pipeline.core.config.loader import spec_from_mapping
 from pm_pipeline.core.config.spec import ColumnRule, MigrationSpec, TableMapping, Thresholds
 from pm_pipeline.core.findings import Category, ColumnStats, Finding, Severity, TableReconciliation
-from pm_pipeline.core.reconcile import ReconcileOptions
+from pm_pipeline.core.reconcile import ReconcileOptions, combine
 from pm_pipeline.core.reconcile.combine import combine_partitions, settings_digest, slice_thresholds
+from pm_pipeline.core.reconcile.engine import keyless_message
 
 from .engines import KINDS, Col, DuckSide, Pair
 
@@ -214,23 +216,53 @@ def test_severities_follow_the_tables_totals_not_the_slices() -> None:
     assert not beyond.passed
 
 
-def test_duplicate_keys_are_judged_per_side() -> None:
-    def duplicate(key: int, side: str) -> Finding:
-        return Finding(
-            table="orders",
-            category=Category.DUPLICATE_KEY,
-            severity=Severity.ERROR,
-            key={"id": key},
-            message=f"key appears 2 times in the {side}",
-        )
+# What a stored bucket's finding says when its message quoted a value above the clearance.
+REDACTED = "[message redacted: it quotes values above the report's clearance]"
 
+
+def _duplicate(key: int, side: Side, message: str | None = None) -> Finding:
+    return Finding(
+        table="orders",
+        category=Category.DUPLICATE_KEY,
+        severity=Severity.ERROR,
+        key={"id": key},
+        message=f"key appears 2 times in the {side}" if message is None else message,
+        side=side,
+        count=2,
+    )
+
+
+def test_duplicate_keys_are_judged_per_side() -> None:
     parts = [
-        _part(duplicate_keys_source=1, findings=(duplicate(1, "source"),)),
-        _part(duplicate_keys_target=2, findings=(duplicate(2, "target"), duplicate(3, "target"))),
+        _part(duplicate_keys_source=1, findings=(_duplicate(1, "source"),)),
+        _part(duplicate_keys_target=2, findings=(_duplicate(2, "target"), _duplicate(3, "target"))),
     ]
     combined = combine_partitions(parts, thresholds=Thresholds(max_duplicate_keys=1))
     by_key = {f.key["id"]: f.severity for f in combined.findings if f.key}
     assert by_key == {1: Severity.WARNING, 2: Severity.ERROR, 3: Severity.ERROR}
+
+
+def test_the_side_of_a_duplicate_key_is_read_from_the_finding_not_its_message() -> None:
+    # Stored buckets are redacted for the report's clearance: a hidden key whose value the message
+    # happens to quote ("key appears 2 times ..." for id 2) loses the message, never the side.
+    parts = [
+        _part(duplicate_keys_source=1, findings=(_duplicate(1, "source", REDACTED),)),
+        _part(
+            duplicate_keys_target=2,
+            findings=(_duplicate(2, "target", REDACTED), _duplicate(3, "target", REDACTED)),
+        ),
+    ]
+    combined = combine_partitions(parts, thresholds=Thresholds(max_duplicate_keys=1))
+    by_key = {f.key["id"]: (f.side, f.severity) for f in combined.findings if f.key}
+    assert by_key == {
+        1: ("source", Severity.WARNING),  # 1 source duplicate: within the limit
+        2: ("target", Severity.ERROR),  # 2 target duplicates: beyond it
+        3: ("target", Severity.ERROR),
+    }
+    # The findings limit holds per side: one finding of each side is kept, and the cut is said.
+    limited = combine_partitions(parts, thresholds=Thresholds(), findings_limit=1)
+    assert [(f.key, f.side) for f in limited.findings] == [({"id": 1}, "source"), ({"id": 2}, "target")]
+    assert limited.findings_truncated
 
 
 def test_tolerated_findings_stay_warnings() -> None:
@@ -248,12 +280,14 @@ def test_findings_are_limited_per_category_and_the_truncation_said() -> None:
 
 
 def test_keyless_slices_sum_into_one_finding_per_direction() -> None:
-    def surplus(count: int, side: str) -> Finding:
+    def surplus(count: int, side: Side) -> Finding:
         return Finding(
             table="events",
             category=Category.MISSING_ROW if side == "source" else Category.EXTRA_ROW,
             severity=Severity.ERROR,
-            message=f"{count} row(s) occur more often in the {side} than in the other side",
+            message=keyless_message(side, count),
+            side=side,
+            count=count,
         )
 
     parts = [
@@ -267,16 +301,20 @@ def test_keyless_slices_sum_into_one_finding_per_direction() -> None:
         ),
     ]
     combined = combine_partitions(parts, thresholds=Thresholds(max_extra_rows=1))
-    assert [(f.category, f.severity, f.message) for f in combined.findings] == [
+    assert [(f.category, f.severity, f.side, f.count, f.message) for f in combined.findings] == [
         (
             Category.MISSING_ROW,
             Severity.ERROR,
-            "5 row(s) occur more often in the source than in the other side",
+            "source",
+            5,
+            "5 row(s) occur more often in the source than in the target (table has no key: compared as multisets)",
         ),
         (
             Category.EXTRA_ROW,
             Severity.WARNING,
-            "1 row(s) occur more often in the target than in the other side",
+            "target",
+            1,
+            "1 row(s) occur more often in the target than in the source (table has no key: compared as multisets)",
         ),
     ]
 
@@ -355,6 +393,13 @@ def _digest(**changes: Any) -> str:
 )
 def test_the_settings_digest_changes_with_what_a_bucket_finds(change: dict[str, Any]) -> None:
     assert _digest(**change) != _digest()
+
+
+def test_the_settings_digest_changes_with_the_form_of_a_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Buckets stored before their findings carried what combining reads must be reconciled again.
+    before = _digest()
+    monkeypatch.setattr(combine, "RESULT_FORM", combine.RESULT_FORM + 1)
+    assert _digest() != before
 
 
 @pytest.mark.parametrize(

@@ -77,6 +77,48 @@ def test_duplicated_natural_key_under_new_ids(pair: Pair) -> None:
     assert clean.findings == () and clean.matched_rows == 10
 
 
+def test_duplicated_keys_are_set_aside_and_the_rest_compared(pair: Pair) -> None:
+    # A retried load on both sides: some natural keys repeat in the source, some in the target, one
+    # never reached the target at all, while the other rows still carry a changed value and a stray row.
+    source_rows = [(i, f"C{i:03d}", Decimal(i)) for i in range(1, 11)]
+    source_rows += [(20, "C003", Decimal(3)), (21, "C003", Decimal(3)), (22, "C009", Decimal(9))]
+    target_rows = [
+        (i, code, Decimal(0) if code == "C010" else amount) for i, code, amount in source_rows[:10]
+    ]
+    target_rows = [r for r in target_rows if r[1] != "C009"]
+    target_rows += [(30, "C007", Decimal(7)), (31, "C011", Decimal(11))]
+    pair.source.create("orders", COLUMNS, source_rows, key=["id"])
+    pair.target.create("orders", COLUMNS, target_rows, key=["id"])
+    result = pair.reconcile(TableMapping(source="orders", key=["code"], ignore=["id"]))
+    duplicates = sorted(
+        (f.key["code"], f.side, f.count, f.message)
+        for f in result.findings
+        if f.category is Category.DUPLICATE_KEY and f.key
+    )
+    assert duplicates == [
+        ("C003", "source", 3, "key appears 3 times in the source"),
+        ("C007", "target", 2, "key appears 2 times in the target"),
+        ("C009", "source", 2, "key appears 2 times in the source"),
+    ]
+    assert (result.duplicate_keys_source, result.duplicate_keys_target) == (2, 1)
+    # Each row of a duplicated key the other side lacks is missing; keys duplicated but present on
+    # both sides are neither missing nor matched.
+    assert sorted(
+        (str(f.category), f.key["code"])
+        for f in result.findings
+        if f.category is not Category.DUPLICATE_KEY and f.key
+    ) == [("extra_row", "C011"), ("missing_row", "C009"), ("missing_row", "C009"), ("value_mismatch", "C010")]
+    assert (result.matched_rows, result.missing_rows, result.extra_rows, result.changed_rows) == (7, 2, 1, 1)
+    # Side and count are written to JSON where a finding has them, and only there.
+    written = {str(f.category): f.to_json() for f in result.findings}
+    assert (written["duplicate_key"]["side"], written["duplicate_key"]["count"]) in {
+        ("source", 3),
+        ("source", 2),
+        ("target", 2),
+    }
+    assert not {"side", "count"} & written["missing_row"].keys()
+
+
 def test_composite_text_key(pair: Pair) -> None:
     # Order lines keyed by (order number, line): a line moved to another order is missing + extra.
     columns = [Col("order_no", "text"), Col("line", "int"), Col("qty", "int")]
