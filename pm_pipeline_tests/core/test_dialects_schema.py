@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import pytest
 
+from pm_pipeline.core.config.timeouts import Timeouts
 from pm_pipeline.core.connectors import Connector, connect
 from pm_pipeline.core.connectors.schema import TypeFamily as F
 from pm_pipeline.core.dialects import ENGINES, dialect_for
@@ -166,22 +167,44 @@ def test_files_have_no_plan_and_every_server_dialect_one() -> None:
     assert readers == {"postgresql": True, "mysql": True, "duckdb": True, "sqlite": True, "files": False}
 
 
+# The connector's own limit, as each server shows it. The server's default (no limit) is not what
+# comes back: a performance run once left the MariaDB session without any statement limit.
+OWN_STATEMENT_LIMIT: dict[str, object] = {"postgresql": "42500ms", "mysql": 42.5}
+
+
 @pytest.mark.parametrize("name", SERVERS)
-def test_statement_timeout_is_set_and_restored(name: str) -> None:
-    show = "SHOW statement_timeout" if name == "postgresql" else "SELECT @@max_statement_time"
-    with _server(name) as database, connect(database.url) as connector:
+def test_statement_timeout_is_set_then_the_connectors_own_limit_comes_back(name: str) -> None:
+    show = "SHOW statement_timeout" if name == "postgresql" else "SELECT @@SESSION.max_statement_time"
+    limits = Timeouts(statement=42.5)
+    with _server(name) as database, connect(database.url, timeouts=limits) as connector:
+        before = _one(connector, show)[0]
         with engines.statement_timeout(connector, dt.timedelta(milliseconds=1500)):
-            during = _one(connector, show)
-        after = _one(connector, show)
-    assert str(during[0]) in ("1500ms", "1.5", "1.500000")
-    assert after != during
+            during = _one(connector, show)[0]
+        after = _one(connector, show)[0]
+    assert str(during) in ("1500ms", "1.5", "1.500000")
+    assert before == after == OWN_STATEMENT_LIMIT[name]
+
+
+def test_postgresql_names_resolve_in_the_session_schema_again_after_a_statement_timeout(
+    pg_db: PgDatabase,
+) -> None:
+    with connect(pg_db.url + "?schema=sales") as connector:
+        before = _one(connector, "SHOW search_path")[0]
+        with engines.statement_timeout(connector, dt.timedelta(milliseconds=1500)):
+            during = _one(connector, "SHOW search_path")[0]
+        after = _one(connector, "SHOW search_path")[0]
+    assert during == "sales, public"
+    assert after == before != during
 
 
 def test_mysql_servers_take_their_own_statement_timeout() -> None:
     mysql = dialect_for("mysql")
     assert mysql.statement_timeout(1500, schema=None, server_version="MySQL 8.0.36") == (
-        ("SET SESSION max_execution_time = 1500",),
-        "SET SESSION max_execution_time = DEFAULT",
+        (
+            "SET @pm_pipeline_max_execution_time = @@SESSION.max_execution_time",
+            "SET SESSION max_execution_time = 1500",
+        ),
+        "SET SESSION max_execution_time = @pm_pipeline_max_execution_time",
     )
     assert dialect_for("duckdb").statement_timeout(1500, schema=None, server_version="DuckDB 1.1") is None
 

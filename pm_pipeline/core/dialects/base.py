@@ -235,6 +235,17 @@ class Dialect:
         """The first ``length`` characters of text ``expr``."""
         return f"LEFT({expr}, {int(length)})"
 
+    def is_zero_date(self, quoted: str, family: str) -> str:
+        """True where column ``quoted`` of ``family`` (a TypeFamily value) holds a zero date
+        ('0000-00-00', with any time of day): its text starts with the zero date."""
+        return f"{self.text_prefix(self.text_cast(quoted), 10)} = '0000-00-00'"
+
+    def text_hash64(self, expr: str) -> str | None:
+        """A 64-bit hash of text ``expr`` (NULL on NULL) that distinct values are counted by faster
+        than by the text itself, or None. Equal texts hash alike, so no repeated hash means no
+        repeated text; a repeated hash is counted again on the texts."""
+        return None
+
     def bytewise(self, expr: str) -> str:
         """Text ``expr`` compared byte for byte, whatever its column's collation."""
         raise NotImplementedError(f"{self.name or 'this engine'}: no byte-wise comparison")
@@ -378,8 +389,9 @@ class Dialect:
         self, milliseconds: int, *, schema: str | None, server_version: str
     ) -> tuple[tuple[str, ...], str] | None:
         """The statements after which every statement of the session is cancelled after
-        ``milliseconds``, and the one restoring the session's own setting; None where the engine
-        has no statement timeout. ``server_version`` is the connector's (products differ)."""
+        ``milliseconds``, and the one restoring the value the session had before them (the
+        connector's own limit, not the server's default); None where the engine has no statement
+        timeout. ``server_version`` is the connector's (products differ)."""
         return None
 
     def table_counters(

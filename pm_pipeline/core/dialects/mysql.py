@@ -69,6 +69,15 @@ class MySqlDialect(Dialect):
         other = f"IF({text} LIKE '0000-00-00%', '{zero}', CONCAT('?', {text}))"
         return f"COALESCE(CAST({micros} AS CHAR), {other})"
 
+    def is_zero_date(self, quoted: str, family: str) -> str:
+        # A date or datetime as a number is YYYYMMDD or YYYYMMDDhhmmss[.ffffff]: its date part is
+        # zero exactly when the number is below one day's place. Far cheaper than rendering text.
+        if family == "date":
+            return f"({quoted} + 0) < 1"
+        if family in ("timestamp", "timestamptz"):
+            return f"({quoted} + 0) < 1000000"
+        return super().is_zero_date(quoted, family)
+
     def hex_text(self, expr: str) -> str:
         return f"LOWER(HEX({expr}))"
 
@@ -200,7 +209,13 @@ class MySqlDialect(Dialect):
             variable, value = "max_statement_time", f"{milliseconds / 1000:.3f}"  # seconds
         else:
             variable, value = "max_execution_time", str(milliseconds)
-        return (f"SET SESSION {variable} = {value}",), f"SET SESSION {variable} = DEFAULT"
+        # DEFAULT would be the server's global value, not the limit the connector set: the
+        # session's own value is kept in a user variable and put back.
+        kept = f"@pm_pipeline_{variable}"
+        return (
+            f"SET {kept} = @@SESSION.{variable}",
+            f"SET SESSION {variable} = {value}",
+        ), f"SET SESSION {variable} = {kept}"
 
     def table_counters(
         self, *, schema: str | None, tables: tuple[str, ...]

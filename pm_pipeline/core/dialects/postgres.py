@@ -176,6 +176,10 @@ class PostgresDialect(Dialect):
     def text_cast(self, expr: str) -> str:
         return f"CAST({expr} AS text)"
 
+    def text_hash64(self, expr: str) -> str | None:
+        # Its bytes under a deterministic collation: callers hash byte-wise text (bytewise).
+        return f"hashtextextended({expr}, 0)"
+
     def bytewise(self, expr: str) -> str:
         # A cast keeps the column's collation, and a nondeterministic one (case-insensitive ICU,
         # the usual home of a MariaDB _ci column) holds 'a' = 'A'.

@@ -38,6 +38,7 @@ from pm_pipeline.core.integrity.sql_expectations import (
     distinct_value,
     held_by_key,
     length_value,
+    only_null,
     present_value,
 )
 
@@ -175,7 +176,8 @@ def _whole_table_parts(source: Connector, eligible: Sequence[Eligible]) -> list[
             unbounded = f"COUNT(CASE WHEN NOT {gone} AND NOT isfinite({quoted}) THEN 1 END)"
             gone = f"({gone} OR NOT isfinite({quoted}))"
         parts.append(unbounded if item.range else "NULL")
-        ranged = f"CASE WHEN {gone} THEN NULL ELSE {quoted} END"
+        # The column itself where only NULL counts as NULL: MIN and MAX skip NULLs on their own.
+        ranged = quoted if gone == f"{quoted} IS NULL" else f"CASE WHEN {gone} THEN NULL ELSE {quoted} END"
         parts += [f"MIN({ranged})", f"MAX({ranged})"] if item.range else ["NULL", "NULL"]
         length = length_value(source, plan, "source")
         measured = f"CASE WHEN {gone} THEN NULL ELSE {length} END"
@@ -185,7 +187,7 @@ def _whole_table_parts(source: Connector, eligible: Sequence[Eligible]) -> list[
 
 def _present_as_written(source: Connector, item: Eligible) -> bool:
     """Whether only NULL counts as NULL: then present values are the values as written."""
-    return absent(source, item.plan, "source") == f"{source.quote(item.plan.source.name)} IS NULL"
+    return only_null(source, item.plan, "source")
 
 
 def _duplicate_parts(

@@ -33,7 +33,6 @@ GX_TYPES: dict[str, str] = {
     "between": "expect_column_values_to_be_between",
     "length_between": "expect_column_value_lengths_to_be_between",
 }
-_ZERO_DATE = "'0000-00-00'"
 
 
 @dataclass(frozen=True)
@@ -108,8 +107,21 @@ def absent(connector: Connector, plan: ColumnPlan, side: Side) -> str:
         parts.append(f"{quoted} = ''")
     holds_zero = getattr(column, "zero_dates", dialect.has_zero_dates) or column.family in (F.TEXT, F.OTHER)
     if maps_zero_dates(plan) and holds_zero:
-        parts.append(f"{dialect.text_prefix(dialect.text_cast(quoted), 10)} = {_ZERO_DATE}")
+        parts.append(dialect.is_zero_date(quoted, column.family))
     return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+
+
+def only_null(connector: Connector, plan: ColumnPlan, side: Side) -> bool:
+    """Whether only NULL counts as NULL on the side (no declared rule adds '' or zero dates)."""
+    return absent(connector, plan, side) == f"{connector.quote(side_column(plan, side).name)} IS NULL"
+
+
+def unless_absent(connector: Connector, plan: ColumnPlan, side: Side, value: str) -> str:
+    """``value``, NULL where the side's value counts as NULL (:func:`absent`): ``value`` as it
+    is when it is the side's column itself and only NULL counts as NULL."""
+    if value == connector.quote(side_column(plan, side).name) and only_null(connector, plan, side):
+        return value
+    return f"CASE WHEN {absent(connector, plan, side)} THEN NULL ELSE {value} END"
 
 
 def distinct_value(connector: Connector, plan: ColumnPlan, side: Side) -> str | None:
@@ -125,7 +137,7 @@ def present_value(connector: Connector, plan: ColumnPlan, side: Side) -> str | N
     """:func:`distinct_value`, NULL where the value counts as NULL (:func:`absent`): several ''
     that stand for NULL under ``null_equals_empty``, or several zero dates, are no duplicates."""
     value = distinct_value(connector, plan, side)
-    return None if value is None else f"CASE WHEN {absent(connector, plan, side)} THEN NULL ELSE {value} END"
+    return None if value is None else unless_absent(connector, plan, side, value)
 
 
 def length_value(connector: Connector, plan: ColumnPlan, side: Side) -> str | None:
@@ -170,15 +182,27 @@ def _param(connector: Connector, value: Any) -> Any:
     return value
 
 
-def counter(connector: Connector, expectation: GeneratedExpectation, side: Side) -> tuple[str, list[Any]]:
-    """The aggregate counting the side's unexpected rows (for ``unique``: the surplus duplicates)."""
+def counter(
+    connector: Connector, expectation: GeneratedExpectation, side: Side, *, hashed: bool = False
+) -> tuple[str, list[Any]]:
+    """The aggregate counting the side's unexpected rows (for ``unique``: the surplus duplicates).
+    ``hashed``: a text's surplus is counted on its 64-bit hashes where the engine has them, which
+    is never below the surplus of the texts (0 proves no duplicate; more is counted again)."""
     if expectation.kind == "unique":
         value = present_value(connector, expectation.plan, side)
         if value is None:
             raise ValueError(f"no comparable value for {expectation.plan.name} on the {side}")
-        return f"COUNT({value}) - COUNT(DISTINCT {value})", []
+        distinct = hashed_text(connector, expectation, value) if hashed else None
+        return f"COUNT({value}) - COUNT(DISTINCT {distinct or value})", []
     predicate, params = condition(connector, expectation, side)
     return f"COUNT(CASE WHEN {predicate} THEN 1 END)", params
+
+
+def hashed_text(connector: Connector, expectation: GeneratedExpectation, value: str) -> str | None:
+    """The 64-bit hash a text column's distinct values are counted by, or None."""
+    if expectation.kind != "unique" or expectation.plan.family not in (F.TEXT, F.UUID):
+        return None
+    return connector.dialect.text_hash64(value)
 
 
 def count_unexpected(
@@ -188,20 +212,23 @@ def count_unexpected(
     expectations: Sequence[GeneratedExpectation],
     side: Side,
     held_unique: Collection[str] = (),
+    hashed: bool = False,
 ) -> list[int | Exception]:
     """The unexpected rows of each expectation in one scan of ``table``; when that scan fails, each
     expectation alone, so one that cannot run (its error in its place) leaves the others counted.
 
     ``held_unique``: the side's columns a one-column unique key holds distinct; a uniqueness
-    expectation on one whose canonical value is the column itself counts no row (no scan for it)."""
+    expectation on one whose canonical value is the column itself counts no row (no scan for it).
+    ``hashed``: text uniqueness is counted on 64-bit hashes where the engine has them (see
+    :func:`counter`): 0 is exact, more is an upper bound that :func:`exact_surplus` settles."""
     held = [e.kind == "unique" and held_by_key(e.plan, side, held_unique) for e in expectations]
     if any(held):
         rest = [e for e, by_key in zip(expectations, held, strict=True) if not by_key]
-        others = iter(count_unexpected(connector, table=table, expectations=rest, side=side))
+        others = iter(count_unexpected(connector, table=table, expectations=rest, side=side, hashed=hashed))
         return [0 if by_key else next(others) for by_key in held]
     if not expectations:
         return []
-    parts = [counter(connector, expectation, side) for expectation in expectations]
+    parts = [counter(connector, expectation, side, hashed=hashed) for expectation in expectations]
     sql = f"SELECT {', '.join(text for text, _ in parts)} FROM {connector.qualified(table)}"
     try:
         row = connector.execute(sql, [value for _, params in parts for value in params])[0]
@@ -212,12 +239,31 @@ def count_unexpected(
     counted: list[int | Exception] = []
     for expectation in expectations:
         try:
-            counted += count_unexpected(connector, table=table, expectations=[expectation], side=side)
+            counted += count_unexpected(
+                connector, table=table, expectations=[expectation], side=side, hashed=hashed
+            )
         except Exception as exc:
             if not _database_error(exc, connector):
                 raise
             counted.append(exc)
     return counted
+
+
+def counted_on_hashes(connector: Connector, expectation: GeneratedExpectation, side: Side) -> bool:
+    """Whether ``count_unexpected(..., hashed=True)`` counts this expectation on hashes."""
+    value = present_value(connector, expectation.plan, side) if expectation.kind == "unique" else None
+    return value is not None and hashed_text(connector, expectation, value) is not None
+
+
+def exact_surplus(
+    connector: Connector, *, table: str, expectation: GeneratedExpectation, side: Side, counted: int
+) -> int:
+    """The exact count behind a count of ``count_unexpected(..., hashed=True)``: a surplus of
+    hashes may hold collisions, so it is counted again on the texts (0 needs no second scan)."""
+    if counted == 0 or not counted_on_hashes(connector, expectation, side):
+        return counted
+    exact, params = counter(connector, expectation, side)
+    return int(connector.execute(f"SELECT {exact} FROM {connector.qualified(table)}", params)[0][0] or 0)
 
 
 def held_by_key(plan: ColumnPlan, side: Side, held_unique: Collection[str]) -> bool:

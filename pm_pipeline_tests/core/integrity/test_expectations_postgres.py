@@ -138,9 +138,12 @@ def test_generated_expectations_scan_each_side_once(pg_db, pg_db2) -> None:
     # the source: its profile and its value sets; integer ranges and value sets are read back
     # exactly, so no expectation needs checking on the source again
     assert len(source_sql) == 2
-    # the target: one scan for every expectation, then one bounded sample per failed one, by key
-    scan, *samples = target_sql
+    # the target: one scan for every expectation (text uniqueness on 64-bit hashes), the failed
+    # uniqueness counted again on the texts, then one bounded sample per failed one, by key
+    scan, recount, *samples = target_sql
     assert scan.count("COUNT(") >= run.evaluated
+    assert "hashtextextended" in scan
+    assert "COUNT(DISTINCT" in recount and "hashtextextended" not in recount and "LIMIT" not in recount
     assert len(samples) == len(GENERATED_FAILURES)
     assert all('ORDER BY "id" LIMIT 20' in sql for sql in samples)
 

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from pm_pipeline.core.config.performance import PerformanceSettings
+from pm_pipeline.core.config.timeouts import Timeouts
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import Category, Severity
 from pm_pipeline.core.perf import PerfResult, run_workload
@@ -145,3 +146,18 @@ def test_a_different_answer_across_engines_is_an_error(
     assert [(f.query, f.category, f.severity) for f in result.findings] == [
         ("by_id", Category.RESULT_MISMATCH, Severity.ERROR)
     ]
+
+
+def test_after_a_run_each_session_keeps_its_own_statement_limit(
+    mariadb_indexed: MyDatabase, pg_indexed: PgDatabase
+) -> None:
+    # The server's default came back instead of the connector's limit: MariaDB's is none at all.
+    settings = PerformanceSettings.model_validate(WORKLOAD | {"repetitions": 3, "statement_timeout": "2s"})
+    limits = Timeouts(statement=42.5)
+    with (
+        connect(mariadb_indexed.url, timeouts=limits) as src,
+        connect(pg_indexed.url, timeouts=limits) as tgt,
+    ):
+        run_workload(settings, source=src, target=tgt)
+        assert src.execute("SELECT @@SESSION.max_statement_time") == [(42.5,)]
+        assert tgt.execute("SHOW statement_timeout") == [("42500ms",)]
