@@ -1,5 +1,6 @@
 """What the per-table asset modules share: asset keys, the spec's current mapping of a table, the
-metadata a reconciliation shows in Dagster, and the upkeep of a table's diff folder."""
+servers a table's checks ran on, the metadata a reconciliation shows in Dagster, and the upkeep of a
+table's diff folder."""
 
 import dataclasses
 import re
@@ -11,6 +12,7 @@ from typing import Any
 import dagster as dg
 
 from pm_pipeline.core.config import MigrationSpec, TableMapping
+from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.findings import TableReconciliation
 from pm_pipeline.core.monitor import metrics
 from pm_pipeline.core.report import Redactor, pseudonymiser_for
@@ -50,6 +52,19 @@ def table_keys(table: str) -> TableKeys:
         integrity=tenant_key("integrity", name),
         verified=tenant_key("verified", name),
     )
+
+
+@dataclass(frozen=True)
+class ServerVersions:
+    """Each side's engine and version (e.g. 'PostgreSQL 16.4'), as its server reported them."""
+
+    source: str
+    target: str
+
+    @classmethod
+    def of(cls, *, source: Connector, target: Connector) -> "ServerVersions":
+        """Read on connections a check already holds, so that nothing downstream reconnects for them."""
+        return cls(source=source.server_version(), target=target.server_version())
 
 
 def current_mapping(spec: MigrationSpec, mapping: TableMapping) -> TableMapping:

@@ -1,5 +1,6 @@
 """The report asset: every format, downstream of the diffs (not of the verdicts), so it is produced
-even when the migration fails its checks."""
+even when the migration fails its checks. It reports what the table assets handed it, the servers'
+versions included, and opens no database."""
 
 import dataclasses
 import datetime as dt
@@ -26,7 +27,7 @@ from pm_pipeline.core.run import CheckResult, check_report
 from pm_pipeline.core.security.masking import mask_url
 from pm_pipeline.defs.audit import record_report_run
 from pm_pipeline.defs.resources import MigrationResource
-from pm_pipeline.defs.tables import TableKeys
+from pm_pipeline.defs.tables import IntegrityOutput, ServerVersions, TableKeys
 from pm_pipeline.defs.tenancy import tenant_key
 
 REPORT_KEY = dg.AssetKey(["reports", "migration_report"])
@@ -41,22 +42,42 @@ def report_key() -> dg.AssetKey:
 def checks_window(
     context: AssetExecutionContext, keys: Sequence[TableKeys], results: Sequence[TableReconciliation]
 ) -> tuple[dt.datetime, dt.datetime]:
-    """When the checks this report reads ran: their own times (each reconciliation's start and end,
-    the materializations of the schema, reconciliation and integrity assets), never this step's.
-    Materializations of this run are preferred: an upstream asset that failed here keeps an older one."""
+    """When the checks this report reads ran, from what Dagster and the checks recorded, never this
+    step's clock: from the start of the earliest run that materialized one of the report's inputs
+    (or an earlier start a reconciliation recorded, as buckets reconciled by earlier runs do) to the
+    last of their materializations and reconciliations' ends. With no input (no table), this run's
+    start and the report's own time."""
+    instance = context.instance
     events = [
         event
         for key in (k for table in keys for k in (table.schema, table.reconciliation, table.integrity))
-        if (event := context.instance.get_latest_materialization_event(key)) is not None
+        if (event := instance.get_latest_materialization_event(key)) is not None
     ]
-    ours = [e for e in events if e.run_id == context.run_id] or events
-    stamps = [dt.datetime.fromtimestamp(e.timestamp, dt.UTC) for e in ours]
-    starts = [t.started_at for t in results if t.started_at is not None] + stamps
-    ends = [t.finished_at for t in results if t.finished_at is not None] + stamps
-    if not starts or not ends:
-        now = dt.datetime.now(dt.UTC)
-        return now - dt.timedelta(seconds=sum(t.seconds for t in results)), now
-    return min(starts), max(ends)
+    runs = sorted({e.run_id for e in events} or {context.run_id})
+    starts = [t.started_at for t in results if t.started_at is not None] + [
+        started for run_id in runs if (started := run_started(instance, run_id)) is not None
+    ]
+    ends = [t.finished_at for t in results if t.finished_at is not None] + [
+        dt.datetime.fromtimestamp(e.timestamp, dt.UTC) for e in events
+    ]
+    finished = max(ends) if ends else dt.datetime.now(dt.UTC)
+    return (min(starts) if starts else finished), finished
+
+
+def run_started(instance: dg.DagsterInstance, run_id: str) -> dt.datetime | None:
+    """When the run started, or None for a run the instance no longer holds (or never started)."""
+    record = instance.get_run_record_by_id(run_id)
+    if record is None or record.start_time is None:
+        return None
+    return dt.datetime.fromtimestamp(record.start_time, dt.UTC)
+
+
+def checked_servers(integrity: Sequence[IntegrityOutput]) -> ServerVersions:
+    """The servers the report's checks read, as the integrity assets found them on the connections
+    they held (the report opens none); 'unknown' when no table was checked or the outputs were
+    stored without them (an older release: materialize the integrity assets again)."""
+    found = next((output.servers for output in integrity if getattr(output, "servers", None)), None)
+    return found or ServerVersions(source="unknown", target="unknown")
 
 
 def build_report_asset(keys: Sequence[TableKeys], *, owners: Sequence[str] = ()) -> dg.AssetsDefinition:
@@ -84,20 +105,19 @@ def build_report_asset(keys: Sequence[TableKeys], *, owners: Sequence[str] = ())
         schema_findings = [
             f for name in sorted(tables) if name.startswith("s") for f in tables[name].findings
         ]
-        integrity = [tables[name] for name in sorted(tables) if name.startswith("i")]
+        integrity: list[IntegrityOutput] = [tables[name] for name in sorted(tables) if name.startswith("i")]
         schema_findings += [f for bundle in integrity for f in bundle.findings]
         manifest = tuple(b.manifest_entry for b in integrity if b.manifest_entry is not None)
-        with migration.connections(spec) as (source, target):
-            versions = source.server_version(), target.server_version()
-        started, now = checks_window(context, keys, results)
+        servers = checked_servers(integrity)
+        started, finished = checks_window(context, keys, results)
         check = CheckResult(
             spec=spec,
             started_at=started,
-            finished_at=now,
+            finished_at=finished,
             source_url=mask_url(spec.source.url),
             target_url=mask_url(spec.target.url),
-            source_version=versions[0],
-            target_version=versions[1],
+            source_version=servers.source,
+            target_version=servers.target,
             tables=tuple(results),
             findings=tuple(schema_findings),
             manifest=manifest,

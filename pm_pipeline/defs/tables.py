@@ -30,6 +30,7 @@ from pm_pipeline.core.run import expected_rows_per_side
 from pm_pipeline.core.schema import SchemaComparison
 from pm_pipeline.defs.common import (
     TABLE_TAG,
+    ServerVersions,
     TableKeys,
     current_mapping,
     remove_stale_diffs,
@@ -221,10 +222,12 @@ def _schema(
 
 @dataclass(frozen=True)
 class IntegrityOutput:
-    """What the integrity asset hands downstream: its findings and the table's checksum entry."""
+    """What the integrity asset hands downstream: its findings, the table's checksum entry, and the
+    servers it checked (which the report names)."""
 
     findings: tuple[Finding, ...]
     manifest_entry: ManifestEntry | None
+    servers: ServerVersions | None = None  # None in outputs stored before versions were carried
 
 
 def _integrity(
@@ -248,6 +251,7 @@ def _integrity(
         spec = migration.spec()
         current = current_mapping(spec, mapping)
         with migration.connections(spec) as (source, target):
+            servers = ServerVersions.of(source=source, target=target)
             pair, error = _pair(
                 Unit("integrity", "introspection", current.target_name),
                 spec,
@@ -271,7 +275,9 @@ def _integrity(
         if entry is not None:
             metadata["target_checksum"] = entry.target.to_json().get("checksum", "")
         kept = tuple(map(pseudonymiser_for(spec).redact, findings))
-        return dg.Output(IntegrityOutput(findings=kept, manifest_entry=entry), metadata=metadata)
+        return dg.Output(
+            IntegrityOutput(findings=kept, manifest_entry=entry, servers=servers), metadata=metadata
+        )
 
     return _check_integrity
 
@@ -391,6 +397,8 @@ def build_table_assets(
 
 __all__ = [
     "TABLE_TAG",
+    "IntegrityOutput",
+    "ServerVersions",
     "TableKeys",
     "build_table_assets",
     "current_mapping",
