@@ -127,9 +127,7 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
     jobs_list: list[Any] = [main_job, *bucket_jobs.values(), retention_job]
     if spec.rollback is not None:
         try:
-            jobs_list.append(
-                build_rollback_job(spec, spec_file=str(spec_path), name=tenant_name(ROLLBACK_JOB_NAME))
-            )
+            jobs_list.append(build_rollback_job(spec, name=tenant_name(ROLLBACK_JOB_NAME)))
         except NoSnapshotError as exc:
             # No verified snapshot yet: the rollback job appears once one exists. A snapshot that
             # exists but cannot be read, or a plan refused, fails loading with its reason.

@@ -62,9 +62,7 @@ def test_validate_spec_loads_no_engine_or_dataframe_library(tmp_path: Path) -> N
     )
     code, loaded = _modules_after("validate-spec", str(spec))
     assert code == 0
-    # pyarrow stays allowed: the spec's compliance section is read by the report package, which
-    # loads the connectors' schema types.
-    heavy = loaded & (set(HEAVY) - {"pyarrow"})
+    heavy = loaded & set(HEAVY)
     assert not heavy, f"validate-spec imported {sorted(heavy)}"
 
 

@@ -22,14 +22,12 @@ def _log_from_args(args: argparse.Namespace) -> AuditLog:
     path: Path | None = args.log
     if args.spec is not None:
         from pm_pipeline.core.config import load_spec
-        from pm_pipeline.core.security.settings import audit_log_path, parse_audit
+        from pm_pipeline.core.security.settings import audit_config, audit_log_path
 
         spec = load_spec(args.spec)
-        config = parse_audit(spec.audit, file=str(args.spec)).config()
+        config = audit_config(spec.audit)
         if path is None:
-            path = audit_log_path(spec, file=str(args.spec)) or audit_log_path(
-                spec, file=str(args.spec), for_rollback=True
-            )
+            path = audit_log_path(spec) or audit_log_path(spec, for_rollback=True)
     if path is None:
         raise BadInputError("pm-pipeline audit verify: name the log, or give --spec")
     if args.key_env:
@@ -128,7 +126,7 @@ def check_audit_log(spec: MigrationSpec, *, spec_path: Path | None) -> AuditLog 
         return None
     from pm_pipeline.core.security.settings import spec_audit_log
 
-    log = spec_audit_log(spec, file=str(spec_path), origin="cli")
+    log = spec_audit_log(spec, origin="cli")
     if log is not None:
         log.require_writable()
         if log.config.anchor_url:

@@ -36,11 +36,11 @@ class _Guard:
         return self.log.path.parent / "plans"
 
 
-def _guard(spec: MigrationSpec, spec_path: Path) -> _Guard:
+def _guard(spec: MigrationSpec) -> _Guard:
     from pm_pipeline.core.security.settings import spec_audit_log
 
     settings = spec.rollback_settings
-    log = spec_audit_log(spec, file=str(spec_path), origin="cli", for_rollback=True)
+    log = spec_audit_log(spec, origin="cli", for_rollback=True)
     assert log is not None  # the rollback settings always name a log
     if log.config.anchor_url:
         remember_secrets(log.config.anchor_url)
@@ -59,7 +59,7 @@ def approve_index_plan(args: argparse.Namespace) -> int:
         raise BadInputError("--approve needs --approver NAME")
     spec = load_spec(args.spec)
     remember_secrets(spec.source.url, spec.target.url)
-    guard = _guard(spec, args.spec)
+    guard = _guard(spec)
     plan_file = guard.plans_dir / f"{checksum}.json"
     if not plan_file.is_file():
         raise BadInputError(
@@ -100,7 +100,7 @@ def run_apply(args: argparse.Namespace, spec: MigrationSpec, perf: PerfResult) -
             "once approved"
         )
         return
-    guard = _guard(spec, args.spec)
+    guard = _guard(spec)
     # Opened as a check opens it: the spec's timeouts (lock_timeout for the index builds too).
     with open_endpoint(spec.target) as target:
         if not target.dialect.builds_indexes_concurrently:

@@ -40,7 +40,7 @@ def rollback_context(spec_path: Path) -> RollbackContext:
     from pm_pipeline.core.security.settings import spec_audit_log
 
     settings = spec.rollback_settings
-    log = spec_audit_log(spec, file=str(spec_path), origin="cli", for_rollback=True)
+    log = spec_audit_log(spec, origin="cli", for_rollback=True)
     assert log is not None  # the rollback commands always have a log
     if log.config.anchor_url:
         remember_secrets(log.config.anchor_url)

@@ -32,7 +32,6 @@ from pm_pipeline.core.perf.refusals import values_may_be_hidden
 from pm_pipeline.core.reconcile import ReconcileOptions
 from pm_pipeline.core.reconcile.stash import Progress
 from pm_pipeline.core.report import ReportData, build_report_data, classifications_from_spec, redactor_for
-from pm_pipeline.core.report.compliance import parse_compliance
 from pm_pipeline.core.security.masking import mask_url
 from pm_pipeline.core.verdict import RunVerdict, decide
 
@@ -292,8 +291,7 @@ def check_report(
     )
     if result.performance is not None:
         report = dataclasses.replace(report, performance=result.performance.to_json())
-    compliance = parse_compliance(spec.compliance, file=f"spec {spec.name}")
-    return report if compliance is None else dataclasses.replace(report, compliance=compliance)
+    return report if spec.compliance is None else dataclasses.replace(report, compliance=spec.compliance)
 
 
 def manifest_for(entries: Sequence[ManifestEntry]) -> dict[str, Any] | None:

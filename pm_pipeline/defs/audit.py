@@ -40,7 +40,7 @@ def record_report_run(
     """Record the run and its reports in the spec's audit log (if it names one); the head as metadata."""
     spec = migration.spec()
     origin, actor = run_origin(context.run.tags)
-    log = spec_audit_log(spec, file=migration.spec_path, origin=origin)
+    log = spec_audit_log(spec, origin=origin)
     if log is None:
         return {}
     record_check_run(

@@ -17,6 +17,18 @@ def location_text(loc: tuple[int | str, ...]) -> str:
     return text
 
 
+_SECRET_KEYS = ("password", "secret", "token", "url", "dsn", "key_env", "credential")
+
+
+def _may_be_secret(loc: Any, given: Any) -> bool:
+    """A value given under a key that names a secret or a connection (``smtp.password``,
+    ``audit.anchor_url``), or any text that looks like a URL."""
+    names = [str(part).lower() for part in loc if isinstance(part, str)]
+    if any(word in name for name in names for word in _SECRET_KEYS):
+        return True
+    return isinstance(given, str) and ("://" in given or ":/" in given)
+
+
 def describe_error(error: Mapping[str, Any]) -> str:
     """One pydantic error as the problem a spec's author reads: what is wrong, and the value given."""
     kind = error.get("type", "")
@@ -27,6 +39,8 @@ def describe_error(error: Mapping[str, Any]) -> str:
     message = str(error.get("msg", "invalid value"))
     message = message.removeprefix("Value error, ")
     given = error.get("input")
+    if _may_be_secret(error.get("loc", ()), given):
+        return message  # never repeated: it may be or carry a password
     if kind != "model_type" and not isinstance(given, dict | list) and repr(given) not in message:
         return f"{message} (got {given!r})"
     return message

@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from pm_pipeline.core.config.audit import AuditSettings, parse_audit
+from pm_pipeline.core.config.compliance import ComplianceSettings, parse_compliance
 from pm_pipeline.core.config.durations import parse_duration
 from pm_pipeline.core.config.integrity import IntegritySettings, parse_integrity
 from pm_pipeline.core.config.monitoring import MonitoringSettings, parse_monitoring
@@ -292,9 +294,8 @@ class MigrationSpec(_Model):
     integrity: IntegritySettings = Field(default_factory=IntegritySettings)
     rollback: RollbackSettings | None = None  # None: no rollback section (see ``rollback_settings``)
     monitoring: MonitoringSettings = Field(default_factory=MonitoringSettings)
-    # Owned by the audit and compliance features; validated there when the spec is loaded.
-    audit: dict[str, Any] = Field(default_factory=dict)
-    compliance: dict[str, Any] | None = None  # None: no compliance section in the evidence pack
+    audit: AuditSettings = Field(default_factory=AuditSettings)
+    compliance: ComplianceSettings | None = None  # None: no compliance section in the evidence pack
     performance: PerformanceSettings | None = Field(
         default=None, description="a query workload timed and explained on both sides"
     )
@@ -310,15 +311,16 @@ class MigrationSpec(_Model):
             raise ValueError("no tables: list them under 'tables' or set 'discover: true'")
         return self
 
-    @field_validator("integrity", "rollback", "monitoring", mode="before")
+    @field_validator("integrity", "rollback", "monitoring", "audit", "compliance", mode="before")
     @classmethod
     def _section(cls, value: Any, info: ValidationInfo) -> Any:
         file = str((info.context or {}).get("file", "<spec>"))
         if info.field_name == "rollback":
             return None if value is None or value == {} else parse_rollback(value, file=file)
-        if info.field_name == "integrity":
-            return parse_integrity(value, file=file)
-        return parse_monitoring(value, file=file)
+        if info.field_name == "compliance":
+            return parse_compliance(value, file=file)  # ``{}``: every built-in framework
+        parse = {"integrity": parse_integrity, "monitoring": parse_monitoring, "audit": parse_audit}
+        return parse[str(info.field_name)](value, file=file)
 
     @property
     def rollback_settings(self) -> RollbackSettings:

@@ -9,76 +9,30 @@ and may add its own controls in the spec's ``compliance:`` section.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pm_pipeline.core.config.compliance import (
+    CATALOGUE,
+    ComplianceSettings,
+    Control,
+    parse_compliance,
+)
 
-from pm_pipeline.core.errors import SpecError
+__all__ = [
+    "CATALOGUE",
+    "COMPLIANCE_STATEMENT",
+    "ComplianceSettings",
+    "Control",
+    "ControlEvidence",
+    "controls_of",
+    "map_controls",
+    "parse_compliance",
+]
 
-CHECKS = ("reconciliation", "schema", "integrity", "performance", "rollback")
 COMPLIANCE_STATEMENT = (
     "Each control below is listed because a check of this run produces evidence relevant to it. "
     "The mapping supports an assessment; it is not a certification, an attestation or a statement "
     "that any control or framework requirement is met."
 )
-Framework = Literal["soc2", "iso27001", "hipaa", "gdpr"]
-ALL_FRAMEWORKS: tuple[Framework, ...] = ("soc2", "iso27001", "hipaa", "gdpr")
-
-
-@dataclass(frozen=True)
-class Control:
-    framework: str
-    control: str
-    title: str
-    checks: tuple[str, ...]
-
-
-_DATA = ("reconciliation", "schema", "integrity")
-CATALOGUE: dict[str, tuple[Control, ...]] = {
-    "soc2": (
-        Control("SOC 2", "CC7.1", "Detection of changes that introduce vulnerabilities or errors", _DATA),
-        Control("SOC 2", "CC7.2", "Monitoring of system components for anomalies", ("performance", "integrity")),
-        Control("SOC 2", "CC8.1", "Changes are tested and approved before and after implementation",
-                (*_DATA, "performance", "rollback")),
-    ),
-    "iso27001": (
-        Control("ISO/IEC 27001:2022", "A.8.29", "Security testing in development and acceptance", _DATA),
-        Control("ISO/IEC 27001:2022", "A.8.32", "Change management", (*_DATA, "performance", "rollback")),
-        Control("ISO/IEC 27001:2022", "A.8.13", "Information backup", ("rollback",)),
-        Control("ISO/IEC 27001:2022", "A.8.16", "Monitoring activities", ("performance", "integrity")),
-    ),
-    "hipaa": (
-        Control("HIPAA Security Rule", "164.312(c)(1)",
-                "Integrity: protect ePHI from improper alteration or destruction", _DATA),
-    ),
-    "gdpr": (
-        Control("GDPR", "Art. 5(1)(d)", "Accuracy of personal data", ("reconciliation", "integrity")),
-        Control("GDPR", "Art. 32(1)(b)", "Integrity of processing systems", _DATA),
-        Control("GDPR", "Art. 32(1)(c)", "Restore availability and access in a timely manner", ("rollback",)),
-        Control("GDPR", "Art. 32(1)(d)", "Regularly testing the effectiveness of measures", (*_DATA, "performance")),
-    ),
-}  # fmt: skip
-
-
-class CustomControl(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    framework: str = Field(min_length=1)
-    control: str = Field(min_length=1)
-    title: str = Field(min_length=1)
-    checks: list[Literal["reconciliation", "schema", "integrity", "performance", "rollback"]] = Field(
-        min_length=1
-    )
-
-
-class ComplianceSettings(BaseModel):
-    """The spec's ``compliance:`` section: built-in frameworks to map, and a tenant's own controls."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    frameworks: list[Framework] = Field(default_factory=lambda: list(ALL_FRAMEWORKS))
-    controls: list[CustomControl] = Field(default_factory=list)
-    exclude: list[str] = Field(default_factory=list, description="control ids left out, e.g. 'A.8.13'")
 
 
 @dataclass(frozen=True)
@@ -91,31 +45,6 @@ class ControlEvidence:
     checks: tuple[str, ...]
     tables: tuple[str, ...]
     passed: bool
-
-
-def parse_compliance(data: Any, *, file: str) -> ComplianceSettings | None:
-    """None when the spec has no ``compliance`` section (the evidence pack then has none);
-    ``compliance: {}`` maps to every built-in framework."""
-    if data is None:
-        return None
-    if not isinstance(data, dict):
-        raise SpecError(file=file, path="compliance", problem="expected a mapping")
-    try:
-        settings = ComplianceSettings.model_validate(data)
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        path = "compliance" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])
-        kind = error.get("type", "")
-        problem = "unknown key (check its spelling)" if kind == "extra_forbidden" else str(error["msg"])
-        raise SpecError(file=file, path=path, problem=problem) from None
-    known = {c.control for controls in CATALOGUE.values() for c in controls}
-    known |= {c.control for c in settings.controls}
-    unknown = [control for control in settings.exclude if control not in known]
-    if unknown:
-        raise SpecError(
-            file=file, path="compliance.exclude", problem=f"no such control: {', '.join(unknown)}"
-        )
-    return settings
 
 
 def controls_of(settings: ComplianceSettings) -> list[Control]:

@@ -11,9 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from pm_pipeline.core.config.compliance import ComplianceSettings
 from pm_pipeline.core.config.spec import Classification, Thresholds
 from pm_pipeline.core.findings import ColumnStats, Finding, JsonValue, Severity
-from pm_pipeline.core.report.compliance import ComplianceSettings
 from pm_pipeline.core.security.redaction import RedactionMode
 from pm_pipeline.core.verdict import RunVerdict, VerdictState
 

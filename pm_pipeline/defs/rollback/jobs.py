@@ -71,14 +71,13 @@ def build_rollback_job(
     *,
     audit_log: str | Path | None = None,
     export_dir: str | Path | None = None,
-    spec_file: str = "<spec>",
     name: str = ROLLBACK_JOB_NAME,
 ) -> dg.JobDefinition:
     """A job for a plan, or for the newest verified snapshot named by a spec's ``rollback`` section."""
     if isinstance(spec_or_plan, MigrationSpec):
         settings = spec_or_plan.rollback_settings
         plan = plan_for(settings, latest_snapshot(settings.snapshot_dir), target_url=spec_or_plan.target.url)
-        configured = spec_audit_log(spec_or_plan, file=spec_file, origin="dagster", for_rollback=True)
+        configured = spec_audit_log(spec_or_plan, origin="dagster", for_rollback=True)
         assert configured is not None  # the rollback always has a log
         audit = AuditLog(audit_log, config=configured.config) if audit_log else configured
     else:
