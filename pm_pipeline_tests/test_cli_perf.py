@@ -61,7 +61,7 @@ def test_perf_reports_a_lost_unique_index_and_exits_1(
     assert code == 1, err
     assert "plan_regression" in out and "FAIL" in out
     document = json.loads(out_json.read_text())
-    assert document["schema_version"] == "2.1"
+    assert document["schema_version"] == "2.2"
     assert document["verdict"]["state"] == "fail"
     found = {(f["query"], f["category"], f.get("column")) for f in document["findings"]}
     assert ("login_by_email", "plan_regression", "email") in found

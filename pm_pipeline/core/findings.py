@@ -18,7 +18,9 @@ from typing import Any, Literal
 
 from pm_pipeline.core.config.spec import Classification
 
-FINDINGS_SCHEMA_VERSION = "2.1"  # 2.1: performance categories and their optional `query`
+FINDINGS_SCHEMA_VERSION = (
+    "2.2"  # 2.1: performance categories and their optional `query`; 2.2: `side`, `count`
+)
 
 
 class Category(StrEnum):

@@ -47,7 +47,7 @@ from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import SideDigest
-from pm_pipeline.core.integrity.rowhash import digest_sum, row_digests
+from pm_pipeline.core.integrity.rowhash import row_digest_sum
 from pm_pipeline.core.reconcile import tablesum
 from pm_pipeline.core.reconcile.planning import TablePlan
 
@@ -161,7 +161,7 @@ class ChecksumTap:
                 )[0]
                 for plan in self._plans
             ]
-            rows = digest_sum(row_digests(canonical, num_rows=batch.num_rows))
+            rows = row_digest_sum(canonical, num_rows=batch.num_rows)
         except Exception:
             # A value the strict canonical form refuses: the integrity check then reads the table
             # itself and reports that value where it belongs (the reconciliation goes on).
@@ -216,7 +216,7 @@ def table_checksum(
                 readable_canonical(batch.column(i), plan=plan, side=side, found=None, strict=True)[0]
                 for i, plan in enumerate(plans)
             ]
-            total = (total + digest_sum(row_digests(canonical, num_rows=batch.num_rows))) % _MOD
+            total = (total + row_digest_sum(canonical, num_rows=batch.num_rows)) % _MOD
             rows += batch.num_rows
     else:
         rows = connector.row_count(table)

@@ -30,7 +30,7 @@ from functools import partial
 from typing import Any, Literal
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
-from pm_pipeline.core.check_errors import Unit, check_error_finding, guarded, is_check_error
+from pm_pipeline.core.check_errors import Unit, check_error_finding, databases_answer, guarded, is_check_error
 from pm_pipeline.core.config.integrity import IntegritySettings
 from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
 from pm_pipeline.core.connectors.schema import Column, TableSchema, TypeFamily
@@ -275,7 +275,7 @@ def _settled(
     never raise a finding), one or two are counted again on the texts."""
     if isinstance(counted, Exception) or counted == 0 or counted >= SURE_SURPLUS:
         return counted
-    return exact_surplus(source, table=table, expectation=expectation, side="source", counted=counted)
+    return _recounted(source, table, expectation, counted, side="source")
 
 
 def _exact_on_target(
@@ -284,10 +284,23 @@ def _exact_on_target(
     """The target's exact count of a kept expectation (a finding states it)."""
     if isinstance(counted, Exception):
         return counted
+    return _recounted(target, table, expectation, counted, side="target")
+
+
+def _recounted(
+    connector: Connector,
+    table: str,
+    expectation: GeneratedExpectation,
+    counted: int,
+    *,
+    side: Literal["source", "target"],
+) -> int | Exception:
+    """The exact count, or the database's error in its place (this expectation's check_error; the
+    others keep their counts). A server that no longer answers stops the check."""
     try:
-        return exact_surplus(target, table=table, expectation=expectation, side="target", counted=counted)
+        return exact_surplus(connector, table=table, expectation=expectation, side=side, counted=counted)
     except Exception as exc:
-        if not is_check_error(exc):
+        if not (is_check_error(exc) and databases_answer([connector])):
             raise
         return exc
 

@@ -110,7 +110,8 @@ def check_buckets(
     if changed:
         problems.append(
             f"settings changed since {_named(changed)} ran (the mapping, the tolerated "
-            "categories, an endpoint or the clearance is not what the spec says now); materialize "
+            "categories, an endpoint or the clearance is not what the spec says now, or the "
+            "bucket was stored by a release that recorded its result differently); materialize "
             f"partition(s) {', '.join(changed)} of {asset} again"
         )
     stale = recut + unrecorded + changed

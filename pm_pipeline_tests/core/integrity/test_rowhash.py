@@ -23,7 +23,7 @@ from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.integrity.checksum import checksummed, table_checksum
-from pm_pipeline.core.integrity.rowhash import digest_sum, json_arrays, row_digests
+from pm_pipeline.core.integrity.rowhash import digest_sum, json_arrays, row_digest_sum, row_digests
 from pm_pipeline.core.reconcile.planning import plan_table
 
 
@@ -55,6 +55,7 @@ def assert_same_as_plain(columns: list[pa.Array], num_rows: int) -> None:
     digests = row_digests(columns, num_rows=num_rows)
     assert digests == [hashlib.sha256(plain_row_text(r).encode()).digest() for r in rows]
     assert f"{digest_sum(digests):064x}" == plain_checksum(rows)
+    assert f"{row_digest_sum(columns, num_rows=num_rows):064x}" == plain_checksum(rows)
 
 
 # Values drawn with NULLs in every column; texts include control characters, quotes, backslashes,

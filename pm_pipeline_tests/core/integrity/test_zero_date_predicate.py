@@ -9,6 +9,8 @@ import pytest
 from pm_pipeline.core.dialects.base import Dialect
 from pm_pipeline.core.dialects.mysql import MySqlDialect
 
+pytestmark = pytest.mark.mariadb
+
 VALUES = [
     ("0000-00-00", "0000-00-00 00:00:00"),
     ("0000-00-00", "0000-00-00 23:59:59.999999"),
@@ -30,14 +32,20 @@ def test_numeric_zero_date_test_matches_the_text_one(mariadb_db, family: str, co
     numeric = MySqlDialect().is_zero_date(f"`{column}`", family)
     text = Dialect.is_zero_date(MySqlDialect(), f"`{column}`", family)
     assert numeric != text  # the cheaper form is in use for this family
-    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", database=mariadb_db.name, autocommit=True)
+    conn = pymysql.connect(
+        host="127.0.0.1", port=3306, user="root", database=mariadb_db.name, autocommit=True
+    )
     try:
         with conn.cursor() as cur:
             cur.execute("SET SESSION sql_mode = ''")  # the legacy mode that let zero dates in
             cur.execute("SET time_zone = '+00:00'")
             cur.execute("CREATE TABLE z (id INT PRIMARY KEY, d DATE, t DATETIME(6), z TIMESTAMP(6) NULL)")
             for index, (day, instant) in enumerate(VALUES):
-                stamp = instant if instant is None or instant[:4] >= "1970" or instant.startswith("0000-00-00") else None
+                stamp = (
+                    instant
+                    if instant is None or instant[:4] >= "1970" or instant.startswith("0000-00-00")
+                    else None
+                )
                 cur.execute("INSERT INTO z VALUES (%s, %s, %s, %s)", (index, day, instant, stamp))
             cur.execute(f"SELECT id, {numeric}, {text}, CAST(`{column}` AS CHAR) FROM z ORDER BY id")
             rows = cur.fetchall()
