@@ -34,7 +34,7 @@ typecheck: $(STAMP)
 # PostgreSQL storage, ...) run in make test-long; CI runs both.
 pytest: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadscope -m "not long"
-	@echo "left out, marked long: $$($(BIN)/pytest -q -p no:cacheprovider --collect-only -m long | tail -n 1); make test-long runs them, as CI does"
+	@echo "left out, marked long: $$($(BIN)/pytest -q -p no:cacheprovider --collect-only -m long | tail -n 1); make test-long runs them (CI too, when its time budget allows)"
 
 test-long: $(STAMP)
 	$(BIN)/pytest -q -p no:cacheprovider -n 2 --dist loadscope -m long
