@@ -9,12 +9,10 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from pm_pipeline.core.config.spec import TableMapping
-from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import Category
-from pm_pipeline.core.integrity import parse_integrity
-from pm_pipeline.core.integrity.expectations import ExpectationRun, run_expectations
+from pm_pipeline.core.integrity.expectations import ExpectationRun
 from pm_pipeline_tests.conftest import PgDatabase
+from pm_pipeline_tests.support.expectations import run_table_expectations
 
 pytestmark = pytest.mark.postgres
 
@@ -24,15 +22,7 @@ ROWS = "INSERT INTO codes SELECT g, CASE WHEN g % 2 = 0 THEN 'c' || g ELSE 'C' |
 
 def _run(source_db: PgDatabase, target_db: PgDatabase | str) -> ExpectationRun:
     target_url = target_db if isinstance(target_db, str) else target_db.url
-    with connect(source_db.url) as source, connect(target_url) as target:
-        return run_expectations(
-            source=source,
-            target=target,
-            mapping=TableMapping(source="codes"),
-            settings=parse_integrity({}),
-            source_schema=source.introspect("codes"),
-            target_schema=target.introspect("codes"),
-        )
+    return run_table_expectations(source_db.url, target_url, table="codes")
 
 
 def test_values_a_case_insensitive_collation_holds_equal_stay_distinct(

@@ -14,18 +14,11 @@ from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.integrity import parse_integrity
 from pm_pipeline.core.integrity.expectations import ExpectationRun, run_expectations
+from pm_pipeline_tests.support.expectations import run_table_expectations
 
 
 def _run(source_url: str, target_url: str, table: str = "items") -> ExpectationRun:
-    with connect(source_url) as source, connect(target_url) as target:
-        return run_expectations(
-            source=source,
-            target=target,
-            mapping=TableMapping(source=table),
-            settings=parse_integrity({}),
-            source_schema=source.introspect(table),
-            target_schema=target.introspect(table),
-        )
+    return run_table_expectations(source_url, target_url, table=table)
 
 
 def _failed(run: ExpectationRun) -> set[tuple[str | None, str]]:

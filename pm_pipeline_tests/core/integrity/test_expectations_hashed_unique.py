@@ -10,8 +10,7 @@ import pytest
 
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
-from pm_pipeline.core.integrity import parse_integrity
-from pm_pipeline.core.integrity.expectations import ExpectationRun, run_expectations
+from pm_pipeline.core.integrity.expectations import ExpectationRun
 from pm_pipeline.core.integrity.profile import SAMPLE_ROWS
 from pm_pipeline.core.integrity.sql_expectations import (
     GeneratedExpectation,
@@ -19,6 +18,7 @@ from pm_pipeline.core.integrity.sql_expectations import (
     exact_surplus,
 )
 from pm_pipeline.core.reconcile.planning import plan_table
+from pm_pipeline_tests.support.expectations import run_table_expectations
 
 pytestmark = pytest.mark.postgres
 
@@ -33,15 +33,7 @@ def _load(database, *statements: str) -> None:  # type: ignore[no-untyped-def]
 
 
 def _run(source_url: str, target_url: str) -> ExpectationRun:
-    with connect(source_url) as source, connect(target_url) as target:
-        return run_expectations(
-            source=source,
-            target=target,
-            mapping=TableMapping(source="items"),
-            settings=parse_integrity({}),
-            source_schema=source.introspect("items"),
-            target_schema=target.introspect("items"),
-        )
+    return run_table_expectations(source_url, target_url)
 
 
 def _late_duplicates(count: int) -> str:

@@ -6,11 +6,10 @@ from __future__ import annotations
 import pytest
 
 from pm_pipeline.core.config.spec import TableMapping
-from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import Category
-from pm_pipeline.core.integrity import parse_integrity
-from pm_pipeline.core.integrity.expectations import ExpectationRun, run_expectations
+from pm_pipeline.core.integrity.expectations import ExpectationRun
 from pm_pipeline_tests.conftest import PgDatabase
+from pm_pipeline_tests.support.expectations import run_table_expectations
 
 pytestmark = pytest.mark.postgres
 
@@ -19,15 +18,7 @@ MAPPING = TableMapping.model_validate({"source": "people", "columns": {"email": 
 
 
 def _run(source_db: PgDatabase, target_db: PgDatabase) -> ExpectationRun:
-    with connect(source_db.url) as source, connect(target_db.url) as target:
-        return run_expectations(
-            source=source,
-            target=target,
-            mapping=MAPPING,
-            settings=parse_integrity({}),
-            source_schema=source.introspect("people"),
-            target_schema=target.introspect("people"),
-        )
+    return run_table_expectations(source_db.url, target_db.url, mapping=MAPPING)
 
 
 def test_empty_strings_declared_null_do_not_break_uniqueness(pg_db: PgDatabase, pg_db2: PgDatabase) -> None:
