@@ -60,6 +60,67 @@ def test_engines_without_an_atomic_swap_say_so() -> None:
         dialect_for("sqlite").foreign_key_checks_off()
 
 
+def test_swap_statements_are_mariadbs_only() -> None:
+    mysql = dialect_for("mysql")
+    assert mysql.trigger_query("shop", ["a", "b"]) == (
+        "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS "
+        "WHERE EVENT_OBJECT_SCHEMA = %s AND EVENT_OBJECT_TABLE IN (%s, %s) ORDER BY 1, 2",
+        ("shop", "a", "b"),
+    )
+    assert mysql.existing_tables_query("shop", ["a"]) == (
+        "SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN (%s)",
+        ("shop", "a"),
+    )
+    assert mysql.create_database("s`x") == "CREATE DATABASE `s``x`"
+    assert mysql.drop_database("s`x") == "DROP DATABASE IF EXISTS `s``x`"
+    body = (
+        "(\n  `id` int,\n"
+        "  CONSTRAINT `fk_p` FOREIGN KEY (`id`) REFERENCES `p` (`id`),\n"
+        "  CONSTRAINT `fk_q` FOREIGN KEY (`id`) REFERENCES `q``x` (`id`)\n)"
+    )
+    # A parent restored with the table stays unqualified (the shadow's); any other is the live one.
+    assert mysql.qualify_references(body, database="shop", restored=["p"]) == body.replace(
+        "REFERENCES `q``x`", "REFERENCES `shop`.`q``x`"
+    )
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+        ("trigger_query", ("s", ["a"]), {}),
+        ("existing_tables_query", ("s", ["a"]), {}),
+        ("create_database", ("d",), {}),
+        ("drop_database", ("d",), {}),
+        ("qualify_references", (body,), {"database": "d", "restored": []}),
+    ]
+    for engine in ("postgresql", "sqlite", "duckdb", "files"):
+        for method, args, kwargs in calls:
+            with pytest.raises(NotImplementedError):
+                getattr(dialect_for(engine), method)(*args, **kwargs)
+
+
+def test_in_database_copy_statements_are_postgres_only() -> None:
+    postgres = dialect_for("postgresql")
+    assert postgres.create_schema("pm_snapshot_1") == 'CREATE SCHEMA "pm_snapshot_1"'
+    assert postgres.drop_schema("pm_snapshot_1") == 'DROP SCHEMA IF EXISTS "pm_snapshot_1" CASCADE'
+    assert postgres.relation_exists_query('"s"."t"') == ("SELECT to_regclass(%s)", ('"s"."t"',))
+    assert postgres.share_lock('"s"."t"') == 'LOCK TABLE "s"."t" IN SHARE MODE'
+    halves = [
+        f"coalesce(sum(('x' || {side}(h, 16))::bit(64)::bigint), 0)::text" for side in ("left", "right")
+    ]
+    assert postgres.copy_fingerprint('"s"."t"', separator=":") == (
+        f"SELECT count(*), {halves[0]} || ':' || {halves[1]} "
+        'FROM (SELECT md5(t::text) AS h FROM "s"."t" t) AS hashed'
+    )
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+        ("create_schema", ("s",), {}),
+        ("drop_schema", ("s",), {}),
+        ("relation_exists_query", ("t",), {}),
+        ("share_lock", ("t",), {}),
+        ("copy_fingerprint", ("t",), {"separator": ":"}),
+    ]
+    for engine in ("mysql", "sqlite", "duckdb", "files"):
+        for method, args, kwargs in calls:
+            with pytest.raises(NotImplementedError):
+                getattr(dialect_for(engine), method)(*args, **kwargs)
+
+
 def test_sqlite_restore_statements_run_and_defer_foreign_keys() -> None:
     dialect = dialect_for("sqlite")
     conn = sqlite3.connect(":memory:", isolation_level=None)

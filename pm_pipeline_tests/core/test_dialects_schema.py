@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import re
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -241,6 +242,63 @@ def test_capabilities_per_engine(capability: str) -> None:
     default = False if all(isinstance(v, bool) for v in expected.values()) else None
     found = {engine: getattr(dialect_for(engine), capability) for engine in ENGINES}
     assert found == {engine: expected.get(engine, default) for engine in ENGINES}
+
+
+def test_hypothetical_index_statements_are_postgres_only() -> None:
+    postgres = dialect_for("postgresql")
+    assert postgres.hypothetical_index_schema_query() == (
+        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+        "WHERE e.extname = 'hypopg'"
+    )
+    assert postgres.hypothetical_index_available_query() == (
+        "SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'"
+    )
+    assert postgres.install_hypothetical_indexes() == "CREATE EXTENSION IF NOT EXISTS hypopg"
+    assert postgres.uninstall_hypothetical_indexes() == "DROP EXTENSION IF EXISTS hypopg"
+    assert postgres.create_hypothetical_index("ext") == 'SELECT indexname FROM "ext".hypopg_create_index(%s)'
+    assert postgres.reset_hypothetical_indexes("ext") == 'SELECT "ext".hypopg_reset()'
+    assert postgres.advisory_lock(shared=True) == "SELECT pg_advisory_lock_shared(%s)"
+    assert postgres.advisory_unlock(shared=True) == "SELECT pg_advisory_unlock_shared(%s)"
+    assert postgres.advisory_unlock(shared=False) == "SELECT pg_advisory_unlock(%s)"
+    assert postgres.try_advisory_lock() == "SELECT pg_try_advisory_lock(%s)"
+    calls: list[tuple[str, tuple[Any, ...], dict[str, Any]]] = [
+        ("hypothetical_index_schema_query", (), {}),
+        ("hypothetical_index_available_query", (), {}),
+        ("install_hypothetical_indexes", (), {}),
+        ("uninstall_hypothetical_indexes", (), {}),
+        ("create_hypothetical_index", ("ext",), {}),
+        ("reset_hypothetical_indexes", ("ext",), {}),
+        ("advisory_lock", (), {"shared": True}),
+        ("advisory_unlock", (), {"shared": False}),
+        ("try_advisory_lock", (), {}),
+    ]
+    for engine in ("mysql", "sqlite", "duckdb", "files"):
+        for method, args, kwargs in calls:
+            with pytest.raises(NotImplementedError):
+                getattr(dialect_for(engine), method)(*args, **kwargs)
+
+
+def test_statement_statistics_say_where_each_engine_keeps_them() -> None:
+    postgres = dialect_for("postgresql").statement_statistics
+    mysql = dialect_for("mysql").statement_statistics
+    assert postgres is not None and mysql is not None
+    assert postgres.enabled_query == "SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'"
+    assert postgres.top_query.startswith("SELECT queryid, query FROM pg_stat_statements WHERE dbid = ")
+    assert postgres.top_query.endswith(
+        " AND query ~* '^\\s*select\\s' ORDER BY total_exec_time DESC, queryid LIMIT %s"
+    )
+    assert mysql.enabled_query == "SELECT @@performance_schema"
+    assert mysql.top_query == (
+        "SELECT DIGEST, DIGEST_TEXT FROM performance_schema.events_statements_summary_by_digest "
+        "WHERE SCHEMA_NAME = DATABASE() AND DIGEST_TEXT LIKE 'SELECT %%' "
+        "ORDER BY SUM_TIMER_WAIT DESC, DIGEST LIMIT %s"
+    )
+    # PostgreSQL numbers its parameters ('?' is an operator there); a digest marks them '?'.
+    assert re.findall(postgres.placeholder, "a = $1 AND doc ? 'k' AND b < $12") == ["$1", "$12"]
+    assert re.findall(mysql.placeholder, "a = ? AND b < ?") == ["?", "?"]
+    assert {engine: dialect_for(engine).statement_statistics is None for engine in ENGINES} == {
+        "postgresql": False, "mysql": False, "duckdb": True, "sqlite": True, "files": True,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(

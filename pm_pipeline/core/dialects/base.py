@@ -14,12 +14,37 @@ an engine has no such thing):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 if TYPE_CHECKING:
     from pm_pipeline.core.connectors.base import ConnectionUrl
     from pm_pipeline.core.connectors.schema import Column
+
+
+@dataclass(frozen=True)
+class StatementStatistics:
+    """Where a server keeps the statistics of the statements it ran, and how to read them."""
+
+    product: str  # the servers that keep them, as messages name them
+    kept_in: str  # what keeps them, as messages name it
+    enabled_query: str  # its first value is non-zero when the server keeps them
+    disabled: str  # after "the source ": why it keeps none, and how to make it keep them
+    # (id, normalised text) rows of the database's SELECT statements, most total time first; one
+    # parameter, the number of rows.
+    top_query: str
+    placeholder: str  # the regular expression of a parameter in a normalised text
+    name_prefix: str  # of a captured statement's name, before its id or the hash of its text
+    # One text is kept under several ids (one per parameter type a driver binds): name it by its text.
+    names_by_text: bool
+    # A failing ``top_query`` is the source's configuration (bad input), not a failure of the run.
+    unreadable_is_bad_input: bool
+    # Regular expressions of the catalogs and extensions that pm-pipeline's own statements
+    # (introspection, counters, proofs) read, which are not the application's workload.
+    catalogs: tuple[str, ...]
+    # Regular expressions of the functions by which a SELECT writes or locks (a sequence, a lock).
+    writing_functions: tuple[str, ...]
 
 
 class Dialect:
@@ -361,6 +386,52 @@ class Dialect:
         """One statement that renames every (from, to) relation of ``moves`` at once, atomically."""
         raise NotImplementedError(f"{self.name or 'this engine'}: no atomic rename of several tables")
 
+    # Restores by swap (rollback/swap.py), where each DDL statement commits on its own.
+    def trigger_query(self, schema: str, tables: Sequence[str]) -> tuple[str, tuple[object, ...]]:
+        """The query (and its parameters) of the triggers on ``tables`` of ``schema``, as (table,
+        trigger) rows in that order."""
+        raise self._no("trigger catalog")
+
+    def existing_tables_query(self, schema: str, tables: Sequence[str]) -> tuple[str, tuple[object, ...]]:
+        """The query (and its parameters) of those of ``tables`` that exist in ``schema``, one name a row."""
+        raise self._no("table catalog")
+
+    def create_database(self, name: str) -> str:
+        raise self._no("CREATE DATABASE")
+
+    def drop_database(self, name: str) -> str:
+        """The statement that drops database ``name`` with its tables, if it exists."""
+        raise self._no("DROP DATABASE")
+
+    def qualify_references(self, body: str, *, database: str, restored: Collection[str]) -> str:
+        """``body``, the engine's own CREATE TABLE (``table_ddl_query``) after the table's name, with
+        each foreign key onto an unqualified parent that is not in ``restored`` referencing that
+        parent in ``database``."""
+        raise self._no("foreign-key rewriting")
+
+    # In-database copies (rollback/dbcopy.py), where ``supports_in_database_copies``.
+    def create_schema(self, schema: str) -> str:
+        raise self._no("CREATE SCHEMA")
+
+    def drop_schema(self, schema: str) -> str:
+        """The statement that drops ``schema`` with everything in it, if it exists."""
+        raise self._no("DROP SCHEMA")
+
+    def relation_exists_query(self, relation: str) -> tuple[str, tuple[object, ...]]:
+        """The query (and its parameters) whose one value is not NULL when ``relation`` (quoted,
+        qualified) exists."""
+        raise self._no("relation lookup")
+
+    def share_lock(self, relation: str) -> str:
+        """The statement that stops writes to ``relation`` until the transaction ends; reads go on."""
+        raise self._no("SHARE lock")
+
+    def copy_fingerprint(self, relation: str, *, separator: str) -> str:
+        """The query of ``relation``'s row count and a fingerprint of its rows computed by the engine
+        itself: the sums of the two 64-bit halves of the MD5 of each row's text, joined by
+        ``separator``. Independent of row order, a repeated row counts every time, in constant memory."""
+        raise self._no("row fingerprint")
+
     # -- performance -------------------------------------------------------------------------
     # Where the server listens when a URL names no port; None for an engine that reads files.
     # Per-source run limits count two URLs that reach one database as one source.
@@ -372,6 +443,8 @@ class Dialect:
     reads_tables_by_index: ClassVar[bool] = False
     # Hypothetical indexes (HypoPG) let the planner prove index advice before it is given.
     takes_hypothetical_indexes: ClassVar[bool] = False
+    # Where the server keeps its statements' statistics (capture's top statements); None: nowhere.
+    statement_statistics: ClassVar[StatementStatistics | None] = None
     # Indexes are built without blocking writes (CREATE INDEX CONCURRENTLY).
     builds_indexes_concurrently: ClassVar[bool] = False
     # The per-table counters ``table_counters`` reads, after each row's table name.
@@ -400,3 +473,43 @@ class Dialect:
         """The query (and its parameters) reading the server's counters of ``tables``: one row per
         table, its name then one value per ``table_counter_keys``; None where the server keeps none."""
         return None
+
+    # Index advice proven with HypoPG (perf/advice.py), where ``takes_hypothetical_indexes``.
+    def hypothetical_index_schema_query(self) -> str:
+        """The query of the schema holding the HypoPG extension: one row, its name, if installed."""
+        raise self._no("hypothetical indexes")
+
+    def hypothetical_index_available_query(self) -> str:
+        """A query with a row when the HypoPG extension can be installed."""
+        raise self._no("hypothetical indexes")
+
+    def install_hypothetical_indexes(self) -> str:
+        """The statement that installs the HypoPG extension unless it is installed."""
+        raise self._no("hypothetical indexes")
+
+    def uninstall_hypothetical_indexes(self) -> str:
+        """The statement that drops the HypoPG extension if it is installed."""
+        raise self._no("hypothetical indexes")
+
+    def create_hypothetical_index(self, schema: str) -> str:
+        """The query that creates, for this session only, the hypothetical index whose CREATE INDEX is
+        its one parameter (HypoPG installed in ``schema``): one row, the index's name."""
+        raise self._no("hypothetical indexes")
+
+    def reset_hypothetical_indexes(self, schema: str) -> str:
+        """The query that removes every hypothetical index of the session (HypoPG in ``schema``)."""
+        raise self._no("hypothetical indexes")
+
+    def advisory_lock(self, *, shared: bool) -> str:
+        """The query that waits for and takes the session's advisory lock whose key is its one
+        parameter, shared or exclusive."""
+        raise self._no("advisory locks")
+
+    def try_advisory_lock(self) -> str:
+        """The query that takes the advisory lock whose key is its one parameter exclusively if no
+        session holds it: one value, whether it was taken."""
+        raise self._no("advisory locks")
+
+    def advisory_unlock(self, *, shared: bool) -> str:
+        """The query that releases the session's advisory lock whose key is its one parameter."""
+        raise self._no("advisory locks")

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Collection, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from pm_pipeline.core.dialects.base import Dialect
+from pm_pipeline.core.dialects.base import Dialect, StatementStatistics
 
 if TYPE_CHECKING:
     from pm_pipeline.core.connectors.base import ConnectionUrl
     from pm_pipeline.core.connectors.schema import Column
+
+# A foreign-key line of SHOW CREATE TABLE whose parent is in the same database (unqualified).
+_LOCAL_REFERENCE = re.compile(
+    r"^(\s*CONSTRAINT `(?:[^`]|``)+` FOREIGN KEY \(.*\) REFERENCES )`((?:[^`]|``)+)` \("
+)
+
+
+def _in_list(names: Sequence[str]) -> str:
+    return ", ".join(["%s"] * len(names))
 
 
 class MySqlDialect(Dialect):
@@ -193,11 +203,54 @@ class MySqlDialect(Dialect):
         # Atomic across databases, a crash included.
         return "RENAME TABLE " + ", ".join(f"{old} TO {new}" for old, new in moves)
 
+    def trigger_query(self, schema: str, tables: Sequence[str]) -> tuple[str, tuple[object, ...]]:
+        return (
+            "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS "
+            f"WHERE EVENT_OBJECT_SCHEMA = %s AND EVENT_OBJECT_TABLE IN ({_in_list(tables)}) ORDER BY 1, 2",
+            (schema, *tables),
+        )
+
+    def existing_tables_query(self, schema: str, tables: Sequence[str]) -> tuple[str, tuple[object, ...]]:
+        return (
+            f"SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN ({_in_list(tables)})",
+            (schema, *tables),
+        )
+
+    def create_database(self, name: str) -> str:
+        return f"CREATE DATABASE {self.quote(name)}"
+
+    def drop_database(self, name: str) -> str:
+        return f"DROP DATABASE IF EXISTS {self.quote(name)}"
+
+    def qualify_references(self, body: str, *, database: str, restored: Collection[str]) -> str:
+        lines = []
+        for line in body.split("\n"):
+            found = _LOCAL_REFERENCE.match(line)
+            if found and found.group(2).replace("``", "`") not in restored:
+                line = f"{found.group(1)}{self.quote(database)}.`{found.group(2)}` ({line[found.end() :]}"
+            lines.append(line)
+        return "\n".join(lines)
+
     # -- performance -------------------------------------------------------------------------
     default_port = 3306
     reads_tables_by_index = True
     table_counter_keys = ("rows", "table_bytes", "index_bytes")
     session_counters = "SHOW SESSION STATUS LIKE 'Handler_read%'"
+    statement_statistics = StatementStatistics(
+        product="MariaDB/MySQL",
+        kept_in="performance_schema",
+        enabled_query="SELECT @@performance_schema",
+        disabled="runs with performance_schema off (start it with --performance-schema=ON)",
+        top_query="SELECT DIGEST, DIGEST_TEXT FROM performance_schema.events_statements_summary_by_digest "
+        "WHERE SCHEMA_NAME = DATABASE() AND DIGEST_TEXT LIKE 'SELECT %%' "
+        "ORDER BY SUM_TIMER_WAIT DESC, DIGEST LIMIT %s",
+        placeholder=r"\?",
+        name_prefix="digest_",
+        names_by_text=False,
+        unreadable_is_bad_input=False,
+        catalogs=("information_schema", "performance_schema", r"\bmysql\.", r"\bsys\."),
+        writing_functions=("get_lock",),
+    )
 
     def explain(self, sql: str) -> str:
         return f"EXPLAIN FORMAT=JSON {sql}"

@@ -1,3 +1,4 @@
+# Over 300 lines: one engine's whole dialect, every section of the protocol it fills.
 """PostgreSQL's SQL dialect."""
 
 from __future__ import annotations
@@ -5,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from pm_pipeline.core.dialects.base import Dialect
+from pm_pipeline.core.dialects.base import Dialect, StatementStatistics
 
 if TYPE_CHECKING:
     from pm_pipeline.core.connectors.base import ConnectionUrl
@@ -245,6 +246,28 @@ class PostgresDialect(Dialect):
     def reset_sequence(self, *, sequence: str, schema: str | None, table: str, next_value: int) -> str | None:
         return f"ALTER SEQUENCE {self.qualified(sequence, schema)} RESTART WITH {int(next_value)}"
 
+    def create_schema(self, schema: str) -> str:
+        return f"CREATE SCHEMA {self.quote(schema)}"
+
+    def drop_schema(self, schema: str) -> str:
+        return f"DROP SCHEMA IF EXISTS {self.quote(schema)} CASCADE"
+
+    def relation_exists_query(self, relation: str) -> tuple[str, tuple[object, ...]]:
+        return "SELECT to_regclass(%s)", (relation,)
+
+    def share_lock(self, relation: str) -> str:
+        return f"LOCK TABLE {relation} IN SHARE MODE"
+
+    # The two halves of each row's MD5 (16 hex digits each), read as signed 64-bit integers.
+    _md5_halves: ClassVar[tuple[str, ...]] = tuple(
+        f"('x' || {side}(h, 16))::bit(64)::bigint" for side in ("left", "right")
+    )
+
+    def copy_fingerprint(self, relation: str, *, separator: str) -> str:
+        # No sort, whatever the row count: sum of bigint is an exact numeric.
+        sums = f" || '{separator}' || ".join(f"coalesce(sum({half}), 0)::text" for half in self._md5_halves)
+        return f"SELECT count(*), {sums} FROM (SELECT md5(t::text) AS h FROM {relation} t) AS hashed"
+
     # -- performance -------------------------------------------------------------------------
     default_port = 5432
     database_defaults_to_user = True
@@ -264,6 +287,22 @@ class PostgresDialect(Dialect):
     )
     # This session's counters reach the statistics views when flushed.
     counters_flush = "SELECT pg_stat_force_next_flush()"
+    statement_statistics = StatementStatistics(
+        product="PostgreSQL",
+        kept_in="pg_stat_statements",
+        enabled_query="SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'",
+        disabled="database has no pg_stat_statements (CREATE EXTENSION pg_stat_statements, with "
+        "shared_preload_libraries = 'pg_stat_statements')",
+        top_query="SELECT queryid, query FROM pg_stat_statements "
+        "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+        "AND query ~* '^\\s*select\\s' ORDER BY total_exec_time DESC, queryid LIMIT %s",
+        placeholder=r"\$\d+",  # numbered: '?' is an operator
+        name_prefix="pgss_",
+        names_by_text=True,
+        unreadable_is_bad_input=True,
+        catalogs=(r"\bpg_", "information_schema", "hypopg"),
+        writing_functions=("nextval", "setval", r"pg_advisory\w*"),
+    )
 
     def explain(self, sql: str) -> str:
         return f"EXPLAIN (FORMAT JSON) {sql}"
@@ -289,3 +328,33 @@ class PostgresDialect(Dialect):
             "WHERE s.schemaname = %s AND s.relname = ANY(%s) ORDER BY s.relname",
             (schema or "public", sorted({t.lower() for t in tables} | set(tables))),
         )
+
+    def hypothetical_index_schema_query(self) -> str:
+        return (
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
+            "WHERE e.extname = 'hypopg'"
+        )
+
+    def hypothetical_index_available_query(self) -> str:
+        return "SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'"
+
+    def install_hypothetical_indexes(self) -> str:
+        return "CREATE EXTENSION IF NOT EXISTS hypopg"
+
+    def uninstall_hypothetical_indexes(self) -> str:
+        return "DROP EXTENSION IF EXISTS hypopg"
+
+    def create_hypothetical_index(self, schema: str) -> str:
+        return f"SELECT indexname FROM {self.quote(schema)}.hypopg_create_index(%s)"
+
+    def reset_hypothetical_indexes(self, schema: str) -> str:
+        return f"SELECT {self.quote(schema)}.hypopg_reset()"
+
+    def advisory_lock(self, *, shared: bool) -> str:
+        return f"SELECT pg_advisory_lock{'_shared' if shared else ''}(%s)"
+
+    def try_advisory_lock(self) -> str:
+        return "SELECT pg_try_advisory_lock(%s)"
+
+    def advisory_unlock(self, *, shared: bool) -> str:
+        return f"SELECT pg_advisory_unlock{'_shared' if shared else ''}(%s)"

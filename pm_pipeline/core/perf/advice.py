@@ -106,16 +106,13 @@ def hypopg_schema(target: Connector) -> str | None:
     """The schema holding the hypopg extension on the target, or None when it is not installed."""
     if not target.dialect.takes_hypothetical_indexes:
         return None
-    rows = target.execute(
-        "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace "
-        "WHERE e.extname = 'hypopg'"
-    )
+    rows = target.execute(target.dialect.hypothetical_index_schema_query())
     return str(rows[0][0]) if rows else None
 
 
 def hypopg_available(target: Connector) -> bool:
     return target.dialect.takes_hypothetical_indexes and bool(
-        target.execute("SELECT 1 FROM pg_available_extensions WHERE name = 'hypopg'")
+        target.execute(target.dialect.hypothetical_index_available_query())
     )
 
 
@@ -133,8 +130,9 @@ def hypopg(target: Connector, *, allowed: bool) -> Iterator[str | None]:
     if not target.dialect.takes_hypothetical_indexes:
         yield None
         return
+    dialect = target.dialect
     # Taken before looking: a run that finds the extension keeps it from being dropped under it.
-    target.execute("SELECT pg_advisory_lock_shared(%s)", (_HYPOPG_LOCK,))
+    target.execute(dialect.advisory_lock(shared=True), (_HYPOPG_LOCK,))
     shared = True
     try:
         schema = hypopg_schema(target)
@@ -143,7 +141,7 @@ def hypopg(target: Connector, *, allowed: bool) -> Iterator[str | None]:
             return
         try:
             with target.transaction() as writer:
-                writer.execute("CREATE EXTENSION IF NOT EXISTS hypopg")
+                writer.execute(dialect.install_hypothetical_indexes())
         except SystemFailure:
             # Not allowed to create it (not a superuser, a read-only replica): the advice stays unverified.
             yield None
@@ -151,19 +149,19 @@ def hypopg(target: Connector, *, allowed: bool) -> Iterator[str | None]:
         try:
             yield hypopg_schema(target)
         finally:
-            target.execute("SELECT pg_advisory_unlock_shared(%s)", (_HYPOPG_LOCK,))
+            target.execute(dialect.advisory_unlock(shared=True), (_HYPOPG_LOCK,))
             shared = False
-            if target.execute("SELECT pg_try_advisory_lock(%s)", (_HYPOPG_LOCK,))[0][0]:
+            if target.execute(dialect.try_advisory_lock(), (_HYPOPG_LOCK,))[0][0]:
                 try:
                     with target.transaction() as writer:
-                        writer.execute("DROP EXTENSION IF EXISTS hypopg")
+                        writer.execute(dialect.uninstall_hypothetical_indexes())
                 finally:
-                    target.execute("SELECT pg_advisory_unlock(%s)", (_HYPOPG_LOCK,))
+                    target.execute(dialect.advisory_unlock(shared=False), (_HYPOPG_LOCK,))
     finally:
         if shared:
             # A lost session has released it already; its own error is the one to report.
             with contextlib.suppress(Exception):
-                target.execute("SELECT pg_advisory_unlock_shared(%s)", (_HYPOPG_LOCK,))
+                target.execute(dialect.advisory_unlock(shared=True), (_HYPOPG_LOCK,))
 
 
 def prove(advice: IndexAdvice, *, target: Connector, bound: Bound, schema: str | None) -> IndexAdvice:
@@ -181,14 +179,13 @@ def prove(advice: IndexAdvice, *, target: Connector, bound: Bound, schema: str |
         )
         return replace(advice, proof=UNVERIFIED, proof_note=note)
     before = explain(target, bound)
-    ns = target.quote(schema)
     definition = advice.statement.replace(" CONCURRENTLY", "").replace("CREATE UNIQUE INDEX", "CREATE INDEX")
     try:
-        rows = target.execute(f"SELECT indexname FROM {ns}.hypopg_create_index(%s)", (definition,))
+        rows = target.execute(target.dialect.create_hypothetical_index(schema), (definition,))
         hypothetical = str(rows[0][0])
         after = explain(target, bound)
     finally:
-        target.execute(f"SELECT {ns}.hypopg_reset()")
+        target.execute(target.dialect.reset_hypothetical_indexes(schema))
     access = None if after is None else after.access(advice.table)
     picked = access is not None and access.path == INDEX and access.index == hypothetical
     cost_before = None if before is None else before.cost

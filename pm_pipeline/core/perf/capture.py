@@ -11,40 +11,48 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from pm_pipeline.core.config.performance import PerformanceSettings, Sample, WorkloadQuery
 from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.connectors.base import query_table
-from pm_pipeline.core.dialects import Dialect
-from pm_pipeline.core.dialects.mysql import MySqlDialect
-from pm_pipeline.core.dialects.postgres import PostgresDialect
+from pm_pipeline.core.dialects import ENGINES, dialect_for
+from pm_pipeline.core.dialects.base import StatementStatistics
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.perf.params import bind, draw
 from pm_pipeline.core.perf.refusals import refusal
 
 SAMPLE_SIZE = 5
+# Every engine that keeps statement statistics; a statement is recognised by any engine's catalogs,
+# functions and placeholders, whichever engine the source is.
+_KEPT: tuple[StatementStatistics, ...] = tuple(
+    kept for kept in (dialect_for(engine).statement_statistics for engine in ENGINES) if kept is not None
+)
+
+
+def _alternatives(patterns: Sequence[str]) -> str:
+    return "|".join(dict.fromkeys(patterns))
+
+
 # pm-pipeline's own statements (introspection, counters, proofs) and the catalogs are not the
 # application's workload.
 _OWN = re.compile(
-    r"\bpg_|information_schema|performance_schema|hypopg|pm_sample|\bmysql\.|\bsys\.", re.IGNORECASE
+    _alternatives([*(catalog for kept in _KEPT for catalog in kept.catalogs), "pm_sample"]), re.IGNORECASE
 )
 # A SELECT that locks rows, creates a table or moves a sequence: the workload runs read-only, and the
 # source refuses these there.
 _WRITES = re.compile(
     r"\bFOR\s+(?:NO\s+KEY\s+)?UPDATE\b|\bFOR\s+(?:KEY\s+)?SHARE\b|\bLOCK\s+IN\s+SHARE\s+MODE\b|\bINTO\b"
-    r"|\b(?:nextval|setval|pg_advisory\w*|get_lock)\s*\(",
+    rf"|\b(?:{_alternatives([function for kept in _KEPT for function in kept.writing_functions])})\s*\(",
     re.IGNORECASE,
 )
 _IDENT = r"(?:`[^`]+`|\"[^\"]+\"|[A-Za-z_][\w$]*)"
 _COLUMN = rf"(?:{_IDENT}\s*\.\s*)?({_IDENT})"
 _OPERATOR = r"(?:=|<>|!=|<=|>=|<|>|\bLIKE\b|\bILIKE\b)"
-_PLACEHOLDER = r"(\$\d+|\?)"
+_PLACEHOLDER = f"({_alternatives([kept.placeholder for kept in _KEPT])})"
 _COMPARED = re.compile(rf"{_COLUMN}\s*{_OPERATOR}\s*{_PLACEHOLDER}", re.IGNORECASE)
 _COMPARED_REVERSED = re.compile(rf"{_PLACEHOLDER}\s*{_OPERATOR}\s*{_COLUMN}", re.IGNORECASE)
-_DOLLAR = re.compile(r"\$\d+")
-_QUESTION = re.compile(r"\?")
 _BACKTICKED = re.compile(r"`([^`]+)`")
 
 
@@ -70,56 +78,29 @@ def _unquoted(identifier: str) -> str:
     return identifier[1:-1] if identifier[:1] in '`"' else identifier
 
 
-def _top_postgres(source: Connector, top: int) -> list[_Statement]:
-    installed = source.execute("SELECT count(*) FROM pg_extension WHERE extname = 'pg_stat_statements'")
-    if not installed or not installed[0][0]:
+def _top(source: Connector, kept: StatementStatistics, top: int) -> list[_Statement]:
+    enabled = source.execute(kept.enabled_query)
+    if not enabled or not int(enabled[0][0] or 0):
         raise BadInputError(
-            "performance.capture: the source database has no pg_stat_statements (CREATE EXTENSION "
-            "pg_stat_statements, with shared_preload_libraries = 'pg_stat_statements'); or list the "
-            "queries under 'workload'"
+            f"performance.capture: the source {kept.disabled}; or list the queries under 'workload'"
         )
     try:
-        rows = source.execute(
-            "SELECT queryid, query FROM pg_stat_statements "
-            "WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) "
-            "AND query ~* '^\\s*select\\s' ORDER BY total_exec_time DESC, queryid LIMIT %s",
-            (top * 4,),  # room for pm-pipeline's own statements, filtered below
-        )
+        # Room for pm-pipeline's own statements, filtered below.
+        rows = source.execute(kept.top_query, (top * 4,))
     except Exception as exc:
+        if not kept.unreadable_is_bad_input:
+            raise
         raise BadInputError(
-            f"performance.capture: the source cannot read pg_stat_statements: {refusal(exc, source)}"
+            f"performance.capture: the source cannot read {kept.kept_in}: {refusal(exc, source)}"
         ) from None
-    # Named by the statement's text, not its queryid: the same text gets several queryids (one per
-    # parameter type a driver binds), and a workload query keeps its name, and history, across runs.
-    return [_Statement(f"pgss_{_text_hash(str(text))}", str(text)) for _, text in rows]
+    if kept.names_by_text:
+        # Named by its text, not its id, so that a workload query keeps its name, and history, across runs.
+        return [_Statement(f"{kept.name_prefix}{_text_hash(str(text))}", str(text)) for _, text in rows]
+    return [_Statement(f"{kept.name_prefix}{str(key)[:16]}", str(text)) for key, text in rows]
 
 
 def _text_hash(text: str) -> str:
     return hashlib.sha256(" ".join(text.split()).encode()).hexdigest()[:12]
-
-
-def _top_mysql(source: Connector, top: int) -> list[_Statement]:
-    enabled = source.execute("SELECT @@performance_schema")
-    if not enabled or not int(enabled[0][0] or 0):
-        raise BadInputError(
-            "performance.capture: the source runs with performance_schema off (start it with "
-            "--performance-schema=ON); or list the queries under 'workload'"
-        )
-    rows = source.execute(
-        "SELECT DIGEST, DIGEST_TEXT FROM performance_schema.events_statements_summary_by_digest "
-        "WHERE SCHEMA_NAME = DATABASE() AND DIGEST_TEXT LIKE 'SELECT %%' "
-        "ORDER BY SUM_TIMER_WAIT DESC, DIGEST LIMIT %s",
-        (top * 4,),
-    )
-    return [_Statement(f"digest_{str(digest)[:16]}", str(text)) for digest, text in rows]
-
-
-# Where each engine keeps its top statements, and how they mark a parameter: PostgreSQL numbers
-# its placeholders ($1); a digest marks them '?' (on PostgreSQL, '?' is an operator).
-_STATISTICS: dict[type[Dialect], tuple[Callable[[Connector, int], list[_Statement]], re.Pattern[str]]] = {
-    PostgresDialect: (_top_postgres, _DOLLAR),
-    MySqlDialect: (_top_mysql, _QUESTION),
-}
 
 
 def _named(text: str, *, placeholder: re.Pattern[str]) -> tuple[str, dict[str, str]] | str:
@@ -173,14 +154,15 @@ def capture(
     if settings.capture is None:
         return Captured((), ())
     top = settings.capture.top
-    statistics = _STATISTICS.get(type(source.dialect))
+    statistics = source.dialect.statement_statistics
     if statistics is None:
+        kept_by = ", ".join(f"{kept.product} {kept.kept_in}" for kept in _KEPT)
         raise BadInputError(
             f"performance.capture: a {source.engine} source keeps no statement statistics "
-            "(PostgreSQL pg_stat_statements, MariaDB/MySQL performance_schema); list the queries under 'workload'"
+            f"({kept_by}); list the queries under 'workload'"
         )
-    read_top, placeholder = statistics
-    statements = read_top(source, top)
+    statements = _top(source, statistics, top)
+    placeholder = re.compile(statistics.placeholder)
     listed = {query.name for query in settings.workload}
     queries: list[WorkloadQuery] = []
     skipped: list[tuple[str, str]] = []

@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.dialects import Dialect
 from pm_pipeline.core.errors import IntegrityRefusal
 from pm_pipeline.core.rollback.checksum import relation_checksum
 from pm_pipeline.core.rollback.manifest import CopyRecord, DbCopy, TableSnapshot
@@ -35,7 +36,7 @@ def relation(connector: Any, schema: str, table: str) -> str:
 
 def create_copies(connector: Any, schema: str, tables: Iterable[TableSchema]) -> list[str]:
     """Copy ``tables`` into the new schema ``schema`` in one transaction; returns the statements run."""
-    statements = [f"CREATE SCHEMA {connector.quote(schema)}"]
+    statements = [connector.dialect.create_schema(schema)]
     for table in tables:
         columns = ", ".join(connector.quote(column.name) for column in table.columns)
         statements.append(
@@ -52,26 +53,20 @@ def create_copies(connector: Any, schema: str, tables: Iterable[TableSchema]) ->
 
 def drop_copies(connector: Any, schema: str) -> None:
     with connector.transaction() as tx:
-        tx.execute(f"DROP SCHEMA IF EXISTS {connector.quote(schema)} CASCADE")
+        tx.execute(connector.dialect.drop_schema(schema))
 
 
-# The two halves of each row's MD5 (16 hex digits each), read as signed 64-bit integers.
-_HALVES = tuple(f"('x' || {side}(h, 16))::bit(64)::bigint" for side in ("left", "right"))
 FINGERPRINT_SEPARATOR = ":"
 
 
-def fingerprint_sql(relation: str) -> str:
-    """Row count, and the sums of the two 64-bit halves of the MD5 of each row's text (``<sum>:<sum>``).
-
-    Independent of row order, a repeated row counts every time, and it runs in constant memory
-    without a sort (``sum`` of ``bigint`` is an exact ``numeric``), whatever the row count.
-    """
-    sums = f" || '{FINGERPRINT_SEPARATOR}' || ".join(f"coalesce(sum({half}), 0)::text" for half in _HALVES)
-    return f"SELECT count(*), {sums} FROM (SELECT md5(t::text) AS h FROM {relation} t) AS hashed"
+def fingerprint_sql(dialect: Dialect, relation: str) -> str:
+    """Row count, and the sums of the two 64-bit halves of the MD5 of each row's text (``<sum>:<sum>``),
+    as ``dialect`` computes them (:meth:`~pm_pipeline.core.dialects.base.Dialect.copy_fingerprint`)."""
+    return dialect.copy_fingerprint(relation, separator=FINGERPRINT_SEPARATOR)
 
 
-def _fingerprint(runner: Any, relation: str) -> tuple[int, str]:
-    row = runner.execute(fingerprint_sql(relation))[0]
+def _fingerprint(runner: Any, dialect: Dialect, relation: str) -> tuple[int, str]:
+    row = runner.execute(fingerprint_sql(dialect, relation))[0]
     return int(row[0]), str(row[1])
 
 
@@ -86,7 +81,7 @@ def verify_new_copies(connector: Any, schema: str, entries: Iterable[TableSnapsh
                 f"in-database copy {schema}.{entry.name} re-read as {digest.rows} rows / {digest.checksum[:12]}, "
                 f"its Parquet file holds {entry.rows} rows / {entry.checksum[:12]}"
             )
-        rows, fingerprint = _fingerprint(connector, where)
+        rows, fingerprint = _fingerprint(connector, connector.dialect, where)
         records[entry.name] = CopyRecord(rows, digest.checksum, fingerprint)
     return DbCopy(schema, records)
 
@@ -111,12 +106,13 @@ def check_copies(
         if FINGERPRINT_SEPARATOR not in record.fingerprint:
             problems[entry.name] = f"copy {name} is recorded with a fingerprint of an earlier version"
             continue
-        if not runner.execute("SELECT to_regclass(%s)", (where,))[0][0]:
+        query, parameters = connector.dialect.relation_exists_query(where)
+        if not runner.execute(query, parameters)[0][0]:
             problems[entry.name] = f"copy {name} is missing"
             continue
         if lock is not None:
-            lock.execute(f"LOCK TABLE {where} IN SHARE MODE")
-        rows, fingerprint = _fingerprint(runner, where)
+            lock.execute(connector.dialect.share_lock(where))
+        rows, fingerprint = _fingerprint(runner, connector.dialect, where)
         if (rows, fingerprint) != (record.rows, record.fingerprint):
             problems[entry.name] = (
                 f"copy {name} changed since the snapshot ({rows} rows, fingerprint differs)"

@@ -155,7 +155,8 @@ def _verify_snapshot_step(plan: RollbackPlan, step: PlanStep) -> StepResult:
     if copy is not None:
         with connect(plan.target_url) as connector:
             sql += [
-                fingerprint_sql(relation(connector, copy.schema, entry.name)) for entry in manifest.tables
+                fingerprint_sql(connector.dialect, relation(connector, copy.schema, entry.name))
+                for entry in manifest.tables
             ]
             problems = check_copies(connector, copy, manifest.tables)
         detail += (

@@ -110,7 +110,7 @@ def describe_apply(manifest: Manifest, *, order: list[str], defer: bool) -> list
         lines.append("-- a copy that is missing or whose fingerprint differs is loaded from its Parquet file")
         for name in order:
             where = f"{quote(copy.schema)}.{quote(name)}"
-            lines += [f"LOCK TABLE {where} IN SHARE MODE", fingerprint_sql(where)]
+            lines += [dialect.share_lock(where), fingerprint_sql(dialect, where)]
     lines += [dialect.empty_table(quote(name)) for name in reversed(order)]
     for name in order:
         entry = manifest.table(name)

@@ -24,7 +24,6 @@ between databases).
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -57,12 +56,6 @@ def helper_databases(database: str) -> tuple[str, str]:
     return f"pm_shadow_{digest}", f"pm_old_{digest}"
 
 
-# A foreign-key line of SHOW CREATE TABLE whose parent is in the same database (unqualified).
-_LOCAL_REFERENCE = re.compile(
-    r"^(\s*CONSTRAINT `(?:[^`]|``)+` FOREIGN KEY \(.*\) REFERENCES )`((?:[^`]|``)+)` \("
-)
-
-
 def _shadow_ddl(
     dialect: Dialect, entry: TableSnapshot, shadow: str, *, database: str, restored: list[str]
 ) -> str:
@@ -74,28 +67,17 @@ def _shadow_ddl(
             f"rollback refused: the snapshot's DDL of {entry.name} does not start with {prefix.strip()!r}; "
             "take a new snapshot of the table"
         )
-    lines = []
-    for line in entry.ddl[len(prefix) :].split("\n"):
-        found = _LOCAL_REFERENCE.match(line)
-        if found and found.group(2).replace("``", "`") not in restored:
-            # Unqualified, it would name a table of the shadow database that is never created.
-            line = f"{found.group(1)}{quote(database)}.`{found.group(2)}` ({line[found.end() :]}"
-        lines.append(line)
-    return f"CREATE TABLE {quote(shadow)}.{quote(entry.name)} " + "\n".join(lines)
-
-
-def _in_list(names: list[str]) -> str:
-    return ", ".join(["%s"] * len(names))
+    # Unqualified, a parent that is not restored would name a table of the shadow database that is
+    # never created.
+    body = dialect.qualify_references(entry.ddl[len(prefix) :], database=database, restored=restored)
+    return f"CREATE TABLE {quote(shadow)}.{quote(entry.name)} " + body
 
 
 def preflight(connector: Any, manifest: Manifest, order: list[str]) -> None:
     """Refuse, before any write, what a swap cannot restore faithfully."""
     database = connector.schema
-    triggers = connector.execute(
-        "SELECT EVENT_OBJECT_TABLE, TRIGGER_NAME FROM information_schema.TRIGGERS "
-        f"WHERE EVENT_OBJECT_SCHEMA = %s AND EVENT_OBJECT_TABLE IN ({_in_list(order)}) ORDER BY 1, 2",
-        (database, *order),
-    )
+    query, parameters = connector.dialect.trigger_query(database, order)
+    triggers = connector.execute(query, parameters)
     if triggers:
         listed = ", ".join(f"{table}.{name}" for table, name in triggers)
         raise IntegrityRefusal(
@@ -107,8 +89,8 @@ def preflight(connector: Any, manifest: Manifest, order: list[str]) -> None:
         _shadow_ddl(connector.dialect, manifest.table(name), "", database=database, restored=order)
 
 
-def _drop_helpers(tx: Any, quote: Any, shadow: str, old: str) -> list[str]:
-    statements = [f"DROP DATABASE IF EXISTS {quote(old)}", f"DROP DATABASE IF EXISTS {quote(shadow)}"]
+def _drop_helpers(tx: Any, dialect: Dialect, shadow: str, old: str) -> list[str]:
+    statements = [dialect.drop_database(old), dialect.drop_database(shadow)]
     for statement in statements:
         tx.execute(statement)
     return statements
@@ -123,9 +105,9 @@ def _build_shadows(
     ran = [connector.dialect.foreign_key_checks_off()]
     with connector.transaction() as tx:
         tx.execute(ran[0])  # the shadows are loaded in any order; their checksums are verified after
-        ran += _drop_helpers(tx, quote, shadow, old)
+        ran += _drop_helpers(tx, connector.dialect, shadow, old)
         pause("begin")
-        for statement in [f"CREATE DATABASE {quote(shadow)}", f"CREATE DATABASE {quote(old)}"]:
+        for statement in [connector.dialect.create_database(shadow), connector.dialect.create_database(old)]:
             tx.execute(statement)
             ran.append(statement)
         for name in order:
@@ -193,13 +175,8 @@ def restore_by_swap(
     pause("verified")
     if before_write is not None:
         before_write()
-    live = [
-        str(row[0])
-        for row in connector.execute(
-            f"SELECT TABLE_NAME FROM information_schema.TABLES WHERE TABLE_SCHEMA = %s AND TABLE_NAME IN ({_in_list(order)})",
-            (database, *order),
-        )
-    ]
+    query, parameters = connector.dialect.existing_tables_query(database, order)
+    live = [str(row[0]) for row in connector.execute(query, parameters)]
     rename = _rename_statement(connector.dialect, database, shadow, old, live, order)
     with connector.transaction() as tx:
         tx.execute(connector.dialect.foreign_key_checks_off())
@@ -207,7 +184,7 @@ def restore_by_swap(
         tx.execute(rename)
         ran.append(rename)
         pause("swapped")
-        ran += _drop_helpers(tx, connector.quote, shadow, old)
+        ran += _drop_helpers(tx, connector.dialect, shadow, old)
     pause("committed")
     sources = {name: f"parquet {manifest.table(name).file} via {shadow}.{name}" for name in order}
     return RestoreOutcome(tuple(ran), sources, {})
@@ -221,10 +198,10 @@ def describe_swap(manifest: Manifest, *, order: list[str], database: str) -> lis
     statements = RestoreStatements(dialect, quote, "?")
     lines = [
         dialect.foreign_key_checks_off(),
-        f"DROP DATABASE IF EXISTS {quote(old)}",
-        f"DROP DATABASE IF EXISTS {quote(shadow)}",
-        f"CREATE DATABASE {quote(shadow)}",
-        f"CREATE DATABASE {quote(old)}",
+        dialect.drop_database(old),
+        dialect.drop_database(shadow),
+        dialect.create_database(shadow),
+        dialect.create_database(old),
     ]
     lines += [
         _shadow_ddl(dialect, manifest.table(name), shadow, database=database, restored=order)
@@ -241,5 +218,5 @@ def describe_swap(manifest: Manifest, *, order: list[str], database: str) -> lis
         "-- verify every shadow table's canonical checksum against the manifest; export changed rows"
     )
     lines.append(_rename_statement(dialect, database, shadow, old, order, order))
-    lines += [f"DROP DATABASE IF EXISTS {quote(old)}", f"DROP DATABASE IF EXISTS {quote(shadow)}"]
+    lines += [dialect.drop_database(old), dialect.drop_database(shadow)]
     return lines

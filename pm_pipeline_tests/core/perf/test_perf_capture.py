@@ -6,6 +6,7 @@ where the source keeps no statistics."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -25,7 +26,7 @@ from pm_pipeline.core.dialects.postgres import PostgresDialect
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import Category, Finding, Severity
 from pm_pipeline.core.perf import run_workload
-from pm_pipeline.core.perf.capture import _STATISTICS, _named
+from pm_pipeline.core.perf.capture import _named
 from pm_pipeline_tests.conftest import MyDatabase, PgDatabase
 from pm_pipeline_tests.private_postgres import PrivatePostgres, free_port, private_postgres, unavailable
 
@@ -223,5 +224,6 @@ def test_mariadb_digests_feed_the_workload_against_a_postgresql_target(
 def test_normalised_statements_get_named_parameters_or_a_reason(
     text: str, dialect: type[Dialect], expected: object
 ) -> None:
-    _, placeholder = _STATISTICS[dialect]
-    assert _named(text, placeholder=placeholder) == expected
+    statistics = dialect.statement_statistics
+    assert statistics is not None
+    assert _named(text, placeholder=re.compile(statistics.placeholder)) == expected

@@ -101,6 +101,7 @@ def _plain_fingerprint(pg_db: Any, relation: str) -> tuple[int, str]:
 def test_copy_fingerprint_is_order_free_counts_repeats_and_matches_its_definition(
     pg_db: Any, tmp_path: Path
 ) -> None:
+    from pm_pipeline.core.dialects import dialect_for
     from pm_pipeline.core.rollback.dbcopy import fingerprint_sql
 
     pg_db.execute(
@@ -116,7 +117,7 @@ def test_copy_fingerprint_is_order_free_counts_repeats_and_matches_its_definitio
     record = manifest.db_copy.tables["t"]
 
     def fingerprint(relation: str) -> tuple[int, str]:
-        row = pg_db.query(fingerprint_sql(relation))[0]
+        row = pg_db.query(fingerprint_sql(dialect_for("postgresql"), relation))[0]
         return int(str(row[0])), str(row[1])
 
     assert fingerprint(copy) == (record.rows, record.fingerprint) == _plain_fingerprint(pg_db, copy)
