@@ -206,7 +206,7 @@ def test_json_output_and_the_audit_log_name_every_audiences_set(
 def test_the_audit_log_holds_each_audiences_own_set_while_latest_is_another_runs(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pm_pipeline.core.report.report_set import file_sha256
+    from pm_pipeline.core.digest.files import file_sha256
 
     monkeypatch.setenv("AUDIENCES_AUDIT_KEY", "audiences-test-key")
     audit = f"audit:\n  log: {tmp_path / 'audit.jsonl'}\n  key_env: AUDIENCES_AUDIT_KEY\n"

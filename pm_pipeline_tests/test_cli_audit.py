@@ -156,7 +156,7 @@ def _later_run(root: Path) -> Path:
 def test_a_run_records_its_own_report_set_while_latest_is_another_runs(
     spec: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pm_pipeline.core.report.report_set import file_sha256
+    from pm_pipeline.core.digest.files import file_sha256
 
     monkeypatch.setenv("SHOP_AUDIT_KEY", KEY)
     reports = tmp_path / "reports"

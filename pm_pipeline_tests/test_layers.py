@@ -123,6 +123,9 @@ def test_core_never_imports_the_dagster_definitions() -> None:
         ("pm_pipeline.core.connectors.postgres", "pm_pipeline.core.reconcile.engine", "core-flows-one-way"),
         ("pm_pipeline.core.verdict", "dagster", "core-is-plain-python"),
         ("pm_pipeline.core.security.audit", "pm_pipeline.core.rollback.plan", "security-is-a-foundation"),
+        # A digest contract built on a check's internals (the reconciliation's readers and plans).
+        ("pm_pipeline.core.digest.tablesum", "pm_pipeline.core.reconcile.sides", "core-flows-one-way"),
+        ("pm_pipeline.core.digest.files", "pm_pipeline.core.security.audit", "digest-is-a-contract"),
     ],
 )
 def test_a_new_violation_breaks_its_contract(importer: str, imported: str, contract_id: str) -> None:

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from pm_pipeline.core.config.loader import spec_from_mapping
-from pm_pipeline.core.integrity.checksum import ALGORITHM, write_manifest
+from pm_pipeline.core.digest.rows import ALGORITHM
+from pm_pipeline.core.integrity.checksum import write_manifest
 from pm_pipeline.core.integrity.verify import verify_manifest
 from pm_pipeline.core.reconcile import ReconcileOptions
 from pm_pipeline.core.run import run_check

@@ -17,14 +17,14 @@ Canonical row text (version ``pm-row-json-1``):
    XOR) keeps duplicate rows visible; it does not depend on row order.
 
 The bytes of step 3 are built a batch at a time with Arrow compute
-(:mod:`pm_pipeline.core.integrity.rowhash`), not value by value; tests hold them equal to the
+(:mod:`pm_pipeline.core.digest.rows`), not value by value; tests hold them equal to the
 ``json.dumps`` definition above, byte for byte.
 
 Columns compared with a tolerance (floats, declared tolerances) or transformed by declared rules
 are left out and listed as ``excluded``: their canonical values may rightly differ.
 
 A side may instead carry the reconciliation's own digest, computed inside the database by the
-bucket pass (``xor64-sql-rowhash-1``, :mod:`pm_pipeline.core.reconcile.tablesum`), or by one
+bucket pass (``xor64-sql-rowhash-1``, :mod:`pm_pipeline.core.digest.tablesum`), or by one
 aggregate scan where the engine hashes rows in SQL: the table is then never read a second time
 into the process. Each side records its ``algorithm`` and what recomputes it (manifest version 2).
 """
@@ -45,18 +45,17 @@ from pm_pipeline.core.canonical.plan import recorded_plan
 from pm_pipeline.core.canonical.unreadable import readable_canonical
 from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
 from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.digest import tablesum as sql_digest
+from pm_pipeline.core.digest.rows import ALGORITHM, CANONICALIZATION, row_digest_sum
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import SideDigest
-from pm_pipeline.core.integrity.rowhash import row_digest_sum
 from pm_pipeline.core.reconcile import tablesum
 from pm_pipeline.core.reconcile.planning import TablePlan
 
-ALGORITHM = "sha256-rowsum-mod2^256"
-CANONICALIZATION = "pm-row-json-1"
 MANIFEST_VERSION = "2"
 _READABLE_VERSIONS = ("1", "2")
 _MOD = 2**256
-_ALGORITHMS = (ALGORITHM, tablesum.ALGORITHM)
+_ALGORITHMS = (ALGORITHM, sql_digest.ALGORITHM)
 
 Side = Literal["source", "target"]
 
@@ -97,7 +96,7 @@ class ManifestEntry:
         """Whether equal tables give equal checksums on both sides (same algorithm, no tolerance bins)."""
         if self.source.algorithm != self.target.algorithm:
             return False
-        return all(tablesum.comparable(side.recipe or {}) for side in (self.source, self.target))
+        return all(sql_digest.comparable(side.recipe or {}) for side in (self.source, self.target))
 
     @property
     def matches(self) -> bool:
@@ -323,7 +322,7 @@ def recompute(connector: Connector, recorded: dict[str, Any]) -> TableChecksum:
     """Recompute one recorded side's checksum over the same columns, families and zone."""
     side: Side = "source" if recorded["side"] == "source" else "target"
     zone = recorded.get("zone", "UTC")
-    if recorded.get("algorithm", ALGORITHM) == tablesum.ALGORITHM:
+    if recorded.get("algorithm", ALGORITHM) == sql_digest.ALGORITHM:
         try:
             rows, checksum = tablesum.recompute(
                 connector,
@@ -346,7 +345,7 @@ def recompute(connector: Connector, recorded: dict[str, Any]) -> TableChecksum:
             zone=zone,
             rows=rows,
             checksum=checksum,
-            algorithm=tablesum.ALGORITHM,
+            algorithm=sql_digest.ALGORITHM,
             recipe=dict(recorded.get("recipe") or {}),
         )
     schema = connector.introspect(recorded["table"])

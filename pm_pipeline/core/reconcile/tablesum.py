@@ -1,17 +1,9 @@
-"""Whole-table digests computed inside the database with the bucket pass's row hash.
+"""``xor64-sql-rowhash-1`` table digests (:mod:`pm_pipeline.core.digest.tablesum`), computed
+inside the database with the bucket pass's row hash.
 
-Algorithm ``xor64-sql-rowhash-1``: each row's hash is the one bucket checksums use
-(:func:`pm_pipeline.core.reconcile.bucket.row_hash_sql`: a 60-bit hash of the key and every column's
-canonical text, or of the typed values when both sides are the same engine with the same types;
-a column compared with a relative tolerance contributes its tolerance bin). The table digest is the
-row count and the XOR of the row hashes, as 16 hex digits of its 64-bit pattern (engines differ in
-the signedness of a XOR aggregate). Keys are unique whenever this is used, so no two equal rows
-cancel out.
-
-The bucket strategy gets it for free (the XOR of its buckets' XORs); other strategies on engines
-that hash in SQL get it from one aggregate scan per side, inside the database. A ``recipe`` records
-what rebuilds the row hash (dialect, native or canonical-text hash, key count, bins), so the
-manifest can be recomputed later without the other side.
+The bucket strategy gets a table's digest from its bucket summary (:func:`from_buckets`); other
+strategies on engines that hash in SQL get it from one aggregate scan per side
+(:func:`table_digest`); a recorded side is recomputed from its recipe alone (:func:`recompute`).
 """
 
 from __future__ import annotations
@@ -22,38 +14,26 @@ from typing import Any
 from pm_pipeline.core.canonical.plan import ColumnPlan, recorded_plan
 from pm_pipeline.core.config.spec import ColumnRule
 from pm_pipeline.core.connectors.base import Connector
+from pm_pipeline.core.digest import tablesum as contract
 from pm_pipeline.core.findings import SideDigest
 from pm_pipeline.core.reconcile import bucket, sqlhash
 from pm_pipeline.core.reconcile.planning import TablePlan
 from pm_pipeline.core.reconcile.sides import SideReader
 
-ALGORITHM = "xor64-sql-rowhash-1"
-_MASK64 = (1 << 64) - 1
 
-
-def recipe(reader: SideReader, plan: TablePlan, pushed: frozenset[int]) -> dict[str, Any]:
+def _recipe(reader: SideReader, plan: TablePlan, pushed: frozenset[int]) -> dict[str, Any]:
     """What rebuilds ``reader``'s row hash: the columns in hash order with their families, and how."""
     binned = {
         reader.column_name(column): column.rel_tolerance
         for index, column in enumerate(plan.values)
         if index not in pushed
     }
-    return {
-        "dialect": None if reader.dialect is None else reader.dialect.name,
-        "native_hash": reader.native_hash,
-        "key_columns": len(plan.keys),
-        "binned": binned,
-    }
-
-
-def comparable(recipe: Mapping[str, Any]) -> bool:
-    """Whether two sides' digests may be compared: a tolerance bin may rightly differ between two
-    equal values (each side's digest still detects any later change of its own table)."""
-    return not recipe.get("binned")
-
-
-def _checksum(xor: int) -> str:
-    return f"{xor & _MASK64:016x}"
+    return contract.recipe(
+        dialect=None if reader.dialect is None else reader.dialect.name,
+        native_hash=reader.native_hash,
+        key_columns=len(plan.keys),
+        binned=binned,
+    )
 
 
 def from_buckets(
@@ -62,12 +42,12 @@ def from_buckets(
     """The digest of a whole table from its bucket summary (bucket -> rows, XOR as text)."""
     xor = 0
     for _, text in summary.values():
-        xor ^= int(text) & _MASK64
+        xor ^= int(text) & contract.MASK64
     return SideDigest(
-        algorithm=ALGORITHM,
+        algorithm=contract.ALGORITHM,
         rows=sum(rows for rows, _ in summary.values()),
-        checksum=_checksum(xor),
-        recipe=recipe(reader, plan, pushed),
+        checksum=contract.checksum(xor),
+        recipe=_recipe(reader, plan, pushed),
     )
 
 
@@ -83,7 +63,10 @@ def table_digest(reader: SideReader, plan: TablePlan, pushed: frozenset[int]) ->
     """One aggregate scan of ``reader``'s table inside its database."""
     rows, xor = _aggregate(reader, bucket.row_hash_sql(reader, plan, pushed))
     return SideDigest(
-        algorithm=ALGORITHM, rows=rows, checksum=_checksum(xor), recipe=recipe(reader, plan, pushed)
+        algorithm=contract.ALGORITHM,
+        rows=rows,
+        checksum=contract.checksum(xor),
+        recipe=_recipe(reader, plan, pushed),
     )
 
 
@@ -122,7 +105,7 @@ def recompute(
     reader = SideReader("source" if side == "source" else "target", connector, table, schema, dialect, native)
     pushed = frozenset(i for i, plan in enumerate(table_plan.values) if plan.source.name not in binned)
     rows, xor = _aggregate(reader, bucket.row_hash_sql(reader, table_plan, pushed))
-    return rows, _checksum(xor)
+    return rows, contract.checksum(xor)
 
 
 def _with_tolerance(plan: ColumnPlan, rel_tolerance: float) -> ColumnPlan:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 from collections.abc import Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from pm_pipeline.core.digest.files import file_sha256
 from pm_pipeline.core.findings import FINDINGS_SCHEMA_VERSION, Finding, JsonValue
 from pm_pipeline.core.report.model import ReportData, RunInfo, TableSection
 
@@ -188,14 +188,6 @@ def compliance_json(report: ReportData) -> dict[str, Any] | None:
 def write_evidence_json(evidence: Mapping[str, Any], path: Path) -> Path:
     path.write_text(json.dumps(evidence, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return path
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def cell(value: JsonValue) -> str:

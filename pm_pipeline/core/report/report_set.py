@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
-import hashlib
 import json
 import os
 import re
@@ -28,6 +27,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from pm_pipeline.core.config.spec import Classification
+from pm_pipeline.core.digest.files import file_sha256
 from pm_pipeline.core.errors import BadInputError, SystemFailure
 
 MANIFEST_NAME = "manifest.json"
@@ -124,14 +124,6 @@ def manifest_document(directory: Path, *, run_id: str, metadata: dict[str, Any])
         **metadata,
         "files": files,
     }
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _open_up(directory: Path) -> None:

@@ -1,7 +1,7 @@
 """Canonical table checksums, built on the integrity feature's row definition.
 
 Each row is canonicalised column by column (the table planned against itself, keys first) and
-digested as the integrity feature does (:mod:`pm_pipeline.core.integrity.rowhash`: SHA-256 of the
+digested as the integrity feature does (:mod:`pm_pipeline.core.digest.rows`: SHA-256 of the
 JSON array of canonical values); the table checksum is the integrity feature's sum of row digests
 modulo 2**256. Unlike the integrity checksum, every column counts, floats included: a restore must be
 exact. For a table without tolerant columns both checksums are equal (a test holds them to it).
@@ -22,7 +22,7 @@ import pyarrow as pa
 from pm_pipeline.core.canonical import canonicalize
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.schema import TableSchema
-from pm_pipeline.core.integrity.rowhash import digest_sum, json_arrays, row_digests
+from pm_pipeline.core.digest.rows import digest_sum, json_arrays, row_digests
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 
 _MOD = 2**256

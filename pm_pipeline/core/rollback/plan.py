@@ -11,6 +11,7 @@ from typing import Literal
 from pm_pipeline.core.config.rollback import RollbackSettings
 from pm_pipeline.core.connectors import parse_url
 from pm_pipeline.core.dialects import Dialect, dialect_for
+from pm_pipeline.core.digest.files import file_sha256
 from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
 from pm_pipeline.core.rollback import sql as restore_sql
 from pm_pipeline.core.rollback import swap
@@ -271,7 +272,7 @@ def build_plan(
 
 def _signers_sha256(path: Path) -> str:
     try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
+        return file_sha256(path)
     except FileNotFoundError:
         raise BadInputError(f"rollback.allowed_signers: {path} does not exist") from None
 

@@ -7,7 +7,6 @@ matches the one computed while the table was read from the database (``verified:
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
@@ -18,6 +17,7 @@ import pyarrow.parquet as pq
 
 from pm_pipeline.core.connectors import Column, ForeignKey, Index, TableSchema, TypeFamily, connect
 from pm_pipeline.core.connectors import Sequence as SequenceInfo
+from pm_pipeline.core.digest.files import file_sha256
 from pm_pipeline.core.errors import BadInputError, IntegrityRefusal
 from pm_pipeline.core.rollback import dbcopy
 from pm_pipeline.core.rollback.checksum import digest_batches, select_sql
@@ -28,14 +28,6 @@ from pm_pipeline.core.security.masking import mask_url
 
 MANIFEST = "manifest.json"
 MANIFEST_VERSION = 1
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _column_from_json(c: dict[str, Any]) -> Column:

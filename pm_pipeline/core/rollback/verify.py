@@ -6,12 +6,13 @@ from pathlib import Path
 
 from pm_pipeline.core.connectors import connect, parse_url
 from pm_pipeline.core.dialects import dialect_for
+from pm_pipeline.core.digest.files import file_sha256
 from pm_pipeline.core.errors import IntegrityRefusal
 from pm_pipeline.core.rollback.checksum import select_sql, table_checksum
 from pm_pipeline.core.rollback.manifest import Manifest, TableSnapshot
 from pm_pipeline.core.rollback.plan import RollbackPlan
 from pm_pipeline.core.rollback.reconcile import reconcile_with_snapshot
-from pm_pipeline.core.rollback.snapshot import file_sha256, load_manifest, verify_snapshot
+from pm_pipeline.core.rollback.snapshot import load_manifest, verify_snapshot
 
 
 def check_file(manifest: Manifest, entry: TableSnapshot) -> None:

@@ -7,31 +7,15 @@ carries checksums, never values: an audit log is read by people of any clearance
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from pm_pipeline.core.digest.files import file_sha256, tree_sha256
 from pm_pipeline.core.security.audit import AuditLog, AuditRecord
 
 CHECK_RUN_EVENT = "check.run"
 REPORTS_EVENT = "report.written"
 SPEC_CHANGED_EVENT = "spec.changed"
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _tree_sha256(path: Path) -> str:
-    """A folder's checksum: its files' names and checksums, in name order."""
-    digest = hashlib.sha256()
-    for file in sorted(p for p in path.rglob("*") if p.is_file()):
-        digest.update(f"{file.relative_to(path).as_posix()}\0{file_sha256(file)}\n".encode())
-    return digest.hexdigest()
 
 
 def _last_spec_checksum(log: AuditLog, spec_name: str) -> str | None:
@@ -80,7 +64,7 @@ def record_check_run(
 def record_reports(log: AuditLog, *, actor: str, spec_name: str, files: Mapping[str, Path]) -> AuditRecord:
     """Record the reports a run wrote, each by its SHA-256 (a folder by its files' checksums)."""
     checksums = {
-        name: "sha256:" + (_tree_sha256(path) if path.is_dir() else file_sha256(path))
+        name: "sha256:" + (tree_sha256(path) if path.is_dir() else file_sha256(path))
         for name, path in sorted(files.items())
         if path.exists()
     }

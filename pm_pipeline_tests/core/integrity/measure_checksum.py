@@ -28,11 +28,11 @@ from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.digest.rows import digest_sum, row_digests
 from pm_pipeline.core.integrity.checksum import checksummed, table_checksum
-from pm_pipeline.core.integrity.rowhash import digest_sum, row_digests
 from pm_pipeline.core.reconcile.planning import plan_table
 from pm_pipeline.core.rollback.checksum import table_checksum as rollback_checksum
-from pm_pipeline_tests.core.integrity.test_rowhash import plain_row_text
+from pm_pipeline_tests.core.digest.test_rows import plain_row_text
 
 LOAD = """
 CREATE TABLE wide AS SELECT

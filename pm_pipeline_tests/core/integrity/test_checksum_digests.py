@@ -14,12 +14,13 @@ import pytest
 from pm_pipeline.core.config.integrity import IntegritySettings
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.digest.rows import ALGORITHM
+from pm_pipeline.core.digest.tablesum import ALGORITHM as SQL_ALGORITHM
 from pm_pipeline.core.findings import Category, Severity
 from pm_pipeline.core.integrity.check import check_table_integrity
-from pm_pipeline.core.integrity.checksum import ALGORITHM, ManifestEntry, write_manifest
+from pm_pipeline.core.integrity.checksum import ManifestEntry, write_manifest
 from pm_pipeline.core.integrity.verify import verify_manifest
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
-from pm_pipeline.core.reconcile.tablesum import ALGORITHM as SQL_ALGORITHM
 from pm_pipeline_tests.conftest import MyDatabase, PgDatabase
 
 ROWS = 600

@@ -14,7 +14,7 @@ from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.integrity.checksum import table_checksum as integrity_checksum
 from pm_pipeline.core.rollback.checksum import digest_batches, self_plan, table_checksum
-from pm_pipeline_tests.core.integrity.test_rowhash import plain_key_text, plain_row_text
+from pm_pipeline_tests.core.digest.test_rows import plain_key_text, plain_row_text
 
 
 def _sqlite(tmp_path: Path, *statements: str) -> str:

@@ -22,8 +22,8 @@ from pm_pipeline.core.canonical import canonicalize
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.digest.rows import digest_sum, json_arrays, row_digest_sum, row_digests
 from pm_pipeline.core.integrity.checksum import checksummed, table_checksum
-from pm_pipeline.core.integrity.rowhash import digest_sum, json_arrays, row_digest_sum, row_digests
 from pm_pipeline.core.reconcile.planning import plan_table
 
 

@@ -1,14 +1,29 @@
-"""The canonical row text of ``pm-row-json-1`` and its SHA-256 digests, one Arrow batch at a time.
+"""``pm-row-json-1`` row text and ``sha256-rowsum-mod2^256`` row digests, one Arrow batch at a time.
 
-The row text is defined by Python's encoder, ``json.dumps(values, ensure_ascii=False,
-separators=(",", ":"))`` (see :mod:`pm_pipeline.core.integrity.checksum`). Here the same bytes are
-assembled by Arrow compute in one join per batch: integers in decimal, text between quotes with
-``\\`` and ``"`` escaped, binary as quoted lower-case hex, NULL as ``null``. The few values whose
-encoding Arrow cannot reproduce exactly (floats, whose shortest ``repr`` Arrow formats differently,
-and text holding a control character, or any non-ASCII character in a key) are encoded by
-``json`` itself, one value at a time. Digests are summed as eight 32-bit limbs with numpy: hashing
-each row with ``hashlib`` is the only step that runs once per row in Python, and a table's sum
-(:func:`row_digest_sum`) leaves even that to DuckDB's ``sha256``, outside the interpreter lock.
+What it guarantees: every row of canonical values (NULL, int64, float64, text, binary) gets one
+text, byte for byte what Python's ``json.dumps(values, ensure_ascii=False, separators=(",", ":"))``
+writes for it (floats by ``repr``, NaN and infinities as the strings ``"nan"``/``"inf"``/``"-inf"``,
+binary as lower-case hex), and one SHA-256 digest of that text's UTF-8 bytes. A table's checksum is
+the sum of its row digests read as big-endian integers, modulo 2**256: independent of row order,
+and a duplicated row still counts (a sum, not a XOR). The bytes depend on the canonical values
+only, never on the engine or driver they were read from, so any process that canonicalises the
+same way recomputes the same checksum, anywhere, later.
+
+How it differs from its siblings: :mod:`.tablesum` (``xor64-sql-rowhash-1``) is computed by the
+databases themselves, 64 bits wide, and only comparable between two sides hashed the same way;
+this one is computed in this process from Arrow batches, 256 bits wide, and comparable across any
+two engines. :mod:`.files` digests bytes on disk, not values. The checksum manifest built on it
+(which columns, families and zone) is :mod:`pm_pipeline.core.integrity.checksum`; a rollback
+snapshot digests every row with it too (:mod:`pm_pipeline.core.rollback.checksum`).
+
+Here the JSON text is assembled by Arrow compute in one join per batch: integers in decimal, text
+between quotes with ``\\`` and ``"`` escaped, binary as quoted lower-case hex, NULL as ``null``. The
+few values whose encoding Arrow cannot reproduce exactly (floats, whose shortest ``repr`` Arrow
+formats differently, and text holding a control character, or any non-ASCII character in a key)
+are encoded by ``json`` itself, one value at a time. Digests are summed as eight 32-bit limbs with
+numpy: hashing each row with ``hashlib`` is the only step that runs once per row in Python, and a
+table's sum (:func:`row_digest_sum`) leaves even that to DuckDB's ``sha256``, outside the
+interpreter lock.
 """
 
 from __future__ import annotations
@@ -25,6 +40,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pm_pipeline.core.canonical.values import value_bytes
+
+ALGORITHM = "sha256-rowsum-mod2^256"
+CANONICALIZATION = "pm-row-json-1"
 
 _MOD = 2**256
 # The two hex digits of each byte value, read as one 16-bit item so that one gather writes both.
