@@ -16,9 +16,11 @@ from typing import Any
 import dagster as dg
 
 from pm_pipeline.core.config import MigrationSpec, load_spec
-from pm_pipeline.core.connectors import open_endpoint
 from pm_pipeline.core.rollback.snapshot import NoSnapshotError
 from pm_pipeline.core.run import select_tables
+from pm_pipeline.defs.assets.performance import build_performance_defs, performance_key
+from pm_pipeline.defs.assets.reports import build_report_asset, report_key
+from pm_pipeline.defs.assets.tables import build_table_assets
 from pm_pipeline.defs.executors import executor_from_environment
 from pm_pipeline.defs.monitoring import build_monitoring_defs
 from pm_pipeline.defs.monitoring.buckets import build_bucket_sensor, partitioned_table
@@ -27,13 +29,10 @@ from pm_pipeline.defs.partitions import (
     build_bucket_job,
     report_table_key,
 )
-from pm_pipeline.defs.performance import build_performance_defs, performance_key
 from pm_pipeline.defs.presentation import owners
-from pm_pipeline.defs.reports import build_report_asset, report_key
 from pm_pipeline.defs.resources import MigrationResource
 from pm_pipeline.defs.retention import retention_defs_from_environment
 from pm_pipeline.defs.rollback import ROLLBACK_JOB_NAME, build_rollback_job
-from pm_pipeline.defs.tables import build_table_assets
 from pm_pipeline.defs.tenancy import tenant_name, tenant_tags
 
 MAIN_JOB = "migration_check"
@@ -56,19 +55,23 @@ def spec_path_from_environment() -> Path:
     return paths.spec
 
 
-def _mappings(spec: MigrationSpec) -> list:  # type: ignore[type-arg]
+# A code location that waits long for a reader slot of the source fails to load: it waits 20 s at most.
+LOAD_READERS_WAIT = 20.0
+
+
+def _mappings(spec: MigrationSpec, migration: MigrationResource) -> list:  # type: ignore[type-arg]
     if not spec.discover:
         return list(spec.tables)
-    # Discovered tables become assets, so the databases are asked which tables they share. A code
-    # location that waits long for a reader slot of the source fails to load: it waits 20 s at most.
-    source_endpoint = spec.source.model_copy(update={"readers_wait": min(spec.source.readers_wait, 20.0)})
-    with open_endpoint(source_endpoint) as source, open_endpoint(spec.target) as target:
+    # Discovered tables become assets, so the databases are asked which tables they share, through
+    # the resource the runs get, used here outside any run while the code location loads.
+    with migration.connections(spec, readers_wait=LOAD_READERS_WAIT) as (source, target):
         return list(select_tables(spec, source=source, target=target).mappings)
 
 
 def build_definitions(spec_path: Path) -> dg.Definitions:
     spec = load_spec(spec_path)
-    mappings = _mappings(spec)
+    migration = MigrationResource(spec_path=str(spec_path))
+    mappings = _mappings(spec, migration)
     table_assets, keys = build_table_assets(spec, mappings)
     # Buckets run as partitions (a backfill, or their own job); the main job combines them.
     partitioned = [m for m in mappings if m.partitions]
@@ -144,7 +147,7 @@ def build_definitions(spec_path: Path) -> dg.Definitions:
             *perf_schedules,
         ],
         resources={
-            "migration": MigrationResource(spec_path=str(spec_path)),
+            "migration": migration,
             # Explicit, so that runs executed in-process also keep their outputs on disk: a table's
             # buckets are combined in a later run than the ones that reconciled them.
             "io_manager": dg.FilesystemIOManager(),

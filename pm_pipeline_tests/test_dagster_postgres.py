@@ -17,9 +17,9 @@ import dagster as dg
 import pytest
 
 from pm_pipeline.core.reconcile.verdict import CHECK_NAMES
+from pm_pipeline.defs.assets.tables import table_keys
 from pm_pipeline.defs.monitoring import read_metric_history
 from pm_pipeline.defs.partitions import bucket_job_name, bucket_key
-from pm_pipeline.defs.tables import table_keys
 from pm_pipeline_tests.conftest import PG_HOST, PG_PORT, PgDatabase, make_pg_database
 from pm_pipeline_tests.defs.test_partitions import execute_request, summary, whole_table
 from pm_pipeline_tests.test_definitions import TABLES, build, demo_copy
@@ -275,7 +275,9 @@ monitoring:
 
         def tick(sensor: dg.SensorDefinition, cursor: str | None = None) -> Any:
             return sensor.evaluate_tick(
-                dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+                dg.build_sensor_context(
+                    instance=instance, cursor=cursor, definitions=defs, resources=defs.resources
+                )
             )
 
         def execute(request: dg.RunRequest) -> Any:

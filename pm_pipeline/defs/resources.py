@@ -56,9 +56,20 @@ class MigrationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
         return open_endpoint(endpoint)
 
     @contextmanager
-    def connections(self, spec: MigrationSpec) -> Iterator[tuple[Connector, Connector]]:
-        """Both sides of ``spec``, closed on exit."""
-        with self.open(spec.source) as source, self.open(spec.target) as target:
+    def connections(
+        self, spec: MigrationSpec, *, readers_wait: float | None = None
+    ) -> Iterator[tuple[Connector, Connector]]:
+        """Both sides of ``spec``, closed on exit.
+
+        ``readers_wait`` (seconds) caps how long the source's connector waits for a reader slot:
+        a sensor tick or a code location's load that finds the source busy fails within it (the
+        next tick or a reload tries again) instead of holding the daemon or the load for the spec's
+        full wait."""
+        source_endpoint = spec.source
+        if readers_wait is not None:
+            wait = min(spec.source.readers_wait, readers_wait)
+            source_endpoint = spec.source.model_copy(update={"readers_wait": wait})
+        with self.open(source_endpoint) as source, self.open(spec.target) as target:
             yield source, target
 
     def reports_directory(self) -> Path:

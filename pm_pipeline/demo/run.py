@@ -41,8 +41,8 @@ def run_demo(*, directory: Path) -> int:
     console.print(f"spec: {paths.spec}")
     os.environ["PM_SPEC"] = str(paths.spec)
     from pm_pipeline.definitions import MAIN_JOB, build_definitions
-    from pm_pipeline.defs.reports import REPORT_KEY
-    from pm_pipeline.defs.tables import table_keys
+    from pm_pipeline.defs.assets.reports import REPORT_KEY
+    from pm_pipeline.defs.assets.tables import table_keys
 
     defs = build_definitions(paths.spec)
     redactor = redactor_for(load_spec(paths.spec))

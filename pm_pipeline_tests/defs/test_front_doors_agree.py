@@ -12,8 +12,8 @@ import pytest
 from pm_pipeline.core.config import load_spec
 from pm_pipeline.core.run import run_check
 from pm_pipeline.core.schema import SchemaComparison
+from pm_pipeline.defs.assets.tables import IntegrityOutput, build_table_assets
 from pm_pipeline.defs.resources import MigrationResource
-from pm_pipeline.defs.tables import IntegrityOutput, build_table_assets
 
 pytestmark = pytest.mark.filterwarnings("ignore::dagster.BetaWarning")
 

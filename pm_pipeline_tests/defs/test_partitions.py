@@ -18,10 +18,10 @@ from pm_pipeline.core.config import load_spec
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import TableReconciliation
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
+from pm_pipeline.defs.assets.reports import REPORT_KEY
+from pm_pipeline.defs.assets.tables import table_keys
 from pm_pipeline.defs.partitions import bucket_job_name, bucket_key, report_table_key
 from pm_pipeline.defs.presentation import ENGINE_TAG
-from pm_pipeline.defs.reports import REPORT_KEY
-from pm_pipeline.defs.tables import table_keys
 from pm_pipeline.demo.generate import DemoPaths, demo_spec_text
 from pm_pipeline_tests.test_definitions import TABLES, build, definitions_module, demo_copy
 
@@ -390,7 +390,9 @@ def test_a_change_in_the_target_is_rechecked_bucket_by_bucket_and_combined(
     assert combine.default_status == dg.DefaultSensorStatus.RUNNING
 
     def tick(sensor: dg.SensorDefinition, cursor: str | None = None) -> Any:
-        context = dg.build_sensor_context(instance=instance, cursor=cursor, definitions=defs)
+        context = dg.build_sensor_context(
+            instance=instance, cursor=cursor, definitions=defs, resources=defs.resources
+        )
         return sensor.evaluate_tick(context)
 
     baseline = tick(drift)

@@ -10,7 +10,7 @@ import dagster as dg
 import pytest
 
 from pm_pipeline.definitions import build_definitions
-from pm_pipeline.defs.performance import LATENCY_OK, PERFORMANCE_JOB, PERFORMANCE_KEY
+from pm_pipeline.defs.assets.performance import LATENCY_OK, PERFORMANCE_JOB, PERFORMANCE_KEY
 
 pytestmark = pytest.mark.filterwarnings("ignore::dagster.BetaWarning")
 

@@ -14,8 +14,8 @@ import pytest
 from pm_pipeline.core.config import load_spec
 from pm_pipeline.core.config.spec import Endpoint
 from pm_pipeline.core.connectors import Connector
+from pm_pipeline.defs.assets.tables import build_table_assets
 from pm_pipeline.defs.resources import MigrationResource
-from pm_pipeline.defs.tables import build_table_assets
 
 pytestmark = pytest.mark.filterwarnings("ignore::dagster.BetaWarning")
 

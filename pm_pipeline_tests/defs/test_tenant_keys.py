@@ -14,7 +14,7 @@ import dagster as dg
 import pytest
 
 from pm_pipeline.definitions import MAIN_JOB, build_definitions
-from pm_pipeline.defs.reports import REPORT_KEY
+from pm_pipeline.defs.assets.reports import REPORT_KEY
 
 pytestmark = pytest.mark.filterwarnings("ignore::dagster.BetaWarning")
 TENANTS = {"shop": "orders", "billing-eu": "invoices"}

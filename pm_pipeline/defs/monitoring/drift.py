@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import dagster as dg
 
 from pm_pipeline.core.config.monitoring import MonitoringSettings
 from pm_pipeline.core.config.spec import MigrationSpec
-from pm_pipeline.core.connectors import Connector, open_endpoint
+from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.monitor.fingerprint import (
     Fingerprint,
     decode_fingerprints,
@@ -22,10 +21,13 @@ from pm_pipeline.core.monitor.fingerprint import (
 from pm_pipeline.defs.common import table_keys
 from pm_pipeline.defs.monitoring.buckets import PartitionedTable
 from pm_pipeline.defs.presentation import fingerprint_observations
+from pm_pipeline.defs.resources import MigrationResource
 from pm_pipeline.defs.tenancy import tenant_name
 
 DRIFT_SENSOR_NAME = "pm_drift_sensor"
 TABLE_TAG = "pm_pipeline/table"
+# A tick never waits long for a reader slot of the source: the next tick tries again.
+TICK_READERS_WAIT = 20.0
 
 
 def build_drift_sensor(
@@ -35,7 +37,6 @@ def build_drift_sensor(
     table_assets: Mapping[str, dg.AssetKey | Sequence[dg.AssetKey]] | None = None,
     job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition | None = None,
     name: str | None = None,
-    open_connector: Callable[[str], Connector] | None = None,
     partitioned: Mapping[str, PartitionedTable] | None = None,
 ) -> dg.SensorDefinition:
     """A sensor whose cursor holds every table's fingerprints; a changed table gets a run request.
@@ -49,6 +50,9 @@ def build_drift_sensor(
     results, so re-checking it means reconciling every bucket again (the sensor ``pm_bucket_runs``
     combines them once they are done). The other tables' requests then run
     ``job`` with their ``table_assets``, which ``job`` must hold.
+
+    The sensor connects through the ``migration`` resource (``MigrationResource``) of the
+    definitions it belongs to, the source waiting at most ``TICK_READERS_WAIT`` for a reader slot.
     """
     name = name or tenant_name(DRIFT_SENSOR_NAME)
     if table_assets is None and job is None:
@@ -99,10 +103,10 @@ def build_drift_sensor(
         ),
         default_status=dg.DefaultSensorStatus.STOPPED,
     )
-    def drift_sensor(context: dg.SensorEvaluationContext) -> dg.SensorResult:
+    def drift_sensor(context: dg.SensorEvaluationContext, migration: MigrationResource) -> dg.SensorResult:
         cursor = json.loads(context.cursor) if context.cursor else None
         previous = decode_fingerprints(cursor["fingerprints"]) if cursor else {}
-        with _sides(spec, open_connector) as (source, target):
+        with migration.connections(spec, readers_wait=TICK_READERS_WAIT) as (source, target):
             scan = scan_drift(
                 tables,
                 previous,
@@ -150,23 +154,3 @@ def build_drift_sensor(
         return dg.SensorResult(run_requests=requests, cursor=new_cursor, asset_events=events)
 
     return drift_sensor
-
-
-# A tick never waits long for a reader slot of the source: the next tick tries again.
-_TICK_READERS_WAIT = 20.0
-
-
-@contextlib.contextmanager
-def _sides(
-    spec: MigrationSpec, open_connector: Callable[[str], Connector] | None
-) -> Iterator[tuple[Connector, Connector]]:
-    """Both sides' connectors: by default with the source's protection (replica, readers, pace)."""
-    with contextlib.ExitStack() as stack:
-        if open_connector is not None:
-            source = stack.enter_context(open_connector(spec.source.url))
-            target = stack.enter_context(open_connector(spec.target.url))
-        else:
-            wait = min(spec.source.readers_wait, _TICK_READERS_WAIT)
-            source = stack.enter_context(open_endpoint(spec.source.model_copy(update={"readers_wait": wait})))
-            target = stack.enter_context(open_endpoint(spec.target))
-        yield source, target

@@ -14,8 +14,8 @@ from pm_pipeline.core.config.loader import spec_from_mapping
 from pm_pipeline.core.config.monitoring import AnomalySettings, parse_monitoring
 from pm_pipeline.core.monitor.alerts import AlertState, EventKind
 from pm_pipeline.core.monitor.metrics import latency_events
+from pm_pipeline.defs.assets.performance import PERFORMANCE_KEY
 from pm_pipeline.defs.monitoring import build_monitoring_defs
-from pm_pipeline.defs.performance import PERFORMANCE_KEY
 
 RUNS_PER_DAY = 12  # the workload scheduled every two hours
 STABLE_DAYS = 4

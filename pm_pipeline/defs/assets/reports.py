@@ -25,9 +25,9 @@ from pm_pipeline.core.report.markdown import render_markdown
 from pm_pipeline.core.report.report_set import LATEST, new_run_id, publish_report_set, staged_report_set
 from pm_pipeline.core.run import CheckResult, check_report
 from pm_pipeline.core.security.masking import mask_url
+from pm_pipeline.defs.assets.tables import IntegrityOutput, ServerVersions, TableKeys
 from pm_pipeline.defs.audit import record_report_run
 from pm_pipeline.defs.resources import MigrationResource
-from pm_pipeline.defs.tables import IntegrityOutput, ServerVersions, TableKeys
 from pm_pipeline.defs.tenancy import tenant_key
 
 REPORT_KEY = dg.AssetKey(["reports", "migration_report"])
