@@ -11,9 +11,9 @@ declared rules mean the same thing in each: :func:`reconcile`, :func:`compare_sc
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 
 from pm_pipeline.core.check_errors import Unit, guarded
@@ -26,6 +26,7 @@ from pm_pipeline.core.findings import Finding, SideDigest, TableReconciliation
 from pm_pipeline.core.integrity import ManifestEntry, check_table_integrity, run_expectations
 from pm_pipeline.core.names import RunNames, names_from_mappings
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
+from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 from pm_pipeline.core.reconcile.stash import Progress
 from pm_pipeline.core.schema import (
     ColumnProfile,
@@ -49,6 +50,27 @@ class TablePair:
     names: RunNames
     source_endpoint: Endpoint | None = None
     target_endpoint: Endpoint | None = None
+
+    @property
+    def zones(self) -> tuple[str | None, str | None]:
+        """The time zones the endpoints declare for naive timestamps (None: not declared)."""
+        return (
+            None if self.source_endpoint is None else self.source_endpoint.timezone,
+            None if self.target_endpoint is None else self.target_endpoint.timezone,
+        )
+
+    @cached_property
+    def plan(self) -> TablePlan:
+        """How each column pair is compared (planned once, for every check of the pair); naive
+        timestamps are read in the declared zones, else in UTC."""
+        source_zone, target_zone = self.zones
+        return plan_table(
+            mapping=self.mapping,
+            source=self.source_schema,
+            target=self.target_schema,
+            source_zone=source_zone or "UTC",
+            target_zone=target_zone or "UTC",
+        )
 
     @classmethod
     def build(
@@ -94,6 +116,7 @@ def reconcile(
         progress=progress,
         source_schema=pair.source_schema,
         target_schema=pair.target_schema,
+        plan=pair.plan,
     )
 
 
@@ -165,12 +188,16 @@ def check_integrity(
     settings: IntegritySettings,
     data_docs_dir: Path | None = None,
     digests: tuple[SideDigest, SideDigest] | None = None,
+    repeats: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     """Integrity findings of the pair (referential, rules, temporal, sequences, checksums, and the
     expectation suite run inside the target) and its checksum manifest entry. ``digests`` are the
-    reconciliation's own checksums of both sides, when its pass computed them."""
+    reconciliation's own checksums of both sides, when its pass computed them; ``repeats`` its
+    counts of repeated values (``TableReconciliation.repeats``)."""
     try:
-        return _check_integrity(pair, settings=settings, data_docs_dir=data_docs_dir, digests=digests)
+        return _check_integrity(
+            pair, settings=settings, data_docs_dir=data_docs_dir, digests=digests, repeats=repeats
+        )
     except BadInputError as exc:
         raise BadInputError(f"table {pair.mapping.source}: integrity: {exc}") from exc
 
@@ -181,11 +208,11 @@ def _check_integrity(
     settings: IntegritySettings,
     data_docs_dir: Path | None,
     digests: tuple[SideDigest, SideDigest] | None,
+    repeats: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     source, target, mapping = pair.source, pair.target, pair.mapping
     # The zones the spec declares, or none: a guessed zone must not judge a range.
-    source_zone = None if pair.source_endpoint is None else pair.source_endpoint.timezone
-    target_zone = None if pair.target_endpoint is None else pair.target_endpoint.timezone
+    source_zone, target_zone = pair.zones
     result = check_table_integrity(
         source=source,
         target=target,
@@ -197,6 +224,7 @@ def _check_integrity(
         source_zone=source_zone or "UTC",
         target_zone=target_zone or "UTC",
         digests=digests,
+        plan=pair.plan,
     )
     findings = list(result.findings)
     if settings.gx.enabled:
@@ -214,6 +242,8 @@ def _check_integrity(
                 data_docs_dir=None if data_docs_dir is None else str(data_docs_dir),
                 source_zone=source_zone,
                 target_zone=target_zone,
+                plan=pair.plan,
+                repeats=repeats,
             ),
             connectors=(source, target),
         )

@@ -196,6 +196,9 @@ class TableReconciliation:
     strategy_note: str = ""  # why the strategy was chosen (size, engines, differing buckets)
     # Each side's whole-table digest when the strategy computed one on its way (source, target).
     digests: tuple[SideDigest, SideDigest] | None = None
+    # Each side's repeated values per column (by source name) where the reading pass counted them
+    # (``ReconcileOptions.count_repeats``); 0 proves the column's present values distinct.
+    repeats: tuple[Mapping[str, int], Mapping[str, int]] | None = field(default=None, compare=False)
     # When the comparison ran (UTC): the evidence pack's "what was checked, and when". Two results
     # of the same comparison are equal whenever they ran.
     started_at: dt.datetime | None = field(default=None, compare=False)

@@ -175,6 +175,9 @@ def run_check(
         diff_dir=diff_dir or given.diff_dir,
         redactor=redactor_for(spec),
         digest_tap=checksum_tap if taps else given.digest_tap,
+        # ... and the repeated values the generated expectations' uniqueness would count again.
+        count_repeats=given.count_repeats
+        or (integrity and spec.integrity.gx.enabled and spec.integrity.gx.generate),
     )
     with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
         selection = select_tables(spec, source=source, target=target)
@@ -215,6 +218,7 @@ def run_check(
                     settings=spec.integrity,
                     data_docs_dir=data_docs_dir,
                     digests=None if reconciled is None else reconciled.digests,
+                    repeats=None if reconciled is None else reconciled.repeats,
                 )
                 findings.extend(integrity_findings)
                 if entry is not None:
@@ -278,8 +282,8 @@ def check_report(
         tables=result.tables,
         extra_findings=[*result.findings, *extra_findings],
         checksum_manifest=checksum_manifest
-        if checksum_manifest is not None
-        else manifest_for(result.manifest),
+        if checksum_manifest is not None or not result.manifest
+        else manifest_document(entries=result.manifest),
         clearance=spec.reports.clearance,
         column_classes=classifications_from_spec(spec),
         thresholds=spec.thresholds,
@@ -292,8 +296,3 @@ def check_report(
     if result.performance is not None:
         report = dataclasses.replace(report, performance=result.performance.to_json())
     return report if spec.compliance is None else dataclasses.replace(report, compliance=spec.compliance)
-
-
-def manifest_for(entries: Sequence[ManifestEntry]) -> dict[str, Any] | None:
-    """The checksum manifest the report's evidence pack embeds, if any table was checksummed."""
-    return manifest_document(entries=entries) if entries else None

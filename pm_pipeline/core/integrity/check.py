@@ -78,13 +78,15 @@ def check_table_integrity(
     source_zone: str = "UTC",
     target_zone: str = "UTC",
     digests: tuple[SideDigest, SideDigest] | None = None,
+    plan: TablePlan | None = None,
 ) -> IntegrityResult:
     """Run referential, rule, temporal, sequence and checksum checks for one table.
 
     ``table_names`` maps source table names to target names (for foreign keys that reference a
     renamed table), or ``names`` the run's names (renamed parent columns too); ``sample_limit``
     bounds the findings listed per check, not what is counted; ``digests``: each side's digest
-    as the reconciliation computed it, which spares the checksum a read of its own.
+    as the reconciliation computed it, which spares the checksum a read of its own; ``plan``: the
+    table's plan when the caller made it (over these schemas and zones).
     """
     table = mapping.target_name
     keys = target_key(mapping, source_schema, target_schema)
@@ -143,7 +145,7 @@ def check_table_integrity(
             run = partial(rules.row_rule, target, rule=rule, key_columns=keys, sample_limit=sample_limit)
         counted(str(Category.RULE_VIOLATION), f"rule {rule.name}", run)
 
-    plan = plan_table(
+    plan = plan or plan_table(
         mapping=mapping,
         source=source_schema,
         target=target_schema,

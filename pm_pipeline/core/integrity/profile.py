@@ -8,8 +8,10 @@
    when fewer rows come back, the sample is the table and its counts are exact.
 2. For the columns whose distinct values may form a set, one grouped query fetching at most
    ``value_set_max + 1`` of them per column: more than that is no set.
-3. Columns the sample saw no duplicate in are counted whole by the source check that follows (the
-   same count), or, where a declared rule makes more than NULL count as NULL, by one more scan.
+3. Columns the sample saw no duplicate in are settled by the reconciliation's count of their
+   repeated values where its reading pass held the whole table (no statement), else counted whole
+   by the source check that follows (the same count), or, where a declared rule makes more than
+   NULL count as NULL, by one more scan.
 
 A unique key the source's schema declares (one column, neither text nor UUID: the canonical value
 is the column itself) holds without a count. Not-null, uniqueness and length expectations come out
@@ -23,7 +25,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -44,6 +46,7 @@ from pm_pipeline.core.integrity.sql_expectations import (
 
 F = TypeFamily
 SAMPLE_ROWS = 50_000
+SURE_SURPLUS = 3  # repeated hashes that are taken as duplicates without a second count
 _TEMPORAL = {F.DATE, F.TIMESTAMP, F.TIMESTAMPTZ}
 _PRECISION = {"s": dt.timedelta(seconds=1), "ms": dt.timedelta(milliseconds=1), "us": dt.timedelta(0)}
 
@@ -87,8 +90,10 @@ def profile_candidates(
     eligible: Sequence[Eligible],
     value_set_max: int,
     held: Collection[str] = (),
+    repeats: Mapping[str, int] | None = None,
 ) -> list[Candidate]:
-    """The candidate expectations, in column order, value sets last."""
+    """The candidate expectations, in column order, value sets last. ``repeats``: the repeated
+    values of columns (by source name) as the reconciliation counted them over the whole table."""
     unique = [i for i, item in enumerate(eligible) if item.unique and not _held(item, held)]
     sets = [i for i, item in enumerate(eligible) if item.in_set]
     sampled_columns = sorted({*unique, *sets})
@@ -108,6 +113,9 @@ def profile_candidates(
     # The sample saw no duplicate in a column: its whole is counted where the source check counts
     # the same thing (present values as written), or by one more scan.
     unsettled = [i for i in unique if not duplicates[i] and not exact]
+    settled = _settled_by_repeats(source, eligible, unsettled, repeats or {})
+    duplicates.update(settled)
+    unsettled = [i for i in unsettled if i not in settled]
     checked = {i for i in unsettled if _present_as_written(source, eligible[i])}
     if set(unsettled) - checked:
         duplicates.update(_count_duplicates(source, table, eligible, sorted(set(unsettled) - checked)))
@@ -136,6 +144,24 @@ def profile_candidates(
     # engines whose drivers hand text over unchanged: the source meets it by construction.
     exact_sets = source.dialect.exact_aggregates
     return found + [Candidate(expectation, proven=exact_sets) for expectation in value_sets]
+
+
+def _settled_by_repeats(
+    source: Connector, eligible: Sequence[Eligible], indexes: list[int], repeats: Mapping[str, int]
+) -> dict[int, bool]:
+    """Whether each column has duplicates, where the reconciliation's count of its repeated values
+    settles it: no repeat proves its present values distinct (equal values hash alike), and
+    ``SURE_SURPLUS`` or more are taken as duplicates (a collision could only leave a uniqueness
+    expectation out, never raise a finding). Only where only NULL counts as NULL: the count then
+    covers the very values the source check would count."""
+    settled: dict[int, bool] = {}
+    for index in indexes:
+        repeated = repeats.get(eligible[index].plan.name)
+        if repeated is None or not _present_as_written(source, eligible[index]):
+            continue
+        if repeated == 0 or repeated >= SURE_SURPLUS:
+            settled[index] = repeated > 0
+    return settled
 
 
 def _exact_bounds(source: Connector, low: Any, high: Any) -> bool:

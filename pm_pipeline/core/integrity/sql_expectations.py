@@ -1,3 +1,4 @@
+# Over 300 lines: the SQL of every generated expectation kind, its counts and its recounts, spelled once for both sides.
 """Expectations as our own pushdown SQL, on every engine (PostgreSQL, MariaDB/MySQL, SQLite, DuckDB).
 
 A generated expectation is stated in the comparison family of its column pair and evaluated on
@@ -213,6 +214,7 @@ def count_unexpected(
     side: Side,
     held_unique: Collection[str] = (),
     hashed: bool = False,
+    distinct: Collection[str] = (),
 ) -> list[int | Exception]:
     """The unexpected rows of each expectation in one scan of ``table``; when that scan fails, each
     expectation alone, so one that cannot run (its error in its place) leaves the others counted.
@@ -220,8 +222,17 @@ def count_unexpected(
     ``held_unique``: the side's columns a one-column unique key holds distinct; a uniqueness
     expectation on one whose canonical value is the column itself counts no row (no scan for it).
     ``hashed``: text uniqueness is counted on 64-bit hashes where the engine has them (see
-    :func:`counter`): 0 is exact, more is an upper bound that :func:`exact_surplus` settles."""
-    held = [e.kind == "unique" and held_by_key(e.plan, side, held_unique) for e in expectations]
+    :func:`counter`): 0 is exact, more is an upper bound that :func:`exact_surplus` settles.
+    ``distinct``: column pairs (by source name) whose canonical values the reconciliation found
+    distinct on this side; where only NULL counts as NULL, their uniqueness counts no row either."""
+    held = [
+        e.kind == "unique"
+        and (
+            held_by_key(e.plan, side, held_unique)
+            or (e.plan.name in distinct and only_null(connector, e.plan, side))
+        )
+        for e in expectations
+    ]
     if any(held):
         rest = [e for e, by_key in zip(expectations, held, strict=True) if not by_key]
         others = iter(count_unexpected(connector, table=table, expectations=rest, side=side, hashed=hashed))

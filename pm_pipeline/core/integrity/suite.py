@@ -18,7 +18,9 @@ and value sets whose bounds a driver may round are evaluated on the source with 
 (source names) and dropped if it fails them, while the target counts every candidate in one scan.
 Where the engine has a 64-bit text hash (PostgreSQL), a text's duplicates are counted on the
 hashes, several times faster than on the texts: no repeated hash proves no duplicate, and a count
-a finding states is always taken again on the texts.
+a finding states is always taken again on the texts. Where the reconciliation read whole tables, its
+own count of each column's repeated values settles uniqueness on both sides the same way, without a
+scan.
 """
 
 from __future__ import annotations
@@ -29,29 +31,21 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal
 
-from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.check_errors import Unit, check_error_finding, databases_answer, guarded, is_check_error
 from pm_pipeline.core.config.integrity import IntegritySettings
 from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
-from pm_pipeline.core.connectors.schema import Column, TableSchema, TypeFamily
+from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.findings import Finding
-from pm_pipeline.core.integrity.profile import held_unique, profile_candidates
+from pm_pipeline.core.integrity.eligible import Eligibility
+from pm_pipeline.core.integrity.profile import SURE_SURPLUS, held_unique, profile_candidates
 from pm_pipeline.core.integrity.sql_expectations import (
     GeneratedExpectation,
-    canonical_text,
     count_unexpected,
-    distinct_value,
     exact_surplus,
 )
 from pm_pipeline.core.reconcile.planning import TablePlan
 
-F = TypeFamily
 CHECK = "integrity"
-_NUMBERS = {F.INTEGER, F.DECIMAL}
-_TEMPORAL = {F.DATE, F.TIMESTAMP, F.TIMESTAMPTZ}
-_TEXTS = {F.TEXT, F.ENUM}
-_UNIQUE_FAMILIES = _NUMBERS | _TEMPORAL | {F.TEXT, F.UUID}
-SURE_SURPLUS = 3  # repeated hashes that are taken as duplicates without a second count
 
 
 @dataclass(frozen=True)
@@ -84,86 +78,6 @@ class GeneratedSuite:
 def declared_suite(settings: IntegritySettings, table: str) -> list[ExpectationCall]:
     """The expectations the spec declares for target table ``table``."""
     return [ExpectationCall(type=d.type, kwargs=d.kwargs) for d in settings.expectations.get(table, [])]
-
-
-def _bit(column: Column) -> bool:
-    return column.data_type.strip().lower().startswith("bit")
-
-
-def _rewrites_text(plan: ColumnPlan) -> bool:
-    rule = plan.rule
-    return bool(rule.trim or rule.case_insensitive or rule.unicode_nfc or rule.value_map)
-
-
-def _both(plan: ColumnPlan, families: set[TypeFamily]) -> bool:
-    return plan.source.family in families and plan.target.family in families and not _bit(plan.source)
-
-
-class _Eligible:
-    """Which expectations a column pair may get, given both connectors."""
-
-    def __init__(
-        self, source: Connector, target: Connector, plan: ColumnPlan, *, key: bool, zones_known: bool
-    ) -> None:
-        self.plan, self.key, self.zones_known = plan, key, zones_known
-        texts = [canonical_text(source, plan, "source"), canonical_text(target, plan, "target")]
-        self.has_text = None not in texts
-        # a side that keeps dates as text or numbers (SQLite) compares them as such: no date range
-        self.untyped = source.dialect.dynamic_typing or target.dialect.dynamic_typing
-        self.has_distinct = None not in (
-            distinct_value(source, plan, "source"),
-            distinct_value(target, plan, "target"),
-        )
-
-    @property
-    def not_null(self) -> bool:
-        value_map = self.plan.rule.value_map or {}
-        return None not in value_map.values()  # a value mapped to NULL may leave the target NULL
-
-    @property
-    def unique(self) -> bool:
-        plan = self.plan
-        if plan.family not in _UNIQUE_FAMILIES or plan.tolerant or _rewrites_text(plan):
-            return False
-        if plan.rule.timestamp_precision or not self.has_distinct:
-            return False
-        if plan.family in _NUMBERS:
-            return _both(plan, _NUMBERS)
-        if plan.family in _TEMPORAL:
-            return _both(plan, _TEMPORAL)
-        return _both(plan, _TEXTS | {F.UUID}) and self.has_text
-
-    @property
-    def in_set(self) -> bool:
-        plan = self.plan
-        if self.key or _rewrites_text(plan) or not self.has_text:
-            return False
-        return (plan.family is F.TEXT and _both(plan, _TEXTS)) or (
-            plan.family is F.INTEGER and _both(plan, {F.INTEGER}) and not _bit(plan.target)
-        )
-
-    @property
-    def length(self) -> bool:
-        plan = self.plan
-        return (
-            not self.key and plan.family is F.TEXT and _both(plan, {F.TEXT}) and not _rewrites_text(plan)
-        ) and self.has_text
-
-    @property
-    def range(self) -> bool:
-        plan = self.plan
-        if self.key or plan.source.identity or plan.target.identity or plan.rule.value_map:
-            return False
-        if plan.family in _NUMBERS:
-            return _both(plan, _NUMBERS) and not _bit(plan.target)
-        same_zone = (
-            self.zones_known
-            and plan.source_zone == plan.target_zone
-            and not (plan.rule.source_timezone or plan.rule.target_timezone)
-        )
-        if self.untyped or (plan.family is F.TIMESTAMP and not same_zone):
-            return False
-        return plan.family in (F.DATE, F.TIMESTAMP) and _both(plan, {plan.family})
 
 
 def generate_expectations(
@@ -201,21 +115,25 @@ def generate_and_count(
     source_schema: TableSchema | None = None,
     target_schema: TableSchema | None = None,
     count_target: bool = False,
+    repeats: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
 ) -> tuple[GeneratedSuite, list[int | Exception]]:
     """``generate_expectations``, and with ``count_target`` each kept expectation's unexpected rows
     in the target: the source's check of its candidates and the target's count of the same
     candidates run at the same time (one scan each), and the target's counts of the candidates the
-    source did not keep are dropped."""
+    source did not keep are dropped. ``repeats``: each side's repeated values per column as the
+    reconciliation counted them (``TableReconciliation.repeats``), which settle uniqueness without
+    a count of its own."""
+    source_repeats, target_repeats = repeats or ({}, {})
     keys = {p.name for p in plan.keys}
     eligible = [
-        _Eligible(source, target, p, key=p.name in keys, zones_known=zones_known) for p in plan.all_plans
+        Eligibility(source, target, p, key=p.name in keys, zones_known=zones_known) for p in plan.all_plans
     ]
     if not eligible:
         return GeneratedSuite(()), []
     held = held_unique(source_schema)
     profiled, error = guarded(
         Unit(CHECK, "expectation profile of the source", plan.target_table),
-        partial(profile_candidates, source, plan.table, eligible, value_set_max, held),
+        partial(profile_candidates, source, plan.table, eligible, value_set_max, held, source_repeats),
         connectors=[source],
     )
     if profiled is None:
@@ -237,6 +155,7 @@ def generate_and_count(
             side="target",
             held_unique=held_unique(target_schema),
             hashed=True,
+            distinct={name for name, repeated in target_repeats.items() if repeated == 0},
         )
 
     if count_target and source is not target and {source.engine, target.engine} <= THREAD_SAFE_ENGINES:

@@ -19,7 +19,7 @@ import pyarrow as pa
 from pm_pipeline.core.canonical.values import Side
 from pm_pipeline.core.config.spec import Endpoint, TableMapping, Thresholds
 from pm_pipeline.core.connectors.base import DEFAULT_BATCH_ROWS, Connector
-from pm_pipeline.core.connectors.schema import TableSchema
+from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import (
     Category,
@@ -36,7 +36,7 @@ from pm_pipeline.core.reconcile.choice import Choice, choose_strategy
 from pm_pipeline.core.reconcile.detail import DetailAccumulator, diff_suspects
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 from pm_pipeline.core.reconcile.sides import SideReader, Slice, make_readers, stream_side
-from pm_pipeline.core.reconcile.stash import Progress, Unreadable, fill_stash
+from pm_pipeline.core.reconcile.stash import Progress, Unreadable, fill_stash, repeated_values
 from pm_pipeline.core.reconcile.unreadable import linked_to_unreadable, unreadable_findings
 from pm_pipeline.core.security.redaction import FIXED_MASK, Redactor
 
@@ -60,6 +60,10 @@ class ReconcileOptions:
     # Given each side's whole-table batches as the arrow strategy reads them: a digest of the
     # table taken on the way (the integrity checksum), so that nothing reads the table again.
     digest_tap: Callable[[TablePlan, str], BatchTap | None] | None = None
+    # Count, per side, the repeated values of the value columns whose canonical values are their
+    # values as the database compares them (text, UUID, integer; no declared rule), when the arrow
+    # strategy reads whole tables: the generated expectations' uniqueness then needs no count of its own.
+    count_repeats: bool = False
 
 
 class BatchTap(Protocol):
@@ -93,14 +97,16 @@ def reconcile_table(
     progress: Progress | None = None,
     source_schema: TableSchema | None = None,
     target_schema: TableSchema | None = None,
+    plan: TablePlan | None = None,
 ) -> TableReconciliation:
-    """Compare ``mapping.source`` on ``source`` with ``mapping.target_name`` on ``target``."""
+    """Compare ``mapping.source`` on ``source`` with ``mapping.target_name`` on ``target``;
+    ``plan``: the table's plan when the caller made it (over these schemas and the endpoints' zones)."""
     options = options or ReconcileOptions()
     started = time.perf_counter()
     started_at = dt.datetime.now(dt.UTC)
     source_schema = source_schema or source.introspect(mapping.source)
     target_schema = target_schema or target.introspect(mapping.target_name)
-    plan = plan_table(
+    plan = plan or plan_table(
         mapping=mapping,
         source=source_schema,
         target=target_schema,
@@ -131,8 +137,13 @@ def reconcile_table(
             connection.execute(f"SET memory_limit='{options.fill_memory_limit}'")
             unreadable: list[Unreadable] = []
             taps: dict[str, BatchTap] = {}
-            rows = _stash_both(connection, plan, readers, choice, options, progress, unreadable, taps)
+            counted = _counted_columns(plan, choice, options)
+            rows = _stash_both(
+                connection, plan, readers, choice, options, progress, unreadable, taps, counted
+            )
             connection.execute(f"SET memory_limit='{options.memory_limit}'")
+            # Before the join, which sets duplicate keys aside: every row read counts.
+            repeats = _repeats(connection, plan, counted) if counted and not unreadable else None
             if plan.keyless:
                 result = _keyless(connection, plan, rows, options)
             else:
@@ -146,6 +157,8 @@ def reconcile_table(
                 tapped = (taps["source"].digest(), taps["target"].digest())
                 if tapped[0] is not None and tapped[1] is not None:
                     result["digests"] = tapped
+            if repeats is not None:
+                result["repeats"] = repeats
         except BadInputError as exc:
             raise BadInputError(f"table {plan.table}: {exc}") from exc
         finally:
@@ -171,9 +184,10 @@ def _stash_both(
     progress: Progress | None,
     unreadable: list[Unreadable],
     taps: dict[str, BatchTap],
+    counted: frozenset[int] = frozenset(),
 ) -> tuple[int, int]:
     part = Slice(partition=options.partition, buckets=choice.buckets, bucket_count=choice.bucket_count)
-    whole = choice.strategy == "arrow" and part.partition is None and part.buckets is None
+    whole = _reads_whole_tables(choice, options)
 
     def side(reader: SideReader) -> int:
         batches = stream_side(
@@ -198,6 +212,7 @@ def _stash_both(
             progress=progress,
             pushed=choice.pushed,
             unreadable=unreadable,
+            counted=counted,
         )
         return stashed.rows
 
@@ -206,6 +221,40 @@ def _stash_both(
         source_rows = pool.submit(side, readers[0])
         target_rows = pool.submit(side, readers[1])
         return source_rows.result(), target_rows.result()
+
+
+def _reads_whole_tables(choice: Choice, options: ReconcileOptions) -> bool:
+    return choice.strategy == "arrow" and options.partition is None and choice.buckets is None
+
+
+# Families whose canonical value equals another exactly when the database's own comparison of the
+# values as stored (byte-wise for text) says so.
+_COUNTED_FAMILIES = frozenset({TypeFamily.TEXT, TypeFamily.UUID, TypeFamily.INTEGER})
+
+
+def _counted_columns(plan: TablePlan, choice: Choice, options: ReconcileOptions) -> frozenset[int]:
+    """The value columns whose repeated values are counted in the stash (``count_repeats``)."""
+    if not options.count_repeats or not _reads_whole_tables(choice, options):
+        return frozenset()
+    return frozenset(
+        i
+        for i, column in enumerate(plan.values)
+        if i not in choice.pushed
+        and not column.tolerant
+        and not column.has_value_rules
+        and not column.rule.null_equals_empty
+        and column.family in _COUNTED_FAMILIES
+        and column.source.family is column.family
+        and column.target.family is column.family
+    )
+
+
+def _repeats(
+    connection: duckdb.DuckDBPyConnection, plan: TablePlan, counted: frozenset[int]
+) -> tuple[dict[str, int], dict[str, int]]:
+    """Each side's repeated values per counted column (by the column's source name)."""
+    sides = (repeated_values(connection, name, counted) for name in (join.SRC, join.TGT))
+    return tuple({plan.values[i].name: n for i, n in side.items()} for side in sides)  # type: ignore[return-value]
 
 
 def _tapped(batches: Iterator[pa.RecordBatch], tap: BatchTap) -> Iterator[pa.RecordBatch]:

@@ -6,7 +6,9 @@ Each side becomes a DuckDB table (in the stash database, which spills to disk) w
             columns hashed inside the database arrive as one ``__ph`` value (see ``sqlhash``)
     s<i>    hash of the strict canonical value of column i, for columns with declared value rules
     t<i>    canonical value of tolerant column i (compared by distance, never hashed)
-Keyless tables keep only ``h`` over every column and are compared as multisets.
+    u<i>    hash of the canonical value of column i (NULL for NULL), for the columns whose repeated
+            values are counted (:func:`repeated_values`); equal values hash alike
+Keyless tables keep only ``h`` (and ``u<i>``) over every column and are compared as multisets.
 
 Batches are canonicalised here (Arrow compute) and handed to DuckDB as one Arrow stream: a single
 CREATE TABLE AS statement hashes the canonical columns and stores the rows, so no canonical value
@@ -107,14 +109,37 @@ def canonical_batch(
     return pa.RecordBatch.from_arrays(arrays, names=list(columns))
 
 
-def stash_sql(names: list[str]) -> str:
-    """The stash row for the columns ``names`` of ``canonical_batch``: keys, hashes, tolerant values."""
+def stash_sql(names: list[str], counted: frozenset[int] = frozenset()) -> str:
+    """The stash row for the columns ``names`` of ``canonical_batch``: keys, hashes, tolerant values,
+    and the hashes of the values of the columns in ``counted`` (``u<i>``)."""
     hashed = [name for name in names if name.startswith("c") or name == "ph"]
     selects = [name for name in names if name[0] in "kr"]
     selects.append(f"hash({', '.join(hashed)}) AS h" if hashed else "0::UBIGINT AS h")
     selects += [f"hash({name}) AS s{name[1:]}" for name in names if name.startswith("v")]
     selects += [name for name in names if name.startswith("t")]
+    selects += [
+        f"CASE WHEN c{i} IS NULL THEN NULL ELSE hash(c{i}) END AS u{i}"
+        for i in sorted(counted)
+        if f"c{i}" in names
+    ]
     return f"SELECT {', '.join(selects)} FROM incoming"
+
+
+def repeated_values(
+    connection: duckdb.DuckDBPyConnection, name: str, counted: frozenset[int]
+) -> dict[int, int]:
+    """For each column ``i`` in ``counted`` that stash ``name`` holds: how many of its present values
+    repeat the hash of another (present values minus distinct hashes). Equal canonical values hash
+    alike, so 0 proves the column's present values distinct; a count above 0 may, rarely, be a
+    collision of two different values' 64-bit hashes."""
+    columns = {row[0] for row in connection.execute(f'DESCRIBE "{name}"').fetchall()}
+    present = [i for i in sorted(counted) if f"u{i}" in columns]
+    if not present:
+        return {}
+    parts = ", ".join(f"COUNT(u{i}) - COUNT(DISTINCT u{i})" for i in present)
+    row = connection.execute(f'SELECT {parts} FROM "{name}"').fetchone()
+    assert row is not None
+    return {i: int(count) for i, count in zip(present, row, strict=True)}
 
 
 @dataclass
@@ -133,8 +158,10 @@ def fill_stash(
     progress: Progress | None = None,
     pushed: frozenset[int] = frozenset(),
     unreadable: list[Unreadable] | None = None,
+    counted: frozenset[int] = frozenset(),
 ) -> StashResult:
-    """Create DuckDB table ``name`` from the stream; returns the number of rows read.
+    """Create DuckDB table ``name`` from the stream; returns the number of rows read. The stash
+    keeps the hashes of the values of the value columns in ``counted`` (see :func:`repeated_values`).
 
     An error raised while reading or canonicalising is raised as itself, not as DuckDB's wrapper.
     """
@@ -168,7 +195,7 @@ def fill_stash(
     cursor = connection.cursor()
     try:
         cursor.register("incoming", pa.RecordBatchReader.from_batches(schema, stream()))
-        cursor.execute(f'CREATE TABLE "{name}" AS {stash_sql(schema.names)}')
+        cursor.execute(f'CREATE TABLE "{name}" AS {stash_sql(schema.names, counted)}')
     except Exception:
         if failure:
             raise failure[0] from None

@@ -11,10 +11,10 @@ import pytest
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import Category
-from pm_pipeline.core.integrity import parse_integrity
-from pm_pipeline.core.integrity.expectations import ExpectationRun, run_expectations
+from pm_pipeline.core.integrity.expectations import ExpectationRun
 from pm_pipeline.core.integrity.suite import generate_expectations
 from pm_pipeline.core.reconcile.planning import plan_table
+from pm_pipeline_tests.support.expectations import run_table_expectations
 
 pytestmark = [pytest.mark.postgres, pytest.mark.mariadb]
 
@@ -50,22 +50,16 @@ MAPPING = TableMapping.model_validate(
 
 
 def _run(mariadb_url: str, pg_url: str, *, stale_target: tuple[str, ...] = ()) -> ExpectationRun:
-    with connect(mariadb_url) as source, connect(pg_url) as target:
-        target_schema = target.introspect("people")
-        if stale_target:  # the target changes after it was introspected
-            from psycopg import connect as pg_connect
+    def change_target() -> None:  # the target changes after it was introspected
+        from psycopg import connect as pg_connect
 
-            with pg_connect(pg_url, autocommit=True) as conn:
-                for statement in stale_target:
-                    conn.execute(statement.encode())
-        return run_expectations(
-            source=source,
-            target=target,
-            mapping=MAPPING,
-            settings=parse_integrity({}),
-            source_schema=source.introspect("people"),
-            target_schema=target_schema,
-        )
+        with pg_connect(pg_url, autocommit=True) as conn:
+            for statement in stale_target:
+                conn.execute(statement.encode())
+
+    return run_table_expectations(
+        mariadb_url, pg_url, mapping=MAPPING, before_run=change_target if stale_target else None
+    )
 
 
 def _generated(mariadb_url: str, pg_url: str) -> set[tuple[str, str]]:

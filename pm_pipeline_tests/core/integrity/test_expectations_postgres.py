@@ -8,16 +8,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-from pm_pipeline.core.config.spec import TableMapping
-from pm_pipeline.core.connectors import connect
-from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.findings import Category
-from pm_pipeline.core.integrity import parse_integrity
-from pm_pipeline.core.integrity.expectations import ExpectationRun, run_expectations
+from pm_pipeline.core.integrity.expectations import ExpectationRun
+from pm_pipeline_tests.support.expectations import run_table_expectations
 
 pytestmark = pytest.mark.postgres
 
@@ -27,22 +23,6 @@ SOURCE_ROWS = (
     "1 + g % 9, (g % 50) + 0.99, g % 2 = 0 FROM generate_series(1, 3000) g"
 )
 DECLARED = {"items": [{"type": "expect_column_values_to_be_between", "column": "price", "max_value": 40}]}
-
-
-def _run(
-    source_url: str, target_url: str, *, declared: Any = None, docs: str | None = None, runner: Any = None
-) -> ExpectationRun:
-    with connect(source_url) as source, connect(target_url) as target:
-        return run_expectations(
-            source=source,
-            target=target,
-            mapping=TableMapping(source="items"),
-            settings=parse_integrity({"expectations": declared or {}}),
-            source_schema=source.introspect("items"),
-            target_schema=target.introspect("items"),
-            data_docs_dir=docs,
-            runner=runner,
-        )
 
 
 @pytest.fixture
@@ -85,7 +65,9 @@ def test_planted_violations_fail_generated_and_declared_expectations(
 ) -> None:
     pg_db.execute(SCHEMA, SOURCE_ROWS)
     pg_db2.execute(SCHEMA, SOURCE_ROWS, *PLANTED)
-    gx_run = _run(pg_db.url, pg_db2.url, declared=DECLARED, docs=str(tmp_path / "docs"))
+    gx_run = run_table_expectations(
+        pg_db.url, pg_db2.url, declared=DECLARED, data_docs_dir=str(tmp_path / "docs")
+    )
     assert gx_run.runner == "great_expectations"
     # declared max 40; the source reaches 49.99
     assert _failed(gx_run) == GENERATED_FAILURES | {("price", "expect_column_values_to_be_between")}
@@ -93,7 +75,8 @@ def test_planted_violations_fail_generated_and_declared_expectations(
     assert lost.target_value == ["lost"] and "first at {'id': 12}" in lost.message
     assert gx_run.data_docs is not None and Path(gx_run.data_docs).is_file()
     # our SQL runs declared suites the same way (DuckDB targets)
-    assert _failed(_run(pg_db.url, pg_db2.url, declared=DECLARED, runner="sql")) == _failed(gx_run)
+    sql_run = run_table_expectations(pg_db.url, pg_db2.url, declared=DECLARED, runner="sql")
+    assert _failed(sql_run) == _failed(gx_run)
     # GX sent aggregates and bounded samples only: no statement reads the rows of items unbounded
     reads = [s for s in statements if "items" in s and s.upper().startswith("SELECT")]
     assert reads
@@ -106,33 +89,14 @@ def test_planted_violations_fail_generated_and_declared_expectations(
     assert unbounded == []
 
 
-def _recording(connector: Connector, seen: list[str]) -> None:
-    run = connector.execute
-
-    def execute(sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
-        seen.append(sql)
-        return run(sql, params)
-
-    connector.execute = execute  # type: ignore[method-assign]
-
-
 def test_generated_expectations_scan_each_side_once(pg_db, pg_db2) -> None:
     pg_db.execute(SCHEMA, SOURCE_ROWS)
     pg_db2.execute(SCHEMA, SOURCE_ROWS, *PLANTED)
     source_sql: list[str] = []
     target_sql: list[str] = []
-    with connect(pg_db.url) as source, connect(pg_db2.url) as target:
-        schemas = source.introspect("items"), target.introspect("items")
-        _recording(source, source_sql)
-        _recording(target, target_sql)
-        run = run_expectations(
-            source=source,
-            target=target,
-            mapping=TableMapping(source="items"),
-            settings=parse_integrity({}),
-            source_schema=schemas[0],
-            target_schema=schemas[1],
-        )
+    run = run_table_expectations(
+        pg_db.url, pg_db2.url, source_statements=source_sql, target_statements=target_sql
+    )
     assert _failed(run) == GENERATED_FAILURES
     assert run.evaluated >= 12 and run.runner == "sql"
     # the source: its profile and its value sets; integer ranges and value sets are read back
@@ -179,7 +143,7 @@ def test_expectation_great_expectations_cannot_evaluate_is_a_check_error(pg_db, 
             {"type": "expect_column_values_to_not_be_null", "column": "code"},
         ]
     }
-    run = _run(pg_db.url, pg_db2.url, declared=declared)
+    run = run_table_expectations(pg_db.url, pg_db2.url, declared=declared)
     (error,) = run.findings
     assert error.category is Category.CHECK_ERROR and error.column == "paid"
     assert "expect_column_values_to_be_in_set" in error.message and "items.paid" in error.message
@@ -197,19 +161,14 @@ def test_bounds_a_driver_may_round_are_checked_on_the_source_first(pg_db, pg_db2
     pg_db.execute(table, rows)
     pg_db2.execute(table, rows)
     source_sql: list[str] = []
-    with connect(pg_db.url) as source, connect(pg_db2.url) as target:
-        schemas = source.introspect("events"), target.introspect("events")
-        _recording(source, source_sql)
-        run = run_expectations(
-            source=source,
-            target=target,
-            mapping=TableMapping(source="events"),
-            settings=parse_integrity({}),
-            source_schema=schemas[0],
-            target_schema=schemas[1],
-            source_zone="UTC",
-            target_zone="UTC",
-        )
+    run = run_table_expectations(
+        pg_db.url,
+        pg_db2.url,
+        table="events",
+        source_zone="UTC",
+        target_zone="UTC",
+        source_statements=source_sql,
+    )
     assert run.passed and run.evaluated >= 3
     checked = [sql for sql in source_sql if '"seen" <' in sql]
     assert len(checked) == 1 and '"amount" <' not in checked[0]

@@ -12,11 +12,11 @@ from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.findings import Category
-from pm_pipeline.core.integrity import parse_integrity, profile
-from pm_pipeline.core.integrity.expectations import run_expectations
+from pm_pipeline.core.integrity import profile
 from pm_pipeline.core.integrity.suite import generate_expectations
 from pm_pipeline.core.reconcile.planning import plan_table
 from pm_pipeline_tests.conftest import PgDatabase
+from pm_pipeline_tests.support.expectations import run_table_expectations
 
 # id unique by key; code unique; late: unique but for rows 29 and 30 (a duplicate no small sample
 # sees); wide: 27 values, the first rows all 0 (a sample holds one); tier: three values; email: ''
@@ -74,16 +74,6 @@ def test_the_sample_never_changes_the_suite(
         assert _suite(source, target) == EXPECTED
 
 
-def _recording(connector: Connector, seen: list[str]) -> None:
-    run = connector.execute
-
-    def execute(sql: str, params: Any = ()) -> list[tuple[Any, ...]]:
-        seen.append(sql)
-        return run(sql, params)
-
-    connector.execute = execute  # type: ignore[method-assign]
-
-
 @pytest.mark.postgres
 @pytest.mark.parametrize(
     ("target_key", "failed"),
@@ -102,17 +92,7 @@ def test_a_unique_key_spares_the_duplicate_count(
         POSTGRES[0].replace("PRIMARY KEY", target_key), POSTGRES[1], *([] if target_key else [duplicate])
     )
     seen: list[str] = []
-    with connect(pg_db.url) as source, connect(pg_db2.url) as target:
-        schemas = source.introspect("t"), target.introspect("t")
-        _recording(target, seen)
-        run = run_expectations(
-            source=source,
-            target=target,
-            mapping=MAPPING,
-            settings=parse_integrity({}),
-            source_schema=schemas[0],
-            target_schema=schemas[1],
-        )
+    run = run_table_expectations(pg_db.url, pg_db2.url, mapping=MAPPING, target_statements=seen)
     found = {(f.column, (f.rule or "").split("(")[0]) for f in run.findings}
     assert {f.category for f in run.findings} <= {Category.EXPECTATION_FAILED}
     assert found == failed

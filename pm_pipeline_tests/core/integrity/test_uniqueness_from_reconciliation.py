@@ -1,0 +1,118 @@
+"""The reconciliation's reading pass counts each column's repeated values, and the generated
+expectations' uniqueness is settled by those counts instead of a count of their own: the same
+expectations are kept, the same findings raised, and no whole-table duplicate count runs."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from pm_pipeline.core.config.spec import TableMapping
+from pm_pipeline.core.connectors import connect
+from pm_pipeline.core.findings import TableReconciliation
+from pm_pipeline.core.integrity import profile
+from pm_pipeline.core.integrity.expectations import ExpectationRun
+from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
+from pm_pipeline_tests.support.expectations import run_table_expectations
+
+ROWS = 60
+UNIQUE_CODE = "expect_column_values_to_be_unique"
+
+
+@pytest.fixture(autouse=True)
+def _small_sample(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The profile's bounded sample, made smaller than the table: duplicates lie past it.
+    monkeypatch.setattr(profile, "SAMPLE_ROWS", 10)
+
+
+def _database(path: Path, codes: list[str | None]) -> str:
+    with sqlite3.connect(path) as db:
+        db.execute("CREATE TABLE items (id INTEGER PRIMARY KEY, code TEXT, amount INTEGER NOT NULL)")
+        db.executemany("INSERT INTO items VALUES (?, ?, ?)", [(i, c, i * 10) for i, c in enumerate(codes, 1)])
+    return f"sqlite:///{path}"
+
+
+def _codes(*, duplicates: int = 0, nulls: int = 0) -> list[str | None]:
+    """Distinct codes, ``nulls`` of them NULL, and the last ``duplicates`` copies of earlier ones."""
+    codes: list[str | None] = [f"code-{i}" for i in range(ROWS)]
+    for i in range(nulls):
+        codes[20 + i] = None
+    for i in range(duplicates):
+        codes[ROWS - 1 - i] = f"code-{i}"
+    return codes
+
+
+def _whole_counts(statements: list[str]) -> list[str]:
+    """Statements counting the code column's distinct values over a whole table (no sample)."""
+    return [s for s in statements if re.search(r"COUNT\(DISTINCT", s) and "LIMIT" not in s and "code" in s]
+
+
+def _check(
+    source_url: str, target_url: str, *, counted: bool
+) -> tuple[TableReconciliation, ExpectationRun, list[str]]:
+    mapping = TableMapping(source="items")
+    with connect(source_url) as source, connect(target_url) as target:
+        reconciled = reconcile_table(
+            source=source, target=target, mapping=mapping, options=ReconcileOptions(count_repeats=counted)
+        )
+    statements: list[str] = []  # what the expectations ran on either side, not the reconciliation
+    run = run_table_expectations(
+        source_url,
+        target_url,
+        mapping=mapping,
+        repeats=reconciled.repeats,
+        source_statements=statements,
+        target_statements=statements,
+    )
+    return reconciled, run, statements
+
+
+def _unique_findings(run: ExpectationRun) -> list[str]:
+    return [f.message for f in run.findings if (f.rule or "").startswith(UNIQUE_CODE)]
+
+
+def test_the_reading_pass_counts_repeated_values_of_each_side_nulls_aside(tmp_path: Path) -> None:
+    source = _database(tmp_path / "a.db", _codes(duplicates=2, nulls=5))
+    target = _database(tmp_path / "b.db", _codes(nulls=5))
+    reconciled, _, _ = _check(source, target, counted=True)
+    assert reconciled.strategy == "arrow"
+    assert reconciled.repeats == ({"code": 2, "amount": 0}, {"code": 0, "amount": 0})
+    unasked, _, _ = _check(source, target, counted=False)
+    assert unasked.repeats is None
+
+
+@pytest.mark.parametrize("duplicates", [0, 3, 5])
+def test_the_counts_settle_uniqueness_as_a_count_would(tmp_path: Path, duplicates: int) -> None:
+    source = _database(tmp_path / "a.db", _codes(duplicates=duplicates, nulls=3))
+    target = _database(tmp_path / "b.db", _codes(duplicates=duplicates, nulls=3))
+    _, with_counts, statements = _check(source, target, counted=True)
+    _, without, counted_again = _check(source, target, counted=False)
+    assert (with_counts.evaluated, with_counts.findings) == (without.evaluated, without.findings)
+    assert _unique_findings(with_counts) == []
+    # Settled without a count of its own on either side, which the checks ran before.
+    assert _whole_counts(statements) == []
+    assert _whole_counts(counted_again) != []
+
+
+@pytest.mark.parametrize("duplicates", [1, 2])
+def test_one_or_two_repeats_are_counted_again_exactly(tmp_path: Path, duplicates: int) -> None:
+    source = _database(tmp_path / "a.db", _codes(duplicates=duplicates))
+    target = _database(tmp_path / "b.db", _codes(duplicates=duplicates))
+    _, run, statements = _check(source, target, counted=True)
+    _, without, _ = _check(source, target, counted=False)
+    assert (run.evaluated, run.findings) == (without.evaluated, without.findings)
+    assert _whole_counts(statements) != []
+
+
+def test_a_target_that_lost_uniqueness_fails_with_its_exact_count(tmp_path: Path) -> None:
+    source = _database(tmp_path / "a.db", _codes())
+    target = _database(tmp_path / "b.db", _codes(duplicates=4))
+    reconciled, run, _ = _check(source, target, counted=True)
+    assert reconciled.repeats is not None and reconciled.repeats[1]["code"] == 4
+    found = _unique_findings(run)
+    assert len(found) == 1 and re.search(r"\b4 ", found[0]), found
+    _, without, _ = _check(source, target, counted=False)
+    assert run.findings == without.findings
