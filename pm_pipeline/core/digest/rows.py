@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
@@ -163,17 +164,30 @@ def row_digest_sum(columns: Sequence[pa.Array], *, num_rows: int) -> int:
     if num_rows == 0:
         return 0
     texts = pa.table({"t": json_arrays(columns, num_rows=num_rows)})
-    # One thread: the reading threads of both sides already keep the cores busy.
-    connection = duckdb.connect(config={"threads": 1})
+    connection = _hasher()
+    connection.register("row_texts", texts)
     try:
-        connection.register("row_texts", texts)
         hashed = connection.sql("SELECT unhex(sha256(t)) AS d FROM row_texts").to_arrow_table()
     finally:
-        connection.close()
+        connection.unregister("row_texts")
     assert hashed is not None
     digests = hashed.column("d").combine_chunks()
     data = value_bytes(digests.cast(pa.large_binary()))[1]
     return _limb_sum(data.view(">u4").reshape(-1, 8))
+
+
+_THREAD = threading.local()
+
+
+def _hasher() -> duckdb.DuckDBPyConnection:
+    """This thread's DuckDB connection for row hashes, opened at its first batch and closed with the
+    thread (opening one per batch cost about as much as hashing it). One DuckDB thread: the reading
+    threads of both sides already keep the cores busy."""
+    connection: duckdb.DuckDBPyConnection | None = getattr(_THREAD, "connection", None)
+    if connection is None:
+        connection = duckdb.connect(config={"threads": 1})
+        _THREAD.connection = connection
+    return connection
 
 
 def digest_sum(digests: Sequence[bytes]) -> int:

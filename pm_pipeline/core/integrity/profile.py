@@ -124,7 +124,8 @@ def profile_candidates(
     for index, item in enumerate(eligible):
         count, missing, unbounded, low, high, short, long = row[1 + 7 * index : 8 + 7 * index]
         count = int(count)
-        if int(missing) == 0 and item.not_null:
+        missing = rows - count if missing is None else int(missing)  # None: only NULL counts as NULL
+        if missing == 0 and item.not_null:
             found.append(Candidate(GeneratedExpectation("not_null", item.plan), proven=True))
         if item.unique and count > 1 and (_held(item, held) or duplicates.get(index) is False):
             unique_values = GeneratedExpectation("unique", item.plan)
@@ -187,15 +188,17 @@ def _held(item: Eligible, held: Collection[str]) -> bool:
 
 
 def _whole_table_parts(source: Connector, eligible: Sequence[Eligible]) -> list[str]:
-    """Seven aggregates per column: values, values that count as NULL (what a not-null counts),
-    values no bound can hold, range, lengths."""
+    """Seven aggregates per column: values, values that count as NULL (what a not-null counts; NULL
+    where only NULL does, for the rows minus the values), values no bound can hold, range, lengths."""
     parts = ["COUNT(*)"]
     for item in eligible:
         plan = item.plan
         quoted = source.quote(plan.source.name)
         gone = absent(source, plan, "source")
+        only_null = gone == f"{quoted} IS NULL"
         parts.append(f"COUNT({quoted})")
-        parts.append(f"COUNT(CASE WHEN {gone} THEN 1 END)")
+        # Where only NULL counts as NULL, the rows minus the values: one aggregate less per row.
+        parts.append("NULL" if only_null else f"COUNT(CASE WHEN {gone} THEN 1 END)")
         unbounded = "NULL"
         if source.dialect.unreadable_infinity and plan.source.family in _TEMPORAL:
             # ±infinity: the driver reads it as no bound, and it would fail the range on the source
@@ -206,7 +209,8 @@ def _whole_table_parts(source: Connector, eligible: Sequence[Eligible]) -> list[
         ranged = quoted if gone == f"{quoted} IS NULL" else f"CASE WHEN {gone} THEN NULL ELSE {quoted} END"
         parts += [f"MIN({ranged})", f"MAX({ranged})"] if item.range else ["NULL", "NULL"]
         length = length_value(source, plan, "source")
-        measured = f"CASE WHEN {gone} THEN NULL ELSE {length} END"
+        # A canonical text is NULL for NULL: where only NULL counts as NULL, the bare length.
+        measured = length if gone == f"{quoted} IS NULL" else f"CASE WHEN {gone} THEN NULL ELSE {length} END"
         parts += [f"MIN({measured})", f"MAX({measured})"] if item.length and length else ["NULL", "NULL"]
     return parts
 
