@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export DAGSTER_HOME := $(CURDIR)/.dagster_home
 
-.PHONY: install demo test test-long lint typecheck tools pytest ui clean bench
+.PHONY: install demo test test-long lint typecheck tools pytest ui clean bench bench-shop
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "pm-pipeline needs Python 3.11, found " + sys.version' 
@@ -57,6 +57,11 @@ ui: $(STAMP) $(DAGSTER_HOME)/dagster.yaml
 # The reconciliation benchmark (docs/benchmarks.md); e.g. BENCH_ARGS="--rows 10000000".
 bench: $(STAMP)
 	$(BIN)/python -m pm_pipeline_bench $(BENCH_ARGS)
+
+# A correct migration of a six-table shop (300,000 rows): the default check beside --no-integrity,
+# and a failure if either finds anything; e.g. SHOP_ARGS="--rows 3000000 --pairs mariadb-pg".
+bench-shop: $(STAMP)
+	$(BIN)/python -m pm_pipeline_bench.shop $(SHOP_ARGS)
 
 clean:
 	rm -rf $(VENV) .dagster_home .pytest_cache .mypy_cache .ruff_cache
