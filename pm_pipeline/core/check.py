@@ -11,7 +11,7 @@ declared rules mean the same thing in each: :func:`reconcile`, :func:`compare_sc
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, partial
 from pathlib import Path
@@ -22,7 +22,7 @@ from pm_pipeline.core.config.spec import Endpoint, MigrationSpec, TableMapping
 from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.errors import BadInputError
-from pm_pipeline.core.findings import Finding, SideDigest, TableReconciliation
+from pm_pipeline.core.findings import ColumnFacts, Finding, SideDigest, TableReconciliation
 from pm_pipeline.core.integrity import ManifestEntry, check_table_integrity, run_expectations
 from pm_pipeline.core.names import RunNames, names_from_mappings
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
@@ -188,15 +188,15 @@ def check_integrity(
     settings: IntegritySettings,
     data_docs_dir: Path | None = None,
     digests: tuple[SideDigest, SideDigest] | None = None,
-    repeats: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
+    facts: ColumnFacts | None = None,
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     """Integrity findings of the pair (referential, rules, temporal, sequences, checksums, and the
     expectation suite run inside the target) and its checksum manifest entry. ``digests`` are the
-    reconciliation's own checksums of both sides, when its pass computed them; ``repeats`` its
-    counts of repeated values (``TableReconciliation.repeats``)."""
+    reconciliation's own checksums of both sides, when its pass computed them; ``facts`` what it
+    learned of some columns (``TableReconciliation.column_facts``)."""
     try:
         return _check_integrity(
-            pair, settings=settings, data_docs_dir=data_docs_dir, digests=digests, repeats=repeats
+            pair, settings=settings, data_docs_dir=data_docs_dir, digests=digests, facts=facts
         )
     except BadInputError as exc:
         raise BadInputError(f"table {pair.mapping.source}: integrity: {exc}") from exc
@@ -208,7 +208,7 @@ def _check_integrity(
     settings: IntegritySettings,
     data_docs_dir: Path | None,
     digests: tuple[SideDigest, SideDigest] | None,
-    repeats: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
+    facts: ColumnFacts | None = None,
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     source, target, mapping = pair.source, pair.target, pair.mapping
     # The zones the spec declares, or none: a guessed zone must not judge a range.
@@ -243,7 +243,7 @@ def _check_integrity(
                 source_zone=source_zone,
                 target_zone=target_zone,
                 plan=pair.plan,
-                repeats=repeats,
+                facts=facts,
             ),
             connectors=(source, target),
         )

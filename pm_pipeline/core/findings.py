@@ -170,6 +170,17 @@ class SideDigest:
 
 
 @dataclass(frozen=True)
+class ColumnFacts:
+    """What the reconciliation's reading pass learned of some columns of one table, by source name:
+    each side's repeated canonical values per column (present values minus distinct 64-bit hashes;
+    0 proves them distinct), and the source's distinct present values (canonical text) of the
+    unclassified text and integer columns holding at most ``ReconcileOptions.value_set_max``."""
+
+    repeats: tuple[Mapping[str, int], Mapping[str, int]]
+    source_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class TableReconciliation:
     """Everything reconciliation found for one mapped table."""
 
@@ -196,9 +207,9 @@ class TableReconciliation:
     strategy_note: str = ""  # why the strategy was chosen (size, engines, differing buckets)
     # Each side's whole-table digest when the strategy computed one on its way (source, target).
     digests: tuple[SideDigest, SideDigest] | None = None
-    # Each side's repeated values per column (by source name) where the reading pass counted them
-    # (``ReconcileOptions.count_repeats``); 0 proves the column's present values distinct.
-    repeats: tuple[Mapping[str, int], Mapping[str, int]] | None = field(default=None, compare=False)
+    # What the reading pass learned of some columns, when it read both tables whole and was asked
+    # (``ReconcileOptions.count_repeats``): the generated expectations need no scan for it.
+    column_facts: ColumnFacts | None = field(default=None, compare=False)
     # When the comparison ran (UTC): the evidence pack's "what was checked, and when". Two results
     # of the same comparison are equal whenever they ran.
     started_at: dt.datetime | None = field(default=None, compare=False)

@@ -169,6 +169,7 @@ def run_check(
     given = options or ReconcileOptions()
     # With the checksums on, the reconciliation's own reads of whole tables carry them.
     taps = integrity and spec.integrity.checksums
+    generated = integrity and spec.integrity.gx.enabled and spec.integrity.gx.generate
     base = dataclasses.replace(
         given,
         thresholds=spec.thresholds,
@@ -176,8 +177,8 @@ def run_check(
         redactor=redactor_for(spec),
         digest_tap=checksum_tap if taps else given.digest_tap,
         # ... and the repeated values the generated expectations' uniqueness would count again.
-        count_repeats=given.count_repeats
-        or (integrity and spec.integrity.gx.enabled and spec.integrity.gx.generate),
+        count_repeats=given.count_repeats or generated,
+        value_set_max=spec.integrity.gx.value_set_max if generated else given.value_set_max,
     )
     with open_endpoint(spec.source) as source, open_endpoint(spec.target) as target:
         selection = select_tables(spec, source=source, target=target)
@@ -218,7 +219,7 @@ def run_check(
                     settings=spec.integrity,
                     data_docs_dir=data_docs_dir,
                     digests=None if reconciled is None else reconciled.digests,
-                    repeats=None if reconciled is None else reconciled.repeats,
+                    facts=None if reconciled is None else reconciled.column_facts,
                 )
                 findings.extend(integrity_findings)
                 if entry is not None:

@@ -10,6 +10,7 @@ from typing import Any
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.connectors.base import Connector
+from pm_pipeline.core.findings import ColumnFacts
 from pm_pipeline.core.integrity import parse_integrity
 from pm_pipeline.core.integrity.expectations import ExpectationRun, Runner, run_expectations
 
@@ -46,14 +47,14 @@ def run_table_expectations(
     runner: Runner | None = None,
     source_zone: str | None = None,
     target_zone: str | None = None,
-    repeats: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
+    facts: ColumnFacts | None = None,
     before_run: Callable[[], object] | None = None,
     source_statements: list[str] | None = None,
     target_statements: list[str] | None = None,
 ) -> ExpectationRun:
     """The expectations of ``table`` (or ``mapping``'s table): the generated ones, and ``declared``
     (the spec's ``integrity.expectations``) when given. ``data_docs_dir``, ``runner``, the zones and
-    ``repeats`` are passed to :func:`run_expectations` as they are. ``before_run`` is called once
+    ``facts`` are passed to :func:`run_expectations` as they are. ``before_run`` is called once
     both schemas are read and before the expectations run (a table changed behind them);
     ``source_statements`` / ``target_statements`` receive the SQL the expectations execute on
     each side (introspection excluded; one list may serve both)."""
@@ -80,5 +81,5 @@ def run_table_expectations(
                 runner=runner,
                 source_zone=source_zone,
                 target_zone=target_zone,
-                repeats=repeats,
+                facts=facts,
             )

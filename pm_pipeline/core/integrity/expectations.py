@@ -28,7 +28,7 @@ from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure
-from pm_pipeline.core.findings import Category, Finding, Severity, json_value
+from pm_pipeline.core.findings import Category, ColumnFacts, Finding, Severity, json_value
 from pm_pipeline.core.integrity.sql_expectations import (
     GeneratedExpectation,
     sample_unexpected,
@@ -120,12 +120,12 @@ def run_generated(
     zones_known: bool = True,
     source_schema: TableSchema | None = None,
     target_schema: TableSchema | None = None,
-    repeats: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
+    facts: ColumnFacts | None = None,
 ) -> tuple[int, list[Finding]]:
     """Generate the table's expectations from the source and run them in the target: how many were
     evaluated, and the findings (failures with a sample ordered by the key, and check errors).
     The schemas' one-column unique keys spare counting duplicates the database rules out, and so do
-    the reconciliation's counts of repeated values (``repeats``, source and target)."""
+    what the reconciliation's reading pass learned of its columns (``facts``)."""
     suite, counts = generate_and_count(
         source,
         target,
@@ -135,7 +135,7 @@ def run_generated(
         source_schema=source_schema,
         target_schema=target_schema,
         count_target=True,
-        repeats=repeats,
+        facts=facts,
     )
     findings = list(suite.errors)
     table = plan.target_table
@@ -195,15 +195,15 @@ def run_expectations(
     source_zone: str | None = None,
     target_zone: str | None = None,
     plan: TablePlan | None = None,
-    repeats: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
+    facts: ColumnFacts | None = None,
 ) -> ExpectationRun:
     """Run the table's generated expectations (our SQL) and declared ones (GX where it runs, else
     our SQL; ``runner`` forces one). With ``gx.enabled: false`` nothing runs and an empty, passing
     run is returned; Data Docs are written only for a declared suite run by GX. ``source_zone`` and
     ``target_zone`` are the zones naive timestamps were written in (the spec's endpoints); without
     both, naive timestamps get no generated range. ``plan``: the table's plan when the caller made
-    it (over these schemas and zones); ``repeats``: the reconciliation's counts of repeated values
-    (``TableReconciliation.repeats``)."""
+    it (over these schemas and zones); ``facts``: what the reconciliation's reading pass learned of
+    its columns (``TableReconciliation.column_facts``)."""
     table = mapping.target_name
     if not settings.gx.enabled:
         return ExpectationRun(table, runner or "sql", 0, 0, ())
@@ -225,7 +225,7 @@ def run_expectations(
             zones_known=source_zone is not None and target_zone is not None,
             source_schema=source_schema,
             target_schema=target_schema,
-            repeats=repeats,
+            facts=facts,
         )
     declared = declared_suite(settings, table)
     chosen: Runner = "sql"

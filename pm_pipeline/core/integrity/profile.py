@@ -7,7 +7,8 @@
    value set may hold, among any of them disproves uniqueness or a set for the whole table; and
    when fewer rows come back, the sample is the table and its counts are exact.
 2. For the columns whose distinct values may form a set, one grouped query fetching at most
-   ``value_set_max + 1`` of them per column: more than that is no set.
+   ``value_set_max + 1`` of them per column: more than that is no set. None for the columns whose
+   distinct values the reconciliation's reading pass kept (few, where only NULL counts as NULL).
 3. Columns the sample saw no duplicate in are settled by the reconciliation's count of their
    repeated values where its reading pass held the whole table (no statement), else counted whole
    by the source check that follows (the same count), or, where a declared rule makes more than
@@ -90,10 +91,13 @@ def profile_candidates(
     eligible: Sequence[Eligible],
     value_set_max: int,
     held: Collection[str] = (),
+    *,
     repeats: Mapping[str, int] | None = None,
+    known_values: Mapping[str, tuple[str, ...]] | None = None,
 ) -> list[Candidate]:
     """The candidate expectations, in column order, value sets last. ``repeats``: the repeated
-    values of columns (by source name) as the reconciliation counted them over the whole table."""
+    values of columns (by source name) as the reconciliation counted them over the whole table;
+    ``known_values``: the distinct present values it read of the columns holding few (canonical text)."""
     unique = [i for i, item in enumerate(eligible) if item.unique and not _held(item, held)]
     sets = [i for i, item in enumerate(eligible) if item.in_set]
     sampled_columns = sorted({*unique, *sets})
@@ -140,7 +144,7 @@ def profile_candidates(
             measured = GeneratedExpectation("length_between", item.plan, low=int(short), high=int(long))
             found.append(Candidate(measured, proven=True))
     counts = {id(item): int(row[1 + 7 * i]) for i, item in enumerate(eligible)}
-    value_sets = _value_sets(source, table, set_items, value_set_max, counts)
+    value_sets = _value_sets(source, table, set_items, value_set_max, counts, known_values or {})
     # A set's values are read back from the very expression the check compares, byte-wise, on the
     # engines whose drivers hand text over unchanged: the source meets it by construction.
     exact_sets = source.dialect.exact_aggregates
@@ -283,14 +287,28 @@ def _count_duplicates(
 
 
 def _value_sets(
-    source: Connector, table: str, items: list[Eligible], value_set_max: int, counts: dict[int, int]
+    source: Connector,
+    table: str,
+    items: list[Eligible],
+    value_set_max: int,
+    counts: dict[int, int],
+    read: Mapping[str, tuple[str, ...]],
 ) -> list[GeneratedExpectation]:
     """The value sets of the columns with at most ``value_set_max`` distinct values in at most half
-    as many rows: at most ``value_set_max + 1`` values fetched per column, only present ones kept."""
-    if not items:
-        return []
+    as many rows: at most ``value_set_max + 1`` values fetched per column, only present ones kept.
+    A column whose distinct values the reconciliation read (``read``), where only NULL counts as
+    NULL, needs no query: those are its present values."""
+    known = {
+        index: read[item.plan.name]
+        for index, item in enumerate(items)
+        if item.plan.name in read and _present_as_written(source, item)
+    }
+    groups: dict[int, int] = {index: len(known.get(index, ())) for index in range(len(items))}
+    values: dict[int, set[str]] = {index: set(known.get(index, ())) for index in range(len(items))}
     selects = []
     for index, item in enumerate(items):
+        if index in known:
+            continue
         text = canonical_text(source, item.plan, "source")
         value = comparable(source, text or "NULL")
         gone = absent(source, item.plan, "source")
@@ -300,9 +318,7 @@ def _value_sets(
             f"FROM {source.qualified(table)} WHERE {value} IS NOT NULL GROUP BY {value} "
             f"LIMIT {int(value_set_max) + 1}) {source.quote(f'g{index}')}"
         )
-    groups: dict[int, int] = {index: 0 for index in range(len(items))}
-    values: dict[int, set[str]] = {index: set() for index in range(len(items))}
-    for index, value, present in source.execute(" UNION ALL ".join(selects)):
+    for index, value, present in source.execute(" UNION ALL ".join(selects)) if selects else ():
         groups[int(index)] += 1
         if int(present):
             text = bytes(value).decode() if isinstance(value, bytes | bytearray) else str(value)

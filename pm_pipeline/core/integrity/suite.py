@@ -35,7 +35,7 @@ from pm_pipeline.core.check_errors import Unit, check_error_finding, databases_a
 from pm_pipeline.core.config.integrity import IntegritySettings
 from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
 from pm_pipeline.core.connectors.schema import TableSchema
-from pm_pipeline.core.findings import Finding
+from pm_pipeline.core.findings import ColumnFacts, Finding
 from pm_pipeline.core.integrity.eligible import Eligibility
 from pm_pipeline.core.integrity.profile import SURE_SURPLUS, held_unique, profile_candidates
 from pm_pipeline.core.integrity.sql_expectations import (
@@ -115,15 +115,16 @@ def generate_and_count(
     source_schema: TableSchema | None = None,
     target_schema: TableSchema | None = None,
     count_target: bool = False,
-    repeats: tuple[Mapping[str, int], Mapping[str, int]] | None = None,
+    facts: ColumnFacts | None = None,
 ) -> tuple[GeneratedSuite, list[int | Exception]]:
     """``generate_expectations``, and with ``count_target`` each kept expectation's unexpected rows
     in the target: the source's check of its candidates and the target's count of the same
     candidates run at the same time (one scan each), and the target's counts of the candidates the
-    source did not keep are dropped. ``repeats``: each side's repeated values per column as the
-    reconciliation counted them (``TableReconciliation.repeats``), which settle uniqueness without
-    a count of its own."""
-    source_repeats, target_repeats = repeats or ({}, {})
+    source did not keep are dropped. ``facts``: what the reconciliation's reading pass learned of
+    the columns (``TableReconciliation.column_facts``): each side's repeated values settle
+    uniqueness, and the source's distinct values the value sets, without a scan of their own."""
+    source_repeats, target_repeats = facts.repeats if facts is not None else ({}, {})
+    source_values = facts.source_values if facts is not None else {}
     keys = {p.name for p in plan.keys}
     eligible = [
         Eligibility(source, target, p, key=p.name in keys, zones_known=zones_known) for p in plan.all_plans
@@ -133,7 +134,16 @@ def generate_and_count(
     held = held_unique(source_schema)
     profiled, error = guarded(
         Unit(CHECK, "expectation profile of the source", plan.target_table),
-        partial(profile_candidates, source, plan.table, eligible, value_set_max, held, source_repeats),
+        partial(
+            profile_candidates,
+            source,
+            plan.table,
+            eligible,
+            value_set_max,
+            held,
+            repeats=source_repeats,
+            known_values=source_values,
+        ),
         connectors=[source],
     )
     if profiled is None:

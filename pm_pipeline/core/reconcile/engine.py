@@ -23,6 +23,7 @@ from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import (
     Category,
+    ColumnFacts,
     ColumnStats,
     Finding,
     Severity,
@@ -36,7 +37,13 @@ from pm_pipeline.core.reconcile.choice import Choice, choose_strategy
 from pm_pipeline.core.reconcile.detail import DetailAccumulator, diff_suspects
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
 from pm_pipeline.core.reconcile.sides import SideReader, Slice, make_readers, stream_side
-from pm_pipeline.core.reconcile.stash import Progress, Unreadable, fill_stash, repeated_values
+from pm_pipeline.core.reconcile.stash import (
+    DistinctValues,
+    Progress,
+    Unreadable,
+    fill_stash,
+    repeated_values,
+)
 from pm_pipeline.core.reconcile.unreadable import linked_to_unreadable, unreadable_findings
 from pm_pipeline.core.security.redaction import FIXED_MASK, Redactor
 
@@ -64,6 +71,9 @@ class ReconcileOptions:
     # values as the database compares them (text, UUID, integer; no declared rule), when the arrow
     # strategy reads whole tables: the generated expectations' uniqueness then needs no count of its own.
     count_repeats: bool = False
+    # ... and, with count_repeats, keep the source's distinct values of such text and integer
+    # columns (unclassified ones only) while they number at most this: the generated value sets.
+    value_set_max: int = 0
 
 
 class BatchTap(Protocol):
@@ -138,8 +148,9 @@ def reconcile_table(
             unreadable: list[Unreadable] = []
             taps: dict[str, BatchTap] = {}
             counted = _counted_columns(plan, choice, options)
+            distinct = _distinct_values(plan, counted, options)
             rows = _stash_both(
-                connection, plan, readers, choice, options, progress, unreadable, taps, counted
+                connection, plan, readers, choice, options, progress, unreadable, taps, counted, distinct
             )
             connection.execute(f"SET memory_limit='{options.memory_limit}'")
             # Before the join, which sets duplicate keys aside: every row read counts.
@@ -158,7 +169,8 @@ def reconcile_table(
                 if tapped[0] is not None and tapped[1] is not None:
                     result["digests"] = tapped
             if repeats is not None:
-                result["repeats"] = repeats
+                values = {} if distinct is None else _value_texts(plan, distinct)
+                result["column_facts"] = ColumnFacts(repeats=repeats, source_values=values)
         except BadInputError as exc:
             raise BadInputError(f"table {plan.table}: {exc}") from exc
         finally:
@@ -185,6 +197,7 @@ def _stash_both(
     unreadable: list[Unreadable],
     taps: dict[str, BatchTap],
     counted: frozenset[int] = frozenset(),
+    distinct: DistinctValues | None = None,
 ) -> tuple[int, int]:
     part = Slice(partition=options.partition, buckets=choice.buckets, bucket_count=choice.bucket_count)
     whole = _reads_whole_tables(choice, options)
@@ -213,6 +226,7 @@ def _stash_both(
             pushed=choice.pushed,
             unreadable=unreadable,
             counted=counted,
+            distinct=distinct if reader.side == "source" else None,
         )
         return stashed.rows
 
@@ -247,6 +261,29 @@ def _counted_columns(plan: TablePlan, choice: Choice, options: ReconcileOptions)
         and column.source.family is column.family
         and column.target.family is column.family
     )
+
+
+def _distinct_values(
+    plan: TablePlan, counted: frozenset[int], options: ReconcileOptions
+) -> DistinctValues | None:
+    """The source's distinct values to keep (``value_set_max``): counted text and integer columns
+    that no classification hides (a result may be stored where its reader's clearance is lower)."""
+    columns = [
+        i
+        for i in sorted(counted)
+        if plan.values[i].family in (TypeFamily.TEXT, TypeFamily.INTEGER)
+        and plan.values[i].classification is None
+    ]
+    return DistinctValues(columns, options.value_set_max) if columns and options.value_set_max > 0 else None
+
+
+def _value_texts(plan: TablePlan, distinct: DistinctValues) -> dict[str, tuple[str, ...]]:
+    """Each kept column's distinct values as canonical text (integers in decimal), by source name."""
+    return {
+        plan.values[i].name: tuple(sorted(str(value) for value in values))
+        for i, values in distinct.values.items()
+        if values is not None
+    }
 
 
 def _repeats(

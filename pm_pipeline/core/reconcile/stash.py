@@ -18,11 +18,12 @@ so equal canonical rows have equal ``h`` whatever engine they came from.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.canonical.unreadable import UnreadableCell, readable_canonical
@@ -142,6 +143,29 @@ def repeated_values(
     return {i: int(count) for i, count in zip(present, row, strict=True)}
 
 
+class DistinctValues:
+    """The distinct present canonical values of some value columns of one side, each column's kept
+    while they number at most ``cap`` (then None: the column holds more)."""
+
+    def __init__(self, columns: Iterable[int], cap: int) -> None:
+        self._cap = cap
+        self.values: dict[int, set[object] | None] = {i: set() for i in columns}
+
+    def observe(self, batch: pa.RecordBatch) -> None:
+        """Take one canonical batch (``canonical_batch``'s ``c<i>`` columns)."""
+        for i, seen in self.values.items():
+            name = f"c{i}"
+            if seen is None or name not in batch.schema.names:
+                continue
+            unique = pc.unique(batch.column(name).drop_null())
+            if len(unique) > self._cap:
+                self.values[i] = None
+                continue
+            seen.update(unique.to_pylist())
+            if len(seen) > self._cap:
+                self.values[i] = None
+
+
 @dataclass
 class StashResult:
     table: str
@@ -159,9 +183,11 @@ def fill_stash(
     pushed: frozenset[int] = frozenset(),
     unreadable: list[Unreadable] | None = None,
     counted: frozenset[int] = frozenset(),
+    distinct: DistinctValues | None = None,
 ) -> StashResult:
     """Create DuckDB table ``name`` from the stream; returns the number of rows read. The stash
-    keeps the hashes of the values of the value columns in ``counted`` (see :func:`repeated_values`).
+    keeps the hashes of the values of the value columns in ``counted`` (see :func:`repeated_values`);
+    ``distinct`` sees every canonical batch on its way.
 
     An error raised while reading or canonicalising is raised as itself, not as DuckDB's wrapper.
     """
@@ -183,6 +209,8 @@ def fill_stash(
             while batch is not None:
                 if not batch.schema.equals(schema):
                     batch = batch.cast(schema)
+                if distinct is not None:
+                    distinct.observe(batch)
                 yield batch
                 rows += batch.num_rows
                 if progress is not None and batch.num_rows:

@@ -1,16 +1,18 @@
-"""The reconciliation's reading pass counts each column's repeated values, and the generated
-expectations' uniqueness is settled by those counts instead of a count of their own: the same
-expectations are kept, the same findings raised, and no whole-table duplicate count runs."""
+"""What the reconciliation's reading pass learns of the columns settles the generated expectations:
+each column's repeated values settle uniqueness instead of a count of its own, and the source's
+few distinct values make the value sets without a query; the same expectations are kept and the
+same findings raised."""
 
 from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
-from pm_pipeline.core.config.spec import TableMapping
+from pm_pipeline.core.config.spec import Classification, ColumnRule, TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.findings import TableReconciliation
 from pm_pipeline.core.integrity import profile
@@ -63,7 +65,7 @@ def _check(
         source_url,
         target_url,
         mapping=mapping,
-        repeats=reconciled.repeats,
+        facts=reconciled.column_facts,
         source_statements=statements,
         target_statements=statements,
     )
@@ -79,9 +81,10 @@ def test_the_reading_pass_counts_repeated_values_of_each_side_nulls_aside(tmp_pa
     target = _database(tmp_path / "b.db", _codes(nulls=5))
     reconciled, _, _ = _check(source, target, counted=True)
     assert reconciled.strategy == "arrow"
-    assert reconciled.repeats == ({"code": 2, "amount": 0}, {"code": 0, "amount": 0})
+    assert reconciled.column_facts is not None
+    assert reconciled.column_facts.repeats == ({"code": 2, "amount": 0}, {"code": 0, "amount": 0})
     unasked, _, _ = _check(source, target, counted=False)
-    assert unasked.repeats is None
+    assert unasked.column_facts is None
 
 
 @pytest.mark.parametrize("duplicates", [0, 3, 5])
@@ -111,8 +114,77 @@ def test_a_target_that_lost_uniqueness_fails_with_its_exact_count(tmp_path: Path
     source = _database(tmp_path / "a.db", _codes())
     target = _database(tmp_path / "b.db", _codes(duplicates=4))
     reconciled, run, _ = _check(source, target, counted=True)
-    assert reconciled.repeats is not None and reconciled.repeats[1]["code"] == 4
+    assert reconciled.column_facts is not None and reconciled.column_facts.repeats[1]["code"] == 4
     found = _unique_findings(run)
     assert len(found) == 1 and re.search(r"\b4 ", found[0]), found
     _, without, _ = _check(source, target, counted=False)
     assert run.findings == without.findings
+
+
+# Value sets: the source's distinct values of the columns holding few, kept by the reading pass.
+
+STATUSES = ("new", "paid", "sent")
+
+
+def _shop(path: Path, statuses: Sequence[str] = STATUSES) -> str:
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "CREATE TABLE items (id INTEGER PRIMARY KEY, status TEXT, tier TEXT NOT NULL, qty INTEGER NOT NULL)"
+        )
+        db.executemany(
+            "INSERT INTO items VALUES (?, ?, ?, ?)",
+            [(i, statuses[i % len(statuses)] if i % 7 else None, f"t{i % 2}", i % 4) for i in range(ROWS)],
+        )
+    return f"sqlite:///{path}"
+
+
+# ``tier`` is classified: its values are never kept in a result that may be stored.
+CLASSIFIED = TableMapping(
+    source="items", columns={"tier": ColumnRule(classification=Classification.RESTRICTED)}
+)
+
+
+def _with_sets(
+    source_url: str, target_url: str, *, kept: bool
+) -> tuple[TableReconciliation, ExpectationRun, list[str]]:
+    with connect(source_url) as source, connect(target_url) as target:
+        reconciled = reconcile_table(
+            source=source,
+            target=target,
+            mapping=CLASSIFIED,
+            options=ReconcileOptions(count_repeats=kept, value_set_max=20 if kept else 0),
+        )
+    statements: list[str] = []
+    run = run_table_expectations(
+        source_url,
+        target_url,
+        mapping=CLASSIFIED,
+        facts=reconciled.column_facts,
+        source_statements=statements,
+    )
+    return reconciled, run, statements
+
+
+def _sets(run: ExpectationRun) -> list[str]:
+    return sorted(f.message for f in run.findings if "to_be_in_set" in (f.rule or ""))
+
+
+def test_the_reading_pass_keeps_the_few_values_of_unclassified_columns(tmp_path: Path) -> None:
+    reconciled, _, _ = _with_sets(_shop(tmp_path / "a.db"), _shop(tmp_path / "b.db"), kept=True)
+    assert reconciled.column_facts is not None
+    assert dict(reconciled.column_facts.source_values) == {"status": STATUSES, "qty": ("0", "1", "2", "3")}
+
+
+@pytest.mark.parametrize("target_statuses", [STATUSES, ("new", "paid", "lost")])
+def test_kept_values_make_the_same_value_sets_without_a_query(
+    tmp_path: Path, target_statuses: tuple[str, ...]
+) -> None:
+    source, target = _shop(tmp_path / "a.db"), _shop(tmp_path / "b.db", target_statuses)
+    _, with_values, statements = _with_sets(source, target, kept=True)
+    _, without, queried = _with_sets(source, target, kept=False)
+    assert (with_values.evaluated, with_values.findings) == (without.evaluated, without.findings)
+    assert len(_sets(with_values)) == (0 if target_statuses == STATUSES else 1)
+    grouped = [s for s in statements if "GROUP BY" in s]
+    assert [s for s in queried if "GROUP BY" in s] != []
+    # Only the classified column's values are still fetched from the source.
+    assert len(grouped) == 1 and "tier" in grouped[0] and "status" not in grouped[0], grouped
