@@ -356,30 +356,31 @@ def _merge(into: Runs, more: Runs) -> None:
 
 @contextlib.contextmanager
 def _databases(
-    pairs: Sequence[str], files: dict[str, Path], keep: bool
+    pairs: Sequence[str], files: dict[str, Path], keep: bool, *, postgres: Server, mariadb: Server
 ) -> Iterator[dict[str, tuple[str, str]]]:
-    postgres = Server.parse("postgresql://postgres@127.0.0.1:5432", default_port=5432)
-    mariadb = Server.parse("mysql://root@127.0.0.1:3306", default_port=3306)
+    """Load the shop for ``pairs``; on exit, drop (unless ``keep``) what was loaded, and only that."""
+    loaded: list[tuple[Server, str]] = []
     names = {
         "pg-source": f"{DATABASE}_pg_source",
         "target": f"{DATABASE}_target",
         "mariadb": f"{DATABASE}_source",
     }
     try:
+        loaded.append((postgres, names["target"]))
         load_postgres(postgres, names["target"], files)
         urls: dict[str, tuple[str, str]] = {}
         if "pg-pg" in pairs:
+            loaded.append((postgres, names["pg-source"]))
             load_postgres(postgres, names["pg-source"], files)
             urls["PostgreSQL->PostgreSQL"] = (postgres.url(names["pg-source"]), postgres.url(names["target"]))
         if "mariadb-pg" in pairs:
+            loaded.append((mariadb, names["mariadb"]))
             load_mariadb(mariadb, names["mariadb"], files)
             urls["MariaDB->PostgreSQL"] = (mariadb.url(names["mariadb"]), postgres.url(names["target"]))
         yield urls
     finally:
-        if not keep:
-            drop_postgres(postgres, names["target"])
-            drop_postgres(postgres, names["pg-source"])
-            drop_mariadb(mariadb, names["mariadb"])
+        for server, database in [] if keep else reversed(loaded):
+            (drop_mariadb if server is mariadb else drop_postgres)(server, database)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -391,6 +392,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pairs", default="mariadb-pg,pg-pg", help="mariadb-pg and/or pg-pg")
     parser.add_argument("--keep-data", action="store_true", help="leave the databases for another look")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds per check run")
+    parser.add_argument(
+        "--postgres", default="postgresql://postgres@127.0.0.1:5432", help="PostgreSQL server URL"
+    )
+    parser.add_argument(
+        "--mariadb",
+        default="mysql://root@127.0.0.1:3306",
+        help="MariaDB server URL (its user sets local_infile for the load, as make bench does)",
+    )
     args = parser.parse_args(argv)
     pairs = [p.strip() for p in args.pairs.split(",") if p.strip()]
     if not set(pairs) <= {"mariadb-pg", "pg-pg"} or not pairs or args.rows < 10 or args.repeat < 1:
@@ -404,7 +413,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"shop: {sum(counts.values()):,} rows in {len(counts)} tables ({', '.join(f'{k} {v:,}' for k, v in counts.items())})"
         )
-        with _databases(pairs, files, args.keep_data) as urls:
+        servers = {
+            "postgres": Server.parse(args.postgres, default_port=5432),
+            "mariadb": Server.parse(args.mariadb, default_port=3306),
+        }
+        with _databases(pairs, files, args.keep_data, **servers) as urls:
             for number, (label, (source, target)) in enumerate(urls.items()):
                 modes = {True: Runs(), False: Runs()}
                 for repeat in range(args.repeat):

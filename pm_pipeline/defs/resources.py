@@ -38,14 +38,16 @@ class MigrationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     target_url: str | None = None
 
     def spec(self) -> MigrationSpec:
-        spec = load_spec(self.spec_path)
+        return capped_to_instance(self.with_urls(load_spec(self.spec_path)))
+
+    def with_urls(self, spec: MigrationSpec) -> MigrationSpec:
+        """``spec`` with this resource's ``source_url`` and ``target_url``, where set."""
         updates: dict[str, Endpoint] = {}
         if self.source_url:
             updates["source"] = spec.source.model_copy(update={"url": self.source_url})
         if self.target_url:
             updates["target"] = spec.target.model_copy(update={"url": self.target_url})
-        spec = spec.model_copy(update=updates) if updates else spec
-        return capped_to_instance(spec)
+        return spec.model_copy(update=updates) if updates else spec
 
     def checksum(self) -> str:
         return spec_checksum(self.spec_path)
@@ -59,12 +61,14 @@ class MigrationResource(dg.ConfigurableResource):  # type: ignore[type-arg]
     def connections(
         self, spec: MigrationSpec, *, readers_wait: float | None = None
     ) -> Iterator[tuple[Connector, Connector]]:
-        """Both sides of ``spec``, closed on exit.
+        """Both sides of ``spec``, at this resource's URLs where it sets them (a sensor or the code
+        location's discovery passes the spec it was built with), closed on exit.
 
         ``readers_wait`` (seconds) caps how long the source's connector waits for a reader slot:
         a sensor tick or a code location's load that finds the source busy fails within it (the
         next tick or a reload tries again) instead of holding the daemon or the load for the spec's
         full wait."""
+        spec = self.with_urls(spec)
         source_endpoint = spec.source
         if readers_wait is not None:
             wait = min(spec.source.readers_wait, readers_wait)

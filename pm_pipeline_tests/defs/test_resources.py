@@ -75,3 +75,14 @@ def test_the_checks_read_the_databases_the_resource_opens(spec_path: Path, tmp_p
     assert not passed and swapped["missing_rows"] == 4  # the blocking checks fail the run
     # Observation, reconciliation, schema and integrity each went through it, on both sides.
     assert OPENED.count("source") >= 3 and OPENED.count("target") >= 3
+
+
+def test_connections_use_the_resources_urls_whoever_loaded_the_spec(spec_path: Path, tmp_path: Path) -> None:
+    # A sensor and the code location's discovery pass the spec they were built with; the URLs a
+    # deployment sets on the resource (e.g. from an environment variable) still decide.
+    other = _database(tmp_path / "other.db", range(1, 4))
+    resource = MigrationResource(spec_path=str(spec_path), target_url=other)
+    built_with = load_spec(spec_path)
+    with resource.connections(built_with) as (source, target):
+        assert target.execute("SELECT count(*) FROM items")[0][0] == 3
+        assert source.execute("SELECT count(*) FROM items")[0][0] == 10

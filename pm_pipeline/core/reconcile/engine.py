@@ -149,12 +149,23 @@ def reconcile_table(
             taps: dict[str, BatchTap] = {}
             counted = _counted_columns(plan, choice, options)
             distinct = _distinct_values(plan, counted, options)
+            first: dict[str, dict[int, int]] = {}
             rows = _stash_both(
-                connection, plan, readers, choice, options, progress, unreadable, taps, counted, distinct
+                connection,
+                plan,
+                readers,
+                choice,
+                options,
+                progress,
+                unreadable,
+                taps,
+                counted,
+                distinct,
+                first,
             )
             connection.execute(f"SET memory_limit='{options.memory_limit}'")
             # Before the join, which sets duplicate keys aside: every row read counts.
-            repeats = _repeats(connection, plan, counted) if counted and not unreadable else None
+            repeats = _repeats(connection, plan, counted, first) if counted and not unreadable else None
             if plan.keyless:
                 result = _keyless(connection, plan, rows, options)
             else:
@@ -198,6 +209,7 @@ def _stash_both(
     taps: dict[str, BatchTap],
     counted: frozenset[int] = frozenset(),
     distinct: DistinctValues | None = None,
+    first_repeats: dict[str, dict[int, int]] | None = None,
 ) -> tuple[int, int]:
     part = Slice(partition=options.partition, buckets=choice.buckets, bucket_count=choice.bucket_count)
     whole = _reads_whole_tables(choice, options)
@@ -228,6 +240,8 @@ def _stash_both(
             counted=counted,
             distinct=distinct if reader.side == "source" else None,
         )
+        if first_repeats is not None:
+            first_repeats[name] = stashed.first_repeats
         return stashed.rows
 
     # The two databases work at the same time; each thread only waits on its driver and DuckDB.
@@ -287,11 +301,21 @@ def _value_texts(plan: TablePlan, distinct: DistinctValues) -> dict[str, tuple[s
 
 
 def _repeats(
-    connection: duckdb.DuckDBPyConnection, plan: TablePlan, counted: frozenset[int]
+    connection: duckdb.DuckDBPyConnection,
+    plan: TablePlan,
+    counted: frozenset[int],
+    first: dict[str, dict[int, int]],
 ) -> tuple[dict[str, int], dict[str, int]]:
-    """Each side's repeated values per counted column (by the column's source name)."""
-    sides = (repeated_values(connection, name, counted) for name in (join.SRC, join.TGT))
-    return tuple({plan.values[i].name: n for i, n in side.items()} for side in sides)  # type: ignore[return-value]
+    """Each side's repeated values per counted column (by the column's source name): counted over
+    the stash, or, for a column its first batch already showed repeating, that batch's count (at
+    most the table's: a lower bound, enough to know the column is not unique)."""
+    sides = [
+        {**first.get(name, {}), **repeated_values(connection, name, counted)} for name in (join.SRC, join.TGT)
+    ]
+    return (
+        {plan.values[i].name: n for i, n in sides[0].items()},
+        {plan.values[i].name: n for i, n in sides[1].items()},
+    )
 
 
 def _tapped(batches: Iterator[pa.RecordBatch], tap: BatchTap) -> Iterator[pa.RecordBatch]:

@@ -19,7 +19,7 @@ so equal canonical rows have equal ``h`` whatever engine they came from.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import duckdb
 import pyarrow as pa
@@ -170,6 +170,15 @@ class DistinctValues:
 class StashResult:
     table: str
     rows: int
+    # Columns of ``counted`` whose first batch already repeated values: how many it repeated (a
+    # lower bound of the table's); the others are hashed in the stash (``repeated_values``).
+    first_repeats: dict[int, int] = field(default_factory=dict)
+
+
+def _repeated_in(batch: pa.RecordBatch, i: int) -> int:
+    """Present values of canonical column ``c<i>`` in ``batch`` minus its distinct ones."""
+    values = batch.column(f"c{i}").drop_null()
+    return len(values) - len(pc.unique(values))
 
 
 def fill_stash(
@@ -186,8 +195,10 @@ def fill_stash(
     distinct: DistinctValues | None = None,
 ) -> StashResult:
     """Create DuckDB table ``name`` from the stream; returns the number of rows read. The stash
-    keeps the hashes of the values of the value columns in ``counted`` (see :func:`repeated_values`);
-    ``distinct`` sees every canonical batch on its way.
+    keeps the hashes of the values of the value columns in ``counted`` (see :func:`repeated_values`)
+    whose first batch repeats none: a column the first batch already shows repeating gets its
+    count there (``StashResult.first_repeats``), and costs nothing more. ``distinct`` sees every
+    canonical batch on its way.
 
     An error raised while reading or canonicalising is raised as itself, not as DuckDB's wrapper.
     """
@@ -199,6 +210,9 @@ def fill_stash(
     if first is None:
         first = canonical_batch(_empty_batch(plan, side, pushed), plan=plan, side=side, pushed=pushed)
     schema = first.schema
+    present = [i for i in sorted(counted) if f"c{i}" in schema.names]
+    first_repeats = {i: n for i in present if (n := _repeated_in(first, i))}
+    hashed = frozenset(present) - first_repeats.keys()
     rows = 0
     failure: list[BaseException] = []
 
@@ -223,14 +237,14 @@ def fill_stash(
     cursor = connection.cursor()
     try:
         cursor.register("incoming", pa.RecordBatchReader.from_batches(schema, stream()))
-        cursor.execute(f'CREATE TABLE "{name}" AS {stash_sql(schema.names, counted)}')
+        cursor.execute(f'CREATE TABLE "{name}" AS {stash_sql(schema.names, hashed)}')
     except Exception:
         if failure:
             raise failure[0] from None
         raise
     finally:
         cursor.close()
-    return StashResult(table=name, rows=rows)
+    return StashResult(table=name, rows=rows, first_repeats=first_repeats)
 
 
 def _empty_batch(plan: TablePlan, side: Side, pushed: frozenset[int]) -> pa.RecordBatch:

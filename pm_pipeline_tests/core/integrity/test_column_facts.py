@@ -188,3 +188,23 @@ def test_kept_values_make_the_same_value_sets_without_a_query(
     assert [s for s in queried if "GROUP BY" in s] != []
     # Only the classified column's values are still fetched from the source.
     assert len(grouped) == 1 and "tier" in grouped[0] and "status" not in grouped[0], grouped
+
+
+def test_a_column_repeating_in_its_first_batch_is_not_hashed_and_reports_a_lower_bound(
+    tmp_path: Path,
+) -> None:
+    codes = _codes(duplicates=3)  # three repeats at the end of the table
+    codes[1] = codes[2] = codes[0]  # and two in the first batch
+    source = _database(tmp_path / "a.db", codes)
+    target = _database(tmp_path / "b.db", codes)
+    mapping = TableMapping(source="items")
+    with connect(source) as a, connect(target) as b:
+        reconciled = reconcile_table(
+            source=a, target=b, mapping=mapping, options=ReconcileOptions(count_repeats=True, batch_rows=10)
+        )
+    assert reconciled.column_facts is not None
+    # The first 10 rows repeat code twice: counted there, a lower bound of the table's 5.
+    assert reconciled.column_facts.repeats == ({"code": 2, "amount": 0}, {"code": 2, "amount": 0})
+    with_facts = run_table_expectations(source, target, mapping=mapping, facts=reconciled.column_facts)
+    without = run_table_expectations(source, target, mapping=mapping)
+    assert (with_facts.evaluated, with_facts.findings) == (without.evaluated, without.findings)
