@@ -121,9 +121,16 @@ def test_a_failing_check_says_what_fails_it_and_shows_its_metadata(
     page.get_by_text("Latest execution").wait_for()
     body = page.locator("body")
     page.get_by_role("cell", name="match_score", exact=True).wait_for()
+    # The description may render after the metadata table: wait for it, then read the page.
+    description = CHECK_DESCRIPTIONS["values_match"][:60]
+    page.wait_for_function(
+        "(wanted) => document.body.innerText.replace(/\\s+/g, ' ').includes(wanted)",
+        arg=description,
+        timeout=WAIT_MS,
+    )
     text = body.inner_text()
     assert "Failed" in text
-    assert CHECK_DESCRIPTIONS["values_match"][:60] in " ".join(text.split())
+    assert description in " ".join(text.split())
     assert "is below min_match_score" in text
     # The match score reads as a percentage, never as a raw fraction.
     score = page.locator("tr", has_text="match_score").first.inner_text()

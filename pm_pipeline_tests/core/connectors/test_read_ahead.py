@@ -12,15 +12,17 @@ from pm_pipeline.core.connectors.base import read_ahead
 
 
 class Source:
-    """An iterator that records how far it was read and whether it was closed."""
+    """An iterator that records how far it was read, by which thread, and whether it was closed."""
 
     def __init__(self, items: int, fail_at: int | None = None) -> None:
         self.produced = 0
         self.closed = threading.Event()
         self.items = items
         self.fail_at = fail_at
+        self.thread: threading.Thread | None = None
 
     def __iter__(self) -> Iterator[int]:
+        self.thread = threading.current_thread()
         try:
             for i in range(self.items):
                 if i == self.fail_at:
@@ -57,17 +59,17 @@ def test_the_producer_stays_at_most_depth_items_ahead() -> None:
 
 
 def test_closing_early_stops_the_producer_and_closes_the_source() -> None:
-    threads = threading.active_count()
     source = Source(10**9)
     stream = read_ahead(iter(source), depth=2)
     assert [next(stream), next(stream)] == [0, 1]
     stream.close()
-    assert source.closed.is_set() and threading.active_count() == threads
+    # The producer's own thread has ended (other tests' threads may come and go meanwhile).
+    assert source.closed.is_set() and source.thread is not None and source.thread.name == "pm-read-ahead"
+    assert not source.thread.is_alive()
     assert source.produced < 10
 
 
 def test_an_interrupted_reader_does_not_leave_the_producer_running() -> None:
-    threads = threading.active_count()
     source = Source(10**9)
 
     def read() -> None:
@@ -77,4 +79,6 @@ def test_an_interrupted_reader_does_not_leave_the_producer_running() -> None:
 
     with pytest.raises(KeyboardInterrupt):
         read()
-    assert source.closed.is_set() and threading.active_count() == threads
+    # The producer's own thread has ended (other tests' threads may come and go meanwhile).
+    assert source.closed.is_set() and source.thread is not None and source.thread.name == "pm-read-ahead"
+    assert not source.thread.is_alive()
