@@ -171,12 +171,10 @@ class SideDigest:
 
 @dataclass(frozen=True)
 class ColumnFacts:
-    """What the reconciliation's reading pass learned of some columns of one table, by source name:
-    each side's repeated canonical values per column (present values minus distinct 64-bit hashes,
-    or, where the first batch already repeated some, that batch's count: a lower bound; 0 only
-    from the whole table, and it proves the values distinct), and the source's distinct present
-    values (canonical text) of the unclassified text and integer columns holding at most
-    ``ReconcileOptions.value_set_max``."""
+    """What the reconciliation's reading pass learned of some columns, by source name: each side's
+    repeated canonical values (present values minus distinct hashes, or the first batch's count as
+    a lower bound; 0 only from the whole table, proving them distinct), and the source's distinct
+    values (canonical text) of unclassified columns holding at most ``value_set_max``."""
 
     repeats: tuple[Mapping[str, int], Mapping[str, int]]
     source_values: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
