@@ -8,6 +8,8 @@ only after its row count was checked against the Parquet file, so a later run wi
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -179,6 +181,15 @@ def load_mariadb(server: Server, database: str, *, csv: Path, parquet: Path, fin
 
     ``local_infile`` is switched on for the load if the server has it off, and restored after."""
     started = time.perf_counter()
+    with loading_cursor(server) as cur:
+        _fill_mariadb(cur, database, csv=csv, parquet=parquet, fingerprint=fingerprint)
+    return time.perf_counter() - started
+
+
+@contextmanager
+def loading_cursor(server: Server) -> Iterator[pymysql.cursors.Cursor]:
+    """A cursor on ``server`` that may LOAD DATA LOCAL INFILE: ``local_infile`` is switched on for
+    the block if the server has it off, and restored after."""
     conn = _my_connect(server)
     try:
         with conn.cursor() as cur:
@@ -188,13 +199,12 @@ def load_mariadb(server: Server, database: str, *, csv: Path, parquet: Path, fin
             if not previous:
                 cur.execute("SET GLOBAL local_infile = 1")
             try:
-                _fill_mariadb(cur, database, csv=csv, parquet=parquet, fingerprint=fingerprint)
+                yield cur
             finally:
                 if not previous:
                     cur.execute("SET GLOBAL local_infile = %s", (previous,))
     finally:
         conn.close()
-    return time.perf_counter() - started
 
 
 def _fill_mariadb(

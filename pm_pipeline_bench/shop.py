@@ -29,7 +29,7 @@ from pathlib import Path
 import duckdb
 
 from pm_pipeline_bench.generate import _rnd
-from pm_pipeline_bench.load import Server, _my_connect, _pg_connect, drop_mariadb, drop_postgres
+from pm_pipeline_bench.load import Server, _pg_connect, drop_mariadb, drop_postgres, loading_cursor
 from pm_pipeline_bench.measure import run_measured
 from pm_pipeline_bench.phases import Phases, median_phases, read_phases
 
@@ -256,33 +256,20 @@ def _constraints(table: Table, quote: str) -> list[str]:
 
 def load_mariadb(server: Server, database: str, files: dict[str, Path]) -> None:
     drop_mariadb(server, database)
-    conn = _my_connect(server)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SELECT @@GLOBAL.local_infile")
-            found = cur.fetchone()
-            previous = int(found[0]) if found else 0
-            if not previous:
-                cur.execute("SET GLOBAL local_infile = 1")
-            try:
-                cur.execute(f"CREATE DATABASE `{database}`")
-                cur.execute(f"USE `{database}`")
-                cur.execute("SET unique_checks = 0, foreign_key_checks = 0")
-                for table in TABLES:
-                    columns = [f"`{c.name}` {c.mysql}" for c in table.columns] + _constraints(table, "`")
-                    cur.execute(f"CREATE TABLE `{table.name}` ({', '.join(columns)}) ENGINE=InnoDB")
-                    cur.execute(
-                        f"LOAD DATA LOCAL INFILE %s INTO TABLE `{table.name}` FIELDS TERMINATED BY ',' "
-                        "OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' "
-                        f"({', '.join(f'`{name}`' for name in table.names)})",
-                        (str(files[table.name]),),
-                    )
-                    cur.execute(f"ANALYZE TABLE `{table.name}`")
-            finally:
-                if not previous:
-                    cur.execute("SET GLOBAL local_infile = %s", (previous,))
-    finally:
-        conn.close()
+    with loading_cursor(server) as cur:
+        cur.execute(f"CREATE DATABASE `{database}`")
+        cur.execute(f"USE `{database}`")
+        cur.execute("SET unique_checks = 0, foreign_key_checks = 0")
+        for table in TABLES:
+            columns = [f"`{c.name}` {c.mysql}" for c in table.columns] + _constraints(table, "`")
+            cur.execute(f"CREATE TABLE `{table.name}` ({', '.join(columns)}) ENGINE=InnoDB")
+            cur.execute(
+                f"LOAD DATA LOCAL INFILE %s INTO TABLE `{table.name}` FIELDS TERMINATED BY ',' "
+                "OPTIONALLY ENCLOSED BY '\"' LINES TERMINATED BY '\\n' "
+                f"({', '.join(f'`{name}`' for name in table.names)})",
+                (str(files[table.name]),),
+            )
+            cur.execute(f"ANALYZE TABLE `{table.name}`")
 
 
 def load_postgres(server: Server, database: str, files: dict[str, Path]) -> None:
