@@ -27,10 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
+import psycopg
+import pymysql
 
+from pm_pipeline.core.errors import PmError
 from pm_pipeline_bench.generate import _rnd
 from pm_pipeline_bench.load import Server, _pg_connect, drop_mariadb, drop_postgres, loading_cursor
-from pm_pipeline_bench.measure import run_measured
+from pm_pipeline_bench.measure import ToolFailed, run_measured
 from pm_pipeline_bench.phases import Phases, median_phases, read_phases
 
 GENERATOR_VERSION = 1
@@ -367,7 +370,10 @@ def _databases(
         yield urls
     finally:
         for server, database in [] if keep else reversed(loaded):
-            (drop_mariadb if server is mariadb else drop_postgres)(server, database)
+            try:
+                (drop_mariadb if server is mariadb else drop_postgres)(server, database)
+            except (psycopg.Error, pymysql.MySQLError) as exc:  # a server that went away keeps its copy
+                print(f"bench-shop: could not drop {database}: {exc}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -391,6 +397,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     pairs = [p.strip() for p in args.pairs.split(",") if p.strip()]
     if not set(pairs) <= {"mariadb-pg", "pg-pg"} or not pairs or args.rows < 10 or args.repeat < 1:
         parser.error("--pairs takes mariadb-pg and/or pg-pg; --rows at least 10; --repeat at least 1")
+    try:
+        servers = {
+            "postgres": Server.parse(args.postgres, default_port=5432),
+            "mariadb": Server.parse(args.mariadb, default_port=3306),
+        }
+    except (PmError, ValueError) as exc:
+        parser.error(str(exc))
+    try:
+        return _bench(args, pairs, servers)
+    except (PmError, ToolFailed, psycopg.Error, pymysql.MySQLError, OSError) as exc:
+        # A server that is down or refuses the load, a check that timed out: no traceback.
+        print(f"bench-shop: error: {exc}", file=sys.stderr)
+        return exc.exit_code if isinstance(exc, PmError) else 3
+
+
+def _bench(args: argparse.Namespace, pairs: list[str], servers: dict[str, Server]) -> int:
     executable = Path(sys.executable).with_name("pm-pipeline")
     scratch = Path(tempfile.mkdtemp(prefix="pm-bench-shop-"))
     failed = False
@@ -400,10 +422,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"shop: {sum(counts.values()):,} rows in {len(counts)} tables ({', '.join(f'{k} {v:,}' for k, v in counts.items())})"
         )
-        servers = {
-            "postgres": Server.parse(args.postgres, default_port=5432),
-            "mariadb": Server.parse(args.mariadb, default_port=3306),
-        }
         with _databases(pairs, files, args.keep_data, **servers) as urls:
             for number, (label, (source, target)) in enumerate(urls.items()):
                 modes = {True: Runs(), False: Runs()}
