@@ -23,7 +23,13 @@ from pm_pipeline.core.connectors import Connector
 from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import ColumnFacts, Finding, SideDigest, TableReconciliation
-from pm_pipeline.core.integrity import ManifestEntry, check_table_integrity, run_expectations
+from pm_pipeline.core.integrity import (
+    EarlyStatement,
+    ManifestEntry,
+    check_table_integrity,
+    run_expectations,
+    start_profile,
+)
 from pm_pipeline.core.names import RunNames, names_from_mappings
 from pm_pipeline.core.reconcile import ReconcileOptions, reconcile_table
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
@@ -189,17 +195,34 @@ def check_integrity(
     data_docs_dir: Path | None = None,
     digests: tuple[SideDigest, SideDigest] | None = None,
     facts: ColumnFacts | None = None,
+    early: EarlyStatement | None = None,
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     """Integrity findings of the pair (referential, rules, temporal, sequences, checksums, and the
     expectation suite run inside the target) and its checksum manifest entry. ``digests`` are the
     reconciliation's own checksums of both sides, when its pass computed them; ``facts`` what it
-    learned of some columns (``TableReconciliation.column_facts``)."""
+    learned of some columns (``TableReconciliation.column_facts``); ``early`` the expectations'
+    profile started beside it (:func:`early_profile`)."""
     try:
         return _check_integrity(
-            pair, settings=settings, data_docs_dir=data_docs_dir, digests=digests, facts=facts
+            pair, settings=settings, data_docs_dir=data_docs_dir, digests=digests, facts=facts, early=early
         )
     except BadInputError as exc:
         raise BadInputError(f"table {pair.mapping.source}: integrity: {exc}") from exc
+
+
+def early_profile(pair: TablePair, settings: IntegritySettings) -> EarlyStatement | None:
+    """The profile the generated expectations of the pair will be drawn from, started now on a
+    connection of its own, to run beside the reconciliation (None where it waits its turn); the
+    caller closes it after :func:`check_integrity`."""
+    if not (settings.gx.enabled and settings.gx.generate):
+        return None
+    return start_profile(
+        pair.source,
+        pair.target,
+        plan=pair.plan,
+        zones_known=None not in pair.zones,
+        source_schema=pair.source_schema,
+    )
 
 
 def _check_integrity(
@@ -209,6 +232,7 @@ def _check_integrity(
     data_docs_dir: Path | None,
     digests: tuple[SideDigest, SideDigest] | None,
     facts: ColumnFacts | None = None,
+    early: EarlyStatement | None = None,
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     source, target, mapping = pair.source, pair.target, pair.mapping
     # The zones the spec declares, or none: a guessed zone must not judge a range.
@@ -244,6 +268,7 @@ def _check_integrity(
                 target_zone=target_zone,
                 plan=pair.plan,
                 facts=facts,
+                early=early,
             ),
             connectors=(source, target),
         )

@@ -6,6 +6,7 @@ assets check it (one table per asset).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from pm_pipeline.core import discovery
-from pm_pipeline.core.check import TablePair, check_integrity, compare_schema, reconcile
+from pm_pipeline.core.check import TablePair, check_integrity, compare_schema, early_profile, reconcile
 from pm_pipeline.core.check_errors import Unit, guarded
 from pm_pipeline.core.config.spec import Endpoint, MigrationSpec, TableMapping
 from pm_pipeline.core.connectors import Connector, open_endpoint
@@ -201,29 +202,35 @@ def run_check(
             if progress is not None:
                 expected = expected_rows(source=source, target=target, mapping=mapping)
                 callback = progress.start_table(mapping.source, expected)
-            reconciled, error = guarded(
-                Unit("reconciliation", "reconciliation", mapping.source),
-                partial(reconcile, pair, options=base, progress=callback),
-                connectors=(source, target),
-            )
-            if reconciled is not None:
-                tables.append(reconciled)
-            elif error is not None:
-                findings.append(error)
-            if progress is not None:
-                progress.finish_table(mapping.source)
-            # After the reconciliation, whose pass may already hold each table's checksum.
-            if integrity:
-                integrity_findings, entry = check_integrity(
-                    pair,
-                    settings=spec.integrity,
-                    data_docs_dir=data_docs_dir,
-                    digests=None if reconciled is None else reconciled.digests,
-                    facts=None if reconciled is None else reconciled.column_facts,
+            with contextlib.ExitStack() as beside:
+                # The expectations' source profile scans the source while the reconciliation reads it.
+                early = early_profile(pair, spec.integrity) if integrity else None
+                if early is not None:
+                    beside.enter_context(early)
+                reconciled, error = guarded(
+                    Unit("reconciliation", "reconciliation", mapping.source),
+                    partial(reconcile, pair, options=base, progress=callback),
+                    connectors=(source, target),
                 )
-                findings.extend(integrity_findings)
-                if entry is not None:
-                    manifest.append(entry)
+                if reconciled is not None:
+                    tables.append(reconciled)
+                elif error is not None:
+                    findings.append(error)
+                if progress is not None:
+                    progress.finish_table(mapping.source)
+                # After the reconciliation, whose pass may already hold each table's checksum.
+                if integrity:
+                    integrity_findings, entry = check_integrity(
+                        pair,
+                        settings=spec.integrity,
+                        data_docs_dir=data_docs_dir,
+                        digests=None if reconciled is None else reconciled.digests,
+                        facts=None if reconciled is None else reconciled.column_facts,
+                        early=early,
+                    )
+                    findings.extend(integrity_findings)
+                    if entry is not None:
+                        manifest.append(entry)
         performance = None
         if spec.performance is not None:
             # A phase of its own, after the tables: its timings are not disturbed by their reads.

@@ -11,14 +11,16 @@ if TYPE_CHECKING:
     from pm_pipeline.core.config.integrity import IntegritySettings, parse_integrity
     from pm_pipeline.core.integrity.check import IntegrityResult, check_table_integrity
     from pm_pipeline.core.integrity.checksum import ManifestEntry, TableChecksum, write_manifest
+    from pm_pipeline.core.integrity.early import EarlyStatement
     from pm_pipeline.core.integrity.expectations import ExpectationRun, run_expectations
     from pm_pipeline.core.integrity.sql_expectations import GeneratedExpectation
-    from pm_pipeline.core.integrity.suite import GeneratedSuite, generate_expectations
+    from pm_pipeline.core.integrity.suite import GeneratedSuite, generate_expectations, start_profile
     from pm_pipeline.core.integrity.verify import verify_manifest
 
 # Imported on first use: importing a name from here must not pull in the
 # checks themselves (the reconciliation engine, pandas, DuckDB) just to validate a file.
 _EXPORTS = {
+    "EarlyStatement": "pm_pipeline.core.integrity.early",
     "ExpectationRun": "pm_pipeline.core.integrity.expectations",
     "GeneratedExpectation": "pm_pipeline.core.integrity.sql_expectations",
     "GeneratedSuite": "pm_pipeline.core.integrity.suite",
@@ -30,11 +32,13 @@ _EXPORTS = {
     "generate_expectations": "pm_pipeline.core.integrity.suite",
     "parse_integrity": "pm_pipeline.core.config.integrity",
     "run_expectations": "pm_pipeline.core.integrity.expectations",
+    "start_profile": "pm_pipeline.core.integrity.suite",
     "verify_manifest": "pm_pipeline.core.integrity.verify",
     "write_manifest": "pm_pipeline.core.integrity.checksum",
 }
 
 __all__ = [
+    "EarlyStatement",
     "ExpectationRun",
     "GeneratedExpectation",
     "GeneratedSuite",
@@ -46,6 +50,7 @@ __all__ = [
     "generate_expectations",
     "parse_integrity",
     "run_expectations",
+    "start_profile",
     "verify_manifest",
     "write_manifest",
 ]

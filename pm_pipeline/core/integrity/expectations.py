@@ -29,6 +29,7 @@ from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure
 from pm_pipeline.core.findings import Category, ColumnFacts, Finding, Severity, json_value
+from pm_pipeline.core.integrity.early import EarlyStatement
 from pm_pipeline.core.integrity.sql_expectations import (
     GeneratedExpectation,
     sample_unexpected,
@@ -121,6 +122,7 @@ def run_generated(
     source_schema: TableSchema | None = None,
     target_schema: TableSchema | None = None,
     facts: ColumnFacts | None = None,
+    early: EarlyStatement | None = None,
 ) -> tuple[int, list[Finding]]:
     """Generate the table's expectations from the source and run them in the target: how many were
     evaluated, and the findings (failures with a sample ordered by the key, and check errors).
@@ -136,6 +138,7 @@ def run_generated(
         target_schema=target_schema,
         count_target=True,
         facts=facts,
+        early=early,
     )
     findings = list(suite.errors)
     table = plan.target_table
@@ -196,6 +199,7 @@ def run_expectations(
     target_zone: str | None = None,
     plan: TablePlan | None = None,
     facts: ColumnFacts | None = None,
+    early: EarlyStatement | None = None,
 ) -> ExpectationRun:
     """Run the table's generated expectations (our SQL) and declared ones (GX where it runs, else
     our SQL; ``runner`` forces one). With ``gx.enabled: false`` nothing runs and an empty, passing
@@ -203,7 +207,8 @@ def run_expectations(
     ``target_zone`` are the zones naive timestamps were written in (the spec's endpoints); without
     both, naive timestamps get no generated range. ``plan``: the table's plan when the caller made
     it (over these schemas and zones); ``facts``: what the reconciliation's reading pass learned of
-    its columns (``TableReconciliation.column_facts``)."""
+    its columns (``TableReconciliation.column_facts``); ``early``: the generated expectations'
+    profile, started ahead (:func:`.suite.start_profile`)."""
     table = mapping.target_name
     if not settings.gx.enabled:
         return ExpectationRun(table, runner or "sql", 0, 0, ())
@@ -226,6 +231,7 @@ def run_expectations(
             source_schema=source_schema,
             target_schema=target_schema,
             facts=facts,
+            early=early,
         )
     declared = declared_suite(settings, table)
     chosen: Runner = "sql"

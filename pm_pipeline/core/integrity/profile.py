@@ -26,9 +26,9 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 from pm_pipeline.core.canonical.plan import ColumnPlan
 from pm_pipeline.core.connectors.base import Connector
@@ -46,6 +46,7 @@ from pm_pipeline.core.integrity.sql_expectations import (
 )
 
 F = TypeFamily
+Execute: TypeAlias = Callable[[str], list[tuple[Any, ...]]]
 SAMPLE_ROWS = 50_000
 SURE_SURPLUS = 3  # repeated hashes that are taken as duplicates without a second count
 _TEMPORAL = {F.DATE, F.TIMESTAMP, F.TIMESTAMPTZ}
@@ -94,16 +95,16 @@ def profile_candidates(
     *,
     repeats: Mapping[str, int] | None = None,
     known_values: Mapping[str, tuple[str, ...]] | None = None,
+    execute: Execute | None = None,
 ) -> list[Candidate]:
     """The candidate expectations, in column order, value sets last. ``repeats``: the repeated
     values of columns (by source name) as the reconciliation counted them over the whole table;
-    ``known_values``: the distinct present values it read of the columns holding few (canonical text)."""
-    unique = [i for i, item in enumerate(eligible) if item.unique and not _held(item, held)]
-    sets = [i for i, item in enumerate(eligible) if item.in_set]
-    sampled_columns = sorted({*unique, *sets})
+    ``known_values``: the distinct present values it read of the columns holding few (canonical text);
+    ``execute`` runs the first statement (:func:`profile_sql`; default: ``source.execute``), e.g.
+    handing over its answer from a connection that ran it earlier."""
+    unique, sets, sampled_columns = _sampled(eligible, held)
     full = _whole_table_parts(source, eligible)
-    sample = _sample_parts(source, eligible, sampled_columns, unique)
-    row = source.execute(_profile_sql(source, table, full, sample))[0]
+    row = (execute or source.execute)(profile_sql(source, table, eligible, held))[0]
     rows, sampled = int(row[0]), int(row[len(full)] or 0)
     if rows == 0:
         return []
@@ -149,6 +150,26 @@ def profile_candidates(
     # engines whose drivers hand text over unchanged: the source meets it by construction.
     exact_sets = source.dialect.exact_aggregates
     return found + [Candidate(expectation, proven=exact_sets) for expectation in value_sets]
+
+
+def profile_sql(
+    source: Connector, table: str, eligible: Sequence[Eligible], held: Collection[str] = ()
+) -> str:
+    """The profile's first statement: the whole table's aggregates beside its first rows' (one
+    row). It depends on the plan and the schema only, so it may run before the reconciliation, on
+    a connection of its own, and be handed to :func:`profile_candidates` (``execute``)."""
+    unique, _, sampled_columns = _sampled(eligible, held)
+    full = _whole_table_parts(source, eligible)
+    sample = _sample_parts(source, eligible, sampled_columns, unique)
+    return _profile_sql(source, table, full, sample)
+
+
+def _sampled(eligible: Sequence[Eligible], held: Collection[str]) -> tuple[list[int], list[int], list[int]]:
+    """The columns whose duplicates the sample counts (unique candidates no key holds), the value
+    set candidates, and both, sorted: the sample's columns, in the order of its aggregates."""
+    unique = [i for i, item in enumerate(eligible) if item.unique and not _held(item, held)]
+    sets = [i for i, item in enumerate(eligible) if item.in_set]
+    return unique, sets, sorted({*unique, *sets})
 
 
 def _settled_by_repeats(

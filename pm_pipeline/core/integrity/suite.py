@@ -36,8 +36,9 @@ from pm_pipeline.core.config.integrity import IntegritySettings
 from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.findings import ColumnFacts, Finding
+from pm_pipeline.core.integrity.early import EarlyStatement
 from pm_pipeline.core.integrity.eligible import Eligibility
-from pm_pipeline.core.integrity.profile import SURE_SURPLUS, held_unique, profile_candidates
+from pm_pipeline.core.integrity.profile import SURE_SURPLUS, held_unique, profile_candidates, profile_sql
 from pm_pipeline.core.integrity.sql_expectations import (
     GeneratedExpectation,
     count_unexpected,
@@ -116,19 +117,18 @@ def generate_and_count(
     target_schema: TableSchema | None = None,
     count_target: bool = False,
     facts: ColumnFacts | None = None,
+    early: EarlyStatement | None = None,
 ) -> tuple[GeneratedSuite, list[int | Exception]]:
     """``generate_expectations``, and with ``count_target`` each kept expectation's unexpected rows
     in the target: the source's check of its candidates and the target's count of the same
     candidates run at the same time (one scan each), and the target's counts of the candidates the
     source did not keep are dropped. ``facts``: what the reconciliation's reading pass learned of
     the columns (``TableReconciliation.column_facts``): each side's repeated values settle
-    uniqueness, and the source's distinct values the value sets, without a scan of their own."""
+    uniqueness, and the source's distinct values the value sets, without a scan of their own.
+    ``early``: the profile's first statement, started ahead (:func:`start_profile`)."""
     source_repeats, target_repeats = facts.repeats if facts is not None else ({}, {})
     source_values = facts.source_values if facts is not None else {}
-    keys = {p.name for p in plan.keys}
-    eligible = [
-        Eligibility(source, target, p, key=p.name in keys, zones_known=zones_known) for p in plan.all_plans
-    ]
+    eligible = _eligible(source, target, plan, zones_known)
     if not eligible:
         return GeneratedSuite(()), []
     held = held_unique(source_schema)
@@ -143,6 +143,7 @@ def generate_and_count(
             held,
             repeats=source_repeats,
             known_values=source_values,
+            execute=None if early is None else early.execute,
         ),
         connectors=[source],
     )
@@ -193,6 +194,32 @@ def generate_and_count(
                     _exact_on_target(target, plan.target_table, expectation, target_counts[index])
                 )
     return GeneratedSuite(tuple(kept), tuple(errors)), kept_counts
+
+
+def start_profile(
+    source: Connector,
+    target: Connector,
+    *,
+    plan: TablePlan,
+    zones_known: bool = True,
+    source_schema: TableSchema | None = None,
+) -> EarlyStatement | None:
+    """The first statement of the profile :func:`generate_and_count` takes of the same table,
+    started now on a connection of its own (see :mod:`.early`), or None where it should wait: an
+    embedded or paced source, a table no column of which may get an expectation."""
+    if not EarlyStatement.may_start(source):
+        return None
+    eligible = _eligible(source, target, plan, zones_known)
+    if not eligible:
+        return None
+    return EarlyStatement(source, profile_sql(source, plan.table, eligible, held_unique(source_schema)))
+
+
+def _eligible(source: Connector, target: Connector, plan: TablePlan, zones_known: bool) -> list[Eligibility]:
+    keys = {p.name for p in plan.keys}
+    return [
+        Eligibility(source, target, p, key=p.name in keys, zones_known=zones_known) for p in plan.all_plans
+    ]
 
 
 def _settled(
