@@ -12,13 +12,13 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@$(MAKE) --no-print-directory bytecode
+	$(BIN)/python -m compileall -q pm_pipeline pm_pipeline_bench
 	@touch $(STAMP)
 
 # The package's bytecode, written ahead: an editable install leaves none, and under
 # PYTHONDONTWRITEBYTECODE every command would compile each module it imports again (0.25 s a check).
-bytecode:
-	@$(BIN)/python -m compileall -q pm_pipeline pm_pipeline_bench > /dev/null
+bytecode: $(STAMP)
+	@$(BIN)/python -m compileall -q pm_pipeline pm_pipeline_bench
 
 install: $(STAMP)
 

@@ -210,7 +210,7 @@ def check_integrity(
         raise BadInputError(f"table {pair.mapping.source}: integrity: {exc}") from exc
 
 
-def early_profile(pair: TablePair, settings: IntegritySettings) -> EarlyStatement | None:
+def early_profile(pair: TablePair, *, settings: IntegritySettings) -> EarlyStatement | None:
     """The profile the generated expectations of the pair will be drawn from, started now on a
     connection of its own, to run beside the reconciliation (None where it waits its turn); the
     caller closes it after :func:`check_integrity`."""

@@ -204,7 +204,7 @@ def run_check(
                 callback = progress.start_table(mapping.source, expected)
             with contextlib.ExitStack() as beside:
                 # The expectations' source profile scans the source while the reconciliation reads it.
-                early = early_profile(pair, spec.integrity) if integrity else None
+                early = early_profile(pair, settings=spec.integrity) if integrity else None
                 if early is not None:
                     beside.enter_context(early)
                 reconciled, error = guarded(

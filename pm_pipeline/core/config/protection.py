@@ -10,8 +10,9 @@ class ReadLimits:
     """Limits on reading one source, applied by its connectors.
 
     ``rows_per_second`` paces the rows streamed into the process (None: no pacing); ``max_readers``
-    bounds the connections reading the source at once, across threads and processes, and a reader
-    past it waits up to ``readers_wait`` seconds, then is refused."""
+    bounds the readers of the source at once (a check or a Dagster partition is one reader, with
+    whatever connections it opens for its reads), across threads and processes, and a reader past
+    it waits up to ``readers_wait`` seconds, then is refused."""
 
     rows_per_second: float | None = None
     max_readers: int = 4

@@ -214,7 +214,7 @@ class SourceEndpoint(Endpoint):
     )
     max_readers: int = Field(
         default=DEFAULT_READ_LIMITS.max_readers,
-        description="connections reading the source at once, across threads and processes",
+        description="readers of the source at once (a check or a Dagster partition is one), across processes",
     )
     readers_wait: float = Field(
         default=DEFAULT_READ_LIMITS.readers_wait,

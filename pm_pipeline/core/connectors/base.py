@@ -308,6 +308,11 @@ class Connector(abc.ABC):
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one read statement and return all its rows (for small pushdown results)."""
 
+    def interrupt(self) -> None:
+        """Cancel, from another thread, the statement this connector's own connection is running
+        (it then fails in its thread); best effort, and nothing where the engine cannot."""
+        return None
+
     def answers(self) -> bool:
         """Whether the database still runs a trivial query (after an error: is it gone?)."""
         try:

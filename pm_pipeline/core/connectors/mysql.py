@@ -146,6 +146,16 @@ class MySqlConnector(Connector):
         if self._conn.open:
             self._conn.close()
 
+    def interrupt(self) -> None:
+        """``KILL QUERY`` of this connection's thread, from a connection of its own (a server
+        that answers nothing fails it within the connect timeout; the statement then runs on)."""
+        with contextlib.suppress(pymysql.MySQLError, ConnectionFailure, OSError):
+            killer = self._connect(read_only=True)
+            try:
+                _run(killer, f"KILL QUERY {int(self._conn.thread_id())}", ())
+            finally:
+                killer.close()
+
     # -- metadata ----------------------------------------------------------------------------
     def server_version(self) -> str:
         # VERSION(), not the handshake, which MariaDB prefixes with '5.5.5-'.

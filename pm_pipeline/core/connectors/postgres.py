@@ -357,6 +357,15 @@ class PostgresConnector(Connector):
         with watchdog(self.timeouts.next_answer, self._sever):
             return super().answers()
 
+    def interrupt(self) -> None:
+        """A cancel request (the server stops the statement); a server that does not answer it
+        within 2 s has the connection's socket shut down instead."""
+        try:
+            self._conn.cancel_safe(timeout=2.0)
+        except Exception:
+            with contextlib.suppress(OSError):
+                self._sever()
+
     def _sever(self) -> None:
         """End the metadata connection's wait on a server that answers nothing: shut its socket
         down (libpq then reads end-of-file; a cancel request would wait on the frozen server too)."""

@@ -8,19 +8,22 @@ the profile's scan started beside it costs little wall time (MariaDB -> PostgreS
 server and hands its answer to the first caller asking for the very same SQL.
 
 It is a head start, never a second source of truth: a caller asking for other SQL, a second
-caller, or any failure of the early run (its connection refused, the statement failing) gets the
+caller, or a failure of the early run (its connection refused, the statement failing) gets the
 statement run again on the run's own connection, whose answer or error is the one that counts.
+Only a server that answered nothing within its timeout is not asked again: that failure stands.
+Closed before its answer was taken (the run failed or was interrupted), the early statement is
+cancelled on the server and abandoned, never waited for.
 """
 
 from __future__ import annotations
 
 import contextlib
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from typing import Any
 
 from pm_pipeline.core.connectors import Connector, connect
-from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES
+from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, NoAnswerFailure
 
 Rows = list[tuple[Any, ...]]
 
@@ -33,8 +36,12 @@ class EarlyStatement:
         self.connector, self.sql = connector, sql
         self.handed_over = False  # whether a caller got the early answer
         self._lock = threading.Lock()
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pm-early-statement")
-        self._future: Future[Rows] | None = self._pool.submit(self._run)
+        self._own: Connector | None = None  # the early run's connector, while it runs
+        self._future: Future[Rows] | None = Future()
+        # A daemon thread: a run that ends before taking the answer never waits for it.
+        threading.Thread(
+            target=self._run, args=(self._future,), name="pm-early-statement", daemon=True
+        ).start()
 
     @staticmethod
     def may_start(connector: Connector) -> bool:
@@ -45,11 +52,22 @@ class EarlyStatement:
         paced = limits is not None and limits.rows_per_second is not None
         return connector.engine in THREAD_SAFE_ENGINES and not paced
 
-    def _run(self) -> Rows:
-        with connect(self.connector.url.raw, timeouts=self.connector.timeouts) as own:
-            if self.connector.read_limits is not None:  # a source's: it refuses to write too
-                own.protect_as_source(self.connector.read_limits, release=contextlib.ExitStack())
-            return own.execute(self.sql)
+    def _run(self, future: Future[Rows]) -> None:
+        try:
+            with connect(self.connector.url.raw, timeouts=self.connector.timeouts) as own:
+                if self.connector.read_limits is not None:  # a source's: it refuses to write too
+                    own.protect_as_source(self.connector.read_limits, release=contextlib.ExitStack())
+                with self._lock:
+                    self._own = own
+                try:
+                    rows = own.execute(self.sql)
+                finally:
+                    with self._lock:
+                        self._own = None
+        except BaseException as exc:  # handed to the caller, which runs the statement again
+            future.set_exception(exc)
+        else:
+            future.set_result(rows)
 
     def execute(self, sql: str, params: Any = ()) -> Rows:
         """The early answer if ``sql`` is the statement started and no caller took it yet, else
@@ -59,11 +77,13 @@ class EarlyStatement:
             if future is not None:
                 self._future = None
         if future is not None:
-            with contextlib.suppress(Exception):  # run again below: that answer or error counts
-                rows = future.result()
+            failure = future.exception()
+            if failure is None:
                 self.handed_over = True
-                return rows
-        return self.connector.execute(sql, params)
+                return future.result()
+            if isinstance(failure, NoAnswerFailure):
+                raise failure  # the server answered nothing in time: asking again would wait as long
+        return self.connector.execute(sql, params)  # any other failure: this answer or error counts
 
     def finished(self) -> bool:
         """Whether the early run has ended (its answer or failure waits for a caller), or was taken."""
@@ -71,10 +91,13 @@ class EarlyStatement:
             return self._future is None or self._future.done()
 
     def close(self) -> None:
-        """Wait for the early run (bounded by the connector's timeouts) and let its connection go."""
+        """Let the early run go: if it still runs, its statement is cancelled on the server (on a
+        thread of its own: a frozen server may not answer the cancel either), never waited for."""
         with self._lock:
             self._future = None
-        self._pool.shutdown(wait=True)
+            running = self._own
+        if running is not None:
+            threading.Thread(target=running.interrupt, name="pm-early-cancel", daemon=True).start()
 
     def __enter__(self) -> EarlyStatement:
         return self

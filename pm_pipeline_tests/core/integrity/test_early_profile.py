@@ -8,11 +8,13 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pm_pipeline.core import check as check_module
 from pm_pipeline.core.config.protection import ReadLimits
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
@@ -20,6 +22,7 @@ from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.integrity.early import EarlyStatement
 from pm_pipeline.core.integrity.suite import generate_and_count, start_profile
 from pm_pipeline.core.reconcile.planning import TablePlan, plan_table
+from pm_pipeline.core.run import run_check, spec_for_urls
 from pm_pipeline_tests.conftest import PgDatabase
 
 # code unique; dup: one repeated value; tier: three values (a set); amount: a decimal range; note:
@@ -57,13 +60,17 @@ def _wait(early: EarlyStatement) -> None:
         time.sleep(0.01)
 
 
-@pytest.mark.postgres
-@pytest.mark.mariadb
-@pytest.mark.parametrize("engine", ["postgres", "mariadb"])
+@pytest.mark.parametrize(
+    "engine",
+    [
+        pytest.param("postgres", marks=pytest.mark.postgres),
+        pytest.param("mariadb", marks=pytest.mark.mariadb),
+    ],
+)
 def test_the_early_profile_draws_the_same_suite_and_counts(
-    engine: str, pg_db: PgDatabase, mariadb_db: Any
+    engine: str, request: pytest.FixtureRequest
 ) -> None:
-    database = pg_db if engine == "postgres" else mariadb_db
+    database = request.getfixturevalue("pg_db" if engine == "postgres" else "mariadb_db")
     database.execute(*(POSTGRES if engine == "postgres" else MARIADB))
     with connect(database.url) as source, connect(database.url) as target:
         plan, schema = _plan(source, target)
@@ -132,3 +139,61 @@ def test_embedded_and_paced_sources_wait_their_turn(pg_db: PgDatabase, tmp_path:
         started = start_profile(source, target, plan=plan, source_schema=schema)
         assert started is not None
         started.close()
+
+
+@pytest.mark.parametrize(
+    ("engine", "sleep", "running"),
+    [
+        pytest.param(
+            "postgres",
+            "SELECT pg_sleep(600)",
+            "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(600)' AND state = 'active'",
+            marks=pytest.mark.postgres,
+        ),
+        pytest.param(
+            "mariadb",
+            "SELECT SLEEP(600)",
+            "SELECT COUNT(*) FROM information_schema.processlist WHERE info = 'SELECT SLEEP(600)'",
+            marks=pytest.mark.mariadb,
+        ),
+    ],
+)
+# A check that fails or is interrupted during the reconciliation closes its early profile before
+# taking it: the scan must stop on the server, and the check must not wait for it.
+def test_closed_before_its_answer_is_taken_the_statement_is_cancelled(
+    engine: str, sleep: str, running: str, request: pytest.FixtureRequest
+) -> None:
+    database = request.getfixturevalue("pg_db" if engine == "postgres" else "mariadb_db")
+    with connect(database.url) as connector:
+        early = EarlyStatement(connector, sleep)
+        _until(lambda: connector.execute(running) == [(1,)], "the early statement never started")
+        early.close()  # returns at once (a wait for the 600 s statement would hit the test timeout)
+        assert early.finished()
+        _until(lambda: connector.execute(running) == [(0,)], "the early statement was not cancelled")
+
+
+@pytest.mark.postgres
+def test_a_check_hands_the_early_profile_to_the_expectations(
+    pg_db: PgDatabase, pg_db2: PgDatabase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for database in (pg_db, pg_db2):
+        database.execute(*POSTGRES)
+    started: list[EarlyStatement] = []
+    original = check_module.start_profile
+
+    def observed(*args: Any, **kwargs: Any) -> EarlyStatement | None:
+        early = original(*args, **kwargs)
+        started.extend([early] if early is not None else [])
+        return early
+
+    monkeypatch.setattr(check_module, "start_profile", observed)
+    result = run_check(spec_for_urls(source_url=pg_db.url, target_url=pg_db2.url))
+    assert result.passed, [f.message for f in result.findings]
+    assert len(started) == 1 and started[0].handed_over
+
+
+def _until(condition: Callable[[], bool], failure: str) -> None:
+    deadline = time.monotonic() + 30
+    while not condition():
+        assert time.monotonic() < deadline, failure
+        time.sleep(0.05)
