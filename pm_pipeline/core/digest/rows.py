@@ -22,7 +22,7 @@ few values whose encoding Arrow cannot reproduce exactly (floats, whose shortest
 formats differently, and text holding a control character, or any non-ASCII character in a key)
 are encoded by ``json`` itself, one value at a time. Digests are summed as eight 32-bit limbs with
 numpy: hashing each row with ``hashlib`` is the only step that runs once per row in Python, and a
-table's sum (:func:`row_digest_sum`) leaves even that to the SHA-256 of polars-hash, outside the
+table's sum (:func:`row_digest_sum`) leaves even that to DuckDB's ``sha256``, outside the
 interpreter lock.
 """
 
@@ -31,9 +31,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import threading
 from collections.abc import Sequence
 from typing import Any, TypeAlias
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -157,22 +159,35 @@ def row_digests(columns: Sequence[pa.Array], *, num_rows: int) -> list[bytes]:
 
 
 def row_digest_sum(columns: Sequence[pa.Array], *, num_rows: int) -> int:
-    """``digest_sum(row_digests(columns))``, each row hashed by polars-hash's SHA-256 (the same
-    digest of the same UTF-8 bytes, in native code, about twice as fast as DuckDB's) and summed
-    with numpy: no Python object per row."""
+    """``digest_sum(row_digests(columns))``, each row hashed by DuckDB (the same SHA-256 of the
+    same UTF-8 bytes) and summed with numpy: no Python object per row."""
     if num_rows == 0:
         return 0
-    # Imported at the first rows: polars costs 0.2 s to import, and a check of empty tables or
-    # without checksums never needs it.
-    import polars as pl
-    import polars_hash as plh
-
-    texts = pl.from_arrow(json_arrays(columns, num_rows=num_rows))
-    assert isinstance(texts, pl.Series)
-    hexes = texts.to_frame("t").select(plh.col("t").chash.sha2_256().str.decode("hex")).to_series()
-    digests = hexes.to_arrow()
+    texts = pa.table({"t": json_arrays(columns, num_rows=num_rows)})
+    connection = _hasher()
+    connection.register("row_texts", texts)
+    try:
+        hashed = connection.sql("SELECT unhex(sha256(t)) AS d FROM row_texts").to_arrow_table()
+    finally:
+        connection.unregister("row_texts")
+    assert hashed is not None
+    digests = hashed.column("d").combine_chunks()
     data = value_bytes(digests.cast(pa.large_binary()))[1]
     return _limb_sum(data.view(">u4").reshape(-1, 8))
+
+
+_THREAD = threading.local()
+
+
+def _hasher() -> duckdb.DuckDBPyConnection:
+    """This thread's DuckDB connection for row hashes, opened at its first batch and closed with the
+    thread (opening one per batch cost about as much as hashing it). One DuckDB thread: the reading
+    threads of both sides already keep the cores busy."""
+    connection: duckdb.DuckDBPyConnection | None = getattr(_THREAD, "connection", None)
+    if connection is None:
+        connection = duckdb.connect(config={"threads": 1})
+        _THREAD.connection = connection
+    return connection
 
 
 def digest_sum(digests: Sequence[bytes]) -> int:
