@@ -12,7 +12,8 @@ caller, or a failure of the early run (its connection refused, the statement fai
 statement run again on the run's own connection, whose answer or error is the one that counts.
 Only a server that answered nothing within its timeout is not asked again: that failure stands.
 Closed before its answer was taken (the run failed or was interrupted), the early statement is
-cancelled on the server and abandoned, never waited for.
+cancelled on the server (or, closed while still connecting, never started) and abandoned, never
+waited for.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class EarlyStatement:
         self.handed_over = False  # whether a caller got the early answer
         self._lock = threading.Lock()
         self._own: Connector | None = None  # the early run's connector, while it runs
+        self._closed = False
         self._future: Future[Rows] | None = Future()
         # A daemon thread: a run that ends before taking the answer never waits for it.
         threading.Thread(
@@ -58,6 +60,8 @@ class EarlyStatement:
                 if self.connector.read_limits is not None:  # a source's: it refuses to write too
                     own.protect_as_source(self.connector.read_limits, release=contextlib.ExitStack())
                 with self._lock:
+                    if self._closed:  # closed while connecting: the statement never starts
+                        raise RuntimeError("closed before the early statement started")
                     self._own = own
                 try:
                     rows = own.execute(self.sql)
@@ -95,6 +99,7 @@ class EarlyStatement:
         thread of its own: a frozen server may not answer the cancel either), never waited for."""
         with self._lock:
             self._future = None
+            self._closed = True
             running = self._own
         if running is not None:
             threading.Thread(target=running.interrupt, name="pm-early-cancel", daemon=True).start()

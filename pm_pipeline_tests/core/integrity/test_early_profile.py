@@ -173,6 +173,17 @@ def test_closed_before_its_answer_is_taken_the_statement_is_cancelled(
 
 
 @pytest.mark.postgres
+# A check that fails at once closes its early profile while that is still connecting: the statement
+# must then never start (it would run on the server to its end, cancelled by no one).
+def test_closed_while_connecting_the_statement_never_starts(pg_db: PgDatabase) -> None:
+    running = "SELECT count(*) FROM pg_stat_activity WHERE query = 'SELECT pg_sleep(600)'"
+    with connect(pg_db.url) as connector:
+        EarlyStatement(connector, "SELECT pg_sleep(600)").close()
+        time.sleep(2)  # time enough to connect and start, had it not been closed
+        _until(lambda: connector.execute(running) == [(0,)], "the closed early statement ran")
+
+
+@pytest.mark.postgres
 def test_a_check_hands_the_early_profile_to_the_expectations(
     pg_db: PgDatabase, pg_db2: PgDatabase, monkeypatch: pytest.MonkeyPatch
 ) -> None:
