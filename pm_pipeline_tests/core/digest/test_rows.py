@@ -8,12 +8,14 @@ import json
 import math
 import random
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -22,7 +24,8 @@ from pm_pipeline.core.canonical import canonicalize
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.connectors.schema import TableSchema
-from pm_pipeline.core.digest.rows import digest_sum, json_arrays, row_digest_sum, row_digests
+from pm_pipeline.core.digest import rows as row_module
+from pm_pipeline.core.digest.rows import digest_sum, json_arrays, row_digest_sum, row_digests, sha256_each
 from pm_pipeline.core.integrity.checksum import checksummed, table_checksum
 from pm_pipeline.core.reconcile.planning import plan_table
 
@@ -129,6 +132,26 @@ def test_digest_sum_wraps_modulo_2_256() -> None:
     top, two = b"\xff" * 32, bytes(31) + b"\x02"
     assert digest_sum([top, two]) == 1
     assert digest_sum([top] * 5) == (5 * (2**256 - 1)) % 2**256
+
+
+def test_batches_hashed_on_two_threads_keep_every_row_and_register_nothing() -> None:
+    # Each thread hashes with a context of its own; a batch's table is dropped once hashed.
+    texts = pa.array(
+        [None if i % 11 == 0 else f"row {i} é😀" * (i % 7) for i in range(30_000)], pa.large_string()
+    )
+    texts = pc.fill_null(texts, "")
+    expected = [hashlib.sha256(text.encode()).digest() for text in texts.to_pylist()]
+
+    def hash_in_slices() -> tuple[list[bytes], bool]:
+        digests = [sha256_each(texts.slice(start, 7_000)).to_pylist() for start in range(0, 30_000, 7_000)]
+        return [d for part in digests for d in part], row_module._hasher().table_exist(row_module._TEXTS)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        results = [pool.submit(hash_in_slices) for _ in range(2)]
+        for result in results:
+            digests, left = result.result()
+            assert digests == expected
+            assert not left
 
 
 def _random_source(path: Path, rows: int, seed: int) -> None:
