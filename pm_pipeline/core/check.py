@@ -24,7 +24,7 @@ from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.errors import BadInputError
 from pm_pipeline.core.findings import ColumnFacts, Finding, SideDigest, TableReconciliation
 from pm_pipeline.core.integrity import (
-    EarlyStatement,
+    HeadStart,
     ManifestEntry,
     check_table_integrity,
     run_expectations,
@@ -195,7 +195,7 @@ def check_integrity(
     data_docs_dir: Path | None = None,
     digests: tuple[SideDigest, SideDigest] | None = None,
     facts: ColumnFacts | None = None,
-    early: EarlyStatement | None = None,
+    early: HeadStart | None = None,
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     """Integrity findings of the pair (referential, rules, temporal, sequences, checksums, and the
     expectation suite run inside the target) and its checksum manifest entry. ``digests`` are the
@@ -210,10 +210,14 @@ def check_integrity(
         raise BadInputError(f"table {pair.mapping.source}: integrity: {exc}") from exc
 
 
-def early_profile(pair: TablePair, *, settings: IntegritySettings) -> EarlyStatement | None:
-    """The profile the generated expectations of the pair will be drawn from, started now on a
-    connection of its own, to run beside the reconciliation (None where it waits its turn); the
-    caller closes it after :func:`check_integrity`."""
+def early_profile(
+    pair: TablePair, *, settings: IntegritySettings, whole_read: bool = False
+) -> HeadStart | None:
+    """The profile the generated expectations of the pair will be drawn from, ahead of them:
+    measured on the reconciliation's read of the whole source table where that read is to come
+    (``whole_read``; a :class:`ReadProfile`, whose tap the reconciliation must carry), else started
+    now on a connection of its own, to run beside the reconciliation (None where it waits its
+    turn). The caller closes it after :func:`check_integrity`."""
     if not (settings.gx.enabled and settings.gx.generate):
         return None
     try:
@@ -223,6 +227,7 @@ def early_profile(pair: TablePair, *, settings: IntegritySettings) -> EarlyState
             plan=pair.plan,
             zones_known=None not in pair.zones,
             source_schema=pair.source_schema,
+            whole_read=whole_read,
         )
     except Exception:
         # The expectations build the same statement again in their turn, where a failure is a
@@ -237,7 +242,7 @@ def _check_integrity(
     data_docs_dir: Path | None,
     digests: tuple[SideDigest, SideDigest] | None,
     facts: ColumnFacts | None = None,
-    early: EarlyStatement | None = None,
+    early: HeadStart | None = None,
 ) -> tuple[tuple[Finding, ...], ManifestEntry | None]:
     source, target, mapping = pair.source, pair.target, pair.mapping
     # The zones the spec declares, or none: a guessed zone must not judge a range.

@@ -23,9 +23,7 @@ from pm_pipeline.core.connectors import Connector, open_endpoint
 from pm_pipeline.core.consequences import ChildSum, child_sums, link_consequences
 from pm_pipeline.core.discovery import TableSelection
 from pm_pipeline.core.findings import Category, Finding, TableReconciliation
-from pm_pipeline.core.integrity import (
-    ManifestEntry,
-)
+from pm_pipeline.core.integrity import ManifestEntry, ReadProfile, tapping
 from pm_pipeline.core.integrity.checksum import checksum_tap, manifest_document
 from pm_pipeline.core.names import in_source_names
 from pm_pipeline.core.perf import PerfResult, run_workload
@@ -156,6 +154,13 @@ class CheckResult:
         return self.verdict.passed
 
 
+def _reads_whole(options: ReconcileOptions, mapping: TableMapping) -> bool:
+    """Whether the reconciliation may read the mapping's whole tables into this process (the arrow
+    strategy, not forced away, on no partition): where it does not, a tap sees no batch."""
+    strategy = options.strategy if options.strategy != "auto" else mapping.strategy
+    return options.partition is None and strategy in ("auto", "arrow")
+
+
 def run_check(
     spec: MigrationSpec,
     *,
@@ -203,15 +208,22 @@ def run_check(
                 expected = expected_rows(source=source, target=target, mapping=mapping)
                 callback = progress.start_table(mapping.source, expected)
             with contextlib.ExitStack() as beside:
-                # The expectations' source profile scans the source while the reconciliation reads it.
-                early = early_profile(pair, settings=spec.integrity) if integrity else None
+                # The expectations' source profile: measured on the reconciliation's read of the
+                # whole source table, or scanning the source while the reconciliation reads it.
+                whole = _reads_whole(given, mapping)
+                early = early_profile(pair, settings=spec.integrity, whole_read=whole) if integrity else None
+                options = base
                 if early is not None:
-                    beside.enter_context(early)
+                    beside.callback(early.close)
+                    if isinstance(early, ReadProfile):
+                        options = dataclasses.replace(base, digest_tap=tapping(early, base.digest_tap))
                 reconciled, error = guarded(
                     Unit("reconciliation", "reconciliation", mapping.source),
-                    partial(reconcile, pair, options=base, progress=callback),
+                    partial(reconcile, pair, options=options, progress=callback),
                     connectors=(source, target),
                 )
+                if isinstance(early, ReadProfile) and reconciled is not None:
+                    early.finish()  # the read ended: what its tap measured covers the whole table
                 if reconciled is not None:
                     tables.append(reconciled)
                 elif error is not None:

@@ -11,8 +11,9 @@ if TYPE_CHECKING:
     from pm_pipeline.core.config.integrity import IntegritySettings, parse_integrity
     from pm_pipeline.core.integrity.check import IntegrityResult, check_table_integrity
     from pm_pipeline.core.integrity.checksum import ManifestEntry, TableChecksum, write_manifest
-    from pm_pipeline.core.integrity.early import EarlyStatement
+    from pm_pipeline.core.integrity.early import EarlyStatement, HeadStart
     from pm_pipeline.core.integrity.expectations import ExpectationRun, run_expectations
+    from pm_pipeline.core.integrity.read_profile import ReadProfile, tapping
     from pm_pipeline.core.integrity.sql_expectations import GeneratedExpectation
     from pm_pipeline.core.integrity.suite import GeneratedSuite, generate_expectations, start_profile
     from pm_pipeline.core.integrity.verify import verify_manifest
@@ -22,6 +23,8 @@ if TYPE_CHECKING:
 _EXPORTS = {
     "EarlyStatement": "pm_pipeline.core.integrity.early",
     "ExpectationRun": "pm_pipeline.core.integrity.expectations",
+    "HeadStart": "pm_pipeline.core.integrity.early",
+    "ReadProfile": "pm_pipeline.core.integrity.read_profile",
     "GeneratedExpectation": "pm_pipeline.core.integrity.sql_expectations",
     "GeneratedSuite": "pm_pipeline.core.integrity.suite",
     "IntegrityResult": "pm_pipeline.core.integrity.check",
@@ -33,6 +36,7 @@ _EXPORTS = {
     "parse_integrity": "pm_pipeline.core.config.integrity",
     "run_expectations": "pm_pipeline.core.integrity.expectations",
     "start_profile": "pm_pipeline.core.integrity.suite",
+    "tapping": "pm_pipeline.core.integrity.read_profile",
     "verify_manifest": "pm_pipeline.core.integrity.verify",
     "write_manifest": "pm_pipeline.core.integrity.checksum",
 }
@@ -42,15 +46,18 @@ __all__ = [
     "ExpectationRun",
     "GeneratedExpectation",
     "GeneratedSuite",
+    "HeadStart",
     "IntegrityResult",
     "IntegritySettings",
     "ManifestEntry",
+    "ReadProfile",
     "TableChecksum",
     "check_table_integrity",
     "generate_expectations",
     "parse_integrity",
     "run_expectations",
     "start_profile",
+    "tapping",
     "verify_manifest",
     "write_manifest",
 ]

@@ -21,12 +21,24 @@ from __future__ import annotations
 import contextlib
 import threading
 from concurrent.futures import Future
-from typing import Any
+from typing import Any, Protocol
 
 from pm_pipeline.core.connectors import Connector, connect
 from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, NoAnswerFailure
 
 Rows = list[tuple[Any, ...]]
+
+
+class HeadStart(Protocol):
+    """A statement's answer obtained ahead of its caller (:class:`EarlyStatement`, or measured on
+    the reconciliation's read: :class:`.read_profile.ReadProfile`): ``execute`` is the connector's,
+    handing that answer over once; ``close`` lets it go."""
+
+    handed_over: bool
+
+    def execute(self, sql: str, params: Any = ()) -> Rows: ...
+
+    def close(self) -> None: ...
 
 
 class EarlyStatement:

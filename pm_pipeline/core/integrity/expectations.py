@@ -29,7 +29,7 @@ from pm_pipeline.core.connectors.base import Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.errors import BadInputError, ConnectionFailure
 from pm_pipeline.core.findings import Category, ColumnFacts, Finding, Severity, json_value
-from pm_pipeline.core.integrity.early import EarlyStatement
+from pm_pipeline.core.integrity.early import HeadStart
 from pm_pipeline.core.integrity.sql_expectations import (
     GeneratedExpectation,
     sample_unexpected,
@@ -122,7 +122,7 @@ def run_generated(
     source_schema: TableSchema | None = None,
     target_schema: TableSchema | None = None,
     facts: ColumnFacts | None = None,
-    early: EarlyStatement | None = None,
+    early: HeadStart | None = None,
 ) -> tuple[int, list[Finding]]:
     """Generate the table's expectations from the source and run them in the target: how many were
     evaluated, and the findings (failures with a sample ordered by the key, and check errors).
@@ -199,7 +199,7 @@ def run_expectations(
     target_zone: str | None = None,
     plan: TablePlan | None = None,
     facts: ColumnFacts | None = None,
-    early: EarlyStatement | None = None,
+    early: HeadStart | None = None,
 ) -> ExpectationRun:
     """Run the table's generated expectations (our SQL) and declared ones (GX where it runs, else
     our SQL; ``runner`` forces one). With ``gx.enabled: false`` nothing runs and an empty, passing

@@ -102,7 +102,7 @@ def profile_candidates(
     ``known_values``: the distinct present values it read of the columns holding few (canonical text);
     ``execute`` runs the first statement (:func:`profile_sql`; default: ``source.execute``), e.g.
     handing over its answer from a connection that ran it earlier."""
-    unique, sets, sampled_columns = _sampled(eligible, held)
+    unique, sets, in_sample = sampled_columns(eligible, held)
     full = _whole_table_parts(source, eligible)
     row = (execute or source.execute)(profile_sql(source, table, eligible, held))[0]
     rows, sampled = int(row[0]), int(row[len(full)] or 0)
@@ -111,7 +111,7 @@ def profile_candidates(
     exact = sampled < SAMPLE_ROWS  # the sample held every row
     duplicates: dict[int, bool] = {}
     distinct: dict[int, int] = {}
-    for position, index in enumerate(sampled_columns):
+    for position, index in enumerate(in_sample):
         different, values, surplus = row[len(full) + 1 + 3 * position : len(full) + 4 + 3 * position]
         distinct[index] = int(different or 0)
         duplicates[index] = _any(int(values or 0) - distinct[index], surplus)
@@ -158,13 +158,15 @@ def profile_sql(
     """The profile's first statement: the whole table's aggregates beside its first rows' (one
     row). It depends on the plan and the schema only, so it may run before the reconciliation, on
     a connection of its own, and be handed to :func:`profile_candidates` (``execute``)."""
-    unique, _, sampled_columns = _sampled(eligible, held)
+    unique, _, in_sample = sampled_columns(eligible, held)
     full = _whole_table_parts(source, eligible)
-    sample = _sample_parts(source, eligible, sampled_columns, unique)
+    sample = _sample_parts(source, eligible, in_sample, unique)
     return _profile_sql(source, table, full, sample)
 
 
-def _sampled(eligible: Sequence[Eligible], held: Collection[str]) -> tuple[list[int], list[int], list[int]]:
+def sampled_columns(
+    eligible: Sequence[Eligible], held: Collection[str]
+) -> tuple[list[int], list[int], list[int]]:
     """The columns whose duplicates the sample counts (unique candidates no key holds), the value
     set candidates, and both, sorted: the sample's columns, in the order of its aggregates."""
     unique = [i for i, item in enumerate(eligible) if item.unique and not _held(item, held)]

@@ -36,9 +36,10 @@ from pm_pipeline.core.config.integrity import IntegritySettings
 from pm_pipeline.core.connectors.base import THREAD_SAFE_ENGINES, Connector
 from pm_pipeline.core.connectors.schema import TableSchema
 from pm_pipeline.core.findings import ColumnFacts, Finding
-from pm_pipeline.core.integrity.early import EarlyStatement
+from pm_pipeline.core.integrity.early import EarlyStatement, HeadStart
 from pm_pipeline.core.integrity.eligible import Eligibility
 from pm_pipeline.core.integrity.profile import SURE_SURPLUS, held_unique, profile_candidates, profile_sql
+from pm_pipeline.core.integrity.read_profile import ReadProfile
 from pm_pipeline.core.integrity.sql_expectations import (
     GeneratedExpectation,
     count_unexpected,
@@ -117,7 +118,7 @@ def generate_and_count(
     target_schema: TableSchema | None = None,
     count_target: bool = False,
     facts: ColumnFacts | None = None,
-    early: EarlyStatement | None = None,
+    early: HeadStart | None = None,
 ) -> tuple[GeneratedSuite, list[int | Exception]]:
     """``generate_expectations``, and with ``count_target`` each kept expectation's unexpected rows
     in the target: the source's check of its candidates and the target's count of the same
@@ -203,14 +204,20 @@ def start_profile(
     plan: TablePlan,
     zones_known: bool = True,
     source_schema: TableSchema | None = None,
-) -> EarlyStatement | None:
-    """The first statement of the profile :func:`generate_and_count` takes of the same table,
-    started now on a connection of its own (see :mod:`.early`), or None where it should wait: an
-    embedded or paced source, a table no column of which may get an expectation."""
-    if not EarlyStatement.may_start(source):
-        return None
+    whole_read: bool = False,
+) -> HeadStart | None:
+    """The first statement of the profile :func:`generate_and_count` takes of the same table, ahead
+    of it: measured on the reconciliation's read of the source's whole table where that read is
+    to come (``whole_read``) and the source's SQL is one :class:`.read_profile.ReadProfile` measures
+    (its tap must then see the read), else started now on a connection of its own (see
+    :mod:`.early`). None where it should wait: an embedded or paced source, a table no column of
+    which may get an expectation."""
     eligible = _eligible(source, target, plan, zones_known)
     if not eligible:
+        return None
+    if whole_read and (measured := ReadProfile.for_table(source, plan.table, eligible, source_schema)):
+        return measured
+    if not EarlyStatement.may_start(source):
         return None
     return EarlyStatement(source, profile_sql(source, plan.table, eligible, held_unique(source_schema)))
 

@@ -1,0 +1,424 @@
+"""The generated expectations' source profile, measured on the reconciliation's own read.
+
+Where the reconciliation reads a MariaDB/MySQL source's whole table into this process (the arrow
+strategy, which those sources always get unless a strategy is forced), the profile's first
+statement (:func:`.profile.profile_sql`: aggregates of the whole table beside its first
+``SAMPLE_ROWS`` rows) would make the server scan the table a second time, and MariaDB spends
+about as long on those aggregates as on sending the rows. :class:`ReadProfile` sees the same rows
+on their way (a tap on the source's batches) and answers that statement itself, value for value
+what the server returns: rows and values counted, zero dates counted where they count as NULL,
+the extremes of integers and decimals, the lengths of text in characters, and the distinct values
+and duplicates of the first rows read (any rows make a sample: see :mod:`.profile`).
+
+It answers only what it measures exactly as the SQL does. Each column's SQL (what counts as
+NULL, its canonical text, its distinct values) must be one of the forms below, and each batch
+column must arrive in the type that form reads; any other column, a value it cannot read, or a
+read that did not cover the whole table leaves the statement to the database, as before:
+
+- NULL: ``col IS NULL``, or a zero date as well for a DATETIME/TIMESTAMP read as the number
+  YYYYMMDDhhmmss (zero exactly below 1,000,000, as :meth:`MySqlDialect.is_zero_date` states it);
+- extremes of an integer column (read as integers), a decimal one (read as its text, compared as
+  decimals) or a DATETIME read as that number; no extremes of dates;
+- lengths: ``CHAR_LENGTH(CONVERT(col USING utf8mb4))``, the code points of the text as read;
+- distinct values: the bytes of that same text, an integer or decimal value, or the number a
+  date and time is read as.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from pm_pipeline.core.connectors.base import Connector
+from pm_pipeline.core.connectors.schema import Column, TableSchema, TypeFamily
+from pm_pipeline.core.findings import SideDigest
+from pm_pipeline.core.integrity.profile import (
+    SAMPLE_ROWS,
+    Eligible,
+    held_unique,
+    profile_sql,
+    sampled_columns,
+)
+from pm_pipeline.core.integrity.sql_expectations import absent, distinct_value, length_value, present_value
+from pm_pipeline.core.reconcile.planning import TablePlan
+from pm_pipeline.core.reconcile.sqlhash import dialect_of
+
+F = TypeFamily
+Rows = list[tuple[Any, ...]]
+Kind = Literal["int", "decimal", "text", "packed"]
+ENGINES = ("mysql",)
+_INSTANTS = (F.TIMESTAMP, F.TIMESTAMPTZ)
+_ZERO_BELOW = 1_000_000  # YYYYMMDDhhmmss below this: the date part is 0000-00-00
+
+
+class Unmeasured(Exception):
+    """A column or value this profile cannot measure as the SQL does: the SQL runs instead."""
+
+
+@dataclass(frozen=True)
+class _Column:
+    """What the statement's seven aggregates of one column need from its batches."""
+
+    name: str
+    zero_dates: bool  # zero dates count as NULL (a packed date and time)
+    extremes: Kind | None
+    lengths: bool
+
+
+@dataclass(frozen=True)
+class _Sampled:
+    """What the sample's three aggregates of one column need."""
+
+    name: str
+    kind: Kind
+    values: bool  # its values counted (a uniqueness candidate)
+    present: bool  # its present values' duplicates counted (zero dates as NULL)
+
+
+class ReadProfile:
+    """The profile statement of one table, answered from the batches of the source's whole read.
+
+    :meth:`tap` is the source's batch tap; :meth:`finish` marks the read complete; :meth:`execute`
+    then hands the answer to the first caller asking for the statement (``connector.execute``
+    otherwise, or when the read did not complete)."""
+
+    def __init__(
+        self, connector: Connector, sql: str, columns: list[_Column], sampled: list[_Sampled]
+    ) -> None:
+        self.connector, self.sql = connector, sql
+        self._columns, self._sampled = columns, sampled
+        self.handed_over = False
+        self._lock = threading.Lock()
+        self._tapped: _Tap | None = None
+        self._answer: tuple[Any, ...] | None = None
+
+    @classmethod
+    def for_table(
+        cls,
+        source: Connector,
+        table: str,
+        eligible: Sequence[Eligible],
+        source_schema: TableSchema | None = None,
+    ) -> ReadProfile | None:
+        """The profile of ``table`` if every eligible column is one it measures, else None."""
+        if source.engine not in ENGINES or not eligible:
+            return None
+        held = held_unique(source_schema)
+        unique, _, sampled = sampled_columns(eligible, held)
+        try:
+            columns = [_column(source, item) for item in eligible]
+            samples = [_sample(source, eligible[i], values=i in unique) for i in sampled]
+        except Unmeasured:
+            return None
+        return cls(source, profile_sql(source, table, eligible, held), columns, samples)
+
+    def tap(self) -> _Tap:
+        """A fresh tap for the source's batches (a new read starts over)."""
+        tap = _Tap(self._columns, self._sampled)
+        with self._lock:
+            self._tapped, self._answer = tap, None
+        return tap
+
+    def finish(self) -> None:
+        """The read the tap saw covered the whole table: its answer stands (if it measured every value)."""
+        with self._lock:
+            tap = self._tapped
+        answer = None if tap is None else tap.answer()
+        with self._lock:
+            self._answer = answer
+
+    def execute(self, sql: str, params: Any = ()) -> Rows:
+        """The measured answer if ``sql`` is the profile statement and no caller took it yet, else
+        ``sql`` run on the connector."""
+        with self._lock:
+            answer = self._answer if sql == self.sql and not params else None
+            if answer is not None:
+                self._answer = None
+        if answer is not None:
+            self.handed_over = True
+            return [answer]
+        return self.connector.execute(sql, params)
+
+    def close(self) -> None:
+        with self._lock:
+            self._tapped, self._answer = None, None
+
+    def __enter__(self) -> ReadProfile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _Tap:
+    """Aggregates of one read of the source's table, batch by batch (``BatchTap``)."""
+
+    def __init__(self, columns: list[_Column], sampled: list[_Sampled]) -> None:
+        self._columns, self._sampled = columns, sampled
+        self._rows = 0
+        self._counts = [0] * len(columns)
+        self._missing = [0] * len(columns)
+        self._low: list[Any] = [None] * len(columns)
+        self._high: list[Any] = [None] * len(columns)
+        self._short: list[int | None] = [None] * len(columns)
+        self._long: list[int | None] = [None] * len(columns)
+        self._first: list[pa.RecordBatch] = []  # the sample: the first SAMPLE_ROWS rows read
+        self._first_rows = 0
+        self._failed = False
+
+    def observe(self, batch: pa.RecordBatch) -> None:
+        if self._failed:
+            return
+        try:
+            self._observe(batch)
+        except (Unmeasured, pa.ArrowException, KeyError, ValueError, TypeError):
+            self._failed = True  # the statement runs in SQL instead
+
+    def digest(self) -> SideDigest | None:
+        return None
+
+    def _observe(self, batch: pa.RecordBatch) -> None:
+        self._rows += batch.num_rows
+        for i, column in enumerate(self._columns):
+            raw = batch.column(column.name)
+            self._counts[i] += len(raw) - raw.null_count
+            if column.zero_dates:
+                self._missing[i] += raw.null_count + _count(pc.less(_integers(raw), _ZERO_BELOW))
+            if column.extremes is not None:
+                values = _comparable(raw, column.extremes)
+                if column.zero_dates:
+                    values = pc.if_else(pc.less(values, _ZERO_BELOW), pa.scalar(None, values.type), values)
+                low, high = _min_max(values)
+                self._low[i] = _lower(self._low[i], low)
+                self._high[i] = _higher(self._high[i], high)
+            if column.lengths:
+                short, long = _min_max(pc.utf8_length(_text(raw)))
+                self._short[i] = _lower(self._short[i], short)
+                self._long[i] = _higher(self._long[i], long)
+        if self._first_rows < SAMPLE_ROWS and self._sampled:
+            kept = batch.slice(0, SAMPLE_ROWS - self._first_rows)
+            self._first.append(
+                pa.RecordBatch.from_arrays(
+                    [kept.column(s.name) for s in self._sampled], names=[s.name for s in self._sampled]
+                )
+            )
+        self._first_rows = min(SAMPLE_ROWS, self._first_rows + batch.num_rows)
+
+    def answer(self) -> tuple[Any, ...] | None:
+        """The statement's one row, as :func:`.profile.profile_sql` lays it out (None if failed)."""
+        if self._failed:
+            return None
+        try:
+            row: list[Any] = [self._rows]
+            for i, column in enumerate(self._columns):
+                # values, NULL-like values (NULL where only NULL counts), unbounded (MySQL: none),
+                # extremes, lengths: NULL where the SQL asks for none.
+                row += [self._counts[i], self._missing[i] if column.zero_dates else None, None]
+                low, high = self._low[i], self._high[i]
+                if column.extremes == "packed":
+                    low, high = _instant(low), _instant(high)
+                row += [low, high, self._short[i], self._long[i]]
+            row.append(self._first_rows)
+            for j, sampled in enumerate(self._sampled):
+                row += _sample_counts(sampled, [b.column(j) for b in self._first])
+        except (Unmeasured, pa.ArrowException, ValueError, TypeError):
+            return None
+        return tuple(row)
+
+
+def tapping(
+    profile: ReadProfile, other: Callable[[TablePlan, str], Any] | None
+) -> Callable[[TablePlan, str], Any]:
+    """A ``ReconcileOptions.digest_tap`` that adds ``profile``'s tap to the source's (``other``:
+    the checksum taps, kept as they are; the source's digest is theirs)."""
+
+    def factory(plan: TablePlan, side: str) -> Any:
+        own = other(plan, side) if other is not None else None
+        if side != "source":
+            return own
+        return _Both(profile.tap(), own)
+
+    return factory
+
+
+class _Both:
+    def __init__(self, profile: _Tap, other: Any) -> None:
+        self._profile, self._other = profile, other
+
+    def observe(self, batch: pa.RecordBatch) -> None:
+        self._profile.observe(batch)
+        if self._other is not None:
+            self._other.observe(batch)
+
+    def digest(self) -> SideDigest | None:
+        return None if self._other is None else self._other.digest()
+
+
+# -- what a column's SQL asks for, and whether it is a known form ------------------------------
+
+
+def _column(source: Connector, item: Eligible) -> _Column:
+    plan = item.plan
+    column = plan.source
+    quoted = source.quote(column.name)
+    gone = absent(source, plan, "source")
+    if source.dialect.unreadable_infinity:
+        raise Unmeasured(column.name)
+    zero_dates = gone != f"{quoted} IS NULL"
+    if zero_dates and not (
+        _packed(column)
+        and gone == f"({quoted} IS NULL OR {source.dialect.is_zero_date(quoted, column.family)})"
+    ):
+        raise Unmeasured(column.name)
+    extremes: Kind | None = None
+    if item.range:
+        if column.family is F.TIMESTAMP and _packed(column):
+            extremes = "packed"  # zero dates (NULL here) aside, YYYYMMDDhhmmss orders as time does
+        elif zero_dates or column.family not in (F.INTEGER, F.DECIMAL):
+            raise Unmeasured(column.name)
+        else:
+            extremes = "int" if column.family is F.INTEGER else "decimal"
+    lengths = False
+    if item.length and length_value(source, plan, "source"):
+        if zero_dates or length_value(source, plan, "source") != source.dialect.char_length(
+            _plain(source, quoted)
+        ):
+            raise Unmeasured(column.name)
+        lengths = True
+    return _Column(column.name, zero_dates=zero_dates, extremes=extremes, lengths=lengths)
+
+
+def _sample(source: Connector, item: Eligible, *, values: bool) -> _Sampled:
+    plan = item.plan
+    column = plan.source
+    quoted = source.quote(column.name)
+    value = distinct_value(source, plan, "source") or quoted
+    kind: Kind
+    if plan.family in (F.TEXT, F.UUID):
+        if value != source.dialect.bytewise(_plain(source, quoted)):
+            raise Unmeasured(column.name)
+        kind = "text"
+    elif value != quoted:
+        raise Unmeasured(column.name)
+    elif column.family is F.INTEGER:
+        kind = "int"
+    elif column.family is F.DECIMAL:
+        kind = "decimal"
+    elif _packed(column):
+        kind = "packed"
+    else:
+        raise Unmeasured(column.name)
+    present = values and absent(source, plan, "source") != f"{quoted} IS NULL"
+    if present and (
+        kind != "packed"
+        or present_value(source, plan, "source")
+        != f"CASE WHEN {absent(source, plan, 'source')} THEN NULL ELSE {quoted} END"
+    ):
+        raise Unmeasured(column.name)
+    return _Sampled(column.name, kind=kind, values=values, present=present)
+
+
+def _packed(column: Column) -> bool:
+    """Whether the source's read delivers the column as the number YYYYMMDDhhmmss (a DATETIME or
+    TIMESTAMP without fractions: ``MySqlConnector.compact_expression``); each batch is checked too."""
+    return column.family in _INSTANTS and not column.precision
+
+
+def _plain(source: Connector, quoted: str) -> str:
+    dialect = dialect_of(source.engine)
+    if dialect is None:
+        raise Unmeasured(quoted)
+    return dialect.plain_text(quoted)
+
+
+# -- measuring ----------------------------------------------------------------------------------
+
+
+def _sample_counts(sampled: _Sampled, chunks: list[pa.Array]) -> list[int]:
+    """COUNT(DISTINCT value), COUNT(value) if counted, present duplicates if counted."""
+    values = pa.concat_arrays(chunks) if chunks else pa.array([], pa.null())
+    comparable = _comparable(values, sampled.kind) if len(values) else values
+    distinct = _distinct(comparable)
+    counted = len(values) - values.null_count if sampled.values else 0
+    duplicates = 0
+    if sampled.present and len(values):
+        zero = pc.less(_integers(values), _ZERO_BELOW)
+        present = pc.if_else(zero, pa.scalar(None, comparable.type), comparable)
+        duplicates = (len(present) - present.null_count) - _distinct(present)
+    return [distinct, counted, duplicates]
+
+
+def _comparable(raw: pa.Array, kind: Kind) -> pa.Array:
+    """Values as the SQL compares them: integers, decimals (from their text), or text's bytes."""
+    if kind in ("int", "packed"):
+        return _integers(raw)
+    if kind == "text":
+        return _text(raw)
+    return _decimals(raw)
+
+
+def _integers(raw: pa.Array) -> pa.Array:
+    if not pa.types.is_integer(raw.type):
+        raise Unmeasured(f"integers read as {raw.type}")
+    return raw
+
+
+def _text(raw: pa.Array) -> pa.Array:
+    if not (pa.types.is_string(raw.type) or pa.types.is_large_string(raw.type)):
+        raise Unmeasured(f"text read as {raw.type}")
+    return raw
+
+
+def _decimals(raw: pa.Array) -> pa.Array:
+    """A decimal column's text ('12.50', '-3', as the server writes it) as decimal values."""
+    if pa.types.is_decimal(raw.type):
+        return raw
+    text = _text(raw)
+    first = pc.drop_null(text)
+    if not len(first):
+        return pa.nulls(len(raw), pa.decimal256(76, 0))
+    sample = str(first[0].as_py())
+    scale = len(sample) - sample.index(".") - 1 if "." in sample else 0
+    # Every value of a column has the column's scale; one with more digits fails the cast.
+    return pc.cast(text, pa.decimal256(76, scale))
+
+
+def _instant(packed: int | None) -> dt.datetime | None:
+    """A date and time read as the number YYYYMMDDhhmmss, as the driver returns the column's value."""
+    if packed is None:
+        return None
+    if packed < _ZERO_BELOW:
+        raise Unmeasured("a zero date")  # what the driver makes of one is the driver's business
+    day, time = divmod(packed, 1_000_000)
+    return dt.datetime(
+        day // 10_000, day // 100 % 100, day % 100, time // 10_000, time // 100 % 100, time % 100
+    )
+
+
+def _distinct(values: pa.Array) -> int:
+    return int(pc.count_distinct(values, mode="only_valid").as_py()) if len(values) else 0
+
+
+def _count(mask: pa.Array) -> int:
+    return int(pc.sum(mask.cast(pa.int64())).as_py() or 0)
+
+
+def _min_max(values: pa.Array) -> tuple[Any, Any]:
+    if not len(values):
+        return None, None
+    extremes = pc.min_max(values)
+    return extremes["min"].as_py(), extremes["max"].as_py()
+
+
+def _lower(current: Any, found: Any) -> Any:
+    return found if current is None else current if found is None else min(current, found)
+
+
+def _higher(current: Any, found: Any) -> Any:
+    return found if current is None else current if found is None else max(current, found)
