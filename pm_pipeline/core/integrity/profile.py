@@ -57,6 +57,7 @@ class Eligible(Protocol):
     """Which expectations one column pair may get."""
 
     plan: ColumnPlan
+    key: bool  # a key column of the table
 
     @property
     def not_null(self) -> bool: ...

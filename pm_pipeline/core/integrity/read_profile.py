@@ -36,7 +36,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from pm_pipeline.core.connectors.base import Connector
-from pm_pipeline.core.connectors.schema import Column, TableSchema, TypeFamily
+from pm_pipeline.core.connectors.schema import TableSchema, TypeFamily
 from pm_pipeline.core.findings import SideDigest
 from pm_pipeline.core.integrity.profile import (
     SAMPLE_ROWS,
@@ -128,7 +128,7 @@ class ReadProfile:
     def finish(self) -> None:
         """The read the tap saw covered the whole table: its answer stands (if it measured every value)."""
         with self._lock:
-            tap = self._tapped
+            tap, self._tapped = self._tapped, None
         answer = None if tap is None else tap.answer()
         with self._lock:
             self._answer = answer
@@ -170,6 +170,7 @@ class _Tap:
         self._long: list[int | None] = [None] * len(columns)
         self._first: list[pa.RecordBatch] = []  # the sample: the first SAMPLE_ROWS rows read
         self._first_rows = 0
+        self._sample_counts: list[int] | None = None  # its three counts per column, once complete
         self._failed = False
 
     def observe(self, batch: pa.RecordBatch) -> None:
@@ -177,8 +178,8 @@ class _Tap:
             return
         try:
             self._observe(batch)
-        except (Unmeasured, pa.ArrowException, KeyError, ValueError, TypeError):
-            self._failed = True  # the statement runs in SQL instead
+        except Exception:  # never into the reconciliation: the statement runs in SQL instead
+            self._failed = True
 
     def digest(self) -> SideDigest | None:
         return None
@@ -201,14 +202,21 @@ class _Tap:
                 short, long = _min_max(pc.utf8_length(_text(raw)))
                 self._short[i] = _lower(self._short[i], short)
                 self._long[i] = _higher(self._long[i], long)
-        if self._first_rows < SAMPLE_ROWS and self._sampled:
+        if self._sample_counts is None and self._sampled:
             kept = batch.slice(0, SAMPLE_ROWS - self._first_rows)
-            self._first.append(
-                pa.RecordBatch.from_arrays(
-                    [kept.column(s.name) for s in self._sampled], names=[s.name for s in self._sampled]
-                )
-            )
+            self._first.append(kept.select([s.name for s in self._sampled]))
         self._first_rows = min(SAMPLE_ROWS, self._first_rows + batch.num_rows)
+        if self._first_rows == SAMPLE_ROWS:
+            self._count_sample()  # the sample is complete: its batches are let go at once
+
+    def _count_sample(self) -> None:
+        if self._sample_counts is None:
+            self._sample_counts = [
+                n
+                for j, sampled in enumerate(self._sampled)
+                for n in _sample_counts(sampled, [b.column(j) for b in self._first])
+            ]
+            self._first = []
 
     def answer(self) -> tuple[Any, ...] | None:
         """The statement's one row, as :func:`.profile.profile_sql` lays it out (None if failed)."""
@@ -225,9 +233,9 @@ class _Tap:
                     low, high = _instant(low), _instant(high)
                 row += [low, high, self._short[i], self._long[i]]
             row.append(self._first_rows)
-            for j, sampled in enumerate(self._sampled):
-                row += _sample_counts(sampled, [b.column(j) for b in self._first])
-        except (Unmeasured, pa.ArrowException, ValueError, TypeError):
+            self._count_sample()  # a table smaller than the sample: all of it
+            row += self._sample_counts or []
+        except Exception:  # a value it cannot measure: the statement runs in SQL
             return None
         return tuple(row)
 
@@ -272,13 +280,13 @@ def _column(source: Connector, item: Eligible) -> _Column:
         raise Unmeasured(column.name)
     zero_dates = gone != f"{quoted} IS NULL"
     if zero_dates and not (
-        _packed(column)
+        _packed(source, item)
         and gone == f"({quoted} IS NULL OR {source.dialect.is_zero_date(quoted, column.family)})"
     ):
         raise Unmeasured(column.name)
     extremes: Kind | None = None
     if item.range:
-        if column.family is F.TIMESTAMP and _packed(column):
+        if column.family is F.TIMESTAMP and _packed(source, item):
             extremes = "packed"  # zero dates (NULL here) aside, YYYYMMDDhhmmss orders as time does
         elif zero_dates or column.family not in (F.INTEGER, F.DECIMAL):
             raise Unmeasured(column.name)
@@ -310,7 +318,7 @@ def _sample(source: Connector, item: Eligible, *, values: bool) -> _Sampled:
         kind = "int"
     elif column.family is F.DECIMAL:
         kind = "decimal"
-    elif _packed(column):
+    elif _packed(source, item):
         kind = "packed"
     else:
         raise Unmeasured(column.name)
@@ -324,10 +332,15 @@ def _sample(source: Connector, item: Eligible, *, values: bool) -> _Sampled:
     return _Sampled(column.name, kind=kind, values=values, present=present)
 
 
-def _packed(column: Column) -> bool:
-    """Whether the source's read delivers the column as the number YYYYMMDDhhmmss (a DATETIME or
-    TIMESTAMP without fractions: ``MySqlConnector.compact_expression``); each batch is checked too."""
-    return column.family in _INSTANTS and not column.precision
+def _packed(source: Connector, item: Eligible) -> bool:
+    """Whether the reconciliation reads the column as the number YYYYMMDDhhmmss: a value column it
+    compares in its own family with no value map (``SideReader.select``), whose compact form is
+    that number (``MySqlConnector.compact_expression``: a DATETIME or TIMESTAMP without
+    fractions). Each batch is checked too."""
+    plan, column = item.plan, item.plan.source
+    if item.key or plan.family is not column.family or plan.rule.value_map:
+        return False
+    return source.compact_expression(column) == f"CAST({source.quote(column.name)} + 0 AS UNSIGNED)"
 
 
 def _plain(source: Connector, quoted: str) -> str:
