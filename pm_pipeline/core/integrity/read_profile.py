@@ -16,12 +16,13 @@ column must arrive in the type that form reads; any other column, a value it can
 read that did not cover the whole table leaves the statement to the database, as before:
 
 - NULL: ``col IS NULL``, or a zero date as well for a DATETIME/TIMESTAMP read as the number
-  YYYYMMDDhhmmss (zero exactly below 1,000,000, as :meth:`MySqlDialect.is_zero_date` states it);
+  YYYYMMDDhhmmss (zero exactly below 1,000,000, as :meth:`MySqlDialect.is_zero_date` states it)
+  or a DATE read as its text YYYY-MM-DD (zero exactly as ``0000-00-00``);
 - extremes of an integer column (read as integers), a decimal one (read as its text, compared as
-  decimals) or a DATETIME read as that number; no extremes of dates;
+  decimals), a DATETIME read as that number or a DATE read as that text;
 - lengths: ``CHAR_LENGTH(CONVERT(col USING utf8mb4))``, the code points of the text as read;
-- distinct values: the bytes of that same text, an integer or decimal value, or the number a
-  date and time is read as.
+- distinct values: the bytes of that same text, an integer or decimal value, or the number or
+  text a date (and time) is read as.
 """
 
 from __future__ import annotations
@@ -51,10 +52,11 @@ from pm_pipeline.core.reconcile.sqlhash import dialect_of
 
 F = TypeFamily
 Rows = list[tuple[Any, ...]]
-Kind = Literal["int", "decimal", "text", "packed"]
+Kind = Literal["int", "decimal", "text", "packed", "day"]
 ENGINES = ("mysql",)
 _INSTANTS = (F.TIMESTAMP, F.TIMESTAMPTZ)
 _ZERO_BELOW = 1_000_000  # YYYYMMDDhhmmss below this: the date part is 0000-00-00
+_ZERO_DAY = "0000-00-00"  # a DATE as its text: zero exactly when its number (YYYYMMDD) is
 
 
 class Unmeasured(Exception):
@@ -66,7 +68,7 @@ class _Column:
     """What the statement's seven aggregates of one column need from its batches."""
 
     name: str
-    zero_dates: bool  # zero dates count as NULL (a packed date and time)
+    zero_dates: Kind | None  # zero dates count as NULL: of a packed date and time, or of a day
     extremes: Kind | None
     lengths: bool
 
@@ -189,12 +191,12 @@ class _Tap:
         for i, column in enumerate(self._columns):
             raw = batch.column(column.name)
             self._counts[i] += len(raw) - raw.null_count
-            if column.zero_dates:
-                self._missing[i] += raw.null_count + _count(pc.less(_integers(raw), _ZERO_BELOW))
+            if column.zero_dates is not None:
+                self._missing[i] += raw.null_count + _count(_zero(raw, column.zero_dates))
             if column.extremes is not None:
                 values = _comparable(raw, column.extremes)
-                if column.zero_dates:
-                    values = pc.if_else(pc.less(values, _ZERO_BELOW), pa.scalar(None, values.type), values)
+                if column.zero_dates is not None:
+                    values = pc.if_else(_zero(raw, column.zero_dates), pa.scalar(None, values.type), values)
                 low, high = _min_max(values)
                 self._low[i] = _lower(self._low[i], low)
                 self._high[i] = _higher(self._high[i], high)
@@ -227,10 +229,12 @@ class _Tap:
             for i, column in enumerate(self._columns):
                 # values, NULL-like values (NULL where only NULL counts), unbounded (MySQL: none),
                 # extremes, lengths: NULL where the SQL asks for none.
-                row += [self._counts[i], self._missing[i] if column.zero_dates else None, None]
+                row += [self._counts[i], None if column.zero_dates is None else self._missing[i], None]
                 low, high = self._low[i], self._high[i]
                 if column.extremes == "packed":
                     low, high = _instant(low), _instant(high)
+                elif column.extremes == "day":
+                    low, high = _day(low), _day(high)
                 row += [low, high, self._short[i], self._long[i]]
             row.append(self._first_rows)
             self._count_sample()  # a table smaller than the sample: all of it
@@ -278,16 +282,20 @@ def _column(source: Connector, item: Eligible) -> _Column:
     gone = absent(source, plan, "source")
     if source.dialect.unreadable_infinity:
         raise Unmeasured(column.name)
-    zero_dates = gone != f"{quoted} IS NULL"
-    if zero_dates and not (
-        _packed(source, item)
-        and gone == f"({quoted} IS NULL OR {source.dialect.is_zero_date(quoted, column.family)})"
-    ):
-        raise Unmeasured(column.name)
+    dated = _dated(source, item)
+    zero_dates = None
+    if gone != f"{quoted} IS NULL":
+        if (
+            dated is None
+            or gone != f"({quoted} IS NULL OR {source.dialect.is_zero_date(quoted, column.family)})"
+        ):
+            raise Unmeasured(column.name)
+        zero_dates = dated
     extremes: Kind | None = None
     if item.range:
-        if column.family is F.TIMESTAMP and _packed(source, item):
-            extremes = "packed"  # zero dates (NULL here) aside, YYYYMMDDhhmmss orders as time does
+        if column.family in (F.TIMESTAMP, F.DATE) and dated is not None:
+            # zero dates (NULL here) aside, YYYYMMDDhhmmss and YYYY-MM-DD order as time does
+            extremes = dated
         elif zero_dates or column.family not in (F.INTEGER, F.DECIMAL):
             raise Unmeasured(column.name)
         else:
@@ -318,18 +326,32 @@ def _sample(source: Connector, item: Eligible, *, values: bool) -> _Sampled:
         kind = "int"
     elif column.family is F.DECIMAL:
         kind = "decimal"
-    elif _packed(source, item):
-        kind = "packed"
+    elif (dated := _dated(source, item)) is not None:
+        kind = dated
     else:
         raise Unmeasured(column.name)
     present = values and absent(source, plan, "source") != f"{quoted} IS NULL"
     if present and (
-        kind != "packed"
+        kind not in ("packed", "day")
         or present_value(source, plan, "source")
         != f"CASE WHEN {absent(source, plan, 'source')} THEN NULL ELSE {quoted} END"
     ):
         raise Unmeasured(column.name)
     return _Sampled(column.name, kind=kind, values=values, present=present)
+
+
+def _dated(source: Connector, item: Eligible) -> Kind | None:
+    """How the reconciliation reads a date or a date and time column: as the number
+    YYYYMMDDhhmmss (``packed``), as a DATE's text YYYY-MM-DD (``day``), or neither (None)."""
+    column = item.plan.source
+    if _packed(source, item):
+        return "packed"
+    if (
+        column.family is F.DATE
+        and source.select_expression(column) == f"CAST({source.quote(column.name)} AS CHAR)"
+    ):
+        return "day"  # read so by SideReader.select whatever the pair: a DATE has no compact form
+    return None
 
 
 def _packed(source: Connector, item: Eligible) -> bool:
@@ -361,8 +383,7 @@ def _sample_counts(sampled: _Sampled, chunks: list[pa.Array]) -> list[int]:
     counted = len(values) - values.null_count if sampled.values else 0
     duplicates = 0
     if sampled.present and len(values):
-        zero = pc.less(_integers(values), _ZERO_BELOW)
-        present = pc.if_else(zero, pa.scalar(None, comparable.type), comparable)
+        present = pc.if_else(_zero(values, sampled.kind), pa.scalar(None, comparable.type), comparable)
         duplicates = (len(present) - present.null_count) - _distinct(present)
     return [distinct, counted, duplicates]
 
@@ -371,9 +392,25 @@ def _comparable(raw: pa.Array, kind: Kind) -> pa.Array:
     """Values as the SQL compares them: integers, decimals (from their text), or text's bytes."""
     if kind in ("int", "packed"):
         return _integers(raw)
-    if kind == "text":
+    if kind in ("text", "day"):
         return _text(raw)
     return _decimals(raw)
+
+
+def _zero(raw: pa.Array, kind: Kind) -> pa.Array:
+    """Which values are zero dates, as the SQL tells them (``(d + 0) < 1`` / ``< 1000000``)."""
+    if kind == "packed":
+        return pc.less(_integers(raw), _ZERO_BELOW)
+    return pc.equal(_text(raw), _ZERO_DAY)
+
+
+def _day(text: str | None) -> dt.date | None:
+    """A DATE's text YYYY-MM-DD as the date the driver returns for it."""
+    if text is None:
+        return None
+    if len(text) != 10 or text == _ZERO_DAY:
+        raise Unmeasured("not a plain date")
+    return dt.date(int(text[:4]), int(text[5:7]), int(text[8:10]))
 
 
 def _integers(raw: pa.Array) -> pa.Array:
