@@ -56,6 +56,7 @@ Kind = Literal["int", "decimal", "text", "packed", "day"]
 ENGINES = ("mysql",)
 _INSTANTS = (F.TIMESTAMP, F.TIMESTAMPTZ)
 _ZERO_BELOW = 1_000_000  # YYYYMMDDhhmmss below this: the date part is 0000-00-00
+_DATED = ("packed", "day")
 _ZERO_DAY = "0000-00-00"  # a DATE as its text: zero exactly when its number (YYYYMMDD) is
 
 
@@ -118,6 +119,8 @@ class ReadProfile:
             samples = [_sample(source, eligible[i], values=i in unique) for i in sampled]
         except Unmeasured:
             return None
+        if any(s.kind in _DATED for s in samples) and "NO_ZERO_IN_DATE" in _sql_mode(source):
+            return None  # the session's COUNT(DISTINCT) then merges dates with a zero month or day
         return cls(source, profile_sql(source, table, eligible, held), columns, samples)
 
     def tap(self) -> _Tap:
@@ -378,6 +381,10 @@ def _plain(source: Connector, quoted: str) -> str:
 def _sample_counts(sampled: _Sampled, chunks: list[pa.Array]) -> list[int]:
     """COUNT(DISTINCT value), COUNT(value) if counted, present duplicates if counted."""
     values = pa.concat_arrays(chunks) if chunks else pa.array([], pa.null())
+    if sampled.kind in _DATED and len(values) and _count(_partly_zero(values, sampled.kind)):
+        # A zero month or day ('2020-00-00'): how the server counts such dates apart depends on
+        # its sql_mode (NO_ZERO_IN_DATE merges them); its own count is the one that holds.
+        raise Unmeasured("a date with a zero month or day in the sample")
     comparable = _comparable(values, sampled.kind) if len(values) else values
     distinct = _distinct(comparable)
     counted = len(values) - values.null_count if sampled.values else 0
@@ -402,6 +409,27 @@ def _zero(raw: pa.Array, kind: Kind) -> pa.Array:
     if kind == "packed":
         return pc.less(_integers(raw), _ZERO_BELOW)
     return pc.equal(_text(raw), _ZERO_DAY)
+
+
+def _partly_zero(raw: pa.Array, kind: Kind) -> pa.Array:
+    """Dates, not zero dates, with a zero month or day."""
+    if kind == "packed":
+        day = pc.divide(_integers(raw), _ZERO_BELOW)  # YYYYMMDD
+        month = pc.divide(day, 100)
+        zero = pc.or_(
+            pc.equal(pc.subtract(month, pc.multiply(pc.divide(month, 100), 100)), 0),
+            pc.equal(pc.subtract(day, pc.multiply(month, 100)), 0),
+        )
+        return pc.and_(zero, pc.greater_equal(raw, _ZERO_BELOW))
+    text = _text(raw)
+    month, day = pc.utf8_slice_codeunits(text, 5, 7), pc.utf8_slice_codeunits(text, 8, 10)
+    zero = pc.or_(pc.equal(month, "00"), pc.equal(day, "00"))
+    return pc.and_(zero, pc.not_equal(text, _ZERO_DAY))
+
+
+def _sql_mode(source: Connector) -> str:
+    rows = source.execute("SELECT @@SESSION.sql_mode")
+    return str(rows[0][0] or "") if rows else ""
 
 
 def _day(text: str | None) -> dt.date | None:
