@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from pm_pipeline.core import check as check_module
 from pm_pipeline.core.config.protection import ReadLimits
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
@@ -185,22 +184,14 @@ def test_closed_while_connecting_the_statement_never_starts(pg_db: PgDatabase) -
 
 @pytest.mark.postgres
 def test_a_check_hands_the_early_profile_to_the_expectations(
-    pg_db: PgDatabase, pg_db2: PgDatabase, monkeypatch: pytest.MonkeyPatch
+    pg_db: PgDatabase, pg_db2: PgDatabase, started_profiles: list[Any]
 ) -> None:
     for database in (pg_db, pg_db2):
         database.execute(*POSTGRES)
-    started: list[EarlyStatement] = []
-    original = check_module.start_profile
-
-    def observed(*args: Any, **kwargs: Any) -> EarlyStatement | None:
-        early = original(*args, **kwargs)
-        started.extend([early] if early is not None else [])
-        return early
-
-    monkeypatch.setattr(check_module, "start_profile", observed)
     result = run_check(spec_for_urls(source_url=pg_db.url, target_url=pg_db2.url))
     assert result.passed, [f.message for f in result.findings]
-    assert len(started) == 1 and started[0].handed_over
+    assert len(started_profiles) == 1 and isinstance(started_profiles[0], EarlyStatement)
+    assert started_profiles[0].handed_over
 
 
 def _until(condition: Callable[[], bool], failure: str) -> None:

@@ -12,7 +12,6 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from pm_pipeline.core import check as check_module
 from pm_pipeline.core.config.spec import TableMapping
 from pm_pipeline.core.connectors import connect
 from pm_pipeline.core.connectors.base import Connector
@@ -211,25 +210,17 @@ def test_the_measured_profile_draws_the_same_suite_and_counts(mariadb_db: MyData
 
 
 def test_a_check_measures_the_profile_on_its_read(
-    mariadb_db: MyDatabase, monkeypatch: pytest.MonkeyPatch
+    mariadb_db: MyDatabase, started_profiles: list[Any]
 ) -> None:
     _zero_dates(mariadb_db, COLUMNS, _rows(3000))
     databases = make_mariadb_database()
     target = next(databases)
     try:
         _zero_dates(target, COLUMNS, f"INSERT INTO t SELECT * FROM `{mariadb_db.name}`.t")
-        started: list[Any] = []
-        original = check_module.start_profile
-
-        def observed(*args: Any, **kwargs: Any) -> Any:
-            early = original(*args, **kwargs)
-            started.extend([early] if early is not None else [])
-            return early
-
-        monkeypatch.setattr(check_module, "start_profile", observed)
         result = run_check(spec_for_urls(source_url=mariadb_db.url, target_url=target.url))
         assert result.passed, [f.message for f in result.findings]
-        assert len(started) == 1 and isinstance(started[0], ReadProfile) and started[0].handed_over
+        assert len(started_profiles) == 1 and isinstance(started_profiles[0], ReadProfile)
+        assert started_profiles[0].handed_over
     finally:
         databases.close()
 
