@@ -17,9 +17,11 @@ read that did not cover the whole table leaves the statement to the database, as
 
 - NULL: ``col IS NULL``, or a zero date as well for a DATETIME/TIMESTAMP read as the number
   YYYYMMDDhhmmss (zero exactly below 1,000,000, as :meth:`MySqlDialect.is_zero_date` states it)
-  or a DATE read as its text YYYY-MM-DD (zero exactly as ``0000-00-00``);
+  or a DATE read as its text YYYY-MM-DD (zero exactly as ``0000-00-00``), or a DATETIME read as its
+  text (a key, fractional seconds, another family: zero when it starts with ``0000-00-00``);
 - extremes of an integer column (read as integers), a decimal one (read as its text, compared as
-  decimals), a DATETIME read as that number or a DATE read as that text;
+  decimals), a DATETIME read as that number or a DATE read as that text (none of a DATETIME read
+  as text);
 - lengths: ``CHAR_LENGTH(CONVERT(col USING utf8mb4))``, the code points of the text as read;
 - distinct values: the bytes of that same text, an integer or decimal value, or the number or
   text a date (and time) is read as.
@@ -52,11 +54,11 @@ from pm_pipeline.core.reconcile.sqlhash import dialect_of
 
 F = TypeFamily
 Rows = list[tuple[Any, ...]]
-Kind = Literal["int", "decimal", "text", "packed", "day"]
+Kind = Literal["int", "decimal", "text", "packed", "day", "stamptext"]
 ENGINES = ("mysql",)
 _INSTANTS = (F.TIMESTAMP, F.TIMESTAMPTZ)
 _ZERO_BELOW = 1_000_000  # YYYYMMDDhhmmss below this: the date part is 0000-00-00
-_DATED = ("packed", "day")
+_DATED = ("packed", "day", "stamptext")
 _ZERO_DAY = "0000-00-00"  # a DATE as its text: zero exactly when its number (YYYYMMDD) is
 
 
@@ -296,7 +298,7 @@ def _column(source: Connector, item: Eligible) -> _Column:
         zero_dates = dated
     extremes: Kind | None = None
     if item.range:
-        if column.family in (F.TIMESTAMP, F.DATE) and dated is not None:
+        if column.family in (F.TIMESTAMP, F.DATE) and dated in ("packed", "day"):
             # zero dates (NULL here) aside, YYYYMMDDhhmmss and YYYY-MM-DD order as time does
             extremes = dated
         elif zero_dates or column.family not in (F.INTEGER, F.DECIMAL):
@@ -335,7 +337,7 @@ def _sample(source: Connector, item: Eligible, *, values: bool) -> _Sampled:
         raise Unmeasured(column.name)
     present = values and absent(source, plan, "source") != f"{quoted} IS NULL"
     if present and (
-        kind not in ("packed", "day")
+        kind not in _DATED
         or present_value(source, plan, "source")
         != f"CASE WHEN {absent(source, plan, 'source')} THEN NULL ELSE {quoted} END"
     ):
@@ -354,6 +356,14 @@ def _dated(source: Connector, item: Eligible) -> Kind | None:
         and source.select_expression(column) == f"CAST({source.quote(column.name)} AS CHAR)"
     ):
         return "day"  # read so by SideReader.select whatever the pair: a DATE has no compact form
+    if (
+        column.family in _INSTANTS
+        and source.select_expression(column) == f"CAST({source.quote(column.name)} AS CHAR)"
+    ):
+        # Not read as a number: a key, a pair compared in another family (DATETIME -> timestamptz),
+        # a value map, fractional seconds. Its text YYYY-MM-DD hh:mm:ss[.f]: zero dates and
+        # distinct values by text; no extremes.
+        return "stamptext"
     return None
 
 
@@ -399,7 +409,7 @@ def _comparable(raw: pa.Array, kind: Kind) -> pa.Array:
     """Values as the SQL compares them: integers, decimals (from their text), or text's bytes."""
     if kind in ("int", "packed"):
         return _integers(raw)
-    if kind in ("text", "day"):
+    if kind in ("text", "day", "stamptext"):
         return _text(raw)
     return _decimals(raw)
 
@@ -408,6 +418,8 @@ def _zero(raw: pa.Array, kind: Kind) -> pa.Array:
     """Which values are zero dates, as the SQL tells them (``(d + 0) < 1`` / ``< 1000000``)."""
     if kind == "packed":
         return pc.less(_integers(raw), _ZERO_BELOW)
+    if kind == "stamptext":
+        return pc.starts_with(_text(raw), _ZERO_DAY)  # the date part is zero: (d + 0) < 1000000
     return pc.equal(_text(raw), _ZERO_DAY)
 
 
@@ -424,7 +436,7 @@ def _partly_zero(raw: pa.Array, kind: Kind) -> pa.Array:
     text = _text(raw)
     month, day = pc.utf8_slice_codeunits(text, 5, 7), pc.utf8_slice_codeunits(text, 8, 10)
     zero = pc.or_(pc.equal(month, "00"), pc.equal(day, "00"))
-    return pc.and_(zero, pc.not_equal(text, _ZERO_DAY))
+    return pc.and_(zero, pc.invert(pc.starts_with(text, _ZERO_DAY)))
 
 
 def _sql_mode(source: Connector) -> str:

@@ -126,6 +126,21 @@ def test_a_table_larger_than_the_sample_measures_the_whole_table_and_samples_the
         assert measured[at : at + 3] == answered[at : at + 3], name
 
 
+def test_dates_and_times_read_as_text_are_measured(mariadb_db: MyDatabase) -> None:
+    # A DATETIME key and a DATETIME(3) are read as text, not as a number: zero dates, values and
+    # distinct values are measured on the text (without zones, no range of them is asked).
+    _zero_dates(
+        mariadb_db,
+        "CREATE TABLE t (at datetime PRIMARY KEY, moment datetime(3), n int NOT NULL)",
+        "INSERT INTO t SELECT '2020-01-01 00:00:00' + INTERVAL seq MINUTE, "
+        "IF(seq % 5 = 0, NULL, IF(seq % 7 = 0, '0000-00-00 00:00:00.000', "
+        "'2021-06-01 12:00:00.125' + INTERVAL (seq % 50) SECOND)), seq FROM seq_1_to_400",
+    )
+    measured, answered, _ = _measured(mariadb_db, zones_known=False)
+    _same(measured, answered)
+    assert 0 < measured[1 + 7 + 1] < 400  # moment's NULL-like values: its NULLs and zero dates
+
+
 def test_an_empty_table_is_measured(mariadb_db: MyDatabase) -> None:
     mariadb_db.execute(COLUMNS)
     measured, answered, _ = _measured(mariadb_db)
@@ -137,7 +152,6 @@ def test_an_empty_table_is_measured(mariadb_db: MyDatabase) -> None:
     [
         "CREATE TABLE t (id int PRIMARY KEY, code char(8) NOT NULL)",  # CHAR: its text trimmed
         "CREATE TABLE t (id int PRIMARY KEY, at datetime(6) NOT NULL)",  # read with its fractions
-        "CREATE TABLE t (at datetime PRIMARY KEY, n int)",  # a key: read as it is, not as a number
     ],
 )
 def test_a_column_it_cannot_measure_leaves_the_statement_to_the_database(
