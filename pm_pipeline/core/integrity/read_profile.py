@@ -35,6 +35,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -59,6 +60,7 @@ ENGINES = ("mysql",)
 _INSTANTS = (F.TIMESTAMP, F.TIMESTAMPTZ)
 _ZERO_BELOW = 1_000_000  # YYYYMMDDhhmmss below this: the date part is 0000-00-00
 _DATED = ("packed", "day", "stamptext")
+_MONTH_DAYS = (31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 _ZERO_DAY = "0000-00-00"  # a DATE as its text: zero exactly when its number (YYYYMMDD) is
 
 
@@ -391,10 +393,11 @@ def _plain(source: Connector, quoted: str) -> str:
 def _sample_counts(sampled: _Sampled, chunks: list[pa.Array]) -> list[int]:
     """COUNT(DISTINCT value), COUNT(value) if counted, present duplicates if counted."""
     values = pa.concat_arrays(chunks) if chunks else pa.array([], pa.null())
-    if sampled.kind in _DATED and len(values) and _count(_partly_zero(values, sampled.kind)):
-        # A zero month or day ('2020-00-00'): how the server counts such dates apart depends on
-        # its sql_mode (NO_ZERO_IN_DATE merges them); its own count is the one that holds.
-        raise Unmeasured("a date with a zero month or day in the sample")
+    if sampled.kind in _DATED and len(values) and _count(_not_a_day(values, sampled.kind)):
+        # A zero month or day ('2020-00-00') or a day past its month's end ('2020-02-31'): how the
+        # server counts such dates apart depends on its sql_mode (NO_ZERO_IN_DATE merges the first,
+        # the present value's CASE turns the second into a zero date); its own count holds.
+        raise Unmeasured("a date that is no calendar day in the sample")
     comparable = _comparable(values, sampled.kind) if len(values) else values
     distinct = _distinct(comparable)
     counted = len(values) - values.null_count if sampled.values else 0
@@ -423,20 +426,27 @@ def _zero(raw: pa.Array, kind: Kind) -> pa.Array:
     return pc.equal(_text(raw), _ZERO_DAY)
 
 
-def _partly_zero(raw: pa.Array, kind: Kind) -> pa.Array:
-    """Dates, not zero dates, with a zero month or day."""
+def _not_a_day(raw: pa.Array, kind: Kind) -> pa.Array:
+    """Dates (and times), not zero dates, whose date part is no calendar day: a zero month or day
+    ('2020-00-00'), or a day past its month's end ('2020-02-31', stored under ALLOW_INVALID_DATES)."""
     if kind == "packed":
-        day = pc.divide(_integers(raw), _ZERO_BELOW)  # YYYYMMDD
-        month = pc.divide(day, 100)
-        zero = pc.or_(
-            pc.equal(pc.subtract(month, pc.multiply(pc.divide(month, 100), 100)), 0),
-            pc.equal(pc.subtract(day, pc.multiply(month, 100)), 0),
+        day = (
+            np.asarray(pc.fill_null(_integers(raw), 0).to_numpy(zero_copy_only=False), np.int64)
+            // _ZERO_BELOW
         )
-        return pc.and_(zero, pc.greater_equal(raw, _ZERO_BELOW))
-    text = _text(raw)
-    month, day = pc.utf8_slice_codeunits(text, 5, 7), pc.utf8_slice_codeunits(text, 8, 10)
-    zero = pc.or_(pc.equal(month, "00"), pc.equal(day, "00"))
-    return pc.and_(zero, pc.invert(pc.starts_with(text, _ZERO_DAY)))
+        year, month, dom = day // 10_000, day // 100 % 100, day % 100
+        zero = day == 0
+    else:
+        text = pc.fill_null(_text(raw), _ZERO_DAY)
+        parts = [pc.utf8_slice_codeunits(text, a, b) for a, b in ((0, 4), (5, 7), (8, 10))]
+        year, month, dom = (
+            np.asarray(pc.cast(part, pa.int64()).to_numpy(zero_copy_only=False)) for part in parts
+        )
+        zero = np.asarray(pc.starts_with(text, _ZERO_DAY).to_numpy(zero_copy_only=False), bool)
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    length = np.asarray(_MONTH_DAYS)[np.clip(month, 1, 12) - 1] + ((month == 2) & leap)
+    bad = (month < 1) | (month > 12) | (dom < 1) | (dom > length)
+    return pa.array(bad & ~zero)
 
 
 def _sql_mode(source: Connector) -> str:
